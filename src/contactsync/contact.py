@@ -1,0 +1,90 @@
+"""The canonical contact: the one shape every provider dialect maps to and from.
+
+Everything downstream of the providers (mirror, matching, write planning) sees only this model, so a new
+dialect is a mapping module and nothing more. The raw payload travels beside the canonical fields so that what
+a platform sent is never lost, but it is excluded from the content hash: two payloads that differ only in fields
+contactsync does not model are the same contact for sync purposes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AddressType = Literal["billing", "shipping", "other"]
+ContactStatus = Literal["active", "archived"]
+
+# Longest value any canonical text field may hold. Accounting platforms cap names at 100-500 characters; a
+# longer value is a broken payload, and rejecting it keeps a 10 MB string out of the database and the matcher.
+MAX_TEXT = 1000
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: AddressType = "billing"
+    street_1: str | None = Field(default=None, max_length=MAX_TEXT)
+    street_2: str | None = Field(default=None, max_length=MAX_TEXT)
+    city: str | None = Field(default=None, max_length=MAX_TEXT)
+    state: str | None = Field(default=None, max_length=MAX_TEXT)
+    postal_code: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, max_length=64, description="ISO 3166-1 alpha-2 where known")
+
+
+class Phone(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: str = Field(max_length=64)
+    type: str | None = Field(default=None, max_length=64)
+
+
+class CanonicalContact(BaseModel):
+    """A customer and/or supplier as contactsync understands it, independent of any platform."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    remote_id: str | None = Field(default=None, max_length=255)
+    name: str = Field(min_length=1, max_length=MAX_TEXT)
+    is_customer: bool = False
+    is_supplier: bool = False
+    emails: tuple[str, ...] = ()
+    tax_number: str | None = Field(default=None, max_length=64)
+    phones: tuple[Phone, ...] = ()
+    addresses: tuple[Address, ...] = ()
+    status: ContactStatus = "active"
+    currency: str | None = Field(default=None, max_length=8)
+    # The platform's own clock (e.g. Xero's UpdatedDateUTC); used to decide which side is newer.
+    remote_updated_at: datetime | None = None
+    # The unified API's clock (Merge's modified_at); the only clock incremental watermarks may come from.
+    modified_at: datetime | None = None
+    deleted: bool = False
+    raw: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
+
+    def content(self) -> dict[str, Any]:
+        """The fields that are synced, as plain JSON-able data (no ids, clocks or raw payload)."""
+        return self.model_dump(
+            mode="json",
+            exclude={"remote_id", "remote_updated_at", "modified_at", "raw"},
+        )
+
+    def content_hash(self) -> str:
+        """A stable digest of the synced fields: equal hashes mean nothing worth syncing changed."""
+        blob = json.dumps(self.content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+SYNCED_FIELDS: tuple[str, ...] = (
+    "name",
+    "is_customer",
+    "is_supplier",
+    "emails",
+    "tax_number",
+    "phones",
+    "addresses",
+    "status",
+    "currency",
+)

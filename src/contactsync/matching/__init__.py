@@ -1,0 +1,16 @@
+"""Reconciliation of contacts: pure functions over plain records, no Celery, no database.
+
+The pipeline uses exactly three names from here:
+
+- `MatchRecord`: the plain record both sides are turned into.
+- `blocking_keys(record) -> frozenset[str]`: the keys persisted per app contact (an indexed column in
+  PostgreSQL), so a reconcile task finds candidates for a page without rebuilding any index.
+- `match_candidates(left, right) -> list[Decision]`: decide links and reviews for a page of remote contacts
+  (`left`) against the candidate app contacts found through those keys (`right`), one-to-one by score.
+"""
+
+from contactsync.matching.engine import Decision, match_candidates
+from contactsync.matching.keys import blocking_keys
+from contactsync.matching.record import MatchRecord
+
+__all__ = ["Decision", "MatchRecord", "blocking_keys", "match_candidates"]

@@ -1,0 +1,90 @@
+"""The provider interface every dialect implements.
+
+A walk is a sequence of `fetch_page` calls carrying an opaque `PageToken`. The token is plain JSON so the fetch
+task can persist it after each page: a worker killed mid-walk resumes from the last committed page rather than
+starting over, and a failed walk never advances the incremental watermark (the caller only does that once the
+last page has been committed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from contactsync.contact import CanonicalContact
+
+PageToken = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ConnectionConfig:
+    """What a provider needs to talk to one tenant's books. Secrets arrive decrypted, only in memory."""
+
+    dialect: str
+    base_url: str
+    api_key: str
+    account_token: str
+    # Dialect options, e.g. {"idempotency": true}, {"resources": "split", "modified_param": "lastModifiedAt",
+    # "company_id": "...", "environment_name": "..."}.
+    options: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which changes a walk asks for. `modified_after=None` is a full walk."""
+
+    modified_after: datetime | None = None
+    modified_before: datetime | None = None
+    include_deleted: bool = True
+
+
+@dataclass(frozen=True)
+class QuarantinedRecord:
+    """A record that broke the contract, kept with a readable reason instead of crashing its page."""
+
+    reason: str
+    remote_id: str | None
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class Page:
+    contacts: list[CanonicalContact]
+    quarantined: list[QuarantinedRecord]
+    # None when the walk is complete.
+    next_token: PageToken | None
+    # Largest provider-clock modification time seen on this page (the watermark candidate).
+    max_modified_at: datetime | None = None
+
+
+class Provider(Protocol):
+    """One tenant connection to one unified API. Every call may raise a `providers.errors.ProviderError`."""
+
+    dialect: str
+
+    def fetch_page(self, window: Window, token: PageToken | None) -> Page:
+        """Fetch the page `token` points at (the first page when None)."""
+        ...
+
+    def get(self, remote_id: str) -> CanonicalContact:
+        ...
+
+    def search(self, *, name: str | None = None, email: str | None = None) -> list[CanonicalContact]:
+        """Contacts matching an exact name or email; used to find a create whose response was lost."""
+        ...
+
+    def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
+        ...
+
+    def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
+        """Partial update: `changes` holds canonical field names (see `contact.SYNCED_FIELDS`) and values."""
+        ...
+
+    def sync_finished_at(self) -> datetime | None:
+        """When the unified API last finished pulling from the platform (Merge /sync-status), if it says."""
+        ...
+
+    def close(self) -> None:
+        ...

@@ -1,0 +1,114 @@
+"""The one typed settings object, read from the environment.
+
+Every knob of contactsync is an environment variable so that the same image runs in compose, Kubernetes and a
+developer's shell. Validation happens once at start: a malformed value stops the process with a message that
+names the variable, instead of failing later inside a worker.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable and is fit for one line of output."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    redis_prefix: str = Field(default="contactsync", validation_alias="CONTACTSYNC_REDIS_PREFIX")
+    secret_key: str | None = Field(default=None, validation_alias="CONTACTSYNC_SECRET_KEY")
+    data_dir: Path = Field(default=Path(".contactsync"), validation_alias="CONTACTSYNC_DATA_DIR")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="CONTACTSYNC_LOG_LEVEL"
+    )
+    log_format: Literal["console", "json"] = Field(default="console", validation_alias="CONTACTSYNC_LOG_FORMAT")
+    queue_shards: int = Field(default=4, ge=1, le=1024, validation_alias="CONTACTSYNC_QUEUE_SHARDS")
+    schedule_tick_seconds: float = Field(default=15.0, gt=0, validation_alias="CONTACTSYNC_SCHEDULE_TICK_SECONDS")
+    default_sync_interval_seconds: int = Field(
+        default=900, ge=10, validation_alias="CONTACTSYNC_SYNC_INTERVAL_SECONDS"
+    )
+    stale_run_seconds: int = Field(default=300, ge=5, validation_alias="CONTACTSYNC_STALE_RUN_SECONDS")
+    lookback_seconds: int = Field(default=300, ge=0, validation_alias="CONTACTSYNC_LOOKBACK_SECONDS")
+    http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONTACTSYNC_HTTP_TIMEOUT_SECONDS")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        if not url.drivername.startswith("postgresql"):
+            raise ValueError(f"only PostgreSQL is supported, got scheme '{url.drivername}'")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://", "redis+socket://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @property
+    def external(self) -> bool:
+        """True when both servers are configured by the operator rather than started by contactsync."""
+        return self.database_url is not None and self.redis_url is not None
+
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the psycopg 3 driver, whatever spelling the operator used."""
+        if self.database_url is None:
+            raise ConfigError("DATABASE_URL is not set and no embedded PostgreSQL was started")
+        url = make_url(self.database_url)
+        if url.drivername in ("postgresql", "postgres"):
+            url = url.set(drivername="postgresql+psycopg")
+        return url.render_as_string(hide_password=False)
+
+    def require_redis_url(self) -> str:
+        if self.redis_url is None:
+            raise ConfigError("REDIS_URL is not set and no embedded Redis was started")
+        return self.redis_url
+
+
+_FIELD_TO_ENV = {
+    name: (field.validation_alias if isinstance(field.validation_alias, str) else name.upper())
+    for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment, turning pydantic's report into one line that names the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = str(err["loc"][0]) if err["loc"] else "?"
+            env = _FIELD_TO_ENV.get(loc, loc)
+            parts.append(f"{env}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(parts)) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; the CLI clears this cache after it starts embedded servers."""
+    return load_settings()
