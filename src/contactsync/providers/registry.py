@@ -9,8 +9,8 @@ from contactsync.providers.base import ConnectionConfig, Provider
 DIALECTS = ("merge", "maesn")
 
 
-def open_provider(config: ConnectionConfig) -> Provider:
-    factories: dict[str, Callable[[ConnectionConfig], Provider]] = {}
+def open_provider(config: ConnectionConfig, *, throttle: Callable[[], None] | None = None) -> Provider:
+    factories: dict[str, Callable[..., Provider]] = {}
     try:
         from contactsync.providers.merge import MergeProvider
 
@@ -26,4 +26,4 @@ def open_provider(config: ConnectionConfig) -> Provider:
     factory = factories.get(config.dialect)
     if factory is None:
         raise ValueError(f"unknown provider dialect {config.dialect!r}; known: {', '.join(DIALECTS)}")
-    return factory(config)
+    return factory(config, throttle=throttle)

@@ -1,0 +1,146 @@
+"""Administrative commands: keys, schema, tenants, manual syncs, run history."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from contactsync import db
+from contactsync.crypto import new_key
+from contactsync.models import Connection, SyncRun, Tenant
+from contactsync.services import running_services
+
+console = Console()
+
+RUN_COLUMNS = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app", "api_calls")
+
+
+def register(app: typer.Typer) -> None:
+    dbapp = typer.Typer(help="Database schema.", no_args_is_help=True)
+    tenants = typer.Typer(help="Tenants and their connections.", no_args_is_help=True)
+    app.add_typer(dbapp, name="db")
+    app.add_typer(tenants, name="tenants")
+
+    @app.command()
+    def keygen() -> None:
+        """Print a new CONTACTSYNC_SECRET_KEY (a Fernet key)."""
+        typer.echo(new_key())
+
+    @dbapp.command("upgrade")
+    def db_upgrade(revision: str = "head") -> None:
+        """Apply the Alembic migrations."""
+        with running_services():
+            db.upgrade(revision=revision)
+            console.print(f"database upgraded to {revision}")
+
+    @tenants.command("add")
+    def tenants_add(
+        tenant_id: str,
+        base_url: Annotated[str, typer.Option(help="API root, e.g. https://api.merge.dev/api/accounting/v1")],
+        api_key: Annotated[str, typer.Option(envvar="CONTACTSYNC_PROVIDER_API_KEY")],
+        account_token: Annotated[str, typer.Option(envvar="CONTACTSYNC_ACCOUNT_TOKEN")],
+        dialect: Annotated[str, typer.Option(help="merge or maesn")] = "merge",
+        name: Annotated[str | None, typer.Option()] = None,
+        interval: Annotated[int | None, typer.Option(help="seconds between scheduled syncs")] = None,
+        option: Annotated[list[str] | None, typer.Option(help="dialect option key=value, repeatable")] = None,
+    ) -> None:
+        """Add a tenant with its connection (credentials are stored encrypted), or update it."""
+        from contactsync.store.tenants import upsert_tenant
+
+        options: dict[str, object] = {}
+        for item in option or []:
+            key, _, value = item.partition("=")
+            options[key] = _coerce(value)
+        with running_services():
+            db.upgrade()
+            with db.session() as s:
+                upsert_tenant(
+                    s,
+                    tenant_id,
+                    name=name or tenant_id,
+                    dialect=dialect,
+                    base_url=base_url,
+                    api_key=api_key,
+                    account_token=account_token,
+                    options=options,
+                    sync_interval_seconds=interval,
+                )
+        console.print(f"tenant {tenant_id} saved")
+
+    @tenants.command("list")
+    def tenants_list() -> None:
+        """List tenants with their connection status and next scheduled sync."""
+        with running_services():
+            db.upgrade()
+            table = Table("tenant", "dialect", "status", "next sync")
+            with db.session() as s:
+                for tenant, conn in s.execute(
+                    select(Tenant, Connection).join(Connection, Connection.tenant_id == Tenant.id).order_by(Tenant.id)
+                ):
+                    table.add_row(tenant.id, conn.dialect, conn.status, str(tenant.next_sync_at or "now"))
+            console.print(table)
+
+    @app.command()
+    def sync(
+        tenant_id: str,
+        full: Annotated[bool, typer.Option("--full", help="walk everything, not just changes")] = False,
+        wait: Annotated[bool, typer.Option("--wait", help="wait until the run ends (workers must be running)")] = False,
+    ) -> None:
+        """Start a sync of one tenant now; running workers carry it out."""
+        from contactsync.tasks.schedule import trigger_sync
+
+        with running_services():
+            db.upgrade()
+            run_id = trigger_sync(tenant_id, full=full)
+            if run_id is None:
+                console.print(f"tenant {tenant_id} already has a sync running")
+                raise typer.Exit(1)
+            console.print(f"run {run_id} started")
+            while wait:
+                with db.session() as s:
+                    run = s.get(SyncRun, run_id)
+                    assert run is not None
+                    if run.finished_at is not None:
+                        console.print(f"run {run_id} {run.status}" + (f": {run.error}" if run.error else ""))
+                        raise typer.Exit(0 if run.status == "succeeded" else 1)
+                time.sleep(1)
+
+    @app.command()
+    def runs(
+        tenant: Annotated[str | None, typer.Option()] = None,
+        limit: Annotated[int, typer.Option()] = 20,
+    ) -> None:
+        """Show recent sync runs with their counters."""
+        with running_services():
+            db.upgrade()
+            table = Table("run", "tenant", "kind", "status", *RUN_COLUMNS, "seconds")
+            with db.session() as s:
+                query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
+                if tenant:
+                    query = query.where(SyncRun.tenant_id == tenant)
+                for run in s.scalars(query):
+                    end = run.finished_at or run.heartbeat_at
+                    table.add_row(
+                        str(run.id),
+                        run.tenant_id,
+                        run.kind,
+                        run.status,
+                        *(str(getattr(run, c)) for c in RUN_COLUMNS),
+                        f"{(end - run.started_at).total_seconds():.1f}",
+                    )
+            console.print(table)
+
+
+def _coerce(value: str) -> object:
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(value)
+    except ValueError:
+        return value

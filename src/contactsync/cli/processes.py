@@ -1,0 +1,129 @@
+"""Long-running processes: Celery workers, the beat, the sandbox; and spawning them as children.
+
+`contactsync worker` / `beat` run Celery's own command lines with contactsync's app, so every Celery option an
+operator knows still works after `--`. They are children rather than an exec so that, with embedded servers,
+the servers outlive them and are stopped after them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from contactsync.redis_keys import CONTROL_QUEUE, shard_queues
+from contactsync.services import running_services
+from contactsync.settings import get_settings
+
+
+def worker_command(queues: Sequence[str], name: str, concurrency: int, extra: Sequence[str] = ()) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "contactsync.worker",
+        "worker",
+        "-Q",
+        ",".join(queues),
+        "-n",
+        f"{name}@%h",
+        "--concurrency",
+        str(concurrency),
+        "--loglevel",
+        get_settings().log_level,
+        "--without-mingle",
+        "--without-gossip",
+        *extra,
+    ]
+
+
+def beat_command(schedule_file: Path, extra: Sequence[str] = ()) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "contactsync.worker",
+        "beat",
+        "-s",
+        str(schedule_file),
+        "--loglevel",
+        get_settings().log_level,
+        *extra,
+    ]
+
+
+def worker_queues(index: int, workers: int) -> list[str]:
+    """Shard queues split across `workers` processes, every worker also serving the control queue."""
+    shards = shard_queues(get_settings().queue_shards)
+    mine = [q for i, q in enumerate(shards) if i % workers == index]
+    return [CONTROL_QUEUE, *mine]
+
+
+def spawn(cmd: list[str], log_file: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env or dict(os.environ))
+
+
+def stop(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 20.0) -> None:
+    """Warm shutdown first (Celery finishes or requeues its tasks), then kill what is left."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _run_child(cmd: list[str]) -> int:
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        stop([proc])
+        return 130
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def worker(
+        ctx: typer.Context,
+        index: Annotated[int, typer.Option(help="which share of the tenant shards this worker serves")] = 0,
+        of: Annotated[int, typer.Option(help="how many workers share the tenant shards")] = 1,
+        concurrency: Annotated[int, typer.Option()] = 2,
+    ) -> None:
+        """Run a Celery worker on its share of the tenant queues (extra arguments go to Celery)."""
+        from contactsync import db
+
+        with running_services():
+            db.upgrade()
+            code = _run_child(worker_command(worker_queues(index, of), f"worker{index}", concurrency, ctx.args))
+        raise typer.Exit(code)
+
+    @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def beat(ctx: typer.Context) -> None:
+        """Run the Celery beat that starts due syncs and re-drives stalled ones."""
+        with running_services() as settings:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            code = _run_child(beat_command(settings.data_dir / "celerybeat-schedule", ctx.args))
+        raise typer.Exit(code)
+
+    @app.command()
+    def sandbox(
+        port: Annotated[int, typer.Option()] = 8765,
+        host: Annotated[str, typer.Option()] = "127.0.0.1",
+    ) -> None:
+        """Serve the built-in sandbox provider (Merge and Maesn dialects) for demos and tests."""
+        from contactsync.sandbox import serve
+
+        serve(host, port)

@@ -1,0 +1,56 @@
+"""Engine and sessions per process, and the schema upgrade.
+
+Celery's prefork pool forks after import; a pooled connection inherited across fork would be shared by two
+processes, so `reset_engine()` is called in each child (see `worker.app`) and the engine is created lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from contactsync.settings import get_settings
+
+_engine: Engine | None = None
+_sessions: sessionmaker[Session] | None = None
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def engine() -> Engine:
+    global _engine, _sessions
+    if _engine is None:
+        _engine = create_engine(get_settings().sqlalchemy_url(), pool_pre_ping=True, pool_size=5, max_overflow=5)
+        _sessions = sessionmaker(_engine, expire_on_commit=False)
+    return _engine
+
+
+def reset_engine() -> None:
+    global _engine, _sessions
+    if _engine is not None:
+        _engine.dispose(close=False)
+    _engine = None
+    _sessions = None
+
+
+@contextlib.contextmanager
+def session() -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on any exception."""
+    engine()
+    assert _sessions is not None
+    with _sessions() as s, s.begin():
+        yield s
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", (url or get_settings().sqlalchemy_url()).replace("%", "%%"))
+    command.upgrade(cfg, revision)

@@ -1,0 +1,34 @@
+"""The schema: SQLAlchemy 2 typed models; Alembic migrations live in `contactsync/migrations`."""
+
+from contactsync.models.base import Base
+from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
+from contactsync.models.links import Link, ReviewItem
+from contactsync.models.runs import (
+    ACTIVE_RUN_STATES,
+    RUN_COUNTERS,
+    QuarantinedRecord,
+    RunPage,
+    SyncCursor,
+    SyncRun,
+)
+from contactsync.models.tenant import Connection, Tenant
+from contactsync.models.writes import OPEN_WRITE_STATES, WriteOp
+
+__all__ = [
+    "ACTIVE_RUN_STATES",
+    "OPEN_WRITE_STATES",
+    "RUN_COUNTERS",
+    "AppContact",
+    "Base",
+    "Connection",
+    "ContactKey",
+    "Link",
+    "QuarantinedRecord",
+    "RemoteContact",
+    "ReviewItem",
+    "RunPage",
+    "SyncCursor",
+    "SyncRun",
+    "Tenant",
+    "WriteOp",
+]

@@ -1,0 +1,61 @@
+"""Both sides of the sync: the application's own contacts and the mirror of each connection's remote ones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
+
+
+class AppContact(TenantScoped, Base):
+    """A contact as the application knows it, by the application's own id. `data` is canonical content."""
+
+    __tablename__ = "app_contacts"
+    __table_args__ = (UniqueConstraint("tenant_id", "app_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deleted: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class ContactKey(TenantScoped, Base):
+    """The matcher's blocking keys of one app contact, rewritten whenever the contact changes, so a reconcile
+    task finds a page's candidates with one indexed query instead of rebuilding an index per page."""
+
+    __tablename__ = "contact_keys"
+    __table_args__ = (Index("ix_contact_keys_tenant_key", "tenant_id", "key"),)
+
+    app_contact_id: Mapped[int] = mapped_column(ForeignKey("app_contacts.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class RemoteContact(TenantScoped, Base):
+    """The local mirror of one remote contact. `raw` keeps what the platform sent; `data` the canonical form."""
+
+    __tablename__ = "remote_contacts"
+    __table_args__ = (UniqueConstraint("connection_id", "remote_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    remote_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]]
+    raw: Mapped[dict[str, Any] | None]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    deleted: Mapped[bool] = mapped_column(default=False)
+    remote_updated_at: Mapped[datetime | None]
+    modified_at: Mapped[datetime | None]
+    # Set when the content changed and the matcher has not looked at it since; cleared by reconcile.
+    needs_reconcile: Mapped[bool] = mapped_column(default=True, index=True)
+    first_seen_at: Mapped[datetime] = created_at_column()
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,56 @@
+"""Decisions of the reconciler: links between the two sides, and the unsure cases waiting for a person."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
+
+
+class Link(TenantScoped, Base):
+    """App contact <-> remote contact, one-to-one (both unique). The synced hashes record each side's content
+    at the last sync, which is how a later run tells which side changed."""
+
+    __tablename__ = "links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_contact_id: Mapped[int] = mapped_column(ForeignKey("app_contacts.id", ondelete="CASCADE"), unique=True)
+    remote_contact_id: Mapped[int] = mapped_column(ForeignKey("remote_contacts.id", ondelete="CASCADE"), unique=True)
+    # exact | fuzzy | person | created
+    method: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float]
+    explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # engine | person | writer
+    decided_by: Mapped[str] = mapped_column(String(32))
+    app_synced_hash: Mapped[str | None] = mapped_column(String(64))
+    remote_synced_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewItem(TenantScoped, Base):
+    """A remote contact the engine would not decide alone, with its candidates and their explanations."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        Index(
+            "uq_review_items_open_remote",
+            "remote_contact_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remote_contact_id: Mapped[int] = mapped_column(ForeignKey("remote_contacts.id", ondelete="CASCADE"))
+    # [{"app_contact_id": int, "score": float, "explanation": {...}}, ...] best first
+    candidates: Mapped[list[Any]]
+    # open | linked | rejected
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    resolved_by: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,41 @@
+"""Tenants and their connection to an accounting platform through a unified API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contactsync.models.base import Base, TenantScoped, created_at_column
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    sync_interval_seconds: Mapped[int] = mapped_column(default=900)
+    next_sync_at: Mapped[datetime | None] = mapped_column(index=True)
+    paused: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class Connection(TenantScoped, Base):
+    """One tenant's link to its books. Credentials are a Fernet token (see `crypto.Vault`), never plain text."""
+
+    __tablename__ = "connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("tenants.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    dialect: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str] = mapped_column(Text)
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # active | needs_reauth | disabled
+    status: Mapped[str] = mapped_column(String(32), default="active")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()

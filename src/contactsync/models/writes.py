@@ -1,0 +1,41 @@
+"""The write ledger: every create/update contactsync sends to a platform, with its state.
+
+A create's `op_key` is derived from the app contact alone (`create:<app contact id>`) and is unique per
+connection, so however often planning runs or a task is redelivered, there is one ledger row per contact, and
+its state tells a retry whether an earlier attempt may already have reached the platform.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
+
+# pending: not sent yet (or known not to have arrived); in_flight: being sent, or sent and the worker died;
+# uncertain: sent and the answer was lost; done; failed (permanent error, kept for a person).
+OPEN_WRITE_STATES = ("pending", "in_flight", "uncertain")
+
+
+class WriteOp(TenantScoped, Base):
+    __tablename__ = "write_ops"
+    __table_args__ = (UniqueConstraint("connection_id", "op_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
+    op_key: Mapped[str] = mapped_column(String(255))
+    # create | update
+    kind: Mapped[str] = mapped_column(String(16))
+    app_contact_id: Mapped[int] = mapped_column(ForeignKey("app_contacts.id", ondelete="CASCADE"))
+    remote_id: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]]
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

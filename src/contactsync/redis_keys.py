@@ -1,0 +1,35 @@
+"""Every Redis key and queue name contactsync uses, in one place, so the whole keyspace can be read here.
+
+All keys start with the configured prefix (`CONTACTSYNC_REDIS_PREFIX`), which is how several deployments (or
+tests) share one Redis without seeing each other. Celery's own keys get the same prefix through kombu's
+`global_keyprefix` transport option.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+CONTROL_QUEUE = "contactsync.control"
+
+
+def celery_keyprefix(prefix: str) -> str:
+    return f"{prefix}:celery:"
+
+
+def tenant_queue(tenant_id: str, shards: int) -> str:
+    """The queue a tenant's tasks go to. A stable hash pins each tenant to one shard, so one worker (the one
+    consuming that shard) handles a tenant at a time while tenants spread evenly across workers."""
+    return f"contactsync.tenant.{zlib.crc32(tenant_id.encode()) % shards}"
+
+
+def shard_queues(shards: int) -> list[str]:
+    return [f"contactsync.tenant.{i}" for i in range(shards)]
+
+
+def rate_limit_prefix(prefix: str) -> str:
+    """Prefix of the `limits` library's bucket keys: one bucket per connection, shared by every worker."""
+    return f"{prefix}:ratelimit"
+
+
+def rate_limit_bucket(connection_id: int) -> str:
+    return f"connection:{connection_id}"

@@ -1,0 +1,186 @@
+"""Planning writes into the ledger, and recording what the platform answered.
+
+Planning is repeatable: ledger keys are deterministic (`create:<app contact>`, `update:<app contact>:<payload
+digest>`) and inserted with ON CONFLICT DO NOTHING, so planning twice (a redelivered task, a re-driven run)
+never queues a second create for the same contact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from contactsync.contact import CanonicalContact
+from contactsync.models import AppContact, Link, RemoteContact, WriteOp
+from contactsync.models.base import utcnow
+from contactsync.planning import PairState, plan_pair
+from contactsync.store.contacts import mirror_one, update_app_content
+from contactsync.store.reconcile import review_candidate_ids
+
+
+@dataclass
+class PlanOutcome:
+    creates: int = 0
+    remote_updates: int = 0
+    app_updates: int = 0
+    conflicts: int = 0
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def _queue_op(
+    s: Session,
+    tenant_id: str,
+    connection_id: int,
+    run_id: int,
+    key: str,
+    kind: str,
+    app_contact_id: int,
+    payload: dict[str, Any],
+    remote_id: str | None = None,
+) -> bool:
+    stmt = (
+        pg_insert(WriteOp)
+        .values(
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            run_id=run_id,
+            op_key=key,
+            kind=kind,
+            app_contact_id=app_contact_id,
+            remote_id=remote_id,
+            payload=payload,
+            idempotency_key=str(uuid.uuid4()),
+            status="pending",
+        )
+        .on_conflict_do_nothing()
+        .returning(WriteOp.id)
+    )
+    return s.execute(stmt).scalar() is not None
+
+
+def plan_writes(s: Session, tenant_id: str, connection_id: int, run_id: int, allow_creates: bool) -> PlanOutcome:
+    out = PlanOutcome()
+    if allow_creates:
+        in_review = review_candidate_ids(s, tenant_id)
+        linked = select(Link.app_contact_id).where(Link.tenant_id == tenant_id)
+        unlinked = s.scalars(
+            select(AppContact).where(
+                AppContact.tenant_id == tenant_id,
+                AppContact.deleted.is_(False),
+                AppContact.id.not_in(linked),
+            )
+        )
+        for app in unlinked:
+            if app.id in in_review:
+                continue
+            if _queue_op(s, tenant_id, connection_id, run_id, f"create:{app.id}", "create", app.id, app.data):
+                out.creates += 1
+    pairs = s.execute(
+        select(Link, AppContact, RemoteContact)
+        .join(AppContact, AppContact.id == Link.app_contact_id)
+        .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+        .where(
+            Link.tenant_id == tenant_id,
+            RemoteContact.connection_id == connection_id,
+            or_(
+                Link.app_synced_hash.is_(None),
+                Link.remote_synced_hash.is_(None),
+                Link.app_synced_hash != AppContact.content_hash,
+                Link.remote_synced_hash != RemoteContact.content_hash,
+            ),
+        )
+    ).all()
+    for link, app, remote in pairs:
+        plan = plan_pair(
+            PairState(
+                app_content=app.data,
+                app_hash=app.content_hash,
+                app_updated_at=app.updated_at,
+                remote_content=remote.data,
+                remote_hash=remote.content_hash,
+                remote_updated_at=remote.remote_updated_at or remote.modified_at,
+                app_synced_hash=link.app_synced_hash,
+                remote_synced_hash=link.remote_synced_hash,
+                remote_deleted=remote.deleted,
+            )
+        )
+        out.conflicts += len(plan.conflicts)
+        if plan.to_app:
+            update_app_content(s, app, {**app.data, **plan.to_app})
+            out.app_updates += 1
+        if plan.to_remote:
+            payload = {"changes": plan.to_remote}
+            key = f"update:{app.id}:{_digest(payload)}"
+            if _queue_op(s, tenant_id, connection_id, run_id, key, "update", app.id, payload, remote.remote_id):
+                out.remote_updates += 1
+        else:
+            link.app_synced_hash, link.remote_synced_hash = app.content_hash, remote.content_hash
+            link.updated_at = utcnow()
+    return out
+
+
+def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopted: bool) -> None:
+    """The platform holds the contact now (created, or found after a lost answer): mirror it and link it."""
+    remote = mirror_one(s, op.tenant_id, op.connection_id, contact)
+    app = s.get(AppContact, op.app_contact_id)
+    assert app is not None
+    s.execute(
+        pg_insert(Link)
+        .values(
+            tenant_id=op.tenant_id,
+            app_contact_id=app.id,
+            remote_contact_id=remote.id,
+            method="created",
+            score=1.0,
+            explanation={"adopted_after_lost_response": adopted},
+            decided_by="writer",
+            app_synced_hash=app.content_hash if app.data == op.payload else None,
+            remote_synced_hash=remote.content_hash,
+        )
+        .on_conflict_do_nothing()
+    )
+    _close(op, remote.remote_id)
+
+
+def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
+    remote = mirror_one(s, op.tenant_id, op.connection_id, contact)
+    link = s.scalar(select(Link).where(Link.app_contact_id == op.app_contact_id))
+    app = s.get(AppContact, op.app_contact_id)
+    if link is not None and app is not None:
+        link.remote_synced_hash = remote.content_hash
+        link.app_synced_hash = app.content_hash
+        link.updated_at = utcnow()
+    _close(op, remote.remote_id)
+
+
+def _close(op: WriteOp, remote_id: str) -> None:
+    op.status = "done"
+    op.remote_id = remote_id
+    op.last_error = None
+    op.updated_at = utcnow()
+
+
+def same_company(payload: dict[str, Any], found: CanonicalContact) -> bool:
+    """Whether a contact found on the platform is the one an earlier, unanswered create made.
+
+    Names must agree exactly (case aside); a tax id or email, when both sides have one, must agree too. This is
+    deliberately stricter than the matcher: it only recognises our own write, it does not reconcile.
+    """
+    if (payload.get("name") or "").strip().casefold() != found.name.strip().casefold():
+        return False
+    tax = payload.get("tax_number")
+    if tax and found.tax_number and tax.replace(" ", "").upper() != found.tax_number.replace(" ", "").upper():
+        return False
+    mine = {e.casefold() for e in payload.get("emails") or []}
+    theirs = {e.casefold() for e in found.emails}
+    return not (mine and theirs and not mine & theirs)

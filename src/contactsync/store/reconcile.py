@@ -1,0 +1,153 @@
+"""Reconciling mirrored remote contacts with the app's contacts: load candidates, call the matcher, persist.
+
+Candidates come from the persisted blocking keys (one indexed query per page), so no index is rebuilt per page.
+Links are inserted with ON CONFLICT DO NOTHING on both unique sides: when two pages reconciled on different
+workers both want the same app contact, the first wins and the other remote contact goes to review, never to a
+second link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from contactsync.matching import Decision, blocking_keys, match_candidates
+from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
+from contactsync.records import match_record
+
+
+@dataclass
+class ReconcileOutcome:
+    linked: int = 0
+    reviewed: int = 0
+    unmatched: int = 0
+
+
+def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> ReconcileOutcome:
+    outcome = ReconcileOutcome()
+    rows = list(
+        s.scalars(
+            select(RemoteContact)
+            .where(
+                RemoteContact.tenant_id == tenant_id,
+                RemoteContact.id.in_(list(remote_ids)),
+                RemoteContact.needs_reconcile.is_(True),
+            )
+            .order_by(RemoteContact.id)
+        )
+    )
+    if not rows:
+        return outcome
+    linked_remote = set(
+        s.scalars(select(Link.remote_contact_id).where(Link.remote_contact_id.in_([r.id for r in rows])))
+    )
+    todo = [r for r in rows if r.id not in linked_remote and not r.deleted]
+    left = [match_record(str(r.id), r.data) for r in todo]
+    keys = sorted({k for rec in left for k in blocking_keys(rec)})
+    candidates: list[AppContact] = []
+    if keys:
+        candidate_ids = select(ContactKey.app_contact_id).where(
+            ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys)
+        )
+        already_linked = select(Link.app_contact_id).where(Link.tenant_id == tenant_id)
+        candidates = list(
+            s.scalars(
+                select(AppContact).where(
+                    AppContact.tenant_id == tenant_id,
+                    AppContact.id.in_(candidate_ids),
+                    AppContact.id.not_in(already_linked),
+                    AppContact.deleted.is_(False),
+                )
+            )
+        )
+    right = [match_record(str(a.id), a.data) for a in candidates]
+    decisions = match_candidates(left, right) if left and right else []
+    by_left: dict[str, list[Decision]] = {}
+    for d in decisions:
+        by_left.setdefault(d.left_id, []).append(d)
+    for remote in todo:
+        mine = by_left.get(str(remote.id), [])
+        sure = [d for d in mine if d.decision == "link"]
+        if sure and _insert_link(s, tenant_id, remote.id, sure[0]):
+            outcome.linked += 1
+            _close_review(s, remote.id, "linked", "engine")
+        elif mine:
+            _open_review(s, tenant_id, remote.id, mine)
+            outcome.reviewed += 1
+        else:
+            outcome.unmatched += 1
+    s.execute(update(RemoteContact).where(RemoteContact.id.in_([r.id for r in rows])).values(needs_reconcile=False))
+    return outcome
+
+
+def _insert_link(s: Session, tenant_id: str, remote_id: int, d: Decision) -> bool:
+    explanation: dict[str, Any] = dict(d.explanation)
+    method = str(explanation.get("method", "fuzzy"))
+    stmt = (
+        pg_insert(Link)
+        .values(
+            tenant_id=tenant_id,
+            app_contact_id=int(d.right_id),
+            remote_contact_id=remote_id,
+            method=method,
+            score=float(d.score),
+            explanation=explanation,
+            decided_by="engine",
+        )
+        .on_conflict_do_nothing()
+        .returning(Link.id)
+    )
+    return s.execute(stmt).scalar() is not None
+
+
+def _open_review(s: Session, tenant_id: str, remote_id: int, decisions: list[Decision]) -> None:
+    candidates = [
+        {"app_contact_id": int(d.right_id), "score": float(d.score), "explanation": dict(d.explanation)}
+        for d in sorted(decisions, key=lambda d: -d.score)
+    ]
+    existing = s.scalar(
+        select(ReviewItem).where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == "open")
+    )
+    if existing is not None:
+        existing.candidates = candidates
+        return
+    s.add(ReviewItem(tenant_id=tenant_id, remote_contact_id=remote_id, candidates=candidates, status="open"))
+    s.flush()
+
+
+def _close_review(s: Session, remote_id: int, status: str, who: str) -> None:
+    from contactsync.models.base import utcnow
+
+    s.execute(
+        update(ReviewItem)
+        .where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == "open")
+        .values(status=status, resolved_by=who, resolved_at=utcnow())
+    )
+
+
+def pending_remote_ids(s: Session, tenant_id: str, connection_id: int) -> list[int]:
+    """Mirrored contacts no reconcile has looked at yet (e.g. their run died); nothing is left behind."""
+    return list(
+        s.scalars(
+            select(RemoteContact.id).where(
+                RemoteContact.tenant_id == tenant_id,
+                RemoteContact.connection_id == connection_id,
+                RemoteContact.needs_reconcile.is_(True),
+            )
+        )
+    )
+
+
+def review_candidate_ids(s: Session, tenant_id: str) -> set[int]:
+    """App contacts named in an open review: never created remotely while a person may still link them."""
+    ids: set[int] = set()
+    for candidates in s.scalars(
+        select(ReviewItem.candidates).where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == "open")
+    ):
+        ids.update(int(c["app_contact_id"]) for c in candidates)
+    return ids

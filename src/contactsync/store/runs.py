@@ -1,0 +1,123 @@
+"""The life of a sync run: start (taking the tenant's lease), counters, page bookkeeping, stage changes, end.
+
+Stage changes happen under a row lock on the run, so the last of several concurrent reconcile or write tasks is
+the one (and only one) that moves the run on, whichever worker it runs on.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from contactsync.models import (
+    ACTIVE_RUN_STATES,
+    OPEN_WRITE_STATES,
+    RUN_COUNTERS,
+    Connection,
+    RunPage,
+    SyncCursor,
+    SyncRun,
+    Tenant,
+    WriteOp,
+)
+from contactsync.models.base import utcnow
+
+
+def cursor_of(s: Session, conn: Connection) -> SyncCursor:
+    cur = s.get(SyncCursor, conn.id)
+    if cur is None:
+        s.execute(
+            pg_insert(SyncCursor).values(connection_id=conn.id, tenant_id=conn.tenant_id).on_conflict_do_nothing()
+        )
+        cur = s.get(SyncCursor, conn.id)
+    assert cur is not None
+    return cur
+
+
+def start_run(s: Session, conn: Connection, *, full: bool = False, trigger: str = "schedule") -> SyncRun | None:
+    """Open a run for the connection's tenant, or return None when one is already active (the lease is taken).
+
+    The first run of a connection is always full: until every remote contact has been seen once, creating app
+    contacts remotely could duplicate ones that simply were not fetched yet.
+    """
+    cursor = cursor_of(s, conn)
+    kind = "full" if full or cursor.last_full_at is None or cursor.watermark is None else "incremental"
+    run = SyncRun(tenant_id=conn.tenant_id, connection_id=conn.id, kind=kind, status="fetching", trigger=trigger)
+    try:
+        with s.begin_nested():
+            s.add(run)
+            s.flush()
+    except IntegrityError:
+        return None
+    return run
+
+
+def active_run(s: Session, tenant_id: str) -> SyncRun | None:
+    return s.scalar(select(SyncRun).where(SyncRun.tenant_id == tenant_id, SyncRun.status.in_(ACTIVE_RUN_STATES)))
+
+
+def add_counters(s: Session, run_id: int, **deltas: int) -> None:
+    """Atomic increments, safe when tasks on several workers count into the same run."""
+    values: dict[str, Any] = {}
+    for name, delta in deltas.items():
+        if name not in RUN_COUNTERS:
+            raise ValueError(f"unknown run counter {name}")
+        if delta:
+            values[name] = getattr(SyncRun, name) + delta
+    values["heartbeat_at"] = utcnow()
+    s.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
+
+
+def lock_run(s: Session, run_id: int) -> SyncRun | None:
+    return s.scalar(
+        select(SyncRun).where(SyncRun.id == run_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def record_page(s: Session, run: SyncRun, page_no: int, remote_ids: list[int]) -> None:
+    s.execute(
+        pg_insert(RunPage)
+        .values(run_id=run.id, tenant_id=run.tenant_id, page_no=page_no, remote_contact_ids=remote_ids)
+        .on_conflict_do_nothing()
+    )
+
+
+def unreconciled_pages(s: Session, run_id: int) -> list[int]:
+    return list(s.scalars(select(RunPage.page_no).where(RunPage.run_id == run_id, RunPage.reconciled.is_(False))))
+
+
+def open_write_ops(s: Session, run: SyncRun) -> list[int]:
+    """Open ledger entries of the run's connection (also those left open by earlier runs)."""
+    return list(
+        s.scalars(
+            select(WriteOp.id).where(
+                WriteOp.tenant_id == run.tenant_id,
+                WriteOp.connection_id == run.connection_id,
+                WriteOp.status.in_(OPEN_WRITE_STATES),
+            )
+        )
+    )
+
+
+def finish_run(s: Session, run: SyncRun, status: str, error: str | None = None) -> None:
+    run.status = status
+    run.error = error
+    run.finished_at = utcnow()
+    run.heartbeat_at = run.finished_at
+    tenant = s.get(Tenant, run.tenant_id)
+    if tenant is not None:
+        tenant.next_sync_at = run.finished_at + timedelta(seconds=tenant.sync_interval_seconds)
+
+
+def stale_runs(s: Session, older_than_seconds: int) -> list[SyncRun]:
+    limit = utcnow() - timedelta(seconds=older_than_seconds)
+    return list(s.scalars(select(SyncRun).where(SyncRun.status.in_(ACTIVE_RUN_STATES), SyncRun.heartbeat_at < limit)))
+
+
+def touch(s: Session, run_id: int) -> None:
+    s.execute(update(SyncRun).where(SyncRun.id == run_id).values(heartbeat_at=func.now()))

@@ -1,0 +1,92 @@
+"""Tenants and connections: registering them, and opening a provider for a connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contactsync.crypto import Vault
+from contactsync.models import Connection, Tenant
+from contactsync.providers.base import ConnectionConfig, Provider
+from contactsync.providers.registry import DIALECTS, open_provider
+from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
+from contactsync.settings import get_settings
+
+
+def vault() -> Vault:
+    key = get_settings().secret_key
+    if not key:
+        from contactsync.settings import ConfigError
+
+        raise ConfigError("CONTACTSYNC_SECRET_KEY is not set")
+    return Vault(key)
+
+
+def upsert_tenant(
+    s: Session,
+    tenant_id: str,
+    *,
+    name: str,
+    dialect: str,
+    base_url: str,
+    api_key: str,
+    account_token: str,
+    options: dict[str, Any] | None = None,
+    sync_interval_seconds: int | None = None,
+    next_sync_at: datetime | None = None,
+) -> Tenant:
+    """Create the tenant and its connection, or update them in place (re-connecting resets the status)."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+    tenant = s.get(Tenant, tenant_id)
+    interval = sync_interval_seconds or get_settings().default_sync_interval_seconds
+    if tenant is None:
+        tenant = Tenant(id=tenant_id, name=name, sync_interval_seconds=interval, next_sync_at=next_sync_at)
+        s.add(tenant)
+        s.flush()
+    else:
+        tenant.name = name
+        tenant.sync_interval_seconds = interval
+        if next_sync_at is not None:
+            tenant.next_sync_at = next_sync_at
+    sealed = vault().seal({"api_key": api_key, "account_token": account_token})
+    conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
+    if conn is None:
+        conn = Connection(
+            tenant_id=tenant_id, dialect=dialect, base_url=base_url, credentials=sealed, options=options or {}
+        )
+        s.add(conn)
+    else:
+        conn.dialect, conn.base_url, conn.credentials = dialect, base_url, sealed
+        conn.options = options or {}
+        conn.status, conn.status_reason = "active", None
+    s.flush()
+    return tenant
+
+
+def connection_of(s: Session, tenant_id: str) -> Connection | None:
+    return s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
+
+
+def connection_config(conn: Connection) -> ConnectionConfig:
+    secrets = vault().open(conn.credentials)
+    return ConnectionConfig(
+        dialect=conn.dialect,
+        base_url=conn.base_url,
+        api_key=str(secrets["api_key"]),
+        account_token=str(secrets["account_token"]),
+        options=dict(conn.options or {}),
+        timeout_seconds=get_settings().http_timeout_seconds,
+    )
+
+
+def provider_for(conn: Connection, on_call: Callable[[], None] | None = None) -> Provider:
+    """A provider whose every request first takes a slot from the connection's shared rate-limit bucket."""
+    config = connection_config(conn)
+    per_minute = int(config.options.get("rate_limit_per_minute") or DEFAULT_PER_MINUTE.get(conn.dialect, 60))
+    throttle = bucket_throttle(conn.id, per_minute, on_call=on_call)
+    return open_provider(config, throttle=throttle)

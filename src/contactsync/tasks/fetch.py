@@ -1,0 +1,130 @@
+"""Fetch: walk the provider page by page, mirror each page, hand each page to a reconcile task.
+
+The page token is committed with each page, so a redelivered fetch resumes where the dead one stopped. The
+watermark moves only in the transaction that records the last page: a failed walk never advances it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Task
+
+from contactsync import db
+from contactsync.logs import get_logger
+from contactsync.models import Connection, QuarantinedRecord, SyncRun
+from contactsync.models.base import utcnow
+from contactsync.providers.base import Window
+from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
+from contactsync.settings import get_settings
+from contactsync.store.contacts import upsert_remote_contacts
+from contactsync.store.runs import add_counters, cursor_of, finish_run, lock_run, record_page
+from contactsync.store.tenants import provider_for
+from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
+from contactsync.tasks.routing import send
+from contactsync.worker.app import app
+
+log = get_logger(__name__)
+
+
+@app.task(name="contactsync.fetch", bind=True, max_retries=None)
+def fetch(self: Task[Any, Any], run_id: int) -> None:
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        if run is None or run.status != "fetching":
+            return
+        conn = s.get(Connection, run.connection_id)
+        assert conn is not None
+        tenant_id = run.tenant_id
+        if conn.status != "active":
+            finish_run(s, run, "paused", f"connection is {conn.status}")
+            return
+        s.expunge(conn)
+    calls = CallCounter()
+    provider = provider_for(conn, on_call=calls.hit)
+    try:
+        window = _window(run_id, conn, provider)
+        while True:
+            with db.session() as s:
+                run = s.get(SyncRun, run_id)
+                if run is None or run.status != "fetching":
+                    return
+                token, page_no = run.page_token, run.pages_fetched
+            page = provider.fetch_page(window, token)
+            with db.session() as s:
+                run = lock_run(s, run_id)
+                if run is None or run.status != "fetching" or run.pages_fetched != page_no:
+                    return  # a duplicate of this task got there first
+                ids, _changed = upsert_remote_contacts(s, tenant_id, conn.id, page.contacts)
+                for q in page.quarantined:
+                    s.add(
+                        QuarantinedRecord(
+                            tenant_id=tenant_id,
+                            connection_id=conn.id,
+                            run_id=run_id,
+                            remote_id=q.remote_id,
+                            reason=q.reason[:2000],
+                            excerpt=q.excerpt[:2000],
+                        )
+                    )
+                record_page(s, run, page_no, ids)
+                run.page_token = page.next_token
+                run.pages_fetched = page_no + 1
+                if page.max_modified_at and (run.max_modified_at is None or page.max_modified_at > run.max_modified_at):
+                    run.max_modified_at = page.max_modified_at
+                add_counters(
+                    s, run_id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take()
+                )
+                if page.next_token is None:
+                    _complete_walk(s, run, conn)
+            send("contactsync.reconcile", tenant_id, run_id, page_no)
+            if page.next_token is None:
+                break
+        send("contactsync.advance", tenant_id, run_id)
+    except RateLimited as exc:
+        _count_calls(run_id, calls)
+        raise self.retry(countdown=exc.retry_after) from None
+    except Transient as exc:
+        _count_calls(run_id, calls)
+        raise self.retry(countdown=retry_delay(self.request.retries)) from exc
+    except AuthLost as exc:
+        pause_for_reauth(run_id, conn.id, str(exc))
+    except (Permanent, ProviderError) as exc:
+        with db.session() as s:
+            run = lock_run(s, run_id)
+            if run is not None and run.status == "fetching":
+                finish_run(s, run, "failed", f"fetch: {exc}")
+        log.warning("fetch failed", run_id=run_id, error=str(exc))
+    finally:
+        provider.close()
+
+
+def _window(run_id: int, conn: Connection, provider: Any) -> Window:
+    """The run's window, fixed when its first page is fetched and kept for every later page and resumption."""
+    with db.session() as s:
+        run = lock_run(s, run_id)
+        assert run is not None
+        if run.kind == "full":
+            return Window(modified_after=None, modified_before=run.window_before)
+        if run.pages_fetched == 0 and run.window_after is None:
+            cursor = cursor_of(s, conn)
+            lookback = timedelta(seconds=int(conn.options.get("lookback_seconds", get_settings().lookback_seconds)))
+            assert cursor.watermark is not None
+            run.window_after = cursor.watermark - lookback
+        return Window(modified_after=run.window_after, modified_before=run.window_before)
+
+
+def _complete_walk(s: Any, run: SyncRun, conn: Connection) -> None:
+    cursor = cursor_of(s, conn)
+    if run.max_modified_at is not None and (cursor.watermark is None or run.max_modified_at > cursor.watermark):
+        cursor.watermark = run.max_modified_at
+    if run.kind == "full":
+        cursor.last_full_at = utcnow()
+    cursor.updated_at = utcnow()
+    run.status = "reconciling"
+
+
+def _count_calls(run_id: int, calls: CallCounter) -> None:
+    with db.session() as s:
+        add_counters(s, run_id, api_calls=calls.take())

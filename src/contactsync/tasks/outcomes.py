@@ -1,0 +1,44 @@
+"""What tasks share when a call fails or succeeds: counting calls, backing off, pausing for re-authorisation."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from contactsync import db
+from contactsync.models import Connection
+from contactsync.store.runs import finish_run, lock_run
+
+
+class CallCounter:
+    """Counts provider requests (the throttle calls `hit` before each) so runs can report API calls."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def hit(self) -> None:
+        with self._lock:
+            self._n += 1
+
+    def take(self) -> int:
+        with self._lock:
+            n, self._n = self._n, 0
+            return n
+
+
+def retry_delay(retries: int, base: float = 1.0, cap: float = 120.0) -> float:
+    """Exponential backoff with full jitter, so retries from many workers do not arrive in lock-step."""
+    return random.uniform(0, min(cap, base * 2**retries))
+
+
+def pause_for_reauth(run_id: int, connection_id: int, reason: str) -> None:
+    """Mark the connection as needing re-authorisation and pause the run: visible, and not retried forever."""
+    with db.session() as s:
+        conn = s.get(Connection, connection_id)
+        if conn is not None:
+            conn.status = "needs_reauth"
+            conn.status_reason = reason[:2000]
+        run = lock_run(s, run_id)
+        if run is not None and run.status in ("fetching", "reconciling", "writing"):
+            finish_run(s, run, "paused", f"re-authorisation needed: {reason}"[:2000])

@@ -1,0 +1,164 @@
+"""Plan the run's writes into the ledger, then send each one, exactly once as far as the platform can tell.
+
+One ledger entry is worked on by one worker at a time: the task holds a PostgreSQL advisory lock on the entry
+for the duration of the HTTP call. The lock lives in the database session, so a worker killed mid-call releases
+it at once, and the next attempt sees the entry still `in_flight` — the sign that the create may have reached
+the platform. Before sending again it looks the contact up on the platform and adopts it when found; where the
+connection supports it, the entry's stable Idempotency-Key makes the platform itself replay the first answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+from sqlalchemy import text
+
+from contactsync import db
+from contactsync.contact import CanonicalContact
+from contactsync.logs import get_logger
+from contactsync.models import Connection, SyncCursor, SyncRun, WriteOp
+from contactsync.models.base import utcnow
+from contactsync.providers.base import Provider
+from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
+from contactsync.store.ledger import plan_writes as plan_into_ledger
+from contactsync.store.ledger import record_created, record_updated, same_company
+from contactsync.store.reconcile import pending_remote_ids, reconcile_remote
+from contactsync.store.runs import add_counters, finish_run, lock_run, open_write_ops
+from contactsync.store.tenants import provider_for
+from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
+from contactsync.tasks.routing import send
+from contactsync.worker.app import app
+
+log = get_logger(__name__)
+LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the ledger id
+
+
+@app.task(name="contactsync.plan_writes")
+def plan_writes(run_id: int) -> None:
+    with db.session() as s:
+        run = lock_run(s, run_id)
+        if run is None or run.status != "writing":
+            return
+        leftovers = pending_remote_ids(s, run.tenant_id, run.connection_id)
+        if leftovers:
+            late = reconcile_remote(s, run.tenant_id, leftovers)
+            add_counters(s, run_id, linked=late.linked, reviewed=late.reviewed)
+        cursor = s.get(SyncCursor, run.connection_id)
+        allow_creates = cursor is not None and cursor.last_full_at is not None
+        out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates)
+        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
+        op_ids = open_write_ops(s, run)
+        tenant_id = run.tenant_id
+        if not op_ids:
+            finish_run(s, run, "succeeded")
+    for op_id in op_ids:
+        send("contactsync.write", tenant_id, op_id)
+
+
+@app.task(name="contactsync.write", bind=True, max_retries=None)
+def write(self: Task[Any, Any], op_id: int) -> None:
+    with db.engine().connect() as lock_conn:
+        got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id}).scalar()
+        lock_conn.commit()
+        if not got:
+            return  # another worker is sending this entry right now
+        try:
+            _write_locked(self, op_id)
+        finally:
+            lock_conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id})
+            lock_conn.commit()
+
+
+def _write_locked(task: Task[Any, Any], op_id: int) -> None:
+    with db.session() as s:
+        op = s.get(WriteOp, op_id)
+        if op is None or op.status not in ("pending", "in_flight", "uncertain"):
+            if op is not None and op.run_id is not None:
+                _maybe_finish(op.run_id)
+            return
+        conn = s.get(Connection, op.connection_id)
+        assert conn is not None
+        if conn.status != "active":
+            return
+        previous = op.status
+        op.status, op.attempts, op.updated_at = "in_flight", op.attempts + 1, utcnow()
+        s.expunge_all()
+    calls = CallCounter()
+    provider = provider_for(conn, on_call=calls.hit)
+    run_id = op.run_id
+    try:
+        if op.kind == "create":
+            contact, adopted = _create(provider, op, may_exist=previous != "pending")
+            with db.session() as s:
+                live = s.get(WriteOp, op_id)
+                assert live is not None
+                record_created(s, live, contact, adopted=adopted)
+                if run_id is not None:
+                    add_counters(s, run_id, created_remote=0 if adopted else 1, api_calls=calls.take())
+        else:
+            assert op.remote_id is not None
+            contact = provider.update(op.remote_id, dict(op.payload["changes"]))
+            with db.session() as s:
+                live = s.get(WriteOp, op_id)
+                assert live is not None
+                record_updated(s, live, contact)
+                if run_id is not None:
+                    add_counters(s, run_id, updated_remote=1, api_calls=calls.take())
+    except RateLimited as exc:
+        _set_status(op_id, previous, str(exc), run_id, calls)
+        raise task.retry(countdown=exc.retry_after) from None
+    except Transient as exc:
+        # A create whose answer was lost may have been committed: the next attempt must look before it sends.
+        _set_status(op_id, "uncertain" if op.kind == "create" else "pending", str(exc), run_id, calls)
+        raise task.retry(countdown=retry_delay(task.request.retries)) from None
+    except AuthLost as exc:
+        _set_status(op_id, previous, str(exc), run_id, calls)
+        if run_id is not None:
+            pause_for_reauth(run_id, conn.id, str(exc))
+        return
+    except (Permanent, ProviderError) as exc:
+        _set_status(op_id, "failed", f"{exc} {exc.details or ''}".strip(), run_id, calls, failed=True)
+        log.warning("write failed permanently", op_id=op_id, error=str(exc))
+    finally:
+        provider.close()
+    if run_id is not None:
+        _maybe_finish(run_id)
+
+
+def _create(provider: Provider, op: WriteOp, *, may_exist: bool) -> tuple[CanonicalContact, bool]:
+    payload = dict(op.payload)
+    if may_exist:
+        emails = payload.get("emails") or []
+        found = provider.search(name=payload["name"])
+        if not found and emails:
+            found = provider.search(email=emails[0])
+        for candidate in found:
+            if not candidate.deleted and same_company(payload, candidate):
+                return candidate, True
+    contact = CanonicalContact.model_validate(payload)
+    return provider.create(contact, idempotency_key=op.idempotency_key), False
+
+
+def _set_status(
+    op_id: int, status: str, error: str, run_id: int | None, calls: CallCounter, failed: bool = False
+) -> None:
+    with db.session() as s:
+        op = s.get(WriteOp, op_id)
+        if op is not None and op.status != "done":
+            op.status, op.last_error, op.updated_at = status, error[:2000], utcnow()
+        if run_id is not None:
+            add_counters(s, run_id, api_calls=calls.take(), write_errors=1 if failed else 0)
+
+
+def _maybe_finish(run_id: int) -> None:
+    with db.session() as s:
+        run = lock_run(s, run_id)
+        if run is None or run.status != "writing":
+            return
+        if not _has_open_ops(s, run):
+            finish_run(s, run, "succeeded")
+
+
+def _has_open_ops(s: Any, run: SyncRun) -> bool:
+    return bool(open_write_ops(s, run))

@@ -1,0 +1,80 @@
+"""Celery application and its delivery guarantees.
+
+Every task is idempotent, so delivery is at-least-once: `acks_late` plus `reject_on_worker_lost` put a task back
+on its queue when the worker running it dies, and a prefetch of one keeps a dying worker from taking a batch of
+messages down with it. The beat schedule holds one periodic task, `schedule_tick`, which finds due tenants and
+re-drives runs whose worker died (see `tasks.schedule`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init
+
+from contactsync.logs import configure_logging
+from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix
+from contactsync.settings import get_settings
+
+
+def make_app() -> Celery:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    capp = Celery("contactsync", include=["contactsync.tasks"])
+    configure(capp)
+    return capp
+
+
+def configure(capp: Celery) -> None:
+    """(Re)apply the settings to the app; called again after the CLI starts embedded servers or a test
+    switches to its own Redis prefix, so already-imported task modules keep using the one app object."""
+    settings = get_settings()
+    capp.conf.update(
+        broker_url=settings.redis_url or "redis://127.0.0.1:6379/0",
+        task_serializer="json",
+        accept_content=["json"],
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=CONTROL_QUEUE,
+        task_create_missing_queues=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "global_keyprefix": celery_keyprefix(settings.redis_prefix),
+            # A task whose worker vanished without rejecting it is redelivered after this many seconds.
+            "visibility_timeout": max(60, settings.stale_run_seconds),
+        },
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule={
+            "schedule-tick": {
+                "task": "contactsync.schedule_tick",
+                "schedule": settings.schedule_tick_seconds,
+                "options": {"queue": CONTROL_QUEUE, "expires": settings.schedule_tick_seconds * 2},
+            }
+        },
+    )
+    # Drop connections made with the previous broker URL (celery keeps them in private attributes).
+    pool = getattr(capp, "_pool", None)
+    if pool is not None:
+        pool.force_close_all()
+        setattr(capp, "_pool", None)  # noqa: B010
+    setattr(capp.amqp, "_producer_pool", None)  # noqa: B010
+
+
+app = make_app()
+celery = app
+
+
+@worker_process_init.connect
+def _fresh_engine_per_child(**_: Any) -> None:
+    from contactsync import db
+
+    db.reset_engine()
