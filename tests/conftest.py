@@ -1,0 +1,156 @@
+"""Real servers for the tests: the operator's (TEST_DATABASE_URL / TEST_REDIS_URL) or embedded ones.
+
+Each test gets its own database, cloned from a migrated template (cheap: a file copy inside PostgreSQL), and its
+own Redis key prefix, so tests never see each other's rows, queues or rate-limit buckets.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy.engine import make_url
+
+from contactsync.crypto import new_key
+from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
+
+
+def _admin_conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(database server URL, Redis URL) for the whole session."""
+    pg: EmbeddedPostgres | None = None
+    rd: EmbeddedRedis | None = None
+    db_url = os.environ.get("TEST_DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    base = tmp_path_factory.mktemp("servers")
+    if not db_url:
+        pg = EmbeddedPostgres(base / "pg")
+        db_url = pg.start()
+    if not redis_url:
+        rd = EmbeddedRedis(base / "redis")
+        rd.start()
+        redis_url = rd.url
+    try:
+        yield db_url, redis_url
+    finally:
+        if rd is not None:
+            rd.stop()
+        if pg is not None:
+            pg.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(servers: tuple[str, str]) -> Iterator[str]:
+    from contactsync import db
+
+    db_url, _ = servers
+    name = f"cs_tpl_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(_admin_conninfo(db_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    db.upgrade(_with_database(db_url, name))
+    yield name
+    with psycopg.connect(_admin_conninfo(db_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def secret_key() -> str:
+    return new_key()
+
+
+@pytest.fixture
+def env(
+    servers: tuple[str, str], template_db: str, secret_key: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    """A fresh database and Redis prefix, exported as the environment the code (and spawned workers) read."""
+    db_url, redis_url = servers
+    name = f"cs_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_admin_conninfo(db_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+    prefix = f"cstest-{uuid.uuid4().hex[:10]}"
+    values = {
+        "DATABASE_URL": _with_database(db_url, name),
+        "REDIS_URL": redis_url,
+        "CONTACTSYNC_REDIS_PREFIX": prefix,
+        "CONTACTSYNC_SECRET_KEY": secret_key,
+        "CONTACTSYNC_QUEUE_SHARDS": "2",
+        "CONTACTSYNC_LOG_LEVEL": "INFO",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    refresh_process_settings()
+    yield values
+    monkeypatch.undo()
+    refresh_process_settings()
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+    with psycopg.connect(_admin_conninfo(db_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Workers:
+    """Real Celery worker processes for pipeline tests, each logging to its own file."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = {**os.environ, **env}
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, count: int = 2, concurrency: int = 2) -> list[subprocess.Popen[bytes]]:
+        from contactsync.cli.processes import spawn, worker_command, worker_queues
+
+        started = []
+        for i in range(count):
+            n = len(self.procs)
+            log = self.log_dir / f"worker{n}.log"
+            cmd = worker_command(worker_queues(i, count), f"test{n}-{uuid.uuid4().hex[:6]}", concurrency)
+            proc = spawn(cmd, log, self.env)
+            self.procs.append(proc)
+            started.append(proc)
+        for i, proc in enumerate(started):
+            self._wait_ready(proc, self.log_dir / f"worker{len(self.procs) - len(started) + i}.log")
+        return started
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{log.read_text()[-3000:]}")
+            if log.exists() and "ready." in log.read_text():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready in {timeout}s:\n{log.read_text()[-3000:]}")
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text()[-4000:] for p in sorted(self.log_dir.glob("worker*.log")))
+
+    def stop(self) -> None:
+        from contactsync.cli.processes import stop
+
+        stop(self.procs, timeout=15)
+        self.procs = []
+
+
+@pytest.fixture
+def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    w = Workers(env, tmp_path)
+    try:
+        yield w
+    finally:
+        w.stop()

@@ -1,0 +1,153 @@
+"""The persistence layer against a real PostgreSQL: mirror upserts, the tenant lease, reconcile and the ledger."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from contactsync import db
+from contactsync.contact import Address, CanonicalContact
+from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, WriteOp
+from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.ledger import plan_writes
+from contactsync.store.reconcile import reconcile_remote
+from contactsync.store.runs import cursor_of, start_run
+from contactsync.store.tenants import connection_config, connection_of, upsert_tenant
+
+
+def company(
+    name: str, tax: str | None = None, email: str | None = None, remote_id: str | None = None
+) -> CanonicalContact:
+    return CanonicalContact(
+        remote_id=remote_id,
+        name=name,
+        is_customer=True,
+        tax_number=tax,
+        emails=(email,) if email else (),
+        addresses=(Address(city="Berlin", country="DE"),),
+    )
+
+
+def make_tenant(tenant_id: str = "t1") -> int:
+    with db.session() as s:
+        upsert_tenant(
+            s,
+            tenant_id,
+            name="T",
+            dialect="merge",
+            base_url="http://127.0.0.1:9/api/accounting/v1",
+            api_key="key",
+            account_token="tok",
+        )
+        conn = connection_of(s, tenant_id)
+        assert conn is not None
+        return conn.id
+
+
+def test_credentials_are_encrypted_at_rest(env: dict[str, str]) -> None:
+    make_tenant()
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        assert b"tok" not in conn.credentials
+        config = connection_config(conn)
+        assert (config.api_key, config.account_token) == ("key", "tok")
+
+
+def test_remote_upsert_compares_content(env: dict[str, str]) -> None:
+    conn_id = make_tenant()
+    page = [company("Alpha GmbH", remote_id="r1"), company("Beta AG", remote_id="r2")]
+    with db.session() as s:
+        ids, changed = upsert_remote_contacts(s, "t1", conn_id, page)
+        assert changed == 2 and len(ids) == 2
+        s.execute(RemoteContact.__table__.update().values(needs_reconcile=False))
+    with db.session() as s:
+        ids2, changed2 = upsert_remote_contacts(s, "t1", conn_id, page)
+        assert ids2 == ids and changed2 == 0
+        ids3, changed3 = upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH & Co", remote_id="r1")])
+        assert ids3 == ids[:1] and changed3 == 1
+        assert s.scalar(select(func.count()).select_from(RemoteContact)) == 2
+
+
+def test_one_active_run_per_tenant(env: dict[str, str]) -> None:
+    make_tenant()
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        first = start_run(s, conn)
+        assert first is not None and first.kind == "full"
+        assert start_run(s, conn) is None
+        first.status = "succeeded"
+        s.flush()
+        assert start_run(s, conn) is not None
+
+
+def test_app_contacts_write_keys_and_replay_is_noop(env: dict[str, str]) -> None:
+    make_tenant()
+    rows = [("a1", company("Alpha GmbH", tax="DE123456789")), ("a2", company("Beta AG", email="info@beta.de"))]
+    with db.session() as s:
+        assert upsert_app_contacts(s, "t1", rows) == (2, 0)
+        assert s.scalar(select(func.count()).select_from(ContactKey)) >= 2
+    with db.session() as s:
+        assert upsert_app_contacts(s, "t1", rows) == (0, 0)
+        assert s.scalar(select(AppContact.version).where(AppContact.app_id == "a1")) == 1
+
+
+def test_reconcile_links_and_plans_each_create_once(env: dict[str, str]) -> None:
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(
+            s,
+            "t1",
+            [
+                ("a1", company("Alpha GmbH", tax="DE123456789")),
+                ("a2", company("Gamma Ltd", email="hi@gamma.co.uk")),
+            ],
+        )
+        ids, _ = upsert_remote_contacts(
+            s,
+            "t1",
+            conn_id,
+            [company("ALPHA GMBH", tax="DE 123 456 789", remote_id="r1"), company("Zeta", remote_id="r9")],
+        )
+        outcome = reconcile_remote(s, "t1", ids)
+        assert outcome.linked == 1
+        link = s.scalar(select(Link))
+        assert link is not None
+        alpha = s.scalar(select(AppContact).where(AppContact.app_id == "a1"))
+        assert alpha is not None and link.app_contact_id == alpha.id
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        run = start_run(s, conn)
+        assert run is not None
+        cursor_of(s, conn).last_full_at = run.started_at
+        first = plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
+        second = plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
+        assert first.creates == 1 and second.creates == 0
+        creates = s.scalars(select(WriteOp).where(WriteOp.kind == "create")).all()
+        assert [op.op_key for op in creates] == [
+            f"create:{s.scalar(select(AppContact.id).where(AppContact.app_id == 'a2'))}"
+        ]
+        # The linked pair differs only in the name's spelling: one side's value is taken, the other is queued.
+        assert first.remote_updates + first.app_updates == 1
+
+
+def test_review_candidates_are_not_created(env: dict[str, str]) -> None:
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH"))])
+        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH", remote_id="r1")])
+        alpha_id = s.scalar(select(AppContact.id))
+        remote = s.get(RemoteContact, ids[0])
+        assert remote is not None and alpha_id is not None
+        s.add(
+            ReviewItem(
+                tenant_id="t1", remote_contact_id=remote.id, candidates=[{"app_contact_id": alpha_id, "score": 0.8}]
+            )
+        )
+        remote.needs_reconcile = False
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        run = start_run(s, conn)
+        assert run is not None
+        out = plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
+        assert out.creates == 0
