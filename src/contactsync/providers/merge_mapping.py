@@ -1,0 +1,112 @@
+"""Merge contact JSON <-> canonical contact, as pure functions.
+
+What Merge cannot carry is lost on purpose and only there: Merge has one `email_address` per contact (the
+first canonical email goes out, one comes back), and its address type is BILLING, SHIPPING or null (canonical
+"other" travels as null). Everything else round-trips exactly. The canonical `remote_id` is Merge's `id`
+(the handle for GET and PATCH); Merge's own `remote_id` (the platform's id) stays in `raw`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.providers import records
+from contactsync.providers.errors import RecordError
+
+_ADDRESS_IN = {"BILLING": "billing", "SHIPPING": "shipping", None: "other"}
+_ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": None}
+_STATUS_IN = {"ACTIVE": "active", "ARCHIVED": "archived", None: "active"}
+
+
+def from_merge(record: Any) -> CanonicalContact:
+    """Map one Merge contact; raise `RecordError` with a readable reason if it breaks the contract."""
+    if not isinstance(record, dict):
+        raise RecordError(f"a contact should be an object, got {type(record).__name__}")
+    raw_id = record.get("id")
+    if not isinstance(raw_id, str) or not raw_id:
+        raise RecordError("id is missing or not a string")
+    rid = raw_id
+    records.check_strings(record, rid)
+    status = record.get("status")
+    if status not in _STATUS_IN:
+        raise RecordError(f"status has unknown value {status!r}", remote_id=rid)
+    addresses = []
+    for index, address in enumerate(records.items(record, "addresses", rid)):
+        kind = address.get("type")
+        if kind not in _ADDRESS_IN:
+            raise RecordError(f"addresses[{index}].type has unknown value {kind!r}", remote_id=rid)
+        addresses.append(
+            {
+                "type": _ADDRESS_IN[kind],
+                "street_1": address.get("street_1"),
+                "street_2": address.get("street_2"),
+                "city": address.get("city"),
+                "state": address.get("state"),
+                "postal_code": address.get("zip_code"),
+                "country": address.get("country"),
+            }
+        )
+    phones = [
+        {"number": phone.get("number"), "type": phone.get("type")}
+        for phone in records.items(record, "phone_numbers", rid)
+    ]
+    email = records.text(record, "email_address", rid)
+    fields = {
+        "remote_id": rid,
+        "name": records.text(record, "name", rid, required=True),
+        "is_customer": records.boolean(record, "is_customer", rid),
+        "is_supplier": records.boolean(record, "is_supplier", rid),
+        "emails": [email] if email else [],
+        "tax_number": records.text(record, "tax_number", rid),
+        "phones": phones,
+        "addresses": addresses,
+        "status": _STATUS_IN[status],
+        "currency": records.text(record, "currency", rid),
+        "remote_updated_at": records.timestamp(record, "remote_updated_at", rid),
+        "modified_at": records.timestamp(record, "modified_at", rid, required=True),
+        "deleted": records.boolean(record, "remote_was_deleted", rid),
+        "raw": record,
+    }
+    return records.build(fields, rid)
+
+
+def to_merge(fields: dict[str, Any]) -> dict[str, Any]:
+    """Canonical fields (JSON form, any subset of `SYNCED_FIELDS`) as a Merge write `model`."""
+    unknown = set(fields) - set(SYNCED_FIELDS)
+    if unknown:
+        raise ValueError(f"not synced fields: {sorted(unknown)}")
+    model: dict[str, Any] = {}
+    for key in ("name", "is_customer", "is_supplier", "tax_number", "currency"):
+        if key in fields:
+            model[key] = fields[key]
+    if "emails" in fields:
+        emails = list(fields["emails"] or [])
+        model["email_address"] = emails[0] if emails else None
+    if "status" in fields:
+        model["status"] = str(fields["status"]).upper()
+    if "phones" in fields:
+        model["phone_numbers"] = [
+            {"number": p["number"], "type": p.get("type")} for p in fields["phones"] or []
+        ]
+    if "addresses" in fields:
+        model["addresses"] = [
+            {
+                "type": _ADDRESS_OUT[a.get("type", "billing")],
+                "street_1": a.get("street_1"),
+                "street_2": a.get("street_2"),
+                "city": a.get("city"),
+                "state": a.get("state"),
+                "country": a.get("country"),
+                "zip_code": a.get("postal_code"),
+            }
+            for a in fields["addresses"] or []
+        ]
+    return model
+
+
+def carried_by_merge(contact: CanonicalContact) -> dict[str, Any]:
+    """The part of a contact's content Merge can carry: what a round trip through Merge must preserve."""
+    content = contact.content()
+    content["emails"] = content["emails"][:1]
+    return content

@@ -1,0 +1,323 @@
+"""The Merge Accounting API contacts dialect, as the sandbox serves it.
+
+Faithful where clients can tell: bearer key plus `X-Account-Token`, cursor pages of at most 100, the
+`modified_after`/`modified_before` filters on Merge's own `modified_at` (both exclusive),
+`include_deleted_data`, `remote_was_deleted`, writes wrapped in `{"model": ...}` answered with
+`{"model", "warnings", "errors"}`, and the `Idempotency-Key` replay when the account enables it. Merge
+carries one email address per contact, so a write through this dialect replaces the contact's email
+list with that one address.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from contactsync.contact import CanonicalContact
+from contactsync.sandbox.gate import gated
+from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
+from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
+
+PREFIX = "/api/accounting/v1"
+_ADDRESS_TYPES = {"billing": "BILLING", "shipping": "SHIPPING"}
+
+
+def render(stored: StoredContact) -> dict[str, Any]:
+    if stored.broken is not None:
+        return dict(stored.broken.get("merge", stored.broken.get("any", {})))
+    c = stored.contact
+    return {
+        "id": stored.id,
+        "remote_id": stored.platform_id,
+        "created_at": iso(stored.created_at),
+        "modified_at": iso(stored.modified_at),
+        "name": c.name,
+        "is_supplier": c.is_supplier,
+        "is_customer": c.is_customer,
+        "email_address": c.emails[0] if c.emails else None,
+        "tax_number": c.tax_number,
+        "status": c.status.upper(),
+        "currency": c.currency,
+        "remote_updated_at": iso(stored.remote_updated_at),
+        "company": None,
+        "addresses": [
+            {
+                "type": _ADDRESS_TYPES.get(a.type),
+                "street_1": a.street_1,
+                "street_2": a.street_2,
+                "city": a.city,
+                "state": a.state,
+                "country_subdivision": None,
+                "country": a.country,
+                "zip_code": a.postal_code,
+            }
+            for a in c.addresses
+        ],
+        "phone_numbers": [{"number": p.number, "type": p.type} for p in c.phones],
+        "remote_was_deleted": stored.deleted,
+        "field_mappings": None,
+        "remote_data": None,
+    }
+
+
+def parse_model(model: Any) -> dict[str, Any]:
+    """A Merge write model as canonical field changes; raises WriteRejected with Merge's wording."""
+    if not isinstance(model, dict):
+        raise WriteRejected("Invalid request", 'the body must be {"model": {...}}')
+    changes: dict[str, Any] = {}
+    for key in ("name", "is_supplier", "is_customer", "tax_number", "currency"):
+        if key in model:
+            changes[key] = model[key]
+    if "email_address" in model:
+        changes["emails"] = [model["email_address"]] if model["email_address"] else []
+    if "status" in model:
+        status = model["status"]
+        if status not in ("ACTIVE", "ARCHIVED"):
+            raise WriteRejected("Invalid enum value", f"status must be ACTIVE or ARCHIVED, not {status!r}")
+        changes["status"] = status.lower()
+    if "addresses" in model:
+        changes["addresses"] = [
+            {
+                "type": (a.get("type") or "other").lower(),
+                "street_1": a.get("street_1"),
+                "street_2": a.get("street_2"),
+                "city": a.get("city"),
+                "state": a.get("state"),
+                "postal_code": a.get("zip_code"),
+                "country": a.get("country"),
+            }
+            for a in model["addresses"] or []
+        ]
+    if "phone_numbers" in model:
+        changes["phones"] = [
+            {"number": p.get("number"), "type": p.get("type")} for p in model["phone_numbers"] or []
+        ]
+    return changes
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+def _write_error(exc: WriteRejected) -> Response:
+    problem = exc.title.upper().replace(" ", "_")
+    return JSONResponse(
+        {
+            "model": None,
+            "warnings": [],
+            "errors": [{"title": exc.title, "detail": exc.detail, "problem_type": problem}],
+        },
+        status_code=400,
+    )
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s={seq}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> int:
+    return int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("s="))
+
+
+class MergeDialect:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(f"{PREFIX}/contacts", self.contacts, methods=["GET", "POST"]),
+            Route(f"{PREFIX}/contacts/meta/post", self.meta_post, methods=["GET"]),
+            Route(f"{PREFIX}/contacts/{{id}}", self.contact, methods=["GET", "PATCH"]),
+            Route(f"{PREFIX}/sync-status", self.sync_status, methods=["GET"]),
+        ]
+
+    async def _gate(self, request: Request, route: str, handler: Any, is_write: bool = False) -> Response:
+        def key_ok(account: Account) -> bool:
+            auth = request.headers.get("authorization", "")
+            key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+            return bool(key) and (account.api_key is None or key == account.api_key)
+
+        return await gated(
+            request,
+            self.state,
+            f"{request.method} {PREFIX}{route}",
+            token=request.headers.get("x-account-token"),
+            key_ok=key_ok,
+            error=_error,
+            handler=handler,
+            is_write=is_write,
+        )
+
+    async def contacts(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._gate(request, "/contacts", self._create, is_write=True)
+        return await self._gate(request, "/contacts", self._list)
+
+    async def contact(self, request: Request) -> Response:
+        if request.method == "PATCH":
+            return await self._gate(request, "/contacts/{id}", self._update, is_write=True)
+        return await self._gate(request, "/contacts/{id}", self._get)
+
+    async def sync_status(self, request: Request) -> Response:
+        return await self._gate(request, "/sync-status", self._sync_status)
+
+    async def meta_post(self, request: Request) -> Response:
+        return await self._gate(request, "/contacts/meta/post", self._meta_post)
+
+    async def _list(self, request: Request, account: Account) -> Response:
+        q = request.query_params
+        try:
+            after = parse_time(q.get("modified_after"))
+            before = parse_time(q.get("modified_before"))
+            start = _decode_cursor(q["cursor"]) if q.get("cursor") else 0
+            page_size = min(100, max(1, int(q.get("page_size", "100"))))
+        except ValueError as exc:
+            return _error(400, f"Invalid query parameter: {exc}")
+        include_deleted = flag(q.get("include_deleted_data")) or False
+        wanted = {
+            "name": q.get("name"),
+            "email": q.get("email_address"),
+            "is_customer": flag(q.get("is_customer")),
+            "is_supplier": flag(q.get("is_supplier")),
+            "status": q.get("status"),
+        }
+        rows: list[StoredContact] = []
+        more = False
+        for stored in account.ordered():
+            if stored.seq <= start or not _matches(stored, after, before, include_deleted, wanted):
+                continue
+            if len(rows) == page_size:
+                more = True
+                break
+            rows.append(stored)
+        payload = {
+            "next": _encode_cursor(rows[-1].seq) if more else None,
+            "previous": _encode_cursor(start) if start else None,
+            "results": [render(s) for s in rows],
+        }
+        return raw_json(payload)
+
+    async def _get(self, request: Request, account: Account) -> Response:
+        try:
+            return JSONResponse(render(account.get(request.path_params["id"])))
+        except UnknownContact:
+            return _error(404, "Not found.")
+
+    async def _create(self, request: Request, account: Account) -> Response:
+        body = await request.body()
+        key = request.headers.get("idempotency-key") if account.idempotency else None
+        try:
+            if key:
+                replay = account.idempotent_replay(key, body)
+                if replay is not None:
+                    return JSONResponse(replay[1], status_code=replay[0])
+            model = _model_of(body)
+            changes = parse_model(model)
+            if not changes.get("name"):
+                raise WriteRejected("Missing Required Field", "name is required to create a contact")
+            contact = CanonicalContact.model_validate(changes)
+            stored = account.mutate_add(contact, via_api=True)
+        except WriteRejected as exc:
+            return _write_error(exc)
+        except ValidationError as exc:
+            return _write_error(WriteRejected("Invalid contact", str(exc)))
+        payload = {"model": render(stored), "warnings": [], "errors": []}
+        if key:
+            account.remember_idempotent(key, body, 201, payload)
+        return JSONResponse(payload, status_code=201)
+
+    async def _update(self, request: Request, account: Account) -> Response:
+        try:
+            changes = parse_model(_model_of(await request.body()))
+            stored = account.mutate_edit(request.path_params["id"], changes)
+        except UnknownContact:
+            return _error(404, "Not found.")
+        except WriteRejected as exc:
+            return _write_error(exc)
+        return JSONResponse({"model": render(stored), "warnings": [], "errors": []})
+
+    async def _sync_status(self, request: Request, account: Account) -> Response:
+        now = account.now()
+        result = {
+            "model_name": "Contact",
+            "model_id": "accounting.Contact",
+            "last_sync_start": iso(now),
+            "next_sync_start": None,
+            "last_sync_result": "DONE",
+            "last_sync_finished": iso(now),
+            "status": "DONE",
+            "is_initial_sync": False,
+        }
+        return JSONResponse({"next": None, "previous": None, "results": [result]})
+
+    async def _meta_post(self, request: Request, account: Account) -> Response:
+        schema = {
+            "type": "object",
+            "properties": {
+                "model": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        k: {}
+                        for k in (
+                            "name",
+                            "is_supplier",
+                            "is_customer",
+                            "email_address",
+                            "tax_number",
+                            "status",
+                            "currency",
+                            "addresses",
+                            "phone_numbers",
+                        )
+                    },
+                }
+            },
+        }
+        return JSONResponse(
+            {
+                "request_schema": schema,
+                "status": None,
+                "has_conditional_params": False,
+                "has_required_linked_account_params": False,
+            }
+        )
+
+
+def _model_of(body: bytes) -> Any:
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise WriteRejected("Invalid JSON", str(exc)) from exc
+    if not isinstance(data, dict) or "model" not in data:
+        raise WriteRejected("Invalid request", 'the body must be {"model": {...}}')
+    return data["model"]
+
+
+def _matches(
+    stored: StoredContact, after: Any, before: Any, include_deleted: bool, wanted: dict[str, Any]
+) -> bool:
+    if after is not None and not stored.modified_at > after:
+        return False
+    if before is not None and not stored.modified_at < before:
+        return False
+    if stored.broken is not None:
+        return all(value is None for value in wanted.values())
+    if stored.deleted and not include_deleted:
+        return False
+    c = stored.contact
+    if wanted["name"] is not None and c.name != wanted["name"]:
+        return False
+    if wanted["email"] is not None and (c.emails[:1] != (wanted["email"],)):
+        return False
+    if wanted["is_customer"] is not None and c.is_customer != wanted["is_customer"]:
+        return False
+    if wanted["is_supplier"] is not None and c.is_supplier != wanted["is_supplier"]:
+        return False
+    return wanted["status"] is None or c.status.upper() == wanted["status"]

@@ -1,0 +1,379 @@
+"""The sandbox's in-memory books: accounts, their contacts, the provider clock, and what was asked of them.
+
+Both dialects read and write the same `Account`, so a contact created through Merge's API is visible
+through Maesn's and the other way round. Every change goes through `Account.mutate_*`, which stamps the
+provider clock, so tests can reason about incremental windows exactly as they would against a real
+unified API.
+
+All methods take the account's lock: the app serves requests from an event loop while tests mutate accounts
+from their own threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.sandbox.seed import companies
+
+EventKind = Literal["created", "updated", "deleted"]
+Listener = Callable[["Account", EventKind, "StoredContact"], None]
+
+
+class WriteRejected(Exception):
+    """A write the platform refuses (validation, duplicate name); dialects render it as their 400."""
+
+    def __init__(self, title: str, detail: str) -> None:
+        super().__init__(f"{title}: {detail}")
+        self.title = title
+        self.detail = detail
+
+
+class UnknownContact(KeyError):
+    pass
+
+
+@dataclass
+class Faults:
+    """Per-account misbehaviour. Rates are probabilities per request; defaults are a well-behaved platform."""
+
+    error_rate: float = 0.0
+    latency_ms: int = 0
+    reset_rate: float = 0.0
+    drop_after_commit_rate: float = 0.0
+    # Backdate each change's provider timestamp by up to this much, as a late commit or skewed node would.
+    clock_skew_ms: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None, base: Faults | None = None) -> Faults:
+        current = base or cls()
+        if not data:
+            return current
+        unknown = set(data) - set(current.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
+        return replace(current, **data)
+
+
+@dataclass
+class WebhookTarget:
+    url: str
+    secret: str
+    scheme: Literal["merge", "maesn"] = "merge"
+
+
+@dataclass
+class StoredContact:
+    id: str
+    platform_id: str
+    seq: int
+    contact: CanonicalContact
+    created_at: datetime
+    modified_at: datetime
+    remote_updated_at: datetime
+    deleted: bool = False
+    # A contract-breaking payload served verbatim instead of the contact, per dialect.
+    broken: dict[str, Any] | None = None
+
+
+@dataclass
+class Account:
+    token: str
+    seed: int = 0
+    api_key: str | None = None
+    revoked: bool = False
+    rate_limit_per_minute: int | None = None
+    # "retry-after": Retry-After seconds; "xero": X-Rate-Limit-Problem and friends; "none": nothing to go on.
+    rate_limit_headers: str = "retry-after"
+    faults: Faults = field(default_factory=Faults)
+    idempotency: bool = False
+    unique_names: bool = False
+    webhook: WebhookTarget | None = None
+    # When set, Maesn calls must carry this companyId (as Business Central's do).
+    company_id: str | None = None
+    contacts: dict[str, StoredContact] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
+    creates: int = 0
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    listeners: list[Callable[[Account, EventKind, StoredContact], None]] = field(
+        default_factory=list, repr=False
+    )
+    _clock: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _seq: int = 0
+    _window: deque[float] = field(default_factory=deque, repr=False)
+    _idempotent: dict[str, tuple[str, int, Any]] = field(default_factory=dict, repr=False)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    # -- the provider clock -------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The provider clock: real UTC time, but never behind a stamp already handed out."""
+        with self.lock:
+            return max(datetime.now(UTC), self._clock)
+
+    def _stamp(self, backdate_ms: float = 0) -> datetime:
+        with self.lock:
+            now = datetime.now(UTC)
+            self._clock = now if now > self._clock else self._clock + timedelta(microseconds=1)
+            skew = backdate_ms
+            if self.faults.clock_skew_ms:
+                skew += self.rng.randint(0, self.faults.clock_skew_ms)
+            return self._clock - timedelta(milliseconds=skew)
+
+    # -- rate limiting and accounting ---------------------------------------------------------------------
+
+    def admit(self, route: str, now: float) -> float | None:
+        """Count a request; return None to serve it or the seconds until a slot frees up (a 429)."""
+        with self.lock:
+            self.requests[route] += 1
+            limit = self.rate_limit_per_minute
+            if not limit:
+                return None
+            while self._window and self._window[0] <= now - 60.0:
+                self._window.popleft()
+            if len(self._window) >= limit:
+                self.rate_limited += 1
+                return max(0.001, self._window[0] + 60.0 - now)
+            self._window.append(now)
+            return None
+
+    def idempotent_replay(self, key: str, body: bytes) -> tuple[int, Any] | None:
+        """The stored answer for a repeated Idempotency-Key; a key reused with another body is refused."""
+        digest = hashlib.sha256(body).hexdigest()
+        with self.lock:
+            seen = self._idempotent.get(key)
+            if seen is None:
+                return None
+            if seen[0] != digest:
+                raise WriteRejected(
+                    "Idempotency key reused", "this Idempotency-Key was used with another body"
+                )
+            return seen[1], seen[2]
+
+    def remember_idempotent(self, key: str, body: bytes, status: int, payload: Any) -> None:
+        with self.lock:
+            self._idempotent[key] = (hashlib.sha256(body).hexdigest(), status, payload)
+
+    # -- reads ----------------------------------------------------------------------------------------------
+
+    def ordered(self) -> list[StoredContact]:
+        with self.lock:
+            return sorted(self.contacts.values(), key=lambda s: s.seq)
+
+    def get(self, contact_id: str) -> StoredContact:
+        with self.lock:
+            stored = self.contacts.get(contact_id)
+            if stored is None or stored.broken is not None:
+                raise UnknownContact(contact_id)
+            return stored
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            live = [s for s in self.contacts.values() if not s.deleted and s.broken is None]
+            names = Counter(s.contact.name.strip().casefold() for s in live)
+            taxes = Counter(s.contact.tax_number for s in live if s.contact.tax_number)
+            return {
+                "contacts": len(live),
+                "duplicate_names": sum(n - 1 for n in names.values() if n > 1),
+                "duplicate_tax_numbers": sum(n - 1 for n in taxes.values() if n > 1),
+                "requests": dict(self.requests),
+                "rate_limited": self.rate_limited,
+                "creates": self.creates,
+                "broken": sum(1 for s in self.contacts.values() if s.broken is not None),
+            }
+
+    # -- writes ---------------------------------------------------------------------------------------------
+
+    def _check_name(self, name: str, exclude: str | None) -> None:
+        if not self.unique_names:
+            return
+        key = name.strip().casefold()
+        for other in self.contacts.values():
+            if other.id != exclude and not other.deleted and other.contact.name.strip().casefold() == key:
+                raise WriteRejected(
+                    "Duplicate Name Exists Error",
+                    f"The name supplied already exists. Another customer, vendor or employee is already "
+                    f"using this name ({other.id}). (6240)",
+                )
+
+    def _emit(self, kind: EventKind, stored: StoredContact) -> None:
+        for listener in list(self.listeners):
+            listener(self, kind, stored)
+
+    def _next_ids(self) -> tuple[str, str, int]:
+        self._seq += 1
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), str(10000 + self._seq), self._seq
+
+    def mutate_add(
+        self, contact: CanonicalContact, *, backdate_ms: float = 0, via_api: bool = False
+    ) -> StoredContact:
+        with self.lock:
+            self._check_name(contact.name, None)
+            contact_id, platform_id, seq = self._next_ids()
+            stamp = self._stamp(backdate_ms)
+            stored = StoredContact(
+                id=contact_id,
+                platform_id=platform_id,
+                seq=seq,
+                contact=_synced_only(contact),
+                created_at=stamp,
+                modified_at=stamp,
+                remote_updated_at=stamp,
+                deleted=contact.deleted,
+            )
+            self.contacts[contact_id] = stored
+            if via_api:
+                self.creates += 1
+            self._emit("created", stored)
+            return stored
+
+    def mutate_edit(
+        self, contact_id: str, changes: dict[str, Any], *, backdate_ms: float = 0
+    ) -> StoredContact:
+        with self.lock:
+            stored = self.get(contact_id)
+            unknown = set(changes) - set(SYNCED_FIELDS)
+            if unknown:
+                raise WriteRejected("Unknown fields", f"cannot change {sorted(unknown)}")
+            merged = stored.contact.model_dump(mode="json") | changes
+            try:
+                updated = CanonicalContact.model_validate(merged)
+            except ValidationError as exc:
+                raise WriteRejected("Invalid contact", str(exc)) from exc
+            if "name" in changes:
+                self._check_name(updated.name, contact_id)
+            stamp = self._stamp(backdate_ms)
+            stored.contact = _synced_only(updated)
+            stored.modified_at = stamp
+            stored.remote_updated_at = stamp
+            self._emit("updated", stored)
+            return stored
+
+    def mutate_delete(self, contact_id: str, *, backdate_ms: float = 0) -> StoredContact:
+        with self.lock:
+            stored = self.get(contact_id)
+            stored.deleted = True
+            stored.modified_at = self._stamp(backdate_ms)
+            self._emit("deleted", stored)
+            return stored
+
+    def add_broken(self, payloads: dict[str, Any], *, backdate_ms: float = 0) -> StoredContact:
+        """A record whose payload breaks the contract, for quarantine tests."""
+        with self.lock:
+            contact_id, platform_id, seq = self._next_ids()
+            stamp = self._stamp(backdate_ms)
+            stored = StoredContact(
+                id=contact_id,
+                platform_id=platform_id,
+                seq=seq,
+                contact=CanonicalContact(name="(broken)"),
+                created_at=stamp,
+                modified_at=stamp,
+                remote_updated_at=stamp,
+                broken=payloads,
+            )
+            self.contacts[contact_id] = stored
+            return stored
+
+    def seed_contacts(
+        self, seed: int, count: int, explicit: list[CanonicalContact], age_s: float = 3600.0
+    ) -> None:
+        """Load the initial books, stamped over the past `age_s` as if they had been there a while."""
+        with self.lock:
+            initial = [*companies(seed, count), *explicit]
+            step_ms = age_s * 1000.0 / max(1, len(initial))
+            for index, contact in enumerate(initial):
+                self.mutate_add(contact, backdate_ms=(len(initial) - index) * step_ms)
+
+    def admin_view(self) -> list[dict[str, Any]]:
+        with self.lock:
+            out = []
+            for s in self.ordered():
+                if s.broken is not None:
+                    continue
+                data = s.contact.model_dump(mode="json")
+                data.update(
+                    remote_id=s.id,
+                    modified_at=s.modified_at.isoformat(),
+                    remote_updated_at=s.remote_updated_at.isoformat(),
+                    deleted=s.deleted,
+                )
+                out.append(data)
+            return out
+
+
+def _synced_only(contact: CanonicalContact) -> CanonicalContact:
+    return CanonicalContact.model_validate(contact.content() | {"deleted": False})
+
+
+class SandboxState:
+    """Every account of one sandbox, by account token. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accounts: dict[str, Account] = {}
+        self.listeners: list[Listener] = []
+
+    def create_account(self, spec: dict[str, Any]) -> Account:
+        """Create (or replace) the account described by the admin API's JSON."""
+        token = spec.get("token")
+        if not isinstance(token, str) or not token:
+            raise ValueError("token must be a non-empty string")
+        seed = int(spec.get("seed", 0))
+        account = Account(token=token, seed=seed, rng=random.Random(f"{token}:{seed}"))
+        apply_settings(account, spec)
+        account.listeners.extend(self.listeners)
+        explicit = [CanonicalContact.model_validate(c) for c in spec.get("contacts") or []]
+        age = float(spec.get("seed_age_s", 3600.0))
+        account.seed_contacts(seed, int(spec.get("count", 0)), explicit, age)
+        deleted = int(spec.get("deleted_count", 0))
+        for stored in account.ordered()[:deleted]:
+            account.mutate_delete(stored.id)
+        with self._lock:
+            self._accounts[token] = account
+        return account
+
+    def get(self, token: str) -> Account | None:
+        with self._lock:
+            return self._accounts.get(token)
+
+    def accounts(self) -> list[Account]:
+        with self._lock:
+            return list(self._accounts.values())
+
+
+_SETTINGS = (
+    "api_key",
+    "revoked",
+    "rate_limit_per_minute",
+    "rate_limit_headers",
+    "idempotency",
+    "unique_names",
+    "company_id",
+)
+
+
+def apply_settings(account: Account, spec: dict[str, Any]) -> None:
+    """Apply the mutable settings of an admin payload (used by both create and PATCH)."""
+    with account.lock:
+        for key in _SETTINGS:
+            if key in spec:
+                setattr(account, key, spec[key])
+        if "faults" in spec:
+            account.faults = Faults.from_json(spec["faults"], account.faults)
+        if "webhook" in spec:
+            hook = spec["webhook"]
+            account.webhook = WebhookTarget(**hook) if hook else None
+        if "rate_limit_per_minute" in spec:
+            account._window.clear()
