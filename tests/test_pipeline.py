@@ -120,8 +120,8 @@ def test_lost_responses_and_errors_create_nothing_twice(env: dict[str, str], wor
     run = wait_run(run_id, workers, timeout=180)
     assert run.status == "succeeded", run.error
     rows = platform_contacts(sandbox, token)
-    assert len(rows) == len(split.remote) + len(split.app) - split.both
     assert_each_app_contact_once(split, rows)
+    assert len(rows) == len(split.remote) + len(split.app) - split.both
 
 
 def test_worker_killed_mid_run_loses_and_doubles_nothing(env: dict[str, str], workers: Workers, sandbox: Any) -> None:
@@ -145,5 +145,5 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(env: dict[str, str], wo
     run = wait_run(run_id, workers, timeout=180, redrive=True)
     assert run.status == "succeeded", run.error
     rows = platform_contacts(sandbox, token)
-    assert len(rows) == len(split.remote) + len(split.app) - split.both
     assert_each_app_contact_once(split, rows)
+    assert len(rows) == len(split.remote) + len(split.app) - split.both

@@ -41,12 +41,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sync three demo tenants against the built-in sandbox provider and print a summary."""
         from contactsync.sandbox import SandboxState, run_in_thread
+        from contactsync.sandbox.persist import load_state, save_state
 
         with running_services() as settings:
             db.upgrade()
             data_dir = settings.data_dir
             state_file = data_dir / "sandbox-state.json"
-            state = SandboxState.load(state_file) if state_file.exists() else SandboxState()
+            state = load_state(state_file) if state_file.exists() else SandboxState()
             with run_in_thread(state=state) as sandbox:
                 for tenant in DEMO_TENANTS:
                     _prepare_tenant(tenant, sandbox.url)
@@ -62,7 +63,7 @@ def register(app: typer.Typer) -> None:
                     runs = _wait_for_runs(started, timeout)
                 finally:
                     stop(procs)
-                    state.save(state_file)
+                    save_state(state, state_file)
                 ok = _print_summary(runs, sandbox.url)
         raise typer.Exit(0 if ok else 1)
 

@@ -83,6 +83,9 @@ def _write_locked(task: Task[Any, Any], op_id: int) -> None:
             return
         previous = op.status
         op.status, op.attempts, op.updated_at = "in_flight", op.attempts + 1, utcnow()
+        # Flushed before the objects leave the session: `in_flight` must be on disk before the request goes
+        # out, or a worker killed mid-request leaves no sign that the create may have arrived.
+        s.flush()
         s.expunge_all()
     calls = CallCounter()
     provider = provider_for(conn, on_call=calls.hit)
