@@ -50,8 +50,8 @@ def test_same_name_other_city_other_valid_vat_is_not_a_match() -> None:
 
 def test_valid_vat_contradiction_outweighs_everything_else() -> None:
     twin = rec(
-        "r1", "Müller Bau GmbH", email="info@mueller-bau.de", tax_number="DE811569869", phone="+49 30 1234567",
-        street="Hauptstraße 12", city="Berlin", postal_code="10115", country="DE",
+        "r1", "Müller Bau GmbH", email="info@mueller-bau.de", tax_number="DE811569869",
+        phone="+49 30 1234567", street="Hauptstraße 12", city="Berlin", postal_code="10115", country="DE",
     )  # fmt: skip
     decisions = match_candidates([MUELLER], [twin])
     assert all(d.decision != "link" for d in decisions)
