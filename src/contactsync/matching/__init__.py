@@ -7,10 +7,13 @@ The pipeline uses exactly three names from here:
   PostgreSQL), so a reconcile task finds candidates for a page without rebuilding any index.
 - `match_candidates(left, right) -> list[Decision]`: decide links and reviews for a page of remote contacts
   (`left`) against the candidate app contacts found through those keys (`right`), one-to-one by score.
+
+For whole files there is `match_all(left, right, progress=None)`, the batch path the CLI and the benchmarks
+use; it takes the same decisions over the same pairs.
 """
 
-from contactsync.matching.engine import Decision, match_candidates
+from contactsync.matching.engine import BlockingStats, Decision, match_all, match_candidates
 from contactsync.matching.keys import blocking_keys
 from contactsync.matching.record import MatchRecord
 
-__all__ = ["Decision", "MatchRecord", "blocking_keys", "match_candidates"]
+__all__ = ["BlockingStats", "Decision", "MatchRecord", "blocking_keys", "match_all", "match_candidates"]

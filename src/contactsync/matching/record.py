@@ -7,6 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class MatchRecord:
+    """One contact as the matcher sees it. Every field may be missing.
+
+    `email` and `phone` hold the primary value; `emails` and `phones` may carry further ones (a contact often
+    has an accounts@ and an info@ address), and all of them take part in matching.
+    """
+
     id: str
     name: str | None = None
     email: str | None = None
@@ -16,3 +22,5 @@ class MatchRecord:
     city: str | None = None
     postal_code: str | None = None
     country: str | None = None
+    emails: tuple[str, ...] = ()
+    phones: tuple[str, ...] = ()

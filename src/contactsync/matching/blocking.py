@@ -1,0 +1,101 @@
+"""Blocking keys: which pairs are worth comparing at all.
+
+A key is a short string two records share only if they may well be the same company. The pipeline stores
+each app contact's keys in an indexed column and finds a remote page's candidates with one query, so keys
+must be computable from one record alone (no corpus statistics at write time), deterministic, and selective.
+
+Kinds of key (the prefix before ':' names the kind):
+
+- ``t:`` the tax id's number (without country prefix, so "DE136695976" meets "136695976"),
+- ``e:`` each email address, ``d:`` each corporate (non-free-mail) email domain,
+- ``p:`` each phone number in E.164,
+- ``n:`` the whole name core squashed ("mueller-bau" meets "Müller Bau"),
+- ``n2:`` sorted pairs of the core's most distinctive words (word order and extra words do not matter), and
+  ``n2p:``/``n2s:`` the same pairs with one word cut to its first/last three letters, so a typo in one word
+  still leaves a key in common,
+- ``n1:`` for one-word names, the word and its single-letter deletions (symmetric deletion: one typo on
+  either side still meets).
+
+Words that say what a company does rather than who it is ("Consulting", "Bau", "Services"), and country
+words, are left out of the name pairs when the name has other words: in a large tenant they would join
+thousands of unrelated companies. This static list is the frequency-independent part. A key can still turn
+out common in a given tenant (a franchise domain, a surname alone); the batch path drops keys whose block
+exceeds `BLOCK_PAIR_LIMIT` pairs, and the pipeline should do the same by ignoring keys that more than
+`KEY_CANDIDATE_LIMIT` app contacts hold (a count over the indexed column), as long as the record keeps
+another key.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from contactsync.matching.normalise.text import key_word
+from contactsync.matching.prepared import Prepared
+
+# A key shared by more app contacts than this says little; the pipeline should skip it for candidate lookup.
+KEY_CANDIDATE_LIMIT = 200
+# In a batch, blocks (left count x right count) above this many pairs are skipped for the same reason.
+BLOCK_PAIR_LIMIT = 2000
+
+_GENERIC_NATURAL = (
+    "services service solutions consulting consultants consultancy management systems technologies "
+    "technology tech software digital media design marketing trading logistics logistik transport "
+    "spedition handel "
+    "handels bau immobilien verwaltung vertrieb industries industry industrie enterprises enterprise "
+    "associates partners partner sons sohn söhne fils freres frères brothers gebruder gebrüder "
+    "engineering technik elektro energy energie finance financial capital invest investments "
+    "properties property real estate health care medical pharma foods food products produktion "
+    "manufacturing works werke werk studio agency agentur store shop markt center centre "
+    "beratung dienstleistungen service systeme anlagenbau maschinenbau automotive versicherung "
+    "deutschland germany austria osterreich österreich schweiz switzerland suisse uk britain america usa "
+    "france nederland netherlands europe european global worldwide national"
+)
+GENERIC_WORDS = frozenset(key_word(w) for w in _GENERIC_NATURAL.split())
+
+_MIN_PARTIAL = 5  # a word shorter than this is not cut: three letters of a four-letter word is no key
+_MIN_DELETE = 4  # single-letter deletions of very short words would collide with everything
+
+
+def _anchors(tokens: tuple[str, ...]) -> list[str]:
+    """The words that identify: not generic, not single letters; longest first (ties alphabetical)."""
+    specific = [t for t in tokens if len(t) > 1 and t not in GENERIC_WORDS]
+    if not specific:
+        specific = [t for t in tokens if len(t) > 1] or list(tokens)
+    return sorted(set(specific), key=lambda t: (-len(t), t))[:3]
+
+
+def name_keys(tokens: tuple[str, ...]) -> set[str]:
+    if not tokens:
+        return set()
+    keys = {"n:" + "".join(tokens)}
+    anchors = _anchors(tokens)
+    if len(anchors) == 1:
+        word = anchors[0]
+        keys.add("n1:" + word)
+        if len(word) >= _MIN_DELETE:
+            keys.update("n1:" + word[:i] + word[i + 1 :] for i in range(len(word)))
+        return keys
+    for x, y in combinations(anchors, 2):
+        a, b = (x, y) if x < y else (y, x)
+        keys.add(f"n2:{a}|{b}")
+        for whole, cut in ((a, b), (b, a)):
+            if len(cut) >= _MIN_PARTIAL:
+                keys.add(f"n2p:{whole}|{cut[:3]}")
+                keys.add(f"n2s:{whole}|{cut[-3:]}")
+    return keys
+
+
+def prepared_keys(p: Prepared) -> set[str]:
+    """All blocking keys of a prepared record."""
+    keys = name_keys(p.tokens)
+    if p.tax is not None and len(p.tax.number) >= 6:
+        keys.add("t:" + p.tax.number)
+    keys.update("e:" + e for e in p.emails)
+    keys.update("d:" + d for d in p.domains)
+    keys.update("p:" + ph for ph in p.phones)
+    return keys
+
+
+def key_kind(key: str) -> str:
+    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p" or "n2s"."""
+    return key.partition(":")[0]

@@ -1,0 +1,107 @@
+"""Reading contacts from CSV and writing decisions back, for the batch CLI and the benchmarks.
+
+Input files come from spreadsheet exports, so we accept a byte-order mark, semicolon or tab separators
+(German and French Excel write ';'), any column order, missing columns, and extra columns (ignored). The
+one hard requirement is an `id` column with a unique, non-empty value per row: decisions are reported by id
+and the one-to-one rule is enforced on ids.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from contactsync.matching.engine import Decision
+from contactsync.matching.record import MatchRecord
+
+FIELDS = ("name", "email", "tax_number", "phone", "street", "city", "postal_code", "country")
+OUTPUT_COLUMNS = ("left_id", "right_id", "score", "decision")
+
+
+class CsvError(Exception):
+    """A file that cannot be read as contacts; the message says which file and why."""
+
+
+def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+
+def _records(path: Path, handle: TextIO) -> list[MatchRecord]:
+    sample = handle.read(65536)
+    handle.seek(0)
+    reader = csv.DictReader(handle, dialect=_dialect(sample))
+    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or ()}
+    if "id" not in columns:
+        raise CsvError(f"{path}: no 'id' column (found: {', '.join(columns) or 'no header'})")
+    present = [(f, columns[f]) for f in FIELDS if f in columns]
+    id_col = columns["id"]
+    records: list[MatchRecord] = []
+    seen: set[str] = set()
+    for row in reader:
+        rid = (row.get(id_col) or "").strip()
+        if not rid:
+            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue  # a blank line at the end of an export
+            raise CsvError(f"{path}, line {reader.line_num}: empty id")
+        if rid in seen:
+            raise CsvError(f"{path}, line {reader.line_num}: duplicate id {rid!r}")
+        seen.add(rid)
+        values: dict[str, str | None] = {f: (row.get(col) or "").strip() or None for f, col in present}
+        records.append(
+            MatchRecord(
+                id=rid,
+                name=values.get("name"),
+                email=values.get("email"),
+                tax_number=values.get("tax_number"),
+                phone=values.get("phone"),
+                street=values.get("street"),
+                city=values.get("city"),
+                postal_code=values.get("postal_code"),
+                country=values.get("country"),
+            )
+        )
+    return records
+
+
+def read_records(path: str | Path) -> list[MatchRecord]:
+    """All contacts in a CSV file, or `CsvError` with a message fit for the person who gave us the file."""
+    p = Path(path)
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as handle:
+            return _records(p, handle)
+    except FileNotFoundError:
+        raise CsvError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise CsvError(f"{p}: is a directory, not a CSV file") from None
+    except PermissionError:
+        raise CsvError(f"{p}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise CsvError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise CsvError(f"{p}: not a readable CSV file ({exc})") from None
+
+
+def write_decisions(path: str | Path, decisions: Iterable[Decision]) -> int:
+    """Write `left_id,right_id,score,decision` rows; returns the number of rows."""
+    n = 0
+    with Path(path).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(OUTPUT_COLUMNS)
+        for d in decisions:
+            writer.writerow((d.left_id, d.right_id, f"{d.score:.4f}", d.decision))
+            n += 1
+    return n
+
+
+def write_explanations(path: str | Path, decisions: Iterable[Decision]) -> None:
+    """One JSON object per decision with its full explanation, for the people who review."""
+    with Path(path).open("w", encoding="utf-8") as handle:
+        for d in decisions:
+            row = {"left_id": d.left_id, "right_id": d.right_id, "score": d.score, "decision": d.decision}
+            handle.write(json.dumps({**row, "explanation": d.explanation}, ensure_ascii=False) + "\n")

@@ -1,0 +1,43 @@
+"""Phone numbers to E.164 with phonenumbers, using the contact's country as the default region.
+
+"030 1234567" for a Berlin contact and "+49 30 1234567" are the same line; phonenumbers knows each country's
+trunk and international prefixes. A number it cannot parse (no country known and no '+', or junk) falls back
+to its digits, which still compare equal to the same junk on the other side but never to a parsed number.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+
+_NON_DIGIT = re.compile(r"\D")
+_SEPARATORS = re.compile(r"[;,/]|\s{2,}")
+_MIN_DIGITS = 6
+
+
+@lru_cache(maxsize=131072)
+def normalise_phone(raw: str, country: str | None = None) -> str | None:
+    """E.164 ("+49301234567") when parseable, else "#" + digits, else None for values with too few digits."""
+    digits = _NON_DIGIT.sub("", raw)
+    if len(digits) < _MIN_DIGITS:
+        return None
+    region = country.upper() if country and len(country) == 2 else None
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return "#" + digits
+    if not phonenumbers.is_possible_number(number):
+        return "#" + digits
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def split_phones(raw: str, country: str | None = None) -> list[str]:
+    """All numbers in a field that may hold several ("030 123456 / 0171 987654")."""
+    out = []
+    for part in _SEPARATORS.split(raw):
+        phone = normalise_phone(part, country) if part.strip() else None
+        if phone:
+            out.append(phone)
+    return out

@@ -1,0 +1,145 @@
+import json
+import random
+
+from contactsync.matching import MatchRecord, blocking_keys, match_all, match_candidates
+
+
+def rec(id: str, name: str, **kw: str) -> MatchRecord:
+    return MatchRecord(id=id, name=name, **kw)
+
+
+MUELLER = rec(
+    "l1",
+    "Müller Bau G.m.b.H.",
+    email="info@mueller-bau.de",
+    tax_number="DE 136 695 976",
+    phone="030 1234567",
+    street="Hauptstraße 12",
+    city="Berlin",
+    postal_code="10115",
+    country="DE",
+)
+
+
+def test_same_company_differently_spelled_links_with_explanation() -> None:
+    right = [
+        rec(
+            "r1",
+            "Mueller Bau GmbH",
+            email="buchhaltung@mueller-bau.de",
+            tax_number="136695976",
+            street="Hauptstr. 12",
+            city="Berlin",
+            postal_code="10115",
+            country="Deutschland",
+        )
+    ]
+    (d,) = match_candidates([MUELLER], right)
+    assert (d.left_id, d.right_id, d.decision) == ("l1", "r1", "link")
+    assert d.explanation["fields"]["tax_id"]["result"] == "same"
+    json.dumps(d.explanation)  # JSON-able
+
+
+def test_same_name_other_city_other_valid_vat_is_not_a_match() -> None:
+    other = rec(
+        "r1", "Müller Bau GmbH", tax_number="DE 811 569 869", street="Marktplatz 1", city="München",
+        postal_code="80331", country="DE",
+    )  # fmt: skip
+    assert match_candidates([MUELLER], [other]) == []
+
+
+def test_valid_vat_contradiction_outweighs_everything_else() -> None:
+    twin = rec(
+        "r1", "Müller Bau GmbH", email="info@mueller-bau.de", tax_number="DE811569869",
+        phone="+49 30 1234567", street="Hauptstraße 12", city="Berlin", postal_code="10115", country="DE",
+    )  # fmt: skip
+    decisions = match_candidates([MUELLER], [twin])
+    assert all(d.decision != "link" for d in decisions)
+
+
+def test_different_countries_do_not_link() -> None:
+    left = rec("l1", "Acme Ltd", email="info@acme.com", city="London", country="GB")
+    right = rec("r1", "Acme GmbH", email="info@acme.com", city="Berlin", country="DE")
+    assert all(d.decision != "link" for d in match_candidates([left], [right]))
+
+
+def test_franchise_branches_do_not_link() -> None:
+    left = rec("l1", "Burger Palace", email="berlin@burgerpalace.com", street="Friedrichstraße 50",
+               city="Berlin", postal_code="10117", country="DE")  # fmt: skip
+    right = rec("r1", "Burger Palace", email="hamburg@burgerpalace.com", street="Mönckebergstraße 7",
+                city="Hamburg", postal_code="20095", country="DE")  # fmt: skip
+    assert match_candidates([left], [right]) == []
+
+
+def test_name_alone_is_not_enough_to_link() -> None:
+    decisions = match_candidates(
+        [rec("l1", "Zimmermann Haustechnik GmbH")], [rec("r1", "Zimmermann Haustechnik")]
+    )
+    assert [d.decision for d in decisions] == ["review"]
+
+
+def test_duplicate_app_contacts_go_to_review() -> None:
+    right = [
+        rec(
+            "r1", "Müller Bau GmbH", city="Berlin", postal_code="10115", country="DE", street="Hauptstraße 12"
+        ),
+        rec(
+            "r2", "Mueller Bau GmbH", city="Berlin", postal_code="10115", country="DE", street="Hauptstr. 12"
+        ),
+    ]
+    decisions = match_candidates([MUELLER], right)
+    assert {d.right_id for d in decisions} == {"r1", "r2"}
+    assert all(d.decision == "review" for d in decisions)
+
+
+def test_one_to_one_resolved_by_score_not_input_order() -> None:
+    strong = rec("l2", "Mueller Bau GmbH", tax_number="DE136695976", email="info@mueller-bau.de",
+                 city="Berlin", postal_code="10115", country="DE")  # fmt: skip
+    weak = rec("l1", "Müller Bau", city="Berlin", postal_code="10115", country="DE")
+    right = [rec("r1", "Müller Bau GmbH", tax_number="136695976", email="info@mueller-bau.de", city="Berlin",
+                 postal_code="10115", country="DE")]  # fmt: skip
+    for left in ([weak, strong], [strong, weak]):
+        links = [d for d in match_candidates(left, right) if d.decision == "link"]
+        assert [(d.left_id, d.right_id) for d in links] == [("l2", "r1")]
+
+
+def test_match_all_agrees_with_match_candidates_and_input_order() -> None:
+    rng = random.Random(7)
+    base = ["Alpha", "Beta Systems", "Gamma Logistik", "Delta Foods", "Epsilon Bau", "Zeta Media"]
+    left = [
+        rec(f"l{i}", f"{n} GmbH", city="Köln", postal_code="50667", country="DE") for i, n in enumerate(base)
+    ]
+    right = [
+        rec(f"r{i}", f"{n} G.m.b.H.", city="Koeln", postal_code="50667", country="DE")
+        for i, n in enumerate(base)
+    ]
+    expected = match_candidates(left, right)
+    assert {(d.left_id, d.right_id) for d in expected if d.decision == "link"} == {
+        (f"l{i}", f"r{i}") for i in range(len(base))
+    }
+    rng.shuffle(left)
+    rng.shuffle(right)
+    assert match_all(left, right, workers=1) == expected
+
+
+def test_blocking_keys_are_deterministic_strings_and_meet_across_spellings() -> None:
+    a = blocking_keys(MUELLER)
+    assert a == blocking_keys(MUELLER)
+    assert all(isinstance(k, str) for k in a)
+    b = blocking_keys(rec("r", "Mueller Bau GmbH"))
+    assert a & b
+    typo = blocking_keys(rec("r", "Muler Bau GmbH & Co. KG"))
+    assert a & typo
+    assert not a & blocking_keys(rec("x", "Schneider Elektro AG"))
+
+
+def test_common_business_words_alone_do_not_block() -> None:
+    a = blocking_keys(rec("a", "Müller Consulting Services GmbH"))
+    b = blocking_keys(rec("b", "Schmidt Consulting Services GmbH"))
+    assert not a & b
+
+
+def test_two_word_name_with_a_typo_keeps_a_key() -> None:
+    a = blocking_keys(rec("a", "Hoffmann Zimmerei"))
+    for typo in ("Hofmann Zimmerei", "Hoffmann Zimmerie", "Zimmerei Hoffmann", "Hoffmann Zimmerei Holding"):
+        assert a & blocking_keys(rec("b", typo)), typo
