@@ -52,8 +52,14 @@ def setup_tenant(sandbox: Any, size: int, seed: int, faults: dict[str, float] | 
     httpx.post(f"{sandbox.url}/_sandbox/accounts", json=body, timeout=60).raise_for_status()
     with db.session() as s:
         upsert_tenant(
-            s, "t1", name="Tenant", dialect="merge", base_url=f"{sandbox.url}/api/accounting/v1",
-            api_key="k", account_token=token, options={"rate_limit_per_minute": 100_000, "page_size": 50},
+            s,
+            "t1",
+            name="Tenant",
+            dialect="merge",
+            base_url=f"{sandbox.url}/api/accounting/v1",
+            api_key="k",
+            account_token=token,
+            options={"rate_limit_per_minute": 100_000, "page_size": 50},
         )
         upsert_app_contacts(s, "t1", split.app, updated_at=OLD)
     return split, token

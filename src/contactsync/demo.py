@@ -32,6 +32,9 @@ DEMO_TENANTS = (
 )
 
 
+EDITED_PHONE_PREFIX = "+49 30 5550"
+
+
 @dataclass(frozen=True)
 class DemoSplit:
     remote: list[CanonicalContact]
@@ -47,7 +50,7 @@ def _app_variant(contact: CanonicalContact, i: int) -> CanonicalContact:
     if i % 5 == 0 and contact.tax_number:
         changes["emails"] = ()
     if i % 10 == 0:
-        changes["phones"] = (Phone(number=f"+49 30 5550{i % 10000:04d}", type="work"),)
+        changes["phones"] = (Phone(number=f"{EDITED_PHONE_PREFIX}{i % 10000:04d}", type="work"),)
     return contact.model_copy(update=changes)
 
 

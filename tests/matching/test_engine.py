@@ -72,20 +72,14 @@ def test_franchise_branches_do_not_link() -> None:
 
 
 def test_name_alone_is_not_enough_to_link() -> None:
-    decisions = match_candidates(
-        [rec("l1", "Zimmermann Haustechnik GmbH")], [rec("r1", "Zimmermann Haustechnik")]
-    )
+    decisions = match_candidates([rec("l1", "Zimmermann Haustechnik GmbH")], [rec("r1", "Zimmermann Haustechnik")])
     assert [d.decision for d in decisions] == ["review"]
 
 
 def test_duplicate_app_contacts_go_to_review() -> None:
     right = [
-        rec(
-            "r1", "Müller Bau GmbH", city="Berlin", postal_code="10115", country="DE", street="Hauptstraße 12"
-        ),
-        rec(
-            "r2", "Mueller Bau GmbH", city="Berlin", postal_code="10115", country="DE", street="Hauptstr. 12"
-        ),
+        rec("r1", "Müller Bau GmbH", city="Berlin", postal_code="10115", country="DE", street="Hauptstraße 12"),
+        rec("r2", "Mueller Bau GmbH", city="Berlin", postal_code="10115", country="DE", street="Hauptstr. 12"),
     ]
     decisions = match_candidates([MUELLER], right)
     assert {d.right_id for d in decisions} == {"r1", "r2"}
@@ -106,13 +100,8 @@ def test_one_to_one_resolved_by_score_not_input_order() -> None:
 def test_match_all_agrees_with_match_candidates_and_input_order() -> None:
     rng = random.Random(7)
     base = ["Alpha", "Beta Systems", "Gamma Logistik", "Delta Foods", "Epsilon Bau", "Zeta Media"]
-    left = [
-        rec(f"l{i}", f"{n} GmbH", city="Köln", postal_code="50667", country="DE") for i, n in enumerate(base)
-    ]
-    right = [
-        rec(f"r{i}", f"{n} G.m.b.H.", city="Koeln", postal_code="50667", country="DE")
-        for i, n in enumerate(base)
-    ]
+    left = [rec(f"l{i}", f"{n} GmbH", city="Köln", postal_code="50667", country="DE") for i, n in enumerate(base)]
+    right = [rec(f"r{i}", f"{n} G.m.b.H.", city="Koeln", postal_code="50667", country="DE") for i, n in enumerate(base)]
     expected = match_candidates(left, right)
     assert {(d.left_id, d.right_id) for d in expected if d.decision == "link"} == {
         (f"l{i}", f"r{i}") for i in range(len(base))

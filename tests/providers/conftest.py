@@ -56,9 +56,7 @@ def connect(sandbox: SandboxHandle) -> Iterator[Any]:
 
     def _connect(dialect: str, token: str, **options: Any) -> Any:
         config = (
-            merge_config(sandbox, token, **options)
-            if dialect == "merge"
-            else maesn_config(sandbox, token, **options)
+            merge_config(sandbox, token, **options) if dialect == "merge" else maesn_config(sandbox, token, **options)
         )
         provider = open_provider(config)
         opened.append(provider)

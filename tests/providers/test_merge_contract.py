@@ -33,9 +33,7 @@ def test_full_walk_returns_every_contact_once_with_json_tokens(admin, connect, w
     platform = {c["remote_id"]: c for c in admin.contacts(token)}
     assert set(seen) == set(platform)
     for remote_id, contact in seen.items():
-        expected = CanonicalContact.model_validate(
-            {k: v for k, v in platform[remote_id].items() if k != "remote_id"}
-        )
+        expected = CanonicalContact.model_validate({k: v for k, v in platform[remote_id].items() if k != "remote_id"})
         assert carried_by_merge(contact) == carried_by_merge(expected)
     assert provider.http.client.headers["user-agent"].startswith("contactsync/")
 
@@ -77,9 +75,7 @@ def test_lookback_catches_a_late_commit_that_lands_behind_the_watermark(admin, c
     assert contacts[3].remote_id in {c.remote_id for c in with_lookback}
 
 
-def test_change_behind_the_cursor_during_a_walk_is_not_skipped_even_without_lookback(
-    admin, connect, walk_all
-):
+def test_change_behind_the_cursor_during_a_walk_is_not_skipped_even_without_lookback(admin, connect, walk_all):
     token = admin.create_account(seed=6, count=30)
     provider = connect("merge", token, page_size=10)
     first = provider.fetch_page(Window(), None)

@@ -86,11 +86,7 @@ def resolve(
             continue
         used_left.add(li)
         used_right.add(ri)
-        rivals = [
-            c
-            for c in (_competitor(best_left.get(li), ri), _competitor(best_right.get(ri), li))
-            if c is not None
-        ]
+        rivals = [c for c in (_competitor(best_left.get(li), ri), _competitor(best_right.get(ri), li)) if c is not None]
         runner = max(rivals) if rivals else None
         if w >= LINK_WEIGHT and (runner is None or w - runner >= MARGIN):
             outcomes.append(Outcome(li, ri, w, "link", runner, "strong evidence, clearly ahead"))

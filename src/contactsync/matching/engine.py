@@ -51,9 +51,7 @@ class BlockingStats:
     skipped_keys: int = 0
 
 
-def _decisions(
-    outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]
-) -> list[Decision]:
+def _decisions(outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]) -> list[Decision]:
     out = []
     for o in outcomes:
         weight, fields = compare(left[o.left], right[o.right], explain=True)
@@ -64,11 +62,7 @@ def _decisions(
             "fields": fields,
         }
         decision: Literal["link", "review"] = "link" if o.decision == "link" else "review"
-        out.append(
-            Decision(
-                left[o.left].id, right[o.right].id, round(probability(o.weight), 4), decision, explanation
-            )
-        )
+        out.append(Decision(left[o.left].id, right[o.right].id, round(probability(o.weight), 4), decision, explanation))
     out.sort(key=lambda d: (d.left_id, d.decision != "link", -d.score, d.right_id))
     return out
 
@@ -183,9 +177,7 @@ def match_all(
     keys. `workers` defaults to the number of CPUs; 1 runs everything in this process.
     """
     workers = workers or os.cpu_count() or 1
-    use_pool = (
-        workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
-    )
+    use_pool = workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
     total = len(left) + len(right)
     ctx = multiprocessing.get_context("fork") if use_pool else None
     pool = ctx.Pool(workers) if ctx is not None else None

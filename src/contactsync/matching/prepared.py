@@ -52,9 +52,7 @@ class Prepared:
         self.sorted_core = " ".join(sorted(self.tokens))
         self.legal = norm.legal if norm else ""
         self.descriptors: tuple[str, ...] = norm.descriptors if norm else ()
-        self.tax: TaxId | None = (
-            normalise_tax_id(record.tax_number, self.country) if record.tax_number else None
-        )
+        self.tax: TaxId | None = normalise_tax_id(record.tax_number, self.country) if record.tax_number else None
         raw_emails = [e for e in (record.email, *record.emails) if e]
         emails: list[str] = []
         for raw in raw_emails:

@@ -135,9 +135,7 @@ class HttpCaller:
         details = _details(response)
         if status == 429 or (status == 400 and _NETSUITE_LIMIT in response.text):
             wait = retry_after_seconds(response.headers, self._default_retry_after)
-            raise RateLimited(
-                f"{what}; retry in {wait:.0f} s", retry_after=wait, status=status, details=details
-            )
+            raise RateLimited(f"{what}; retry in {wait:.0f} s", retry_after=wait, status=status, details=details)
         if status in (401, 403):
             raise AuthLost(f"{what}; the connection needs re-authorisation", status=status, details=details)
         if status == 404:

@@ -196,9 +196,7 @@ def _one(record: Any, verb: str) -> CanonicalContact:
 def _written(body: Any, verb: str) -> CanonicalContact:
     """The contact from a write answer; Merge may say 2xx yet carry `errors` and no model."""
     if not isinstance(body, dict):
-        raise Permanent(
-            f"merge: {verb} answered with something other than an object", details=records.excerpt(body)
-        )
+        raise Permanent(f"merge: {verb} answered with something other than an object", details=records.excerpt(body))
     if body.get("warnings"):
         log.warning("merge %s warnings: %s", verb, body["warnings"])
     if body.get("errors") and not body.get("model"):

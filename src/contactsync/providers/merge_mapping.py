@@ -86,9 +86,7 @@ def to_merge(fields: dict[str, Any]) -> dict[str, Any]:
     if "status" in fields:
         model["status"] = str(fields["status"]).upper()
     if "phones" in fields:
-        model["phone_numbers"] = [
-            {"number": p["number"], "type": p.get("type")} for p in fields["phones"] or []
-        ]
+        model["phone_numbers"] = [{"number": p["number"], "type": p.get("type")} for p in fields["phones"] or []]
     if "addresses" in fields:
         model["addresses"] = [
             {

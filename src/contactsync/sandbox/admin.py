@@ -52,9 +52,7 @@ class Admin:
             account = self.state.create_account(await request.json())
         except (ValueError, TypeError, ValidationError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse(
-            {"token": account.token, "contacts": account.stats()["contacts"]}, status_code=201
-        )
+        return JSONResponse({"token": account.token, "contacts": account.stats()["contacts"]}, status_code=201)
 
     async def patch_account(self, request: Request) -> Response:
         account = self._account(request)

@@ -22,9 +22,7 @@ class SandboxAdmin:
         token = token or f"acct-{uuid.uuid4().hex[:12]}"
         contacts = spec.pop("contacts", None)
         if contacts is not None:
-            spec["contacts"] = [
-                c.model_dump(mode="json") if isinstance(c, CanonicalContact) else c for c in contacts
-            ]
+            spec["contacts"] = [c.model_dump(mode="json") if isinstance(c, CanonicalContact) else c for c in contacts]
         self._ok(self._http.post("/accounts", json={"token": token, **spec}))
         return token
 

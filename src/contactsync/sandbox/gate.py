@@ -87,11 +87,7 @@ async def gated(
     with account.lock:
         reset = account.rng.random() < faults.reset_rate if faults.reset_rate else False
         failed = account.rng.random() < faults.error_rate if faults.error_rate else False
-        dropped = (
-            is_write
-            and faults.drop_after_commit_rate
-            and account.rng.random() < faults.drop_after_commit_rate
-        )
+        dropped = is_write and faults.drop_after_commit_rate and account.rng.random() < faults.drop_after_commit_rate
     if reset:
         return DroppedResponse()
     if failed:

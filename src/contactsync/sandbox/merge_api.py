@@ -95,9 +95,7 @@ def parse_model(model: Any) -> dict[str, Any]:
             for a in model["addresses"] or []
         ]
     if "phone_numbers" in model:
-        changes["phones"] = [
-            {"number": p.get("number"), "type": p.get("type")} for p in model["phone_numbers"] or []
-        ]
+        changes["phones"] = [{"number": p.get("number"), "type": p.get("type")} for p in model["phone_numbers"] or []]
     return changes
 
 
@@ -300,9 +298,7 @@ def _model_of(body: bytes) -> Any:
     return data["model"]
 
 
-def _matches(
-    stored: StoredContact, after: Any, before: Any, include_deleted: bool, wanted: dict[str, Any]
-) -> bool:
+def _matches(stored: StoredContact, after: Any, before: Any, include_deleted: bool, wanted: dict[str, Any]) -> bool:
     if after is not None and not stored.modified_at > after:
         return False
     if before is not None and not stored.modified_at < before:

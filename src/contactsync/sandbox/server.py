@@ -20,9 +20,7 @@ from contactsync.sandbox.state import SandboxState
 class SandboxHandle:
     """A sandbox serving on a background thread; stop it with `.stop()` or by leaving its `with` block."""
 
-    def __init__(
-        self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket, state: SandboxState
-    ):
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket, state: SandboxState):
         self._server = server
         self._thread = thread
         self._sock = sock

@@ -106,9 +106,7 @@ class Account:
     rate_limited: int = 0
     creates: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    listeners: list[Callable[[Account, EventKind, StoredContact], None]] = field(
-        default_factory=list, repr=False
-    )
+    listeners: list[Callable[[Account, EventKind, StoredContact], None]] = field(default_factory=list, repr=False)
     _clock: datetime = field(default_factory=lambda: datetime.now(UTC))
     _seq: int = 0
     _window: deque[float] = field(default_factory=deque, repr=False)
@@ -156,9 +154,7 @@ class Account:
             if seen is None:
                 return None
             if seen[0] != digest:
-                raise WriteRejected(
-                    "Idempotency key reused", "this Idempotency-Key was used with another body"
-                )
+                raise WriteRejected("Idempotency key reused", "this Idempotency-Key was used with another body")
             return seen[1], seen[2]
 
     def remember_idempotent(self, key: str, body: bytes, status: int, payload: Any) -> None:
@@ -215,9 +211,7 @@ class Account:
         self._seq += 1
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), str(10000 + self._seq), self._seq
 
-    def mutate_add(
-        self, contact: CanonicalContact, *, backdate_ms: float = 0, via_api: bool = False
-    ) -> StoredContact:
+    def mutate_add(self, contact: CanonicalContact, *, backdate_ms: float = 0, via_api: bool = False) -> StoredContact:
         with self.lock:
             self._check_name(contact.name, None)
             contact_id, platform_id, seq = self._next_ids()
@@ -238,9 +232,7 @@ class Account:
             self._emit("created", stored)
             return stored
 
-    def mutate_edit(
-        self, contact_id: str, changes: dict[str, Any], *, backdate_ms: float = 0
-    ) -> StoredContact:
+    def mutate_edit(self, contact_id: str, changes: dict[str, Any], *, backdate_ms: float = 0) -> StoredContact:
         with self.lock:
             stored = self.get(contact_id)
             unknown = set(changes) - set(SYNCED_FIELDS)
@@ -286,9 +278,7 @@ class Account:
             self.contacts[contact_id] = stored
             return stored
 
-    def seed_contacts(
-        self, seed: int, count: int, explicit: list[CanonicalContact], age_s: float = 3600.0
-    ) -> None:
+    def seed_contacts(self, seed: int, count: int, explicit: list[CanonicalContact], age_s: float = 3600.0) -> None:
         """Load the initial books, stamped over the past `age_s` as if they had been there a while."""
         with self.lock:
             initial = [*companies(seed, count), *explicit]

@@ -15,9 +15,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-_GERMAN = str.maketrans(
-    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"}
-)
+_GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"})
 _DIGRAPHS = re.compile(r"ae|oe|ue|ss")
 _DIGRAPH_MAP = {"ae": "a", "oe": "o", "ue": "u", "ss": "s"}
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
