@@ -33,9 +33,9 @@ _ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": "OTHER"}
 _ADDRESS_IN = {v: k for k, v in _ADDRESS_OUT.items()}
 
 
-def render(stored: StoredContact, kind: str) -> dict[str, Any]:
+def render(stored: StoredContact, kind: str) -> Any:
     if stored.broken is not None:
-        return dict(stored.broken.get("maesn", stored.broken.get("any", {})))
+        return stored.broken.get("maesn", stored.broken.get("any"))
     c = stored.contact
     item: dict[str, Any] = {
         "id": stored.id,
@@ -138,6 +138,10 @@ def _write_error(exc: WriteRejected) -> Response:
     return JSONResponse({"error": {"code": code, "message": f"{exc.title}: {exc.detail}"}}, status_code=400)
 
 
+def _served_broken(stored: StoredContact) -> bool:
+    return stored.broken is not None and ("maesn" in stored.broken or "any" in stored.broken)
+
+
 def _in_kind(stored: StoredContact, kind: str) -> bool:
     if kind == "customers":
         return stored.contact.is_customer
@@ -212,7 +216,7 @@ class MaesnDialect:
         rows = [
             s
             for s in account.ordered()
-            if (s.broken is not None or (not s.deleted and _in_kind(s, kind)))
+            if (_served_broken(s) or (s.broken is None and not s.deleted and _in_kind(s, kind)))
             and (since is None or s.modified_at >= since)
         ]
         chunk = rows[(page - 1) * limit : page * limit]
