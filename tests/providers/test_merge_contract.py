@@ -187,3 +187,17 @@ def test_throttle_is_called_before_every_request(sandbox, admin):
     provider.sync_finished_at()
     provider.close()
     assert len(calls) == 2
+
+
+def test_latency_beyond_the_read_timeout_is_transient(sandbox, admin):
+    from contactsync.providers.base import ConnectionConfig
+    from contactsync.providers.merge import MergeProvider
+
+    token = admin.create_account(seed=13, count=2, faults={"latency_ms": 600})
+    config = ConnectionConfig("merge", f"{sandbox.url}/api/accounting/v1", "key", token, timeout_seconds=0.2)
+    provider = MergeProvider(config)
+    with pytest.raises(Transient, match="timed out"):
+        provider.fetch_page(Window(), None)
+    admin.configure(token, faults={"latency_ms": 50})
+    assert len(provider.fetch_page(Window(), None).contacts) == 2
+    provider.close()

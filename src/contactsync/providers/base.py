@@ -1,9 +1,9 @@
 """The provider interface every dialect implements.
 
-A walk is a sequence of `fetch_page` calls carrying an opaque `PageToken`. The token is plain JSON so the fetch
-task can persist it after each page: a worker killed mid-walk resumes from the last committed page rather than
-starting over, and a failed walk never advances the incremental watermark (the caller only does that once the
-last page has been committed).
+A walk is a sequence of `fetch_page` calls carrying an opaque `PageToken`. The token is plain JSON so the
+fetch task can persist it after each page: a worker killed mid-walk resumes from the last committed page
+rather than starting over, and a failed walk never advances the incremental watermark (the caller only does
+that once the last page has been committed).
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ class Provider(Protocol):
         """Contacts matching an exact name or email; used to find a create whose response was lost."""
         ...
 
-    def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact: ...
+    def create(
+        self, contact: CanonicalContact, *, idempotency_key: str | None = None
+    ) -> CanonicalContact: ...
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
         """Partial update: `changes` holds canonical field names (see `contact.SYNCED_FIELDS`) and values."""

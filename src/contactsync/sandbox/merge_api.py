@@ -28,9 +28,9 @@ PREFIX = "/api/accounting/v1"
 _ADDRESS_TYPES = {"billing": "BILLING", "shipping": "SHIPPING"}
 
 
-def render(stored: StoredContact) -> dict[str, Any]:
+def render(stored: StoredContact) -> Any:
     if stored.broken is not None:
-        return dict(stored.broken.get("merge", stored.broken.get("any", {})))
+        return stored.broken.get("merge", stored.broken.get("any"))
     c = stored.contact
     return {
         "id": stored.id,
@@ -304,7 +304,8 @@ def _matches(stored: StoredContact, after: Any, before: Any, include_deleted: bo
     if before is not None and not stored.modified_at < before:
         return False
     if stored.broken is not None:
-        return all(value is None for value in wanted.values())
+        served = "merge" in stored.broken or "any" in stored.broken
+        return served and all(value is None for value in wanted.values())
     if stored.deleted and not include_deleted:
         return False
     c = stored.contact

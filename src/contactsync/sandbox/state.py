@@ -283,8 +283,13 @@ class Account:
         with self.lock:
             initial = [*companies(seed, count), *explicit]
             step_ms = age_s * 1000.0 / max(1, len(initial))
-            for index, contact in enumerate(initial):
-                self.mutate_add(contact, backdate_ms=(len(initial) - index) * step_ms)
+            # Books that predate the uniqueness rule may hold duplicates, as real ones do.
+            unique, self.unique_names = self.unique_names, False
+            try:
+                for index, contact in enumerate(initial):
+                    self.mutate_add(contact, backdate_ms=(len(initial) - index) * step_ms)
+            finally:
+                self.unique_names = unique
 
     def admin_view(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -313,7 +318,11 @@ class SandboxState:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._accounts: dict[str, Account] = {}
-        self.listeners: list[Listener] = []
+        # Imported here: the sender renders payloads with the dialect modules, which import this one.
+        from contactsync.sandbox.webhooks import WebhookSender
+
+        self.webhooks = WebhookSender()
+        self.listeners: list[Listener] = [self.webhooks]
 
     def create_account(self, spec: dict[str, Any]) -> Account:
         """Create (or replace) the account described by the admin API's JSON."""
@@ -323,13 +332,14 @@ class SandboxState:
         seed = int(spec.get("seed", 0))
         account = Account(token=token, seed=seed, rng=random.Random(f"{token}:{seed}"))
         apply_settings(account, spec)
-        account.listeners.extend(self.listeners)
         explicit = [CanonicalContact.model_validate(c) for c in spec.get("contacts") or []]
         age = float(spec.get("seed_age_s", 3600.0))
         account.seed_contacts(seed, int(spec.get("count", 0)), explicit, age)
         deleted = int(spec.get("deleted_count", 0))
         for stored in account.ordered()[:deleted]:
             account.mutate_delete(stored.id)
+        # Listeners join after the initial books are loaded: seeding is history, not news.
+        account.listeners.extend(self.listeners)
         with self._lock:
             self._accounts[token] = account
         return account

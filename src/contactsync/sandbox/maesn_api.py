@@ -1,0 +1,275 @@
+"""The Maesn accounting contacts dialect, as the sandbox serves it.
+
+`X-API-KEY` plus `X-ACCOUNT-KEY`; `page` (from 1) and `limit` in {5, 10, 20, 50, 100} with `meta.pagination`;
+`lastModified` and `lastModifiedAt` both accepted, both inclusive ("at that time or later"); `/contacts`,
+`/customers` and `/suppliers` over the same books; POST, PUT (whole record) and PATCH (partial). Rows are
+served in creation order, so a deletion during a walk shifts later rows onto earlier pages, as page APIs do.
+
+Items from `/contacts` carry `isCustomer`/`isSupplier` (as Maesn's v2 does); items from `/customers` and
+`/suppliers` do not, so a client walking that pair has to work the roles out from which list a contact is on.
+Maesn has no deleted flag: a deleted contact simply disappears from lists and answers 404. When an account
+sets `company_id`, every call must carry a matching `companyId`, as Business Central connections require.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from contactsync.contact import CanonicalContact
+from contactsync.sandbox.gate import gated
+from contactsync.sandbox.payloads import iso, parse_time, raw_json
+from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
+
+KINDS = ("contacts", "customers", "suppliers")
+LIMITS = (5, 10, 20, 50, 100)
+_ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": "OTHER"}
+_ADDRESS_IN = {v: k for k, v in _ADDRESS_OUT.items()}
+
+
+def render(stored: StoredContact, kind: str) -> Any:
+    if stored.broken is not None:
+        return stored.broken.get("maesn", stored.broken.get("any"))
+    c = stored.contact
+    item: dict[str, Any] = {
+        "id": stored.id,
+        "companyName": c.name,
+        "contactType": "COMPANY",
+        "vatId": c.tax_number,
+        "emailAddresses": [{"email": e, "type": "WORK"} for e in c.emails],
+        "phoneNumbers": [{"number": p.number, "type": p.type} for p in c.phones],
+        "addresses": [
+            {
+                "addressLine1": a.street_1,
+                "addressLine2": a.street_2,
+                "city": a.city,
+                "countryCode": a.country,
+                "postalCode": a.postal_code,
+                "type": _ADDRESS_OUT[a.type],
+            }
+            for a in c.addresses
+        ],
+        "contactPersons": [],
+        "number": stored.platform_id,
+        "accountNumber": None,
+        "status": c.status.upper(),
+        "currency": c.currency,
+        "updatedDate": iso(stored.modified_at),
+    }
+    if kind == "contacts":
+        item["isCustomer"] = c.is_customer
+        item["isSupplier"] = c.is_supplier
+    return item
+
+
+def parse_body(body: Any, kind: str, *, whole: bool) -> dict[str, Any]:
+    """A Maesn write body as canonical field changes; `whole` (PUT) clears what the body leaves out."""
+    if not isinstance(body, dict):
+        raise WriteRejected("Invalid request", "the body must be a contact object")
+    changes: dict[str, Any] = {}
+    simple = {
+        "companyName": "name",
+        "vatId": "tax_number",
+        "currency": "currency",
+        "isCustomer": "is_customer",
+        "isSupplier": "is_supplier",
+    }
+    for key, field in simple.items():
+        if key in body:
+            changes[field] = body[key]
+    if "emailAddresses" in body:
+        changes["emails"] = [e.get("email") for e in body["emailAddresses"] or []]
+    if "phoneNumbers" in body:
+        changes["phones"] = [
+            {"number": p.get("number"), "type": p.get("type")} for p in body["phoneNumbers"] or []
+        ]
+    if "addresses" in body:
+        addresses = []
+        for a in body["addresses"] or []:
+            kind_in = a.get("type") or "BILLING"
+            if kind_in not in _ADDRESS_IN:
+                raise WriteRejected(
+                    "Invalid enum value", f"address type {kind_in!r} is not BILLING/SHIPPING/OTHER"
+                )
+            addresses.append(
+                {
+                    "type": _ADDRESS_IN[kind_in],
+                    "street_1": a.get("addressLine1"),
+                    "street_2": a.get("addressLine2"),
+                    "city": a.get("city"),
+                    "postal_code": a.get("postalCode"),
+                    "country": a.get("countryCode"),
+                }
+            )
+        changes["addresses"] = addresses
+    if "status" in body:
+        if body["status"] not in ("ACTIVE", "ARCHIVED"):
+            raise WriteRejected("Invalid enum value", f"status {body['status']!r} is not ACTIVE or ARCHIVED")
+        changes["status"] = body["status"].lower()
+    if whole:
+        cleared: dict[str, Any] = {
+            "tax_number": None,
+            "currency": None,
+            "emails": [],
+            "phones": [],
+            "addresses": [],
+            "status": "active",
+        }
+        changes = cleared | changes
+    if kind == "customers":
+        changes["is_customer"] = True
+    elif kind == "suppliers":
+        changes["is_supplier"] = True
+    return changes
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
+
+
+def _write_error(exc: WriteRejected) -> Response:
+    code = exc.title.upper().replace(" ", "_")
+    return JSONResponse({"error": {"code": code, "message": f"{exc.title}: {exc.detail}"}}, status_code=400)
+
+
+def _served_broken(stored: StoredContact) -> bool:
+    return stored.broken is not None and ("maesn" in stored.broken or "any" in stored.broken)
+
+
+def _in_kind(stored: StoredContact, kind: str) -> bool:
+    if kind == "customers":
+        return stored.contact.is_customer
+    if kind == "suppliers":
+        return stored.contact.is_supplier
+    return True
+
+
+class MaesnDialect:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        routes = []
+        for kind in KINDS:
+            routes.append(Route(f"/accounting/{kind}", self._collection(kind), methods=["GET", "POST"]))
+            routes.append(
+                Route(f"/accounting/{kind}/{{id}}", self._member(kind), methods=["GET", "PUT", "PATCH"])
+            )
+        return routes
+
+    def _collection(self, kind: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            if request.method == "POST":
+                return await self._gate(request, f"/accounting/{kind}", kind, self._create, write=True)
+            return await self._gate(request, f"/accounting/{kind}", kind, self._list)
+
+        return endpoint
+
+    def _member(self, kind: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            write = request.method != "GET"
+            handler = self._get if not write else self._update
+            return await self._gate(request, f"/accounting/{kind}/{{id}}", kind, handler, write=write)
+
+        return endpoint
+
+    async def _gate(
+        self, request: Request, route: str, kind: str, handler: Any, write: bool = False
+    ) -> Response:
+        def key_ok(account: Account) -> bool:
+            key = request.headers.get("x-api-key", "")
+            return bool(key) and (account.api_key is None or key == account.api_key)
+
+        async def checked(request: Request, account: Account) -> Response:
+            if account.company_id and request.query_params.get("companyId") != account.company_id:
+                return _error(400, "companyId is required for this connection and must match it.")
+            response: Response = await handler(request, account, kind)
+            return response
+
+        return await gated(
+            request,
+            self.state,
+            f"{request.method} {route}",
+            token=request.headers.get("x-account-key"),
+            key_ok=key_ok,
+            error=_error,
+            handler=checked,
+            is_write=write,
+        )
+
+    async def _list(self, request: Request, account: Account, kind: str) -> Response:
+        q = request.query_params
+        try:
+            page = int(q.get("page", "1"))
+            limit = int(q.get("limit", "100"))
+            since = parse_time(q.get("lastModified") or q.get("lastModifiedAt"))
+        except ValueError as exc:
+            return _error(400, f"Invalid query parameter: {exc}")
+        if limit not in LIMITS or page < 1:
+            return _error(400, f"limit must be one of {list(LIMITS)} and page at least 1")
+        rows = [
+            s
+            for s in account.ordered()
+            if (_served_broken(s) or (s.broken is None and not s.deleted and _in_kind(s, kind)))
+            and (since is None or s.modified_at >= since)
+        ]
+        chunk = rows[(page - 1) * limit : page * limit]
+        pagination = {
+            "total": len(rows),
+            "perPage": limit,
+            "currentPage": page,
+            "totalPages": max(1, math.ceil(len(rows) / limit)),
+        }
+        return raw_json(
+            {"data": [render(s, kind) for s in chunk], "meta": {"pagination": pagination, "warnings": []}}
+        )
+
+    async def _get(self, request: Request, account: Account, kind: str) -> Response:
+        try:
+            stored = account.get(request.path_params["id"])
+        except UnknownContact:
+            return _error(404, "Contact not found.")
+        if stored.deleted or not _in_kind(stored, kind):
+            return _error(404, "Contact not found.")
+        return JSONResponse({"data": render(stored, kind), "meta": {"warnings": []}})
+
+    async def _create(self, request: Request, account: Account, kind: str) -> Response:
+        try:
+            changes = parse_body(_json(await request.body()), kind, whole=True)
+            if not changes.get("name"):
+                raise WriteRejected("Missing field", "companyName is required")
+            stored = account.mutate_add(CanonicalContact.model_validate(changes), via_api=True)
+        except WriteRejected as exc:
+            return _write_error(exc)
+        except ValidationError as exc:
+            return _write_error(WriteRejected("Invalid contact", str(exc)))
+        return JSONResponse({"data": render(stored, kind), "meta": {"warnings": []}}, status_code=201)
+
+    async def _update(self, request: Request, account: Account, kind: str) -> Response:
+        contact_id = request.path_params["id"]
+        try:
+            stored = account.get(contact_id)
+            if stored.deleted or not _in_kind(stored, kind):
+                raise UnknownContact(contact_id)
+            changes = parse_body(_json(await request.body()), kind, whole=request.method == "PUT")
+            if request.method == "PUT" and not changes.get("name"):
+                raise WriteRejected("Missing field", "companyName is required")
+            stored = account.mutate_edit(contact_id, changes)
+        except UnknownContact:
+            return _error(404, "Contact not found.")
+        except WriteRejected as exc:
+            return _write_error(exc)
+        return JSONResponse({"data": render(stored, kind), "meta": {"warnings": []}})
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError as exc:
+        raise WriteRejected("Invalid JSON", str(exc)) from exc
