@@ -35,7 +35,7 @@ from contactsync.matching.prepared import Prepared
 # A key shared by more app contacts than this says little; the pipeline should skip it for candidate lookup.
 KEY_CANDIDATE_LIMIT = 200
 # In a batch, blocks (left count x right count) above this many pairs are skipped for the same reason.
-BLOCK_PAIR_LIMIT = 2000
+BLOCK_PAIR_LIMIT = 400
 
 _GENERIC_NATURAL = (
     "services service solutions consulting consultants consultancy management systems technologies "

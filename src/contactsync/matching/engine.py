@@ -12,6 +12,7 @@ take the same decisions.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -51,7 +52,9 @@ class BlockingStats:
     skipped_keys: int = 0
 
 
-def _decisions(outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]) -> list[Decision]:
+def _decisions(
+    outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]
+) -> list[Decision]:
     out = []
     for o in outcomes:
         weight, fields = compare(left[o.left], right[o.right], explain=True)
@@ -62,7 +65,11 @@ def _decisions(outcomes: list[Outcome], left: Sequence[Prepared], right: Sequenc
             "fields": fields,
         }
         decision: Literal["link", "review"] = "link" if o.decision == "link" else "review"
-        out.append(Decision(left[o.left].id, right[o.right].id, round(probability(o.weight), 4), decision, explanation))
+        out.append(
+            Decision(
+                left[o.left].id, right[o.right].id, round(probability(o.weight), 4), decision, explanation
+            )
+        )
     out.sort(key=lambda d: (d.left_id, d.decision != "link", -d.score, d.right_id))
     return out
 
@@ -177,17 +184,34 @@ def match_all(
     keys. `workers` defaults to the number of CPUs; 1 runs everything in this process.
     """
     workers = workers or os.cpu_count() or 1
-    use_pool = workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
+    # A batch creates millions of small objects that all live until the end; the cyclic garbage collector
+    # would rescan them again and again for nothing (there are no cycles), so it is paused for the run.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _match_all(left, right, progress, workers, stats)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _match_all(
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    progress: Progress | None,
+    workers: int,
+    stats: BlockingStats | None,
+) -> list[Decision]:
+    use_pool = (
+        workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
+    )
     total = len(left) + len(right)
     ctx = multiprocessing.get_context("fork") if use_pool else None
-    pool = ctx.Pool(workers) if ctx is not None else None
-    try:
-        lp, left_keys = _prepare_all(left, pool, progress, 0, total)
-        rp, right_keys = _prepare_all(right, pool, progress, len(left), total)
-    finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
+    # Preparation runs in this process: shipping prepared records back from workers costs more (pickling,
+    # and a third process competing for the cores) than it saves. Scoring, which returns only small tuples,
+    # is what the workers do.
+    lp, left_keys = _prepare_all(left, None, progress, 0, total)
+    rp, right_keys = _prepare_all(right, None, progress, len(left), total)
     index = _index(right_keys)
     del right_keys
     left_count: dict[str, int] = {}

@@ -7,6 +7,8 @@ flat slotted object also keeps memory small when a batch holds a hundred thousan
 
 from __future__ import annotations
 
+from typing import Any
+
 from contactsync.matching.normalise.addresses import (
     country_code,
     normalise_city,
@@ -69,6 +71,23 @@ class Prepared:
         self.street_number = street.number if street else ""
         self.postal = (normalise_postal_code(record.postal_code) if record.postal_code else None) or ""
         self.city = (normalise_city(record.city) if record.city else None) or ""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Batch workers send prepared records back to the parent; a flat tuple of built-in values pickles
+        # several times faster than the default slot-by-slot protocol.
+        tax = None if self.tax is None else (self.tax.country, self.tax.number, self.tax.valid, self.tax.kind)
+        return _restore, (tuple(getattr(self, s) for s in _PLAIN), tax)
+
+
+_PLAIN = tuple(s for s in Prepared.__slots__ if s != "tax")
+
+
+def _restore(values: tuple[Any, ...], tax: tuple[str, str, bool, str] | None) -> Prepared:
+    p = Prepared.__new__(Prepared)
+    for slot, value in zip(_PLAIN, values, strict=True):
+        setattr(p, slot, value)
+    p.tax = None if tax is None else TaxId(*tax)
+    return p
 
 
 def prepare(record: MatchRecord) -> Prepared:
