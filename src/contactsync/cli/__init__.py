@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from contactsync.cli import admin, demo, processes
+from contactsync.cli import admin, demo, match, processes
 from contactsync.settings import ConfigError
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 admin.register(app)
 processes.register(app)
 demo.register(app)
+match.register(app)
 
 
 def main() -> None:
