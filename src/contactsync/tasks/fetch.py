@@ -96,8 +96,6 @@ def fetch(self: Task[Any, Any], run_id: int) -> None:
             if run is not None and run.status == "fetching":
                 finish_run(s, run, "failed", f"fetch: {exc}")
         log.warning("fetch failed", run_id=run_id, error=str(exc))
-    finally:
-        provider.close()
 
 
 def _window(run_id: int, conn: Connection, provider: Any) -> Window:

@@ -123,8 +123,6 @@ def _write_locked(task: Task[Any, Any], op_id: int) -> None:
     except (Permanent, ProviderError) as exc:
         _set_status(op_id, "failed", f"{exc} {exc.details or ''}".strip(), run_id, calls, failed=True)
         log.warning("write failed permanently", op_id=op_id, error=str(exc))
-    finally:
-        provider.close()
     if run_id is not None:
         _maybe_finish(run_id)
 

@@ -76,5 +76,7 @@ celery = app
 @worker_process_init.connect
 def _fresh_engine_per_child(**_: Any) -> None:
     from contactsync import db
+    from contactsync.store.tenants import forget_providers
 
     db.reset_engine()
+    forget_providers()
