@@ -38,7 +38,9 @@ def sandbox() -> Iterator[Any]:
         yield handle
 
 
-def setup_tenant(sandbox: Any, size: int, seed: int, faults: dict[str, float] | None = None) -> tuple[Any, str]:
+def setup_tenant(
+    sandbox: Any, size: int, seed: int, faults: dict[str, float] | None = None, dialect: str = "merge"
+) -> tuple[Any, str]:
     split = split_companies(companies(seed, size))
     token = f"acct-{seed}"
     body = {
@@ -55,8 +57,8 @@ def setup_tenant(sandbox: Any, size: int, seed: int, faults: dict[str, float] | 
             s,
             "t1",
             name="Tenant",
-            dialect="merge",
-            base_url=f"{sandbox.url}/api/accounting/v1",
+            dialect=dialect,
+            base_url=f"{sandbox.url}/api/accounting/v1" if dialect == "merge" else sandbox.url,
             api_key="k",
             account_token=token,
             options={"rate_limit_per_minute": 100_000, "page_size": 50},
@@ -93,8 +95,9 @@ def assert_each_app_contact_once(split: Any, rows: list[dict[str, Any]]) -> None
         assert names[key] == expected, f"{contact.name!r} is on the platform {names[key]} times"
 
 
-def test_full_then_incremental_sync(env: dict[str, str], workers: Workers, sandbox: Any) -> None:
-    split, token = setup_tenant(sandbox, size=240, seed=11)
+@pytest.mark.parametrize("dialect", ["merge", "maesn"])
+def test_full_then_incremental_sync(env: dict[str, str], workers: Workers, sandbox: Any, dialect: str) -> None:
+    split, token = setup_tenant(sandbox, size=240, seed=11, dialect=dialect)
     workers.start(2)
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None

@@ -117,9 +117,7 @@ def test_company_id_is_sent_when_configured(admin, connect):
     with pytest.raises(Permanent) as refused:
         connect("maesn", token).fetch_page(Window(), None)
     assert "companyId" in str(refused.value.details)
-    page = connect("maesn", token, company_id="c-42", environment_name="Production").fetch_page(
-        Window(), None
-    )
+    page = connect("maesn", token, company_id="c-42", environment_name="Production").fetch_page(Window(), None)
     assert len(page.contacts) == 3
 
 

@@ -139,9 +139,7 @@ def _run(admin: Any, connect: Any, dialect: str, operations: list[tuple[Any, ...
     assert mirror.rows == platform
 
 
-SETTINGS = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @SETTINGS

@@ -62,8 +62,6 @@ def test_a_page_that_is_not_json_at_all_is_transient(sandbox):
     from contactsync.providers.merge import MergeProvider
 
     transport = httpx.MockTransport(lambda request: httpx.Response(200, content=b"<html>proxy error</html>"))
-    provider = MergeProvider(
-        ConnectionConfig("merge", "http://merge.invalid/api", "k", "t"), transport=transport
-    )
+    provider = MergeProvider(ConnectionConfig("merge", "http://merge.invalid/api", "k", "t"), transport=transport)
     with pytest.raises(Transient):
         provider.fetch_page(Window(), None)

@@ -95,10 +95,7 @@ def test_auth_is_checked_per_dialect(admin, api):
     ok = api.get("/accounting/contacts", headers={"X-API-KEY": "k", "X-ACCOUNT-KEY": token})
     assert ok.status_code == 200 and ok.json()["meta"]["pagination"]["total"] == 1
     assert (
-        api.get(
-            "/accounting/contacts?limit=7", headers={"X-API-KEY": "k", "X-ACCOUNT-KEY": token}
-        ).status_code
-        == 400
+        api.get("/accounting/contacts?limit=7", headers={"X-API-KEY": "k", "X-ACCOUNT-KEY": token}).status_code == 400
     )
 
 

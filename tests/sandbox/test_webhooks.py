@@ -121,8 +121,6 @@ def test_verification_tolerates_padding_and_standard_alphabet():
     assert verify_merge_signature(body, base64.b64encode(raw).decode(), "k")
     assert verify_merge_signature(body, base64.urlsafe_b64encode(raw).decode(), "k")
     assert not verify_merge_signature(body, "", "k")
-    assert verify_maesn_signature(
-        body, "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest().upper(), "k"
-    )
+    assert verify_maesn_signature(body, "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest().upper(), "k")
     assert merge_events(b'{"hook": {"event": "LINKED_ACCOUNT.SYNCED"}, "data": {}}')[0].kind == "synced"
     assert merge_events(b'{"hook": {"event": "Invoice.changed"}, "data": {}}') == []

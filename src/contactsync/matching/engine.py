@@ -52,9 +52,7 @@ class BlockingStats:
     skipped_keys: int = 0
 
 
-def _decisions(
-    outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]
-) -> list[Decision]:
+def _decisions(outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]) -> list[Decision]:
     out = []
     for o in outcomes:
         weight, fields = compare(left[o.left], right[o.right], explain=True)
@@ -65,11 +63,7 @@ def _decisions(
             "fields": fields,
         }
         decision: Literal["link", "review"] = "link" if o.decision == "link" else "review"
-        out.append(
-            Decision(
-                left[o.left].id, right[o.right].id, round(probability(o.weight), 4), decision, explanation
-            )
-        )
+        out.append(Decision(left[o.left].id, right[o.right].id, round(probability(o.weight), 4), decision, explanation))
     out.sort(key=lambda d: (d.left_id, d.decision != "link", -d.score, d.right_id))
     return out
 
@@ -202,9 +196,7 @@ def _match_all(
     workers: int,
     stats: BlockingStats | None,
 ) -> list[Decision]:
-    use_pool = (
-        workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
-    )
+    use_pool = workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
     total = len(left) + len(right)
     ctx = multiprocessing.get_context("fork") if use_pool else None
     # Preparation runs in this process: shipping prepared records back from workers costs more (pickling,

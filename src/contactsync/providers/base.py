@@ -74,9 +74,7 @@ class Provider(Protocol):
         """Contacts matching an exact name or email; used to find a create whose response was lost."""
         ...
 
-    def create(
-        self, contact: CanonicalContact, *, idempotency_key: str | None = None
-    ) -> CanonicalContact: ...
+    def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact: ...
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
         """Partial update: `changes` holds canonical field names (see `contact.SYNCED_FIELDS`) and values."""

@@ -21,9 +21,7 @@ class ProviderError(Exception):
 class RateLimited(ProviderError):
     """The platform or the unified API said 429; `retry_after` is how long to wait, in seconds."""
 
-    def __init__(
-        self, message: str, *, retry_after: float, status: int | None = 429, details: Any = None
-    ) -> None:
+    def __init__(self, message: str, *, retry_after: float, status: int | None = 429, details: Any = None) -> None:
         super().__init__(message, status=status, details=details)
         self.retry_after = retry_after
 

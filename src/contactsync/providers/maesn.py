@@ -81,9 +81,7 @@ class MaesnProvider:
             self.scope["companyId"] = str(options["company_id"])
         if options.get("environment_name"):
             self.scope["environmentName"] = str(options["environment_name"])
-        client = build_client(
-            config, {"X-API-KEY": config.api_key, "X-ACCOUNT-KEY": config.account_token}, transport
-        )
+        client = build_client(config, {"X-API-KEY": config.api_key, "X-ACCOUNT-KEY": config.account_token}, transport)
         self.http = HttpCaller(
             client,
             throttle=throttle,
@@ -214,9 +212,7 @@ class MaesnProvider:
                     contact = from_maesn(record, roles=(False, False))
                 except RecordError:
                     continue
-                if (name is not None and contact.name == name) or (
-                    email is not None and email in contact.emails
-                ):
+                if (name is not None and contact.name == name) or (email is not None and email in contact.emails):
                     hits.add(contact.remote_id or "")
             if pages is None:
                 pages = list(range(total_pages, 1, -1))
@@ -232,9 +228,7 @@ class MaesnProvider:
             kind = "customers" if contact.is_customer else "suppliers"
             answer = self.http.json("POST", f"/accounting/{kind}", params=self.scope, json_body=body)
             return _one(_data(answer), (contact.is_customer, contact.is_supplier))
-        return _one(
-            _data(self.http.json("POST", "/accounting/contacts", params=self.scope, json_body=body)), None
-        )
+        return _one(_data(self.http.json("POST", "/accounting/contacts", params=self.scope, json_body=body)), None)
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
         unknown = set(changes) - set(SYNCED_FIELDS)

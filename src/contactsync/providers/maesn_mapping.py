@@ -62,8 +62,7 @@ def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> Canonical
         "emails": [e.get("email") for e in records.items(record, "emailAddresses", rid)],
         "tax_number": records.text(record, "vatId", rid),
         "phones": [
-            {"number": p.get("number"), "type": p.get("type")}
-            for p in records.items(record, "phoneNumbers", rid)
+            {"number": p.get("number"), "type": p.get("type")} for p in records.items(record, "phoneNumbers", rid)
         ],
         "addresses": addresses,
         "status": _STATUS_IN[status],
@@ -96,9 +95,7 @@ def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
     if "emails" in fields:
         body["emailAddresses"] = [{"email": e, "type": "WORK"} for e in fields["emails"] or []]
     if "phones" in fields:
-        body["phoneNumbers"] = [
-            {"number": p["number"], "type": p.get("type")} for p in fields["phones"] or []
-        ]
+        body["phoneNumbers"] = [{"number": p["number"], "type": p.get("type")} for p in fields["phones"] or []]
     if "status" in fields:
         body["status"] = str(fields["status"]).upper()
     if "addresses" in fields:

@@ -22,9 +22,7 @@ def verify_merge_signature(body: bytes, header: str, key: str) -> bool:
     """Merge: base64url HMAC-SHA256 of the raw body; padding and alphabet may vary, so both are normalised."""
     if not header or not key:
         return False
-    expected = (
-        base64.urlsafe_b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode().rstrip("=")
-    )
+    expected = base64.urlsafe_b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode().rstrip("=")
     given = header.strip().replace("+", "-").replace("/", "_").rstrip("=")
     return hmac.compare_digest(expected, given)
 

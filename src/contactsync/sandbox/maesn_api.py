@@ -86,17 +86,13 @@ def parse_body(body: Any, kind: str, *, whole: bool) -> dict[str, Any]:
     if "emailAddresses" in body:
         changes["emails"] = [e.get("email") for e in body["emailAddresses"] or []]
     if "phoneNumbers" in body:
-        changes["phones"] = [
-            {"number": p.get("number"), "type": p.get("type")} for p in body["phoneNumbers"] or []
-        ]
+        changes["phones"] = [{"number": p.get("number"), "type": p.get("type")} for p in body["phoneNumbers"] or []]
     if "addresses" in body:
         addresses = []
         for a in body["addresses"] or []:
             kind_in = a.get("type") or "BILLING"
             if kind_in not in _ADDRESS_IN:
-                raise WriteRejected(
-                    "Invalid enum value", f"address type {kind_in!r} is not BILLING/SHIPPING/OTHER"
-                )
+                raise WriteRejected("Invalid enum value", f"address type {kind_in!r} is not BILLING/SHIPPING/OTHER")
             addresses.append(
                 {
                     "type": _ADDRESS_IN[kind_in],
@@ -158,9 +154,7 @@ class MaesnDialect:
         routes = []
         for kind in KINDS:
             routes.append(Route(f"/accounting/{kind}", self._collection(kind), methods=["GET", "POST"]))
-            routes.append(
-                Route(f"/accounting/{kind}/{{id}}", self._member(kind), methods=["GET", "PUT", "PATCH"])
-            )
+            routes.append(Route(f"/accounting/{kind}/{{id}}", self._member(kind), methods=["GET", "PUT", "PATCH"]))
         return routes
 
     def _collection(self, kind: str) -> Any:
@@ -179,9 +173,7 @@ class MaesnDialect:
 
         return endpoint
 
-    async def _gate(
-        self, request: Request, route: str, kind: str, handler: Any, write: bool = False
-    ) -> Response:
+    async def _gate(self, request: Request, route: str, kind: str, handler: Any, write: bool = False) -> Response:
         def key_ok(account: Account) -> bool:
             key = request.headers.get("x-api-key", "")
             return bool(key) and (account.api_key is None or key == account.api_key)
@@ -226,9 +218,7 @@ class MaesnDialect:
             "currentPage": page,
             "totalPages": max(1, math.ceil(len(rows) / limit)),
         }
-        return raw_json(
-            {"data": [render(s, kind) for s in chunk], "meta": {"pagination": pagination, "warnings": []}}
-        )
+        return raw_json({"data": [render(s, kind) for s in chunk], "meta": {"pagination": pagination, "warnings": []}})
 
     async def _get(self, request: Request, account: Account, kind: str) -> Response:
         try:

@@ -104,9 +104,7 @@ class WebhookSender:
             while True:
                 url, body, headers = self._queue.get()
                 try:
-                    response = client.post(
-                        url, content=body, headers={"Content-Type": "application/json", **headers}
-                    )
+                    response = client.post(url, content=body, headers={"Content-Type": "application/json", **headers})
                     response.raise_for_status()
                     self.delivered += 1
                 except httpx.HTTPError as exc:

@@ -21,6 +21,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Link, RemoteContact, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.planning import PairState, plan_pair
+from contactsync.providers.registry import carried_content
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import review_candidate_ids
 
@@ -68,7 +69,9 @@ def _queue_op(
     return s.execute(stmt).scalar() is not None
 
 
-def plan_writes(s: Session, tenant_id: str, connection_id: int, run_id: int, allow_creates: bool) -> PlanOutcome:
+def plan_writes(
+    s: Session, tenant_id: str, connection_id: int, run_id: int, allow_creates: bool, dialect: str = "merge"
+) -> PlanOutcome:
     out = PlanOutcome()
     if allow_creates:
         in_review = review_candidate_ids(s, tenant_id)
@@ -103,7 +106,7 @@ def plan_writes(s: Session, tenant_id: str, connection_id: int, run_id: int, all
     for link, app, remote in pairs:
         plan = plan_pair(
             PairState(
-                app_content=app.data,
+                app_content=carried_content(dialect, app.data),
                 app_hash=app.content_hash,
                 app_updated_at=app.updated_at,
                 remote_content=remote.data,

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
+from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.records import match_record
 
@@ -51,8 +52,18 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     keys = sorted({k for rec in left for k in blocking_keys(rec)})
     candidates: list[AppContact] = []
     if keys:
+        # A key that very many app contacts share (a surname alone, a franchise's domain) says little and would
+        # flood the page with candidates; it is left out of the lookup (the matcher still compares all fields).
+        common = set(
+            s.scalars(
+                select(ContactKey.key)
+                .where(ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys))
+                .group_by(ContactKey.key)
+                .having(func.count() > KEY_CANDIDATE_LIMIT)
+            )
+        )
         candidate_ids = select(ContactKey.app_contact_id).where(
-            ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys)
+            ContactKey.tenant_id == tenant_id, ContactKey.key.in_([k for k in keys if k not in common])
         )
         already_linked = select(Link.app_contact_id).where(Link.tenant_id == tenant_id)
         candidates = list(
@@ -87,7 +98,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
 
 def _insert_link(s: Session, tenant_id: str, remote_id: int, d: Decision) -> bool:
     explanation: dict[str, Any] = dict(d.explanation)
-    method = str(explanation.get("method", "fuzzy"))
+    method = "exact" if float(d.score) >= 0.9999 else "fuzzy"
     stmt = (
         pg_insert(Link)
         .values(

@@ -17,6 +17,7 @@ from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Window
 from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
+from contactsync.providers.window import advance, next_window
 from contactsync.settings import get_settings
 from contactsync.store.contacts import upsert_remote_contacts
 from contactsync.store.runs import add_counters, cursor_of, finish_run, lock_run, record_page
@@ -108,15 +109,14 @@ def _window(run_id: int, conn: Connection, provider: Any) -> Window:
         if run.pages_fetched == 0 and run.window_after is None:
             cursor = cursor_of(s, conn)
             lookback = timedelta(seconds=int(conn.options.get("lookback_seconds", get_settings().lookback_seconds)))
-            assert cursor.watermark is not None
-            run.window_after = cursor.watermark - lookback
+            window = next_window(cursor.watermark, lookback, provider.sync_finished_at())
+            run.window_after, run.window_before = window.modified_after, window.modified_before
         return Window(modified_after=run.window_after, modified_before=run.window_before)
 
 
 def _complete_walk(s: Any, run: SyncRun, conn: Connection) -> None:
     cursor = cursor_of(s, conn)
-    if run.max_modified_at is not None and (cursor.watermark is None or run.max_modified_at > cursor.watermark):
-        cursor.watermark = run.max_modified_at
+    cursor.watermark = advance(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
         cursor.last_full_at = utcnow()
     cursor.updated_at = utcnow()

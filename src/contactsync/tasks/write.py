@@ -46,7 +46,9 @@ def plan_writes(run_id: int) -> None:
             add_counters(s, run_id, linked=late.linked, reviewed=late.reviewed)
         cursor = s.get(SyncCursor, run.connection_id)
         allow_creates = cursor is not None and cursor.last_full_at is not None
-        out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates)
+        conn = s.get(Connection, run.connection_id)
+        assert conn is not None
+        out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect)
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
         op_ids = open_write_ops(s, run)
         tenant_id = run.tenant_id
