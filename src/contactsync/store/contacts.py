@@ -6,13 +6,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Integer, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.contact import CanonicalContact
 from contactsync.matching import blocking_keys
-from contactsync.models import AppContact, ContactKey, RemoteContact
+from contactsync.models import AppContact, ContactKey, RemoteContact, RunPage
 from contactsync.models.base import utcnow
 from contactsync.records import match_record
 
@@ -147,3 +147,27 @@ def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: Canonica
     row = s.get(RemoteContact, ids[0], populate_existing=True)
     assert row is not None
     return row
+
+
+def mark_unseen_deleted(s: Session, tenant_id: str, connection_id: int, run_id: int) -> int:
+    """After a *complete* full walk, mark mirrored contacts it did not return as deleted (soft: rows stay).
+
+    Only ever called from the transaction that records a full walk's last page, so a walk that failed half-way
+    can never turn "not seen yet" into "deleted".
+    """
+    seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
+        RunPage.run_id == run_id
+    )
+    rows = s.scalars(
+        select(RemoteContact).where(
+            RemoteContact.tenant_id == tenant_id,
+            RemoteContact.connection_id == connection_id,
+            RemoteContact.deleted.is_(False),
+            RemoteContact.id.not_in(seen),
+        )
+    ).all()
+    for row in rows:
+        contact = CanonicalContact.model_validate({**row.data, "deleted": True})
+        row.data, row.content_hash, row.deleted = contact.content(), contact.content_hash(), True
+        row.needs_reconcile = True
+    return len(rows)

@@ -73,9 +73,18 @@ def add_counters(s: Session, run_id: int, **deltas: int) -> None:
     s.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
 
 
-def lock_run(s: Session, run_id: int) -> SyncRun | None:
+def get_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
+    """A run by id, only if it is this tenant's: a task never acts on another tenant's rows, whatever its
+    message says."""
+    return s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.tenant_id == tenant_id))
+
+
+def lock_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
     return s.scalar(
-        select(SyncRun).where(SyncRun.id == run_id).with_for_update().execution_options(populate_existing=True)
+        select(SyncRun)
+        .where(SyncRun.id == run_id, SyncRun.tenant_id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
 
 

@@ -10,34 +10,36 @@ from datetime import timedelta
 from typing import Any
 
 from celery import Task
+from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
-from contactsync.providers.base import Window
+from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
 from contactsync.providers.window import advance, next_window
 from contactsync.settings import get_settings
-from contactsync.store.contacts import upsert_remote_contacts
-from contactsync.store.runs import add_counters, cursor_of, finish_run, lock_run, record_page
+from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
+from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
 from contactsync.tasks.routing import send
 from contactsync.worker.app import app
 
 log = get_logger(__name__)
+# Maesn marks no deletions: a contact missing from a complete full walk is the only sign it was deleted.
+DIALECTS_WITHOUT_DELETION_FLAG = ("maesn",)
 
 
 @app.task(name="contactsync.fetch", bind=True, max_retries=None)
-def fetch(self: Task[Any, Any], run_id: int) -> None:
+def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
     with db.session() as s:
-        run = s.get(SyncRun, run_id)
+        run = get_run(s, tenant_id, run_id)
         if run is None or run.status != "fetching":
             return
         conn = s.get(Connection, run.connection_id)
-        assert conn is not None
-        tenant_id = run.tenant_id
+        assert conn is not None and conn.tenant_id == tenant_id
         if conn.status != "active":
             finish_run(s, run, "paused", f"connection is {conn.status}")
             return
@@ -45,40 +47,19 @@ def fetch(self: Task[Any, Any], run_id: int) -> None:
     calls = CallCounter()
     provider = provider_for(conn, on_call=calls.hit)
     try:
-        window = _window(run_id, conn, provider)
+        window = _window(tenant_id, run_id, conn, provider)
         while True:
             with db.session() as s:
-                run = s.get(SyncRun, run_id)
+                run = get_run(s, tenant_id, run_id)
                 if run is None or run.status != "fetching":
                     return
                 token, page_no = run.page_token, run.pages_fetched
             page = provider.fetch_page(window, token)
             with db.session() as s:
-                run = lock_run(s, run_id)
+                run = lock_run(s, tenant_id, run_id)
                 if run is None or run.status != "fetching" or run.pages_fetched != page_no:
                     return  # a duplicate of this task got there first
-                ids, _changed = upsert_remote_contacts(s, tenant_id, conn.id, page.contacts)
-                for q in page.quarantined:
-                    s.add(
-                        QuarantinedRecord(
-                            tenant_id=tenant_id,
-                            connection_id=conn.id,
-                            run_id=run_id,
-                            remote_id=q.remote_id,
-                            reason=q.reason[:2000],
-                            excerpt=q.excerpt[:2000],
-                        )
-                    )
-                record_page(s, run, page_no, ids)
-                run.page_token = page.next_token
-                run.pages_fetched = page_no + 1
-                if page.max_modified_at and (run.max_modified_at is None or page.max_modified_at > run.max_modified_at):
-                    run.max_modified_at = page.max_modified_at
-                add_counters(
-                    s, run_id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take()
-                )
-                if page.next_token is None:
-                    _complete_walk(s, run, conn)
+                _record_page(s, run, conn, page_no, page, calls)
             send("contactsync.reconcile", tenant_id, run_id, page_no)
             if page.next_token is None:
                 break
@@ -90,19 +71,42 @@ def fetch(self: Task[Any, Any], run_id: int) -> None:
         _count_calls(run_id, calls)
         raise self.retry(countdown=retry_delay(self.request.retries)) from exc
     except AuthLost as exc:
-        pause_for_reauth(run_id, conn.id, str(exc))
+        pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
     except (Permanent, ProviderError) as exc:
         with db.session() as s:
-            run = lock_run(s, run_id)
+            run = lock_run(s, tenant_id, run_id)
             if run is not None and run.status == "fetching":
                 finish_run(s, run, "failed", f"fetch: {exc}")
-        log.warning("fetch failed", run_id=run_id, error=str(exc))
+        log.warning("fetch failed", tenant_id=tenant_id, run_id=run_id, error=str(exc))
 
 
-def _window(run_id: int, conn: Connection, provider: Any) -> Window:
+def _record_page(s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallCounter) -> None:
+    """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction."""
+    ids, _changed = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
+    for q in page.quarantined:
+        s.add(
+            QuarantinedRecord(
+                tenant_id=run.tenant_id,
+                connection_id=conn.id,
+                run_id=run.id,
+                remote_id=q.remote_id,
+                reason=q.reason[:2000],
+                excerpt=q.excerpt[:2000],
+            )
+        )
+    record_page(s, run, page_no, ids)
+    run.page_token = page.next_token
+    run.pages_fetched = page_no + 1
+    run.max_modified_at = advance(run.max_modified_at, page.max_modified_at)
+    add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
+    if page.next_token is None:
+        _complete_walk(s, run, conn)
+
+
+def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -> Window:
     """The run's window, fixed when its first page is fetched and kept for every later page and resumption."""
     with db.session() as s:
-        run = lock_run(s, run_id)
+        run = lock_run(s, tenant_id, run_id)
         assert run is not None
         if run.kind == "full":
             return Window(modified_after=None, modified_before=run.window_before)
@@ -114,11 +118,16 @@ def _window(run_id: int, conn: Connection, provider: Any) -> Window:
         return Window(modified_after=run.window_after, modified_before=run.window_before)
 
 
-def _complete_walk(s: Any, run: SyncRun, conn: Connection) -> None:
+def _complete_walk(s: Session, run: SyncRun, conn: Connection) -> None:
+    """The walk's last page is being recorded: only now may the watermark move (and absences mean anything)."""
     cursor = cursor_of(s, conn)
     cursor.watermark = advance(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
         cursor.last_full_at = utcnow()
+        if conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG):
+            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id)
+            if gone:
+                log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
     run.status = "reconciling"
 

@@ -32,13 +32,13 @@ def retry_delay(retries: int, base: float = 1.0, cap: float = 120.0) -> float:
     return random.uniform(0, min(cap, base * 2**retries))
 
 
-def pause_for_reauth(run_id: int, connection_id: int, reason: str) -> None:
+def pause_for_reauth(tenant_id: str, run_id: int, connection_id: int, reason: str) -> None:
     """Mark the connection as needing re-authorisation and pause the run: visible, and not retried forever."""
     with db.session() as s:
         conn = s.get(Connection, connection_id)
-        if conn is not None:
+        if conn is not None and conn.tenant_id == tenant_id:
             conn.status = "needs_reauth"
             conn.status_reason = reason[:2000]
-        run = lock_run(s, run_id)
+        run = lock_run(s, tenant_id, run_id)
         if run is not None and run.status in ("fetching", "reconciling", "writing"):
             finish_run(s, run, "paused", f"re-authorisation needed: {reason}"[:2000])

@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 from contactsync import db
-from contactsync.models import RunPage, SyncRun
+from contactsync.models import RunPage
 from contactsync.store.reconcile import reconcile_remote
-from contactsync.store.runs import add_counters, lock_run, unreconciled_pages
+from contactsync.store.runs import add_counters, get_run, lock_run, unreconciled_pages
 from contactsync.tasks.routing import send
 from contactsync.worker.app import app
 
 
 @app.task(name="contactsync.reconcile")
-def reconcile(run_id: int, page_no: int) -> None:
+def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
     with db.session() as s:
+        run = get_run(s, tenant_id, run_id)
         page = s.get(RunPage, (run_id, page_no), with_for_update=True)
-        run = s.get(SyncRun, run_id)
-        if page is None or run is None:
+        if page is None or run is None or page.tenant_id != tenant_id:
             return
-        tenant_id = run.tenant_id
         if not page.reconciled:
             outcome = reconcile_remote(s, tenant_id, [int(i) for i in page.remote_contact_ids])
             page.reconciled = True
             add_counters(s, run_id, linked=outcome.linked, reviewed=outcome.reviewed)
-    advance(run_id)
+    advance(tenant_id, run_id)
 
 
 @app.task(name="contactsync.advance")
-def advance(run_id: int) -> None:
+def advance(tenant_id: str, run_id: int) -> None:
     """Reconciling -> writing, exactly once: the run row is locked while the pages are counted."""
     with db.session() as s:
-        run = lock_run(s, run_id)
+        run = lock_run(s, tenant_id, run_id)
         if run is None or run.status != "reconciling" or unreconciled_pages(s, run_id):
             return
         run.status = "writing"
-        tenant_id = run.tenant_id
     send("contactsync.plan_writes", tenant_id, run_id)

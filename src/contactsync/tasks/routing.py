@@ -11,4 +11,5 @@ from contactsync.worker.app import app
 
 def send(task_name: str, tenant_id: str, *args: Any, countdown: float | None = None) -> None:
     queue = tenant_queue(tenant_id, get_settings().queue_shards)
-    app.send_task(task_name, args=list(args), queue=queue, countdown=countdown)
+    # The tenant id leads every message: tasks load rows only within that tenant.
+    app.send_task(task_name, args=[tenant_id, *args], queue=queue, countdown=countdown)

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.logs import get_logger
-from contactsync.models import Connection, SyncCursor, SyncRun, WriteOp
+from contactsync.models import OPEN_WRITE_STATES, Connection, SyncCursor, SyncRun, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
@@ -35,9 +35,9 @@ LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the l
 
 
 @app.task(name="contactsync.plan_writes")
-def plan_writes(run_id: int) -> None:
+def plan_writes(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
-        run = lock_run(s, run_id)
+        run = lock_run(s, tenant_id, run_id)
         if run is None or run.status != "writing":
             return
         leftovers = pending_remote_ids(s, run.tenant_id, run.connection_id)
@@ -51,7 +51,6 @@ def plan_writes(run_id: int) -> None:
         out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect)
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
         op_ids = open_write_ops(s, run)
-        tenant_id = run.tenant_id
         if not op_ids:
             finish_run(s, run, "succeeded")
     for op_id in op_ids:
@@ -59,25 +58,27 @@ def plan_writes(run_id: int) -> None:
 
 
 @app.task(name="contactsync.write", bind=True, max_retries=None)
-def write(self: Task[Any, Any], op_id: int) -> None:
+def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     with db.engine().connect() as lock_conn:
         got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id}).scalar()
         lock_conn.commit()
         if not got:
             return  # another worker is sending this entry right now
         try:
-            _write_locked(self, op_id)
+            _write_locked(self, tenant_id, op_id)
         finally:
             lock_conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id})
             lock_conn.commit()
 
 
-def _write_locked(task: Task[Any, Any], op_id: int) -> None:
+def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     with db.session() as s:
         op = s.get(WriteOp, op_id)
-        if op is None or op.status not in ("pending", "in_flight", "uncertain"):
-            if op is not None and op.run_id is not None:
-                _maybe_finish(op.run_id)
+        if op is None or op.tenant_id != tenant_id:
+            return
+        if op.status not in OPEN_WRITE_STATES:
+            if op.run_id is not None:
+                _maybe_finish(tenant_id, op.run_id)
             return
         conn = s.get(Connection, op.connection_id)
         assert conn is not None
@@ -120,13 +121,13 @@ def _write_locked(task: Task[Any, Any], op_id: int) -> None:
     except AuthLost as exc:
         _set_status(op_id, previous, str(exc), run_id, calls)
         if run_id is not None:
-            pause_for_reauth(run_id, conn.id, str(exc))
+            pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
         return
     except (Permanent, ProviderError) as exc:
         _set_status(op_id, "failed", f"{exc} {exc.details or ''}".strip(), run_id, calls, failed=True)
         log.warning("write failed permanently", op_id=op_id, error=str(exc))
     if run_id is not None:
-        _maybe_finish(run_id)
+        _maybe_finish(tenant_id, run_id)
 
 
 def _create(provider: Provider, op: WriteOp, *, may_exist: bool) -> tuple[CanonicalContact, bool]:
@@ -154,9 +155,9 @@ def _set_status(
             add_counters(s, run_id, api_calls=calls.take(), write_errors=1 if failed else 0)
 
 
-def _maybe_finish(run_id: int) -> None:
+def _maybe_finish(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
-        run = lock_run(s, run_id)
+        run = lock_run(s, tenant_id, run_id)
         if run is None or run.status != "writing":
             return
         if not _has_open_ops(s, run):
