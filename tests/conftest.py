@@ -35,8 +35,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     """(database server URL, Redis URL) for the whole session."""
     pg: EmbeddedPostgres | None = None
     rd: EmbeddedRedis | None = None
-    db_url = os.environ.get("TEST_DATABASE_URL")
-    redis_url = os.environ.get("TEST_REDIS_URL")
+    # TEST_* first; else the servers the operator configured for contactsync itself (tests only ever create and
+    # drop their own databases there and use their own key prefixes); else embedded ones.
+    db_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
     base = tmp_path_factory.mktemp("servers")
     if not db_url:
         pg = EmbeddedPostgres(base / "pg")

@@ -62,3 +62,9 @@ def test_cli_missing_secret_with_external_servers(env: dict[str, str]) -> None:
     assert proc.returncode == 2
     assert "CONTACTSYNC_SECRET_KEY" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_misspelt_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTACTSYNC_SECRETKEY", "x")
+    with pytest.raises(ConfigError, match="CONTACTSYNC_SECRETKEY"):
+        load_settings()

@@ -148,6 +148,7 @@ def check_redis(url: str) -> None:
 
 
 def ensure_secret_key(settings: Settings, embedded: bool) -> str:
+    """The configured key; with embedded servers (or for the demo) one generated once and kept in the data dir."""
     if settings.secret_key:
         return settings.secret_key
     if not embedded:
@@ -181,8 +182,12 @@ def refresh_process_settings() -> None:
 
 
 @contextlib.contextmanager
-def running_services() -> Iterator[Settings]:
-    """Make DATABASE_URL, REDIS_URL and the secret key usable for this process and its children."""
+def running_services(*, own_key: bool = False) -> Iterator[Settings]:
+    """Make DATABASE_URL, REDIS_URL and the secret key usable for this process and its children.
+
+    `own_key` lets a command that only handles its own demo data keep a generated key under the data dir even
+    with external servers; every other command needs CONTACTSYNC_SECRET_KEY there.
+    """
     settings = load_settings()
     pg: EmbeddedPostgres | None = None
     rd: EmbeddedRedis | None = None
@@ -198,7 +203,9 @@ def running_services() -> Iterator[Settings]:
             os.environ["REDIS_URL"] = rd.url
         else:
             check_redis(settings.redis_url)
-        os.environ["CONTACTSYNC_SECRET_KEY"] = ensure_secret_key(settings, embedded=pg is not None or rd is not None)
+        os.environ["CONTACTSYNC_SECRET_KEY"] = ensure_secret_key(
+            settings, embedded=own_key or pg is not None or rd is not None
+        )
         refresh_process_settings()
         yield get_settings()
     finally:

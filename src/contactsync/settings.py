@@ -8,6 +8,7 @@ names the variable, instead of failing later inside a worker.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -93,8 +94,20 @@ _FIELD_TO_ENV = {
 }
 
 
+# Variables read elsewhere (the CLI's own options, the set-up scripts), so not typos.
+_OTHER_KNOWN = {"CONTACTSYNC_PROVIDER_API_KEY", "CONTACTSYNC_ACCOUNT_TOKEN", "CONTACTSYNC_VENV"}
+
+
 def load_settings() -> Settings:
-    """Read and validate the environment, turning pydantic's report into one line that names the variable."""
+    """Read and validate the environment, turning pydantic's report into one line that names the variable.
+
+    An unknown `CONTACTSYNC_*` variable is an error too: a misspelt setting would otherwise be ignored silently
+    and the default used, which for a key or an interval is the kind of mistake found only in production.
+    """
+    known = set(_FIELD_TO_ENV.values()) | _OTHER_KNOWN
+    unknown = sorted(k for k in os.environ if k.upper().startswith("CONTACTSYNC_") and k.upper() not in known)
+    if unknown:
+        raise ConfigError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     try:
         return Settings()
     except ValidationError as exc:

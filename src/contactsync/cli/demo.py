@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         from contactsync.sandbox import SandboxState, run_in_thread
         from contactsync.sandbox.persist import load_state, save_state
 
-        with running_services() as settings:
+        with running_services(own_key=True) as settings:
             db.upgrade()
             data_dir = settings.data_dir
             state_file = data_dir / "sandbox-state.json"

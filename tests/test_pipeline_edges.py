@@ -1,0 +1,108 @@
+"""The pipeline's edges, with real workers: lost authorisation, platform-side edits and deletions, bad records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from contactsync import db
+from contactsync.models import AppContact, Connection, Link, QuarantinedRecord, RemoteContact, SyncRun, Tenant
+from contactsync.models.base import utcnow
+from contactsync.tasks.schedule import start_due_runs, trigger_sync
+from tests.conftest import Workers
+from tests.test_pipeline import sandbox, setup_tenant, wait_run
+
+pytestmark = pytest.mark.pipeline
+__all__ = ["sandbox"]  # the fixture, re-used
+
+
+def admin(sandbox: Any, token: str, method: str, path: str = "", **body: Any) -> Any:
+    response = httpx.request(method, f"{sandbox.url}/_sandbox/accounts/{token}{path}", json=body or None, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def full_sync(workers: Workers, full: bool = True) -> SyncRun:
+    run_id = trigger_sync("t1", full=full)
+    assert run_id is not None
+    return wait_run(run_id, workers)
+
+
+def test_revoked_credentials_pause_the_tenant_visibly(env: dict[str, str], workers: Workers, sandbox: Any) -> None:
+    _split, token = setup_tenant(sandbox, size=40, seed=5)
+    admin(sandbox, token, "PATCH", revoked=True)
+    workers.start(1)
+    run = full_sync(workers)
+    assert run.status == "paused"
+    assert run.error is not None and "re-authorisation" in run.error
+    with db.session() as s:
+        conn = s.scalar(select(Connection))
+        assert conn is not None and conn.status == "needs_reauth"
+        tenant = s.get(Tenant, "t1")
+        assert tenant is not None
+        tenant.next_sync_at = utcnow() - timedelta(minutes=1)
+    assert start_due_runs() == 0  # paused, not failing forever
+
+
+def test_platform_edit_reaches_the_app_and_is_not_pushed_back(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    _split, token = setup_tenant(sandbox, size=60, seed=8)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        remote_id, app_id = s.execute(
+            select(RemoteContact.remote_id, AppContact.app_id)
+            .join(Link, Link.remote_contact_id == RemoteContact.id)
+            .join(AppContact, AppContact.id == Link.app_contact_id)
+            .where(Link.method != "created")
+            .limit(1)
+        ).one()
+    admin(sandbox, token, "POST", "/mutate", op="edit", id=remote_id, changes={"tax_number": "DE811907980"})
+    run = full_sync(workers, full=False)
+    assert run.status == "succeeded" and run.kind == "incremental"
+    assert run.updated_app >= 1
+    assert run.updated_remote == 0
+    with db.session() as s:
+        app = s.scalar(select(AppContact).where(AppContact.app_id == app_id))
+        assert app is not None and app.data["tax_number"] == "DE811907980"
+
+
+def test_maesn_deletion_is_inferred_only_from_a_complete_full_walk(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    _split, token = setup_tenant(sandbox, size=60, seed=9, dialect="maesn")
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        victim = s.scalar(select(RemoteContact.remote_id).order_by(RemoteContact.id).limit(1))
+    admin(sandbox, token, "POST", "/mutate", op="delete", id=victim)
+    assert full_sync(workers, full=False).status == "succeeded"
+    with db.session() as s:
+        row = s.scalar(select(RemoteContact).where(RemoteContact.remote_id == victim))
+        assert row is not None and not row.deleted  # an incremental walk proves nothing about absence
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        row = s.scalar(select(RemoteContact).where(RemoteContact.remote_id == victim))
+        assert row is not None and row.deleted
+        assert s.scalar(select(func.count()).select_from(RemoteContact).where(RemoteContact.deleted)) == 1
+
+
+def test_broken_records_are_quarantined_and_the_page_goes_on(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    split, token = setup_tenant(sandbox, size=40, seed=12)
+    admin(sandbox, token, "POST", "/mutate", op="broken", any={"id": None, "name": 42, "status": "HAPPY"})
+    admin(sandbox, token, "POST", "/mutate", op="broken", any={"id": "x1", "name": "A" * 20000})
+    workers.start(1)
+    run = full_sync(workers)
+    assert run.status == "succeeded"
+    assert run.quarantined == 2
+    assert run.fetched == len(split.remote)
+    with db.session() as s:
+        reasons = list(s.scalars(select(QuarantinedRecord.reason)))
+    assert len(reasons) == 2 and all(reasons)
