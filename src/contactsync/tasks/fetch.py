@@ -19,6 +19,7 @@ from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
 from contactsync.providers.window import advance, next_window
+from contactsync.ratelimit import note_rate_limited
 from contactsync.settings import get_settings
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
@@ -65,6 +66,8 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                 break
         send("contactsync.advance", tenant_id, run_id)
     except RateLimited as exc:
+        if exc.status == 429:  # the platform's word, not our own bucket's wait: all workers hold back
+            note_rate_limited(conn.id, exc.retry_after)
         _count_calls(run_id, calls)
         raise self.retry(countdown=exc.retry_after) from None
     except Transient as exc:

@@ -21,6 +21,7 @@ from contactsync.models import OPEN_WRITE_STATES, Connection, SyncCursor, SyncRu
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
+from contactsync.ratelimit import note_rate_limited
 from contactsync.store.ledger import plan_writes as plan_into_ledger
 from contactsync.store.ledger import record_created, record_updated, same_company
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote
@@ -112,6 +113,8 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
                 if run_id is not None:
                     add_counters(s, run_id, updated_remote=1, api_calls=calls.take())
     except RateLimited as exc:
+        if exc.status == 429:  # the platform's word, not our own bucket's wait: all workers hold back
+            note_rate_limited(conn.id, exc.retry_after)
         _set_status(op_id, previous, str(exc), run_id, calls)
         raise task.retry(countdown=exc.retry_after) from None
     except Transient as exc:
