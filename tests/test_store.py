@@ -151,3 +151,23 @@ def test_review_candidates_are_not_created(env: dict[str, str]) -> None:
         assert run is not None
         out = plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
         assert out.creates == 0
+
+
+def test_full_walk_recurs_after_the_interval(env: dict[str, str]) -> None:
+    from datetime import timedelta
+
+    from contactsync.models.base import utcnow
+
+    make_tenant()
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        cursor = cursor_of(s, conn)
+        cursor.watermark = cursor.last_full_at = utcnow() - timedelta(hours=1)
+        run = start_run(s, conn)
+        assert run is not None and run.kind == "incremental"
+        run.status = "succeeded"
+        cursor.last_full_at = utcnow() - timedelta(days=2)
+        s.flush()
+        again = start_run(s, conn)
+        assert again is not None and again.kind == "full"

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     queue_shards: int = Field(default=4, ge=1, le=1024, validation_alias="CONTACTSYNC_QUEUE_SHARDS")
     schedule_tick_seconds: float = Field(default=15.0, gt=0, validation_alias="CONTACTSYNC_SCHEDULE_TICK_SECONDS")
     default_sync_interval_seconds: int = Field(default=900, ge=10, validation_alias="CONTACTSYNC_SYNC_INTERVAL_SECONDS")
+    full_sync_interval_seconds: int = Field(
+        default=86400, ge=60, validation_alias="CONTACTSYNC_FULL_SYNC_INTERVAL_SECONDS"
+    )
     stale_run_seconds: int = Field(default=300, ge=5, validation_alias="CONTACTSYNC_STALE_RUN_SECONDS")
     lookback_seconds: int = Field(default=300, ge=0, validation_alias="CONTACTSYNC_LOOKBACK_SECONDS")
     http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONTACTSYNC_HTTP_TIMEOUT_SECONDS")

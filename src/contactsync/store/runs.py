@@ -26,6 +26,7 @@ from contactsync.models import (
     WriteOp,
 )
 from contactsync.models.base import utcnow
+from contactsync.settings import get_settings
 
 
 def cursor_of(s: Session, conn: Connection) -> SyncCursor:
@@ -43,10 +44,14 @@ def start_run(s: Session, conn: Connection, *, full: bool = False, trigger: str 
     """Open a run for the connection's tenant, or return None when one is already active (the lease is taken).
 
     The first run of a connection is always full: until every remote contact has been seen once, creating app
-    contacts remotely could duplicate ones that simply were not fetched yet.
+    contacts remotely could duplicate ones that simply were not fetched yet. Later, a full walk recurs every
+    `CONTACTSYNC_FULL_SYNC_INTERVAL_SECONDS`: it is how deletions show on platforms that do not flag them.
     """
     cursor = cursor_of(s, conn)
-    kind = "full" if full or cursor.last_full_at is None or cursor.watermark is None else "incremental"
+    full_due = cursor.last_full_at is None or utcnow() - cursor.last_full_at > timedelta(
+        seconds=get_settings().full_sync_interval_seconds
+    )
+    kind = "full" if full or full_due or cursor.watermark is None else "incremental"
     run = SyncRun(tenant_id=conn.tenant_id, connection_id=conn.id, kind=kind, status="fetching", trigger=trigger)
     try:
         with s.begin_nested():
