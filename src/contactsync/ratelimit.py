@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import functools
 import time
-
-import redis
 from collections.abc import Callable
 
+import redis
 from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
