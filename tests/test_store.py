@@ -171,3 +171,38 @@ def test_full_walk_recurs_after_the_interval(env: dict[str, str]) -> None:
         s.flush()
         again = start_run(s, conn)
         assert again is not None and again.kind == "full"
+
+
+def test_review_link_and_reject(env: dict[str, str]) -> None:
+    import pytest
+
+    from contactsync.store.review import ReviewError, link, open_items, reject
+
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH")), ("a2", company("Alpha AG"))])
+        ids, _ = upsert_remote_contacts(
+            s, "t1", conn_id, [company("Alpha", remote_id="r1"), company("Beta", remote_id="r2")]
+        )
+        a1, a2 = s.scalars(select(AppContact.id).order_by(AppContact.app_id)).all()
+        for rid in ids:
+            s.add(
+                ReviewItem(
+                    tenant_id="t1",
+                    remote_contact_id=rid,
+                    candidates=[{"app_contact_id": a1, "score": 0.7}, {"app_contact_id": a2, "score": 0.6}],
+                )
+            )
+    with db.session() as s:
+        items = open_items(s, "t1")
+        assert [c["app_id"] for c in items[0]["candidates"]] == ["a1", "a2"]
+        link(s, "t1", items[0]["item"], "a1", "alice")
+        with pytest.raises(ReviewError):
+            link(s, "t1", items[0]["item"], "a2", "bob")  # already decided
+        with pytest.raises(ReviewError):
+            link(s, "other-tenant", items[1]["item"], "a2", "bob")  # another tenant's item
+        reject(s, "t1", items[1]["item"], "bob")
+    with db.session() as s:
+        link_row = s.scalar(select(Link))
+        assert link_row is not None and link_row.decided_by == "person" and link_row.app_contact_id == a1
+        assert open_items(s, "t1") == []

@@ -8,6 +8,7 @@ import typer
 
 from contactsync.cli import admin, demo, match, processes
 from contactsync.settings import ConfigError
+from contactsync.store.review import ReviewError
 
 app = typer.Typer(
     name="contactsync",
@@ -25,6 +26,6 @@ def main() -> None:
     """Console entry point: configuration problems end in one line on stderr and exit code 2, not a traceback."""
     try:
         app()
-    except ConfigError as exc:
+    except (ConfigError, ReviewError) as exc:
         print(f"contactsync: error: {exc}", file=sys.stderr)
         sys.exit(2)

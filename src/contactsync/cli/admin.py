@@ -23,8 +23,51 @@ RUN_COLUMNS = ("fetched", "linked", "reviewed", "created_remote", "updated_remot
 def register(app: typer.Typer) -> None:
     dbapp = typer.Typer(help="Database schema.", no_args_is_help=True)
     tenants = typer.Typer(help="Tenants and their connections.", no_args_is_help=True)
+    review = typer.Typer(help="The matcher's unsure cases, decided by a person.", no_args_is_help=True)
     app.add_typer(dbapp, name="db")
     app.add_typer(tenants, name="tenants")
+    app.add_typer(review, name="review")
+
+    @review.command("list")
+    def review_list(tenant_id: str, limit: Annotated[int, typer.Option()] = 50) -> None:
+        """Open review items with their candidates and the engine's score."""
+        from contactsync.store.review import open_items
+
+        with running_services():
+            db.upgrade()
+            with db.session() as s:
+                items = open_items(s, tenant_id, limit)
+            table = Table("item", "platform contact", "candidate (app id)", "score")
+            for it in items:
+                for i, c in enumerate(it["candidates"]):
+                    first = i == 0
+                    table.add_row(
+                        str(it["item"]) if first else "",
+                        it["remote"]["name"] if first else "",
+                        f"{c['name']} ({c['app_id']})",
+                        f"{c['score']:.3f}",
+                    )
+            console.print(table)
+
+    @review.command("link")
+    def review_link(
+        tenant_id: str, item: int, app_id: str, by: Annotated[str, typer.Option(help="who decided")] = "cli"
+    ) -> None:
+        """Link the item's platform contact to the app contact APP_ID."""
+        from contactsync.store.review import link
+
+        with running_services(), db.session() as s:
+            link(s, tenant_id, item, app_id, by)
+        console.print(f"item {item} linked to {app_id}")
+
+    @review.command("reject")
+    def review_reject(tenant_id: str, item: int, by: Annotated[str, typer.Option()] = "cli") -> None:
+        """None of the candidates is this platform contact: they may be created on the platform."""
+        from contactsync.store.review import reject
+
+        with running_services(), db.session() as s:
+            reject(s, tenant_id, item, by)
+        console.print(f"item {item} rejected")
 
     @app.command()
     def keygen() -> None:

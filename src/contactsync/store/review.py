@@ -1,0 +1,94 @@
+"""The review queue: the matcher's unsure cases, decided by a person.
+
+A decision is final for the engine: a person's link is never undone by a later reconcile (the remote contact
+is linked, so the matcher no longer looks at it), and a rejection lets the candidates be created on the
+platform by the next run, since a person has said they are not this remote contact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from contactsync.models import AppContact, Link, RemoteContact, ReviewItem
+from contactsync.models.base import utcnow
+
+
+class ReviewError(ValueError):
+    """The decision cannot be applied (unknown item, already decided, contact linked elsewhere)."""
+
+
+def open_items(s: Session, tenant_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Open items with both sides' names, best candidate first, for a person to decide."""
+    out = []
+    rows = s.execute(
+        select(ReviewItem, RemoteContact)
+        .join(RemoteContact, RemoteContact.id == ReviewItem.remote_contact_id)
+        .where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == "open")
+        .order_by(ReviewItem.id)
+        .limit(limit)
+    ).all()
+    for item, remote in rows:
+        ids = [int(c["app_contact_id"]) for c in item.candidates]
+        apps = {a.id: a for a in s.scalars(select(AppContact).where(AppContact.id.in_(ids)))}
+        out.append(
+            {
+                "item": item.id,
+                "remote": {"id": remote.remote_id, "name": remote.name, "data": remote.data},
+                "candidates": [
+                    {**c, "app_id": apps[int(c["app_contact_id"])].app_id, "name": apps[int(c["app_contact_id"])].name}
+                    for c in item.candidates
+                    if int(c["app_contact_id"]) in apps
+                ],
+            }
+        )
+    return out
+
+
+def _item(s: Session, tenant_id: str, item_id: int) -> ReviewItem:
+    item = s.scalar(
+        select(ReviewItem).where(ReviewItem.id == item_id, ReviewItem.tenant_id == tenant_id).with_for_update()
+    )
+    if item is None:
+        raise ReviewError(f"no review item {item_id} for tenant {tenant_id}")
+    if item.status != "open":
+        raise ReviewError(f"review item {item_id} was already decided ({item.status})")
+    return item
+
+
+def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> None:
+    """Link the item's remote contact to the app contact `app_id` (the app's own id)."""
+    item = _item(s, tenant_id, item_id)
+    app = s.scalar(select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id))
+    if app is None:
+        raise ReviewError(f"no app contact {app_id!r} in tenant {tenant_id}")
+    candidate = next((c for c in item.candidates if int(c["app_contact_id"]) == app.id), None)
+    created = s.execute(
+        pg_insert(Link)
+        .values(
+            tenant_id=tenant_id,
+            app_contact_id=app.id,
+            remote_contact_id=item.remote_contact_id,
+            method="person",
+            score=float(candidate["score"]) if candidate else 0.0,
+            explanation={"review_item": item.id, "engine": candidate.get("explanation") if candidate else None},
+            decided_by="person",
+        )
+        .on_conflict_do_nothing()
+        .returning(Link.id)
+    ).scalar()
+    if created is None:
+        raise ReviewError("the app contact or the remote contact is already linked")
+    _close(item, "linked", who)
+
+
+def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
+    """None of the candidates is this remote contact."""
+    _close(_item(s, tenant_id, item_id), "rejected", who)
+
+
+def _close(item: ReviewItem, status: str, who: str) -> None:
+    item.status, item.resolved_by, item.resolved_at = status, who, utcnow()
