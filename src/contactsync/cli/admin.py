@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.contact import CanonicalContact
 from contactsync.crypto import new_key
 from contactsync.models import Connection, SyncRun, Tenant
 from contactsync.services import running_services
@@ -23,6 +25,45 @@ RUN_COLUMNS = ("fetched", "linked", "reviewed", "created_remote", "updated_remot
 def register(app: typer.Typer) -> None:
     dbapp = typer.Typer(help="Database schema.", no_args_is_help=True)
     tenants = typer.Typer(help="Tenants and their connections.", no_args_is_help=True)
+    contacts = typer.Typer(help="The application's own contacts.", no_args_is_help=True)
+    app.add_typer(contacts, name="contacts")
+
+    @contacts.command("import")
+    def contacts_import(tenant_id: str, path: Path) -> None:
+        """Load the app's contacts from CSV (id,name,email,tax_number,phone,street,city,postal_code,country,
+        is_customer,is_supplier); bad rows are reported and skipped, the rest imported. Re-importing is safe."""
+        from contactsync.appimport import RowError, read_app_contacts
+        from contactsync.store.contacts import upsert_app_contacts
+
+        good: list[tuple[str, CanonicalContact]] = []
+        bad: list[RowError] = []
+        try:
+            for item in read_app_contacts(path):
+                if isinstance(item, RowError):
+                    bad.append(item)
+                else:
+                    good.append(item)
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        with running_services():
+            db.upgrade()
+            with db.session() as s:
+                if s.get(Tenant, tenant_id) is None:
+                    console.print(f"[red]no tenant {tenant_id!r}; add it with `contactsync tenants add`[/red]")
+                    raise typer.Exit(2)
+                created, changed = 0, 0
+                for start in range(0, len(good), 1000):
+                    c, u = upsert_app_contacts(s, tenant_id, good[start : start + 1000])
+                    created, changed = created + c, changed + u
+        for err in bad[:50]:
+            console.print(f"line {err.line}: {err.reason}")
+        console.print(
+            f"{created} created, {changed} changed, {len(good) - created - changed} unchanged, {len(bad)} rejected"
+        )
+        if bad:
+            raise typer.Exit(1)
+
     review = typer.Typer(help="The matcher's unsure cases, decided by a person.", no_args_is_help=True)
     app.add_typer(dbapp, name="db")
     app.add_typer(tenants, name="tenants")

@@ -1,0 +1,83 @@
+"""Loading the application's own contacts from a CSV export, row by row, with a reason for every bad row.
+
+Until an application feeds contactsync through its API, an export is how its contacts arrive. One bad row (an
+empty name, a 10,000-character field) must not stop the other rows: it is reported with its line number and
+skipped, and the rest is imported.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from contactsync.contact import Address, CanonicalContact, Phone
+
+_TRUE = {"1", "true", "yes", "y", "x", "ja", "oui"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    reason: str
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in _TRUE
+
+
+def _contact(row: dict[str, str | None]) -> CanonicalContact:
+    def get(name: str) -> str | None:
+        return (row.get(name) or "").strip() or None
+
+    address = Address(street_1=get("street"), city=get("city"), postal_code=get("postal_code"), country=get("country"))
+    has_address = any((address.street_1, address.city, address.postal_code, address.country))
+    customer, supplier = _flag(row.get("is_customer")), _flag(row.get("is_supplier"))
+    return CanonicalContact(
+        name=get("name") or "",
+        is_customer=customer or not supplier,
+        is_supplier=supplier,
+        emails=tuple(e.strip() for e in (get("email") or "").replace(";", ",").split(",") if e.strip()),
+        tax_number=get("tax_number"),
+        phones=(Phone(number=p),) if (p := get("phone")) else (),
+        addresses=(address,) if has_address else (),
+    )
+
+
+def read_app_contacts(path: Path) -> Iterator[tuple[str, CanonicalContact] | RowError]:
+    """Yield (app id, contact) per good row and a `RowError` per bad one, in file order."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        sample = handle.read(65536)
+        handle.seek(0)
+        try:
+            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.DictReader(handle, dialect=dialect)
+        columns = {(c or "").strip().lower(): c for c in reader.fieldnames or ()}
+        if "id" not in columns or "name" not in columns:
+            raise ValueError(f"{path}: needs 'id' and 'name' columns (found: {', '.join(columns) or 'no header'})")
+        seen: set[str] = set()
+        for raw in reader:
+            row = {key: raw.get(col) for key, col in columns.items()}
+            app_id = (row.get("id") or "").strip()
+            if not app_id:
+                yield RowError(reader.line_num, "empty id")
+                continue
+            if app_id in seen:
+                yield RowError(reader.line_num, f"duplicate id {app_id!r}")
+                continue
+            seen.add(app_id)
+            try:
+                yield app_id, _contact(row)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                field = ".".join(str(p) for p in first["loc"]) or "row"
+                yield RowError(reader.line_num, f"{field}: {first['msg']}")
