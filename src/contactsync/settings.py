@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     full_sync_interval_seconds: int = Field(
         default=86400, ge=60, validation_alias="CONTACTSYNC_FULL_SYNC_INTERVAL_SECONDS"
     )
-    stale_run_seconds: int = Field(default=300, ge=5, validation_alias="CONTACTSYNC_STALE_RUN_SECONDS")
+    stale_run_seconds: int = Field(default=120, ge=5, validation_alias="CONTACTSYNC_STALE_RUN_SECONDS")
     lookback_seconds: int = Field(default=300, ge=0, validation_alias="CONTACTSYNC_LOOKBACK_SECONDS")
     http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONTACTSYNC_HTTP_TIMEOUT_SECONDS")
 

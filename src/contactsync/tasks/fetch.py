@@ -26,14 +26,14 @@ from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run,
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
 from contactsync.tasks.routing import send
-from contactsync.worker.app import app
+from contactsync.worker.app import INFRA_RETRY, app
 
 log = get_logger(__name__)
 # Maesn marks no deletions: a contact missing from a complete full walk is the only sign it was deleted.
 DIALECTS_WITHOUT_DELETION_FLAG = ("maesn",)
 
 
-@app.task(name="contactsync.fetch", bind=True, max_retries=None)
+@app.task(name="contactsync.fetch", bind=True, **{**INFRA_RETRY, "max_retries": None})
 def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)

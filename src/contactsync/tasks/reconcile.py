@@ -7,10 +7,10 @@ from contactsync.models import RunPage
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import add_counters, get_run, lock_run, unreconciled_pages
 from contactsync.tasks.routing import send
-from contactsync.worker.app import app
+from contactsync.worker.app import INFRA_RETRY, app
 
 
-@app.task(name="contactsync.reconcile")
+@app.task(name="contactsync.reconcile", **INFRA_RETRY)
 def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
@@ -24,7 +24,7 @@ def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
     advance(tenant_id, run_id)
 
 
-@app.task(name="contactsync.advance")
+@app.task(name="contactsync.advance", **INFRA_RETRY)
 def advance(tenant_id: str, run_id: int) -> None:
     """Reconciling -> writing, exactly once: the run row is locked while the pages are counted."""
     with db.session() as s:

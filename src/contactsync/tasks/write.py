@@ -29,13 +29,13 @@ from contactsync.store.runs import add_counters, finish_run, lock_run, open_writ
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
 from contactsync.tasks.routing import send
-from contactsync.worker.app import app
+from contactsync.worker.app import INFRA_RETRY, app
 
 log = get_logger(__name__)
 LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the ledger id
 
 
-@app.task(name="contactsync.plan_writes")
+@app.task(name="contactsync.plan_writes", **INFRA_RETRY)
 def plan_writes(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
@@ -58,7 +58,7 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         send("contactsync.write", tenant_id, op_id)
 
 
-@app.task(name="contactsync.write", bind=True, max_retries=None)
+@app.task(name="contactsync.write", bind=True, **{**INFRA_RETRY, "max_retries": None})
 def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     with db.engine().connect() as lock_conn:
         got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id}).scalar()

@@ -12,6 +12,8 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init
+from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contactsync.logs import configure_logging
 from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix
@@ -71,6 +73,17 @@ def configure(capp: Celery) -> None:
 
 app = make_app()
 celery = app
+
+# Options every pipeline task shares: a database or broker that is restarting is waited out with backoff
+# (the task is idempotent, so running it again is safe); anything else is a bug or a provider error, which the
+# tasks handle themselves, and a run left behind by either is re-driven by the schedule tick.
+INFRA_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError, RedisConnectionError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 20,
+}
 
 
 @worker_process_init.connect
