@@ -1,0 +1,96 @@
+"""Infrastructure restarts in the middle of a sync: afterwards every contact is on the platform exactly once.
+
+Each test runs its own server (an embedded Redis or PostgreSQL started for the test), so it can be stopped and
+started again without disturbing other tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import func, select
+
+from contactsync import db
+from contactsync.models import WriteOp
+from contactsync.services import EmbeddedRedis, refresh_process_settings
+from contactsync.tasks.schedule import trigger_sync
+from tests.conftest import Workers
+from tests.test_pipeline import assert_each_app_contact_once, platform_contacts, sandbox, setup_tenant, wait_run
+
+pytestmark = pytest.mark.pipeline
+__all__ = ["sandbox"]
+
+
+@pytest.fixture
+def own_redis(env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    monkeypatch.setenv("REDIS_URL", server.url)
+    env["REDIS_URL"] = server.url
+    refresh_process_settings()
+    yield server
+    server.stop()
+
+
+def wait_for_writes(count: int, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            if (s.scalar(select(func.count()).select_from(WriteOp).where(WriteOp.status == "done")) or 0) >= count:
+                return
+        time.sleep(0.1)
+    raise AssertionError("the writes did not start")
+
+
+def test_redis_restart_mid_run(env: dict[str, str], own_redis: EmbeddedRedis, tmp_path: Path, sandbox: Any) -> None:
+    split, token = setup_tenant(sandbox, size=400, seed=41, faults={"latency_ms": 20})
+    workers = Workers({**env, "CONTACTSYNC_STALE_RUN_SECONDS": "5"}, tmp_path)
+    try:
+        workers.start(1, concurrency=2)
+        run_id = trigger_sync("t1", full=True)
+        assert run_id is not None
+        wait_for_writes(10)
+        assert own_redis.process is not None
+        own_redis.process.kill()  # no shutdown save: whatever the last second held may be gone
+        own_redis.process.wait()
+        time.sleep(2)
+        own_redis.start()  # same port, same append-only file
+        run = wait_run(run_id, workers, timeout=180, redrive=True)
+    finally:
+        workers.stop()
+    assert run.status == "succeeded", run.error
+    rows = platform_contacts(sandbox, token)
+    assert_each_app_contact_once(split, rows)
+    assert len(rows) == len(split.remote) + len(split.app) - split.both
+
+
+def test_postgres_connections_killed_mid_run(
+    env: dict[str, str], workers: Workers, tmp_path: Path, sandbox: Any
+) -> None:
+    """Every connection of the test database is terminated by the server, as in a failover or restart."""
+    split, token = setup_tenant(sandbox, size=400, seed=43, faults={"latency_ms": 20})
+    workers.env["CONTACTSYNC_STALE_RUN_SECONDS"] = "5"
+    workers.start(1, concurrency=2)
+    run_id = trigger_sync("t1", full=True)
+    assert run_id is not None
+    wait_for_writes(10)
+    admin_url = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
+    name = admin_url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        for _ in range(3):
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            time.sleep(0.5)
+    db.reset_engine()
+    run = wait_run(run_id, workers, timeout=180, redrive=True)
+    assert run.status == "succeeded", run.error
+    rows = platform_contacts(sandbox, token)
+    assert_each_app_contact_once(split, rows)
+    assert len(rows) == len(split.remote) + len(split.app) - split.both
