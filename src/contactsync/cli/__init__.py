@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -23,7 +24,12 @@ match.register(app)
 
 
 def main() -> None:
-    """Console entry point: configuration problems end in one line on stderr and exit code 2, not a traceback."""
+    """Console entry point: configuration problems end in one line on stderr and exit code 2, not a traceback.
+
+    SIGTERM (what `docker stop`, Kubernetes and process supervisors send) becomes a normal exit, so children are
+    stopped and embedded servers shut down instead of being orphaned.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
     except (ConfigError, ReviewError) as exc:

@@ -92,6 +92,9 @@ def _run_child(cmd: list[str]) -> int:
     except KeyboardInterrupt:
         stop([proc])
         return 130
+    except BaseException:  # SIGTERM (as SystemExit) or anything else: the child must not outlive us
+        stop([proc])
+        raise
 
 
 def register(app: typer.Typer) -> None:
