@@ -9,6 +9,7 @@ nothing is created twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from contactsync.contact import CanonicalContact, Phone
 
@@ -33,6 +34,8 @@ DEMO_TENANTS = (
 
 
 EDITED_PHONE_PREFIX = "+49 30 5550"
+# The app's copies were last edited long ago, except the ones edited "today" (their phone has the prefix above).
+APP_EDITED_AT = datetime(2024, 1, 15, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 
 from contactsync import db
 from contactsync.cli.processes import beat_command, spawn, stop, worker_command, worker_queues
-from contactsync.demo import DEMO_TENANTS, EDITED_PHONE_PREFIX, DemoTenant, split_companies
+from contactsync.demo import APP_EDITED_AT, DEMO_TENANTS, EDITED_PHONE_PREFIX, DemoTenant, split_companies
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
 from contactsync.services import running_services
@@ -32,8 +32,6 @@ if not console.is_terminal:
     # Piped or captured output (CI logs) gets the whole table rather than rich's 80-column default.
     console = Console(width=160)
 DEMO_RATE_PER_MINUTE = 6000
-# The app's copies were last edited long ago, except the ones the demo edits "today" (see demo.split_companies).
-APP_EDITED_AT = datetime(2024, 1, 15, tzinfo=UTC)
 
 
 def register(app: typer.Typer) -> None:
