@@ -22,22 +22,14 @@ from contactsync.services import running_services
 from contactsync.settings import get_settings
 
 
+def _celery(*args: str) -> list[str]:
+    """A Celery command line for contactsync's app, in this interpreter, at the configured log level."""
+    return [sys.executable, "-m", "celery", "-A", "contactsync.worker", *args, "--loglevel", get_settings().log_level]
+
+
 def worker_command(queues: Sequence[str], name: str, concurrency: int, extra: Sequence[str] = ()) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "contactsync.worker",
-        "worker",
-        "-Q",
-        ",".join(queues),
-        "-n",
-        f"{name}@%h",
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        get_settings().log_level,
+        *_celery("worker", "-Q", ",".join(queues), "-n", f"{name}@%h", "--concurrency", str(concurrency)),
         "--without-mingle",
         "--without-gossip",
         *extra,
@@ -45,19 +37,7 @@ def worker_command(queues: Sequence[str], name: str, concurrency: int, extra: Se
 
 
 def beat_command(schedule_file: Path, extra: Sequence[str] = ()) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "contactsync.worker",
-        "beat",
-        "-s",
-        str(schedule_file),
-        "--loglevel",
-        get_settings().log_level,
-        *extra,
-    ]
+    return [*_celery("beat", "-s", str(schedule_file)), *extra]
 
 
 def worker_queues(index: int, workers: int) -> list[str]:
