@@ -17,14 +17,12 @@ from contactsync.models import Connection, Tenant
 from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.registry import DIALECTS, open_provider
 from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
-from contactsync.settings import get_settings
+from contactsync.settings import ConfigError, get_settings
 
 
 def vault() -> Vault:
     key = get_settings().secret_key
     if not key:
-        from contactsync.settings import ConfigError
-
         raise ConfigError("CONTACTSYNC_SECRET_KEY is not set")
     return Vault(key)
 
