@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -84,6 +85,20 @@ INFRA_RETRY: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 20,
 }
+
+
+@task_prerun.connect
+def _bind_log_context(task_id: str | None = None, task: Any = None, args: Any = None, **_: Any) -> None:
+    """Every log line a task writes names its tenant and task, so one tenant's sync can be followed across
+    workers in a log pipeline (the tenant id leads every pipeline message)."""
+    structlog.contextvars.clear_contextvars()
+    tenant = args[0] if args and isinstance(args[0], str) else None
+    structlog.contextvars.bind_contextvars(task=getattr(task, "name", None), task_id=task_id, tenant_id=tenant)
+
+
+@task_postrun.connect
+def _clear_log_context(**_: Any) -> None:
+    structlog.contextvars.clear_contextvars()
 
 
 @worker_process_init.connect
