@@ -104,7 +104,12 @@ _FIELD_TO_ENV = {
 
 
 # Variables read elsewhere (the CLI's own options, the set-up scripts), so not typos.
-_OTHER_KNOWN = {"CONTACTSYNC_PROVIDER_API_KEY", "CONTACTSYNC_ACCOUNT_TOKEN", "CONTACTSYNC_VENV"}
+_OTHER_KNOWN = {
+    "CONTACTSYNC_PROVIDER_API_KEY",
+    "CONTACTSYNC_ACCOUNT_TOKEN",
+    "CONTACTSYNC_WEBHOOK_SECRET",
+    "CONTACTSYNC_VENV",
+}
 
 
 def load_settings() -> Settings:

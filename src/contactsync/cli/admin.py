@@ -132,6 +132,9 @@ def register(app: typer.Typer) -> None:
         name: Annotated[str | None, typer.Option()] = None,
         interval: Annotated[int | None, typer.Option(help="seconds between scheduled syncs")] = None,
         option: Annotated[list[str] | None, typer.Option(help="dialect option key=value, repeatable")] = None,
+        webhook_secret: Annotated[
+            str | None, typer.Option(envvar="CONTACTSYNC_WEBHOOK_SECRET", help="key the provider signs webhooks with")
+        ] = None,
     ) -> None:
         """Add a tenant with its connection (credentials are stored encrypted), or update it."""
         from contactsync.store.tenants import upsert_tenant
@@ -153,6 +156,7 @@ def register(app: typer.Typer) -> None:
                     account_token=account_token,
                     options=options,
                     sync_interval_seconds=interval,
+                    webhook_secret=webhook_secret,
                 )
         console.print(f"tenant {tenant_id} saved")
 

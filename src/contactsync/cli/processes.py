@@ -102,6 +102,21 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(code)
 
     @app.command()
+    def webhooks(
+        port: Annotated[int, typer.Option()] = 8080,
+        host: Annotated[str, typer.Option()] = "127.0.0.1",
+    ) -> None:
+        """Receive providers' signed webhooks at POST /webhooks/TENANT and start incremental syncs."""
+        import uvicorn
+
+        from contactsync import db
+        from contactsync.receiver import create_receiver_app
+
+        with running_services():
+            db.upgrade()
+            uvicorn.run(create_receiver_app(), host=host, port=port, log_level="info")
+
+    @app.command()
     def sandbox(
         port: Annotated[int, typer.Option()] = 8765,
         host: Annotated[str, typer.Option()] = "127.0.0.1",

@@ -18,6 +18,8 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(255))
     sync_interval_seconds: Mapped[int] = mapped_column(default=900)
     next_sync_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Set by a provider webhook; a run that started before it is followed at once by another one.
+    sync_requested_at: Mapped[datetime | None]
     paused: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = created_at_column()
 

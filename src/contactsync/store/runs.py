@@ -125,7 +125,11 @@ def finish_run(s: Session, run: SyncRun, status: str, error: str | None = None) 
     run.heartbeat_at = run.finished_at
     tenant = s.get(Tenant, run.tenant_id)
     if tenant is not None:
-        tenant.next_sync_at = run.finished_at + timedelta(seconds=tenant.sync_interval_seconds)
+        requested = tenant.sync_requested_at is not None and tenant.sync_requested_at >= run.started_at
+        # A change announced while this run was under way may have missed it: the next run starts right away.
+        tenant.next_sync_at = (
+            run.finished_at if requested else run.finished_at + timedelta(seconds=tenant.sync_interval_seconds)
+        )
 
 
 def stale_runs(s: Session, older_than_seconds: int) -> list[SyncRun]:

@@ -39,6 +39,7 @@ def upsert_tenant(
     options: dict[str, Any] | None = None,
     sync_interval_seconds: int | None = None,
     next_sync_at: datetime | None = None,
+    webhook_secret: str | None = None,
 ) -> Tenant:
     """Create the tenant and its connection, or update them in place (re-connecting resets the status)."""
     if dialect not in DIALECTS:
@@ -54,7 +55,10 @@ def upsert_tenant(
         tenant.sync_interval_seconds = interval
         if next_sync_at is not None:
             tenant.next_sync_at = next_sync_at
-    sealed = vault().seal({"api_key": api_key, "account_token": account_token})
+    secrets = {"api_key": api_key, "account_token": account_token}
+    if webhook_secret:
+        secrets["webhook_secret"] = webhook_secret
+    sealed = vault().seal(secrets)
     conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
     if conn is None:
         conn = Connection(

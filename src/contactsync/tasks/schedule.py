@@ -28,11 +28,12 @@ def schedule_tick() -> dict[str, int]:
     return {"started": started, "redriven": redriven}
 
 
-def start_due_runs() -> int:
+def start_due_runs(tenant_id: str | None = None, trigger: str = "schedule") -> int:
+    """Start a run for every due tenant (or just `tenant_id`, if due) that has none active."""
     now = utcnow()
     started: list[tuple[str, int]] = []
     with db.session() as s:
-        due = s.execute(
+        query = (
             select(Tenant, Connection)
             .join(Connection, Connection.tenant_id == Tenant.id)
             .where(
@@ -42,9 +43,12 @@ def start_due_runs() -> int:
             )
             .order_by(Tenant.next_sync_at.nulls_first())
             .limit(500)
-        ).all()
+        )
+        if tenant_id is not None:
+            query = query.where(Tenant.id == tenant_id)
+        due = s.execute(query).all()
         for tenant, conn in due:
-            run = start_run(s, conn, trigger="schedule")
+            run = start_run(s, conn, trigger=trigger)
             if run is not None:
                 started.append((tenant.id, run.id))
     for tenant_id, run_id in started:

@@ -1,0 +1,142 @@
+"""Provider webhooks request incremental syncs; a bad signature changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from contactsync import db
+from contactsync.models import AppContact, Link, RemoteContact, SyncRun, Tenant
+from contactsync.receiver import accept_webhook, create_receiver_app
+from contactsync.store.tenants import upsert_tenant
+from contactsync.tasks.schedule import trigger_sync
+from tests.conftest import Workers
+from tests.test_pipeline import sandbox, setup_tenant, wait_run
+
+__all__ = ["sandbox"]
+SECRET = "whsec-test"
+
+
+def merge_sig(body: bytes) -> str:
+    return base64.urlsafe_b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode().rstrip("=")
+
+
+def event(kind: str = "Contact.changed") -> bytes:
+    return json.dumps({"hook": {"id": "h", "event": kind, "target": "x"}, "data": {"id": "c1"}}).encode()
+
+
+@pytest.fixture
+def tenant(env: dict[str, str]) -> None:
+    with db.session() as s:
+        upsert_tenant(
+            s, "t1", name="T", dialect="merge", base_url="http://127.0.0.1:9", api_key="k", account_token="a",
+            webhook_secret=SECRET,
+        )  # fmt: skip
+        t = s.get(Tenant, "t1")
+        assert t is not None
+        t.next_sync_at = None
+
+
+def runs() -> list[SyncRun]:
+    with db.session() as s:
+        return list(s.scalars(select(SyncRun)))
+
+
+def test_bad_signature_is_refused_and_changes_nothing(tenant: None) -> None:
+    body = event()
+    assert accept_webhook("t1", body, {"x-merge-webhook-signature": merge_sig(b"other")})[0] == 401
+    assert accept_webhook("t1", body, {})[0] == 401
+    assert accept_webhook("nobody", body, {"x-merge-webhook-signature": merge_sig(body)})[0] == 404
+    assert runs() == []
+
+
+def test_signed_contact_event_starts_one_run_and_marks_the_tenant(tenant: None) -> None:
+    body = event()
+    assert accept_webhook("t1", body, {"x-merge-webhook-signature": merge_sig(body) + "=="}) == (202, "sync requested")
+    assert accept_webhook("t1", body, {"x-merge-webhook-signature": merge_sig(body)})[0] == 202
+    started = runs()
+    assert len(started) == 1 and started[0].trigger == "webhook"  # the second found the lease taken
+    with db.session() as s:
+        t = s.get(Tenant, "t1")
+        assert t is not None and t.sync_requested_at is not None
+
+
+def test_event_for_another_model_requests_nothing(tenant: None) -> None:
+    body = event("Invoice.changed")
+    assert accept_webhook("t1", body, {"x-merge-webhook-signature": merge_sig(body)}) == (202, "no contact event")
+    assert runs() == []
+
+
+@pytest.fixture
+def receiver(env: dict[str, str]) -> Iterator[str]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_receiver_app(), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.mark.pipeline
+def test_platform_edit_announced_by_webhook_reaches_the_app(
+    env: dict[str, str], workers: Workers, sandbox: Any, receiver: str
+) -> None:
+    _split, token = setup_tenant(sandbox, size=40, seed=15)
+    with db.session() as s:
+        conn_row = s.get(Tenant, "t1")
+        assert conn_row is not None
+        conn_row.sync_interval_seconds = 3600  # only the webhook can bring the change in time
+    from contactsync.store.tenants import connection_of, vault
+
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        secrets = vault().open(conn.credentials) | {"webhook_secret": SECRET}
+        conn.credentials = vault().seal(secrets)
+    workers.start(1)
+    first = trigger_sync("t1", full=True)
+    assert first is not None and wait_run(first, workers).status == "succeeded"
+    hook = {"url": f"{receiver}/webhooks/t1", "secret": SECRET, "scheme": "merge"}
+    httpx.patch(f"{sandbox.url}/_sandbox/accounts/{token}", json={"webhook": hook}, timeout=10).raise_for_status()
+    with db.session() as s:
+        remote_id, app_id = s.execute(
+            select(RemoteContact.remote_id, AppContact.app_id)
+            .join(Link, Link.remote_contact_id == RemoteContact.id)
+            .join(AppContact, AppContact.id == Link.app_contact_id)
+            .where(Link.method != "created")
+            .limit(1)
+        ).one()
+    httpx.post(
+        f"{sandbox.url}/_sandbox/accounts/{token}/mutate",
+        json={"op": "edit", "id": remote_id, "changes": {"tax_number": "DE811907980"}},
+        timeout=10,
+    ).raise_for_status()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        hooked = [r for r in runs() if r.trigger == "webhook" and r.finished_at is not None]
+        if hooked:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"no webhook-triggered run finished:\n{workers.logs()}")
+    assert hooked[0].status == "succeeded" and hooked[0].kind == "incremental"
+    with db.session() as s:
+        app = s.scalar(select(AppContact).where(AppContact.app_id == app_id))
+        assert app is not None and app.data["tax_number"] == "DE811907980"
