@@ -349,8 +349,8 @@ class MaesnProvider:
                 for key in ("result", "data", "response", "entity", "resource", "output"):
                     if isinstance(task.get(key), dict):
                         return _data(task[key])
-                key = records.first_key(task, "resourceId", "entityId", "objectId", "recordId")
-                return {"id": task[key]} if key else {}
+                found = records.first_key(task, "resourceId", "entityId", "objectId", "recordId")
+                return {"id": task[found]} if found else {}
             if state in _TASK_FAILED:
                 reason = task.get("error") or task.get("message") or task.get("errors") or state
                 raise Permanent(f"maesn: {verb} failed in async task {task_id}: {reason}", details=task)
