@@ -329,3 +329,12 @@ def country_code(value: str | None) -> str | None:
     if not cleaned:
         return None
     return _INDEX.get(cleaned.upper(), cleaned)
+
+
+def spellings(alpha2: str) -> tuple[str, str] | None:
+    """(alpha-3, short name) of an alpha-2 code, for serving the other spellings; None if unknown."""
+    for line in _TABLE.splitlines():
+        code, alpha3, names = line.split(" ", 2)
+        if code == alpha2.upper():
+            return alpha3, names.split("|")[0]
+    return None
