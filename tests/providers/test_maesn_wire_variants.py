@@ -232,3 +232,16 @@ def test_async_create_that_does_not_finish_in_time_is_uncertain():
     with pytest.raises(Transient, match="still running"):
         provider.create(CanonicalContact(name="New Co"))
     assert sum(r.url.path == "/asyncTask/t-1" for r in server.requests) == 1
+
+
+def test_server_that_insists_on_a_page_number_is_asked_for_page_one():
+    documented = paged(ENVELOPES["documented"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "page" not in request.url.params:
+            return httpx.Response(400, json={"error": {"message": "page is required"}})
+        return documented(request)
+
+    provider, server = maesn(handler)
+    assert walk(provider) == ALL
+    assert [r.url.params.get("page") for r in server.requests] == [None, "1", "2", "3"]

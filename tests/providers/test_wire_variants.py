@@ -236,3 +236,37 @@ def test_a_read_timeout_is_transient():
     provider, _ = merge(handler)
     with pytest.raises(Transient, match="timed out"):
         provider.fetch_page(Window(), None)
+
+
+def test_merge_relative_next_url_without_a_cursor_resolves_against_the_page_not_the_base_path():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("offset") == "1":
+            return httpx.Response(200, json={"next": None, "results": [record(2)]})
+        return httpx.Response(200, json={"next": "/api/accounting/v1/contacts?offset=1", "results": [record(1)]})
+
+    provider, server = merge(handler)
+    assert [c.remote_id for c in walk(provider)] == ["m-1", "m-2"]
+    assert server.requests[1].url.path == "/api/accounting/v1/contacts"
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_merge_server_without_sync_status_leaves_the_window_open(status):
+    provider, _ = merge(lambda r: httpx.Response(status, json={"detail": "Not found."}))
+    assert provider.sync_finished_at() is None
+
+
+def test_merge_sync_status_with_seconds_only_times():
+    results = [
+        {"model_name": "Contact", "last_sync_finished": "2026-03-01T12:00:00Z"},
+        {"model_name": "Invoice", "last_sync_finished": "2020-01-01T00:00:00Z"},
+        "junk",
+    ]
+    provider, _ = merge(lambda r: httpx.Response(200, json={"results": results}))
+    assert provider.sync_finished_at() == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def test_merge_search_on_a_server_that_ignores_the_filter_keeps_only_exact_matches():
+    rows = [record(1), record(2, name="  wanted   gmbh "), record(3, email_address="WANTED@x.de")]
+    provider, _ = merge(lambda r: httpx.Response(200, json={"next": None, "results": rows}))
+    assert [c.remote_id for c in provider.search(name="Wanted GmbH")] == ["m-2"]
+    assert [c.remote_id for c in provider.search(email="wanted@x.de")] == ["m-3"]

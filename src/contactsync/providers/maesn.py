@@ -138,8 +138,9 @@ class MaesnProvider:
         token = dict(token)
         phase = token["phases"][token["phase"]]
         resource = "suppliers" if phase == _SCAN else phase
-        page_param = {} if token.get("page") is None else {"page": token["page"]}
-        response = self.http.request("GET", f"/accounting/{resource}", params={**token["params"], **page_param})
+        response, asked = self._list(resource, token["params"], token.get("page"))
+        if asked != token.get("page"):
+            token["page"] = token["base"] = asked
         if token["bound"] is None:
             token["bound"] = _date_header(response)
         shape = _page_body(response)
@@ -181,6 +182,20 @@ class MaesnProvider:
             except RecordError as error:
                 quarantined.append(records.quarantined(record, error))
         return contacts, quarantined
+
+    def _list(self, resource: str, params: dict[str, Any], page: int | None) -> tuple[httpx.Response, int | None]:
+        """One list page; `page=None` lets the server pick its first page. A server that insists on a page
+        number (400/422 without one) is asked again for page 1, the documented first page."""
+        path = f"/accounting/{resource}"
+        if page is not None:
+            return self.http.request("GET", path, params={**params, "page": page}), page
+        try:
+            return self.http.request("GET", path, params=params), None
+        except Permanent as exc:
+            if isinstance(exc, NotFound) or exc.status not in (400, 422):
+                raise
+            log.info("maesn: /%s wants a page number (%s); counting pages from 1", resource, exc.status)
+            return self.http.request("GET", path, params={**params, "page": 1}), 1
 
     def _advance(self, token: dict[str, Any], shape: _Shape) -> PageToken | None:
         base = token.get("base")
@@ -251,14 +266,16 @@ class MaesnProvider:
         hits: set[str] = set()
         seen: str | None = None
         for _ in range(self.search_pages):
-            page_param = {} if page is None else {"page": page}
-            shape = _page_body(self.http.request("GET", f"/accounting/{resource}", params={**params, **page_param}))
+            response, page = self._list(resource, params, page)
+            shape = _page_body(response)
             for record in shape.items:
                 try:
                     contact = from_maesn(record, roles=(False, False))
                 except RecordError:
                     continue
-                if (name is not None and contact.name == name) or (email is not None and email in contact.emails):
+                if (name is not None and _same_text(contact.name, name)) or (
+                    email is not None and any(_same_text(own, email) for own in contact.emails)
+                ):
                     hits.add(contact.remote_id or "")
             base = shape.current if page is None and shape.current in (0, 1) else (1 if page is None else None)
             if pages is None:
@@ -471,6 +488,10 @@ def _page_body(response: httpx.Response) -> _Shape:
         return None
 
     return _Shape(items, find(_TOTAL_KEYS), find(_PAGES_KEYS), find(_CURRENT_KEYS), find(_SIZE_KEYS))
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
 def _fingerprint(items: list[Any]) -> str:

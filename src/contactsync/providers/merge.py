@@ -113,7 +113,7 @@ class MergeProvider:
         top = max(stamps) if stamps else None
         if top is not None and bound is not None:
             top = min(top, datetime.fromisoformat(bound.replace("Z", "+00:00")))
-        following = _next_of(body.get("next"))
+        following = _next_of(body.get("next"), response.request.url)
         if following is not None and following == {k: token.get(k) for k in following}:
             raise Transient("merge: a contacts page pointed at itself as the next page")
         next_token = {"params": token["params"], "bound": bound, **following} if following else None
@@ -128,17 +128,27 @@ class MergeProvider:
         return url
 
     def sync_finished_at(self) -> datetime | None:
-        body = self.http.json("GET", "/sync-status")
+        """Merge's `last_sync_finished` for contacts; None when the server has no `/sync-status` or says nothing.
+
+        A server without the endpoint (404/405) is not an error: the window then stays open at the top and the
+        page bound from the `Date` header clamps the watermark instead.
+        """
+        try:
+            body = self.http.json("GET", "/sync-status")
+        except Permanent as exc:
+            if exc.status in (404, 405, 501):
+                log.info("merge: no /sync-status on this server (%s)", exc.status)
+                return None
+            raise
         finished: list[datetime] = []
-        for result in body.get("results") or [] if isinstance(body, dict) else []:
+        results = body.get("results") if isinstance(body, dict) else body
+        for result in results if isinstance(results, list) else []:
+            if not isinstance(result, dict):
+                continue
             model = str(result.get("model_name") or result.get("model_id") or "")
-            value = result.get("last_sync_finished")
-            if "contact" in model.lower() and isinstance(value, str):
-                try:
-                    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                except ValueError:
-                    continue
-                finished.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+            moment = records.parse_time(result.get("last_sync_finished"))
+            if "contact" in model.lower() and moment is not None:
+                finished.append(moment)
         return min(finished) if finished else None
 
     # -- single records -----------------------------------------------------------------------------------
@@ -163,9 +173,11 @@ class MergeProvider:
                 body = _page_body(response)
                 contacts, _bad = _map_page(body["results"])
                 for contact in contacts:
-                    if contact.remote_id and not contact.deleted:
+                    # A server that ignores the filter must not turn the whole book into candidates.
+                    wanted = _same_text(contact.name, value) if key == "name" else _has_email(contact, value)
+                    if contact.remote_id and not contact.deleted and wanted:
                         found[contact.remote_id] = contact
-                following = _next_of(body.get("next"))
+                following = _next_of(body.get("next"), response.request.url)
                 if following is None:
                     break
                 if "cursor" in following:
@@ -218,16 +230,28 @@ def _page_body(response: httpx.Response) -> dict[str, Any]:
     return {**body, "results": results}
 
 
-def _next_of(value: Any) -> dict[str, str] | None:
-    """Where the next page is: `{"cursor": ...}` for a cursor (bare or inside a URL), `{"next_url": ...}` else."""
+def _next_of(value: Any, current: httpx.URL) -> dict[str, str] | None:
+    """Where the next page is: `{"cursor": ...}` for a cursor (bare or inside a URL), `{"next_url": ...}` else.
+
+    A relative URL is resolved against the page that named it (the client's base URL has a path of its own).
+    """
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise Transient(f"merge: a contacts page's next was a {type(value).__name__}, not a cursor")
     if not value.startswith(("http://", "https://", "/")):
         return {"cursor": value}
-    cursor = httpx.URL(value).params.get("cursor")
-    return {"cursor": cursor} if cursor else {"next_url": value}
+    url = current.join(value)
+    cursor = url.params.get("cursor")
+    return {"cursor": cursor} if cursor else {"next_url": str(url)}
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _has_email(contact: CanonicalContact, email: str) -> bool:
+    return any(_same_text(own, email) for own in contact.emails)
 
 
 def _body_or_none(response: httpx.Response) -> Any:
