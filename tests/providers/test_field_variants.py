@@ -129,8 +129,11 @@ def test_maesn_person_without_company_name_and_without_change_time():
     [("CUSTOMER", (True, False)), ("vendor", (False, True)), (["CUSTOMER", "SUPPLIER"], (True, True))],
 )
 def test_maesn_roles_from_a_role_naming_type_field(value, roles):
-    contact = from_maesn({**MAESN, "contactType": value}, roles=(False, False))
+    contact = from_maesn({**MAESN, "contactType": value})
     assert (contact.is_customer, contact.is_supplier) == roles
+    # Read from a list, the list decides: a supplier list's item is a supplier whatever its type says.
+    listed = from_maesn({**MAESN, "contactType": value}, roles=(False, True))
+    assert (listed.is_customer, listed.is_supplier) == (False, True)
 
 
 def test_maesn_roles_fall_back_to_the_list_read_when_the_record_says_nothing():
@@ -155,3 +158,16 @@ def test_maesn_archived_flag_without_status():
 def test_what_stays_a_broken_maesn_record(record, reason):
     with pytest.raises(RecordError, match=reason):
         from_maesn(record)
+
+
+def test_country_spellings_are_one_country_in_what_each_dialect_carries():
+    from contactsync.contact import Address, CanonicalContact
+    from contactsync.providers.maesn_mapping import carried_by_maesn, to_maesn
+    from contactsync.providers.merge_mapping import carried_by_merge, to_merge
+
+    app = CanonicalContact(name="X", addresses=(Address(country="Deutschland"),))
+    platform = CanonicalContact(name="X", addresses=(Address(country="DE"),))
+    assert carried_by_merge(app) == carried_by_merge(platform)
+    assert carried_by_maesn(app) == carried_by_maesn(platform)
+    assert to_merge({"addresses": [{"country": "Deutschland"}]})["addresses"][0]["country"] == "DE"
+    assert to_maesn({"addresses": [{"country": "DEU"}]})["addresses"][0]["countryCode"] == "DE"

@@ -44,6 +44,7 @@ back, and a `taskId`, which is polled.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import time
@@ -495,8 +496,9 @@ def _same_text(a: str, b: str) -> bool:
 
 
 def _fingerprint(items: list[Any]) -> str:
-    ids = [str(item.get("id")) if isinstance(item, dict) else repr(item)[:50] for item in items]
-    return hashlib.sha256("\x00".join(ids).encode()).hexdigest()[:16]
+    """A digest of a whole page; whole records, not ids, so two pages of id-less (broken) records still differ."""
+    blob = json.dumps(items, sort_keys=True, default=str, ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def _body_or_none(response: httpx.Response) -> Any:

@@ -8,11 +8,11 @@ other canonical field round-trips. Roles come from `isCustomer`/`isSupplier` whe
 Reading tolerates what other Maesn-shaped servers (and Maesn's v2) do differently: emails and phone numbers as
 objects or bare strings; the name as `companyName`, `name`, `displayName` or a person's `firstName` +
 `lastName`; the change time as `updatedDate`, `lastModified`, `modifiedDate`, `updatedAt` and kin (ISO or
-epoch); roles from `isCustomer`/`isSupplier`, from a `contactType`/`type`/`roles` naming CUSTOMER, SUPPLIER or
-VENDOR, or else from the list the item came from; country codes or names (stored as ISO-2); enum values in any
-case, unknown address types as "other". A record with no change time at all is accepted with no
-`modified_at`: it then cannot move the watermark, which is the safe direction. Still quarantined: no id, no
-name in any spelling, or a status that is neither active nor archived.
+epoch); roles from `isCustomer`/`isSupplier`, else from the list the item came from, else from a
+`contactType`/`type`/`roles` naming CUSTOMER, SUPPLIER or VENDOR; country codes or names (stored as
+ISO-2); enum values in any case, unknown address types as "other". A record with no change time at all is
+accepted with no `modified_at`: it then cannot move the watermark, which is the safe direction. Still
+quarantined: no id, no name in any spelling, or a status that is neither active nor archived.
 """
 
 from __future__ import annotations
@@ -127,20 +127,18 @@ def _name(record: dict[str, Any], rid: str) -> str | None:
 
 
 def _roles(record: dict[str, Any], rid: str, roles: tuple[bool, bool] | None) -> tuple[bool, bool]:
-    """Roles from explicit flags, else from a role-naming type field, else from the list read (`roles`)."""
+    """Roles from explicit flags, else from the list read (`roles`), else from a role-naming type field."""
     if "isCustomer" in record or "isSupplier" in record:
         return records.boolean(record, "isCustomer", rid), records.boolean(record, "isSupplier", rid)
+    if roles is not None:
+        return roles  # which list the record was read from is authoritative
     words: set[str] = set()
     for key in _ROLE_KEYS:
         for value in records.entries(record, key, rid) if isinstance(record.get(key), list | str) else []:
             word = records.enum(value) if isinstance(value, str) else None
             if word:
                 words.add(word)
-    if words & (_CUSTOMER_WORDS | _SUPPLIER_WORDS):
-        return bool(words & _CUSTOMER_WORDS), bool(words & _SUPPLIER_WORDS)
-    if roles is not None:
-        return roles
-    return False, False
+    return bool(words & _CUSTOMER_WORDS), bool(words & _SUPPLIER_WORDS)
 
 
 def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +171,7 @@ def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
                 "addressLine1": a.get("street_1"),
                 "addressLine2": a.get("street_2"),
                 "city": a.get("city"),
-                "countryCode": a.get("country"),
+                "countryCode": country_code(a.get("country")),
                 "postalCode": a.get("postal_code"),
                 "type": _ADDRESS_OUT[a.get("type", "billing")],
             }
@@ -185,6 +183,6 @@ def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
 def carried_by_maesn(contact: CanonicalContact) -> dict[str, Any]:
     """The part of a contact's content Maesn can carry: what a round trip through Maesn must preserve."""
     content = contact.content()
-    content["addresses"] = [{**a, "state": None} for a in content["addresses"]]
+    content["addresses"] = [{**a, "state": None, "country": country_code(a["country"])} for a in content["addresses"]]
     content["deleted"] = False
     return content

@@ -111,7 +111,7 @@ def to_merge(fields: dict[str, Any]) -> dict[str, Any]:
                 "street_2": a.get("street_2"),
                 "city": a.get("city"),
                 "state": a.get("state"),
-                "country": a.get("country"),
+                "country": country_code(a.get("country")),
                 "zip_code": a.get("postal_code"),
             }
             for a in fields["addresses"] or []
@@ -123,4 +123,6 @@ def carried_by_merge(contact: CanonicalContact) -> dict[str, Any]:
     """The part of a contact's content Merge can carry: what a round trip through Merge must preserve."""
     content = contact.content()
     content["emails"] = content["emails"][:1]
+    # Merge holds ISO-2 codes only: "Deutschland" in the app and "DE" at Merge are the same country, not a change.
+    content["addresses"] = [{**a, "country": country_code(a["country"])} for a in content["addresses"]]
     return content
