@@ -245,3 +245,33 @@ def test_server_that_insists_on_a_page_number_is_asked_for_page_one():
     provider, server = maesn(handler)
     assert walk(provider) == ALL
     assert [r.url.params.get("page") for r in server.requests] == [None, "1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": {"code": "DUPLICATE", "message": "Name already used"}},
+        {"data": None, "errors": [{"message": "Name already used"}]},
+    ],
+)
+def test_a_2xx_write_answer_carrying_an_error_and_no_record_is_a_refusal(body):
+    provider, _ = maesn(lambda r: httpx.Response(200, json=body))
+    with pytest.raises(Permanent, match="refused: Name already used"):
+        provider.create(CanonicalContact(name="New Co"))
+
+
+def test_pages_of_id_less_records_without_pagination_are_not_mistaken_for_a_repeat():
+    pages = {
+        "": [{"companyName": f"No Id {n}"} for n in range(5)],
+        "2": [{"companyName": f"No Id {n}"} for n in range(5, 10)],
+        "3": ROWS[:2],
+    }
+    provider, server = maesn(lambda r: httpx.Response(200, json={"data": pages[r.url.params.get("page", "")]}))
+    token, quarantined, ids = None, 0, []
+    while True:
+        page = provider.fetch_page(Window(), token)
+        quarantined += len(page.quarantined)
+        ids += [c.remote_id for c in page.contacts]
+        if (token := page.next_token) is None:
+            break
+    assert quarantined == 10 and ids == ALL[:2] and len(server.requests) == 3

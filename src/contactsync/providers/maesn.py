@@ -340,7 +340,12 @@ class MaesnProvider:
         self, response: httpx.Response, verb: str, roles: tuple[bool, bool] | None
     ) -> tuple[CanonicalContact | None, str | None]:
         """The contact a write answered with, or (None, its id or None) when it has to be read back."""
-        answer = _data(_body_or_none(response))
+        raw = _body_or_none(response)
+        problem = _error_of(raw)
+        if problem is not None:
+            # A 2xx that carries an error and no record is a refusal, worded by the server.
+            raise Permanent(f"maesn: {verb} was refused: {problem}", status=response.status_code, details=raw)
+        answer = _data(raw)
         if isinstance(answer, dict) and _task_id(answer) and not _record_id(answer):
             answer = self._await_task(_task_id(answer) or "", verb)
         remote_id = _record_id(answer) if isinstance(answer, dict) else None
@@ -512,6 +517,26 @@ def _body_or_none(response: httpx.Response) -> Any:
             f"{body_excerpt(response.content)!r}",
             status=response.status_code,
         ) from exc
+
+
+def _error_of(body: Any) -> str | None:
+    """The error a 2xx write answer carries instead of a record (`error`/`errors`, no id anywhere), if any."""
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data")
+    if _record_id(body) or (isinstance(data, dict) and (_record_id(data) or _task_id(data))) or _task_id(body):
+        return None
+    for key in ("error", "errors"):
+        value = body.get(key)
+        if isinstance(value, dict):
+            value = value.get("message") or value.get("detail") or value.get("code")
+        if isinstance(value, list) and value:
+            value = "; ".join(
+                str(v.get("message") or v.get("detail") or v) if isinstance(v, dict) else str(v) for v in value[:3]
+            )
+        if value:
+            return str(value)[:300]
+    return None
 
 
 def _record_id(answer: dict[str, Any]) -> str | None:
