@@ -15,22 +15,22 @@ MAESN_GOOD = {"id": "a-ok", "companyName": "Fine GmbH", "updatedDate": STAMP}
 BROKEN = {
     "merge": [
         ({"name": "No Id GmbH", "modified_at": STAMP}, "id is missing"),
-        ({**MERGE_GOOD, "id": "m1", "is_customer": "yes"}, "is_customer should be true or false"),
+        ({**MERGE_GOOD, "id": "m1", "is_customer": "maybe"}, "is_customer should be true or false"),
         ({**MERGE_GOOD, "id": "m2", "status": "DORMANT"}, "status has unknown value 'DORMANT'"),
         ({**MERGE_GOOD, "id": "m3", "name": "x" * 10_000_000}, "name is 10,000,000 characters long"),
         ({**MERGE_GOOD, "id": "m4", "name": INVALID_UTF8}, "name is not valid UTF-8"),
-        ({**MERGE_GOOD, "id": "m5", "modified_at": "yesterday"}, "modified_at is not an ISO 8601 time"),
+        ({**MERGE_GOOD, "id": "m5", "modified_at": "yesterday"}, "modified_at is not a time"),
         ({**MERGE_GOOD, "id": "m6", "email_address": ["a@b.c"]}, "email_address should be a string"),
         ("just a string", "a contact should be an object"),
     ],
     "maesn": [
         ({"companyName": "No Id GmbH", "updatedDate": STAMP}, "id is missing"),
-        ({**MAESN_GOOD, "id": "a1", "isSupplier": 1}, "isSupplier should be true or false"),
-        ({**MAESN_GOOD, "id": "a2", "addresses": [{"type": "MOON"}]}, "addresses[0].type has unknown value"),
+        ({**MAESN_GOOD, "id": "a1", "isSupplier": 7}, "isSupplier should be true or false"),
+        ({**MAESN_GOOD, "id": "a2", "updatedDate": "last week"}, "updatedDate is not a time"),
         ({**MAESN_GOOD, "id": "a3", "vatId": "1" * 10_000_000}, "vatId is 10,000,000 characters long"),
         ({**MAESN_GOOD, "id": "a4", "companyName": INVALID_UTF8}, "companyName is not valid UTF-8"),
-        ({**MAESN_GOOD, "id": "a5", "companyName": None}, "companyName is missing"),
-        ({**MAESN_GOOD, "id": "a6", "emailAddresses": "a@b.c"}, "emailAddresses should be a list of objects"),
+        ({**MAESN_GOOD, "id": "a5", "companyName": None}, "companyName (or name, or firstName/lastName) is missing"),
+        ({**MAESN_GOOD, "id": "a6", "emailAddresses": 42}, "emailAddresses should be a list of objects or strings"),
     ],
 }
 

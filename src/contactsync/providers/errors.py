@@ -27,7 +27,16 @@ class RateLimited(ProviderError):
 
 
 class Transient(ProviderError):
-    """5xx, timeouts, resets: the same call may succeed later. A write may or may not have been committed."""
+    """5xx, timeouts, resets: the same call may succeed later. A write may or may not have been committed.
+
+    `retry_after` is the wait the server asked for (a 503 with Retry-After on a write), when it named one.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, details: Any = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, status=status, details=details)
+        self.retry_after = retry_after
 
 
 class Permanent(ProviderError):

@@ -5,11 +5,19 @@ which statuses are transient, how long a 429 asks us to wait (Retry-After in sec
 `X-Rate-Limit-Problem`, `X-RateLimit-Reset`, else the dialect's default), and what a body that is not UTF-8 or
 not JSON means. Provider messages are kept in `details` so a permanent failure can be shown to a human as the
 platform worded it.
+
+Real servers add what our sandbox does not: redirects (followed only to the same host, so the credentials in
+our headers never leave it), 503s that name a wait, HTML error pages from proxies and load balancers (reported
+with a short excerpt, never as a JSON error escaping), gzip (httpx decodes it) and slow reads (timeouts).
+A 502/503/504 with Retry-After on a read becomes `RateLimited` (status kept, so it cools down only this call,
+not the whole connection); on a write it stays `Transient`, because a gateway's 503 may follow a commit and
+only `Transient` makes the ledger look before it sends again.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
@@ -29,6 +37,9 @@ _TRANSIENT_4XX = frozenset({408, 425})
 _XERO_PROBLEM_WAIT = {"minute": 60.0, "appminute": 60.0, "concurrent": 1.0, "day": 3600.0}
 # NetSuite answers its concurrency limit with a 400 carrying this code instead of a 429.
 _NETSUITE_LIMIT = "SSS_REQUEST_LIMIT_EXCEEDED"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+_EXCERPT = 160
 
 
 def build_client(
@@ -42,6 +53,7 @@ def build_client(
         timeout=httpx.Timeout(connect=min(10.0, seconds), read=seconds, write=seconds, pool=seconds),
         limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
         transport=transport,
+        follow_redirects=False,  # followed by HttpCaller, same host only
     )
 
 
@@ -84,6 +96,34 @@ def _details(response: httpx.Response) -> Any:
         return response.content[:2000].decode("utf-8", errors="replace")
 
 
+def body_excerpt(content: bytes) -> str:
+    """The start of a body that is not what we expected, tags and runs of whitespace squeezed out."""
+    text = content[:4000].decode("utf-8", errors="replace")
+    text = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", text)
+    text = " ".join(re.sub(r"<[^>]*>", " ", text).split())
+    return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
+
+
+def _reason(details: Any) -> str | None:
+    """The server's own words from the usual error shapes (`detail`, `message`, `error`, `errors[]`)."""
+    if isinstance(details, str):
+        return body_excerpt(details.encode()) or None
+    if isinstance(details, list):
+        parts = [_reason(item) for item in details[:3]]
+        return "; ".join(p for p in parts if p) or None
+    if not isinstance(details, dict):
+        return None
+    for key in ("detail", "message", "error_description", "title", "error", "errors"):
+        value = details.get(key)
+        if isinstance(value, str) and value:
+            return value[:_EXCERPT]
+        if isinstance(value, dict | list) and value:
+            found = _reason(value)
+            if found:
+                return found
+    return None
+
+
 class HttpCaller:
     """Sends requests for one provider instance and raises typed errors for everything but success."""
 
@@ -111,31 +151,78 @@ class HttpCaller:
     ) -> httpx.Response:
         if self._throttle is not None:
             self._throttle()
-        try:
-            response = self.client.request(method, path, params=params, json=json_body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise Transient(f"{self._label}: {method} {path} timed out ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise Transient(f"{self._label}: {method} {path} failed on the wire: {exc}") from exc
+        target: str | httpx.URL = path
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = self._send(method, path, target, params=params, json_body=json_body, headers=headers)
+            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+                break
+            target = self._redirect_target(method, path, response)
+            params = None  # the Location carries its own query
+            if response.status_code == 303 and method != "GET":
+                method, json_body = "GET", None
+        else:
+            raise Transient(f"{self._label}: {method} {path} was redirected more than {_MAX_REDIRECTS} times")
         self._raise_for(method, path, response)
         return response
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        target: str | httpx.URL,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        try:
+            return self.client.request(method, target, params=params, json=json_body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise Transient(f"{self._label}: {method} {path} timed out ({type(exc).__name__})") from exc
+        except httpx.RequestError as exc:
+            # Transport failures, undecodable gzip, protocol errors: the server may answer properly next time.
+            raise Transient(f"{self._label}: {method} {path} failed on the wire: {exc}") from exc
+
+    def _redirect_target(self, method: str, path: str, response: httpx.Response) -> httpx.URL:
+        """Where a redirect points, if it stays on our host; credentials are never sent anywhere else."""
+        target = response.request.url.join(response.headers["location"])
+        base = self.client.base_url
+        same_host = target.host == base.host and (target.port or 0) == (base.port or 0)
+        upgrade = target.host == base.host and base.scheme == "http" and target.scheme == "https"
+        if not (same_host and target.scheme == base.scheme) and not upgrade:
+            raise Permanent(
+                f"{self._label}: {method} {path} was redirected to another host ({target.host}); "
+                "check the connection's base URL",
+                status=response.status_code,
+            )
+        return target
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
         try:
             return decode_json(response.content)
         except ValueError as exc:
-            raise Transient(f"{self._label}: {method} {path} answered with a body that is not JSON") from exc
+            raise Transient(
+                f"{self._label}: {method} {path} answered {response.status_code} with a body that is not JSON: "
+                f"{body_excerpt(response.content)!r}",
+                status=response.status_code,
+            ) from exc
 
     def _raise_for(self, method: str, path: str, response: httpx.Response) -> None:
         status = response.status_code
         if status < 300:
             return
-        what = f"{self._label}: {method} {path} answered {status}"
         details = _details(response)
+        reason = _reason(details)
+        what = f"{self._label}: {method} {path} answered {status}" + (f" ({reason})" if reason else "")
         if status == 429 or (status == 400 and _NETSUITE_LIMIT in response.text):
             wait = retry_after_seconds(response.headers, self._default_retry_after)
             raise RateLimited(f"{what}; retry in {wait:.0f} s", retry_after=wait, status=status, details=details)
+        if status in (502, 503, 504) and response.headers.get("retry-after"):
+            wait = retry_after_seconds(response.headers, self._default_retry_after)
+            if method == "GET":
+                raise RateLimited(f"{what}; retry in {wait:.0f} s", retry_after=wait, status=status, details=details)
+            raise Transient(f"{what}; retry in {wait:.0f} s", status=status, details=details, retry_after=wait)
         if status in (401, 403):
             raise AuthLost(f"{what}; the connection needs re-authorisation", status=status, details=details)
         if status == 404:

@@ -16,6 +16,11 @@ Options (`ConnectionConfig.options`):
   up with `Transient` (the watermark then stays where it was).
 - `search_pages` (int, default 50): how many pages `search` scans per list.
 - `default_retry_after` (float seconds, default 60).
+- `first_page` ("auto" | 0 | 1, default "auto"): the number of a list's first page. In "auto" the first request
+  of a list names no page, so the server serves its own first page, and its `currentPage` (0 or 1) tells the
+  base; a server that does not say is taken to count from 1, as Maesn documents.
+- `async_wait_seconds` (float, default 10): how long a write answered with a `taskId` is polled at
+  `/asyncTask/{taskId}` before giving up with `Transient` (the ledger then looks before sending it again).
 
 Page numbers are not cursors: a row deleted while a walk runs moves later rows one place up and one of them
 would never be seen. Each page's `meta.pagination.total` is compared with the first page's; on a change the
@@ -25,12 +30,26 @@ Maesn exposes no deleted flag, so deletions are only learnt from a complete full
 from an incremental one. Maesn has no `Idempotency-Key`; `create` ignores the key and relies on `search`.
 `search` has no server-side filter to use, so it scans newest pages first (a create whose answer was lost sits
 at the end of the list) up to `search_pages` pages per list.
+
+Envelopes other servers use are read as well: a bare list; `data` holding `items`/`content`/`records`/`results`;
+the pagination under `meta.pagination`, `meta`, `pagination`, inside `data` or at the top level, with the keys
+spelled `total`/`totalCount`/`totalElements`/`totalItems`, `totalPages`/`pages`/`pageCount`/`lastPage`,
+`currentPage`/`page`/`number`/`pageNumber`, `perPage`/`limit`/`pageSize`/`size`. Without pagination a page
+shorter than the page size (or empty) ends the list, and a page identical to the one before (a server that
+ignores `page`) ends it too, so no walk can loop. A shape with no list to be found is `Transient`. Writes accept
+the record bare or in `data`, an answer holding only an `id` (or nothing but a `Location`), which is then read
+back, and a `taskId`, which is polled.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -41,7 +60,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
 from contactsync.providers.errors import NotFound, Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, build_client, decode_json
+from contactsync.providers.http import HttpCaller, body_excerpt, build_client, decode_json
 from contactsync.providers.maesn_mapping import from_maesn, to_maesn
 
 log = logging.getLogger(__name__)
@@ -76,6 +95,12 @@ class MaesnProvider:
         self.update_method = str(options.get("update_method", "PATCH")).upper()
         self.max_rewalks = int(options.get("max_rewalks", 3))
         self.search_pages = int(options.get("search_pages", 50))
+        first = options.get("first_page", "auto")
+        if first not in ("auto", 0, 1, "0", "1"):
+            raise ValueError("first_page must be auto, 0 or 1")
+        self.first_page: int | None = None if first == "auto" else int(first)
+        self.async_wait = float(options.get("async_wait_seconds", 10.0))
+        self._sleep: Callable[[float], None] = time.sleep
         self.scope: dict[str, str] = {}
         if options.get("company_id"):
             self.scope["companyId"] = str(options["company_id"])
@@ -102,9 +127,11 @@ class MaesnProvider:
                 "params": params,
                 "phases": phases,
                 "phase": 0,
-                "page": 1,
+                "page": self.first_page,
+                "base": self.first_page,
                 "total": None,
                 "rewalks": 0,
+                "seen": None,
                 "bound": bound,
                 "suppliers": [],
                 "both": [],
@@ -112,21 +139,22 @@ class MaesnProvider:
         token = dict(token)
         phase = token["phases"][token["phase"]]
         resource = "suppliers" if phase == _SCAN else phase
-        response = self.http.request(
-            "GET", f"/accounting/{resource}", params={**token["params"], "page": token["page"]}
-        )
+        response, asked = self._list(resource, token["params"], token.get("page"))
+        if asked != token.get("page"):
+            token["page"] = token["base"] = asked
         if token["bound"] is None:
             token["bound"] = _date_header(response)
-        data, total, total_pages = _page_body(response)
-        if token["total"] is not None and total != token["total"]:
+        shape = _page_body(response)
+        if token["total"] is not None and shape.total is not None and shape.total != token["total"]:
             return Page([], [], next_token=self._rewalk(token, phase), max_modified_at=None)
-        token["total"] = total
+        token["total"] = shape.total
+        data = shape.items
         contacts, quarantined = self._map(phase, data, token)
         stamps = [c.modified_at for c in contacts if c.modified_at is not None]
         top = max(stamps) if stamps else None
         if top is not None and token["bound"]:
             top = min(top, datetime.fromisoformat(token["bound"].replace("Z", "+00:00")))
-        return Page(contacts, quarantined, next_token=self._advance(token, total_pages), max_modified_at=top)
+        return Page(contacts, quarantined, next_token=self._advance(token, shape), max_modified_at=top)
 
     def _map(
         self, phase: str, data: list[Any], token: dict[str, Any]
@@ -156,11 +184,36 @@ class MaesnProvider:
                 quarantined.append(records.quarantined(record, error))
         return contacts, quarantined
 
-    def _advance(self, token: dict[str, Any], total_pages: int) -> PageToken | None:
-        if token["page"] < total_pages:
-            return {**token, "page": token["page"] + 1}
+    def _list(self, resource: str, params: dict[str, Any], page: int | None) -> tuple[httpx.Response, int | None]:
+        """One list page; `page=None` lets the server pick its first page. A server that insists on a page
+        number (400/422 without one) is asked again for page 1, the documented first page."""
+        path = f"/accounting/{resource}"
+        if page is not None:
+            return self.http.request("GET", path, params={**params, "page": page}), page
+        try:
+            return self.http.request("GET", path, params=params), None
+        except Permanent as exc:
+            if isinstance(exc, NotFound) or exc.status not in (400, 422):
+                raise
+            log.info("maesn: /%s wants a page number (%s); counting pages from 1", resource, exc.status)
+            return self.http.request("GET", path, params={**params, "page": 1}), 1
+
+    def _advance(self, token: dict[str, Any], shape: _Shape) -> PageToken | None:
+        base = token.get("base")
+        if base is None:
+            base = shape.current if shape.current in (0, 1) and token.get("page") is None else 1
+        served = shape.current if shape.current is not None else (token["page"] if token["page"] is not None else base)
+        more = shape.more(served, base, self.limit)
+        seen = None
+        if more and shape.total_pages is None and shape.total is None:
+            # No pagination to go by: a server that ignores `page` would serve this page forever.
+            seen = _fingerprint(shape.items)
+            if seen == token.get("seen"):
+                more = False
+        if more:
+            return {**token, "page": served + 1, "base": base, "seen": seen}
         if token["phase"] + 1 < len(token["phases"]):
-            return {**token, "phase": token["phase"] + 1, "page": 1, "total": None}
+            return {**token, "phase": token["phase"] + 1, "page": base, "base": base, "total": None, "seen": None}
         return None
 
     def _rewalk(self, token: dict[str, Any], phase: str) -> PageToken:
@@ -168,7 +221,13 @@ class MaesnProvider:
         if token["rewalks"] >= self.max_rewalks:
             raise Transient(f"maesn: /{phase} kept changing during the walk ({token['rewalks']} re-walks)")
         log.info("maesn: total of /%s changed mid-walk; walking it again", phase)
-        restarted = {**token, "page": 1, "total": None, "rewalks": token["rewalks"] + 1}
+        restarted = {
+            **token,
+            "page": token.get("base", 1),
+            "total": None,
+            "seen": None,
+            "rewalks": token["rewalks"] + 1,
+        }
         if phase == _SCAN:
             restarted["suppliers"] = []
         return restarted
@@ -203,19 +262,35 @@ class MaesnProvider:
 
     def _scan(self, resource: str, name: str | None, email: str | None) -> set[str]:
         params = {"limit": 100, **self.scope}
-        page, pages, hits = 1, None, set()
+        page: int | None = self.first_page
+        pages: list[int] | None = None
+        hits: set[str] = set()
+        seen: str | None = None
         for _ in range(self.search_pages):
-            body = self.http.request("GET", f"/accounting/{resource}", params={**params, "page": page})
-            data, _total, total_pages = _page_body(body)
-            for record in data:
+            response, page = self._list(resource, params, page)
+            shape = _page_body(response)
+            for record in shape.items:
                 try:
                     contact = from_maesn(record, roles=(False, False))
                 except RecordError:
                     continue
-                if (name is not None and contact.name == name) or (email is not None and email in contact.emails):
+                if (name is not None and _same_text(contact.name, name)) or (
+                    email is not None and any(_same_text(own, email) for own in contact.emails)
+                ):
                     hits.add(contact.remote_id or "")
+            base = shape.current if page is None and shape.current in (0, 1) else (1 if page is None else None)
             if pages is None:
-                pages = list(range(total_pages, 1, -1))
+                first = base if base is not None else (page if page is not None else 1)
+                last = shape.last_page(first, 100)
+                if last is None:
+                    # Unknown length: read forwards until a short page, a repeated page or the page budget.
+                    fingerprint = _fingerprint(shape.items)
+                    served = shape.current if shape.current is not None else (page if page is not None else first)
+                    if not shape.more(served, first, 100) or fingerprint == seen:
+                        return hits
+                    seen, page = fingerprint, served + 1
+                    continue
+                pages = list(range(last, first, -1))
             if not pages:
                 return hits
             page = pages.pop(0)
@@ -224,11 +299,22 @@ class MaesnProvider:
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         body = to_maesn({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS})
+        roles: tuple[bool, bool] | None = None
+        kind = "contacts"
         if self.split:
             kind = "customers" if contact.is_customer else "suppliers"
-            answer = self.http.json("POST", f"/accounting/{kind}", params=self.scope, json_body=body)
-            return _one(_data(answer), (contact.is_customer, contact.is_supplier))
-        return _one(_data(self.http.json("POST", "/accounting/contacts", params=self.scope, json_body=body)), None)
+            roles = (contact.is_customer, contact.is_supplier)
+        response = self.http.request("POST", f"/accounting/{kind}", params=self.scope, json_body=body)
+        written, remote_id = self._written(response, "POST", roles)
+        if written is not None:
+            return written
+        if remote_id is None:
+            raise Transient(
+                f"maesn: POST /accounting/{kind} answered {response.status_code} without a contact id; "
+                "the create may have happened",
+                status=response.status_code,
+            )
+        return self.get(remote_id)
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
         unknown = set(changes) - set(SYNCED_FIELDS)
@@ -246,8 +332,58 @@ class MaesnProvider:
             kind = "customers" if current.is_customer else "suppliers"
             merged = current.content() | changes
             roles = (bool(merged["is_customer"]), bool(merged["is_supplier"]))
-        answer = self.http.json(method, f"/accounting/{kind}/{remote_id}", params=self.scope, json_body=body)
-        return _one(_data(answer), roles)
+        response = self.http.request(method, f"/accounting/{kind}/{remote_id}", params=self.scope, json_body=body)
+        written, _id = self._written(response, method, roles)
+        return written if written is not None else self.get(remote_id)
+
+    def _written(
+        self, response: httpx.Response, verb: str, roles: tuple[bool, bool] | None
+    ) -> tuple[CanonicalContact | None, str | None]:
+        """The contact a write answered with, or (None, its id or None) when it has to be read back."""
+        raw = _body_or_none(response)
+        problem = _error_of(raw)
+        if problem is not None:
+            # A 2xx that carries an error and no record is a refusal, worded by the server.
+            raise Permanent(f"maesn: {verb} was refused: {problem}", status=response.status_code, details=raw)
+        answer = _data(raw)
+        if isinstance(answer, dict) and _task_id(answer) and not _record_id(answer):
+            answer = self._await_task(_task_id(answer) or "", verb)
+        remote_id = _record_id(answer) if isinstance(answer, dict) else None
+        if remote_id is None:
+            remote_id = _location_id(response)
+        if not isinstance(answer, dict) or not answer:
+            return None, remote_id
+        try:
+            return from_maesn(answer, roles), remote_id
+        except RecordError as error:
+            log.info("maesn %s answer not usable as a contact (%s); reading it back", verb, error.reason)
+            return None, remote_id
+
+    def _await_task(self, task_id: str, verb: str) -> Any:
+        """Poll `/asyncTask/{id}` until it finishes, fails, or `async_wait_seconds` run out (`Transient`)."""
+        deadline = time.monotonic() + self.async_wait
+        delay = 0.25
+        while True:
+            task = _data(self.http.json("GET", f"/asyncTask/{task_id}", params=self.scope))
+            if not isinstance(task, dict):
+                raise Transient(f"maesn: async task {task_id} answered with a {type(task).__name__}")
+            state = records.enum(task.get("status") or task.get("state") or task.get("taskStatus"))
+            if state in _TASK_DONE:
+                for key in ("result", "data", "response", "entity", "resource", "output"):
+                    if isinstance(task.get(key), dict):
+                        return _data(task[key])
+                found = records.first_key(task, "resourceId", "entityId", "objectId", "recordId")
+                return {"id": task[found]} if found else {}
+            if state in _TASK_FAILED:
+                reason = task.get("error") or task.get("message") or task.get("errors") or state
+                raise Permanent(f"maesn: {verb} failed in async task {task_id}: {reason}", details=task)
+            if time.monotonic() + delay > deadline:
+                raise Transient(
+                    f"maesn: {verb} still running as async task {task_id} after {self.async_wait:.0f} s; "
+                    "it may complete later"
+                )
+            self._sleep(delay)
+            delay = min(2.0, delay * 2)
 
     def close(self) -> None:
         self.http.client.close()
@@ -263,17 +399,165 @@ def _date_header(response: httpx.Response) -> str | None:
         return None
 
 
-def _page_body(response: httpx.Response) -> tuple[list[Any], int, int]:
+_LIST_KEYS = ("items", "content", "records", "results", "contacts", "rows")
+_TOTAL_KEYS = ("total", "totalCount", "totalElements", "totalItems", "total_count", "totalRecords")
+_PAGES_KEYS = ("totalPages", "pages", "pageCount", "total_pages", "lastPage", "last_page")
+_CURRENT_KEYS = ("currentPage", "page", "number", "pageNumber", "current_page")
+_SIZE_KEYS = ("perPage", "limit", "pageSize", "size", "per_page", "page_size")
+_TASK_DONE = frozenset({"COMPLETED", "COMPLETE", "SUCCESS", "SUCCEEDED", "SUCCESSFUL", "DONE", "FINISHED"})
+_TASK_FAILED = frozenset({"FAILED", "FAILURE", "ERROR", "CANCELLED", "CANCELED", "REJECTED", "ABORTED"})
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One list page, whatever envelope it came in: its items and what it said about pagination."""
+
+    items: list[Any]
+    total: int | None
+    total_pages: int | None
+    current: int | None
+    per_page: int | None
+
+    def last_page(self, base: int, limit: int) -> int | None:
+        pages = self.total_pages
+        if pages is None and self.total is not None:
+            pages = math.ceil(self.total / (self.per_page or limit))
+        return None if pages is None else base + max(1, pages) - 1
+
+    def more(self, served: int, base: int, limit: int) -> bool:
+        """Whether a page follows the one just served (numbered `served`; the first is `base`)."""
+        if not self.items:
+            return False
+        last = self.last_page(base, limit)
+        if last is not None:
+            return served < last
+        return len(self.items) >= (self.per_page or limit)
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _page_body(response: httpx.Response) -> _Shape:
     try:
         body = decode_json(response.content)
-        data = body["data"]
-        pagination = body["meta"]["pagination"]
-        total, pages = int(pagination["total"]), int(pagination["totalPages"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise Transient("maesn: a contacts page did not have the {data, meta.pagination} shape") from exc
-    if not isinstance(data, list):
-        raise Transient("maesn: a contacts page's data was not a list")
-    return data, total, pages
+    except ValueError as exc:
+        raise Transient(
+            f"maesn: a contacts page was not JSON: {body_excerpt(response.content)!r}", status=response.status_code
+        ) from exc
+    if isinstance(body, list):
+        return _Shape(body, None, None, None, None)
+    if not isinstance(body, dict):
+        raise Transient(f"maesn: a contacts page was a {type(body).__name__}, not a list or an object")
+    data = body.get("data")
+    holders: list[Any] = []
+    items: Any = None
+    if isinstance(data, list):
+        items = data
+    elif isinstance(data, dict):
+        key = records.first_key(data, *_LIST_KEYS)
+        items = data.get(key) if key else next((data[k] for k in _LIST_KEYS if k in data), None)
+        holders = [data, data.get("pagination"), data.get("meta"), data.get("page")]
+    elif data is None:
+        key = next((k for k in _LIST_KEYS if k in body), None)
+        items = body.get(key) if key else None
+    if items is None and isinstance(data, dict | type(None)):
+        raise Transient(
+            f"maesn: a contacts page had no list under data, items, content or records "
+            f"(keys: {', '.join(sorted(map(str, body))[:10])})"
+        )
+    if not isinstance(items, list):
+        raise Transient(f"maesn: a contacts page's list was a {type(items).__name__}, not a list")
+    meta = body.get("meta")
+    holders = [
+        meta.get("pagination") if isinstance(meta, dict) else None,
+        meta,
+        body.get("pagination"),
+        *holders,
+        body.get("page") if isinstance(body.get("page"), dict) else None,
+        body,
+    ]
+
+    def find(keys: tuple[str, ...]) -> int | None:
+        for holder in holders:
+            if isinstance(holder, dict):
+                for key in keys:
+                    number = _integer(holder.get(key))
+                    if number is not None:
+                        return number
+        return None
+
+    return _Shape(items, find(_TOTAL_KEYS), find(_PAGES_KEYS), find(_CURRENT_KEYS), find(_SIZE_KEYS))
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _fingerprint(items: list[Any]) -> str:
+    """A digest of a whole page; whole records, not ids, so two pages of id-less (broken) records still differ."""
+    blob = json.dumps(items, sort_keys=True, default=str, ensure_ascii=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _body_or_none(response: httpx.Response) -> Any:
+    if not response.content.strip():
+        return None
+    try:
+        return decode_json(response.content)
+    except ValueError as exc:
+        raise Transient(
+            f"maesn: {response.request.method} answered {response.status_code} with a body that is not JSON: "
+            f"{body_excerpt(response.content)!r}",
+            status=response.status_code,
+        ) from exc
+
+
+def _error_of(body: Any) -> str | None:
+    """The error a 2xx write answer carries instead of a record (`error`/`errors`, no id anywhere), if any."""
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data")
+    if _record_id(body) or (isinstance(data, dict) and (_record_id(data) or _task_id(data))) or _task_id(body):
+        return None
+    for key in ("error", "errors"):
+        value = body.get(key)
+        if isinstance(value, dict):
+            value = value.get("message") or value.get("detail") or value.get("code")
+        if isinstance(value, list) and value:
+            value = "; ".join(
+                str(v.get("message") or v.get("detail") or v) if isinstance(v, dict) else str(v) for v in value[:3]
+            )
+        if value:
+            return str(value)[:300]
+    return None
+
+
+def _record_id(answer: dict[str, Any]) -> str | None:
+    value = answer.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value if isinstance(value, str) and value else None
+
+
+def _task_id(answer: dict[str, Any]) -> str | None:
+    value = answer.get("taskId") or answer.get("task_id")
+    return str(value) if isinstance(value, str | int) and value != "" else None
+
+
+def _location_id(response: httpx.Response) -> str | None:
+    """The new record's id from a `Location` header (`.../contacts/{id}`), for a 201 with no body."""
+    location = response.headers.get("location")
+    if not location:
+        return None
+    last = httpx.URL(location).path.rstrip("/").rsplit("/", 1)[-1]
+    return last or None
 
 
 def _data(answer: Any) -> Any:

@@ -4,6 +4,15 @@ Maesn's v1 contact has no address `state` and no deleted flag, so neither surviv
 other canonical field round-trips. Roles come from `isCustomer`/`isSupplier` when the item carries them (the
 `/contacts` list, v2) and otherwise from which list the item was read from, passed in as `roles`. `status` and
 `currency` are read when present and default to active/None when a system does not send them.
+
+Reading tolerates what other Maesn-shaped servers (and Maesn's v2) do differently: emails and phone numbers as
+objects or bare strings; the name as `companyName`, `name`, `displayName` or a person's `firstName` +
+`lastName`; the change time as `updatedDate`, `lastModified`, `modifiedDate`, `updatedAt` and kin (ISO or
+epoch); roles from `isCustomer`/`isSupplier`, else from the list the item came from, else from a
+`contactType`/`type`/`roles` naming CUSTOMER, SUPPLIER or VENDOR; country codes or names (stored as
+ISO-2); enum values in any case, unknown address types as "other". A record with no change time at all is
+accepted with no `modified_at`: it then cannot move the watermark, which is the safe direction. Still
+quarantined: no id, no name in any spelling, or a status that is neither active nor archived.
 """
 
 from __future__ import annotations
@@ -12,11 +21,34 @@ from typing import Any
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
+from contactsync.providers.countries import country_code
 from contactsync.providers.errors import RecordError
 
 _ADDRESS_IN = {"BILLING": "billing", "SHIPPING": "shipping", "OTHER": "other", None: "billing"}
 _ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": "OTHER"}
-_STATUS_IN = {"ACTIVE": "active", "ARCHIVED": "archived", None: "active"}
+_STATUS_IN = {
+    "ACTIVE": "active",
+    "ARCHIVED": "archived",
+    "INACTIVE": "archived",
+    "ARCHIVE": "archived",
+    "DISABLED": "archived",
+    None: "active",
+}
+_UPDATED_KEYS = (
+    "updatedDate",
+    "lastModified",
+    "lastModifiedDate",
+    "lastModifiedAt",
+    "modifiedDate",
+    "modifiedAt",
+    "updatedAt",
+    "updated_at",
+    "modified_at",
+)
+_NAME_KEYS = ("companyName", "name", "displayName", "fullName")
+_ROLE_KEYS = ("contactType", "type", "roles", "contactTypes", "role")
+_CUSTOMER_WORDS = frozenset({"CUSTOMER", "CLIENT", "DEBTOR", "BOTH"})
+_SUPPLIER_WORDS = frozenset({"SUPPLIER", "VENDOR", "CREDITOR", "BOTH"})
 
 
 def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> CanonicalContact:
@@ -30,40 +62,48 @@ def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> Canonical
         raise RecordError("id is missing or not a string")
     rid = raw_id
     records.check_strings(record, rid)
-    status = record.get("status")
+    status = records.enum(record.get("status"))
+    if status is None and (record.get("isArchived") is True or record.get("archived") is True):
+        status = "ARCHIVED"
+    if status is None and (record.get("isActive") is False or record.get("active") is False):
+        status = "ARCHIVED"
     if status not in _STATUS_IN:
-        raise RecordError(f"status has unknown value {status!r}", remote_id=rid)
+        raise RecordError(f"status has unknown value {record.get('status')!r}", remote_id=rid)
     addresses = []
-    for index, address in enumerate(records.items(record, "addresses", rid)):
-        kind = address.get("type")
-        if kind not in _ADDRESS_IN:
-            raise RecordError(f"addresses[{index}].type has unknown value {kind!r}", remote_id=rid)
+    for address in records.items(record, "addresses", rid):
+        kind = records.enum(address.get("type"))
+        country = records.pick(address, "countryCode", "country", "countryIso", "countryName")
         addresses.append(
             {
-                "type": _ADDRESS_IN[kind],
-                "street_1": address.get("addressLine1"),
-                "street_2": address.get("addressLine2"),
+                "type": _ADDRESS_IN.get(kind, "other"),
+                "street_1": records.pick(address, "addressLine1", "street", "street1", "line1"),
+                "street_2": records.pick(address, "addressLine2", "street2", "line2"),
                 "city": address.get("city"),
-                "postal_code": address.get("postalCode"),
-                "country": address.get("countryCode"),
+                "postal_code": records.pick(address, "postalCode", "zipCode", "zip", "postcode"),
+                "country": country_code(country) if isinstance(country, str) else country,
             }
         )
-    if "isCustomer" in record or "isSupplier" in record or roles is None:
-        is_customer = records.boolean(record, "isCustomer", rid)
-        is_supplier = records.boolean(record, "isSupplier", rid)
-    else:
-        is_customer, is_supplier = roles
-    updated = records.timestamp(record, "updatedDate", rid, required=True)
+    is_customer, is_supplier = _roles(record, rid, roles)
+    updated_key = records.first_key(record, *_UPDATED_KEYS)
+    updated = records.timestamp(record, updated_key, rid) if updated_key else None
+    emails = []
+    for entry in records.entries(record, "emailAddresses", rid) or records.entries(record, "emails", rid):
+        email = records.pick(entry, "email", "emailAddress", "address", "value")
+        if isinstance(email, str) and email.strip():
+            emails.append(email.strip())
+    tax_key = records.first_key(record, "vatId", "vatNumber", "taxNumber", "taxId")
     fields = {
         "remote_id": rid,
-        "name": records.text(record, "companyName", rid, required=True),
+        "name": _name(record, rid),
         "is_customer": is_customer,
         "is_supplier": is_supplier,
-        "emails": [e.get("email") for e in records.items(record, "emailAddresses", rid)],
-        "tax_number": records.text(record, "vatId", rid),
-        "phones": [
-            {"number": p.get("number"), "type": p.get("type")} for p in records.items(record, "phoneNumbers", rid)
-        ],
+        "emails": emails,
+        "tax_number": records.text(record, tax_key, rid) if tax_key else None,
+        "phones": records.phones(
+            records.entries(record, "phoneNumbers", rid) or records.entries(record, "phones", rid),
+            ("number", "phoneNumber", "value"),
+            ("type",),
+        ),
         "addresses": addresses,
         "status": _STATUS_IN[status],
         "currency": records.text(record, "currency", rid),
@@ -72,6 +112,33 @@ def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> Canonical
         "raw": record,
     }
     return records.build(fields, rid)
+
+
+def _name(record: dict[str, Any], rid: str) -> str | None:
+    key = records.first_key(record, *_NAME_KEYS)
+    if key is not None:
+        return records.text(record, key, rid, required=True)
+    person = " ".join(
+        part.strip() for part in (record.get("firstName"), record.get("lastName")) if isinstance(part, str)
+    ).strip()
+    if person:
+        return person
+    raise RecordError("companyName (or name, or firstName/lastName) is missing", remote_id=rid)
+
+
+def _roles(record: dict[str, Any], rid: str, roles: tuple[bool, bool] | None) -> tuple[bool, bool]:
+    """Roles from explicit flags, else from the list read (`roles`), else from a role-naming type field."""
+    if "isCustomer" in record or "isSupplier" in record:
+        return records.boolean(record, "isCustomer", rid), records.boolean(record, "isSupplier", rid)
+    if roles is not None:
+        return roles  # which list the record was read from is authoritative
+    words: set[str] = set()
+    for key in _ROLE_KEYS:
+        for value in records.entries(record, key, rid) if isinstance(record.get(key), list | str) else []:
+            word = records.enum(value) if isinstance(value, str) else None
+            if word:
+                words.add(word)
+    return bool(words & _CUSTOMER_WORDS), bool(words & _SUPPLIER_WORDS)
 
 
 def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
@@ -104,7 +171,7 @@ def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
                 "addressLine1": a.get("street_1"),
                 "addressLine2": a.get("street_2"),
                 "city": a.get("city"),
-                "countryCode": a.get("country"),
+                "countryCode": country_code(a.get("country")),
                 "postalCode": a.get("postal_code"),
                 "type": _ADDRESS_OUT[a.get("type", "billing")],
             }
@@ -116,6 +183,6 @@ def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
 def carried_by_maesn(contact: CanonicalContact) -> dict[str, Any]:
     """The part of a contact's content Maesn can carry: what a round trip through Maesn must preserve."""
     content = contact.content()
-    content["addresses"] = [{**a, "state": None} for a in content["addresses"]]
+    content["addresses"] = [{**a, "state": None, "country": country_code(a["country"])} for a in content["addresses"]]
     content["deleted"] = False
     return content

@@ -11,6 +11,13 @@ A walk's token carries every query parameter, so a walk resumed from a persisted
 asked before. `Page.max_modified_at` is clamped to the walk's upper bound on Merge's clock
 (`modified_before`, or else the `Date` of the first page's answer): a contact changed while the walk runs may
 sit behind the cursor already, and clamping keeps the watermark from jumping past it.
+
+Tolerated beyond the documented shapes: `next` as a bare cursor or as a full URL (its `cursor` is taken, or
+the URL itself is followed when it carries none, on our host only); `results` missing or null on an empty page;
+a server that serves fewer rows than `page_size` (the cursor decides, never the count). Writes: 200 or 201;
+`errors` on a 2xx is a refusal (`Permanent` with the server's messages) even beside a model; a create answered
+without a readable model id is `Transient`, so the ledger looks for the contact before sending it again; a
+PATCH answered 204, or with a model that cannot be read, is followed by a `get`.
 """
 
 from __future__ import annotations
@@ -26,8 +33,8 @@ import httpx
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
-from contactsync.providers.errors import Permanent, RecordError
-from contactsync.providers.http import HttpCaller, build_client
+from contactsync.providers.errors import Permanent, RecordError, Transient
+from contactsync.providers.http import HttpCaller, body_excerpt, build_client, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
 
 log = logging.getLogger(__name__)
@@ -92,33 +99,56 @@ class MergeProvider:
         query = dict(token["params"])
         if token.get("cursor"):
             query["cursor"] = token["cursor"]
-        response = self.http.request("GET", "/contacts", params=query)
+        if token.get("next_url"):
+            response = self.http.request("GET", self._own_url(token["next_url"]))
+        else:
+            response = self.http.request("GET", "/contacts", params=query)
         body = _page_body(response)
         bound = token.get("bound")
         if bound is None:
             started = _date_header(response)
             bound = _iso(started) if started else None
-        contacts, quarantined = _map_page(body.get("results"))
+        contacts, quarantined = _map_page(body["results"])
         stamps = [c.modified_at for c in contacts if c.modified_at is not None]
         top = max(stamps) if stamps else None
         if top is not None and bound is not None:
             top = min(top, datetime.fromisoformat(bound.replace("Z", "+00:00")))
-        cursor = body.get("next")
-        next_token = {"params": token["params"], "cursor": cursor, "bound": bound} if cursor else None
+        following = _next_of(body.get("next"), response.request.url)
+        if following is not None and following == {k: token.get(k) for k in following}:
+            raise Transient("merge: a contacts page pointed at itself as the next page")
+        next_token = {"params": token["params"], "bound": bound, **following} if following else None
         return Page(contacts=contacts, quarantined=quarantined, next_token=next_token, max_modified_at=top)
 
+    def _own_url(self, url: str) -> str:
+        """A `next` URL, refused unless it is on our host: the request carries the connection's credentials."""
+        target = httpx.URL(url)
+        base = self.http.client.base_url
+        if target.host and target.host != base.host:
+            raise Transient(f"merge: the next page is on another host ({target.host}); not following it")
+        return url
+
     def sync_finished_at(self) -> datetime | None:
-        body = self.http.json("GET", "/sync-status")
+        """Merge's `last_sync_finished` for contacts; None when the server has no `/sync-status` or says nothing.
+
+        A server without the endpoint (404/405) is not an error: the window then stays open at the top and the
+        page bound from the `Date` header clamps the watermark instead.
+        """
+        try:
+            body = self.http.json("GET", "/sync-status")
+        except Permanent as exc:
+            if exc.status in (404, 405, 501):
+                log.info("merge: no /sync-status on this server (%s)", exc.status)
+                return None
+            raise
         finished: list[datetime] = []
-        for result in body.get("results") or [] if isinstance(body, dict) else []:
+        results = body.get("results") if isinstance(body, dict) else body
+        for result in results if isinstance(results, list) else []:
+            if not isinstance(result, dict):
+                continue
             model = str(result.get("model_name") or result.get("model_id") or "")
-            value = result.get("last_sync_finished")
-            if "contact" in model.lower() and isinstance(value, str):
-                try:
-                    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-                except ValueError:
-                    continue
-                finished.append(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+            moment = records.parse_time(result.get("last_sync_finished"))
+            if "contact" in model.lower() and moment is not None:
+                finished.append(moment)
         return min(finished) if finished else None
 
     # -- single records -----------------------------------------------------------------------------------
@@ -134,42 +164,107 @@ class MergeProvider:
             if value is None:
                 continue
             params: dict[str, Any] = {key: value, "page_size": 100}
+            url: str | None = None
             for _ in range(_SEARCH_PAGES):
-                body = _page_body(self.http.request("GET", "/contacts", params=params))
-                contacts, _bad = _map_page(body.get("results"))
+                if url is not None:
+                    response = self.http.request("GET", self._own_url(url))
+                else:
+                    response = self.http.request("GET", "/contacts", params=params)
+                body = _page_body(response)
+                contacts, _bad = _map_page(body["results"])
                 for contact in contacts:
-                    if contact.remote_id and not contact.deleted:
+                    # A server that ignores the filter must not turn the whole book into candidates.
+                    wanted = _same_text(contact.name, value) if key == "name" else _has_email(contact, value)
+                    if contact.remote_id and not contact.deleted and wanted:
                         found[contact.remote_id] = contact
-                if not body.get("next"):
+                following = _next_of(body.get("next"), response.request.url)
+                if following is None:
                     break
-                params = {**params, "cursor": body["next"]}
+                if "cursor" in following:
+                    params = {**params, "cursor": following["cursor"]}
+                else:
+                    url = following["next_url"]
         return list(found.values())
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         headers = {"Idempotency-Key": idempotency_key} if self.idempotency and idempotency_key else None
         model = to_merge({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS})
-        body = self.http.json("POST", "/contacts", json_body={"model": model}, headers=headers)
-        return _written(body, "POST")
+        response = self.http.request("POST", "/contacts", json_body={"model": model}, headers=headers)
+        written, remote_id = _written(response, "POST")
+        if written is not None:
+            return written
+        if remote_id is None:
+            # Committed or not, we cannot tell which contact it is: `Transient` makes the ledger search first.
+            raise Transient(
+                f"merge: POST /contacts answered {response.status_code} without a contact id; "
+                "the create may have happened",
+                status=response.status_code,
+                details=records.excerpt(_body_or_none(response)),
+            )
+        return self.get(remote_id)
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
-        body = self.http.json("PATCH", f"/contacts/{remote_id}", json_body={"model": to_merge(changes)})
-        return _written(body, "PATCH")
+        response = self.http.request("PATCH", f"/contacts/{remote_id}", json_body={"model": to_merge(changes)})
+        written, _id = _written(response, "PATCH")
+        return written if written is not None else self.get(remote_id)
 
     def close(self) -> None:
         self.http.client.close()
 
 
 def _page_body(response: httpx.Response) -> dict[str, Any]:
-    from contactsync.providers.errors import Transient
-    from contactsync.providers.http import decode_json
-
+    """A page as `{next, results}`; a missing or null `results` is an empty page, any other shape is Transient."""
     try:
         body = decode_json(response.content)
     except ValueError as exc:
-        raise Transient("merge: a contacts page was not JSON") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("results", []), list):
-        raise Transient("merge: a contacts page did not have the {next, results} shape")
-    return body
+        raise Transient(
+            f"merge: a contacts page was not JSON: {body_excerpt(response.content)!r}", status=response.status_code
+        ) from exc
+    if not isinstance(body, dict):
+        raise Transient(f"merge: a contacts page was a {type(body).__name__}, not a {{next, results}} object")
+    results = body.get("results")
+    if results is None:
+        results = []
+    if not isinstance(results, list):
+        raise Transient(f"merge: a contacts page's results was a {type(results).__name__}, not a list")
+    return {**body, "results": results}
+
+
+def _next_of(value: Any, current: httpx.URL) -> dict[str, str] | None:
+    """Where the next page is: `{"cursor": ...}` for a cursor (bare or inside a URL), `{"next_url": ...}` else.
+
+    A relative URL is resolved against the page that named it (the client's base URL has a path of its own).
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Transient(f"merge: a contacts page's next was a {type(value).__name__}, not a cursor")
+    if not value.startswith(("http://", "https://", "/")):
+        return {"cursor": value}
+    url = current.join(value)
+    cursor = url.params.get("cursor")
+    return {"cursor": cursor} if cursor else {"next_url": str(url)}
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def _has_email(contact: CanonicalContact, email: str) -> bool:
+    return any(_same_text(own, email) for own in contact.emails)
+
+
+def _body_or_none(response: httpx.Response) -> Any:
+    if not response.content.strip():
+        return None
+    try:
+        return decode_json(response.content)
+    except ValueError as exc:
+        raise Transient(
+            f"merge: {response.request.method} answered {response.status_code} with a body that is not JSON: "
+            f"{body_excerpt(response.content)!r}",
+            status=response.status_code,
+        ) from exc
 
 
 def _map_page(results: Any) -> tuple[list[CanonicalContact], list[QuarantinedRecord]]:
@@ -193,12 +288,43 @@ def _one(record: Any, verb: str) -> CanonicalContact:
         ) from error
 
 
-def _written(body: Any, verb: str) -> CanonicalContact:
-    """The contact from a write answer; Merge may say 2xx yet carry `errors` and no model."""
+def _error_text(errors: Any) -> str:
+    """Merge's `errors` (`[{title, detail, problem_type}]`, or plain strings) as one readable line."""
+    parts = []
+    for error in errors if isinstance(errors, list) else [errors]:
+        if isinstance(error, dict):
+            words = [str(error[k]) for k in ("title", "detail") if error.get(k)]
+            parts.append(": ".join(words) or records.excerpt(error))
+        else:
+            parts.append(str(error))
+    return "; ".join(parts)[:500]
+
+
+def _written(response: httpx.Response, verb: str) -> tuple[CanonicalContact | None, str | None]:
+    """The contact from a write answer, or (None, id or None) when it must be read back.
+
+    Merge may answer 2xx and still carry `errors`: that is a refusal, whatever else the body holds.
+    """
+    body = _body_or_none(response)
+    if body is None:
+        return None, None
     if not isinstance(body, dict):
-        raise Permanent(f"merge: {verb} answered with something other than an object", details=records.excerpt(body))
+        raise Transient(
+            f"merge: {verb} answered with a {type(body).__name__}, not an object", details=records.excerpt(body)
+        )
     if body.get("warnings"):
         log.warning("merge %s warnings: %s", verb, body["warnings"])
-    if body.get("errors") and not body.get("model"):
-        raise Permanent(f"merge: {verb} was refused", details=body["errors"])
-    return _one(body.get("model"), verb)
+    if body.get("errors"):
+        raise Permanent(
+            f"merge: {verb} was refused: {_error_text(body['errors'])}", status=response.status_code, details=body
+        )
+    model = body.get("model", body if "id" in body else None)
+    if not isinstance(model, dict):
+        return None, None
+    remote_id = model.get("id") if isinstance(model.get("id"), str) and model.get("id") else None
+    try:
+        return from_merge(model), remote_id
+    except RecordError as error:
+        # The write went through; a partial echo (no modified_at, say) is read back rather than trusted.
+        log.info("merge %s answer not usable as a contact (%s); reading it back", verb, error.reason)
+        return None, remote_id

@@ -4,6 +4,13 @@ What Merge cannot carry is lost on purpose and only there: Merge has one `email_
 first canonical email goes out, one comes back), and its address type is BILLING, SHIPPING or null (canonical
 "other" travels as null). Everything else round-trips exactly. The canonical `remote_id` is Merge's `id`
 (the handle for GET and PATCH); Merge's own `remote_id` (the platform's id) stays in `raw`.
+
+Reading is lenient where real servers differ and nothing is at stake: enum values in any case, phone numbers as
+objects (`number`/`phone_number`, `type`/`phone_number_type`) or bare strings, countries as ISO-2, ISO-3 or a
+name (stored as ISO-2), flags as "true"/"false" strings, unknown address types as "other", extra fields
+ignored. It stays strict where a guess would write wrong data to the app: a contact without id, name or
+`modified_at` (the watermark's clock), or with a `status` that is neither active nor archived in any spelling,
+is quarantined.
 """
 
 from __future__ import annotations
@@ -12,11 +19,20 @@ from typing import Any
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
+from contactsync.providers.countries import country_code
 from contactsync.providers.errors import RecordError
 
 _ADDRESS_IN = {"BILLING": "billing", "SHIPPING": "shipping", None: "other"}
 _ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": None}
-_STATUS_IN = {"ACTIVE": "active", "ARCHIVED": "archived", None: "active"}
+# Merge documents ACTIVE/ARCHIVED; connectors pass through their platform's word for the same two states.
+_STATUS_IN = {
+    "ACTIVE": "active",
+    "ARCHIVED": "archived",
+    "INACTIVE": "archived",
+    "ARCHIVE": "archived",
+    "DISABLED": "archived",
+    None: "active",
+}
 
 
 def from_merge(record: Any) -> CanonicalContact:
@@ -28,29 +44,29 @@ def from_merge(record: Any) -> CanonicalContact:
         raise RecordError("id is missing or not a string")
     rid = raw_id
     records.check_strings(record, rid)
-    status = record.get("status")
+    status = records.enum(record.get("status"))
     if status not in _STATUS_IN:
-        raise RecordError(f"status has unknown value {status!r}", remote_id=rid)
+        raise RecordError(f"status has unknown value {record.get('status')!r}", remote_id=rid)
     addresses = []
-    for index, address in enumerate(records.items(record, "addresses", rid)):
-        kind = address.get("type")
-        if kind not in _ADDRESS_IN:
-            raise RecordError(f"addresses[{index}].type has unknown value {kind!r}", remote_id=rid)
+    for address in records.items(record, "addresses", rid):
+        kind = records.enum(address.get("type"))
+        country = address.get("country")
         addresses.append(
             {
-                "type": _ADDRESS_IN[kind],
+                "type": _ADDRESS_IN.get(kind, "other"),
                 "street_1": address.get("street_1"),
                 "street_2": address.get("street_2"),
                 "city": address.get("city"),
                 "state": address.get("state"),
                 "postal_code": address.get("zip_code"),
-                "country": address.get("country"),
+                "country": country_code(country) if isinstance(country, str) else country,
             }
         )
-    phones = [
-        {"number": phone.get("number"), "type": phone.get("type")}
-        for phone in records.items(record, "phone_numbers", rid)
-    ]
+    phones = records.phones(
+        records.entries(record, "phone_numbers", rid),
+        ("number", "phone_number"),
+        ("type", "phone_number_type"),
+    )
     email = records.text(record, "email_address", rid)
     fields = {
         "remote_id": rid,
@@ -95,7 +111,7 @@ def to_merge(fields: dict[str, Any]) -> dict[str, Any]:
                 "street_2": a.get("street_2"),
                 "city": a.get("city"),
                 "state": a.get("state"),
-                "country": a.get("country"),
+                "country": country_code(a.get("country")),
                 "zip_code": a.get("postal_code"),
             }
             for a in fields["addresses"] or []
@@ -107,4 +123,6 @@ def carried_by_merge(contact: CanonicalContact) -> dict[str, Any]:
     """The part of a contact's content Merge can carry: what a round trip through Merge must preserve."""
     content = contact.content()
     content["emails"] = content["emails"][:1]
+    # Merge holds ISO-2 codes only: "Deutschland" in the app and "DE" at Merge are the same country, not a change.
+    content["addresses"] = [{**a, "country": country_code(a["country"])} for a in content["addresses"]]
     return content

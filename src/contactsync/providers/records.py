@@ -7,6 +7,7 @@ reported with the field's path, which is what someone fixing the data at the pla
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,13 +68,22 @@ def text(record: dict[str, Any], key: str, remote_id: str, *, required: bool = F
     return value
 
 
+_TRUE = frozenset({"true", "1", "yes", "y"})
+_FALSE = frozenset({"false", "0", "no", "n", ""})
+
+
 def boolean(record: dict[str, Any], key: str, remote_id: str) -> bool:
+    """A flag; "true"/"false" strings and 0/1 are read too, since some connectors serialise every value."""
     value = record.get(key)
     if value is None:
         return False
-    if not isinstance(value, bool):
-        raise RecordError(f"{key} should be true or false, got {value!r}", remote_id=remote_id)
-    return value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise RecordError(f"{key} should be true or false, got {value!r}", remote_id=remote_id)
 
 
 def items(record: dict[str, Any], key: str, remote_id: str) -> list[dict[str, Any]]:
@@ -85,15 +95,100 @@ def items(record: dict[str, Any], key: str, remote_id: str) -> list[dict[str, An
     return value
 
 
-def timestamp(record: dict[str, Any], key: str, remote_id: str, *, required: bool = False) -> datetime | None:
-    value = text(record, key, remote_id, required=required)
-    if value is None:
+def parse_time(value: Any) -> datetime | None:
+    """A point in time as servers write it, or None if it is not one.
+
+    ISO 8601 with or without fractional seconds (any number of digits: .NET writes seven), with `Z`, `+hh:mm`,
+    `+hhmm` or no offset (read as UTC), with `T` or a space; or epoch seconds / milliseconds as a number, which
+    Java-based connectors send. The magnitude tells seconds from milliseconds (ms exceed 1e11 after 1973).
+    """
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int | float):
+        seconds = value / 1000.0 if abs(value) > 1e11 else float(value)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    cleaned = value.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    match = _FRACTION.search(cleaned)
+    if match and len(match.group(1)) > 6:
+        cleaned = cleaned[: match.start(1)] + match.group(1)[:6] + cleaned[match.end(1) :]
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(cleaned)
     except ValueError:
-        raise RecordError(f"{key} is not an ISO 8601 time: {value[:40]!r}", remote_id=remote_id) from None
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_FRACTION = re.compile(r"T?\d{2}:\d{2}:\d{2}\.(\d+)")
+
+
+def timestamp(record: dict[str, Any], key: str, remote_id: str, *, required: bool = False) -> datetime | None:
+    value = record.get(key)
+    if value is None or value == "":
+        if required:
+            raise RecordError(f"{key} is missing", remote_id=remote_id)
+        return None
+    parsed = parse_time(value)
+    if parsed is None:
+        raise RecordError(f"{key} is not a time: {str(value)[:40]!r}", remote_id=remote_id)
+    return parsed
+
+
+def first_key(record: dict[str, Any], *keys: str) -> str | None:
+    """The first of `keys` the record carries with a value: servers name the same field differently."""
+    for key in keys:
+        if record.get(key) not in (None, ""):
+            return key
+    return None
+
+
+def entries(record: dict[str, Any], key: str, remote_id: str) -> list[Any]:
+    """A list that may hold objects or bare strings (`["a@x.de"]` as well as `[{"email": "a@x.de"}]`)."""
+    value = record.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str | dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str | dict) or v is None for v in value):
+        raise RecordError(f"{key} should be a list of objects or strings", remote_id=remote_id)
+    return [v for v in value if v is not None]
+
+
+def pick(entry: Any, *keys: str) -> Any:
+    """A bare string itself, or the first of `keys` an object carries with a value."""
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict):
+        key = first_key(entry, *keys)
+        return entry[key] if key is not None else None
+    return None
+
+
+def enum(value: Any) -> str | None:
+    """An enum value in one spelling: `Billing`, `billing`, ` BILLING ` and `billing_address` compare alike."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().upper().replace("-", "_").replace(" ", "_")
+
+
+def phones(entries_: list[Any], number_keys: tuple[str, ...], type_keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Phone numbers from objects or strings; an entry without a number says nothing and is dropped."""
+    out = []
+    for entry in entries_:
+        number = pick(entry, *number_keys)
+        if isinstance(number, int):
+            number = str(number)
+        if not isinstance(number, str) or not number.strip():
+            continue
+        kind = pick(entry, *type_keys) if isinstance(entry, dict) else None
+        out.append({"number": number.strip(), "type": kind if isinstance(kind, str) and kind else None})
+    return out
 
 
 def build(fields: dict[str, Any], remote_id: str) -> CanonicalContact:

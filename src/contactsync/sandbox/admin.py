@@ -71,6 +71,7 @@ class Admin:
                 "idempotency": account.idempotency,
                 "unique_names": account.unique_names,
                 "revoked": account.revoked,
+                "variant": account.variant,
             }
         )
 

@@ -9,6 +9,8 @@ Items from `/contacts` carry `isCustomer`/`isSupplier` (as Maesn's v2 does); ite
 `/suppliers` do not, so a client walking that pair has to work the roles out from which list a contact is on.
 Maesn has no deleted flag: a deleted contact simply disappears from lists and answers 404. When an account
 sets `company_id`, every call must carry a matching `companyId`, as Business Central connections require.
+An account's `variant` reshapes lists, records and write answers the way other servers legitimately do (see
+`sandbox.variants`), including creates answered with a `taskId` to poll at `/asyncTask/{taskId}`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contactsync.contact import CanonicalContact
+from contactsync.providers.countries import spellings
 from contactsync.sandbox.gate import gated
 from contactsync.sandbox.payloads import iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
@@ -33,9 +36,29 @@ _ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": "OTHER"}
 _ADDRESS_IN = {v: k for k, v in _ADDRESS_OUT.items()}
 
 
-def render(stored: StoredContact, kind: str) -> Any:
+def render(stored: StoredContact, kind: str, variant: dict[str, Any] | None = None) -> Any:
     if stored.broken is not None:
         return stored.broken.get("maesn", stored.broken.get("any"))
+    item = _documented(stored, kind)
+    if variant and variant.get("maesn_fields") == "v2":
+        c = stored.contact
+        item["name"] = item.pop("companyName")
+        item["updatedAt"] = item.pop("updatedDate")
+        item["createdDate"] = iso(stored.created_at)
+        item.pop("vatId")
+        item["taxNumber"] = c.tax_number
+        item["emailAddresses"] = list(c.emails)
+        item["phoneNumbers"] = [p.number for p in c.phones]
+        for address in item["addresses"]:
+            known = spellings(address["countryCode"]) if address["countryCode"] else None
+            address["country"] = known[1] if known else address["countryCode"]
+            del address["countryCode"]
+        item["isCustomer"] = c.is_customer
+        item["isSupplier"] = c.is_supplier
+    return item
+
+
+def _documented(stored: StoredContact, kind: str) -> dict[str, Any]:
     c = stored.contact
     item: dict[str, Any] = {
         "id": stored.id,
@@ -155,7 +178,11 @@ class MaesnDialect:
         for kind in KINDS:
             routes.append(Route(f"/accounting/{kind}", self._collection(kind), methods=["GET", "POST"]))
             routes.append(Route(f"/accounting/{kind}/{{id}}", self._member(kind), methods=["GET", "PUT", "PATCH"]))
+        routes.append(Route("/asyncTask/{id}", self._async_task, methods=["GET"]))
         return routes
+
+    async def _async_task(self, request: Request) -> Response:
+        return await self._gate(request, "/asyncTask/{id}", "contacts", self._task)
 
     def _collection(self, kind: str) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -197,28 +224,26 @@ class MaesnDialect:
 
     async def _list(self, request: Request, account: Account, kind: str) -> Response:
         q = request.query_params
+        style = account.variant.get("maesn_pagination", "documented")
+        base = 0 if style in ("zero_based", "spring") else 1
         try:
-            page = int(q.get("page", "1"))
+            page = int(q.get("page", str(base)))
             limit = int(q.get("limit", "100"))
             since = parse_time(q.get("lastModified") or q.get("lastModifiedAt"))
         except ValueError as exc:
             return _error(400, f"Invalid query parameter: {exc}")
-        if limit not in LIMITS or page < 1:
-            return _error(400, f"limit must be one of {list(LIMITS)} and page at least 1")
+        if limit not in LIMITS or page < base:
+            return _error(400, f"limit must be one of {list(LIMITS)} and page at least {base}")
         rows = [
             s
             for s in account.ordered()
             if (_served_broken(s) or (s.broken is None and not s.deleted and _in_kind(s, kind)))
             and (since is None or s.modified_at >= since)
         ]
-        chunk = rows[(page - 1) * limit : page * limit]
-        pagination = {
-            "total": len(rows),
-            "perPage": limit,
-            "currentPage": page,
-            "totalPages": max(1, math.ceil(len(rows) / limit)),
-        }
-        return raw_json({"data": [render(s, kind) for s in chunk], "meta": {"pagination": pagination, "warnings": []}})
+        chunk = rows[(page - base) * limit : (page - base + 1) * limit]
+        items = [render(s, kind, account.variant) for s in chunk]
+        pages = max(1, math.ceil(len(rows) / limit))
+        return raw_json(_envelope(account.variant, items, len(rows), pages, page, limit))
 
     async def _get(self, request: Request, account: Account, kind: str) -> Response:
         try:
@@ -227,7 +252,7 @@ class MaesnDialect:
             return _error(404, "Contact not found.")
         if stored.deleted or not _in_kind(stored, kind):
             return _error(404, "Contact not found.")
-        return JSONResponse({"data": render(stored, kind), "meta": {"warnings": []}})
+        return JSONResponse({"data": render(stored, kind, account.variant), "meta": {"warnings": []}})
 
     async def _create(self, request: Request, account: Account, kind: str) -> Response:
         try:
@@ -239,7 +264,7 @@ class MaesnDialect:
             return _write_error(exc)
         except ValidationError as exc:
             return _write_error(WriteRejected("Invalid contact", str(exc)))
-        return JSONResponse({"data": render(stored, kind), "meta": {"warnings": []}}, status_code=201)
+        return _created(account, stored, kind, request)
 
     async def _update(self, request: Request, account: Account, kind: str) -> Response:
         contact_id = request.path_params["id"]
@@ -255,7 +280,64 @@ class MaesnDialect:
             return _error(404, "Contact not found.")
         except WriteRejected as exc:
             return _write_error(exc)
-        return JSONResponse({"data": render(stored, kind), "meta": {"warnings": []}})
+        if account.variant.get("maesn_update") == "no_content":
+            return Response(status_code=204)
+        return JSONResponse({"data": render(stored, kind, account.variant), "meta": {"warnings": []}})
+
+    async def _task(self, request: Request, account: Account, kind: str) -> Response:
+        """An async task from a `task` create: pending on the first poll, completed from the second on."""
+        task_id = request.path_params["id"]
+        with account.lock:
+            task = account.tasks.get(task_id)
+            if task is None:
+                return _error(404, "Task not found.")
+            task[0] += 1
+            polls, contact_id = task
+        if polls < 2:
+            return JSONResponse({"data": {"taskId": task_id, "status": "PENDING"}})
+        return JSONResponse({"data": {"taskId": task_id, "status": "COMPLETED", "resourceId": contact_id}})
+
+
+def _envelope(variant: dict[str, Any], items: list[Any], total: int, pages: int, page: int, limit: int) -> Any:
+    """A list page in the envelope and pagination spelling the account's variant asks for."""
+    style = variant.get("maesn_pagination", "documented")
+    pagination: dict[str, Any] | None
+    if style == "none":
+        pagination = None
+    elif style == "counts":
+        pagination = {"totalCount": total, "pages": pages, "page": page, "pageSize": limit}
+    elif style == "spring":
+        pagination = {"totalElements": total, "totalPages": pages, "number": page, "size": limit}
+    else:
+        pagination = {"total": total, "perPage": limit, "currentPage": page, "totalPages": pages}
+    envelope = variant.get("maesn_envelope", "documented")
+    if envelope == "bare":
+        return items
+    if envelope in ("items", "content"):
+        return {"data": {envelope: items, **(pagination or {})}}
+    if envelope == "records":
+        return {"records": items, **({"pagination": pagination} if pagination else {})}
+    meta: dict[str, Any] = {"warnings": []}
+    if pagination is not None:
+        meta["pagination"] = pagination
+    return {"data": items, "meta": meta}
+
+
+def _created(account: Account, stored: StoredContact, kind: str, request: Request) -> Response:
+    style = account.variant.get("maesn_create", "wrapped")
+    record = render(stored, kind, account.variant)
+    if style == "bare":
+        return JSONResponse(record, status_code=201)
+    if style == "id":
+        return JSONResponse({"id": stored.id}, status_code=201)
+    if style == "location":
+        return Response(status_code=201, headers={"Location": str(request.url.replace(query="")) + f"/{stored.id}"})
+    if style == "task":
+        task_id = f"task-{stored.id}"
+        with account.lock:
+            account.tasks[task_id] = [0, stored.id]
+        return JSONResponse({"taskId": task_id, "status": "PENDING"}, status_code=202)
+    return JSONResponse({"data": record, "meta": {"warnings": []}}, status_code=201)
 
 
 def _json(body: bytes) -> Any:

@@ -3,7 +3,8 @@
 Faithful where clients can tell: bearer key plus `X-Account-Token`, cursor pages of at most 100, the
 `modified_after`/`modified_before` filters on Merge's own `modified_at` (both exclusive),
 `include_deleted_data`, `remote_was_deleted`, writes wrapped in `{"model": ...}` answered with
-`{"model", "warnings", "errors"}`, and the `Idempotency-Key` replay when the account enables it. Merge
+`{"model", "warnings", "errors"}`, and the `Idempotency-Key` replay when the account enables it. An account's
+`variant` reshapes answers the way other servers legitimately do (see `sandbox.variants`). Merge
 carries one email address per contact, so a write through this dialect replaces the contact's email
 list with that one address.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contactsync.contact import CanonicalContact
+from contactsync.providers.countries import spellings
 from contactsync.sandbox.gate import gated
 from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
@@ -28,9 +31,61 @@ PREFIX = "/api/accounting/v1"
 _ADDRESS_TYPES = {"billing": "BILLING", "shipping": "SHIPPING"}
 
 
-def render(stored: StoredContact) -> Any:
+def render(stored: StoredContact, variant: dict[str, Any] | None = None) -> Any:
     if stored.broken is not None:
         return stored.broken.get("merge", stored.broken.get("any"))
+    item = _documented(stored)
+    return _styled(item, stored, variant) if variant else item
+
+
+def _time(moment: datetime, style: str) -> str:
+    if style == "seconds":
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if style == "offset":
+        return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+    return iso(moment)
+
+
+def _styled(item: dict[str, Any], stored: StoredContact, variant: dict[str, Any]) -> dict[str, Any]:
+    """The documented rendering, reshaped the way the account's `variant` asks (see `sandbox.variants`)."""
+    time_style = variant.get("merge_time", "micro")
+    for key, moment in (
+        ("created_at", stored.created_at),
+        ("modified_at", stored.modified_at),
+        ("remote_updated_at", stored.remote_updated_at),
+    ):
+        item[key] = _time(moment, time_style)
+    lower = variant.get("merge_case") == "lower"
+    if lower:
+        item["status"] = item["status"].lower()
+    phones = variant.get("merge_phones", "objects")
+    if phones == "strings":
+        item["phone_numbers"] = [p["number"] for p in item["phone_numbers"]]
+    else:
+        item["phone_numbers"] = [
+            {"phone_number": p["number"], "phone_number_type": p["type"]} if phones == "long_keys" else dict(p)
+            for p in item["phone_numbers"]
+        ]
+        if lower:
+            for phone in item["phone_numbers"]:
+                key = "phone_number_type" if phones == "long_keys" else "type"
+                phone[key] = phone[key].lower() if phone[key] else phone[key]
+    country_style = variant.get("merge_country", "alpha2")
+    for address in item["addresses"]:
+        if lower and address["type"]:
+            address["type"] = address["type"].lower()
+        known = spellings(address["country"]) if address["country"] else None
+        if known and country_style != "alpha2":
+            address["country"] = known[0] if country_style == "alpha3" else known[1]
+    if variant.get("merge_sparse"):
+        item = {k: v for k, v in item.items() if v is not None}
+        if not item.get("remote_was_deleted"):
+            item.pop("remote_was_deleted", None)
+        item["integration_params"] = {"sandbox_note": "a field this client does not know"}
+    return item
+
+
+def _documented(stored: StoredContact) -> dict[str, Any]:
     c = stored.contact
     return {
         "id": stored.id,
@@ -185,6 +240,8 @@ class MergeDialect:
             "is_supplier": flag(q.get("is_supplier")),
             "status": q.get("status"),
         }
+        variant = account.variant
+        page_size = min(page_size, variant.get("merge_page_cap", page_size))
         rows: list[StoredContact] = []
         more = False
         for stored in account.ordered():
@@ -194,16 +251,26 @@ class MergeDialect:
                 more = True
                 break
             rows.append(stored)
-        payload = {
-            "next": _encode_cursor(rows[-1].seq) if more else None,
+        if variant.get("merge_lazy_next"):
+            more = len(rows) == page_size
+        cursor = _encode_cursor(rows[-1].seq) if more else None
+        if cursor is not None and variant.get("merge_next") == "url":
+            cursor = str(request.url.include_query_params(cursor=cursor))
+        payload: dict[str, Any] = {
+            "next": cursor,
             "previous": _encode_cursor(start) if start else None,
-            "results": [render(s) for s in rows],
+            "results": [render(s, variant) for s in rows],
         }
+        if not rows and variant.get("merge_empty_results", "list") != "list":
+            if variant["merge_empty_results"] == "omit":
+                del payload["results"]
+            else:
+                payload["results"] = None
         return raw_json(payload)
 
     async def _get(self, request: Request, account: Account) -> Response:
         try:
-            return JSONResponse(render(account.get(request.path_params["id"])))
+            return JSONResponse(render(account.get(request.path_params["id"]), account.variant))
         except UnknownContact:
             return _error(404, "Not found.")
 
@@ -225,10 +292,11 @@ class MergeDialect:
             return _write_error(exc)
         except ValidationError as exc:
             return _write_error(WriteRejected("Invalid contact", str(exc)))
-        payload = {"model": render(stored), "warnings": [], "errors": []}
+        payload = {"model": render(stored, account.variant), "warnings": [], "errors": []}
+        status = int(account.variant.get("merge_create_status", 201))
         if key:
-            account.remember_idempotent(key, body, 201, payload)
-        return JSONResponse(payload, status_code=201)
+            account.remember_idempotent(key, body, status, payload)
+        return JSONResponse(payload, status_code=status)
 
     async def _update(self, request: Request, account: Account) -> Response:
         try:
@@ -238,7 +306,9 @@ class MergeDialect:
             return _error(404, "Not found.")
         except WriteRejected as exc:
             return _write_error(exc)
-        return JSONResponse({"model": render(stored), "warnings": [], "errors": []})
+        if account.variant.get("merge_patch") == "no_content":
+            return Response(status_code=204)
+        return JSONResponse({"model": render(stored, account.variant), "warnings": [], "errors": []})
 
     async def _sync_status(self, request: Request, account: Account) -> Response:
         now = account.now()

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.sandbox.seed import companies
+from contactsync.sandbox.variants import validate as validate_variant
 
 EventKind = Literal["created", "updated", "deleted"]
 Listener = Callable[["Account", EventKind, "StoredContact"], None]
@@ -101,6 +102,10 @@ class Account:
     webhook: WebhookTarget | None = None
     # When set, Maesn calls must carry this companyId (as Business Central's do).
     company_id: str | None = None
+    # How this account's answers differ from the documented shapes (see `sandbox.variants`).
+    variant: dict[str, Any] = field(default_factory=dict)
+    # Maesn async tasks handed out by a create: task id -> (polls so far, created contact id).
+    tasks: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     contacts: dict[str, StoredContact] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
@@ -377,3 +382,5 @@ def apply_settings(account: Account, spec: dict[str, Any]) -> None:
             account.webhook = WebhookTarget(**hook) if hook else None
         if "rate_limit_per_minute" in spec:
             account._window.clear()
+        if "variant" in spec:
+            account.variant = validate_variant(spec["variant"])

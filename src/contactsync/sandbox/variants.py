@@ -1,0 +1,73 @@
+"""Ways real implementations of the two APIs legitimately differ from the documented shapes, served on request.
+
+An account's `variant` (admin API: `{"variant": {"maesn_envelope": "bare", ...}}`) makes the sandbox answer the
+way another server would, so contract tests can prove over HTTP that the dialects read every shape they claim
+to. The default for every key is the documented behaviour the rest of the sandbox serves. Keys and values:
+
+Merge
+- `merge_next`: "cursor" | "url" — `next` as a bare cursor or as the full URL of the next page.
+- `merge_lazy_next`: true — a full page always names a next page, so a walk can end on an empty page.
+- `merge_empty_results`: "list" | "omit" | "null" — how an empty page carries `results`.
+- `merge_page_cap`: int — serve at most this many rows per page whatever `page_size` asked for.
+- `merge_time`: "micro" | "seconds" | "offset" — `...05.123456Z`, `...05Z`, or `...05.123+00:00`.
+- `merge_case`: "upper" | "lower" — enum values (status, address and phone types) upper or lower case.
+- `merge_phones`: "objects" | "strings" | "long_keys" — `{number, type}`, bare strings, or
+  `{phone_number, phone_number_type}`.
+- `merge_country`: "alpha2" | "alpha3" | "name".
+- `merge_sparse`: true — null fields and a false `remote_was_deleted` are left out; an unknown field is added.
+- `merge_create_status`: 201 | 200.
+- `merge_patch`: "model" | "no_content" — PATCH answers with the model, or 204 and no body.
+
+Maesn
+- `maesn_envelope`: "documented" | "bare" | "items" | "content" | "records" — `{data, meta}`, a bare list,
+  `{data: {items: [...]}}`, `{data: {content: [...]}}` or `{records: [...]}`.
+- `maesn_pagination`: "documented" | "none" | "counts" | "zero_based" | "spring" — `meta.pagination` as
+  documented; nothing; `totalCount`/`pages`/`page`/`pageSize`; documented keys but pages counted from 0;
+  Spring's `totalElements`/`totalPages`/`number`/`size`, also counted from 0.
+- `maesn_fields`: "v1" | "v2" — v2 writes `name`, `updatedAt`, bare email and phone strings, country names
+  and `isCustomer`/`isSupplier` on every list.
+- `maesn_create`: "wrapped" | "bare" | "id" | "location" | "task" — the created record in `data`, bare, only
+  its id, a 201 with only a `Location` header, or a `taskId` to poll at `/asyncTask/{taskId}` (done on the
+  second poll).
+- `maesn_update`: "wrapped" | "no_content".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "merge_next": ("cursor", "url"),
+    "merge_lazy_next": (True, False),
+    "merge_empty_results": ("list", "omit", "null"),
+    "merge_time": ("micro", "seconds", "offset"),
+    "merge_case": ("upper", "lower"),
+    "merge_phones": ("objects", "strings", "long_keys"),
+    "merge_country": ("alpha2", "alpha3", "name"),
+    "merge_sparse": (True, False),
+    "merge_create_status": (201, 200),
+    "merge_patch": ("model", "no_content"),
+    "maesn_envelope": ("documented", "bare", "items", "content", "records"),
+    "maesn_pagination": ("documented", "none", "counts", "zero_based", "spring"),
+    "maesn_fields": ("v1", "v2"),
+    "maesn_create": ("wrapped", "bare", "id", "location", "task"),
+    "maesn_update": ("wrapped", "no_content"),
+}
+_INTEGERS = ("merge_page_cap",)
+
+
+def validate(variant: Any) -> dict[str, Any]:
+    """The variant as given, or ValueError naming the first key or value the sandbox does not know."""
+    if variant is None:
+        return {}
+    if not isinstance(variant, dict):
+        raise ValueError("variant must be an object")
+    for key, value in variant.items():
+        if key in _INTEGERS:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"variant {key} must be a positive integer")
+        elif key not in CHOICES:
+            raise ValueError(f"unknown variant key {key!r}; known: {', '.join([*CHOICES, *_INTEGERS])}")
+        elif value not in CHOICES[key]:
+            raise ValueError(f"variant {key} must be one of {list(CHOICES[key])}, not {value!r}")
+    return dict(variant)

@@ -1,0 +1,98 @@
+"""The sandbox really serves the shapes an account's `variant` names (so provider tests over them mean something)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from contactsync.sandbox import run_in_thread
+from contactsync.sandbox.admin_client import SandboxAdmin
+
+MERGE = "/api/accounting/v1"
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with run_in_thread() as handle:
+        yield handle
+
+
+@pytest.fixture
+def admin(sandbox):
+    client = SandboxAdmin(sandbox.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def api(sandbox):
+    with httpx.Client(base_url=sandbox.url) as client:
+        yield client
+
+
+def merge_get(api, token, path, **params):
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    return api.get(MERGE + path, params=params, headers=headers)
+
+
+def maesn_get(api, token, path, **params):
+    return api.get(path, params=params, headers={"X-API-KEY": "k", "X-ACCOUNT-KEY": token})
+
+
+def test_merge_variant_shapes(admin, api):
+    variant = {
+        "merge_next": "url",
+        "merge_case": "lower",
+        "merge_phones": "long_keys",
+        "merge_country": "alpha3",
+        "merge_time": "seconds",
+        "merge_sparse": True,
+        "merge_page_cap": 2,
+    }
+    token = admin.create_account(seed=5, count=6, variant=variant)
+    body = merge_get(api, token, "/contacts", page_size=50).json()
+    assert len(body["results"]) == 2 and body["next"].startswith("http") and "cursor=" in body["next"]
+    item = body["results"][0]
+    assert item["status"] == "active" and item["modified_at"].endswith("Z") and "." not in item["modified_at"]
+    assert len(item["modified_at"]) == len("2026-01-01T00:00:00Z")
+    assert "remote_was_deleted" not in item and "integration_params" in item
+    assert all(set(p) == {"phone_number", "phone_number_type"} for p in item["phone_numbers"])
+    assert all(len(a["country"]) == 3 for a in item["addresses"] if a.get("country"))
+    assert admin.configure(token)["variant"] == variant
+
+
+@pytest.mark.parametrize("mode", ["omit", "null"])
+def test_merge_lazy_next_ends_on_an_empty_page(admin, api, mode):
+    token = admin.create_account(seed=5, count=2, variant={"merge_lazy_next": True, "merge_empty_results": mode})
+    first = merge_get(api, token, "/contacts", page_size=2).json()
+    assert len(first["results"]) == 2 and first["next"]
+    last = merge_get(api, token, "/contacts", page_size=2, cursor=first["next"]).json()
+    assert last["next"] is None and (("results" not in last) if mode == "omit" else last["results"] is None)
+
+
+def test_maesn_spring_pages_count_from_zero(admin, api):
+    token = admin.create_account(seed=6, count=7, variant={"maesn_envelope": "content", "maesn_pagination": "spring"})
+    first = maesn_get(api, token, "/accounting/contacts", limit=5).json()
+    assert first["data"]["number"] == 0 and first["data"]["totalElements"] == 7 and len(first["data"]["content"]) == 5
+    second = maesn_get(api, token, "/accounting/contacts", limit=5, page=1).json()
+    assert len(second["data"]["content"]) == 2
+
+
+def test_maesn_v2_fields_and_bare_list(admin, api):
+    token = admin.create_account(seed=6, count=3, variant={"maesn_fields": "v2", "maesn_envelope": "bare"})
+    items = maesn_get(api, token, "/accounting/customers", limit=5).json()
+    assert isinstance(items, list) and items
+    assert {"name", "updatedAt", "isCustomer"} <= set(items[0]) and "companyName" not in items[0]
+    assert all(isinstance(e, str) for item in items for e in item["emailAddresses"])
+
+
+def test_maesn_task_create_is_pending_then_completed(admin, api):
+    token = admin.create_account(seed=6, count=0, variant={"maesn_create": "task"})
+    headers = {"X-API-KEY": "k", "X-ACCOUNT-KEY": token}
+    answer = api.post("/accounting/contacts", json={"companyName": "Async AG"}, headers=headers)
+    assert answer.status_code == 202
+    task = answer.json()["taskId"]
+    assert maesn_get(api, token, f"/asyncTask/{task}").json()["data"]["status"] == "PENDING"
+    done = maesn_get(api, token, f"/asyncTask/{task}").json()["data"]
+    assert done["status"] == "COMPLETED" and done["resourceId"] == admin.contacts(token)[0]["remote_id"]
+    assert maesn_get(api, token, "/asyncTask/unknown").status_code == 404
