@@ -83,7 +83,16 @@ def env(
     db_url, redis_url = servers
     name = f"cs_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(_admin_conninfo(db_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+        for attempt in range(20):
+            try:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_db}"')
+                break
+            except psycopg.errors.ObjectInUse:
+                # A template may not be copied while anything is connected to it (a lingering backend of the
+                # migration run): wait for it to go.
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
     prefix = f"cstest-{uuid.uuid4().hex[:10]}"
     values = {
         "DATABASE_URL": _with_database(db_url, name),

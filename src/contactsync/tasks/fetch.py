@@ -72,7 +72,7 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         raise self.retry(countdown=exc.retry_after) from None
     except Transient as exc:
         _count_calls(run_id, calls)
-        raise self.retry(countdown=retry_delay(self.request.retries)) from exc
+        raise self.retry(countdown=exc.retry_after or retry_delay(self.request.retries)) from exc
     except AuthLost as exc:
         pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
     except (Permanent, ProviderError) as exc:

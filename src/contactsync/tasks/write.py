@@ -120,7 +120,7 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     except Transient as exc:
         # A create whose answer was lost may have been committed: the next attempt must look before it sends.
         _set_status(op_id, "uncertain" if op.kind == "create" else "pending", str(exc), run_id, calls)
-        raise task.retry(countdown=retry_delay(task.request.retries)) from None
+        raise task.retry(countdown=exc.retry_after or retry_delay(task.request.retries)) from None
     except AuthLost as exc:
         _set_status(op_id, previous, str(exc), run_id, calls)
         if run_id is not None:
