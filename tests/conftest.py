@@ -123,7 +123,10 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, count: int = 2, concurrency: int = 2) -> list[subprocess.Popen[bytes]]:
+    def start(self, count: int = 2, concurrency: int = 2, plain: bool = False) -> list[subprocess.Popen[bytes]]:
+        """Start `count` workers sharing the tenant queues, or (`plain`) Celery's own command line with no -Q."""
+        import sys
+
         from contactsync.cli.processes import spawn, worker_command, worker_queues
 
         started = []
@@ -131,6 +134,8 @@ class Workers:
             n = len(self.procs)
             log = self.log_dir / f"worker{n}.log"
             cmd = worker_command(worker_queues(i, count), f"test{n}-{uuid.uuid4().hex[:6]}", concurrency)
+            if plain:
+                cmd = [sys.executable, "-m", "celery", "-A", "contactsync.worker", "worker", "-c", "2", "-l", "INFO"]
             proc = spawn(cmd, log, self.env)
             self.procs.append(proc)
             started.append(proc)

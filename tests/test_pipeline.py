@@ -156,3 +156,14 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(env: dict[str, str], wo
     rows = platform_contacts(sandbox, token)
     assert_each_app_contact_once(split, rows)
     assert len(rows) == len(split.remote) + len(split.app) - split.both
+
+
+def test_plain_celery_worker_serves_every_queue(env: dict[str, str], workers: Workers, sandbox: Any) -> None:
+    """`celery -A contactsync.worker worker` with no -Q, as users start it, carries out a whole sync."""
+    split, token = setup_tenant(sandbox, size=40, seed=3)
+    workers.start(1, plain=True)
+    run_id = trigger_sync("t1", full=True)
+    assert run_id is not None
+    run = wait_run(run_id, workers)
+    assert run.status == "succeeded"
+    assert len(platform_contacts(sandbox, token)) == len(split.remote) + len(split.app) - split.both

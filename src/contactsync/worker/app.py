@@ -13,11 +13,12 @@ from typing import Any
 import structlog
 from celery import Celery
 from celery.signals import task_postrun, task_prerun, worker_process_init
+from kombu import Exchange, Queue
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contactsync.logs import configure_logging
-from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix
+from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix, shard_queues
 from contactsync.settings import get_settings
 
 
@@ -44,6 +45,12 @@ def configure(capp: Celery) -> None:
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
         task_default_queue=CONTROL_QUEUE,
+        # A plain `celery -A contactsync.worker worker` serves every queue; `-Q` narrows it to a share of them.
+        # Each queue has its own direct exchange and routing key, as Celery creates for a `-Q` name it was not told.
+        task_queues=[
+            Queue(name, Exchange(name, type="direct"), routing_key=name)
+            for name in (CONTROL_QUEUE, *shard_queues(settings.queue_shards))
+        ],
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
         broker_transport_options={
@@ -70,6 +77,8 @@ def configure(capp: Celery) -> None:
         pool.force_close_all()
         setattr(capp, "_pool", None)  # noqa: B010
     setattr(capp.amqp, "_producer_pool", None)  # noqa: B010
+    for cached in ("queues", "default_queue", "router"):  # derived from the configuration above
+        capp.amqp.__dict__.pop(cached, None)
 
 
 app = make_app()
