@@ -94,6 +94,10 @@ def _ratio(x: str, y: str) -> float:
     return 100.0 if x == y else Indel.normalized_similarity(x, y) * 100.0
 
 
+def _note(fields: dict[str, Any], field: str, weight: float, **detail: Any) -> None:
+    fields[field] = {"weight": round(weight, 2), **detail}
+
+
 def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dict[str, Any] | None]:
     """Total weight of evidence that `a` and `b` are the same company, and optionally the per-field detail.
 
@@ -101,21 +105,21 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
     string equality first, rapidfuzz only where equality fails.
     """
     total = 0.0
+    # Explanations are built only when asked for: in a batch, formatting them for every candidate pair
+    # (rounding, sorting, f-strings) costs more than the comparisons themselves.
     fields: dict[str, Any] | None = {} if explain else None
-
-    def note(field: str, weight: float, **detail: Any) -> None:
-        if fields is not None:
-            fields[field] = {"weight": round(weight, 2), **detail}
 
     if a.tokens and b.tokens:
         sim = name_similarity(a, b)
         w = NAME_SHORT_EXACT if sim >= 100.0 and len(a.core) < _SHORT_NAME else _interpolate(sim)
         total += w
-        note("name", w, left=a.core, right=b.core, similarity=round(sim, 1))
+        if fields is not None:
+            _note(fields, "name", w, left=a.core, right=b.core, similarity=round(sim, 1))
         if a.legal and b.legal:
             w = LEGAL_SAME if legal_family(a.legal) == legal_family(b.legal) else LEGAL_DIFFERENT
             total += w
-            note("legal_form", w, left=a.legal, right=b.legal)
+            if fields is not None:
+                _note(fields, "legal_form", w, left=a.legal, right=b.legal)
 
     if a.tax is not None and b.tax is not None:
         ta, tb = a.tax, b.tax
@@ -127,26 +131,33 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         else:
             w, result = TAX_DIFFERENT, "different"
         total += w
-        note("tax_id", w, left=ta.canonical, right=tb.canonical, result=result, valid=[ta.valid, tb.valid])
+        if fields is not None:
+            _note(fields, "tax_id", w, left=ta.canonical, right=tb.canonical, result=result, valid=[ta.valid, tb.valid])
 
     if a.country and b.country:
         w = COUNTRY_SAME if a.country == b.country else COUNTRY_DIFFERENT
         total += w
-        note("country", w, left=a.country, right=b.country)
+        if fields is not None:
+            _note(fields, "country", w, left=a.country, right=b.country)
 
     if a.emails and b.emails:
         shared = a.emails & b.emails
         if shared:
             free = all(e.rpartition("@")[2] not in a.domains for e in shared)
             w = EMAIL_SAME_FREE if free else EMAIL_SAME_CORPORATE
-            note("email", w, result="same address", shared=sorted(shared))
+            if fields is not None:
+                _note(fields, "email", w, result="same address", shared=sorted(shared))
         elif a.domains and b.domains:
             common = a.domains & b.domains
             w = DOMAIN_SAME if common else DOMAIN_DIFFERENT
-            note("email", w, result="same domain" if common else "different domains", shared=sorted(common))
+            if fields is not None:
+                _note(
+                    fields, "email", w, result="same domain" if common else "different domains", shared=sorted(common)
+                )
         else:
             w = 0.0
-            note("email", w, result="different addresses (free mail)")
+            if fields is not None:
+                _note(fields, "email", w, result="different addresses (free mail)")
         total += w
 
     if a.phones and b.phones:
@@ -156,13 +167,15 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         else:
             w = PHONE_DIFFERENT
         total += w
-        note(
-            "phone",
-            w,
-            left=sorted(a.phones),
-            right=sorted(b.phones),
-            result="same" if shared else "different",
-        )
+        if fields is not None:
+            _note(
+                fields,
+                "phone",
+                w,
+                left=sorted(a.phones),
+                right=sorted(b.phones),
+                result="same" if shared else "different",
+            )
 
     if a.postal and b.postal:
         if a.postal == b.postal:
@@ -172,7 +185,8 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         else:
             w = POSTAL_DIFFERENT
         total += w
-        note("postal_code", w, left=a.postal, right=b.postal)
+        if fields is not None:
+            _note(fields, "postal_code", w, left=a.postal, right=b.postal)
 
     if a.city and b.city:
         if a.city == b.city or a.city.startswith(b.city + " ") or b.city.startswith(a.city + " "):
@@ -181,7 +195,8 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
             sim = _ratio(a.city, b.city)
         w = CITY_SAME if sim >= 90.0 else (CITY_DIFFERENT if sim < 70.0 else 0.0)
         total += w
-        note("city", w, left=a.city, right=b.city, similarity=round(sim, 1))
+        if fields is not None:
+            _note(fields, "city", w, left=a.city, right=b.city, similarity=round(sim, 1))
 
     if a.street and b.street:
         sim = _ratio(a.street, b.street)
@@ -195,12 +210,14 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         else:
             w = STREET_DIFFERENT if sim < 60.0 else 0.0
         total += w
-        note(
-            "street",
-            w,
-            left=f"{a.street} {a.street_number}".strip(),
-            right=f"{b.street} {b.street_number}".strip(),
-            similarity=round(sim, 1),
-        )
+        if fields is not None:
+            _note(
+                fields,
+                "street",
+                w,
+                left=f"{a.street} {a.street_number}".strip(),
+                right=f"{b.street} {b.street_number}".strip(),
+                similarity=round(sim, 1),
+            )
 
     return total, fields
