@@ -141,14 +141,14 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
             _note(fields, "country", w, left=a.country, right=b.country)
 
     if a.emails and b.emails:
-        shared = a.emails & b.emails
+        shared = [e for e in a.emails if e in b.emails]
         if shared:
             free = all(e.rpartition("@")[2] not in a.domains for e in shared)
             w = EMAIL_SAME_FREE if free else EMAIL_SAME_CORPORATE
             if fields is not None:
                 _note(fields, "email", w, result="same address", shared=sorted(shared))
         elif a.domains and b.domains:
-            common = a.domains & b.domains
+            common = [d for d in a.domains if d in b.domains]
             w = DOMAIN_SAME if common else DOMAIN_DIFFERENT
             if fields is not None:
                 _note(
@@ -161,7 +161,7 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         total += w
 
     if a.phones and b.phones:
-        shared = a.phones & b.phones
+        shared = [p for p in a.phones if p in b.phones]
         if shared:
             w = PHONE_SAME if any(p.startswith("+") for p in shared) else PHONE_SAME_UNPARSED
         else:

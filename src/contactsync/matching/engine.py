@@ -12,8 +12,6 @@ take the same decisions.
 
 from __future__ import annotations
 
-import bisect
-import contextlib
 import gc
 import multiprocessing
 import os
@@ -137,6 +135,32 @@ def _score_rows(
     return kept, compared
 
 
+def _score_buckets(
+    rows: range,
+    left: Sequence[Prepared],
+    right: Sequence[Prepared],
+    buckets: Sequence[tuple[list[int], ...]],
+    right_offset: int,
+) -> tuple[list[tuple[int, int, float]], int]:
+    """`_score_rows` for a worker that has already looked up each left record's usable key buckets."""
+    kept: list[tuple[int, int, float]] = []
+    compared = 0
+    for li in rows:
+        bs = buckets[li]
+        if not bs:
+            continue
+        candidates: set[int] = set(bs[0])
+        for bucket in bs[1:]:
+            candidates.update(bucket)
+        compared += len(candidates)
+        a = left[li]
+        for ri in candidates:
+            w = compare(a, right[ri - right_offset])[0]
+            if w >= REVIEW_WEIGHT:
+                kept.append((li, ri, w))
+    return kept, compared
+
+
 def match_candidates(left: Sequence[MatchRecord], right: Sequence[MatchRecord]) -> list[Decision]:
     """Links and reviews for a page of remote records (`left`) against candidate app records (`right`)."""
     lp = [Prepared(r) for r in left]
@@ -171,11 +195,13 @@ def _skip_keys(left_count: dict[str, int], right_count: dict[str, int]) -> set[s
     return skip
 
 
-def _count_keys(keys: Sequence[Collection[str]]) -> dict[str, int]:
+def _count_keys(keys: Sequence[Collection[str]], among: Collection[str]) -> dict[str, int]:
+    """How many records hold each key, for the keys in `among` (the others cannot form a block)."""
     count: dict[str, int] = {}
     for ks in keys:
         for k in ks:
-            count[k] = count.get(k, 0) + 1
+            if k in among:
+                count[k] = count.get(k, 0) + 1
     return count
 
 
@@ -218,26 +244,38 @@ def _work(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[Ma
         their_left, their_keys, their_count = pickle.loads(conn.recv_bytes())
         all_left.extend(their_left)
         all_left_keys.extend(their_keys)
+        # Only keys this worker's slice holds matter here: no other key can give it a candidate.
         for k, n in their_count.items():
-            right_count[k] = right_count.get(k, 0) + n
+            if k in right_count:
+                right_count[k] += n
         del their_left, their_keys, their_count
     del own_left, own_left_keys
-    skip = _skip_keys(_count_keys(all_left_keys), right_count)
+    skip = _skip_keys(_count_keys(all_left_keys, right_count), right_count)
     del right_count
+    # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
+    # references to those lists instead of the key strings (most of which this slice does not even hold)
+    # saves a large share of the worker's memory.
+    buckets: list[tuple[list[int], ...]] = []
+    for ks in all_left_keys:
+        buckets.append(tuple(bucket for k in ks if (bucket := index.get(k)) is not None and k not in skip))
+    del all_left_keys
+    skipped = len(skip)
+    del skip
     kept: list[tuple[int, int, float]] = []
     compared = 0
     for a, b in _chunks(len(all_left), _PROGRESS_EVERY):
-        part_kept, n = _score_rows(range(a, b), all_left, own_right, all_left_keys, index, skip, ra)
+        part_kept, n = _score_buckets(range(a, b), all_left, own_right, buckets, ra)
         kept.extend(part_kept)
         compared += n
         conn.send(("score", b - a))
-    conn.send(("scored", kept, compared, len(skip)))
-    del kept
-    while True:
-        message = conn.recv()
-        if message[0] != "explain":
-            return
-        conn.send(("explained", [_explain(all_left[li], own_right[ri - ra]) for li, ri in message[1]]))
+    # Explain every kept pair now (a few per left record at most) rather than only the decided ones later,
+    # so that the worker can exit, and free its memory, before the parent resolves and builds the decisions.
+    # The index and the prepared left records no kept pair refers to are released first: the explanations
+    # then reuse their memory instead of adding to the peak.
+    needed = {li: all_left[li] for li, _, _ in kept}
+    del all_left, buckets, index
+    explained = [_explain(needed[li], own_right[ri - ra]) for li, ri, _ in kept]
+    conn.send(("scored", kept, explained, compared, skipped))
 
 
 def _worker(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[MatchRecord], conn: Any) -> None:
@@ -314,15 +352,15 @@ class _Workers:
                     conn.send_bytes(blob)
 
     def close(self) -> None:
+        """Wait for the workers to end (they end by themselves after scoring); stop them if they do not."""
         for conn in self.conns:
-            with contextlib.suppress(OSError):
-                conn.send(("stop",))
             conn.close()
         for proc in self.procs:
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
+        self.conns, self.procs = [], []
 
 
 def match_all(
@@ -368,7 +406,9 @@ def _match_here(
         progress("prepare", total, total)
     index = _index(right_keys)
     del right_keys
-    skip = _skip_keys(_count_keys(left_keys), {k: len(v) for k, v in index.items()})
+    right_count = {k: len(v) for k, v in index.items()}
+    skip = _skip_keys(_count_keys(left_keys, right_count), right_count)
+    del right_count
     kept: list[tuple[int, int, float]] = []
     compared = 0
     for a, b in _chunks(len(lp), _PROGRESS_EVERY):
@@ -393,17 +433,20 @@ def _match_parallel(
 ) -> list[Decision]:
     """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
     ("prepared",) followed by its pickled slice as raw bytes, receives the other slices, sends ("scored",
-    pairs, compared, skipped keys), then answers ("explain", pairs) requests until ("stop",)."""
+    pairs, their explanations, pairs compared, keys skipped) and ends."""
     pool = _Workers(parts, left, right, progress)
     try:
         pool.exchange()
         kept: list[tuple[int, int, float]] = []
+        explanations: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
         compared = 0
         skipped = 0
-        for _, part_kept, n, part_skipped in pool.gather("scored"):
+        for _, part_kept, part_explained, n, part_skipped in pool.gather("scored"):
             kept.extend(part_kept)
+            explanations.update(zip(((li, ri) for li, ri, _ in part_kept), part_explained, strict=True))
             compared += n
             skipped = part_skipped  # the same in every worker: all compute it from the same global counts
+        pool.close()
         if stats is not None:
             stats.pairs = compared
             stats.skipped_keys = skipped
@@ -411,16 +454,8 @@ def _match_parallel(
         right_ids = [r.id for r in right]
         outcomes = resolve(kept, left_ids, right_ids)
         del kept
-        owner = [_bounds(len(right), parts, part)[1] for part in range(parts)]
-        requests: list[list[int]] = [[] for _ in range(parts)]
-        for i, o in enumerate(outcomes):
-            requests[bisect.bisect_right(owner, o.right)].append(i)
-        for part, conn in enumerate(pool.conns):
-            conn.send(("explain", [(outcomes[i].left, outcomes[i].right) for i in requests[part]]))
-        explained: list[tuple[float, dict[str, Any]]] = [(0.0, {})] * len(outcomes)
-        for part, (_, answers) in enumerate(pool.gather("explained")):
-            for i, answer in zip(requests[part], answers, strict=True):
-                explained[i] = answer
+        explained = [explanations[o.left, o.right] for o in outcomes]
+        del explanations
         return _decisions(outcomes, left_ids, right_ids, explained)
     finally:
         pool.close()

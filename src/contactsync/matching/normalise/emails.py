@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from contactsync.matching.normalise.text import PER_COMPANY_CACHE
+
 FREE_MAIL_DOMAINS = frozenset(
     {
         "gmail.com",
@@ -83,7 +85,7 @@ FREE_MAIL_DOMAINS = frozenset(
 _SEPARATORS = re.compile(r"[;,\s]+")
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=PER_COMPANY_CACHE)
 def normalise_email(raw: str) -> str | None:
     """The comparable form of one address (lower-case, IDNA domain), or None if it is not an address.
 

@@ -20,6 +20,8 @@ from typing import Any
 from stdnum import get_cc_module
 from stdnum.us import ein
 
+from contactsync.matching.normalise.text import PER_COMPANY_CACHE
+
 _NON_ALNUM = re.compile(r"[^A-Z0-9]")
 # VAT prefixes that are not the ISO country code.
 _PREFIX_TO_COUNTRY = {"EL": "GR", "XI": "GB"}
@@ -68,7 +70,7 @@ def _validate_vat(country: str, number: str) -> str | None:
     return _CH_SUFFIX.sub("", compact)
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=PER_COMPANY_CACHE)
 def normalise_tax_id(raw: str, country: str | None = None) -> TaxId | None:
     """Parse a tax id; `country` (ISO alpha-2) is used when the value carries no prefix."""
     compact = _NON_ALNUM.sub("", raw.upper())
