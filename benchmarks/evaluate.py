@@ -12,9 +12,7 @@ def read_truth(path: Path) -> set[tuple[str, str]]:
         return {(r["left_id"], r["right_id"]) for r in csv.DictReader(handle)}
 
 
-def quality(
-    rows: Iterable[tuple[str, str, str]], truth: set[tuple[str, str]], n_left: int
-) -> dict[str, float]:
+def quality(rows: Iterable[tuple[str, str, str]], truth: set[tuple[str, str]], n_left: int) -> dict[str, float]:
     """rows are (left_id, right_id, decision) with decision "link" or "review"."""
     links: set[tuple[str, str]] = set()
     reviews: set[tuple[str, str]] = set()

@@ -183,9 +183,7 @@ class Generator:
         legal = rng.choice(LEGAL[cc]) if rng.random() < 0.9 else []
         slug = "".join(ch for ch in core.lower() if ch.isalnum())[:20] or "firma"
         if rng.random() < 0.8:
-            email = (
-                f"{rng.choice(['info', 'office', 'kontakt', 'accounts', 'hello', 'mail'])}@{slug}.{TLD[cc]}"
-            )
+            email = f"{rng.choice(['info', 'office', 'kontakt', 'accounts', 'hello', 'mail'])}@{slug}.{TLD[cc]}"
         else:
             email = f"{f.first_name().lower()}.{f.last_name().lower()}@{rng.choice(FREE_MAIL[cc])}"
             email = "".join(ch for ch in email if ch.isascii() and not ch.isspace())
@@ -198,8 +196,7 @@ class Generator:
             phone=self.phone(cc),
             email=email,
             street=street_line,
-            number=str(rng.randint(1, 250))
-            + (rng.choice(string.ascii_lowercase[:4]) if rng.random() < 0.1 else ""),
+            number=str(rng.randint(1, 250)) + (rng.choice(string.ascii_lowercase[:4]) if rng.random() < 0.1 else ""),
             city=f.city(),
             postal=f.postcode(),
         )
@@ -220,14 +217,10 @@ class Generator:
                     name = name.replace(f" {sym} ", f" {rng.choice(AND[lang])} ")
                     break
         if p(0.06):
-            name = (
-                f"{name} {rng.choice(['Holding', 'Group', 'Gruppe' if LANG[c.country] == 'de' else 'Group'])}"
-            )
+            name = f"{name} {rng.choice(['Holding', 'Group', 'Gruppe' if LANG[c.country] == 'de' else 'Group'])}"
         legal = rng.choice(c.legal) if c.legal and not p(0.1) else ""
         full = (
-            f"{name} {legal}".strip()
-            if not (legal and c.country == "FR" and rng.random() < 0.2)
-            else f"{legal} {name}"
+            f"{name} {legal}".strip() if not (legal and c.country == "FR" and rng.random() < 0.2) else f"{legal} {name}"
         )
         if p(0.08):
             full = full.upper()
@@ -250,9 +243,7 @@ class Generator:
             email = f"{rng.choice(['buchhaltung', 'billing', 'invoices', 'compta', 'finance'])}@{email.split('@')[1]}"
         elif p(0.1):
             email = email.upper()
-        street = (
-            f"{c.street} {c.number}" if c.country in ("DE", "AT", "CH", "NL") else f"{c.number} {c.street}"
-        )
+        street = f"{c.street} {c.number}" if c.country in ("DE", "AT", "CH", "NL") else f"{c.number} {c.street}"
         if c.country == "FR":
             street = f"{c.number}, {c.street}"
         if noisy:
@@ -411,9 +402,7 @@ def generate(n_right: int, seed: int, out: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--right", type=int, default=10000, help="number of right (app) contacts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
