@@ -2,6 +2,8 @@ import json
 import random
 
 from contactsync.matching import MatchRecord, blocking_keys, match_all, match_candidates
+from contactsync.matching.compare import compare, score
+from contactsync.matching.prepared import Prepared
 
 
 def rec(id: str, name: str, **kw: str) -> MatchRecord:
@@ -132,3 +134,30 @@ def test_two_word_name_with_a_typo_keeps_a_key() -> None:
     a = blocking_keys(rec("a", "Hoffmann Zimmerei"))
     for typo in ("Hofmann Zimmerei", "Hoffmann Zimmerie", "Zimmerei Hoffmann", "Hoffmann Zimmerei Holding"):
         assert a & blocking_keys(rec("b", typo)), typo
+
+
+def test_bounded_score_agrees_with_compare() -> None:
+    # `score` skips the fuzzy fields of pairs that cannot reach the floor; above it, it must be `compare`'s
+    # weight to the last bit, and below it, below the floor.
+    names = ["Müller Bau GmbH", "Mueller Bau", "Müller Logistik AG", "Schmidt Elektro", "Muller"]
+    cities = [("Berlin", "10115"), ("Berlin", "10117"), ("München", "80331"), ("", "")]
+    taxes = ["DE136695976", "136695976", "DE811569869", ""]
+    phones = ["030 1234567", "+49 30 1234567", "+49 89 7654321", ""]
+    emails = ["info@mueller-bau.de", "x@gmail.com", "info@other.de", ""]
+    rng = random.Random(3)
+    records = []
+    for i in range(60):
+        city, postal = rng.choice(cities)
+        records.append(
+            Prepared(
+                rec(f"x{i}", rng.choice(names), tax_number=rng.choice(taxes), phone=rng.choice(phones),
+                    email=rng.choice(emails), city=city, postal_code=postal, country=rng.choice(["DE", "AT", ""]),
+                    street=rng.choice(["Hauptstraße 12", "Hauptstr. 14", "Marktplatz 1", ""]))
+            )
+        )  # fmt: skip
+    for a in records:
+        for b in records:
+            exact = compare(a, b)[0]
+            for floor in (-5.0, 6.0, 12.0):
+                bounded = score(a, b, floor)
+                assert bounded == exact if exact >= floor else bounded < floor

@@ -221,3 +221,94 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
             )
 
     return total, fields
+
+
+# The most the name, legal-form and street fields can add together; `score` uses it as a bound.
+_MAX_LATE = max(NAME_SHORT_EXACT, *(y for _, y in _NAME_CURVE)) + LEGAL_SAME + STREET_SAME
+
+
+def score(a: Prepared, b: Prepared, floor: float) -> float:
+    """`compare(a, b)[0]` exactly when that is at least `floor`; otherwise some value below `floor`.
+
+    The batch keeps only pairs that reach the review threshold, and most candidate pairs (namesakes, shared
+    words) are far below it once the cheap fields are known: a different tax id, city and phone line leave no
+    room for the name to matter. So the exact fields come first, and the fuzzy name and street comparisons
+    run only when they could still lift the pair to `floor`. The field rules are those of `compare` (a test
+    holds the two to the same results), and the weights are summed in `compare`'s order so that the total is
+    the same float to the last bit.
+    """
+    tax_w = 0.0
+    if a.tax is not None and b.tax is not None:
+        ta, tb = a.tax, b.tax
+        if same_id(ta, tb):
+            tax_w = TAX_SAME_VALID if ta.valid and tb.valid else TAX_SAME_UNCHECKED
+        elif contradicts(ta, tb):
+            tax_w = TAX_CONTRADICTION
+        else:
+            tax_w = TAX_DIFFERENT
+    country_w = 0.0
+    if a.country and b.country:
+        country_w = COUNTRY_SAME if a.country == b.country else COUNTRY_DIFFERENT
+    email_w = 0.0
+    if a.emails and b.emails:
+        shared = [e for e in a.emails if e in b.emails]
+        if shared:
+            free = all(e.rpartition("@")[2] not in a.domains for e in shared)
+            email_w = EMAIL_SAME_FREE if free else EMAIL_SAME_CORPORATE
+        elif a.domains and b.domains:
+            email_w = DOMAIN_SAME if any(d in b.domains for d in a.domains) else DOMAIN_DIFFERENT
+    phone_w = 0.0
+    if a.phones and b.phones:
+        shared = [p for p in a.phones if p in b.phones]
+        if shared:
+            phone_w = PHONE_SAME if any(p.startswith("+") for p in shared) else PHONE_SAME_UNPARSED
+        else:
+            phone_w = PHONE_DIFFERENT
+    postal_w = 0.0
+    if a.postal and b.postal:
+        if a.postal == b.postal:
+            postal_w = POSTAL_SAME
+        elif a.postal[:2] == b.postal[:2]:
+            postal_w = POSTAL_NEARBY
+        else:
+            postal_w = POSTAL_DIFFERENT
+    city_w = 0.0
+    if a.city and b.city:
+        if a.city == b.city or a.city.startswith(b.city + " ") or b.city.startswith(a.city + " "):
+            sim = 100.0
+        else:
+            sim = _ratio(a.city, b.city)
+        city_w = CITY_SAME if sim >= 90.0 else (CITY_DIFFERENT if sim < 70.0 else 0.0)
+    bound = tax_w + country_w + email_w + phone_w + postal_w + city_w + _MAX_LATE
+    if bound < floor:
+        return bound
+    name_w = legal_w = 0.0
+    if a.tokens and b.tokens:
+        sim = name_similarity(a, b)
+        name_w = NAME_SHORT_EXACT if sim >= 100.0 and len(a.core) < _SHORT_NAME else _interpolate(sim)
+        if a.legal and b.legal:
+            legal_w = LEGAL_SAME if legal_family(a.legal) == legal_family(b.legal) else LEGAL_DIFFERENT
+    street_w = 0.0
+    if a.street and b.street:
+        sim = _ratio(a.street, b.street)
+        if sim >= 85.0:
+            if a.street_number and b.street_number and a.street_number != b.street_number:
+                street_w = STREET_OTHER_NUMBER
+            elif a.street_number and b.street_number:
+                street_w = STREET_SAME
+            else:
+                street_w = STREET_SAME_NAME
+        else:
+            street_w = STREET_DIFFERENT if sim < 60.0 else 0.0
+    # Adding 0.0 for a missing field leaves a float unchanged, so this is `compare`'s running sum.
+    total = 0.0
+    total += name_w
+    total += legal_w
+    total += tax_w
+    total += country_w
+    total += email_w
+    total += phone_w
+    total += postal_w
+    total += city_w
+    total += street_w
+    return total

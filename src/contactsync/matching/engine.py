@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
 from contactsync.matching.blocking import BLOCK_PAIR_LIMIT, prepared_keys
-from contactsync.matching.compare import compare
+from contactsync.matching.compare import compare, score
 from contactsync.matching.decide import REVIEW_WEIGHT, Outcome, probability, resolve
 from contactsync.matching.prepared import Prepared
 from contactsync.matching.record import MatchRecord
@@ -129,7 +129,7 @@ def _score_rows(
         compared += len(candidates)
         a = left[li]
         for ri in candidates:
-            w = compare(a, right[ri - right_offset])[0]
+            w = score(a, right[ri - right_offset], REVIEW_WEIGHT)
             if w >= REVIEW_WEIGHT:
                 kept.append((li, ri, w))
     return kept, compared
@@ -155,7 +155,7 @@ def _score_buckets(
         compared += len(candidates)
         a = left[li]
         for ri in candidates:
-            w = compare(a, right[ri - right_offset])[0]
+            w = score(a, right[ri - right_offset], REVIEW_WEIGHT)
             if w >= REVIEW_WEIGHT:
                 kept.append((li, ri, w))
     return kept, compared
