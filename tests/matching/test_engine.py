@@ -1,7 +1,7 @@
 import json
 import random
 
-from contactsync.matching import MatchRecord, blocking_keys, match_all, match_candidates
+from contactsync.matching import BlockingStats, MatchRecord, blocking_keys, match_all, match_candidates
 from contactsync.matching.compare import compare, score
 from contactsync.matching.prepared import Prepared
 
@@ -161,3 +161,27 @@ def test_bounded_score_agrees_with_compare() -> None:
             for floor in (-5.0, 6.0, 12.0):
                 bounded = score(a, b, floor)
                 assert bounded == exact if exact >= floor else bounded < floor
+
+
+def test_worker_processes_decide_as_one_process_does() -> None:
+    # Above 5,000 records the batch forks workers that each own a slice of both sides; the decisions, the
+    # explanations and the blocking figures must not depend on that.
+    rng = random.Random(11)
+    words = ["Alpen", "Nord", "Sonnen", "Hafen", "Linden", "Eichen", "Berg", "Tal", "Kron", "Stern", "Falken"]
+    trades = ["Bau", "Logistik", "Druck", "Optik", "Reisen", "Technik"]
+    right, left = [], []
+    for i in range(2600):
+        name = f"{rng.choice(words)}{rng.choice(words).lower()} {rng.choice(trades)} {i % 97}"
+        city = rng.choice(["Berlin", "Hamburg", "Köln", "Wien"])
+        phone = f"030 {1000000 + i}"
+        right.append(rec(f"r{i:05}", f"{name} GmbH", city=city, postal_code=f"{10000 + i % 500}", phone=phone))
+        if i % 5:
+            left.append(rec(f"l{i:05}", f"{name} G.m.b.H.", city=city, postal_code=f"{10000 + i % 500}",
+                            phone=phone if i % 3 else ""))  # fmt: skip
+        else:
+            left.append(rec(f"l{i:05}", name, city="Graz", postal_code="8010"))
+    one, two = BlockingStats(), BlockingStats()
+    decisions = match_all(left, right, workers=2, stats=two)
+    assert decisions == match_all(left, right, workers=1, stats=one)
+    assert (one.pairs, one.skipped_keys) == (two.pairs, two.skipped_keys)
+    assert sum(d.decision == "link" for d in decisions) > 1000 and one.skipped_keys > 0
