@@ -3,14 +3,16 @@
     PYTHONPATH=src python benchmarks/compare.py benchmarks/data/100k
 
 Each matcher runs in its own process, one after the other, so that timings do not compete for the cores and
-each peak-memory figure is that matcher's alone. The rows are the JSON each bench script prints, laid out as
-a Markdown table (the format of BENCHMARKS.md).
+each peak-memory figure is that matcher's alone. With `--repeat N` each runs N times and the row shows the
+median time and median peak memory (quality is the same every run: all three are deterministic). The rows
+are the JSON each bench script prints, laid out as a Markdown table (the format of BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -45,12 +47,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("data", type=Path, help="directory with left.csv, right.csv, truth.csv")
     parser.add_argument("--only", choices=sorted(SCRIPTS), action="append", help="run only these (repeatable)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per matcher; the row shows medians")
     args = parser.parse_args()
     names = args.only or list(SCRIPTS)
     print("| matcher | " + " | ".join(title for _, title in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     for name in names:
-        result = run(name, args.data)
+        runs = [run(name, args.data) for _ in range(args.repeat)]
+        result = runs[-1]
+        result["seconds"] = round(statistics.median(float(str(r["seconds"])) for r in runs), 1)
+        result["peak_mib"] = round(statistics.median(float(str(r["peak_mib"])) for r in runs))
         cells = []
         for key, _ in COLUMNS:
             value = result.get(key, "")
