@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.utils import default_process
 
 from evaluate import quality, read_truth
-from memory import PeakMemory
+from memory import PeakMemory, cpu_seconds
 
 NAME_CUTOFF = 90
 TAX_SCORE = 101  # above any name score
@@ -96,8 +96,10 @@ def main() -> None:
     out = args.out or args.data / "links_baseline.csv"
     with PeakMemory() as mem:
         start = time.perf_counter()
+        cpu_start = cpu_seconds()
         rows = run(args.data, out)
         elapsed = time.perf_counter() - start
+        cpu = cpu_seconds() - cpu_start
     truth = read_truth(args.data / "truth.csv")
     n_left = sum(1 for _ in _read(args.data / "left.csv"))
     result: dict[str, object] = {
@@ -105,6 +107,7 @@ def main() -> None:
         "left": n_left,
         "true_pairs": len(truth),
         "seconds": round(elapsed, 1),
+        "cpu_seconds": round(cpu, 1),
         "peak_mib": round(mem.peak_mib),
     }
     q = quality(rows, truth, n_left)
