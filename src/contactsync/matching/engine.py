@@ -250,17 +250,22 @@ def _work(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[Ma
                 right_count[k] += n
         del their_left, their_keys, their_count
     del own_left, own_left_keys
-    skip = _skip_keys(_count_keys(all_left_keys, right_count), right_count)
-    del right_count
-    # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
-    # references to those lists instead of the key strings (most of which this slice does not even hold)
-    # saves a large share of the worker's memory.
-    buckets: list[tuple[list[int], ...]] = []
+    # One pass over every left record's keys keeps those this worker's slice holds (usually few) and counts
+    # them; the block-size limit and the bucket lookups then only look at those.
+    present: list[tuple[str, ...]] = []
+    left_count: dict[str, int] = {}
     for ks in all_left_keys:
-        buckets.append(tuple(bucket for k in ks if (bucket := index.get(k)) is not None and k not in skip))
+        mine = tuple(k for k in ks if k in right_count)
+        present.append(mine)
+        for k in mine:
+            left_count[k] = left_count.get(k, 0) + 1
     del all_left_keys
-    skipped = len(skip)
-    del skip
+    skip = _skip_keys(left_count, right_count)
+    del right_count, left_count
+    # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
+    # references to those lists instead of the key strings saves a large share of the worker's memory.
+    buckets = [tuple(index[k] for k in mine if k not in skip) for mine in present]
+    del present
     kept: list[tuple[int, int, float]] = []
     compared = 0
     for a, b in _chunks(len(all_left), _PROGRESS_EVERY):
@@ -275,7 +280,7 @@ def _work(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[Ma
     needed = {li: all_left[li] for li, _, _ in kept}
     del all_left, buckets, index
     explained = [_explain(needed[li], own_right[ri - ra]) for li, ri, _ in kept]
-    conn.send(("scored", kept, explained, compared, skipped))
+    conn.send(("scored", kept, explained, compared, skip))
 
 
 def _worker(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[MatchRecord], conn: Any) -> None:
@@ -440,16 +445,16 @@ def _match_parallel(
         kept: list[tuple[int, int, float]] = []
         explanations: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
         compared = 0
-        skipped = 0
+        skipped: set[str] = set()
         for _, part_kept, part_explained, n, part_skipped in pool.gather("scored"):
             kept.extend(part_kept)
             explanations.update(zip(((li, ri) for li, ri, _ in part_kept), part_explained, strict=True))
             compared += n
-            skipped = part_skipped  # the same in every worker: all compute it from the same global counts
+            skipped |= part_skipped  # each worker knows the skipped keys its own slice holds
         pool.close()
         if stats is not None:
             stats.pairs = compared
-            stats.skipped_keys = skipped
+            stats.skipped_keys = len(skipped)
         left_ids = [r.id for r in left]
         right_ids = [r.id for r in right]
         outcomes = resolve(kept, left_ids, right_ids)
