@@ -179,8 +179,8 @@ def match_candidates(left: Sequence[MatchRecord], right: Sequence[MatchRecord]) 
 # Prepared left slices, which every worker needs, are exchanged once through the parent as opaque pickled
 # bytes together with each worker's right-side key counts (blocking needs the global counts). Prepared right
 # records never cross a process boundary, and no worker reads the others' objects, so the copy-on-write
-# page copying of a shared prepared set does not happen. Only scored pairs, and at the end the explanations
-# of the decided pairs, travel back to the parent.
+# page copying of a shared prepared set does not happen. Only the kept pairs and their explanations travel
+# back to the parent, after which the workers end and free their memory while the parent decides.
 
 _PROGRESS_EVERY = 2000
 

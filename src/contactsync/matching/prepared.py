@@ -75,8 +75,8 @@ class Prepared:
         self.city = (normalise_city(record.city) if record.city else None) or ""
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        # Batch workers send prepared records back to the parent; a flat tuple of built-in values pickles
-        # several times faster than the default slot-by-slot protocol.
+        # Batch workers pass their prepared left records to each other; a flat tuple of built-in values
+        # pickles several times faster than the default slot-by-slot protocol.
         tax = None if self.tax is None else (self.tax.country, self.tax.number, self.tax.valid, self.tax.kind)
         return _restore, (tuple(getattr(self, s) for s in _PLAIN), tax)
 
