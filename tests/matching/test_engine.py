@@ -1,6 +1,8 @@
 import json
 import random
 
+import pytest
+
 from contactsync.matching import BlockingStats, MatchRecord, blocking_keys, match_all, match_candidates
 from contactsync.matching.compare import compare, score
 from contactsync.matching.prepared import Prepared
@@ -185,3 +187,11 @@ def test_worker_processes_decide_as_one_process_does() -> None:
     assert decisions == match_all(left, right, workers=1, stats=one)
     assert (one.pairs, one.skipped_keys) == (two.pairs, two.skipped_keys)
     assert sum(d.decision == "link" for d in decisions) > 1000 and one.skipped_keys > 0
+
+
+def test_a_failing_worker_is_reported_not_hung_on() -> None:
+    right = [rec(f"r{i}", f"Firma {i} GmbH", city="Berlin") for i in range(2600)]
+    left = [rec(f"l{i}", f"Firma {i} GmbH", city="Berlin") for i in range(2600)]
+    left[100] = MatchRecord(id="bad", name=123)  # type: ignore[arg-type]  # what a broken caller might pass
+    with pytest.raises(RuntimeError, match="worker failed"):
+        match_all(left, right, workers=2)

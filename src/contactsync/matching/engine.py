@@ -232,8 +232,12 @@ def _work(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[Ma
     index = _index(own_right_keys, ra)
     del own_right_keys
     right_count = {k: len(v) for k, v in index.items()}
+    # Pickled before the tag is sent, so that a failure here reaches the parent as an error message rather
+    # than in place of the bytes it expects next.
+    blob = pickle.dumps((own_left, own_left_keys, right_count), protocol=pickle.HIGHEST_PROTOCOL)
     conn.send(("prepared",))
-    conn.send_bytes(pickle.dumps((own_left, own_left_keys, right_count), protocol=pickle.HIGHEST_PROTOCOL))
+    conn.send_bytes(blob)
+    del blob
     all_left: list[Prepared] = []
     all_left_keys: list[tuple[str, ...]] = []
     for q in range(parts):
@@ -283,7 +287,19 @@ def _work(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[Ma
     conn.send(("scored", kept, explained, compared, skip))
 
 
-def _worker(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[MatchRecord], conn: Any) -> None:
+def _worker(
+    part: int,
+    parts: int,
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    conn: Any,
+    inherited: list[Connection],
+) -> None:
+    # A forked worker inherits the parent's ends of its own pipe and of the pipes of workers started before
+    # it. Holding them open would keep its own writes from ever failing when the parent gives up on it (a
+    # sibling failed), so it would block until terminated; they are the parent's, so the worker closes them.
+    for c in inherited:
+        c.close()
     try:
         _work(part, parts, left, right, conn)
     except BaseException:
@@ -314,7 +330,8 @@ class _Workers:
         self.procs: list[Any] = []
         for part in range(parts):
             mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(part, parts, left, right, theirs), daemon=True)
+            inherited = [*self.conns, mine]
+            proc = ctx.Process(target=_worker, args=(part, parts, left, right, theirs, inherited), daemon=True)
             proc.start()
             theirs.close()
             self.conns.append(mine)
