@@ -22,7 +22,7 @@ from contactsync.matching.blocking import BLOCK_PAIR_LIMIT, prepared_keys
 from contactsync.matching.csvio import read_records, write_decisions
 from contactsync.matching.prepared import Prepared
 from evaluate import quality, read_truth
-from memory import PeakMemory
+from memory import PeakMemory, cpu_seconds
 
 
 def blocking_recall(left_path: Path, right_path: Path, truth: set[tuple[str, str]]) -> float:
@@ -54,11 +54,13 @@ def main() -> None:
     stats = BlockingStats()
     with PeakMemory() as mem:
         start = time.perf_counter()
+        cpu_start = cpu_seconds()
         left = read_records(args.data / "left.csv")
         right = read_records(args.data / "right.csv")
         decisions = match_all(left, right, workers=args.workers, stats=stats)
         write_decisions(out, decisions)
         elapsed = time.perf_counter() - start
+        cpu = cpu_seconds() - cpu_start
     truth = read_truth(args.data / "truth.csv")
     result: dict[str, object] = {
         "engine": "contactsync",
@@ -66,6 +68,7 @@ def main() -> None:
         "right": len(right),
         "true_pairs": len(truth),
         "seconds": round(elapsed, 1),
+        "cpu_seconds": round(cpu, 1),
         "peak_mib": round(mem.peak_mib),
         "pairs_compared": stats.pairs,
         "skipped_keys": stats.skipped_keys,

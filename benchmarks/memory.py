@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import threading
 from pathlib import Path
 
@@ -67,3 +68,14 @@ class PeakMemory:
     @property
     def peak_mib(self) -> float:
         return self.peak_kib / 1024
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and of its ended (waited-for) children so far.
+
+    The benchmark machine is shared, so wall time varies with whatever else runs; CPU time varies much less
+    and says how much work a run is. Both are reported.
+    """
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime

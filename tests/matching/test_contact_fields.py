@@ -101,3 +101,16 @@ def test_street_numbers_are_separate() -> None:
 def test_city_transliteration() -> None:
     assert normalise_city("München") == normalise_city("Muenchen") == normalise_city("MUNCHEN")
     assert normalise_city("Köln") != normalise_city("Berlin")
+
+
+def test_fast_idna_agrees_with_the_codec() -> None:
+    from contactsync.matching.normalise.emails import idna_domain
+
+    domains = ["müller-bau.de", "bäckerei-groß.de", "café.fr", "señor.es", "ÄRZTE.de", "xn--mller-kva.de",
+               "münchen..de", "ø" * 70 + ".dk", "例え.jp", "straße.de", "ĳssel.nl", "a-ü-b.c-ö.de"]  # fmt: skip
+    for domain in domains:
+        try:
+            expected: str | None = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            expected = None
+        assert idna_domain(domain) == expected, domain

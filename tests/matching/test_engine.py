@@ -1,7 +1,11 @@
 import json
 import random
 
-from contactsync.matching import MatchRecord, blocking_keys, match_all, match_candidates
+import pytest
+
+from contactsync.matching import BlockingStats, MatchRecord, blocking_keys, match_all, match_candidates
+from contactsync.matching.compare import compare, score
+from contactsync.matching.prepared import Prepared
 
 
 def rec(id: str, name: str, **kw: str) -> MatchRecord:
@@ -132,3 +136,62 @@ def test_two_word_name_with_a_typo_keeps_a_key() -> None:
     a = blocking_keys(rec("a", "Hoffmann Zimmerei"))
     for typo in ("Hofmann Zimmerei", "Hoffmann Zimmerie", "Zimmerei Hoffmann", "Hoffmann Zimmerei Holding"):
         assert a & blocking_keys(rec("b", typo)), typo
+
+
+def test_bounded_score_agrees_with_compare() -> None:
+    # `score` skips the fuzzy fields of pairs that cannot reach the floor; above it, it must be `compare`'s
+    # weight to the last bit, and below it, below the floor.
+    names = ["Müller Bau GmbH", "Mueller Bau", "Müller Logistik AG", "Schmidt Elektro", "Muller"]
+    cities = [("Berlin", "10115"), ("Berlin", "10117"), ("München", "80331"), ("", "")]
+    taxes = ["DE136695976", "136695976", "DE811569869", ""]
+    phones = ["030 1234567", "+49 30 1234567", "+49 89 7654321", ""]
+    emails = ["info@mueller-bau.de", "x@gmail.com", "info@other.de", ""]
+    rng = random.Random(3)
+    records = []
+    for i in range(60):
+        city, postal = rng.choice(cities)
+        records.append(
+            Prepared(
+                rec(f"x{i}", rng.choice(names), tax_number=rng.choice(taxes), phone=rng.choice(phones),
+                    email=rng.choice(emails), city=city, postal_code=postal, country=rng.choice(["DE", "AT", ""]),
+                    street=rng.choice(["Hauptstraße 12", "Hauptstr. 14", "Marktplatz 1", ""]))
+            )
+        )  # fmt: skip
+    for a in records:
+        for b in records:
+            exact = compare(a, b)[0]
+            for floor in (-5.0, 6.0, 12.0):
+                bounded = score(a, b, floor)
+                assert bounded == exact if exact >= floor else bounded < floor
+
+
+def test_worker_processes_decide_as_one_process_does() -> None:
+    # Above 5,000 records the batch forks workers that each own a slice of both sides; the decisions, the
+    # explanations and the blocking figures must not depend on that.
+    rng = random.Random(11)
+    words = ["Alpen", "Nord", "Sonnen", "Hafen", "Linden", "Eichen", "Berg", "Tal", "Kron", "Stern", "Falken"]
+    trades = ["Bau", "Logistik", "Druck", "Optik", "Reisen", "Technik"]
+    right, left = [], []
+    for i in range(2600):
+        name = f"{rng.choice(words)}{rng.choice(words).lower()} {rng.choice(trades)} {i % 97}"
+        city = rng.choice(["Berlin", "Hamburg", "Köln", "Wien"])
+        phone = f"030 {1000000 + i}"
+        right.append(rec(f"r{i:05}", f"{name} GmbH", city=city, postal_code=f"{10000 + i % 500}", phone=phone))
+        if i % 5:
+            left.append(rec(f"l{i:05}", f"{name} G.m.b.H.", city=city, postal_code=f"{10000 + i % 500}",
+                            phone=phone if i % 3 else ""))  # fmt: skip
+        else:
+            left.append(rec(f"l{i:05}", name, city="Graz", postal_code="8010"))
+    one, two = BlockingStats(), BlockingStats()
+    decisions = match_all(left, right, workers=2, stats=two)
+    assert decisions == match_all(left, right, workers=1, stats=one)
+    assert (one.pairs, one.skipped_keys) == (two.pairs, two.skipped_keys)
+    assert sum(d.decision == "link" for d in decisions) > 1000 and one.skipped_keys > 0
+
+
+def test_a_failing_worker_is_reported_not_hung_on() -> None:
+    right = [rec(f"r{i}", f"Firma {i} GmbH", city="Berlin") for i in range(2600)]
+    left = [rec(f"l{i}", f"Firma {i} GmbH", city="Berlin") for i in range(2600)]
+    left[100] = MatchRecord(id="bad", name=123)  # type: ignore[arg-type]  # what a broken caller might pass
+    with pytest.raises(RuntimeError, match="worker failed"):
+        match_all(left, right, workers=2)

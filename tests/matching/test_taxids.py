@@ -69,3 +69,17 @@ def test_same_number_other_country_is_not_the_same_id() -> None:
     b = normalise_tax_id("980780684", "DE")
     assert a is not None and b is not None
     assert not same_id(a, b)
+
+
+def test_fast_ein_check_agrees_with_stdnum() -> None:
+    import random
+
+    from stdnum.us import ein
+
+    from contactsync.matching.normalise.taxids import ein_valid
+
+    rng = random.Random(5)
+    values = [f"{i:02d}{rng.randrange(10**7):07d}" for i in range(100)]
+    values += ["".join(rng.choice("0123456789AB") for _ in range(rng.choice((8, 9, 10)))) for _ in range(300)]
+    for value in values:
+        assert ein_valid(value) == ein.is_valid(value), value

@@ -94,6 +94,10 @@ def _ratio(x: str, y: str) -> float:
     return 100.0 if x == y else Indel.normalized_similarity(x, y) * 100.0
 
 
+def _note(fields: dict[str, Any], field: str, weight: float, **detail: Any) -> None:
+    fields[field] = {"weight": round(weight, 2), **detail}
+
+
 def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dict[str, Any] | None]:
     """Total weight of evidence that `a` and `b` are the same company, and optionally the per-field detail.
 
@@ -101,21 +105,21 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
     string equality first, rapidfuzz only where equality fails.
     """
     total = 0.0
+    # Explanations are built only when asked for: in a batch, formatting them for every candidate pair
+    # (rounding, sorting, f-strings) costs more than the comparisons themselves.
     fields: dict[str, Any] | None = {} if explain else None
-
-    def note(field: str, weight: float, **detail: Any) -> None:
-        if fields is not None:
-            fields[field] = {"weight": round(weight, 2), **detail}
 
     if a.tokens and b.tokens:
         sim = name_similarity(a, b)
         w = NAME_SHORT_EXACT if sim >= 100.0 and len(a.core) < _SHORT_NAME else _interpolate(sim)
         total += w
-        note("name", w, left=a.core, right=b.core, similarity=round(sim, 1))
+        if fields is not None:
+            _note(fields, "name", w, left=a.core, right=b.core, similarity=round(sim, 1))
         if a.legal and b.legal:
             w = LEGAL_SAME if legal_family(a.legal) == legal_family(b.legal) else LEGAL_DIFFERENT
             total += w
-            note("legal_form", w, left=a.legal, right=b.legal)
+            if fields is not None:
+                _note(fields, "legal_form", w, left=a.legal, right=b.legal)
 
     if a.tax is not None and b.tax is not None:
         ta, tb = a.tax, b.tax
@@ -127,42 +131,51 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         else:
             w, result = TAX_DIFFERENT, "different"
         total += w
-        note("tax_id", w, left=ta.canonical, right=tb.canonical, result=result, valid=[ta.valid, tb.valid])
+        if fields is not None:
+            _note(fields, "tax_id", w, left=ta.canonical, right=tb.canonical, result=result, valid=[ta.valid, tb.valid])
 
     if a.country and b.country:
         w = COUNTRY_SAME if a.country == b.country else COUNTRY_DIFFERENT
         total += w
-        note("country", w, left=a.country, right=b.country)
+        if fields is not None:
+            _note(fields, "country", w, left=a.country, right=b.country)
 
     if a.emails and b.emails:
-        shared = a.emails & b.emails
+        shared = [e for e in a.emails if e in b.emails]
         if shared:
             free = all(e.rpartition("@")[2] not in a.domains for e in shared)
             w = EMAIL_SAME_FREE if free else EMAIL_SAME_CORPORATE
-            note("email", w, result="same address", shared=sorted(shared))
+            if fields is not None:
+                _note(fields, "email", w, result="same address", shared=sorted(shared))
         elif a.domains and b.domains:
-            common = a.domains & b.domains
+            common = [d for d in a.domains if d in b.domains]
             w = DOMAIN_SAME if common else DOMAIN_DIFFERENT
-            note("email", w, result="same domain" if common else "different domains", shared=sorted(common))
+            if fields is not None:
+                _note(
+                    fields, "email", w, result="same domain" if common else "different domains", shared=sorted(common)
+                )
         else:
             w = 0.0
-            note("email", w, result="different addresses (free mail)")
+            if fields is not None:
+                _note(fields, "email", w, result="different addresses (free mail)")
         total += w
 
     if a.phones and b.phones:
-        shared = a.phones & b.phones
+        shared = [p for p in a.phones if p in b.phones]
         if shared:
             w = PHONE_SAME if any(p.startswith("+") for p in shared) else PHONE_SAME_UNPARSED
         else:
             w = PHONE_DIFFERENT
         total += w
-        note(
-            "phone",
-            w,
-            left=sorted(a.phones),
-            right=sorted(b.phones),
-            result="same" if shared else "different",
-        )
+        if fields is not None:
+            _note(
+                fields,
+                "phone",
+                w,
+                left=sorted(a.phones),
+                right=sorted(b.phones),
+                result="same" if shared else "different",
+            )
 
     if a.postal and b.postal:
         if a.postal == b.postal:
@@ -172,7 +185,8 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         else:
             w = POSTAL_DIFFERENT
         total += w
-        note("postal_code", w, left=a.postal, right=b.postal)
+        if fields is not None:
+            _note(fields, "postal_code", w, left=a.postal, right=b.postal)
 
     if a.city and b.city:
         if a.city == b.city or a.city.startswith(b.city + " ") or b.city.startswith(a.city + " "):
@@ -181,7 +195,8 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
             sim = _ratio(a.city, b.city)
         w = CITY_SAME if sim >= 90.0 else (CITY_DIFFERENT if sim < 70.0 else 0.0)
         total += w
-        note("city", w, left=a.city, right=b.city, similarity=round(sim, 1))
+        if fields is not None:
+            _note(fields, "city", w, left=a.city, right=b.city, similarity=round(sim, 1))
 
     if a.street and b.street:
         sim = _ratio(a.street, b.street)
@@ -195,12 +210,105 @@ def compare(a: Prepared, b: Prepared, explain: bool = False) -> tuple[float, dic
         else:
             w = STREET_DIFFERENT if sim < 60.0 else 0.0
         total += w
-        note(
-            "street",
-            w,
-            left=f"{a.street} {a.street_number}".strip(),
-            right=f"{b.street} {b.street_number}".strip(),
-            similarity=round(sim, 1),
-        )
+        if fields is not None:
+            _note(
+                fields,
+                "street",
+                w,
+                left=f"{a.street} {a.street_number}".strip(),
+                right=f"{b.street} {b.street_number}".strip(),
+                similarity=round(sim, 1),
+            )
 
     return total, fields
+
+
+# The most the name, legal-form and street fields can add together; `score` uses it as a bound.
+_MAX_LATE = max(NAME_SHORT_EXACT, *(y for _, y in _NAME_CURVE)) + LEGAL_SAME + STREET_SAME
+
+
+def score(a: Prepared, b: Prepared, floor: float) -> float:
+    """`compare(a, b)[0]` exactly when that is at least `floor`; otherwise some value below `floor`.
+
+    The batch keeps only pairs that reach the review threshold, and most candidate pairs (namesakes, shared
+    words) are far below it once the cheap fields are known: a different tax id, city and phone line leave no
+    room for the name to matter. So the exact fields come first, and the fuzzy name and street comparisons
+    run only when they could still lift the pair to `floor`. The field rules are those of `compare` (a test
+    holds the two to the same results), and the weights are summed in `compare`'s order so that the total is
+    the same float to the last bit.
+    """
+    tax_w = 0.0
+    if a.tax is not None and b.tax is not None:
+        ta, tb = a.tax, b.tax
+        if same_id(ta, tb):
+            tax_w = TAX_SAME_VALID if ta.valid and tb.valid else TAX_SAME_UNCHECKED
+        elif contradicts(ta, tb):
+            tax_w = TAX_CONTRADICTION
+        else:
+            tax_w = TAX_DIFFERENT
+    country_w = 0.0
+    if a.country and b.country:
+        country_w = COUNTRY_SAME if a.country == b.country else COUNTRY_DIFFERENT
+    email_w = 0.0
+    if a.emails and b.emails:
+        shared = [e for e in a.emails if e in b.emails]
+        if shared:
+            free = all(e.rpartition("@")[2] not in a.domains for e in shared)
+            email_w = EMAIL_SAME_FREE if free else EMAIL_SAME_CORPORATE
+        elif a.domains and b.domains:
+            email_w = DOMAIN_SAME if any(d in b.domains for d in a.domains) else DOMAIN_DIFFERENT
+    phone_w = 0.0
+    if a.phones and b.phones:
+        shared = [p for p in a.phones if p in b.phones]
+        if shared:
+            phone_w = PHONE_SAME if any(p.startswith("+") for p in shared) else PHONE_SAME_UNPARSED
+        else:
+            phone_w = PHONE_DIFFERENT
+    postal_w = 0.0
+    if a.postal and b.postal:
+        if a.postal == b.postal:
+            postal_w = POSTAL_SAME
+        elif a.postal[:2] == b.postal[:2]:
+            postal_w = POSTAL_NEARBY
+        else:
+            postal_w = POSTAL_DIFFERENT
+    city_w = 0.0
+    if a.city and b.city:
+        if a.city == b.city or a.city.startswith(b.city + " ") or b.city.startswith(a.city + " "):
+            sim = 100.0
+        else:
+            sim = _ratio(a.city, b.city)
+        city_w = CITY_SAME if sim >= 90.0 else (CITY_DIFFERENT if sim < 70.0 else 0.0)
+    bound = tax_w + country_w + email_w + phone_w + postal_w + city_w + _MAX_LATE
+    if bound < floor:
+        return bound
+    name_w = legal_w = 0.0
+    if a.tokens and b.tokens:
+        sim = name_similarity(a, b)
+        name_w = NAME_SHORT_EXACT if sim >= 100.0 and len(a.core) < _SHORT_NAME else _interpolate(sim)
+        if a.legal and b.legal:
+            legal_w = LEGAL_SAME if legal_family(a.legal) == legal_family(b.legal) else LEGAL_DIFFERENT
+    street_w = 0.0
+    if a.street and b.street:
+        sim = _ratio(a.street, b.street)
+        if sim >= 85.0:
+            if a.street_number and b.street_number and a.street_number != b.street_number:
+                street_w = STREET_OTHER_NUMBER
+            elif a.street_number and b.street_number:
+                street_w = STREET_SAME
+            else:
+                street_w = STREET_SAME_NAME
+        else:
+            street_w = STREET_DIFFERENT if sim < 60.0 else 0.0
+    # Adding 0.0 for a missing field leaves a float unchanged, so this is `compare`'s running sum.
+    total = 0.0
+    total += name_w
+    total += legal_w
+    total += tax_w
+    total += country_w
+    total += email_w
+    total += phone_w
+    total += postal_w
+    total += city_w
+    total += street_w
+    return total

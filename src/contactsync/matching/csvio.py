@@ -35,35 +35,40 @@ def _dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
 def _records(path: Path, handle: TextIO) -> list[MatchRecord]:
     sample = handle.read(65536)
     handle.seek(0)
-    reader = csv.DictReader(handle, dialect=_dialect(sample))
-    columns = {(c or "").strip().lower(): c for c in reader.fieldnames or ()}
+    # A plain reader with column positions: DictReader builds a dict per row, which is a third of the reading
+    # time for a large export.
+    reader = csv.reader(handle, dialect=_dialect(sample))
+    header = next(reader, None) or []
+    columns = {c.strip().lower(): i for i, c in enumerate(header)}  # a repeated column: the last one counts
     if "id" not in columns:
         raise CsvError(f"{path}: no 'id' column (found: {', '.join(columns) or 'no header'})")
-    present = [(f, columns[f]) for f in FIELDS if f in columns]
-    id_col = columns["id"]
+    positions = [columns.get(f) for f in FIELDS]
+    id_pos = columns["id"]
     records: list[MatchRecord] = []
     seen: set[str] = set()
     for row in reader:
-        rid = (row.get(id_col) or "").strip()
+        rid = row[id_pos].strip() if id_pos < len(row) else ""
         if not rid:
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            if not any(v.strip() for v in row):
                 continue  # a blank line at the end of an export
             raise CsvError(f"{path}, line {reader.line_num}: empty id")
         if rid in seen:
             raise CsvError(f"{path}, line {reader.line_num}: duplicate id {rid!r}")
         seen.add(rid)
-        values: dict[str, str | None] = {f: (row.get(col) or "").strip() or None for f, col in present}
+        name, email, tax_number, phone, street, city, postal_code, country = (
+            (row[i].strip() or None) if i is not None and i < len(row) else None for i in positions
+        )
         records.append(
             MatchRecord(
                 id=rid,
-                name=values.get("name"),
-                email=values.get("email"),
-                tax_number=values.get("tax_number"),
-                phone=values.get("phone"),
-                street=values.get("street"),
-                city=values.get("city"),
-                postal_code=values.get("postal_code"),
-                country=values.get("country"),
+                name=name,
+                email=email,
+                tax_number=tax_number,
+                phone=phone,
+                street=street,
+                city=city,
+                postal_code=postal_code,
+                country=country,
             )
         )
     return records

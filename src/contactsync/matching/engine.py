@@ -15,12 +15,15 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+import pickle
+import traceback
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
 
 from contactsync.matching.blocking import BLOCK_PAIR_LIMIT, prepared_keys
-from contactsync.matching.compare import compare
+from contactsync.matching.compare import compare, score
 from contactsync.matching.decide import REVIEW_WEIGHT, Outcome, probability, resolve
 from contactsync.matching.prepared import Prepared
 from contactsync.matching.record import MatchRecord
@@ -52,10 +55,21 @@ class BlockingStats:
     skipped_keys: int = 0
 
 
-def _decisions(outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]) -> list[Decision]:
+def _explain(a: Prepared, b: Prepared) -> tuple[float, dict[str, Any]]:
+    weight, fields = compare(a, b, explain=True)
+    assert fields is not None
+    return weight, fields
+
+
+def _decisions(
+    outcomes: list[Outcome],
+    left_ids: Sequence[str],
+    right_ids: Sequence[str],
+    explained: Sequence[tuple[float, dict[str, Any]]],
+) -> list[Decision]:
+    """Decisions for `outcomes`; `explained[i]` is `compare(..., explain=True)` of outcome i's pair."""
     out = []
-    for o in outcomes:
-        weight, fields = compare(left[o.left], right[o.right], explain=True)
+    for o, (weight, fields) in zip(outcomes, explained, strict=True):
         explanation: dict[str, Any] = {
             "weight": round(weight, 2),
             "runner_up_weight": None if o.runner_up is None else round(o.runner_up, 2),
@@ -63,14 +77,22 @@ def _decisions(outcomes: list[Outcome], left: Sequence[Prepared], right: Sequenc
             "fields": fields,
         }
         decision: Literal["link", "review"] = "link" if o.decision == "link" else "review"
-        out.append(Decision(left[o.left].id, right[o.right].id, round(probability(o.weight), 4), decision, explanation))
+        out.append(
+            Decision(left_ids[o.left], right_ids[o.right], round(probability(o.weight), 4), decision, explanation)
+        )
     out.sort(key=lambda d: (d.left_id, d.decision != "link", -d.score, d.right_id))
     return out
 
 
-def _index(keys: Sequence[set[str]]) -> dict[str, list[int]]:
+def _local_decisions(outcomes: list[Outcome], left: Sequence[Prepared], right: Sequence[Prepared]) -> list[Decision]:
+    explained = [_explain(left[o.left], right[o.right]) for o in outcomes]
+    return _decisions(outcomes, [p.id for p in left], [p.id for p in right], explained)
+
+
+def _index(keys: Sequence[Collection[str]], first: int = 0) -> dict[str, list[int]]:
+    """Key -> indices of the records holding it (numbered from `first`)."""
     index: dict[str, list[int]] = {}
-    for i, ks in enumerate(keys):
+    for i, ks in enumerate(keys, first):
         for k in ks:
             bucket = index.get(k)
             if bucket is None:
@@ -84,11 +106,16 @@ def _score_rows(
     rows: range,
     left: Sequence[Prepared],
     right: Sequence[Prepared],
-    left_keys: Sequence[set[str]],
+    left_keys: Sequence[Collection[str]],
     index: dict[str, list[int]],
-    skip: frozenset[str],
+    skip: frozenset[str] | set[str],
+    right_offset: int = 0,
 ) -> tuple[list[tuple[int, int, float]], int]:
-    """Score every left row in `rows` against the right records it shares a usable key with."""
+    """Score every left row in `rows` against the right records it shares a usable key with.
+
+    `index` holds right indices from `right_offset` on, and `right[ri - right_offset]` is record `ri`; the
+    kept pairs carry the indices as the index gives them.
+    """
     kept: list[tuple[int, int, float]] = []
     compared = 0
     for li in rows:
@@ -102,7 +129,33 @@ def _score_rows(
         compared += len(candidates)
         a = left[li]
         for ri in candidates:
-            w = compare(a, right[ri])[0]
+            w = score(a, right[ri - right_offset], REVIEW_WEIGHT)
+            if w >= REVIEW_WEIGHT:
+                kept.append((li, ri, w))
+    return kept, compared
+
+
+def _score_buckets(
+    rows: range,
+    left: Sequence[Prepared],
+    right: Sequence[Prepared],
+    buckets: Sequence[tuple[list[int], ...]],
+    right_offset: int,
+) -> tuple[list[tuple[int, int, float]], int]:
+    """`_score_rows` for a worker that has already looked up each left record's usable key buckets."""
+    kept: list[tuple[int, int, float]] = []
+    compared = 0
+    for li in rows:
+        bs = buckets[li]
+        if not bs:
+            continue
+        candidates: set[int] = set(bs[0])
+        for bucket in bs[1:]:
+            candidates.update(bucket)
+        compared += len(candidates)
+        a = left[li]
+        for ri in candidates:
+            w = score(a, right[ri - right_offset], REVIEW_WEIGHT)
             if w >= REVIEW_WEIGHT:
                 kept.append((li, ri, w))
     return kept, compared
@@ -116,52 +169,220 @@ def match_candidates(left: Sequence[MatchRecord], right: Sequence[MatchRecord]) 
     index = _index([prepared_keys(p) for p in rp])
     kept, _ = _score_rows(range(len(lp)), lp, rp, left_keys, index, frozenset())
     outcomes = resolve(kept, [p.id for p in lp], [p.id for p in rp])
-    return _decisions(outcomes, lp, rp)
+    return _local_decisions(outcomes, lp, rp)
 
 
 # --- batch path -------------------------------------------------------------------------------------------
-# Worker processes are forked and read the prepared records from these module globals, which the fork shares
-# copy-on-write: nothing large is pickled on the way in, only the scored pairs on the way out.
-_SHARED: dict[str, Any] = {}
+# With several processes, each worker owns one contiguous slice of the left side and one of the right side.
+# It prepares both slices itself (forked workers inherit the raw records, so nothing is sent to them), keeps
+# its right slice and that slice's key index for the whole run, and scores *every* left record against it.
+# Prepared left slices, which every worker needs, are exchanged once through the parent as opaque pickled
+# bytes together with each worker's right-side key counts (blocking needs the global counts). Prepared right
+# records never cross a process boundary, and no worker reads the others' objects, so the copy-on-write
+# page copying of a shared prepared set does not happen. Only the kept pairs and their explanations travel
+# back to the parent, after which the workers end and free their memory while the parent decides.
+
+_PROGRESS_EVERY = 2000
 
 
-def _prepare_chunk(chunk: Sequence[MatchRecord]) -> list[tuple[Prepared, set[str]]]:
-    out = []
-    for r in chunk:
+def _skip_keys(left_count: dict[str, int], right_count: dict[str, int]) -> set[str]:
+    """Keys whose block would produce more than `BLOCK_PAIR_LIMIT` pairs."""
+    skip = set()
+    for k, n in left_count.items():
+        m = right_count.get(k)
+        if m is not None and n * m > BLOCK_PAIR_LIMIT:
+            skip.add(k)
+    return skip
+
+
+def _count_keys(keys: Sequence[Collection[str]], among: Collection[str]) -> dict[str, int]:
+    """How many records hold each key, for the keys in `among` (the others cannot form a block)."""
+    count: dict[str, int] = {}
+    for ks in keys:
+        for k in ks:
+            if k in among:
+                count[k] = count.get(k, 0) + 1
+    return count
+
+
+def _bounds(n: int, parts: int, part: int) -> tuple[int, int]:
+    return n * part // parts, n * (part + 1) // parts
+
+
+def _prepare_slice(records: Sequence[MatchRecord], conn: Any) -> tuple[list[Prepared], list[tuple[str, ...]]]:
+    prepared: list[Prepared] = []
+    keys: list[tuple[str, ...]] = []
+    for i, r in enumerate(records, 1):
         p = Prepared(r)
-        out.append((p, prepared_keys(p)))
-    return out
+        prepared.append(p)
+        keys.append(tuple(prepared_keys(p)))
+        if conn is not None and i % _PROGRESS_EVERY == 0:
+            conn.send(("prepare", _PROGRESS_EVERY))
+    if conn is not None:
+        conn.send(("prepare", len(records) % _PROGRESS_EVERY))
+    return prepared, keys
 
 
-def _score_chunk(bounds: tuple[int, int]) -> tuple[int, list[tuple[int, int, float]], int]:
-    s = _SHARED
-    kept, compared = _score_rows(range(*bounds), s["left"], s["right"], s["left_keys"], s["index"], s["skip"])
-    return bounds[1] - bounds[0], kept, compared
+def _work(part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[MatchRecord], conn: Any) -> None:
+    """One worker's whole run; talks to the parent over `conn` (see the protocol in `_match_parallel`)."""
+    la, lb = _bounds(len(left), parts, part)
+    ra, rb = _bounds(len(right), parts, part)
+    own_left, own_left_keys = _prepare_slice(left[la:lb], conn)
+    own_right, own_right_keys = _prepare_slice(right[ra:rb], conn)
+    index = _index(own_right_keys, ra)
+    del own_right_keys
+    right_count = {k: len(v) for k, v in index.items()}
+    # Pickled before the tag is sent, so that a failure here reaches the parent as an error message rather
+    # than in place of the bytes it expects next.
+    blob = pickle.dumps((own_left, own_left_keys, right_count), protocol=pickle.HIGHEST_PROTOCOL)
+    conn.send(("prepared",))
+    conn.send_bytes(blob)
+    del blob
+    all_left: list[Prepared] = []
+    all_left_keys: list[tuple[str, ...]] = []
+    for q in range(parts):
+        if q == part:
+            all_left.extend(own_left)
+            all_left_keys.extend(own_left_keys)
+            continue
+        their_left, their_keys, their_count = pickle.loads(conn.recv_bytes())
+        all_left.extend(their_left)
+        all_left_keys.extend(their_keys)
+        # Only keys this worker's slice holds matter here: no other key can give it a candidate.
+        for k, n in their_count.items():
+            if k in right_count:
+                right_count[k] += n
+        del their_left, their_keys, their_count
+    del own_left, own_left_keys
+    # One pass over every left record's keys keeps those this worker's slice holds (usually few) and counts
+    # them; the block-size limit and the bucket lookups then only look at those.
+    present: list[tuple[str, ...]] = []
+    left_count: dict[str, int] = {}
+    for ks in all_left_keys:
+        mine = tuple(k for k in ks if k in right_count)
+        present.append(mine)
+        for k in mine:
+            left_count[k] = left_count.get(k, 0) + 1
+    del all_left_keys
+    skip = _skip_keys(left_count, right_count)
+    del right_count, left_count
+    # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
+    # references to those lists instead of the key strings saves a large share of the worker's memory.
+    buckets = [tuple(index[k] for k in mine if k not in skip) for mine in present]
+    del present
+    kept: list[tuple[int, int, float]] = []
+    compared = 0
+    for a, b in _chunks(len(all_left), _PROGRESS_EVERY):
+        part_kept, n = _score_buckets(range(a, b), all_left, own_right, buckets, ra)
+        kept.extend(part_kept)
+        compared += n
+        conn.send(("score", b - a))
+    # Explain every kept pair now (a few per left record at most) rather than only the decided ones later,
+    # so that the worker can exit, and free its memory, before the parent resolves and builds the decisions.
+    # The index and the prepared left records no kept pair refers to are released first: the explanations
+    # then reuse their memory instead of adding to the peak.
+    needed = {li: all_left[li] for li, _, _ in kept}
+    del all_left, buckets, index
+    explained = [_explain(needed[li], own_right[ri - ra]) for li, ri, _ in kept]
+    conn.send(("scored", kept, explained, compared, skip))
+
+
+def _worker(
+    part: int,
+    parts: int,
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    conn: Any,
+    inherited: list[Connection],
+) -> None:
+    # A forked worker inherits the parent's ends of its own pipe and of the pipes of workers started before
+    # it. Holding them open would keep its own writes from ever failing when the parent gives up on it (a
+    # sibling failed), so it would block until terminated; they are the parent's, so the worker closes them.
+    for c in inherited:
+        c.close()
+    try:
+        _work(part, parts, left, right, conn)
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
 
 
 def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(n, i + size)) for i in range(0, n, size)]
 
 
-def _prepare_all(
-    records: Sequence[MatchRecord],
-    pool: Any,
-    progress: Progress | None,
-    done: int,
-    total: int,
-) -> tuple[list[Prepared], list[set[str]]]:
-    prepared: list[Prepared] = []
-    keys: list[set[str]] = []
-    parts = [records[a:b] for a, b in _chunks(len(records), 2000)]
-    results = pool.imap(_prepare_chunk, parts) if pool is not None else map(_prepare_chunk, parts)
-    for part in results:
-        for p, k in part:
-            prepared.append(p)
-            keys.append(k)
-        done += len(part)
-        if progress is not None:
-            progress("prepare", done, total)
-    return prepared, keys
+class _Workers:
+    """The parent's side of the worker protocol: start, gather replies in part order, report progress."""
+
+    def __init__(
+        self,
+        parts: int,
+        left: Sequence[MatchRecord],
+        right: Sequence[MatchRecord],
+        progress: Progress | None,
+    ) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.progress = progress
+        self.done = {"prepare": 0, "score": 0}
+        self.totals = {"prepare": len(left) + len(right), "score": len(left) * parts}
+        self.conns: list[Connection] = []
+        self.procs: list[Any] = []
+        for part in range(parts):
+            mine, theirs = ctx.Pipe()
+            inherited = [*self.conns, mine]
+            proc = ctx.Process(target=_worker, args=(part, parts, left, right, theirs, inherited), daemon=True)
+            proc.start()
+            theirs.close()
+            self.conns.append(mine)
+            self.procs.append(proc)
+
+    def gather(self, tag: str) -> list[tuple[Any, ...]]:
+        """The next `tag` message of every worker (progress messages on the way are reported)."""
+        replies: dict[int, tuple[Any, ...]] = {}
+        waiting = {conn: part for part, conn in enumerate(self.conns)}
+        while waiting:
+            for conn in wait(list(waiting)):
+                assert isinstance(conn, Connection)
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    raise RuntimeError("a matching worker process ended unexpectedly") from None
+                if message[0] == "error":
+                    raise RuntimeError(f"a matching worker failed:\n{message[1]}")
+                if message[0] == tag:
+                    replies[waiting.pop(conn)] = message
+                elif message[0] in self.done:
+                    self._report(message[0], message[1])
+        return [replies[part] for part in range(len(self.conns))]
+
+    def _report(self, stage: str, n: int) -> None:
+        self.done[stage] += n
+        if self.progress is not None:
+            # Every worker scores every left record against its own slice, so scoring counts in left records
+            # finished by all workers.
+            scale = len(self.conns) if stage == "score" else 1
+            self.progress(stage, self.done[stage] // scale, self.totals[stage] // scale)
+
+    def exchange(self) -> None:
+        """Pass each worker's prepared left slice and right key counts on to all the other workers."""
+        self.gather("prepared")
+        blobs = [conn.recv_bytes() for conn in self.conns]
+        for part, conn in enumerate(self.conns):
+            for q, blob in enumerate(blobs):
+                if q != part:
+                    conn.send_bytes(blob)
+
+    def close(self) -> None:
+        """Wait for the workers to end (they end by themselves after scoring); stop them if they do not."""
+        for conn in self.conns:
+            conn.close()
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        self.conns, self.procs = [], []
 
 
 def match_all(
@@ -183,62 +404,80 @@ def match_all(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _match_all(left, right, progress, workers, stats)
+        use_pool = workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
+        if use_pool:
+            return _match_parallel(left, right, progress, workers, stats)
+        return _match_here(left, right, progress, stats)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _match_all(
+def _match_here(
     left: Sequence[MatchRecord],
     right: Sequence[MatchRecord],
     progress: Progress | None,
-    workers: int,
     stats: BlockingStats | None,
 ) -> list[Decision]:
-    use_pool = workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
     total = len(left) + len(right)
-    ctx = multiprocessing.get_context("fork") if use_pool else None
-    # Preparation runs in this process: shipping prepared records back from workers costs more (pickling,
-    # and a third process competing for the cores) than it saves. Scoring, which returns only small tuples,
-    # is what the workers do.
-    lp, left_keys = _prepare_all(left, None, progress, 0, total)
-    rp, right_keys = _prepare_all(right, None, progress, len(left), total)
+    lp, left_keys = _prepare_slice(left, None)
+    if progress is not None:
+        progress("prepare", len(left), total)
+    rp, right_keys = _prepare_slice(right, None)
+    if progress is not None:
+        progress("prepare", total, total)
     index = _index(right_keys)
     del right_keys
-    left_count: dict[str, int] = {}
-    for ks in left_keys:
-        for k in ks:
-            left_count[k] = left_count.get(k, 0) + 1
-    skip = frozenset(k for k, n in left_count.items() if k in index and n * len(index[k]) > BLOCK_PAIR_LIMIT)
-    del left_count
-    _SHARED.update(left=lp, right=rp, left_keys=left_keys, index=index, skip=skip)
+    right_count = {k: len(v) for k, v in index.items()}
+    skip = _skip_keys(_count_keys(left_keys, right_count), right_count)
+    del right_count
     kept: list[tuple[int, int, float]] = []
     compared = 0
-    try:
-        bounds = _chunks(len(lp), 1000)
-        if use_pool:
-            assert ctx is not None
-            with ctx.Pool(workers) as score_pool:
-                results = score_pool.imap_unordered(_score_chunk, bounds)
-                done = 0
-                for size, part, n in results:
-                    kept.extend(part)
-                    compared += n
-                    done += size
-                    if progress is not None:
-                        progress("score", done, len(lp))
-        else:
-            for a, b in bounds:
-                _, part, n = _score_chunk((a, b))
-                kept.extend(part)
-                compared += n
-                if progress is not None:
-                    progress("score", b, len(lp))
-    finally:
-        _SHARED.clear()
+    for a, b in _chunks(len(lp), _PROGRESS_EVERY):
+        part, n = _score_rows(range(a, b), lp, rp, left_keys, index, skip)
+        kept.extend(part)
+        compared += n
+        if progress is not None:
+            progress("score", b, len(lp))
     if stats is not None:
         stats.pairs = compared
         stats.skipped_keys = len(skip)
     outcomes = resolve(kept, [p.id for p in lp], [p.id for p in rp])
-    return _decisions(outcomes, lp, rp)
+    return _local_decisions(outcomes, lp, rp)
+
+
+def _match_parallel(
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    progress: Progress | None,
+    parts: int,
+    stats: BlockingStats | None,
+) -> list[Decision]:
+    """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
+    ("prepared",) followed by its pickled slice as raw bytes, receives the other slices, sends ("scored",
+    pairs, their explanations, pairs compared, keys skipped) and ends."""
+    pool = _Workers(parts, left, right, progress)
+    try:
+        pool.exchange()
+        kept: list[tuple[int, int, float]] = []
+        explanations: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
+        compared = 0
+        skipped: set[str] = set()
+        for _, part_kept, part_explained, n, part_skipped in pool.gather("scored"):
+            kept.extend(part_kept)
+            explanations.update(zip(((li, ri) for li, ri, _ in part_kept), part_explained, strict=True))
+            compared += n
+            skipped |= part_skipped  # each worker knows the skipped keys its own slice holds
+        pool.close()
+        if stats is not None:
+            stats.pairs = compared
+            stats.skipped_keys = len(skipped)
+        left_ids = [r.id for r in left]
+        right_ids = [r.id for r in right]
+        outcomes = resolve(kept, left_ids, right_ids)
+        del kept
+        explained = [explanations[o.left, o.right] for o in outcomes]
+        del explanations
+        return _decisions(outcomes, left_ids, right_ids, explained)
+    finally:
+        pool.close()

@@ -18,7 +18,7 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers.geodata.locale import LOCALE_DATA
 
-from contactsync.matching.normalise.text import fold, key_word, words
+from contactsync.matching.normalise.text import PER_COMPANY_CACHE, fold, key_word, words
 
 _ALIASES = {
     "uk": "GB",
@@ -159,7 +159,7 @@ def _street_word(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=PER_COMPANY_CACHE)
 def normalise_street(raw: str) -> StreetNorm | None:
     """Street name words and house number: "Hauptstraße 12a" → ("hauptstr", "12a")."""
     tokens = [t for t in re.split(r"[^a-z0-9]+", fold(raw).replace(".", " ")) if t]

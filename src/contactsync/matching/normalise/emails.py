@@ -10,7 +10,11 @@ common is strong evidence either way.
 from __future__ import annotations
 
 import re
+import string
+from encodings.idna import nameprep
 from functools import lru_cache
+
+from contactsync.matching.normalise.text import PER_COMPANY_CACHE
 
 FREE_MAIL_DOMAINS = frozenset(
     {
@@ -82,8 +86,36 @@ FREE_MAIL_DOMAINS = frozenset(
 
 _SEPARATORS = re.compile(r"[;,\s]+")
 
+# The stdlib IDNA codec runs nameprep (stringprep tables in pure Python) on every non-ASCII label, about
+# 170 µs a domain. For lower-case Latin letters nameprep changes nothing, so a label made of these and ASCII
+# letters, digits and hyphens goes straight to punycode; anything else (ß, which nameprep maps to "ss",
+# other scripts, upper case) still takes the codec. The set is checked against nameprep at import.
+_LATIN = "àáâãäåæçèéêëìíîïðñòóôõöøùúûüýþÿāăąćčďđēėęěğīıķłńňōőœřśşšţťūůűųźżž"
+_IDNA_SAFE = frozenset(c for c in _LATIN if nameprep(c) == c) | frozenset(string.ascii_lowercase + string.digits + "-")
 
-@lru_cache(maxsize=131072)
+
+def idna_domain(domain: str) -> str | None:
+    """`domain.encode("idna")` as text, or None where the codec raises; fast for common Latin domains."""
+    labels = []
+    for label in domain.split("."):
+        if label.isascii():
+            if not 0 < len(label) < 64:
+                return None
+            labels.append(label)
+        elif _IDNA_SAFE.issuperset(label) and not label.startswith("xn--"):
+            encoded = "xn--" + label.encode("punycode").decode("ascii")
+            if len(encoded) >= 64:
+                return None
+            labels.append(encoded)
+        else:
+            try:
+                return domain.encode("idna").decode("ascii")
+            except UnicodeError:
+                return None
+    return ".".join(labels)
+
+
+@lru_cache(maxsize=PER_COMPANY_CACHE)
 def normalise_email(raw: str) -> str | None:
     """The comparable form of one address (lower-case, IDNA domain), or None if it is not an address.
 
@@ -97,10 +129,10 @@ def normalise_email(raw: str) -> str | None:
         return None
     domain = domain.strip(".")
     if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
+        encoded = idna_domain(domain)
+        if encoded is None:
             return None
+        domain = encoded
     return f"{local}@{domain}"
 
 

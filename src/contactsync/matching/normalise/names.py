@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from contactsync.matching.normalise import legalforms
-from contactsync.matching.normalise.text import fold, key_word
+from contactsync.matching.normalise.text import PER_COMPANY_CACHE, fold, key_word
 
 # Connectives and articles in the languages we serve: '&', 'and', 'und', 'et' must compare equal, and the
 # simplest way is for none of them to count.
@@ -113,7 +113,7 @@ def _strip_trailing(tokens: list[str]) -> tuple[list[str], list[str]]:
     return tokens, found
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=PER_COMPANY_CACHE)
 def normalise_name(name: str) -> NameNorm:
     """The core tokens, canonical legal form and descriptors of a company name."""
     tokens = tokens_of(name)

@@ -12,12 +12,14 @@ from functools import lru_cache
 
 import phonenumbers
 
+from contactsync.matching.normalise.text import PER_COMPANY_CACHE
+
 _NON_DIGIT = re.compile(r"\D")
 _SEPARATORS = re.compile(r"[;,/]|\s{2,}")
 _MIN_DIGITS = 6
 
 
-@lru_cache(maxsize=131072)
+@lru_cache(maxsize=PER_COMPANY_CACHE)
 def normalise_phone(raw: str, country: str | None = None) -> str | None:
     """E.164 ("+49301234567") when parseable, else "#" + digits, else None for values with too few digits."""
     digits = _NON_DIGIT.sub("", raw)

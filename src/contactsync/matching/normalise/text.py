@@ -15,6 +15,13 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
+# Cache size for normalisers of values that belong to one company (names, phone numbers, addresses, tax ids).
+# Such values rarely repeat across a tenant (5-17% hits on a benchmark set), so a large cache mostly holds
+# raw strings nobody asks for again, several hundred megabytes for a batch of 100,000 contacts. A small cache
+# still catches the same contact normalised twice in a row (a page retried, both sides of a test). Values
+# that do repeat across companies (words, cities, countries) keep large caches.
+PER_COMPANY_CACHE = 4096
+
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss", "ẞ": "SS"})
 _DIGRAPHS = re.compile(r"ae|oe|ue|ss")
 _DIGRAPH_MAP = {"ae": "a", "oe": "o", "ue": "u", "ss": "s"}
