@@ -72,8 +72,9 @@ def _drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
 
 
-def run_scenario(tenants: int, size: int, rate: int, workers: int, concurrency: int, tmp: Path) -> dict[str, Any]:
-    server_db, redis_url, owned = _servers(tmp)
+def run_scenario(
+    tenants: int, size: int, rate: int, workers: int, concurrency: int, tmp: Path, server_db: str, redis_url: str
+) -> dict[str, Any]:
     database = _fresh_database(server_db)
     env = {
         "DATABASE_URL": database,
@@ -83,6 +84,7 @@ def run_scenario(tenants: int, size: int, rate: int, workers: int, concurrency: 
         "CONTACTSYNC_QUEUE_SHARDS": str(max(workers, tenants)),
         "CONTACTSYNC_LOG_LEVEL": "INFO",  # workers report "ready." at INFO
     }
+    saved = dict(os.environ)
     os.environ.update(env)
     refresh_process_settings()
     procs = []
@@ -138,11 +140,10 @@ def run_scenario(tenants: int, size: int, rate: int, workers: int, concurrency: 
             stats = [httpx.get(f"{sandbox.url}/_sandbox/accounts/bench-{t}/stats").json() for t in range(tenants)]
     finally:
         stop(procs)
+        os.environ.clear()
+        os.environ.update(saved)
         refresh_process_settings()
-        db.reset_engine()
         _drop_database(database)
-        for server in owned:
-            server.stop()
     calls = sum(r.api_calls for r in runs)
     created = sum(r.created_remote for r in runs)
     return {
@@ -153,6 +154,7 @@ def run_scenario(tenants: int, size: int, rate: int, workers: int, concurrency: 
         "status": ",".join(sorted({r.status for r in runs})),
         "fetched": sum(r.fetched for r in runs),
         "linked": sum(r.linked for r in runs),
+        "reviewed": sum(r.reviewed for r in runs),
         "created": created,
         "expected_created": expected_creates,
         "updated": sum(r.updated_remote for r in runs),
@@ -181,21 +183,34 @@ def main() -> None:
     else:
         # Unthrottled throughput; then Merge's top plan (600/min) and Xero's per-tenant limit (60/min), with more
         # calls than one minute's budget so the limit, not the burst, decides.
-        scenarios = [(1, 3000, 100_000), (4, 1000, 100_000), (2, 2000, 600), (2, 300, 60)]
+        scenarios = [(1, 3000, 100_000), (4, 1000, 100_000), (2, 3000, 600), (2, 300, 60)]
     print(
-        "| tenants | contacts each | limit/min/tenant | workers | status | fetched | linked | created (expected) "
-        "| updated | API calls | seconds | calls/s | limit calls/s | 429s | platform exact |"
+        "| tenants | contacts each | limit/min/tenant | workers | status | fetched | linked | review | created "
+        "(app-only) | updated remote | API calls | seconds | calls/s | limit calls/s | 429s | platform exact |"
     )
-    print("|" + "---|" * 15)
-    for tenants, size, rate in scenarios:
-        with tempfile.TemporaryDirectory() as tmp:
-            r = run_scenario(tenants, size, rate, args.workers, args.concurrency, Path(tmp))
-        print(
-            f"| {r['tenants']} | {r['size']} | {r['rate_per_min']} | {r['workers']} | {r['status']} | {r['fetched']} "
-            f"| {r['linked']} | {r['created']} ({r['expected_created']}) | {r['updated']} | {r['api_calls']} "
-            f"| {r['seconds']} | {r['calls_per_s']} | {r['limit_calls_per_s']} | {r['429s']} | {r['platform_ok']} |",
-            flush=True,
-        )
+    print("|" + "---|" * 16)
+    with tempfile.TemporaryDirectory() as servers_dir:
+        server_db, redis_url, owned = _servers(Path(servers_dir))
+        try:
+            for tenants, size, rate in scenarios:
+                with tempfile.TemporaryDirectory() as tmp:
+                    r = run_scenario(
+                        tenants, size, rate, args.workers, args.concurrency, Path(tmp), server_db, redis_url
+                    )
+                _print_row(r)
+        finally:
+            for server in owned:
+                server.stop()
+
+
+def _print_row(r: dict[str, Any]) -> None:
+    print(
+        f"| {r['tenants']} | {r['size']} | {r['rate_per_min']} | {r['workers']} | {r['status']} | {r['fetched']} "
+        f"| {r['linked']} | {r['reviewed']} | {r['created']} ({r['expected_created']}) | {r['updated']} "
+        f"| {r['api_calls']} | {r['seconds']} | {r['calls_per_s']} | {r['limit_calls_per_s']} | {r['429s']} "
+        f"| {r['platform_ok']} |",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 import redis
-from limits import RateLimitItemPerMinute
+from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
@@ -22,6 +22,7 @@ from contactsync.redis_keys import cooldown_key, rate_limit_bucket, rate_limit_p
 from contactsync.settings import get_settings
 
 DEFAULT_PER_MINUTE = {"merge": 100, "maesn": 60}
+WINDOW_MARGIN_SECONDS = 2
 
 
 @functools.lru_cache(maxsize=4)
@@ -55,7 +56,9 @@ def bucket_throttle(
     settings = get_settings()
     limiter = _limiter(settings.require_redis_url(), settings.redis_prefix)
     client = _redis(settings.require_redis_url())
-    item = RateLimitItemPerMinute(per_minute)
+    # The platform counts arrivals, we count departures; with latency jitter a request we send just as our window
+    # frees a slot can still land inside the platform's. Our window is a little longer than the platform's minute.
+    item = RateLimitItemPerSecond(per_minute, 60 + WINDOW_MARGIN_SECONDS)
     bucket = rate_limit_bucket(connection_id)
     cooldown = cooldown_key(settings.redis_prefix, connection_id)
 
