@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.demo import split_companies
-from contactsync.models import Link, SyncRun, WriteOp
+from contactsync.models import AppContact, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
@@ -79,6 +79,20 @@ def wait_run(run_id: int, workers: Workers, timeout: float = 120, redrive: bool 
             redrive_stale_runs(2)
         time.sleep(0.3)
     raise AssertionError(f"run {run_id} did not finish; worker logs:\n{workers.logs()}")
+
+
+def a_matched_pair() -> tuple[str, str]:
+    """(remote id, app id) of a pair the matcher linked (not one the writer created)."""
+    with db.session() as s:
+        row = s.execute(
+            select(RemoteContact.remote_id, AppContact.app_id)
+            .join(Link, Link.remote_contact_id == RemoteContact.id)
+            .join(AppContact, AppContact.id == Link.app_contact_id)
+            .where(Link.method != "created")
+            .order_by(Link.id)
+            .limit(1)
+        ).one()
+    return str(row[0]), str(row[1])
 
 
 def platform_contacts(sandbox: Any, token: str) -> list[dict[str, Any]]:

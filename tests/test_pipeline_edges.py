@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
-from contactsync.models import AppContact, Connection, Link, QuarantinedRecord, RemoteContact, SyncRun, Tenant
+from contactsync.models import AppContact, Connection, QuarantinedRecord, RemoteContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
 from contactsync.tasks.schedule import start_due_runs, trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import sandbox, setup_tenant, wait_run
+from tests.test_pipeline import a_matched_pair, sandbox, setup_tenant, wait_run
 
 pytestmark = pytest.mark.pipeline
 __all__ = ["sandbox"]  # the fixture, re-used
@@ -54,14 +54,7 @@ def test_platform_edit_reaches_the_app_and_is_not_pushed_back(
     _split, token = setup_tenant(sandbox, size=60, seed=8)
     workers.start(1)
     assert full_sync(workers).status == "succeeded"
-    with db.session() as s:
-        remote_id, app_id = s.execute(
-            select(RemoteContact.remote_id, AppContact.app_id)
-            .join(Link, Link.remote_contact_id == RemoteContact.id)
-            .join(AppContact, AppContact.id == Link.app_contact_id)
-            .where(Link.method != "created")
-            .limit(1)
-        ).one()
+    remote_id, app_id = a_matched_pair()
     admin(sandbox, token, "POST", "/mutate", op="edit", id=remote_id, changes={"tax_number": "DE811907980"})
     run = full_sync(workers, full=False)
     assert run.status == "succeeded" and run.kind == "incremental"

@@ -18,12 +18,12 @@ import uvicorn
 from sqlalchemy import select
 
 from contactsync import db
-from contactsync.models import AppContact, Link, RemoteContact, SyncRun, Tenant
+from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.receiver import accept_webhook, create_receiver_app
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import sandbox, setup_tenant, wait_run
+from tests.test_pipeline import a_matched_pair, sandbox, setup_tenant, wait_run
 
 __all__ = ["sandbox"]
 SECRET = "whsec-test"
@@ -115,14 +115,7 @@ def test_platform_edit_announced_by_webhook_reaches_the_app(
     assert first is not None and wait_run(first, workers).status == "succeeded"
     hook = {"url": f"{receiver}/webhooks/t1", "secret": SECRET, "scheme": "merge"}
     httpx.patch(f"{sandbox.url}/_sandbox/accounts/{token}", json={"webhook": hook}, timeout=10).raise_for_status()
-    with db.session() as s:
-        remote_id, app_id = s.execute(
-            select(RemoteContact.remote_id, AppContact.app_id)
-            .join(Link, Link.remote_contact_id == RemoteContact.id)
-            .join(AppContact, AppContact.id == Link.app_contact_id)
-            .where(Link.method != "created")
-            .limit(1)
-        ).one()
+    remote_id, app_id = a_matched_pair()
     httpx.post(
         f"{sandbox.url}/_sandbox/accounts/{token}/mutate",
         json={"op": "edit", "id": remote_id, "changes": {"tax_number": "DE811907980"}},
