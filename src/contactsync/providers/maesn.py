@@ -43,13 +43,9 @@ back, and a `taskId`, which is polled.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -57,10 +53,11 @@ from typing import Any
 import httpx
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
 from contactsync.providers.errors import NotFound, Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, body_excerpt, build_client, decode_json
+from contactsync.providers.http import HttpCaller, build_client
 from contactsync.providers.maesn_mapping import from_maesn, to_maesn
 
 log = logging.getLogger(__name__)
@@ -144,7 +141,7 @@ class MaesnProvider:
             token["page"] = token["base"] = asked
         if token["bound"] is None:
             token["bound"] = _date_header(response)
-        shape = _page_body(response)
+        shape = wire.page_body(response)
         if token["total"] is not None and shape.total is not None and shape.total != token["total"]:
             return Page([], [], next_token=self._rewalk(token, phase), max_modified_at=None)
         token["total"] = shape.total
@@ -198,7 +195,7 @@ class MaesnProvider:
             log.info("maesn: /%s wants a page number (%s); counting pages from 1", resource, exc.status)
             return self.http.request("GET", path, params={**params, "page": 1}), 1
 
-    def _advance(self, token: dict[str, Any], shape: _Shape) -> PageToken | None:
+    def _advance(self, token: dict[str, Any], shape: wire.Shape) -> PageToken | None:
         base = token.get("base")
         if base is None:
             base = shape.current if shape.current in (0, 1) and token.get("page") is None else 1
@@ -207,7 +204,7 @@ class MaesnProvider:
         seen = None
         if more and shape.total_pages is None and shape.total is None:
             # No pagination to go by: a server that ignores `page` would serve this page forever.
-            seen = _fingerprint(shape.items)
+            seen = wire.fingerprint(shape.items)
             if seen == token.get("seen"):
                 more = False
         if more:
@@ -240,7 +237,7 @@ class MaesnProvider:
 
     def get(self, remote_id: str) -> CanonicalContact:
         if not self.split:
-            return _one(self.http.json("GET", f"/accounting/contacts/{remote_id}", params=self.scope), None)
+            return wire.one(self.http.json("GET", f"/accounting/contacts/{remote_id}", params=self.scope), None)
         found: dict[str, Any] = {}
         for kind in ("customers", "suppliers"):
             try:
@@ -250,7 +247,7 @@ class MaesnProvider:
         if not found:
             raise NotFound(f"maesn: contact {remote_id} is neither a customer nor a supplier")
         body = found.get("customers") or found["suppliers"]
-        return _one(body, ("customers" in found, "suppliers" in found))
+        return wire.one(body, ("customers" in found, "suppliers" in found))
 
     def search(self, *, name: str | None = None, email: str | None = None) -> list[CanonicalContact]:
         if name is None and email is None:
@@ -268,14 +265,14 @@ class MaesnProvider:
         seen: str | None = None
         for _ in range(self.search_pages):
             response, page = self._list(resource, params, page)
-            shape = _page_body(response)
+            shape = wire.page_body(response)
             for record in shape.items:
                 try:
                     contact = from_maesn(record, roles=(False, False))
                 except RecordError:
                     continue
-                if (name is not None and _same_text(contact.name, name)) or (
-                    email is not None and any(_same_text(own, email) for own in contact.emails)
+                if (name is not None and wire.same_text(contact.name, name)) or (
+                    email is not None and any(wire.same_text(own, email) for own in contact.emails)
                 ):
                     hits.add(contact.remote_id or "")
             base = shape.current if page is None and shape.current in (0, 1) else (1 if page is None else None)
@@ -284,7 +281,7 @@ class MaesnProvider:
                 last = shape.last_page(first, 100)
                 if last is None:
                     # Unknown length: read forwards until a short page, a repeated page or the page budget.
-                    fingerprint = _fingerprint(shape.items)
+                    fingerprint = wire.fingerprint(shape.items)
                     served = shape.current if shape.current is not None else (page if page is not None else first)
                     if not shape.more(served, first, 100) or fingerprint == seen:
                         return hits
@@ -340,17 +337,17 @@ class MaesnProvider:
         self, response: httpx.Response, verb: str, roles: tuple[bool, bool] | None
     ) -> tuple[CanonicalContact | None, str | None]:
         """The contact a write answered with, or (None, its id or None) when it has to be read back."""
-        raw = _body_or_none(response)
-        problem = _error_of(raw)
+        raw = wire.body_or_none(response)
+        problem = wire.error_of(raw)
         if problem is not None:
             # A 2xx that carries an error and no record is a refusal, worded by the server.
             raise Permanent(f"maesn: {verb} was refused: {problem}", status=response.status_code, details=raw)
-        answer = _data(raw)
-        if isinstance(answer, dict) and _task_id(answer) and not _record_id(answer):
-            answer = self._await_task(_task_id(answer) or "", verb)
-        remote_id = _record_id(answer) if isinstance(answer, dict) else None
+        answer = wire.data(raw)
+        if isinstance(answer, dict) and wire.task_id(answer) and not wire.record_id(answer):
+            answer = self._await_task(wire.task_id(answer) or "", verb)
+        remote_id = wire.record_id(answer) if isinstance(answer, dict) else None
         if remote_id is None:
-            remote_id = _location_id(response)
+            remote_id = wire.location_id(response)
         if not isinstance(answer, dict) or not answer:
             return None, remote_id
         try:
@@ -364,17 +361,17 @@ class MaesnProvider:
         deadline = time.monotonic() + self.async_wait
         delay = 0.25
         while True:
-            task = _data(self.http.json("GET", f"/asyncTask/{task_id}", params=self.scope))
+            task = wire.data(self.http.json("GET", f"/asyncTask/{task_id}", params=self.scope))
             if not isinstance(task, dict):
                 raise Transient(f"maesn: async task {task_id} answered with a {type(task).__name__}")
             state = records.enum(task.get("status") or task.get("state") or task.get("taskStatus"))
-            if state in _TASK_DONE:
+            if state in wire.TASK_DONE:
                 for key in ("result", "data", "response", "entity", "resource", "output"):
                     if isinstance(task.get(key), dict):
-                        return _data(task[key])
+                        return wire.data(task[key])
                 found = records.first_key(task, "resourceId", "entityId", "objectId", "recordId")
                 return {"id": task[found]} if found else {}
-            if state in _TASK_FAILED:
+            if state in wire.TASK_FAILED:
                 reason = task.get("error") or task.get("message") or task.get("errors") or state
                 raise Permanent(f"maesn: {verb} failed in async task {task_id}: {reason}", details=task)
             if time.monotonic() + delay > deadline:
@@ -397,179 +394,3 @@ def _date_header(response: httpx.Response) -> str | None:
         return _iso(parsedate_to_datetime(value))
     except (TypeError, ValueError, IndexError):
         return None
-
-
-_LIST_KEYS = ("items", "content", "records", "results", "contacts", "rows")
-_TOTAL_KEYS = ("total", "totalCount", "totalElements", "totalItems", "total_count", "totalRecords")
-_PAGES_KEYS = ("totalPages", "pages", "pageCount", "total_pages", "lastPage", "last_page")
-_CURRENT_KEYS = ("currentPage", "page", "number", "pageNumber", "current_page")
-_SIZE_KEYS = ("perPage", "limit", "pageSize", "size", "per_page", "page_size")
-_TASK_DONE = frozenset({"COMPLETED", "COMPLETE", "SUCCESS", "SUCCEEDED", "SUCCESSFUL", "DONE", "FINISHED"})
-_TASK_FAILED = frozenset({"FAILED", "FAILURE", "ERROR", "CANCELLED", "CANCELED", "REJECTED", "ABORTED"})
-
-
-@dataclass(frozen=True)
-class _Shape:
-    """One list page, whatever envelope it came in: its items and what it said about pagination."""
-
-    items: list[Any]
-    total: int | None
-    total_pages: int | None
-    current: int | None
-    per_page: int | None
-
-    def last_page(self, base: int, limit: int) -> int | None:
-        pages = self.total_pages
-        if pages is None and self.total is not None:
-            pages = math.ceil(self.total / (self.per_page or limit))
-        return None if pages is None else base + max(1, pages) - 1
-
-    def more(self, served: int, base: int, limit: int) -> bool:
-        """Whether a page follows the one just served (numbered `served`; the first is `base`)."""
-        if not self.items:
-            return False
-        last = self.last_page(base, limit)
-        if last is not None:
-            return served < last
-        return len(self.items) >= (self.per_page or limit)
-
-
-def _integer(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _page_body(response: httpx.Response) -> _Shape:
-    try:
-        body = decode_json(response.content)
-    except ValueError as exc:
-        raise Transient(
-            f"maesn: a contacts page was not JSON: {body_excerpt(response.content)!r}", status=response.status_code
-        ) from exc
-    if isinstance(body, list):
-        return _Shape(body, None, None, None, None)
-    if not isinstance(body, dict):
-        raise Transient(f"maesn: a contacts page was a {type(body).__name__}, not a list or an object")
-    data = body.get("data")
-    holders: list[Any] = []
-    items: Any = None
-    if isinstance(data, list):
-        items = data
-    elif isinstance(data, dict):
-        key = records.first_key(data, *_LIST_KEYS)
-        items = data.get(key) if key else next((data[k] for k in _LIST_KEYS if k in data), None)
-        holders = [data, data.get("pagination"), data.get("meta"), data.get("page")]
-    elif data is None:
-        key = next((k for k in _LIST_KEYS if k in body), None)
-        items = body.get(key) if key else None
-    if items is None and isinstance(data, dict | type(None)):
-        raise Transient(
-            f"maesn: a contacts page had no list under data, items, content or records "
-            f"(keys: {', '.join(sorted(map(str, body))[:10])})"
-        )
-    if not isinstance(items, list):
-        raise Transient(f"maesn: a contacts page's list was a {type(items).__name__}, not a list")
-    meta = body.get("meta")
-    holders = [
-        meta.get("pagination") if isinstance(meta, dict) else None,
-        meta,
-        body.get("pagination"),
-        *holders,
-        body.get("page") if isinstance(body.get("page"), dict) else None,
-        body,
-    ]
-
-    def find(keys: tuple[str, ...]) -> int | None:
-        for holder in holders:
-            if isinstance(holder, dict):
-                for key in keys:
-                    number = _integer(holder.get(key))
-                    if number is not None:
-                        return number
-        return None
-
-    return _Shape(items, find(_TOTAL_KEYS), find(_PAGES_KEYS), find(_CURRENT_KEYS), find(_SIZE_KEYS))
-
-
-def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
-def _fingerprint(items: list[Any]) -> str:
-    """A digest of a whole page; whole records, not ids, so two pages of id-less (broken) records still differ."""
-    blob = json.dumps(items, sort_keys=True, default=str, ensure_ascii=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _body_or_none(response: httpx.Response) -> Any:
-    if not response.content.strip():
-        return None
-    try:
-        return decode_json(response.content)
-    except ValueError as exc:
-        raise Transient(
-            f"maesn: {response.request.method} answered {response.status_code} with a body that is not JSON: "
-            f"{body_excerpt(response.content)!r}",
-            status=response.status_code,
-        ) from exc
-
-
-def _error_of(body: Any) -> str | None:
-    """The error a 2xx write answer carries instead of a record (`error`/`errors`, no id anywhere), if any."""
-    if not isinstance(body, dict):
-        return None
-    data = body.get("data")
-    if _record_id(body) or (isinstance(data, dict) and (_record_id(data) or _task_id(data))) or _task_id(body):
-        return None
-    for key in ("error", "errors"):
-        value = body.get(key)
-        if isinstance(value, dict):
-            value = value.get("message") or value.get("detail") or value.get("code")
-        if isinstance(value, list) and value:
-            value = "; ".join(
-                str(v.get("message") or v.get("detail") or v) if isinstance(v, dict) else str(v) for v in value[:3]
-            )
-        if value:
-            return str(value)[:300]
-    return None
-
-
-def _record_id(answer: dict[str, Any]) -> str | None:
-    value = answer.get("id")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) and value else None
-
-
-def _task_id(answer: dict[str, Any]) -> str | None:
-    value = answer.get("taskId") or answer.get("task_id")
-    return str(value) if isinstance(value, str | int) and value != "" else None
-
-
-def _location_id(response: httpx.Response) -> str | None:
-    """The new record's id from a `Location` header (`.../contacts/{id}`), for a 201 with no body."""
-    location = response.headers.get("location")
-    if not location:
-        return None
-    last = httpx.URL(location).path.rstrip("/").rsplit("/", 1)[-1]
-    return last or None
-
-
-def _data(answer: Any) -> Any:
-    if isinstance(answer, dict) and "data" in answer:
-        return answer["data"]
-    return answer
-
-
-def _one(record: Any, roles: tuple[bool, bool] | None) -> CanonicalContact:
-    try:
-        return from_maesn(_data(record), roles)
-    except RecordError as error:
-        raise Permanent(
-            f"maesn: a contact broke the contract: {error.reason}", details=records.excerpt(record)
-        ) from error
