@@ -68,3 +68,15 @@ def test_new_link_with_app_newer_pushes_app_value() -> None:
 def test_deleted_remote_is_never_written() -> None:
     plan = plan_pair(state({"name": "A"}, {"name": "B"}, remote_synced_hash="r2", remote_deleted=True))
     assert plan.to_remote == {}
+
+
+def test_conflict_policy_names_the_master_side() -> None:
+    both = {"app_synced_hash": None, "remote_synced_hash": None, "remote_updated_at": NEW}
+    newer = plan_pair(state({"name": "A"}, {"name": "B"}, **both))
+    app = plan_pair(state({"name": "A"}, {"name": "B"}, conflict_policy="app", **both))
+    platform = plan_pair(
+        state({"name": "A", "tax_number": None}, {"name": "B", "tax_number": "X"}, conflict_policy="platform", **both)
+    )
+    assert newer.to_app == {"name": "B"}
+    assert app.to_remote == {"name": "A"} and app.to_app == {}
+    assert platform.to_app == {"name": "B", "tax_number": "X"}  # blanks still filled

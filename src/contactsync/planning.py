@@ -3,7 +3,9 @@
 Each side's content hash at the last sync is kept on the link. Comparing it with the current hashes tells which
 side changed since; only a side that changed can overwrite the other. When both changed (or the pair was just
 linked and never synced), fields are merged one by one: a blank never overwrites a value, and where both hold
-different values the side whose own clock says it changed later wins. Every such field is a counted conflict.
+different values the side whose own clock says it changed later wins — unless the tenant's connection sets
+`conflict_policy` to "app" or "platform", for businesses where one side is the master. Every such field is a
+counted conflict.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class PairState:
     app_synced_hash: str | None
     remote_synced_hash: str | None
     remote_deleted: bool = False
+    # newer | app | platform: who wins a field both sides changed to different values.
+    conflict_policy: str = "newer"
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def plan_pair(state: PairState) -> PairPlan:
             to_remote[name] = app_value
         else:
             conflicts.append(name)
-            if _remote_is_newer(state):
+            if _platform_wins(state):
                 to_app[name] = remote_value
             else:
                 to_remote[name] = app_value
@@ -75,7 +79,9 @@ def plan_pair(state: PairState) -> PairPlan:
     return PairPlan(to_remote=to_remote, to_app=to_app, conflicts=tuple(conflicts))
 
 
-def _remote_is_newer(state: PairState) -> bool:
+def _platform_wins(state: PairState) -> bool:
+    if state.conflict_policy in ("app", "platform"):
+        return state.conflict_policy == "platform"
     if state.remote_updated_at is None:
         return False
     if state.app_updated_at is None:

@@ -70,7 +70,13 @@ def _queue_op(
 
 
 def plan_writes(
-    s: Session, tenant_id: str, connection_id: int, run_id: int, allow_creates: bool, dialect: str = "merge"
+    s: Session,
+    tenant_id: str,
+    connection_id: int,
+    run_id: int,
+    allow_creates: bool,
+    dialect: str = "merge",
+    conflict_policy: str = "newer",
 ) -> PlanOutcome:
     out = PlanOutcome()
     if allow_creates:
@@ -115,6 +121,7 @@ def plan_writes(
                 app_synced_hash=link.app_synced_hash,
                 remote_synced_hash=link.remote_synced_hash,
                 remote_deleted=remote.deleted,
+                conflict_policy=conflict_policy,
             )
         )
         out.conflicts += len(plan.conflicts)

@@ -49,7 +49,8 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         allow_creates = cursor is not None and cursor.last_full_at is not None
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
-        out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect)
+        policy = str(conn.options.get("conflict_policy", "newer"))
+        out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
         op_ids = open_write_ops(s, run)
         if not op_ids:
