@@ -206,3 +206,27 @@ def test_review_link_and_reject(env: dict[str, str]) -> None:
         link_row = s.scalar(select(Link))
         assert link_row is not None and link_row.decided_by == "person" and link_row.app_contact_id == a1
         assert open_items(s, "t1") == []
+
+
+def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:
+    from contactsync.store.ledger import failed_ops, reopen_failed
+
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH"))])
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        run = start_run(s, conn)
+        assert run is not None
+        cursor_of(s, conn).last_full_at = run.started_at
+        plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
+        op = s.scalar(select(WriteOp))
+        assert op is not None
+        op.status, op.last_error = "failed", "400 Duplicate Name Exists Error"
+    with db.session() as s:
+        assert [o.last_error for o in failed_ops(s, "t1")] == ["400 Duplicate Name Exists Error"]
+        assert failed_ops(s, "other") == []
+        assert reopen_failed(s, "t1") == 1
+        assert failed_ops(s, "t1") == []
+        op = s.scalar(select(WriteOp))
+        assert op is not None and op.status == "uncertain"  # a reopened create looks before it sends

@@ -64,6 +64,35 @@ def register(app: typer.Typer) -> None:
         if bad:
             raise typer.Exit(1)
 
+    writes = typer.Typer(help="Writes the platform refused.", no_args_is_help=True)
+    app.add_typer(writes, name="writes")
+
+    @writes.command("failed")
+    def writes_failed(tenant_id: str, limit: Annotated[int, typer.Option()] = 50) -> None:
+        """Writes the platform refused, with its reason."""
+        from contactsync.store.ledger import failed_ops
+
+        with running_services():
+            db.upgrade()
+            table = Table("entry", "kind", "app contact", "attempts", "reason")
+            with db.session() as s:
+                for op in failed_ops(s, tenant_id, limit):
+                    table.add_row(str(op.id), op.kind, str(op.payload.get("name", op.app_contact_id)),
+                                  str(op.attempts), (op.last_error or "")[:200])  # fmt: skip
+            console.print(table)
+
+    @writes.command("retry")
+    def writes_retry(tenant_id: str) -> None:
+        """Send the refused writes again with the next run, which starts now."""
+        from contactsync.store.ledger import reopen_failed
+        from contactsync.tasks.schedule import trigger_sync
+
+        with running_services():
+            with db.session() as s:
+                count = reopen_failed(s, tenant_id)
+            run_id = trigger_sync(tenant_id, trigger="retry") if count else None
+        console.print(f"{count} writes reopened" + (f"; run {run_id} started" if run_id else ""))
+
     review = typer.Typer(help="The matcher's unsure cases, decided by a person.", no_args_is_help=True)
     app.add_typer(dbapp, name="db")
     app.add_typer(tenants, name="tenants")

@@ -194,3 +194,24 @@ def same_company(payload: dict[str, Any], found: CanonicalContact) -> bool:
     mine = {e.casefold() for e in payload.get("emails") or []}
     theirs = {e.casefold() for e in found.emails}
     return not (mine and theirs and not mine & theirs)
+
+
+def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
+    return list(
+        s.scalars(
+            select(WriteOp)
+            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")
+            .order_by(WriteOp.id)
+            .limit(limit)
+        )
+    )
+
+
+def reopen_failed(s: Session, tenant_id: str) -> int:
+    """Give writes the platform refused another chance (after a person fixed the data or the platform's
+    settings); the next run sends them again. A create is reopened as `uncertain`, so it looks before it sends."""
+    ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")))
+    for op in ops:
+        op.status = "uncertain" if op.kind == "create" else "pending"
+        op.updated_at = utcnow()
+    return len(ops)
