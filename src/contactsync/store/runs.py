@@ -62,10 +62,6 @@ def start_run(s: Session, conn: Connection, *, full: bool = False, trigger: str 
     return run
 
 
-def active_run(s: Session, tenant_id: str) -> SyncRun | None:
-    return s.scalar(select(SyncRun).where(SyncRun.tenant_id == tenant_id, SyncRun.status.in_(ACTIVE_RUN_STATES)))
-
-
 def add_counters(s: Session, run_id: int, **deltas: int) -> None:
     """Atomic increments, safe when tasks on several workers count into the same run."""
     values: dict[str, Any] = {}

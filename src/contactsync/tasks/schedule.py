@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from contactsync import db
 from contactsync.logs import get_logger
-from contactsync.models import Connection, SyncRun, Tenant
+from contactsync.models import Connection, Tenant
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
 from contactsync.store.runs import open_write_ops, stale_runs, start_run, touch, unreconciled_pages
@@ -93,8 +93,3 @@ def redrive_stale_runs(older_than_seconds: int) -> int:
         log.info("re-driving stale run", run_id=run_id, task=name)
         send(name, tenant_id, *args)
     return len({t[3] for t in todo})
-
-
-def latest_runs(limit: int = 20) -> list[SyncRun]:
-    with db.session() as s:
-        return list(s.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)))
