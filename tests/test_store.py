@@ -230,3 +230,19 @@ def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:
         assert failed_ops(s, "t1") == []
         op = s.scalar(select(WriteOp))
         assert op is not None and op.status == "uncertain"  # a reopened create looks before it sends
+
+
+def test_second_platform_copy_of_a_linked_contact_goes_to_review(env: dict[str, str]) -> None:
+    conn_id = make_tenant()
+    alpha = company("Alpha Maschinenbau GmbH", tax="DE811907980", email="info@alpha-maschinen.de")
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", alpha)])
+        first, _ = upsert_remote_contacts(s, "t1", conn_id, [alpha.model_copy(update={"remote_id": "r1"})])
+        assert reconcile_remote(s, "t1", first).linked == 1
+        # The books hold the same company twice (a duplicate someone made on the platform).
+        second, _ = upsert_remote_contacts(s, "t1", conn_id, [alpha.model_copy(update={"remote_id": "r2"})])
+        outcome = reconcile_remote(s, "t1", second)
+        assert (outcome.linked, outcome.reviewed) == (0, 1)
+        assert s.scalar(select(func.count()).select_from(Link)) == 1
+        item = s.scalar(select(ReviewItem))
+        assert item is not None and item.remote_contact_id == second[0]

@@ -3,7 +3,8 @@
 Candidates come from the persisted blocking keys (one indexed query per page), so no index is rebuilt per page.
 Links are inserted with ON CONFLICT DO NOTHING on both unique sides: when two pages reconciled on different
 workers both want the same app contact, the first wins and the other remote contact goes to review, never to a
-second link.
+second link. App contacts that are already linked remain candidates, so what the matcher decides for a remote
+contact does not depend on the order in which pages were reconciled.
 """
 
 from __future__ import annotations
@@ -65,13 +66,14 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
         candidate_ids = select(ContactKey.app_contact_id).where(
             ContactKey.tenant_id == tenant_id, ContactKey.key.in_([k for k in keys if k not in common])
         )
-        already_linked = select(Link.app_contact_id).where(Link.tenant_id == tenant_id)
+        # Linked app contacts stay candidates: the decision must not depend on which page a worker happened to
+        # reconcile first. A sure match to an app contact that is already linked becomes a review item instead (a
+        # possible duplicate in the books), never a second link.
         candidates = list(
             s.scalars(
                 select(AppContact).where(
                     AppContact.tenant_id == tenant_id,
                     AppContact.id.in_(candidate_ids),
-                    AppContact.id.not_in(already_linked),
                     AppContact.deleted.is_(False),
                 )
             )
