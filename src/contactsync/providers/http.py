@@ -230,3 +230,17 @@ class HttpCaller:
         if status >= 500 or status in _TRANSIENT_4XX:
             raise Transient(what, status=status, details=details)
         raise Permanent(what, status=status, details=details)
+
+
+def body_or_none(response: httpx.Response, label: str) -> Any:
+    """A write answer's JSON, or None when it has no body (204, or servers that answer 200 with nothing)."""
+    if not response.content.strip():
+        return None
+    try:
+        return decode_json(response.content)
+    except ValueError as exc:
+        raise Transient(
+            f"{label}: {response.request.method} answered {response.status_code} with a body that is not JSON: "
+            f"{body_excerpt(response.content)!r}",
+            status=response.status_code,
+        ) from exc

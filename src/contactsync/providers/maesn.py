@@ -57,7 +57,7 @@ from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
 from contactsync.providers.errors import NotFound, Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, build_client
+from contactsync.providers.http import HttpCaller, body_or_none, build_client
 from contactsync.providers.maesn_mapping import from_maesn, to_maesn
 
 log = logging.getLogger(__name__)
@@ -271,8 +271,8 @@ class MaesnProvider:
                     contact = from_maesn(record, roles=(False, False))
                 except RecordError:
                     continue
-                if (name is not None and wire.same_text(contact.name, name)) or (
-                    email is not None and any(wire.same_text(own, email) for own in contact.emails)
+                if (name is not None and records.same_text(contact.name, name)) or (
+                    email is not None and any(records.same_text(own, email) for own in contact.emails)
                 ):
                     hits.add(contact.remote_id or "")
             base = shape.current if page is None and shape.current in (0, 1) else (1 if page is None else None)
@@ -337,7 +337,7 @@ class MaesnProvider:
         self, response: httpx.Response, verb: str, roles: tuple[bool, bool] | None
     ) -> tuple[CanonicalContact | None, str | None]:
         """The contact a write answered with, or (None, its id or None) when it has to be read back."""
-        raw = wire.body_or_none(response)
+        raw = body_or_none(response, "maesn")
         problem = wire.error_of(raw)
         if problem is not None:
             # A 2xx that carries an error and no record is a refusal, worded by the server.

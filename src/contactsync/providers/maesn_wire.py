@@ -116,27 +116,10 @@ def page_body(response: httpx.Response) -> Shape:
     return Shape(items, find(_TOTAL_KEYS), find(_PAGES_KEYS), find(_CURRENT_KEYS), find(_SIZE_KEYS))
 
 
-def same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
 def fingerprint(items: list[Any]) -> str:
     """A digest of a whole page; whole records, not ids, so two pages of id-less (broken) records still differ."""
     blob = json.dumps(items, sort_keys=True, default=str, ensure_ascii=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def body_or_none(response: httpx.Response) -> Any:
-    if not response.content.strip():
-        return None
-    try:
-        return decode_json(response.content)
-    except ValueError as exc:
-        raise Transient(
-            f"maesn: {response.request.method} answered {response.status_code} with a body that is not JSON: "
-            f"{body_excerpt(response.content)!r}",
-            status=response.status_code,
-        ) from exc
 
 
 def error_of(body: Any) -> str | None:

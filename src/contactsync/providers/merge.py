@@ -34,7 +34,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
 from contactsync.providers.errors import Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, body_excerpt, build_client, decode_json
+from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, build_client, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class MergeProvider:
                 contacts, _bad = _map_page(body["results"])
                 for contact in contacts:
                     # A server that ignores the filter must not turn the whole book into candidates.
-                    wanted = _same_text(contact.name, value) if key == "name" else _has_email(contact, value)
+                    wanted = records.same_text(contact.name, value) if key == "name" else _has_email(contact, value)
                     if contact.remote_id and not contact.deleted and wanted:
                         found[contact.remote_id] = contact
                 following = _next_of(body.get("next"), response.request.url)
@@ -199,7 +199,7 @@ class MergeProvider:
                 f"merge: POST /contacts answered {response.status_code} without a contact id; "
                 "the create may have happened",
                 status=response.status_code,
-                details=records.excerpt(_body_or_none(response)),
+                details=records.excerpt(body_or_none(response, "merge")),
             )
         return self.get(remote_id)
 
@@ -246,25 +246,8 @@ def _next_of(value: Any, current: httpx.URL) -> dict[str, str] | None:
     return {"cursor": cursor} if cursor else {"next_url": str(url)}
 
 
-def _same_text(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
 def _has_email(contact: CanonicalContact, email: str) -> bool:
-    return any(_same_text(own, email) for own in contact.emails)
-
-
-def _body_or_none(response: httpx.Response) -> Any:
-    if not response.content.strip():
-        return None
-    try:
-        return decode_json(response.content)
-    except ValueError as exc:
-        raise Transient(
-            f"merge: {response.request.method} answered {response.status_code} with a body that is not JSON: "
-            f"{body_excerpt(response.content)!r}",
-            status=response.status_code,
-        ) from exc
+    return any(records.same_text(own, email) for own in contact.emails)
 
 
 def _map_page(results: Any) -> tuple[list[CanonicalContact], list[QuarantinedRecord]]:
@@ -305,7 +288,7 @@ def _written(response: httpx.Response, verb: str) -> tuple[CanonicalContact | No
 
     Merge may answer 2xx and still carry `errors`: that is a refusal, whatever else the body holds.
     """
-    body = _body_or_none(response)
+    body = body_or_none(response, "merge")
     if body is None:
         return None, None
     if not isinstance(body, dict):

@@ -200,3 +200,8 @@ def build(fields: dict[str, Any], remote_id: str) -> CanonicalContact:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_input=False)
         )
         raise RecordError(problems, remote_id=remote_id) from None
+
+
+def same_text(a: str, b: str) -> bool:
+    """Equal but for case and spacing: how a search answer is held to the exact name or email asked for."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()

@@ -21,6 +21,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Link, RemoteContact, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.planning import PairState, plan_pair
+from contactsync.providers.records import same_text
 from contactsync.providers.registry import carried_content
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import review_candidate_ids
@@ -186,7 +187,7 @@ def same_company(payload: dict[str, Any], found: CanonicalContact) -> bool:
     Names must agree exactly (case aside); a tax id or email, when both sides have one, must agree too. This is
     deliberately stricter than the matcher: it only recognises our own write, it does not reconcile.
     """
-    if (payload.get("name") or "").strip().casefold() != found.name.strip().casefold():
+    if not same_text(payload.get("name") or "", found.name):
         return False
     tax = payload.get("tax_number")
     if tax and found.tax_number and tax.replace(" ", "").upper() != found.tax_number.replace(" ", "").upper():
