@@ -13,20 +13,11 @@ from contactsync.contact import CanonicalContact
 from contactsync.providers.base import ConnectionConfig, Window
 from contactsync.providers.errors import Permanent, Transient
 from contactsync.providers.maesn import MaesnProvider
+from tests.providers.scripted import Server
 
 BASE = "https://api.maesn.test"
 STAMP = "2026-03-01T12:00:00Z"
 ROWS = [{"id": f"a-{n}", "companyName": f"Company {n}", "updatedDate": STAMP} for n in range(12)]
-
-
-class Server:
-    def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.handler = handler
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
 
 
 def maesn(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> tuple[MaesnProvider, Server]:

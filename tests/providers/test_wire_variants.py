@@ -16,6 +16,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.providers.base import ConnectionConfig, Window
 from contactsync.providers.errors import Permanent, RateLimited, Transient
 from contactsync.providers.merge import MergeProvider
+from tests.providers.scripted import Server
 
 BASE = "https://api.merge.test/api/accounting/v1"
 STAMP = "2026-03-01T12:00:00Z"
@@ -23,18 +24,6 @@ STAMP = "2026-03-01T12:00:00Z"
 
 def record(n: int, **extra: Any) -> dict[str, Any]:
     return {"id": f"m-{n}", "name": f"Company {n}", "modified_at": STAMP, **extra}
-
-
-class Server:
-    """A scripted server: `handler(request)` answers; every request is kept for assertions."""
-
-    def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
-        self.handler = handler
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.handler(request)
 
 
 def merge(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> tuple[MergeProvider, Server]:

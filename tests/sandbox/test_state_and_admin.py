@@ -6,26 +6,6 @@ import httpx
 import pytest
 
 from contactsync.sandbox import run_in_thread
-from contactsync.sandbox.admin_client import SandboxAdmin
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with run_in_thread() as handle:
-        yield handle
-
-
-@pytest.fixture
-def admin(sandbox):
-    client = SandboxAdmin(sandbox.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def api(sandbox):
-    with httpx.Client(base_url=sandbox.url) as client:
-        yield client
 
 
 def test_the_provider_clock_is_strictly_increasing_per_account(admin):

@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from contactsync.sandbox import run_in_thread
-from contactsync.sandbox.admin_client import SandboxAdmin
-
 MERGE = "/api/accounting/v1"
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    with run_in_thread() as handle:
-        yield handle
-
-
-@pytest.fixture
-def admin(sandbox):
-    client = SandboxAdmin(sandbox.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def api(sandbox):
-    with httpx.Client(base_url=sandbox.url) as client:
-        yield client
 
 
 def merge_get(api, token, path, **params):
