@@ -140,6 +140,24 @@ class HttpCaller:
         self._default_retry_after = default_retry_after
         self._label = label
 
+    @classmethod
+    def for_connection(
+        cls,
+        config: ConnectionConfig,
+        auth_headers: Mapping[str, str],
+        *,
+        throttle: Callable[[], None] | None,
+        transport: httpx.BaseTransport | None,
+        label: str,
+    ) -> HttpCaller:
+        """The caller a dialect builds for one connection: its pooled client, throttle and default 429 wait."""
+        return cls(
+            build_client(config, auth_headers, transport),
+            throttle=throttle,
+            default_retry_after=float(config.options.get("default_retry_after", 60.0)),
+            label=label,
+        )
+
     def request(
         self,
         method: str,

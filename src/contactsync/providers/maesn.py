@@ -57,7 +57,7 @@ from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
 from contactsync.providers.errors import NotFound, Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, body_or_none, build_client
+from contactsync.providers.http import HttpCaller, body_or_none
 from contactsync.providers.maesn_mapping import from_maesn, to_maesn
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,11 @@ class MaesnProvider:
             self.scope["companyId"] = str(options["company_id"])
         if options.get("environment_name"):
             self.scope["environmentName"] = str(options["environment_name"])
-        client = build_client(config, {"X-API-KEY": config.api_key, "X-ACCOUNT-KEY": config.account_token}, transport)
-        self.http = HttpCaller(
-            client,
+        self.http = HttpCaller.for_connection(
+            config,
+            {"X-API-KEY": config.api_key, "X-ACCOUNT-KEY": config.account_token},
             throttle=throttle,
-            default_retry_after=float(options.get("default_retry_after", 60.0)),
+            transport=transport,
             label="maesn",
         )
 

@@ -34,7 +34,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
 from contactsync.providers.errors import Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, build_client, decode_json
+from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
 
 log = logging.getLogger(__name__)
@@ -71,15 +71,11 @@ class MergeProvider:
         options = config.options
         self.page_size = max(1, min(100, int(options.get("page_size", 100))))
         self.idempotency = bool(options.get("idempotency", False))
-        client = build_client(
+        self.http = HttpCaller.for_connection(
             config,
             {"Authorization": f"Bearer {config.api_key}", "X-Account-Token": config.account_token},
-            transport,
-        )
-        self.http = HttpCaller(
-            client,
             throttle=throttle,
-            default_retry_after=float(options.get("default_retry_after", 60.0)),
+            transport=transport,
             label="merge",
         )
 
