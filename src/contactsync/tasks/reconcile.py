@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from contactsync import db
+from contactsync.logs import get_logger
 from contactsync.models import RunPage
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import add_counters, get_run, lock_run, unreconciled_pages
 from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
+
+log = get_logger(__name__)
 
 
 @app.task(name="contactsync.reconcile", **INFRA_RETRY)
@@ -32,4 +35,5 @@ def advance(tenant_id: str, run_id: int) -> None:
         if run is None or run.status != "reconciling" or unreconciled_pages(s, run_id):
             return
         run.status = "writing"
+        log.info("run reconciled", tenant_id=tenant_id, run_id=run_id, connection_id=run.connection_id)
     send("contactsync.plan_writes", tenant_id, run_id)

@@ -53,6 +53,8 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
         op_ids = open_write_ops(s, run)
+        ids = {"tenant_id": tenant_id, "run_id": run_id, "connection_id": run.connection_id}
+        log.info("writes planned", writes=len(op_ids), app_updates=out.app_updates, conflicts=out.conflicts, **ids)
         if not op_ids:
             finish_run(s, run, "succeeded")
     for op_id in op_ids:
