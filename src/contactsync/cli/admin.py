@@ -19,8 +19,6 @@ from contactsync.services import running_services
 
 console = Console()
 
-RUN_COLUMNS = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app", "api_calls")
-
 
 def register(app: typer.Typer) -> None:
     dbapp = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -226,31 +224,6 @@ def register(app: typer.Typer) -> None:
                         console.print(f"run {run_id} {run.status}" + (f": {run.error}" if run.error else ""))
                         raise typer.Exit(0 if run.status == "succeeded" else 1)
                 time.sleep(1)
-
-    @app.command()
-    def runs(
-        tenant: Annotated[str | None, typer.Option()] = None,
-        limit: Annotated[int, typer.Option()] = 20,
-    ) -> None:
-        """Show recent sync runs with their counters."""
-        with running_services():
-            db.upgrade()
-            table = Table("run", "tenant", "kind", "status", *RUN_COLUMNS, "seconds")
-            with db.session() as s:
-                query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
-                if tenant:
-                    query = query.where(SyncRun.tenant_id == tenant)
-                for run in s.scalars(query):
-                    end = run.finished_at or run.heartbeat_at
-                    table.add_row(
-                        str(run.id),
-                        run.tenant_id,
-                        run.kind,
-                        run.status,
-                        *(str(getattr(run, c)) for c in RUN_COLUMNS),
-                        f"{(end - run.started_at).total_seconds():.1f}",
-                    )
-            console.print(table)
 
 
 def _coerce(value: str) -> object:
