@@ -37,14 +37,18 @@ def duration(seconds: float) -> str:
 
 
 def clock(at: datetime | None) -> str:
-    """A UTC time as `MM-DD HH:MM:SS`: the year is rarely in doubt when reading recent runs."""
-    return at.strftime("%m-%d %H:%M:%S") if at else "-"
+    """A UTC time as `MM-DD HH:MM`: the year is rarely in doubt when reading recent runs, `took` has the rest."""
+    return at.strftime("%m-%d %H:%M") if at else "-"
 
 
 def _table(*headers: str) -> Table:
-    table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
+    """A borderless table, one space between columns: what fits the most into 80 columns and still reads."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     for h in headers:
-        table.add_column(h, justify="left" if h in ("tenant", "status", "started", "outcome", "conn") else "right")
+        left = h in ("tenant", "status", "started", "outcome", "conn", "last", "kind", "trigger", "error")
+        # Names may wrap onto a second line; numbers and times never do.
+        table.add_column(h, justify="left" if left else "right", no_wrap=h not in ("tenant", "error"),
+                         overflow="fold")  # fmt: skip
     return table
 
 
@@ -98,7 +102,8 @@ def register(app: typer.Typer) -> None:
 
         started: UTC start time; took: duration (so far, for an active run); fetched: contacts read from the
         platform; linked: matched to app contacts; review: sent to a person; new: created on the platform;
-        upd: updated on the platform; app: app contacts updated; err: writes the platform refused."""
+        upd: updated on the platform; err: writes the platform refused; with --wide also app: app contacts
+        updated, quar: records quarantined, confl: conflicting edits, calls: provider requests."""
         with running_services():
             db.upgrade()
             with db.session() as s:
@@ -106,20 +111,20 @@ def register(app: typer.Typer) -> None:
                 if tenant:
                     query = query.where(SyncRun.tenant_id == tenant)
                 rows = list(s.scalars(query))
-        extra = ("kind", "trigger", "quar", "confl", "calls", "error") if wide else ()
+        extra = ("app", "kind", "trigger", "quar", "confl", "calls", "error") if wide else ()
         table = _table("run", "tenant", "status", "started", "took", "fetched", "linked", "review", "new", "upd",
-                       "app", "err", *extra)  # fmt: skip
+                       "err", *extra)  # fmt: skip
         for run in rows:
             end = run.finished_at or utcnow()
             cells = [
                 str(run.id), run.tenant_id, run.status, clock(run.started_at),
                 duration((end - run.started_at).total_seconds()),
                 *(str(v) for v in (run.fetched, run.linked, run.reviewed, run.created_remote, run.updated_remote,
-                                   run.updated_app, run.write_errors)),
+                                   run.write_errors)),
             ]  # fmt: skip
             if wide:
-                cells += [run.kind, run.trigger, str(run.quarantined), str(run.conflicts), str(run.api_calls),
-                          (run.error or "")[:200]]  # fmt: skip
+                counts = (run.updated_app, run.quarantined, run.conflicts, run.api_calls)
+                cells += [str(counts[0]), run.kind, run.trigger, *(str(c) for c in counts[1:]), (run.error or "")[:200]]
             table.add_row(*cells)
         console.print(table)
 
