@@ -9,8 +9,6 @@ demo run meets the same books and must create nothing new.
 from __future__ import annotations
 
 import os
-import time
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +20,7 @@ from sqlalchemy import select, update
 
 from contactsync import db
 from contactsync.cli.processes import beat_command, spawn, stop, worker_command, worker_queues
+from contactsync.cli.progress import follow_runs
 from contactsync.demo import APP_EDITED_AT, DEMO_TENANTS, EDITED_PHONE_PREFIX, DemoTenant, split_companies
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
@@ -62,7 +61,7 @@ def register(app: typer.Typer) -> None:
                     )
                 procs = _start_processes(data_dir, workers)
                 try:
-                    runs = _wait_for_runs(started, timeout)
+                    runs = follow_runs(console, before, started, timeout)
                 finally:
                     stop(procs)
                     save_state(state, state_file)
@@ -122,23 +121,6 @@ def _start_processes(data_dir: Path, workers: int) -> list[Any]:
     return procs
 
 
-def _wait_for_runs(started: datetime, timeout: float) -> dict[str, SyncRun | None]:
-    ids = [t.tenant_id for t in DEMO_TENANTS]
-    deadline = time.monotonic() + timeout
-    while True:
-        with db.session() as s:
-            runs: dict[str, SyncRun | None] = {tid: None for tid in ids}
-            for run in s.scalars(
-                select(SyncRun).where(SyncRun.tenant_id.in_(ids), SyncRun.started_at >= started).order_by(SyncRun.id)
-            ):
-                runs[run.tenant_id] = run
-        if all(r is not None and r.finished_at is not None for r in runs.values()):
-            return runs
-        if time.monotonic() > deadline:
-            return runs
-        time.sleep(0.5)
-
-
 def _platform_counts(sandbox_url: str) -> dict[str, int]:
     with httpx.Client(base_url=sandbox_url, timeout=30) as client:
         return {
@@ -190,4 +172,15 @@ def _print_summary(runs: dict[str, SyncRun | None], sandbox_url: str, before: di
             counts,
         )
     console.print(table)
+    console.print(
+        "fetched: contacts read from the tenant's platform; linked: matched to one of the app's contacts; "
+        "review: unsure matches left to a person; created remotely: app contacts the platform did not have; "
+        "updated: fields taken across (remote = written to the platform, app = taken into the app); API calls: "
+        "requests sent; platform contacts: the sandbox's count before -> after (it grows by exactly the creates)."
+    )
+    console.print(
+        "Next: `contactsync review list demo-logistics` shows the unsure matches (decide with `review link` / "
+        "`review reject`); `contactsync runs` and `contactsync status` show runs and health; run the demo again "
+        "and it creates nothing. The workers' logs are under the data dir's logs/."
+    )
     return ok
