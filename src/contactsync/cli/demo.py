@@ -38,11 +38,27 @@ def register(app: typer.Typer) -> None:
     def demo(
         workers: Annotated[int, typer.Option(help="worker processes to start")] = 2,
         timeout: Annotated[float, typer.Option(help="seconds to wait for the runs")] = 150.0,
+        prepare_only: Annotated[
+            str | None,
+            typer.Option(
+                "--prepare-only",
+                metavar="SANDBOX_URL",
+                help="only create the demo tenants and their books in the sandbox at this URL (one that the "
+                "workers reach too) and exit: running workers and beat sync them (docker compose)",
+            ),
+        ] = None,
     ) -> None:
         """Sync three demo tenants against the built-in sandbox provider and print a summary."""
         from contactsync.sandbox import SandboxState, run_in_thread
         from contactsync.sandbox.persist import load_state, save_state
 
+        if prepare_only:
+            with running_services():
+                db.upgrade()
+                for tenant in DEMO_TENANTS:
+                    _prepare_tenant(tenant, prepare_only.rstrip("/"))
+                console.print(f"demo tenants ready: {', '.join(t.tenant_id for t in DEMO_TENANTS)}")
+            return
         with running_services(own_key=True) as settings:
             db.upgrade()
             data_dir = settings.data_dir
