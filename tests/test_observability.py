@@ -6,12 +6,13 @@ counted twice), and no log line of a run, in either format, may carry the creden
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from tests.conftest import Workers
 pytestmark = pytest.mark.pipeline
 API_KEY = "sk-live-5f1e0c9a7b3d4e2f8a6c1b0d9e7f3a2c"
 ACCOUNT_TOKEN = "acct-tok-9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f"
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 STAGES = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app")
 
 
@@ -44,8 +46,8 @@ def sandbox() -> Iterator[Any]:
         yield handle
 
 
-def _tenant(sandbox: Any, faults: dict[str, float] | None = None) -> None:
-    split = split_companies(companies(71, 200))
+def _tenant(sandbox: Any, size: int, faults: dict[str, float] | None = None) -> None:
+    split = split_companies(companies(71, size))
     body = {
         "token": ACCOUNT_TOKEN,
         "seed": 71,
@@ -83,16 +85,19 @@ def _run(workers: Workers) -> SyncRun:
     raise AssertionError(f"run {run_id} did not finish:\n{workers.logs()}")
 
 
-def _scrape(env: dict[str, str], tmp_path: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+@contextlib.contextmanager
+def metrics_server(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[[], Samples]]:
+    """`contactsync metrics` in its own process (started early: it takes a while to import); yields a scraper."""
     port = free_port()
-    log = open(tmp_path / "metrics.log", "wb")  # noqa: SIM115 - handed to the child
+    log = tmp_path / "metrics.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "contactsync", "metrics", "--port", str(port)],
         env={**os.environ, **env},
-        stdout=log,
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    try:
+
+    def scrape() -> Samples:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -100,20 +105,23 @@ def _scrape(env: dict[str, str], tmp_path: Path) -> dict[tuple[str, tuple[tuple[
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((tmp_path / "metrics.log").read_text()) from None
+                    raise AssertionError(log.read_text()) from None
                 time.sleep(0.2)
+        assert response.status_code == 200
+        samples = {}
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return samples
+
+    try:
+        yield scrape
     finally:
         proc.terminate()
         proc.wait(20)
-    assert response.status_code == 200
-    samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
 
 
-def _total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **match: str) -> float:
+def _total(samples: Samples, name: str, **match: str) -> float:
     return sum(v for (n, labels), v in samples.items() if n == name and match.items() <= dict(labels).items())
 
 
@@ -122,12 +130,15 @@ def test_metrics_add_up_to_the_runs_counters(
 ) -> None:
     env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
     workers.env.update(env)
-    _tenant(sandbox)
-    workers.start(2)
-    run = _run(workers)
-    assert run.status == "succeeded", run.error
-    assert run.created_remote > 0 and run.linked > 0
-    samples = _scrape(env, tmp_path)
+    _tenant(sandbox, 160)
+    with metrics_server(env, tmp_path) as scrape:
+        workers.start(2)
+        run = _run(workers)
+        assert run.status == "succeeded", run.error
+        assert run.created_remote > 0 and run.linked > 0
+        samples = scrape()
+    # The sum really is over several processes (Celery's prefork children), not one process's view.
+    assert len({p.name.rsplit("_", 1)[1] for p in (tmp_path / "prom").glob("counter_*.db")}) >= 2
 
     for stage in STAGES:
         assert _total(samples, "contactsync_contacts_total", stage=stage) == getattr(run, stage), stage
@@ -152,7 +163,7 @@ def test_logs_of_a_run_name_it_and_carry_no_credentials(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A console run and a JSON run (with provider errors on the way, where credentials tend to leak)."""
-    _tenant(sandbox, faults={"error_rate": 0.05})
+    _tenant(sandbox, 100, faults={"error_rate": 0.05})
     workers.start(1)
     first = _run(workers)
     workers.stop()
