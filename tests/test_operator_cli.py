@@ -136,3 +136,21 @@ def test_kubernetes_service_links_are_not_unknown_settings(monkeypatch: pytest.M
     monkeypatch.setenv("CONTACTSYNC_SYNC_INTERVALL_SECONDS", "60")  # a typo is still one
     with pytest.raises(ConfigError, match="CONTACTSYNC_SYNC_INTERVALL_SECONDS"):
         load_settings()
+
+
+def test_demo_progress_only_moves_forward_through_the_stages() -> None:
+    from contactsync.cli.progress import RunProgress
+
+    steps = [
+        RunProgress("fetching", 0, 0, 0, 0, 0, False),
+        RunProgress("fetching", 150, 3, 1, 0, 0, False),
+        RunProgress("fetching", 300, 6, 4, 0, 0, False),
+        RunProgress("reconciling", 300, 6, 5, 0, 0, False),
+        RunProgress("writing", 300, 6, 6, 80, 0, False),
+        RunProgress("writing", 300, 6, 6, 80, 79, False),
+        RunProgress("succeeded", 300, 6, 6, 80, 80, True),
+    ]
+    fractions = [step.fraction(expected_contacts=300) for step in steps]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert fractions[-2] < 1.0  # not done before the last write
+    assert "79/80" in steps[-2].detail() and "300 fetched" in steps[-2].detail()
