@@ -175,6 +175,7 @@ def test_logs_of_a_run_name_it_and_carry_no_credentials(
     workers.log_dir = json_dir
     workers.start(1)
     second = _run(workers)
+    workers.stop()  # the shutdown is part of the log too
     console_text = "\n".join(p.read_text() for p in tmp_path.glob("worker*.log"))
     json_text = "\n".join(p.read_text() for p in json_dir.glob("worker*.log"))
 
@@ -197,3 +198,4 @@ def test_logs_of_a_run_name_it_and_carry_no_credentials(
     assert finished["fetched"] == second.fetched and finished["outcome"] == second.status
     assert by_event["page fetched"]["task_id"]
     assert any(e.get("logger", "").startswith("celery") for e in events)  # Celery's own lines, same format
+    assert any(e["event"] == "worker shutting down" for e in events)
