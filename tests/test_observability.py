@@ -130,7 +130,7 @@ def test_metrics_add_up_to_the_runs_counters(
 ) -> None:
     env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")}
     workers.env.update(env)
-    _tenant(sandbox, 160)
+    _tenant(sandbox, 160, faults={"error_rate": 0.05})  # with retries on the way
     with metrics_server(env, tmp_path) as scrape:
         workers.start(2)
         run = _run(workers)
