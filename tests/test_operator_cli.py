@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -113,6 +114,29 @@ def test_flower_lists_the_workers_with_nothing_configured(
         proc.terminate()
         proc.wait(20)
     assert any(name.startswith("test0-") for name in names), (tmp_path / "flower.log").read_text()
+
+
+def test_flower_takes_basic_auth_from_the_environment(env: dict[str, str], tmp_path: Path) -> None:
+    proc, port = _serve_flower({**env, "CONTACTSYNC_FLOWER_BASIC_AUTH": "ops:s3cret-pass"}, tmp_path / "flower.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/healthcheck", timeout=10).raise_for_status()  # open: it is for probes
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "flower.log").read_text()
+                time.sleep(0.3)
+        assert httpx.get(f"{url}/api/workers", timeout=20).status_code == 401
+        assert httpx.get(f"{url}/api/workers", auth=("ops", "wrong"), timeout=20).status_code == 401
+        assert httpx.get(f"{url}/api/workers", auth=("ops", "s3cret-pass"), timeout=20).status_code == 200
+        parent = psutil.Process(proc.pid)
+        for process in (parent, *parent.children(recursive=True)):  # Flower itself runs as a child
+            assert "s3cret-pass" not in " ".join(process.cmdline())  # not visible in `ps`
+    finally:
+        proc.terminate()
+        proc.wait(20)
 
 
 def test_flower_is_not_published_without_auth(env: dict[str, str]) -> None:
