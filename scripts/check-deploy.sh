@@ -12,7 +12,12 @@ apt_install() {
 }
 command -v docker-compose >/dev/null || DEBIAN_FRONTEND=noninteractive apt_install docker-compose \
   || { echo "check-deploy: docker-compose is not installable here" >&2; exit 1; }
-python -m pip show -q kubernetes-validate >/dev/null 2>&1 || python -m pip install --quiet kubernetes-validate
+# kubernetes-validate in a virtualenv of its own, so its dependencies never change the project's locked ones.
+tools="${CONTACTSYNC_VENV:-$root/.venv}/deploy-tools"
+if [ ! -x "$tools/bin/kubernetes-validate" ]; then
+  python3 -m venv "$tools"
+  "$tools/bin/python" -m pip install --quiet --disable-pip-version-check kubernetes-validate
+fi
 
 echo "docker-compose config"
 env -u CONTACTSYNC_SECRET_KEY -u CONTACTSYNC_FLOWER_BASIC_AUTH docker-compose -f docker-compose.yml config -q
@@ -26,7 +31,7 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 echo "kubectl kustomize deploy/kubernetes/overlays/example | kubernetes-validate --strict"
 kubectl kustomize deploy/kubernetes/overlays/example > "$out/all.yaml"
-python - "$out/all.yaml" "$out/checked.yaml" <<'PY'
+"$tools/bin/python" - "$out/all.yaml" "$out/checked.yaml" <<'PY'
 import sys
 
 import yaml
@@ -39,5 +44,5 @@ for d in docs:
 yaml.safe_dump_all(kept, open(sys.argv[2], "w"))
 print(f"  {len(kept)} resources to validate")
 PY
-report="$(kubernetes-validate --strict --quiet "$out/checked.yaml" 2>&1)" || { echo "$report"; exit 1; }
+report="$("$tools/bin/kubernetes-validate" --strict --quiet "$out/checked.yaml" 2>&1)" || { echo "$report"; exit 1; }
 if [ -n "$report" ]; then echo "$report"; exit 1; fi  # a warning (an unknown kind) fails the check too
