@@ -96,12 +96,16 @@ def register(app: typer.Typer) -> None:
         metrics_port: Annotated[
             int | None, typer.Option(help="serve this worker's Prometheus metrics on this port")
         ] = None,
+        migrate: Annotated[
+            bool, typer.Option(help="apply the schema migrations first (off where a migration job does it)")
+        ] = True,
     ) -> None:
         """Run a Celery worker on its share of the tenant queues (extra arguments go to Celery)."""
         from contactsync import db
 
         with running_services():
-            db.upgrade()
+            if migrate:
+                db.upgrade()
             if metrics_port is not None:
                 from contactsync.metrics.exposition import serve_in_thread
 
