@@ -13,7 +13,11 @@ Each left copy of a company disagrees with its right copy the way real books do:
 / 'and', Holding/Group variants, VAT with or without prefix and spacing, phone formats, street abbreviations,
 postcode formatting, country names or codes, missing fields, other mailboxes, moves. Hard negatives are
 left contacts with no partner: namesakes in another city with another VAT id, franchise branches of a brand
-that has other branches on the right, and companies named after a common surname alone.
+that has other branches on the right, companies named after a common surname alone, and sister companies at
+the same address ("Glaser GmbH" / "Glaser Holding GmbH", see generate_sisters.py).
+
+`--people` writes a person set instead (generate_people.py); `--config b` is a second configuration (twice
+the sister companies; for people, more typos and hard negatives).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import csv
 import random
 import string
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +34,10 @@ import phonenumbers
 from faker import Faker
 from stdnum import get_cc_module
 from stdnum.us import ein
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_people import generate_people
+from generate_sisters import add_sister
 
 LOCALES = {
     "DE": "de_DE",
@@ -217,7 +226,9 @@ class Generator:
                     name = name.replace(f" {sym} ", f" {rng.choice(AND[lang])} ")
                     break
         if p(0.06):
-            name = f"{name} {rng.choice(['Holding', 'Group', 'Gruppe' if LANG[c.country] == 'de' else 'Group'])}"
+            # A group word added on one side only (not Holding, Verwaltung and the like: those name a sister
+            # company, see generate_sisters.py).
+            name = f"{name} {'Gruppe' if LANG[c.country] == 'de' and rng.random() < 0.5 else 'Group'}"
         legal = rng.choice(c.legal) if c.legal and not p(0.1) else ""
         full = (
             f"{name} {legal}".strip() if not (legal and c.country == "FR" and rng.random() < 0.2) else f"{legal} {name}"
@@ -331,7 +342,7 @@ def abbreviate_street(rng: random.Random, street: str) -> str:
     return street
 
 
-def generate(n_right: int, seed: int, out: Path) -> None:
+def generate(n_right: int, seed: int, out: Path, sisters: float = 0.06) -> None:
     g = Generator(seed)
     rng = g.rng
     n_matched = int(n_right * 0.8)
@@ -368,11 +379,14 @@ def generate(n_right: int, seed: int, out: Path) -> None:
         rid = f"R{len(right_rows):07d}"
         right_rows.append(g.row(c, rid, noisy=False))
         roll = rng.random()
-        if len(truth) < n_matched and roll < 0.84:
+        paired = len(truth) < n_matched and roll < 0.84
+        if paired:
             lid = f"L{len(left_rows):07d}"
             left_rows.append(g.row(c, lid, noisy=True))
             truth.append((lid, rid))
-        elif roll < 0.92:
+        if rng.random() < sisters:
+            add_sister(g, c, left_rows, right_rows, truth)
+        if not paired and roll < 0.92:
             # Namesake: same name (and legal form), other place, other VAT id, other contact details.
             twin = g.company(c.country, core=c.core)
             twin = replace(twin, legal=c.legal)
@@ -406,8 +420,15 @@ def main() -> None:
     parser.add_argument("--right", type=int, default=10000, help="number of right (app) contacts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--people", action="store_true", help="person contacts (generate_people.py) instead of companies"
+    )
+    parser.add_argument("--config", choices=["a", "b"], default="a", help="b: the second, harsher configuration")
     args = parser.parse_args()
-    generate(args.right, args.seed, args.out)
+    if args.people:
+        generate_people(args.right, args.seed, args.out, args.config)
+    else:
+        generate(args.right, args.seed, args.out, sisters=0.06 if args.config == "a" else 0.12)
 
 
 if __name__ == "__main__":

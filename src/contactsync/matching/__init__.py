@@ -14,6 +14,16 @@ use; it takes the same decisions over the same pairs.
 
 from contactsync.matching.engine import BlockingStats, Decision, match_all, match_candidates
 from contactsync.matching.keys import blocking_keys
+from contactsync.matching.model import DEFAULT_MODEL, Model
 from contactsync.matching.record import MatchRecord
 
-__all__ = ["BlockingStats", "Decision", "MatchRecord", "blocking_keys", "match_all", "match_candidates"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "BlockingStats",
+    "Decision",
+    "MatchRecord",
+    "Model",
+    "blocking_keys",
+    "match_all",
+    "match_candidates",
+]
