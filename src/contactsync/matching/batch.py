@@ -9,19 +9,24 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import traceback
+from collections import Counter
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
 from contactsync.matching.model import Model
 from contactsync.matching.prepared import Prepared
 from contactsync.matching.record import MatchRecord
 from contactsync.matching.scoring import (
+    CALIBRATION_STRIDE,
     PROGRESS_EVERY,
     Decision,
     buckets_of,
     chunks,
+    count_patterns,
+    count_random_patterns,
     decisions,
     explain,
     index_keys,
@@ -47,7 +52,13 @@ def _bounds(n: int, parts: int, part: int) -> tuple[int, int]:
 
 
 def _work(
-    part: int, parts: int, left: Sequence[MatchRecord], right: Sequence[MatchRecord], model: Model, conn: Any
+    part: int,
+    parts: int,
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    model: Model,
+    calibrate: bool,
+    conn: Any,
 ) -> None:
     """One worker's whole run; talks to the parent over `conn` (see the protocol in `match_parallel`)."""
     la, lb = _bounds(len(left), parts, part)
@@ -95,6 +106,13 @@ def _work(
     # references to those lists instead of the key strings saves a large share of the worker's memory.
     buckets = buckets_of(present, index, skip)
     del present
+    if calibrate:
+        # Every worker sees the same left records against its own right slice, so the parent's sum of the
+        # counts is the single-process count, and all workers receive the same calibrated model.
+        counts = token_counts(p.tokens + p.descriptors for p in own_right)
+        randoms = count_random_patterns(len(all_left), all_left, own_right, ra, len(right), model)
+        conn.send(("patterns", count_patterns(all_left, own_right, buckets, model, ra), randoms, counts))
+        model = conn.recv()
     kept: list[Pair] = []
     compared = 0
     for a, b in chunks(len(all_left), PROGRESS_EVERY):
@@ -118,6 +136,7 @@ def _worker(
     left: Sequence[MatchRecord],
     right: Sequence[MatchRecord],
     model: Model,
+    calibrate: bool,
     conn: Any,
     inherited: list[Connection],
 ) -> None:
@@ -127,7 +146,7 @@ def _worker(
     for c in inherited:
         c.close()
     try:
-        _work(part, parts, left, right, model, conn)
+        _work(part, parts, left, right, model, calibrate, conn)
     except BaseException:
         conn.send(("error", traceback.format_exc()))
     finally:
@@ -143,6 +162,7 @@ class _Workers:
         left: Sequence[MatchRecord],
         right: Sequence[MatchRecord],
         model: Model,
+        calibrate: bool,
         progress: Progress | None,
     ) -> None:
         ctx = multiprocessing.get_context("fork")
@@ -154,7 +174,9 @@ class _Workers:
         for part in range(parts):
             mine, theirs = ctx.Pipe()
             inherited = [*self.conns, mine]
-            proc = ctx.Process(target=_worker, args=(part, parts, left, right, model, theirs, inherited), daemon=True)
+            proc = ctx.Process(
+                target=_worker, args=(part, parts, left, right, model, calibrate, theirs, inherited), daemon=True
+            )
             proc.start()
             theirs.close()
             self.conns.append(mine)
@@ -215,13 +237,29 @@ def match_parallel(
     parts: int,
     stats: BlockingStats | None,
     model: Model,
+    calibrate: bool = False,
 ) -> list[Decision]:
     """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
-    ("prepared",) followed by its pickled slice as raw bytes, receives the other slices, sends ("scored",
-    pairs, their explanations, pairs compared, keys skipped) and ends."""
-    pool = _Workers(parts, left, right, model, progress)
+    ("prepared",) followed by its pickled slice as raw bytes, receives the other slices; with `calibrate` it
+    sends ("patterns", level-pattern counts, word counts) and receives the calibrated model; it sends
+    ("scored", pairs, their explanations, pairs compared, keys skipped) and ends."""
+    pool = _Workers(parts, left, right, model, calibrate, progress)
     try:
         pool.exchange()
+        if calibrate:
+            patterns: Counter[tuple[str, ...]] = Counter()
+            randoms: Counter[tuple[str, ...]] = Counter()
+            counts: Counter[str] = Counter()
+            for _, part_patterns, part_randoms, part_counts in pool.gather("patterns"):
+                patterns.update(part_patterns)
+                randoms.update(part_randoms)
+                counts.update(part_counts)
+            sampled = len(range(0, len(left), CALIBRATION_STRIDE))
+            model = calibrated(patterns, randoms, counts, sampled, len(right), model)
+            for conn in pool.conns:
+                conn.send(model)
+        if stats is not None:
+            stats.model = model
         kept: list[Pair] = []
         explanations: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
         compared = 0

@@ -10,7 +10,9 @@ Two rules stand beside the weights and keep a pair from an automatic link, whate
 - two valid tax ids of the same kind and country that differ: two legal entities (the weight is also
   strongly negative, so such a pair rarely even reaches review);
 - a distinguishing word (Holding, Verwaltung, Services, a region, ...) that only one company name has: the
-  operating company and its holding or service company at one address share everything else.
+  operating company and its holding or service company at one address share everything else;
+- two person names whose given names or surnames differ (not a typo, nickname or initial): members of one
+  household share the address and the surname.
 
 Person names (both sides read as a person's) are compared part by part: surname and given name separately,
 also crosswise, with nicknames, initials and phonetic keys; company names as one string.
@@ -31,6 +33,7 @@ from contactsync.matching.prepared import Prepared
 
 CAP_TAX = "different valid tax ids"
 CAP_DISTINCT = "a distinguishing word only one name has"
+CAP_PERSON = "different given names or surnames"
 
 
 @dataclass(slots=True)
@@ -139,6 +142,10 @@ def compare(
         if pa is not None and pb is not None and (a.person_known or b.person_known):
             surname, given, crossed = person_levels(pa, pb, model)
             levels += (surname, given)
+            # Another given name at the same address and surname is another member of the household, and
+            # another surname may be a marriage: a person decides, whatever the address adds up to.
+            if (given == "given:different" or surname == "surname:different") and not cap:
+                cap = CAP_PERSON
             if fields is not None:
                 fields["name"] = {
                     "weight": round(w[surname] + w[given], 2),

@@ -19,16 +19,20 @@ from collections.abc import Sequence
 
 from contactsync.matching.batch import match_parallel
 from contactsync.matching.blocking import prepared_keys
+from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
 from contactsync.matching.model import DEFAULT_MODEL, Model
 from contactsync.matching.prepared import Prepared
 from contactsync.matching.record import MatchRecord
 from contactsync.matching.scoring import (
+    CALIBRATION_STRIDE,
     PROGRESS_EVERY,
     Decision,
     buckets_of,
     chunks,
     count_keys,
+    count_patterns,
+    count_random_patterns,
     index_keys,
     local_decisions,
     prepare_slice,
@@ -60,8 +64,13 @@ def match_all(
     workers: int | None = None,
     stats: BlockingStats | None = None,
     model: Model = DEFAULT_MODEL,
+    calibrate: bool = False,
 ) -> list[Decision]:
     """Match two whole sets; the batch counterpart of `match_candidates` (same pairs, same decisions).
+
+    With `calibrate`, the level weights are first re-estimated on these two sets by EM and the right side's
+    name words are counted for the distinguishing-word rarity (`calibrate`); `stats.model` then holds the
+    model that decided.
 
     Keys whose block would produce more than `BLOCK_PAIR_LIMIT` pairs are skipped: in a large set they join
     unrelated companies by a common word or a shared switchboard, and the records concerned keep their other
@@ -75,8 +84,8 @@ def match_all(
     try:
         use_pool = workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
         if use_pool:
-            return match_parallel(left, right, progress, workers, stats, model)
-        return _match_here(left, right, progress, stats, model)
+            return match_parallel(left, right, progress, workers, stats, model, calibrate)
+        return _match_here(left, right, progress, stats, model, calibrate)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -88,6 +97,7 @@ def _match_here(
     progress: Progress | None,
     stats: BlockingStats | None,
     model: Model,
+    calibrate: bool,
 ) -> list[Decision]:
     total = len(left) + len(right)
     lp, left_keys = prepare_slice(left, None)
@@ -102,6 +112,13 @@ def _match_here(
     skip = skip_keys(count_keys(left_keys, right_count), right_count)
     del right_count
     buckets = buckets_of(left_keys, index, skip)
+    if calibrate:
+        counts = token_counts(p.tokens + p.descriptors for p in rp)
+        randoms = count_random_patterns(len(lp), lp, rp, 0, len(rp), model)
+        sampled = len(range(0, len(lp), CALIBRATION_STRIDE))
+        model = calibrated(count_patterns(lp, rp, buckets, model), randoms, counts, sampled, len(rp), model)
+    if stats is not None:
+        stats.model = model
     kept: list[Pair] = []
     compared = 0
     for a, b in chunks(len(lp), PROGRESS_EVERY):

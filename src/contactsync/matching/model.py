@@ -62,13 +62,13 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "name:low": -8.0,
         # Person names, part by part (see `persons`).
         "surname:exact": 6.0,
-        "surname:close": 4.0,
+        "surname:close": 4.5,
         "surname:near": 0.5,
         "surname:different": -7.0,
         "given:exact": 4.5,
         "given:nickname": 3.5,
-        "given:close": 3.0,
-        "given:initial": 1.0,
+        "given:close": 3.5,
+        "given:initial": 1.5,
         "given:missing": -1.5,
         "given:different": -9.0,
         # A word only one company name has; for a listed distinguishing word the pair is also capped at review.

@@ -11,7 +11,7 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 from contactsync.matching.model import Model
 from contactsync.matching.normalise.persons import PersonName, nickname_group, ocr_fold, phonetic
-from contactsync.matching.normalise.text import key_word
+from contactsync.matching.normalise.text import fold, key_word
 from contactsync.matching.prepared import Prepared
 
 # A name that is a subset of the other ("Acme" / "Acme Logistics") is not as good as an equal one.
@@ -26,9 +26,13 @@ _DISTINGUISHING_NATURAL = (
     "holding holdings verwaltung verwaltungs beteiligung beteiligungs beteiligungen management services service "
     "logistics logistik logistique logistiek immobilien immobilier properties property vastgoed trading handel "
     "international beheer gestion invest investments finanz finance capital leasing "
-    "nord sud süd west ost north south east europe european midlands scotland wales noord zuid oost est ouest"
+    "nord sud süd west ost north south east europe european midlands scotland wales noord zuid oost est ouest "
+    # regions that name a branch: German and Austrian states, a few others
+    "bayern sachsen rheinland westfalen hessen thüringen brandenburg baden württemberg niedersachsen holstein "
+    "pfalz saarland mecklenburg tirol steiermark kärnten vorarlberg burgenland normandie bretagne provence "
+    "vlaanderen wallonie holland friesland"
 )
-DISTINGUISHING = frozenset(key_word(w) for w in _DISTINGUISHING_NATURAL.replace("ü", "u").split())
+DISTINGUISHING = frozenset(key_word(w) for w in fold(_DISTINGUISHING_NATURAL).split())
 _COUNTERPART = 0.8  # a word with a counterpart this similar on the other side is a typo, not a distinction
 
 
@@ -95,6 +99,8 @@ def _given_pair(x: str, y: str) -> str:
         return "given:initial" if x[0] == y[0] else "given:different"
     if y in nickname_group(x) or x in nickname_group(y):
         return "given:nickname"
+    if any(_typo(n, y) for n in nickname_group(x)) or any(_typo(n, x) for n in nickname_group(y)):
+        return "given:nickname"  # "Crhis" for Christopher
     jw = JaroWinkler.similarity(x, y)
     if jw >= 0.88 or _typo(x, y) or (jw >= 0.75 and phonetic(x) == phonetic(y)):
         return "given:close"

@@ -6,6 +6,7 @@ left record, the index buckets of its usable keys and keeps the pairs that reach
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -149,6 +150,53 @@ def score_rows(
                 if w >= floor:
                     kept.append((li, ri, w, s.cap))
     return kept, compared
+
+
+# Calibration looks at every this-many-th left record's candidate pairs: EM needs thousands of pairs, not all.
+CALIBRATION_STRIDE = 3
+
+
+def count_patterns(
+    left: Sequence[Prepared],
+    right: Sequence[Prepared],
+    buckets: Sequence[tuple[list[int], ...]],
+    model: Model,
+    right_offset: int = 0,
+) -> Counter[tuple[str, ...]]:
+    """Comparison-level patterns of the candidate pairs of every `CALIBRATION_STRIDE`-th left record, counted
+    (the input of `calibrate.estimate`; counts travel between processes, pairs do not)."""
+    patterns: Counter[tuple[str, ...]] = Counter()
+    for li in range(0, len(left), CALIBRATION_STRIDE):
+        bs = buckets[li]
+        if not bs:
+            continue
+        candidates: set[int] = set(bs[0])
+        for bucket in bs[1:]:
+            candidates.update(bucket)
+        a = left[li]
+        for ri in candidates:
+            patterns[tuple(sorted(compare(a, right[ri - right_offset], model).levels))] += 1
+    return patterns
+
+
+RANDOM_PAIRS = 30000
+
+
+def count_random_patterns(
+    n_left: int, left: Sequence[Prepared], right: Sequence[Prepared], right_offset: int, n_right: int, model: Model
+) -> Counter[tuple[str, ...]]:
+    """Level patterns of `RANDOM_PAIRS` pseudo-random pairs of the whole sets (almost all non-matches: the
+    u side of calibration). The pairs are a fixed function of the set sizes, so workers that each hold a
+    slice of the right side together count exactly the pairs one process would."""
+    patterns: Counter[tuple[str, ...]] = Counter()
+    if not n_left or not n_right:
+        return patterns
+    for k in range(RANDOM_PAIRS):
+        ri = (k * 104729 + 7) % n_right
+        if right_offset <= ri < right_offset + len(right):
+            li = (k * 7919 + 13) % n_left
+            patterns[tuple(sorted(compare(left[li], right[ri - right_offset], model).levels))] += 1
+    return patterns
 
 
 def prepare_slice(records: Sequence[MatchRecord], conn: Any) -> tuple[list[Prepared], list[tuple[str, ...]]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from contactsync.matching.model import Model
+
 Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total) with stage "prepare" or "score"."""
 
@@ -15,3 +17,4 @@ class BlockingStats:
 
     pairs: int = 0
     skipped_keys: int = 0
+    model: Model | None = None  # the model that decided (after calibration, if asked for)

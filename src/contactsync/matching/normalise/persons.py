@@ -133,15 +133,16 @@ def parse_person(raw: str) -> PersonName | None:
     """The person's name parts, or None when the name reads as a company's."""
     if _CONNECTIVE.search(fold(raw)):
         return None
-    norm = normalise_name(raw)
-    if norm.legal or not norm.tokens:
-        return None
     head, comma, tail = raw.partition(",")
-    if comma and tail.strip():
+    if comma and tail.strip() and not normalise_name(head).legal:
+        # "Keijser, S.": the initial's dot must not read as a legal form ("S." is one in some countries).
         surname = [t for t in tokens_of(head) if t not in _NOISE_WORDS]
         given = [t for t in tokens_of(tail) if t not in _NOISE_WORDS]
         if surname and given and len(surname) + len(given) <= _MAX_WORDS and not any(c.isdigit() for c in raw):
             return PersonName(tuple(given), tuple(surname))
+        return None
+    norm = normalise_name(raw)
+    if norm.legal or not norm.tokens:
         return None
     words = [t for t in norm.tokens if t not in _NOISE_WORDS]
     if not 2 <= len(words) <= _MAX_WORDS or any(w.isdigit() for w in words):
