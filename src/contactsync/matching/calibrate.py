@@ -77,7 +77,8 @@ def estimate(
         n = sum(counts.values())
         for level in LEVELS_BY_FIELD.get(f, ()):
             u[level] = (counts[level] + _PSEUDO) / (n + _PSEUDO * len(LEVELS_BY_FIELD[f]))
-    items = [(p, c) for p, c in patterns.items() if c > 0]
+    # Sorted, so that the floating-point sums do not depend on the order in which workers' counts arrived.
+    items = sorted((p, c) for p, c in patterns.items() if c > 0)
     seen: Counter[str] = Counter()
     for p, c in items:
         for level in p:
