@@ -22,6 +22,7 @@ from contactsync.matching.blocking import prepared_keys
 from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
 from contactsync.matching.model import DEFAULT_MODEL, Model
+from contactsync.matching.normalise.persons import given_names
 from contactsync.matching.prepared import Prepared
 from contactsync.matching.record import MatchRecord
 from contactsync.matching.scoring import (
@@ -82,6 +83,7 @@ def match_all(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
+        given_names()  # built once here, so forked workers share it instead of each building its own
         use_pool = workers > 1 and len(left) + len(right) > 5000 and "fork" in multiprocessing.get_all_start_methods()
         if use_pool:
             return match_parallel(left, right, progress, workers, stats, model, calibrate)
