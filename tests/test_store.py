@@ -257,8 +257,8 @@ def test_review_decisions_are_kept_as_labels_and_refit_the_tenant_model(env: dic
     same = ["city:same", "given:missing", "postal:same", "street:same", "surname:close"]
     other = ["city:same", "given:initial", "postal:different", "surname:exact"]
     with db.session() as s:
-        upsert_app_contacts(s, "t1", [(f"a{i}", company(f"Person {i}")) for i in range(3)])
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [company(f"P {i}", remote_id=f"r{i}") for i in range(3)])
+        upsert_app_contacts(s, "t1", [(f"a{i}", company(f"Person {i}")) for i in range(6)])
+        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [company(f"P {i}", remote_id=f"r{i}") for i in range(6)])
         apps = s.scalars(select(AppContact.id).order_by(AppContact.app_id)).all()
         for rid in ids:
             s.add(
@@ -267,7 +267,7 @@ def test_review_decisions_are_kept_as_labels_and_refit_the_tenant_model(env: dic
                     remote_contact_id=rid,
                     candidates=[
                         {"app_contact_id": app, "score": 0.7, "explanation": {"weight": 10.5, "levels": levels}}
-                        for app, levels in ((apps[ids.index(rid)], same), (apps[(ids.index(rid) + 1) % 3], other))
+                        for app, levels in ((apps[ids.index(rid)], same), (apps[(ids.index(rid) + 1) % 6], other))
                     ],
                 )
             )
@@ -276,10 +276,11 @@ def test_review_decisions_are_kept_as_labels_and_refit_the_tenant_model(env: dic
         items = open_items(s, "t1")
         for item, app_id in zip(items[:2], ("a0", "a1"), strict=True):
             link(s, "t1", item["item"], app_id, "alice")
-        reject(s, "t1", items[2]["item"], "bob")
+        for item in items[2:]:
+            reject(s, "t1", item["item"], "bob")
     with db.session() as s:
         labels = s.execute(select(MatchLabel.same, MatchLabel.levels).order_by(MatchLabel.id)).all()
-        assert [lab.same for lab in labels] == [True, False, True, False, False, False]
+        assert [lab.same for lab in labels] == [True, False, True, False] + [False] * 8
         model = tenant_model(s, "t1")
-        # "other" was decided apart three times; "same" was linked twice and rejected once: not consistent.
+        # "other" was decided apart six times; "same" was linked twice and rejected four times: not consistent.
         assert model.learned == {kind(other): "apart"}

@@ -7,27 +7,27 @@ from collections import Counter
 
 from contactsync.matching import DEFAULT_MODEL, BlockingStats, MatchRecord, Model, match_all, match_candidates
 from contactsync.matching.calibrate import estimate
-from contactsync.matching.learn import Label, fit
+from contactsync.matching.learn import MIN_SUPPORT, Label, fit
 from contactsync.matching.model import kind
 
 
 def test_model_round_trips_through_json() -> None:
     model = DEFAULT_MODEL.with_weights({"postal:same": 4.0})
-    model = fit([Label(("postal:same", "surname:exact"), 9.0, True)] * 3, model)
+    model = fit([Label(("postal:same", "surname:exact"), 9.0, True)] * MIN_SUPPORT, model)
     assert Model.from_json(model.to_json()) == model
 
 
 def test_consistent_decisions_of_one_kind_are_not_asked_again() -> None:
     same = ("city:same", "given:missing", "postal:same", "street:same", "surname:close")
     apart = ("city:same", "given:initial", "postal:different", "surname:exact")
-    labels = [Label(same, 10.5, True)] * 3 + [Label(apart, 7.0, False)] * 3
+    labels = [Label(same, 10.5, True)] * MIN_SUPPORT + [Label(apart, 7.0, False)] * MIN_SUPPORT
     model = fit(labels)
     assert model.learned == {kind(same): "link", kind(apart): "apart"}
     assert model.adjusted(same, 10.5, "") >= model.link_weight
     assert model.adjusted(same, 10.5, "a rule") == 10.5  # a rule still caps the pair
     assert model.adjusted(apart, 7.0, "") < model.review_weight
     # Mixed answers teach nothing about the kind.
-    mixed = fit([Label(same, 10.5, True), Label(same, 10.5, False), Label(same, 10.5, True)])
+    mixed = fit([Label(same, 10.5, True)] * MIN_SUPPORT + [Label(same, 10.5, False)])
     assert mixed.learned == {}
 
 
@@ -36,7 +36,7 @@ def test_a_learned_kind_turns_a_review_into_a_link() -> None:
     right = [MatchRecord("r1", "Helmuth Keudel", street="Roseallee 74a", postal_code="27052", city="Hersbruck")]
     (before,) = match_candidates(left, right)
     assert before.decision == "review"
-    labels = [Label(tuple(before.explanation["levels"]), before.explanation["weight"], True)] * 3
+    labels = [Label(tuple(before.explanation["levels"]), before.explanation["weight"], True)] * MIN_SUPPORT
     (after,) = match_candidates(left, right, fit(labels))
     assert after.decision == "link"
 

@@ -18,8 +18,8 @@ Kinds of key (the prefix before ':' names the kind):
 - ``pp:``/``pc:`` for a person's name (see `normalise.persons`): the phonetic key (Metaphone) of the surname
   and of the first given name, each with the postcode's first three characters or with the town's phonetic
   key, so that a typo in one name part, the postcode or the town still leaves a key in common,
-- ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number: people and small
-  companies whose name is misspelt on one side still meet at their address.
+- ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
+  companies without tax id, email or phone: whose name is misspelt on one side still meet at their address.
 
 Words that say what a company does rather than who it is ("Consulting", "Bau", "Services"), and country
 words, are left out of the name pairs when the name has other words: in a large tenant they would join
@@ -106,7 +106,9 @@ def _person_keys(p: Prepared, keys: set[str]) -> None:
 
 
 def _address_keys(p: Prepared, keys: set[str]) -> None:
-    if not p.street_number:
+    # Only for records a name typo could otherwise lose: people, and companies without any identifier (a
+    # tax id, email or phone already gives the others a key that survives a misspelt name).
+    if not p.street_number or (p.person is None and (p.tax is not None or p.emails or p.phones)):
         return
     if p.postal:
         keys.add(f"a:{p.postal}|{p.street_number}")

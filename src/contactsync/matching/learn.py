@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from contactsync.matching.model import DEFAULT_MODEL, Model, kind
 
-MIN_SUPPORT = 3  # decisions of one kind before the kind is decided without asking
+MIN_SUPPORT = 5  # decisions of one kind before the kind is decided without asking
 MIN_AGREEMENT = 0.95  # smoothed share of one answer among them
 MAX_LINK_DROP = 3.0  # bits the link threshold may come down by
 
