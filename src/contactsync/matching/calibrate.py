@@ -43,6 +43,7 @@ FIXED = frozenset(
 )
 MAX_SHIFT = 8.0
 MIN_COUNT = 20
+MIN_PAIRS = 1000  # fewer candidate or random pairs than this: too little to fit anything, keep the defaults
 ITERATIONS = 25
 _PSEUDO = 0.5
 
@@ -69,7 +70,7 @@ def estimate(
     the candidate pairs (`patterns`): estimating u by EM as well lets the latent class settle on whatever
     the blocking favours (everyone at one address) instead of on "same contact".
     """
-    if not patterns or not random_patterns:
+    if sum(patterns.values()) < MIN_PAIRS or sum(random_patterns.values()) < MIN_PAIRS:
         return base, 0.0
     u_by_field = _levels_by_field(random_patterns)
     u: dict[str, float] = {}
