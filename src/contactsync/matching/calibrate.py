@@ -12,7 +12,8 @@ What EM is not trusted with:
 
 - the rules that stand for legal facts keep their default weights: two valid tax ids that differ, two
   different countries, the distinguishing words (too rare in any tenant's data to estimate), and different
-  given names or surnames (EM counts households at one address as matches and would weaken them);
+  given names or surnames (EM counts households at one address as matches and would weaken them); the
+  legal form's agreement too, which among namesakes goes with the name's (fitted, it counted twice);
 - each weight moves at most `MAX_SHIFT` bits from its default, and a level seen fewer than `MIN_COUNT`
   times keeps its default, so a small or odd tenant cannot talk the model into something absurd;
 - the thresholds keep their meaning as posterior odds (see `calibrated`).
@@ -39,6 +40,8 @@ FIXED = frozenset(
         "distinct:other",
         "given:different",
         "surname:different",
+        "legal:same",
+        "legal:different",
     }
 )
 MAX_SHIFT = 8.0
