@@ -2,9 +2,8 @@
 # One image for every contactsync process (serve, worker, beat, flower, migrations); the command picks the role.
 #
 # build:   a virtualenv with contactsync and its runtime dependencies, compiled where a wheel is missing.
-# runtime: that virtualenv on a slim base, no compilers, no development packages (embedded servers, the sandbox's
-#          data generator, test tools), a non-root user with a numeric id (Kubernetes' runAsNonRoot checks it).
-# sandbox: runtime plus the sandbox extra, for the demo provider in docker-compose only.
+# runtime: that virtualenv on a slim base, no compilers, no development packages (the embedded servers, test
+#          tools), a non-root user with a numeric id (Kubernetes' runAsNonRoot checks it).
 
 ARG PYTHON=python:3.11-slim-bookworm
 
@@ -21,8 +20,7 @@ COPY src ./src
 # Pinned through the lock file when there is one (every transitive version fixed), else the declared ranges.
 RUN set -e; constraints=""; \
     if [ -f requirements.lock ]; then constraints="-c requirements.lock"; fi; \
-    pip install $constraints . \
-    && pip install $constraints --target /opt/sandbox-extra "faker>=25"
+    pip install $constraints .
 
 FROM ${PYTHON} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -38,7 +36,3 @@ USER 10001:10001
 EXPOSE 8080 5555 9100
 ENTRYPOINT ["contactsync"]
 CMD ["--help"]
-
-FROM runtime AS sandbox
-COPY --from=build /opt/sandbox-extra /opt/sandbox-extra
-ENV PYTHONPATH=/opt/sandbox-extra
