@@ -103,7 +103,7 @@ def _record_page(s: Session, run: SyncRun, conn: Connection, page_no: int, page:
     run.max_modified_at = advance(run.max_modified_at, page.max_modified_at)
     add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
-        _complete_walk(s, run, conn)
+        _complete_walk(s, run, conn, infer_deletions=page.infer_deletions)
 
 
 def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -> Window:
@@ -121,13 +121,16 @@ def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -
         return Window(modified_after=run.window_after, modified_before=run.window_before)
 
 
-def _complete_walk(s: Session, run: SyncRun, conn: Connection) -> None:
-    """The walk's last page is being recorded: only now may the watermark move (and absences mean anything)."""
+def _complete_walk(s: Session, run: SyncRun, conn: Connection, *, infer_deletions: bool) -> None:
+    """The walk's last page is being recorded: only now may the watermark move (and absences mean anything, if
+    the provider says the walk saw a still platform: a row it may have missed is never taken for a deletion)."""
     cursor = cursor_of(s, conn)
     cursor.watermark = advance(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
         cursor.last_full_at = utcnow()
-        if conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG):
+        if not infer_deletions:
+            log.info("full walk saw the platform change; no deletions inferred from it", run_id=run.id)
+        elif conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG):
             gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id)
             if gone:
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
