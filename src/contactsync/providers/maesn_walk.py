@@ -173,9 +173,7 @@ class MaesnWalk:
             page_no = state["page"] if state["page"] is not None else base
             served = len(shape.items)
             fingerprint = wire.fingerprint(shape.items)
-            if served and fingerprint == state["fp"]:
-                # The very page before, again: a server that ignores `page` (and the filter). Nothing more to read.
-                return self._list_done(token, pass_verdict(mode, set(), changed=True, passes=1, max_passes=1))
+            repeated = bool(served) and fingerprint == state["fp"]
             state["fp"] = fingerprint
             full = served >= self.limit or shape.more(page_no, base, self.limit)
             step = keyset_step(
@@ -186,6 +184,9 @@ class MaesnWalk:
                 total=shape.total,
                 expected=state["expect"],
             )
+            if step.trusted and repeated:
+                # The very page before, again, though only the page number changed: a server that ignores `page`.
+                return self._list_done(token, pass_verdict(mode, set(), changed=True, passes=1, max_passes=1))
             if not step.trusted:
                 log.info("maesn: /%s not readable by change time (%s); by page number", resource, step.reason)
                 first = state["requests"] == 1 and state["since"] == token["window_after"]

@@ -99,6 +99,9 @@ def keyset_step(
     before predicted (rows of the previous filter minus those it passed). A count below the prediction means
     rows vanished from the window without being read: a server that only looks ordered by change time (rows in
     creation order, a recent edit last on the page), or deletions mid-walk; either way page numbers take over.
+    Known limit: on a list in creation order whose page happens to end with a row edited during the walk, an
+    addition arriving at the same moment can balance the count of the rows passed over; a list ordered by change
+    time (as Maesn's is) cannot be misread that way.
     """
     if total is None:
         return KeysetStep(trusted=False, reason=Signal.NO_TOTAL)
