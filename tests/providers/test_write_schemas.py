@@ -117,7 +117,7 @@ def test_a_refused_write_is_a_permanent_failure_with_the_servers_reason(admin, c
     assert refused.status_code == 422 and "status" in refused.text
     created = provider.create(CanonicalContact(name="Fine Ltd"))
     # A body the server refuses (here: a PUT without the required contactType) is Permanent, never retried.
-    with pytest.raises(Permanent, match="422|contactType"):
+    with pytest.raises(Permanent, match=r"422|contactType"):
         provider.http.request(
             "PUT", f"/accounting/contacts/{created.remote_id}", params={}, json_body={"companyName": "No Type"}
         )

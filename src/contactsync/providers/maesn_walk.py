@@ -104,15 +104,15 @@ class MaesnWalk:
         response, asked = self._list(resource, params, state["page"])
         if asked != state["page"]:
             state["page"] = state["base"] = asked
-        served_at = _date_header(response) or iso(datetime.now(UTC))
+        # HTTP dates have whole seconds and servers cache them for up to a second, so this request was served
+        # somewhere in [Date, Date + 2 s]; our own clock places it inside that range (and cannot move it outside,
+        # however skewed). A change before a walk or pass began moved no row under it.
+        date = _date_header(response)
+        served_at = iso(min(max(asked_at, date), date + _DATE_SLACK)) if date is not None else iso(asked_at)
         if token["started"] is None:
             token["started"] = served_at
         if state["pass_started"] is None:
-            # HTTP dates have whole seconds and servers cache them for up to a second, so the pass began somewhere
-            # in [Date, Date + 2 s]; our own clock places it inside that range (and cannot move it outside, however
-            # skewed). A change before the pass moved no row under it: only later stamps are drift for this pass.
-            date = datetime.fromisoformat(served_at.replace("Z", "+00:00"))
-            state["pass_started"] = iso(min(max(asked_at, date), date + _DATE_SLACK))
+            state["pass_started"] = served_at
         shape = wire.page_body(response)
         state["requests"] += 1
         if state["budget"] is None:
@@ -312,11 +312,12 @@ class MaesnWalk:
             return self.http.request("GET", path, params={**params, "page": 1}), 1
 
 
-def _date_header(response: httpx.Response) -> str | None:
+def _date_header(response: httpx.Response) -> datetime | None:
     value = response.headers.get("date")
     if not value:
         return None
     try:
-        return iso(parsedate_to_datetime(value))
+        moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
