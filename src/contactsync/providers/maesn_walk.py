@@ -72,6 +72,9 @@ def _fresh_list(mode: Mode, since: str | None, base: int | None, passes: int = 1
         "ties": [],
         "pass_started": None,
         "expect": None,
+        # The `since` before the current one, and the one a shortfall last sent the walk back to.
+        "prev": None,
+        "from": "",
     }
 
 
@@ -187,6 +190,11 @@ class MaesnWalk:
             if step.trusted and repeated:
                 # The very page before, again, though only the page number changed: a server that ignores `page`.
                 return self._list_done(token, pass_verdict(mode, set(), changed=True, passes=1, max_passes=1))
+            if step.reason is Signal.ROWS_UNACCOUNTED and state["from"] != state["prev"]:
+                # Fewer rows than predicted: rows deleted from the window while walking, or rows passed over. Read
+                # again from where the last step began; a second shortfall on the same step is no coincidence.
+                state.update(since=state["prev"], page=base, expect=None, ties=[], fp=None, **{"from": state["prev"]})
+                return token
             if not step.trusted:
                 log.info("maesn: /%s not readable by change time (%s); by page number", resource, step.reason)
                 first = state["requests"] == 1 and state["since"] == token["window_after"]
@@ -203,6 +211,8 @@ class MaesnWalk:
                 tied = [row.id for row in rows if iso_or_none(row.changed_at) == new_since]
                 same = new_since == state["since"]
                 state["ties"] = sorted(set(tied) | set(state["ties"])) if same else tied
+                if not same:
+                    state["prev"] = state["since"]
                 state["since"] = new_since
                 state["expect"] = step.expected
                 state["page"] = (page_no if same else base) + 1 if step.same_since else base

@@ -2,9 +2,9 @@
 
 Real books change while a sync walks them — users edit, add and delete contacts every second on a busy tenant.
 `{"churn": {"every_ms": 1000, "edit": 3, "add": 1, "delete": 1, "seed": 7}}` makes the sandbox do the same to an
-account: every `every_ms` one change, picked by the weights. Edits touch only emails and phone numbers (what a
-user edits most; identity fields stay, so tests can still tell contacts apart by name); additions are new
-companies with names of their own. `{"churn": null}` stops it. Every change goes through the account's own
+account: every `every_ms` one change, picked by the weights. Edits change the currency only: the row moves (its
+change time is new) while everything matching looks at stays, so a test can tell a skipped row from a contact
+that simply no longer matches; additions are new companies with names of their own. `{"churn": null}` stops it. Every change goes through the account's own
 mutation methods, so it is stamped, ordered and announced (webhooks) like any other.
 """
 
@@ -18,6 +18,7 @@ from contactsync.sandbox.seed import companies
 from contactsync.sandbox.state import Account, UnknownContact, WriteRejected
 
 _OPS = ("edit", "add", "delete")
+_CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK")
 
 
 class Churn(threading.Thread):
@@ -52,10 +53,7 @@ class Churn(threading.Thread):
             self.account.mutate_add(contact.model_copy(update={"name": name}))
         elif op == "edit":
             target = self.rng.choice(live)
-            stamp = self.rng.randrange(10**6)
-            self.account.mutate_edit(
-                target, {"emails": [f"churn{stamp}@example.org"], "phones": [{"number": f"+49 30 {stamp:07d}"}]}
-            )
+            self.account.mutate_edit(target, {"currency": self.rng.choice(_CURRENCIES)})
         else:
             self.account.mutate_delete(self.rng.choice(live))
 
