@@ -4,8 +4,9 @@ Real books change while a sync walks them — users edit, add and delete contact
 `{"churn": {"every_ms": 1000, "edit": 3, "add": 1, "delete": 1, "seed": 7}}` makes the sandbox do the same to an
 account: every `every_ms` one change, picked by the weights. Edits change the currency only: the row moves (its
 change time is new) while everything matching looks at stays, so a test can tell a skipped row from a contact
-that simply no longer matches; additions are new companies with names of their own. `{"churn": null}` stops it. Every change goes through the account's own
-mutation methods, so it is stamped, ordered and announced (webhooks) like any other.
+that simply no longer matches; additions are new companies with names of their own. `{"churn": null}` stops it.
+Every change goes through the account's own mutation methods, so it is stamped, ordered and announced
+(webhooks) like any other.
 """
 
 from __future__ import annotations
