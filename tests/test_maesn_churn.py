@@ -45,13 +45,14 @@ def _live(sandbox: Any) -> dict[str, tuple[str, str | None]]:
     return {r["remote_id"]: (r["name"].casefold(), r["tax_number"]) for r in rows if not r["deleted"]}
 
 
-def _run_while_churning(sandbox: Any, workers: Workers) -> tuple[Any, set[str]]:
-    """One full run; returns it and the platform contacts alive from its start to its end."""
+def _run_while_churning(sandbox: Any, workers: Workers) -> tuple[Any, set[str], set[str]]:
+    """One full run; returns it, the platform contacts alive from its start to its end, and those alive at its
+    start."""
     before = set(_live(sandbox))
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None
     run = wait_run(run_id, workers, timeout=240)
-    return run, before & set(_live(sandbox))
+    return run, before & set(_live(sandbox)), before
 
 
 def test_full_walks_of_a_platform_that_changes_all_the_time(env: dict[str, str], workers: Workers, sandbox: Any):
@@ -77,8 +78,10 @@ def test_full_walks_of_a_platform_that_changes_all_the_time(env: dict[str, str],
         upsert_app_contacts(s, "t1", split.app, updated_at=OLD)
     workers.start(1)
     expected = Counter((c.name.casefold(), c.tax_number) for c in split.remote)
+    mirrored: dict[str, bool] = {}
     for _ in range(2):  # the first full walk, and a later one
-        run, alive_throughout = _run_while_churning(sandbox, workers)
+        known_before = set(mirrored)
+        run, alive_throughout, alive_at_start = _run_while_churning(sandbox, workers)
         assert run.status == "succeeded", run.error
         live = _live(sandbox)
         with db.session() as s:
@@ -87,9 +90,14 @@ def test_full_walks_of_a_platform_that_changes_all_the_time(env: dict[str, str],
         assert not missing, f"{len(missing)} platform contacts skipped by the walk"
         falsely_deleted = {rid for rid, deleted in mirrored.items() if deleted and rid in live}
         assert not falsely_deleted, f"{len(falsely_deleted)} live contacts marked deleted"
+        # The walks saw the books change, so absence alone proves nothing; the platform's own "not found" for
+        # each absentee does: contacts deleted before the later walk began are marked deleted by it.
+        gone_before = known_before - alive_at_start
+        assert all(mirrored[rid] for rid in gone_before), "a contact deleted on the platform is not marked deleted"
         copies = Counter(live.values())
         for _app_id, contact in split.app:
             key = (contact.name.casefold(), contact.tax_number)
             assert copies[key] <= max(1, expected[key]), f"{contact.name!r} is on the platform {copies[key]} times"
     stats = httpx.get(f"{sandbox.url}/_sandbox/accounts/{TOKEN}", timeout=10).json()
     assert stats["churn_changes"] > 20  # the books really did move under the walks
+    assert any(mirrored.values())  # and some deletions among the changes were learnt
