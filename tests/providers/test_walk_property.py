@@ -31,7 +31,9 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 class Platform:
     """A Maesn list that changes while it is read. Its clock moves 10 s per change and 1 s per request."""
 
-    def __init__(self, size: int, order: str, honour_filter: bool, plan: list[list[str]], seed: int) -> None:
+    def __init__(
+        self, size: int, order: str, honour_filter: bool, plan: list[list[str]], seed: int, bulk: bool = False
+    ) -> None:
         self.clock = T0
         self.rows: dict[str, tuple[int, datetime]] = {}
         self.seq = 0
@@ -42,6 +44,8 @@ class Platform:
         self.requests = 0
         for _ in range(size):
             self._add()
+        if bulk:  # an import: every row stamped with the same time
+            self.rows = {rid: (seq, T0) for rid, (seq, _stamp) in self.rows.items()}
         self.clock += timedelta(minutes=5)
 
     def _tick(self, seconds: int) -> datetime:
@@ -137,10 +141,11 @@ PLATFORMS = st.sampled_from([("updated", True), ("updated", False), ("created", 
     platform_kind=PLATFORMS,
     plan=st.lists(OPS, max_size=30),
     seed=st.integers(min_value=0, max_value=1000),
+    bulk=st.booleans(),
 )
-def test_walks_under_change_end_and_never_miss_a_live_contact(size, platform_kind, plan, seed):
+def test_walks_under_change_end_and_never_miss_a_live_contact(size, platform_kind, plan, seed, bulk):
     order, honour_filter = platform_kind
-    platform = Platform(size, order, honour_filter, plan, seed)
+    platform = Platform(size, order, honour_filter, plan, seed, bulk)
     seen, infer, throughout, alive_old = walk(platform)
     if infer is None:
         return  # gave up with a reason: the run fails, the watermark stays, nothing is inferred

@@ -10,6 +10,7 @@ from contactsync.providers.walk_rules import (
     Row,
     Signal,
     changed_during,
+    group_to_reread,
     keyset_step,
     page_signals,
     pass_verdict,
@@ -91,3 +92,11 @@ def test_a_keyset_walk_is_complete_even_when_rows_changed_but_then_infers_no_del
     busy = pass_verdict(Mode.KEYSET, set(), changed=True, passes=1, max_passes=1)
     assert busy.action is Action.COMPLETE and not busy.infer_deletions
     assert pass_verdict(Mode.KEYSET, set(), changed=False, passes=1, max_passes=1).infer_deletions
+
+
+def test_a_tie_group_is_read_again_when_a_row_changed_while_it_was_read():
+    groups = {at(0): (at(10), at(12)), at(1): (at(20), None)}
+    assert group_to_reread(rows(11), groups) == at(0)  # changed while the first group was read
+    assert group_to_reread(rows(13), groups) is None  # after it was left: nothing moved under it
+    assert group_to_reread(rows(25), groups) == at(1)  # the second group is still being read
+    assert group_to_reread(rows(0, 1, 5), groups) is None  # the groups' own rows, and older changes

@@ -32,6 +32,7 @@ from contactsync.providers.walk_rules import (
     Row,
     Signal,
     changed_during,
+    group_to_reread,
     keyset_step,
     page_signals,
     pass_verdict,
@@ -75,6 +76,10 @@ def _fresh_list(mode: Mode, since: str | None, base: int | None, passes: int = 1
         # The `since` before the current one, and the one a shortfall last sent the walk back to.
         "prev": None,
         "from": "",
+        # Tie groups read by page number: their change time -> [reading began, ended (None: going on)].
+        "group": None,
+        "groups": {},
+        "rewinds": 0,
     }
 
 
@@ -112,6 +117,7 @@ class MaesnWalk:
         # however skewed). A change before a walk or pass began moved no row under it.
         date = _date_header(response)
         served_at = iso(min(max(asked_at, date), date + _DATE_SLACK)) if date is not None else iso(asked_at)
+        token["served_at"] = served_at
         if token["started"] is None:
             token["started"] = served_at
         if state["pass_started"] is None:
@@ -187,6 +193,8 @@ class MaesnWalk:
                 total=shape.total,
                 expected=state["expect"],
             )
+            if step.trusted and self._reread_group(state, rows, base):
+                return token
             if step.trusted and repeated:
                 # The very page before, again, though only the page number changed: a server that ignores `page`.
                 return self._list_done(token, pass_verdict(mode, set(), changed=True, passes=1, max_passes=1))
@@ -213,6 +221,12 @@ class MaesnWalk:
                 state["ties"] = sorted(set(tied) | set(state["ties"])) if same else tied
                 if not same:
                     state["prev"] = state["since"]
+                    if state["group"] is not None:
+                        state["groups"][state["group"]][1] = token["served_at"]
+                        state["group"] = None
+                if step.same_since and state["group"] is None:
+                    state["group"] = new_since
+                    state["groups"][new_since] = [token["served_at"], None]
                 state["since"] = new_since
                 state["expect"] = step.expected
                 state["page"] = (page_no if same else base) + 1 if step.same_since else base
@@ -262,6 +276,22 @@ class MaesnWalk:
         if verdict.action is Action.GIVE_UP:
             raise WalkIncomplete(f"maesn: /{resource}: {verdict.reason}")
         return self._list_done(token, verdict)
+
+    def _reread_group(self, state: dict[str, Any], rows: list[Row], base: int) -> bool:
+        """Send the walk back to a tie group read by page number while the platform changed
+        (`walk_rules.group_to_reread`). True when the walk goes back."""
+        groups = {_time(group): (_time(span[0]), _time(span[1])) for group, span in state["groups"].items()}
+        group = group_to_reread(rows, groups)  # type: ignore[arg-type]
+        if group is None:
+            return False
+        if state["rewinds"] >= self.max_passes:
+            raise WalkIncomplete(f"maesn: rows stamped {iso(group)} kept moving while they were read")
+        log.info("maesn: the platform changed while rows stamped %s were read; reading them again", group)
+        key = iso(group)
+        state.update(since=key, page=base, expect=None, ties=[], fp=None, group=None, prev=None)
+        state["rewinds"] += 1
+        state["groups"].pop(key, None)
+        return True
 
     def _list_done(self, token: dict[str, Any], verdict: Any) -> PageToken | None:
         token["infer"] = token["infer"] and verdict.infer_deletions

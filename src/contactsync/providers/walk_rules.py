@@ -123,6 +123,24 @@ def keyset_step(
     return KeysetStep(trusted=True, since=newest, same_since=same, expected=total if same else total - passed)
 
 
+def group_to_reread(rows: list[Row], groups: dict[datetime, tuple[datetime, datetime | None]]) -> datetime | None:
+    """The change time of a tie group that must be read again, if any.
+
+    A group of rows sharing one change time (an import) can only be read by page number within that time, and a
+    row of it edited or deleted while it was read pulls the rows behind it up one place, so one may be passed
+    over; an addition at the same moment keeps the count from showing it. Any change made while the group was
+    read (`groups`: its change time -> when its reading began and ended, None while it goes on) shows as a row
+    stamped inside that span, sooner or later in the walk: the group is then read again.
+    """
+    for row in rows:
+        if row.changed_at is None:
+            continue
+        for group, (began, ended) in groups.items():
+            if row.changed_at != group and began <= row.changed_at and (ended is None or row.changed_at <= ended):
+                return group
+    return None
+
+
 def page_signals(
     rows: list[Row],
     *,
