@@ -28,6 +28,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.providers.countries import spellings
 from contactsync.sandbox import maesn_schema
 from contactsync.sandbox.gate import gated
+from contactsync.sandbox.maesn_pages import envelope
 from contactsync.sandbox.payloads import iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
 
@@ -281,7 +282,7 @@ class MaesnDialect:
         chunk = rows[(page - base) * limit : (page - base + 1) * limit]
         items = [render(s, kind, account.variant) for s in chunk]
         pages = max(1, math.ceil(len(rows) / limit))
-        return raw_json(_envelope(account.variant, items, len(rows), pages, page, limit))
+        return raw_json(envelope(account.variant, items, len(rows), pages, page, limit))
 
     async def _get(self, request: Request, account: Account, kind: str) -> Response:
         try:
@@ -342,31 +343,6 @@ class MaesnDialect:
         if polls < 2:
             return JSONResponse({"data": {"taskId": task_id, "status": "PENDING"}})
         return JSONResponse({"data": {"taskId": task_id, "status": "COMPLETED", "resourceId": contact_id}})
-
-
-def _envelope(variant: dict[str, Any], items: list[Any], total: int, pages: int, page: int, limit: int) -> Any:
-    """A list page in the envelope and pagination spelling the account's variant asks for."""
-    style = variant.get("maesn_pagination", "documented")
-    pagination: dict[str, Any] | None
-    if style == "none":
-        pagination = None
-    elif style == "counts":
-        pagination = {"totalCount": total, "pages": pages, "page": page, "pageSize": limit}
-    elif style == "spring":
-        pagination = {"totalElements": total, "totalPages": pages, "number": page, "size": limit}
-    else:
-        pagination = {"total": total, "perPage": limit, "currentPage": page, "totalPages": pages}
-    envelope = variant.get("maesn_envelope", "documented")
-    if envelope == "bare":
-        return items
-    if envelope in ("items", "content"):
-        return {"data": {envelope: items, **(pagination or {})}}
-    if envelope == "records":
-        return {"records": items, **({"pagination": pagination} if pagination else {})}
-    meta: dict[str, Any] = {"warnings": []}
-    if pagination is not None:
-        meta["pagination"] = pagination
-    return {"data": items, "meta": meta}
 
 
 def _created(account: Account, stored: StoredContact, kind: str, request: Request) -> Response:
