@@ -4,9 +4,10 @@ Maesn's v1 contact has no address `state` and no deleted flag, so neither surviv
 Writes (`to_maesn`) hold only the fields and enum values Maesn's reference documents for the version
 (`WRITABLE`): no version writes a status or a currency, v1 says roles through the resource (/customers,
 /suppliers) and v2 through `isCustomer`/`isSupplier` but has no `vatId`; emails go out as BUSINESS, shipping
-addresses as DELIVERY, phone types mapped onto the version's enum. Roles come from `isCustomer`/`isSupplier` when the item carries them (the
-`/contacts` list, v2) and otherwise from which list the item was read from, passed in as `roles`. `status` and
-`currency` are read when present and default to active/None when a system does not send them.
+addresses as DELIVERY, phone types mapped onto the version's enum.
+Roles come from `isCustomer`/`isSupplier` when the item carries them (the `/contacts` list, v2) and
+otherwise from which list the item was read from, passed in as `roles`. `status` and `currency` are read when
+present and default to active/None when a system does not send them.
 
 Reading tolerates what other Maesn-shaped servers (and Maesn's v2) do differently: emails and phone numbers as
 objects or bare strings; the name as `companyName`, `name`, `displayName` or a person's `firstName` +
