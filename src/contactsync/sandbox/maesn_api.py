@@ -2,8 +2,11 @@
 
 `X-API-KEY` plus `X-ACCOUNT-KEY`; `page` (from 1) and `limit` in {5, 10, 20, 50, 100} with `meta.pagination`;
 `lastModified` and `lastModifiedAt` both accepted, both inclusive ("at that time or later"); `/contacts`,
-`/customers` and `/suppliers` over the same books; POST, PUT (whole record) and PATCH (partial). Rows are
-served in creation order, so a deletion during a walk shifts later rows onto earlier pages, as page APIs do.
+`/customers` and `/suppliers` over the same books, and `/v2/contacts`; POST, PUT (whole record) and PATCH
+(partial). Rows are served in change-time order, oldest first: an edit moves a row to the end and a deletion
+pulls the rows behind it up one place, so a page walk that runs while the books change loses rows, as page APIs
+do (variant `maesn_order: created` serves creation order). Emails and addresses carry the documented enum values
+(BUSINESS; BILLING, DELIVERY, EMPTY); with `maesn_strict` writes are checked against the documented schema.
 
 Items from `/contacts` carry `isCustomer`/`isSupplier` (as Maesn's v2 does); items from `/customers` and
 `/suppliers` do not, so a client walking that pair has to work the roles out from which list a contact is on.
