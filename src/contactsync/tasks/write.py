@@ -51,7 +51,7 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         assert conn is not None
         policy = str(conn.options.get("conflict_policy", "newer"))
         out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
-        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
+        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
         op_ids = open_write_ops(s, run)
         if not op_ids:
             finish_run(s, run, "succeeded")
