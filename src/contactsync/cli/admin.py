@@ -114,7 +114,7 @@ def register(app: typer.Typer) -> None:
                 for i, c in enumerate(it["candidates"]):
                     first = i == 0
                     table.add_row(
-                        str(it["item"]) if first else "",
+                        (str(it["item"]) + ("" if it["reason"] == "match" else f" ({it['reason']})")) if first else "",
                         it["remote"]["name"] if first else "",
                         f"{c['name']} ({c['app_id']})",
                         f"{c['score']:.3f}",

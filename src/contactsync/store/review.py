@@ -38,6 +38,7 @@ def open_items(s: Session, tenant_id: str, limit: int = 100) -> list[dict[str, A
         out.append(
             {
                 "item": item.id,
+                "reason": item.reason,
                 "remote": {"id": remote.remote_id, "name": remote.name, "data": remote.data},
                 "candidates": [
                     {**c, "app_id": apps[int(c["app_contact_id"])].app_id, "name": apps[int(c["app_contact_id"])].name}
