@@ -6,6 +6,7 @@ matcher; the assertion is always about the write ledger, i.e. what would be sent
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,18 @@ def test_platform_deletion_reaches_the_app_and_nothing_recreates_it(env: dict[st
     import_csv(tmp_path, [ROWS[0].replace("info@", "neu@") + ",2099-01-01"], header)
     plan(conn_id)
     assert creates() == 0 and updates() == []
+
+
+def test_an_older_statement_arriving_late_changes_nothing(env: dict[str, str]) -> None:
+    make_tenant()
+    new, old = datetime(2025, 6, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC)
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [AppInput("a1", CanonicalContact(name="Alpha GmbH", emails=("new@a.de",)), new)])
+        stale = AppInput("a1", CanonicalContact(name="Alpha GmbH", emails=("old@a.de",)), old)
+        assert upsert_app_contacts(s, "t1", [stale]) == (0, 0)
+        unknown_clock = AppInput("a1", CanonicalContact(name="Alpha GmbH", emails=("other@a.de",)))
+        assert upsert_app_contacts(s, "t1", [unknown_clock]) == (0, 1)
+    row = app_row("a1")
+    assert row.data["emails"] == ["other@a.de"] and row.edited_at is None
+    # Fields the call did not carry are unknown: the stored flag stays as it was.
+    assert "is_supplier" in row.unknown_fields and "emails" not in row.unknown_fields

@@ -75,6 +75,8 @@ def upsert_app_contacts(
             s.flush()
             existing[item.app_id] = row
             created += 1
+        elif edited_at is not None and row.edited_at is not None and edited_at < row.edited_at:
+            continue  # an older statement arriving late (a retried call, an old export): the newer one stands
         else:
             restated = {name: d for name, d in stated.items() if row.stated.get(name) != d}
             unknown = sorted(set(row.unknown_fields) - known)
