@@ -233,3 +233,17 @@ def test_an_older_statement_arriving_late_changes_nothing(env: dict[str, str]) -
     assert row.data["emails"] == ["other@a.de"] and row.edited_at is None
     # Fields the call did not carry are unknown: the stored flag stays as it was.
     assert "is_supplier" in row.unknown_fields and "emails" not in row.unknown_fields
+
+
+def test_unarchived_on_the_platform_lifts_the_app_status(env: dict[str, str], tmp_path: Path) -> None:
+    conn_id = make_tenant()
+    import_csv(tmp_path, ROWS)
+    mirror(conn_id, PLATFORM)
+    plan(conn_id)
+    mirror(conn_id, [PLATFORM[1].model_copy(update={"status": "archived"})])
+    plan(conn_id)
+    assert app_row("a2").status == "archived" and app_row("a2").data["status"] == "archived"
+    mirror(conn_id, [PLATFORM[1]])
+    plan(conn_id)
+    assert app_row("a2").status == "active" and app_row("a2").data["status"] == "active"
+    assert updates() == [] and creates() == 0
