@@ -118,7 +118,7 @@ def test_first_link_with_unknown_app_clock_sends_nothing() -> None:
         )
     )
     assert plan.to_remote == {}
-    assert plan.to_app == {"name": "Müller GmbH", "tax_number": DE_A, "is_supplier": False}
+    assert plan.to_app == {"name": "Müller GmbH", "is_supplier": False}  # the same tax id, only spaced
 
 
 def test_unknown_app_fields_are_never_sent() -> None:
@@ -216,3 +216,14 @@ def test_conflict_policy_names_the_master_side() -> None:
 def test_legacy_links_without_field_baseline_keep_whole_hash_rules() -> None:
     plan = plan_pair(state({"name": "A"}, {"name": "B"}, remote_synced_hash="r2"))
     assert plan.to_remote == {"name": "A"}
+
+
+def test_same_tax_id_or_emails_written_differently_are_not_written() -> None:
+    plan = plan_pair(
+        first_link(
+            {"name": "A", "tax_number": "DE 136 695 976", "emails": ["Info@A.de"]},
+            {"name": "A", "tax_number": DE_A, "emails": ["info@a.de"]},
+            app_updated_at=NEW,
+        )
+    )
+    assert plan.in_sync

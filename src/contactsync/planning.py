@@ -170,7 +170,7 @@ def plan_pair(state: PairState) -> PairPlan:
     conflicts: list[str] = []
     for name in SYNCED_FIELDS:
         app_value, remote_value = state.app_content.get(name), state.remote_content.get(name)
-        if app_value == remote_value:
+        if app_value == remote_value or _same_written_differently(name, state.app_content, state.remote_content):
             continue
         if name in state.app_unknown or is_blank(app_value):
             # A blank the app set on purpose since the last sync is not refilled; any other one receives.
@@ -203,6 +203,17 @@ def plan_pair(state: PairState) -> PairPlan:
         # A contact deleted on the platform is never written to again; the app still learns the last values.
         to_remote = {}
     return PairPlan(to_remote=to_remote, to_app=to_app, conflicts=tuple(conflicts), held=tuple(held))
+
+
+def _same_written_differently(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """The same tax id with other spacing or prefix, the same emails in other case: not worth a write."""
+    if name == "tax_number":
+        ta, tb = tax_id_of(app), tax_id_of(remote)
+        return ta is not None and tb is not None and ta.canonical == tb.canonical
+    if name == "emails":
+        mine, theirs = app.get("emails") or [], remote.get("emails") or []
+        return [str(e).casefold() for e in mine] == [str(e).casefold() for e in theirs]
+    return False
 
 
 def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
