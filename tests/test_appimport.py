@@ -72,14 +72,16 @@ def test_updated_at_and_explicit_flags_are_read(tmp_path: Path) -> None:
         "id,name,is_customer,is_supplier,updated_at\n"
         "a1,Alpha,yes,no,2025-03-01T10:00:00Z\n"
         "a2,Beta,,,2025-03-01 10:00\n"
-        "a3,Gamma,,,yesterday\n",
+        "a3,Gamma,,,yesterday\n"
+        "a4,Delta,,,1740823200\n",
         encoding="utf-8",
     )
     items = list(read_app_contacts(path))
-    a1, a2, bad = items
+    a1, a2, bad, a4 = items
     assert not isinstance(a1, RowError) and not isinstance(a2, RowError)
     assert a1.updated_at == datetime(2025, 3, 1, 10, tzinfo=UTC)
     assert a2.updated_at == datetime(2025, 3, 1, 10, tzinfo=UTC)  # no offset: UTC
     assert {"is_customer", "is_supplier"} <= a1.known_fields() and a1.contact.is_supplier is False
     assert not {"is_customer", "is_supplier"} & a2.known_fields()
     assert isinstance(bad, RowError) and "updated_at" in bad.reason
+    assert not isinstance(a4, RowError) and a4.updated_at == datetime(2025, 3, 1, 10, tzinfo=UTC)

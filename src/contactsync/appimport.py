@@ -35,10 +35,12 @@ def _flag(value: str | None) -> bool | None:
 
 
 def _timestamp(value: str | None) -> datetime | None:
-    """The app's edit time; a value without offset is read as UTC."""
+    """The app's edit time: ISO 8601 (a value without offset is read as UTC) or Unix seconds."""
     text = (value or "").strip()
     if not text:
         return None
+    if text.isdigit() and len(text) >= 9:
+        return datetime.fromtimestamp(int(text), UTC)
     try:
         stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
