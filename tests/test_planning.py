@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from contactsync.planning import (
     REVIEW_TAX_CONFLICT,
     LinkBasis,
@@ -227,3 +230,56 @@ def test_same_tax_id_or_emails_written_differently_are_not_written() -> None:
         )
     )
     assert plan.in_sync
+
+
+VALUES: dict[str, list[Any]] = {
+    "name": ["Alpha GmbH", "ALPHA GMBH", "Alpha Süd GmbH"],
+    "tax_number": [None, DE_A, "DE 136 695 976", DE_B, DE_BAD],
+    "is_supplier": [True, False],
+    "emails": [[], ["a@x.de"], ["b@x.de"]],
+}
+
+
+def contents() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({k: st.sampled_from(v) for k, v in VALUES.items()})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    app=contents(),
+    remote=contents(),
+    app_before=st.one_of(st.none(), contents()),
+    remote_before=contents(),
+    basis=st.sampled_from(list(LinkBasis)),
+    clock=st.sampled_from([None, OLD, NEW]),
+    unknown=st.sets(st.sampled_from(list(VALUES))),
+    policy=st.sampled_from(["newer", "app", "platform"]),
+)
+def test_planning_invariants(
+    app: dict[str, Any],
+    remote: dict[str, Any],
+    app_before: dict[str, Any] | None,
+    remote_before: dict[str, Any],
+    basis: LinkBasis,
+    clock: datetime | None,
+    unknown: set[str],
+    policy: str,
+) -> None:
+    """Whatever the pair: no unknown field, no blank and no unconfirmed identity goes out; a first link without
+    the app's clock sends nothing; differing valid tax ids write nothing."""
+    if app_before is None:
+        pair = first_link(app, remote, basis=basis, app_updated_at=clock, app_unknown=frozenset(unknown))
+    else:
+        pair = synced(app_before, remote_before, app, remote, basis=basis, app_updated_at=clock,
+                      app_unknown=frozenset(unknown), conflict_policy=policy)  # fmt: skip
+    plan = plan_pair(pair)
+    assert not set(plan.to_remote) & unknown
+    assert not [k for k, v in plan.to_remote.items() if v in (None, [], "")]
+    if basis == LinkBasis.SCORE and not same_valid_tax_id(app, remote):
+        assert not {"name", "tax_number"} & set(plan.to_remote)
+    if app_before is None and clock is None:
+        assert plan.to_remote == {}
+    if tax_ids_contradict(app, remote) and basis != LinkBasis.PERSON:
+        assert plan.review == REVIEW_TAX_CONFLICT and plan.in_sync
+    if app_before is not None and app_before == app:
+        assert plan.to_remote == {}  # the app changed nothing: nothing of its goes out
