@@ -227,6 +227,8 @@ def test_an_older_statement_arriving_late_changes_nothing(env: dict[str, str]) -
         upsert_app_contacts(s, "t1", [AppInput("a1", CanonicalContact(name="Alpha GmbH", emails=("new@a.de",)), new)])
         stale = AppInput("a1", CanonicalContact(name="Alpha GmbH", emails=("old@a.de",)), old)
         assert upsert_app_contacts(s, "t1", [stale]) == (0, 0)
+        replayed = ("a1", CanonicalContact(name="Alpha GmbH", emails=("replay@a.de",)))
+        assert upsert_app_contacts(s, "t1", [replayed], clocks={"a1": new}) == (0, 0)  # not newer: stale
         unknown_clock = AppInput("a1", CanonicalContact(name="Alpha GmbH", emails=("other@a.de",)))
         assert upsert_app_contacts(s, "t1", [unknown_clock]) == (0, 1)
     row = app_row("a1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -35,15 +35,19 @@ def upsert_app_contacts(
     tenant_id: str,
     contacts: Iterable[tuple[str, CanonicalContact] | AppInput],
     updated_at: datetime | None = None,
+    clocks: Mapping[str, datetime] | None = None,
 ) -> tuple[int, int]:
     """Insert or update the app's contacts by app id. Returns (created, changed).
 
-    `updated_at` is the app's edit time for items that carry none of their own; None means unknown (the platform
-    then wins on a first link). Only fields whose stated value differs from what the app stated last time change
-    the stored contact, so replaying an import changes nothing, even after the platform's values were taken in.
+    The app's edit time of an item is its own `updated_at`, else `clocks[app id]`, else `updated_at`; None means
+    unknown (the platform then wins on a first link). A statement not newer than the stored edit time is stale (a
+    replayed or reordered call, an old export) and changes nothing. Only fields whose stated value differs from
+    what the app stated last time change the stored contact, so replaying an import changes nothing, even after
+    the platform's values were taken in.
     """
     created = changed = 0
-    batch = [c if isinstance(c, AppInput) else AppInput(c[0], c[1], updated_at) for c in contacts]
+    clocks = clocks or {}
+    batch = [c if isinstance(c, AppInput) else AppInput(c[0], c[1], clocks.get(c[0])) for c in contacts]
     existing = {
         row.app_id: row
         for row in s.scalars(
@@ -75,7 +79,7 @@ def upsert_app_contacts(
             s.flush()
             existing[item.app_id] = row
             created += 1
-        elif edited_at is not None and row.edited_at is not None and edited_at < row.edited_at:
+        elif edited_at is not None and row.edited_at is not None and edited_at <= row.edited_at:
             continue  # an older statement arriving late (a retried call, an old export): the newer one stands
         else:
             restated = {name: d for name, d in stated.items() if row.stated.get(name) != d}
