@@ -14,7 +14,8 @@ Options (`ConnectionConfig.options`):
 - `update_method` ("PATCH" | "PUT", default "PATCH"): PUT sends the whole record (read, merge, write).
 - `max_rewalks` (int, default 3): how often a walk restarts a list whose total changed mid-walk before giving
   up with `Transient` (the watermark then stays where it was).
-- `search_pages` (int, default 50): how many pages `search` scans per list.
+- `search_pages` (int, default 50): how many pages `search` scans per list; a longer list makes the look-up
+  `LookupIncomplete` (unknown), never "not found".
 - `default_retry_after` (float seconds, default 60).
 - `first_page` ("auto" | 0 | 1, default "auto"): the number of a list's first page. In "auto" the first request
   of a list names no page, so the server serves its own first page, and its `currentPage` (0 or 1) tells the
@@ -56,7 +57,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
-from contactsync.providers.errors import NotFound, Permanent, RecordError, Transient
+from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_or_none
 from contactsync.providers.maesn_mapping import from_maesn, to_maesn
 
@@ -72,6 +73,7 @@ def _iso(moment: datetime) -> str:
 
 class MaesnProvider:
     dialect = "maesn"
+    idempotency = False  # Maesn has no Idempotency-Key: a lost create is found with `search`
 
     def __init__(
         self,
@@ -291,8 +293,8 @@ class MaesnProvider:
             if not pages:
                 return hits
             page = pages.pop(0)
-        log.warning("maesn: search stopped after %d pages of /%s", self.search_pages, resource)
-        return hits
+        # What was not read is unknown, not absent: a lost create must not be sent again on this evidence.
+        raise LookupIncomplete(f"maesn: the look-up stopped after {self.search_pages} pages of /{resource}")
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         body = to_maesn({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS})

@@ -33,14 +33,15 @@ import httpx
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
-from contactsync.providers.errors import Permanent, RecordError, Transient
+from contactsync.providers.errors import LookupIncomplete, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
 
 log = logging.getLogger(__name__)
 
-# `search` walks at most this many pages; an exact name or email matching more contacts is a data problem.
-_SEARCH_PAGES = 5
+# `search` reads every page of its answer (a server that ignores the filter answers with the whole book); past
+# this many pages it gives up with `LookupIncomplete`, never with "not found".
+_SEARCH_MAX_PAGES = 2000
 
 
 def _iso(moment: datetime) -> str:
@@ -161,7 +162,8 @@ class MergeProvider:
                 continue
             params: dict[str, Any] = {key: value, "page_size": 100}
             url: str | None = None
-            for _ in range(_SEARCH_PAGES):
+            seen: set[str] = set()
+            for _ in range(_SEARCH_MAX_PAGES):
                 if url is not None:
                     response = self.http.request("GET", self._own_url(url))
                 else:
@@ -176,10 +178,16 @@ class MergeProvider:
                 following = _next_of(body.get("next"), response.request.url)
                 if following is None:
                     break
+                step = str(following)
+                if step in seen:
+                    raise LookupIncomplete(f"merge: the look-up by {key} went round in a circle of pages")
+                seen.add(step)
                 if "cursor" in following:
                     params = {**params, "cursor": following["cursor"]}
                 else:
                     url = following["next_url"]
+            else:
+                raise LookupIncomplete(f"merge: the look-up by {key} did not end within {_SEARCH_MAX_PAGES} pages")
         return list(found.values())
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:

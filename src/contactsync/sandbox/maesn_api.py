@@ -236,7 +236,7 @@ class MaesnDialect:
             return _error(400, f"limit must be one of {list(LIMITS)} and page at least {base}")
         rows = [
             s
-            for s in account.ordered()
+            for s in account.listed()
             if (_served_broken(s) or (s.broken is None and not s.deleted and _in_kind(s, kind)))
             and (since is None or s.modified_at >= since)
         ]

@@ -233,9 +233,10 @@ class MergeDialect:
         except ValueError as exc:
             return _error(400, f"Invalid query parameter: {exc}")
         include_deleted = flag(q.get("include_deleted_data")) or False
+        ignored = account.faults.ignore_filters
         wanted = {
-            "name": q.get("name"),
-            "email": q.get("email_address"),
+            "name": None if ignored else q.get("name"),
+            "email": None if ignored else q.get("email_address"),
             "is_customer": flag(q.get("is_customer")),
             "is_supplier": flag(q.get("is_supplier")),
             "status": q.get("status"),
@@ -244,7 +245,7 @@ class MergeDialect:
         page_size = min(page_size, variant.get("merge_page_cap", page_size))
         rows: list[StoredContact] = []
         more = False
-        for stored in account.ordered():
+        for stored in account.listed():
             if stored.seq <= start or not _matches(stored, after, before, include_deleted, wanted):
                 continue
             if len(rows) == page_size:

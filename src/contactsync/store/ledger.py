@@ -18,10 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.contact import CanonicalContact
-from contactsync.models import AppContact, Link, RemoteContact, WriteOp
+from contactsync.models import AppContact, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import utcnow
 from contactsync.planning import PairState, plan_pair
-from contactsync.providers.records import same_text
 from contactsync.providers.registry import carried_content
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import review_candidate_ids
@@ -175,26 +174,10 @@ def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
 
 
 def _close(op: WriteOp, remote_id: str) -> None:
-    op.status = "done"
+    op.status = WriteState.DONE
     op.remote_id = remote_id
     op.last_error = None
     op.updated_at = utcnow()
-
-
-def same_company(payload: dict[str, Any], found: CanonicalContact) -> bool:
-    """Whether a contact found on the platform is the one an earlier, unanswered create made.
-
-    Names must agree exactly (case aside); a tax id or email, when both sides have one, must agree too. This is
-    deliberately stricter than the matcher: it only recognises our own write, it does not reconcile.
-    """
-    if not same_text(payload.get("name") or "", found.name):
-        return False
-    tax = payload.get("tax_number")
-    if tax and found.tax_number and tax.replace(" ", "").upper() != found.tax_number.replace(" ", "").upper():
-        return False
-    mine = {e.casefold() for e in payload.get("emails") or []}
-    theirs = {e.casefold() for e in found.emails}
-    return not (mine and theirs and not mine & theirs)
 
 
 def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:

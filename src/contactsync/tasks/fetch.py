@@ -22,6 +22,7 @@ from contactsync.providers.window import advance, next_window
 from contactsync.ratelimit import note_rate_limited
 from contactsync.settings import get_settings
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
+from contactsync.store.lost_creates import reach_back
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
@@ -117,7 +118,10 @@ def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -
             cursor = cursor_of(s, conn)
             lookback = timedelta(seconds=int(conn.options.get("lookback_seconds", get_settings().lookback_seconds)))
             window = next_window(cursor.watermark, lookback, provider.sync_finished_at())
-            run.window_after, run.window_before = window.modified_after, window.modified_before
+            # Reach back to before the first send of any create whose answer was lost: this walk may then prove it
+            # absent (or find its echo), whatever the watermark did meanwhile.
+            run.window_after = reach_back(s, conn, window.modified_after)
+            run.window_before = window.modified_before
         return Window(modified_after=run.window_after, modified_before=run.window_before)
 
 

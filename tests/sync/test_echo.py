@@ -1,0 +1,84 @@
+"""The echo test: only what was sent, field by field, is recognised as our own create; never a namesake."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from contactsync.sync.echo import echo_differences, first_echo, is_echo
+from contactsync.sync.evidence import Walk, absence_proven
+
+SENT: dict[str, Any] = {
+    "name": "Müller Bau GmbH",
+    "tax_number": "DE123456789",
+    "emails": ["info@mueller-bau.de"],
+    "addresses": [
+        {"type": "billing", "street_1": "Hauptstr. 5", "city": "Köln", "postal_code": "50667", "country": "DE"}
+    ],
+}
+
+
+def test_the_record_that_was_sent_is_its_echo_despite_spacing_case_and_types() -> None:
+    found = {
+        "name": "  müller  BAU gmbh",
+        "tax_number": "DE 123 456 789",
+        "emails": ["INFO@mueller-bau.de"],
+        "addresses": [
+            {"type": "other", "street_1": "hauptstr. 5", "city": "KÖLN", "postal_code": "50667", "country": "de"}
+        ],
+    }
+    assert is_echo(SENT, found)
+
+
+def test_a_namesake_in_another_city_with_its_own_tax_id_is_not_an_echo() -> None:
+    namesake = {
+        **SENT,
+        "tax_number": "DE987654321",
+        "addresses": [{"street_1": "Ring 1", "city": "Bonn", "postal_code": "53111", "country": "DE"}],
+    }
+    assert not is_echo(SENT, namesake)
+    assert set(echo_differences(SENT, namesake)) == {"tax_number", "addresses"}
+
+
+def test_each_identifying_field_on_its_own_decides() -> None:
+    assert echo_differences(SENT, {**SENT, "name": "Müller Bau AG"}) == ["name"]
+    assert echo_differences(SENT, {**SENT, "tax_number": None}) == ["tax_number"]
+    assert echo_differences(SENT, {**SENT, "emails": ["office@mueller-bau.de"]}) == ["emails"]
+    assert echo_differences(SENT, {**SENT, "emails": []}) == ["emails"]
+    moved = [{**SENT["addresses"][0], "city": "Bonn"}]
+    assert echo_differences(SENT, {**SENT, "addresses": moved}) == ["addresses"]
+
+
+def test_a_field_we_did_not_send_that_the_found_record_carries_is_a_difference() -> None:
+    bare = {"name": "Solo Ltd", "tax_number": None, "emails": [], "addresses": []}
+    assert is_echo(bare, {"name": "Solo Ltd"})
+    assert not is_echo(bare, {"name": "Solo Ltd", "tax_number": "GB123456789"})
+    assert not is_echo(bare, {"name": "Solo Ltd", "addresses": [{"city": "Leeds"}]})
+
+
+def test_a_deleted_record_is_never_adopted() -> None:
+    assert not is_echo(SENT, SENT, found_deleted=True)
+
+
+def test_first_echo_skips_namesakes_and_picks_the_lowest_id_of_true_copies() -> None:
+    namesake = {**SENT, "tax_number": "DE987654321"}
+    assert first_echo(SENT, [("b", SENT, False), ("a", namesake, False), ("c", SENT, False)]) == "b"
+    assert first_echo(SENT, [("a", namesake, False), ("b", SENT, True)]) is None
+
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+LAG = timedelta(minutes=15)
+MARGIN = timedelta(minutes=5)
+
+
+def test_absence_is_proven_only_by_a_late_enough_walk_of_the_whole_window() -> None:
+    late = T0 + LAG + timedelta(seconds=1)
+    assert absence_proven(T0, Walk(late, None, None), lag=LAG, margin=MARGIN)
+    assert absence_proven(T0, Walk(late, T0 - MARGIN, None), lag=LAG, margin=MARGIN)
+    # began before the contact had time to show
+    assert not absence_proven(T0, Walk(T0 + LAG - timedelta(seconds=1), None, None), lag=LAG, margin=MARGIN)
+    # started reading after the first send: the contact may sit before the window
+    assert not absence_proven(T0, Walk(late, T0, None), lag=LAG, margin=MARGIN)
+    # closed before the end of the lag: the contact may be stamped after the window
+    assert not absence_proven(T0, Walk(late, None, T0 + timedelta(minutes=1)), lag=LAG, margin=MARGIN)
+    assert absence_proven(T0, Walk(late, None, T0 + LAG), lag=LAG, margin=MARGIN)
