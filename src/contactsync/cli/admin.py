@@ -14,12 +14,24 @@ from sqlalchemy import select
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.crypto import new_key
-from contactsync.models import Connection, SyncRun, Tenant
+from contactsync.models import Connection, RunStatus, SyncRun, Tenant
 from contactsync.services import running_services
 
 console = Console()
 
-RUN_COLUMNS = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app", "api_calls")
+# `write_errors` and `parked` say why a run ended `partial`: writes the platform refused, and creates whose answer
+# was lost that wait for evidence (later runs re-check them).
+RUN_COLUMNS = (
+    "fetched",
+    "linked",
+    "reviewed",
+    "created_remote",
+    "updated_remote",
+    "updated_app",
+    "write_errors",
+    "parked",
+    "api_calls",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -224,7 +236,8 @@ def register(app: typer.Typer) -> None:
                     assert run is not None
                     if run.finished_at is not None:
                         console.print(f"run {run_id} {run.status}" + (f": {run.error}" if run.error else ""))
-                        raise typer.Exit(0 if run.status == "succeeded" else 1)
+                        # partial (failed writes, parked creates), failed and paused all exit non-zero.
+                        raise typer.Exit(0 if run.status == RunStatus.SUCCEEDED else 1)
                 time.sleep(1)
 
     @app.command()
