@@ -190,3 +190,18 @@ def test_a_run_with_a_failed_write_is_partial(env: dict[str, str], sandbox: Any)
         finish_writing(s, run)
         assert (run.status, run.write_errors, run.parked) == ("partial", 1, 0)
         assert run.error is not None and "1 write(s) failed" in run.error
+
+
+def test_a_refused_look_up_is_not_a_refused_write(env: dict[str, str], sandbox: Any) -> None:
+    """A 400 on the read-only look-up says nothing about the create: it stays open (parked), never `failed`."""
+    token = _tenant(sandbox, {"refuse_filters": True})
+    run_id, op_id = _writing_run(first_sent_ago=timedelta(seconds=1))
+    _commit_on_platform(sandbox, token)
+    write.apply(args=["t1", op_id])
+    with db.session() as s:
+        op = s.get(WriteOp, op_id)
+        run = s.get(SyncRun, run_id)
+        assert op is not None and run is not None
+        assert op.status == "parked" and op.last_error is not None and "400" in op.last_error
+        assert (run.status, run.write_errors, run.parked) == ("partial", 0, 1)
+    assert len(_platform(sandbox, token)) == 2  # nothing sent again

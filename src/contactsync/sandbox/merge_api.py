@@ -233,6 +233,8 @@ class MergeDialect:
         except ValueError as exc:
             return _error(400, f"Invalid query parameter: {exc}")
         include_deleted = flag(q.get("include_deleted_data")) or False
+        if account.faults.refuse_filters and (q.get("name") or q.get("email_address")):
+            return _error(400, "Invalid query parameter: this platform does not support filtering contacts by name.")
         ignored = account.faults.ignore_filters
         wanted = {
             "name": None if ignored else q.get("name"),

@@ -61,6 +61,8 @@ class Faults:
     # List filters (`name`, `email_address`) ignored: the whole list comes back, as from a platform that does
     # not support them.
     ignore_filters: bool = False
+    # List filters (`name`, `email_address`) refused with a 400, as by a platform that rejects what it does not know.
+    refuse_filters: bool = False
     # A write committed, then answered 503 (a gateway that timed out waiting for the platform).
     error_after_commit_rate: float = 0.0
 
