@@ -205,3 +205,26 @@ def test_a_refused_look_up_is_not_a_refused_write(env: dict[str, str], sandbox: 
         assert op.status == "parked" and op.last_error is not None and "400" in op.last_error
         assert (run.status, run.write_errors, run.parked) == ("partial", 0, 1)
     assert len(_platform(sandbox, token)) == 2  # nothing sent again
+
+
+def test_a_full_walk_does_not_infer_deleted_what_we_created_inside_the_lag(env: dict[str, str], sandbox: Any) -> None:
+    from contactsync.store.contacts import mark_unseen_deleted
+
+    _tenant(sandbox, {})
+    run_id, _op_id = _writing_run()
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        ids, _ = upsert_remote_contacts(
+            s,
+            "t1",
+            conn.id,
+            [MINE.model_copy(update={"remote_id": "r-old"}), NAMESAKE.model_copy(update={"remote_id": "r-new"})],
+        )
+        old = s.get(RemoteContact, ids[0])
+        assert old is not None
+        old.first_seen_at = utcnow() - timedelta(hours=2)
+        # Neither was listed by the walk; only the one mirrored long before it may be inferred deleted.
+        assert mark_unseen_deleted(s, "t1", conn.id, run_id, first_seen_before=utcnow() - timedelta(minutes=15)) == 1
+        gone = s.scalars(select(RemoteContact.remote_id).where(RemoteContact.deleted.is_(True))).all()
+        assert gone == ["r-old"]

@@ -149,11 +149,14 @@ def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: Canonica
     return row
 
 
-def mark_unseen_deleted(s: Session, tenant_id: str, connection_id: int, run_id: int) -> int:
+def mark_unseen_deleted(
+    s: Session, tenant_id: str, connection_id: int, run_id: int, *, first_seen_before: datetime | None = None
+) -> int:
     """After a *complete* full walk, mark mirrored contacts it did not return as deleted (soft: rows stay).
 
     Only ever called from the transaction that records a full walk's last page, so a walk that failed half-way
-    can never turn "not seen yet" into "deleted".
+    can never turn "not seen yet" into "deleted". Contacts first mirrored at or after `first_seen_before` (ones
+    we created that the platform may not list yet: its visibility lag) are not judged by this walk.
     """
     seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
         RunPage.run_id == run_id
@@ -164,6 +167,7 @@ def mark_unseen_deleted(s: Session, tenant_id: str, connection_id: int, run_id: 
             RemoteContact.connection_id == connection_id,
             RemoteContact.deleted.is_(False),
             RemoteContact.id.not_in(seen),
+            *([RemoteContact.first_seen_at < first_seen_before] if first_seen_before is not None else []),
         )
     ).all()
     for row in rows:

@@ -22,7 +22,7 @@ from contactsync.providers.window import advance, next_window
 from contactsync.ratelimit import note_rate_limited
 from contactsync.settings import get_settings
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
-from contactsync.store.lost_creates import reach_back
+from contactsync.store.lost_creates import reach_back, visibility_lag
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
@@ -132,7 +132,9 @@ def _complete_walk(s: Session, run: SyncRun, conn: Connection) -> None:
     if run.kind == "full":
         cursor.last_full_at = utcnow()
         if conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG):
-            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id)
+            # A contact we created shortly before the walk may simply not be listed yet.
+            fresh = run.started_at - visibility_lag(conn)
+            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, first_seen_before=fresh)
             if gone:
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
