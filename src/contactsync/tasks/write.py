@@ -104,19 +104,20 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         previous = W(op.status)
         calls = CallCounter()
         provider = provider_for(conn, on_call=calls.hit)
-        maybe_sent = op.kind == "create" and previous != W.PENDING
-        if maybe_sent and not provider.idempotency:
-            s.expunge_all()
-            _look_for_lost_create(task, tenant_id, op, conn, provider, calls)
-            return
-        op.status, op.attempts, op.updated_at = W.IN_FLIGHT, op.attempts + 1, utcnow()
-        if op.first_sent_at is None:
-            op.first_sent_at = utcnow()
-        # Flushed before the objects leave the session: `in_flight` must be on disk before the request goes
-        # out, or a worker killed mid-request leaves no sign that the create may have arrived.
-        s.flush()
+        # A create that may have reached the platform is looked for, not sent, unless the platform replays.
+        look_first = op.kind == "create" and previous != W.PENDING and not provider.idempotency
+        if not look_first:
+            op.status, op.attempts, op.updated_at = W.IN_FLIGHT, op.attempts + 1, utcnow()
+            if op.first_sent_at is None:
+                op.first_sent_at = utcnow()
+            # Flushed before the objects leave the session: `in_flight` must be on disk before the request goes
+            # out, or a worker killed mid-request leaves no sign that the create may have arrived.
+            s.flush()
         s.expunge_all()
-    _send(task, tenant_id, op, conn, provider, calls, previous)
+    if look_first:
+        _look_for_lost_create(task, tenant_id, op, conn, provider, calls)
+    else:
+        _send(task, tenant_id, op, conn, provider, calls, previous)
 
 
 def _send(

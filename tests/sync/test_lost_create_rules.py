@@ -1,9 +1,12 @@
-"""The echo test: only what was sent, field by field, is recognised as our own create; never a namesake."""
+"""The pure rules about lost creates: only what was sent, field by field, is our own create (never a namesake);
+absence is proven only by a late enough walk of the whole window; the visibility lag and where it comes from."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from contactsync.sync.echo import echo_differences, first_echo, is_echo
 from contactsync.sync.evidence import Walk, absence_proven
@@ -82,3 +85,23 @@ def test_absence_is_proven_only_by_a_late_enough_walk_of_the_whole_window() -> N
     # closed before the end of the lag: the contact may be stamped after the window
     assert not absence_proven(T0, Walk(late, None, T0 + timedelta(minutes=1)), lag=LAG, margin=MARGIN)
     assert absence_proven(T0, Walk(late, None, T0 + LAG), lag=LAG, margin=MARGIN)
+
+
+def test_the_visibility_lag_comes_from_the_connection_then_the_dialect_then_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from contactsync.models import Connection
+    from contactsync.settings import get_settings
+    from contactsync.store.lost_creates import visibility_lag
+
+    monkeypatch.setenv("CONTACTSYNC_VISIBILITY_LAG_SECONDS", "120")
+    monkeypatch.setenv("CONTACTSYNC_VISIBILITY_LAG_BY_DIALECT", '{"maesn": 600}')
+    get_settings.cache_clear()
+    try:
+        assert visibility_lag(Connection(dialect="merge", options={})) == timedelta(seconds=120)
+        assert visibility_lag(Connection(dialect="maesn", options={})) == timedelta(seconds=600)
+        lagging = Connection(dialect="maesn", options={"visibility_lag_seconds": 30})
+        assert visibility_lag(lagging) == timedelta(seconds=30)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
