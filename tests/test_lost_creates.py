@@ -209,22 +209,17 @@ def test_a_refused_look_up_is_not_a_refused_write(env: dict[str, str], sandbox: 
 
 def test_a_full_walk_does_not_infer_deleted_what_we_created_inside_the_lag(env: dict[str, str], sandbox: Any) -> None:
     from contactsync.store.contacts import mark_unseen_deleted
+    from contactsync.store.ledger import record_created
 
     _tenant(sandbox, {})
-    run_id, _op_id = _writing_run()
+    run_id, op_id = _writing_run()
     with db.session() as s:
         conn = connection_of(s, "t1")
-        assert conn is not None
-        ids, _ = upsert_remote_contacts(
-            s,
-            "t1",
-            conn.id,
-            [MINE.model_copy(update={"remote_id": "r-old"}), NAMESAKE.model_copy(update={"remote_id": "r-new"})],
-        )
-        old = s.get(RemoteContact, ids[0])
-        assert old is not None
-        old.first_seen_at = utcnow() - timedelta(hours=2)
-        # Neither was listed by the walk; only the one mirrored long before it may be inferred deleted.
-        assert mark_unseen_deleted(s, "t1", conn.id, run_id, first_seen_before=utcnow() - timedelta(minutes=15)) == 1
+        op = s.get(WriteOp, op_id)
+        assert conn is not None and op is not None
+        upsert_remote_contacts(s, "t1", conn.id, [NAMESAKE.model_copy(update={"remote_id": "r-seen"})])
+        record_created(s, op, MINE.model_copy(update={"remote_id": "r-ours"}), adopted=False)
+        # Neither was listed by the walk: the one we just created may simply not be listed yet.
+        assert mark_unseen_deleted(s, "t1", conn.id, run_id, created_since=utcnow() - timedelta(minutes=15)) == 1
         gone = s.scalars(select(RemoteContact.remote_id).where(RemoteContact.deleted.is_(True))).all()
-        assert gone == ["r-old"]
+        assert gone == ["r-seen"]

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import Integer, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from contactsync.contact import CanonicalContact
 from contactsync.matching import blocking_keys
-from contactsync.models import AppContact, ContactKey, RemoteContact, RunPage
+from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
 from contactsync.records import match_record
 
@@ -150,14 +150,20 @@ def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: Canonica
 
 
 def mark_unseen_deleted(
-    s: Session, tenant_id: str, connection_id: int, run_id: int, *, first_seen_before: datetime | None = None
+    s: Session, tenant_id: str, connection_id: int, run_id: int, *, created_since: datetime | None = None
 ) -> int:
     """After a *complete* full walk, mark mirrored contacts it did not return as deleted (soft: rows stay).
 
     Only ever called from the transaction that records a full walk's last page, so a walk that failed half-way
-    can never turn "not seen yet" into "deleted". Contacts first mirrored at or after `first_seen_before` (ones
-    we created that the platform may not list yet: its visibility lag) are not judged by this walk.
+    can never turn "not seen yet" into "deleted". Contacts we created ourselves at or after `created_since` are
+    not judged by this walk: the platform may not list them yet (its visibility lag).
     """
+    ours = aliased(RemoteContact)
+    too_fresh = (
+        select(ours.id)
+        .join(Link, Link.remote_contact_id == ours.id)
+        .where(Link.tenant_id == tenant_id, Link.method == "created", ours.first_seen_at >= created_since)
+    )
     seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
         RunPage.run_id == run_id
     )
@@ -167,7 +173,7 @@ def mark_unseen_deleted(
             RemoteContact.connection_id == connection_id,
             RemoteContact.deleted.is_(False),
             RemoteContact.id.not_in(seen),
-            *([RemoteContact.first_seen_at < first_seen_before] if first_seen_before is not None else []),
+            *([RemoteContact.id.not_in(too_fresh)] if created_since is not None else []),
         )
     ).all()
     for row in rows:

@@ -134,7 +134,7 @@ def _complete_walk(s: Session, run: SyncRun, conn: Connection) -> None:
         if conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG):
             # A contact we created shortly before the walk may simply not be listed yet.
             fresh = run.started_at - visibility_lag(conn)
-            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, first_seen_before=fresh)
+            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, created_since=fresh)
             if gone:
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
