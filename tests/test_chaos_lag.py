@@ -1,6 +1,6 @@
 """Chaos with a platform that behaves like real unified APIs: created contacts show in lists only seconds later
-(stamped then), list filters are ignored, answers are dropped after commit, 5xx before and after commit, a worker
-is SIGKILLed at a random moment, and a namesake (same name, other city, its own tax id) of app-only contacts sits
+(stamped then), list filters are ignored, answers are dropped after commit, 5xx before and after commit, two workers
+are SIGKILLed at random moments, and a namesake (same name, other city, its own tax id) of app-only contacts sits
 on the platform. Afterwards, once later runs have settled the parked creates: every app-only contact is on the
 platform exactly once, no namesake was adopted or touched, nothing is duplicated.
 """
@@ -49,6 +49,21 @@ def _namesake(contact: CanonicalContact, n: int) -> CanonicalContact:
     )
 
 
+def _kill_when_sent(victim: Any, sent_at_least: int) -> None:
+    """SIGKILL a worker (and its pool) once that many ledger entries have left `pending`, or after 60 s."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            sent = s.scalar(select(func.count()).select_from(WriteOp).where(WriteOp.status != "pending"))
+        if sent and sent >= sent_at_least:
+            break
+        time.sleep(0.05)
+    for child in psutil.Process(victim.pid).children(recursive=True):
+        child.send_signal(signal.SIGKILL)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+
+
 def _key(row: dict[str, Any]) -> tuple[str, str]:
     return row["name"].casefold(), row.get("tax_number") or ""
 
@@ -78,21 +93,14 @@ def test_lag_ignored_filters_lost_answers_kills_and_namesakes(
     namesake_ids = {rid for rid, r in before.items() if _key(r) in namesake_keys}
     assert len(namesake_ids) == len(namesakes)
 
-    (victim, _other) = workers.start(2, concurrency=2)
+    first, second = workers.start(2, concurrency=2)
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None
-    kill_after = random.Random(seed).randint(3, 40)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with db.session() as s:
-            sent = s.scalar(select(func.count()).select_from(WriteOp).where(WriteOp.status != "pending"))
-        if sent and sent >= kill_after:
-            break
-        time.sleep(0.05)
-    for child in psutil.Process(victim.pid).children(recursive=True):
-        child.send_signal(signal.SIGKILL)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    # Two SIGKILLs at random moments of the writing stage, each worker replaced by a fresh one.
+    dice = random.Random(seed)
+    _kill_when_sent(first, dice.randint(3, 30))
+    workers.start(1)
+    _kill_when_sent(second, dice.randint(35, 60))
     workers.start(1)
 
     runs = sync_until_settled(run_id, workers, redrive=True, max_runs=10)
