@@ -33,7 +33,7 @@ import httpx
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
-from contactsync.providers.errors import LookupIncomplete, Permanent, RecordError, Transient
+from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
 
@@ -205,7 +205,13 @@ class MergeProvider:
                 status=response.status_code,
                 details=records.excerpt(body_or_none(response, "merge")),
             )
-        return self.get(remote_id)
+        try:
+            return self.get(remote_id)
+        except NotFound:
+            # Created, but not readable yet (a unified API that stores it on its next sync): not a refusal.
+            raise Transient(
+                f"merge: contact {remote_id} was created but cannot be read yet", status=response.status_code
+            ) from None
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
         response = self.http.request("PATCH", f"/contacts/{remote_id}", json_body={"model": to_merge(changes)})
