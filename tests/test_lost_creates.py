@@ -173,6 +173,11 @@ def test_only_a_late_complete_walk_lets_a_parked_create_be_sent_again(env: dict[
         recheck_parked(s, run, conn)
         assert s.get(WriteOp, op_id).status == "uncertain"  # type: ignore[union-attr]
         run.window_after = utcnow() - timedelta(hours=1)
+        # Proven absent, but its app contact is named in an open review: it waits for the person.
+        op = s.get(WriteOp, op_id)
+        assert op is not None
+        recheck_parked(s, run, conn, frozenset({op.app_contact_id}))
+        assert op.status == "parked"
         _todo, resend = recheck_parked(s, run, conn)
         op = s.get(WriteOp, op_id)
         assert resend == 1 and op is not None and op.status == "pending" and op.first_sent_at is None

@@ -128,11 +128,14 @@ def _link_created(s: Session, tenant_id: str, op: WriteOp, remote: RemoteContact
     return True
 
 
-def recheck_parked(s: Session, run: SyncRun, conn: Connection) -> tuple[list[int], int]:
+def recheck_parked(
+    s: Session, run: SyncRun, conn: Connection, in_review: frozenset[int] = frozenset()
+) -> tuple[list[int], int]:
     """After the run's walk: re-check every create that may have been sent and is still open.
 
     An entry whose app contact got linked or deleted meanwhile is closed; one whose absence this walk proves is
-    made `pending` (sent again, with the same Idempotency-Key); the rest are looked up again (`uncertain`).
+    made `pending` (sent again, with the same Idempotency-Key) unless its app contact is `in_review` (a person
+    may still link it, perhaps to the very copy the platform made); the rest are looked up again (`uncertain`).
     All are moved into this run, which counts them. Returns (ids to dispatch, entries to be sent again).
     """
     walk = Walk(
@@ -152,7 +155,12 @@ def recheck_parked(s: Session, run: SyncRun, conn: Connection) -> tuple[list[int
             op.status, op.updated_at = W.DONE, utcnow()
             op.last_error = "closed: the app contact was linked or deleted meanwhile"
             continue
-        if absence_proven(op.first_sent_at, walk, lag=lag, margin=margin):
+        proven = absence_proven(op.first_sent_at, walk, lag=lag, margin=margin)
+        if proven and op.app_contact_id in in_review:
+            op.status, op.run_id, op.updated_at = W.PARKED, run.id, utcnow()
+            op.last_error = "not found by a complete walk, but a review may still link its app contact"
+            continue
+        if proven:
             op.status, op.first_sent_at = W.PENDING, None
             op.last_error = f"not on the platform after a walk of its whole window (run {run.id}): sending again"
             resend += 1

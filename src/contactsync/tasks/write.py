@@ -34,7 +34,7 @@ from contactsync.settings import get_settings
 from contactsync.store.ledger import plan_writes as plan_into_ledger
 from contactsync.store.ledger import record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
-from contactsync.store.reconcile import pending_remote_ids, reconcile_remote
+from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, lock_run, open_write_ops
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
@@ -64,7 +64,8 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
         # After this run's walk (and its echo recognition): what is still open of the lost creates is looked up
         # again, or sent again where the walk proved its absence.
-        _rechecked, resend = recheck_parked(s, run, conn)
+        in_review = frozenset(review_candidate_ids(s, run.tenant_id))
+        _rechecked, resend = recheck_parked(s, run, conn, in_review)
         if resend:
             log.info("lost creates proven absent by a complete walk; sending again", run_id=run_id, count=resend)
         op_ids = open_write_ops(s, run)
