@@ -184,7 +184,7 @@ def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
     return list(
         s.scalars(
             select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")
+            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)
             .order_by(WriteOp.id)
             .limit(limit)
         )
@@ -194,8 +194,8 @@ def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
 def reopen_failed(s: Session, tenant_id: str) -> int:
     """Give writes the platform refused another chance (after a person fixed the data or the platform's
     settings); the next run sends them again. A create is reopened as `uncertain`, so it looks before it sends."""
-    ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")))
+    ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)))
     for op in ops:
-        op.status = "uncertain" if op.kind == "create" else "pending"
+        op.status = WriteState.UNCERTAIN if op.kind == "create" else WriteState.PENDING
         op.updated_at = utcnow()
     return len(ops)
