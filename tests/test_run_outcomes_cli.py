@@ -64,3 +64,28 @@ def test_sync_wait_exits_zero_only_for_success(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["sync", "t1", "--wait"])
     ender.join()
     assert result.exit_code == 0, result.output
+
+
+def test_writes_parked_lists_the_creates_waiting_for_evidence(env: dict[str, str]) -> None:
+    from contactsync.contact import CanonicalContact
+    from contactsync.models import WriteOp
+    from contactsync.store.contacts import upsert_app_contacts
+    from contactsync.store.ledger import plan_writes
+    from contactsync.store.runs import cursor_of, start_run
+    from contactsync.store.tenants import connection_of
+
+    _tenant()
+    with db.session() as s:
+        contacts = [("a1", CanonicalContact(name="Waiting GmbH")), ("a2", CanonicalContact(name="Sent AG"))]
+        upsert_app_contacts(s, "t1", contacts)
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        run = start_run(s, conn, full=True)
+        assert run is not None
+        cursor_of(s, conn).last_full_at = utcnow()
+        plan_writes(s, "t1", conn.id, run.id, allow_creates=True)
+        waiting = next(op for op in s.scalars(select(WriteOp)) if op.payload["name"] == "Waiting GmbH")
+        waiting.status, waiting.first_sent_at, waiting.last_error = "parked", utcnow(), "parked, not found yet"
+    shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["writes", "parked", "t1"])
+    assert shown.exit_code == 0, shown.output
+    assert "Waiting GmbH" in shown.output and "Sent AG" not in shown.output

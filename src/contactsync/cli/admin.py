@@ -93,6 +93,20 @@ def register(app: typer.Typer) -> None:
                                   str(op.attempts), (op.last_error or "")[:200])  # fmt: skip
             console.print(table)
 
+    @writes.command("parked")
+    def writes_parked(tenant_id: str, limit: Annotated[int, typer.Option()] = 100) -> None:
+        """Creates whose answer was lost: each run looks for them; sent again only once proven absent."""
+        from contactsync.store.ledger import parked_ops
+
+        with running_services():
+            db.upgrade()
+            table = Table("entry", "app contact", "first sent", "reason")
+            with db.session() as s:
+                for op in parked_ops(s, tenant_id, limit):
+                    table.add_row(str(op.id), str(op.payload.get("name", op.app_contact_id)),
+                                  str(op.first_sent_at), (op.last_error or "")[:200])  # fmt: skip
+            console.print(table)
+
     @writes.command("retry")
     def writes_retry(tenant_id: str) -> None:
         """Send the refused writes again with the next run, which starts now."""

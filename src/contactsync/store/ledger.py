@@ -191,6 +191,18 @@ def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
     )
 
 
+def parked_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
+    """Creates whose answer was lost, waiting for their echo or for a walk that proves them absent."""
+    return list(
+        s.scalars(
+            select(WriteOp)
+            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.PARKED)
+            .order_by(WriteOp.id)
+            .limit(limit)
+        )
+    )
+
+
 def reopen_failed(s: Session, tenant_id: str) -> int:
     """Give writes the platform refused another chance (after a person fixed the data or the platform's
     settings); the next run sends them again. A create is reopened as `uncertain`, so it looks before it sends."""
