@@ -157,38 +157,52 @@ class MergeProvider:
         if name is None and email is None:
             raise ValueError("search needs a name or an email")
         found: dict[str, CanonicalContact] = {}
+
+        def wanted(contact: CanonicalContact) -> bool:
+            # Every answer is held to what was asked, on the client: a server may ignore the filter.
+            return (name is not None and records.same_text(contact.name, name)) or (
+                email is not None and _has_email(contact, email)
+            )
+
         for key, value in (("name", name), ("email_address", email)):
             if value is None:
                 continue
-            params: dict[str, Any] = {key: value, "page_size": 100}
-            url: str | None = None
-            seen: set[str] = set()
-            for _ in range(_SEARCH_MAX_PAGES):
-                if url is not None:
-                    response = self.http.request("GET", self._own_url(url))
-                else:
-                    response = self.http.request("GET", "/contacts", params=params)
-                body = _page_body(response)
-                contacts, _bad = _map_page(body["results"])
-                for contact in contacts:
-                    # A server that ignores the filter must not turn the whole book into candidates.
-                    wanted = records.same_text(contact.name, value) if key == "name" else _has_email(contact, value)
-                    if contact.remote_id and not contact.deleted and wanted:
-                        found[contact.remote_id] = contact
-                following = _next_of(body.get("next"), response.request.url)
-                if following is None:
-                    break
-                step = str(following)
-                if step in seen:
-                    raise LookupIncomplete(f"merge: the look-up by {key} went round in a circle of pages")
-                seen.add(step)
-                if "cursor" in following:
-                    params = {**params, "cursor": following["cursor"]}
-                else:
-                    url = following["next_url"]
-            else:
-                raise LookupIncomplete(f"merge: the look-up by {key} did not end within {_SEARCH_MAX_PAGES} pages")
+            whole_book = False
+            for contact in self._search_pages(key, value):
+                if contact.remote_id and not contact.deleted and wanted(contact):
+                    found[contact.remote_id] = contact
+                if not (records.same_text(contact.name, value) if key == "name" else _has_email(contact, value)):
+                    whole_book = True
+            if whole_book:
+                break  # the filter was ignored: every contact has been read and held to both questions
         return list(found.values())
+
+    def _search_pages(self, key: str, value: str) -> list[CanonicalContact]:
+        """Every page of one filtered list; `LookupIncomplete` when it cannot be read to its end."""
+        params: dict[str, Any] = {key: value, "page_size": 100}
+        url: str | None = None
+        seen: set[str] = set()
+        out: list[CanonicalContact] = []
+        for _ in range(_SEARCH_MAX_PAGES):
+            if url is not None:
+                response = self.http.request("GET", self._own_url(url))
+            else:
+                response = self.http.request("GET", "/contacts", params=params)
+            body = _page_body(response)
+            contacts, _bad = _map_page(body["results"])
+            out.extend(contacts)
+            following = _next_of(body.get("next"), response.request.url)
+            if following is None:
+                return out
+            step = str(following)
+            if step in seen:
+                raise LookupIncomplete(f"merge: the look-up by {key} went round in a circle of pages")
+            seen.add(step)
+            if "cursor" in following:
+                params = {**params, "cursor": following["cursor"]}
+            else:
+                url = following["next_url"]
+        raise LookupIncomplete(f"merge: the look-up by {key} did not end within {_SEARCH_MAX_PAGES} pages")
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         headers = {"Idempotency-Key": idempotency_key} if self.idempotency and idempotency_key else None

@@ -218,17 +218,12 @@ def _look_for_lost_create(
 
 
 def _lookup(op: WriteOp, dialect: str, provider: Provider, payload: dict[str, Any]) -> CanonicalContact | None:
-    """By name, then by the first email (a platform may re-spell a name its filter then misses). No database
+    """By name and by the first email (a platform may re-spell a name its filter then misses). No database
     session is held while the platform answers."""
-    found = provider.search(name=str(payload["name"]))
-    with db.session() as s:
-        echo = echo_among(s, op, dialect, found)
     emails = payload.get("emails") or []
-    if echo is None and emails:
-        found = provider.search(email=str(emails[0]))
-        with db.session() as s:
-            echo = echo_among(s, op, dialect, found)
-    return echo
+    found = provider.search(name=str(payload["name"]), email=str(emails[0]) if emails else None)
+    with db.session() as s:
+        return echo_among(s, op, dialect, found)
 
 
 def _set_status(
