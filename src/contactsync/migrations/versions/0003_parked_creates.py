@@ -1,7 +1,7 @@
 """parked creates: when a create was first sent, and how many a run left parked
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0009
 Create Date: 2026-11-25 17:05:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
