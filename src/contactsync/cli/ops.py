@@ -102,8 +102,9 @@ def register(app: typer.Typer) -> None:
 
         started: UTC start time; took: duration (so far, for an active run); fetched: contacts read from the
         platform; linked: matched to app contacts; review: sent to a person; new: created on the platform;
-        upd: updated on the platform; err: writes the platform refused; with --wide also app: app contacts
-        updated, quar: records quarantined, confl: conflicting edits, calls: provider requests."""
+        upd: updated on the platform; err: writes the platform refused; with --wide also parked: creates whose
+        answer was lost, waiting for evidence (with err, why a run ended `partial`), app: app contacts updated,
+        quar: records quarantined, confl: conflicting edits, calls: provider requests."""
         with running_services():
             db.upgrade()
             with db.session() as s:
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
                 if tenant:
                     query = query.where(SyncRun.tenant_id == tenant)
                 rows = list(s.scalars(query))
-        extra = ("app", "kind", "trigger", "quar", "confl", "calls", "error") if wide else ()
+        extra = ("parked", "app", "kind", "trigger", "quar", "confl", "calls", "error") if wide else ()
         table = _table("run", "tenant", "status", "started", "took", "fetched", "linked", "review", "new", "upd",
                        "err", *extra)  # fmt: skip
         for run in rows:
@@ -124,7 +125,8 @@ def register(app: typer.Typer) -> None:
             ]  # fmt: skip
             if wide:
                 counts = (run.updated_app, run.quarantined, run.conflicts, run.api_calls)
-                cells += [str(counts[0]), run.kind, run.trigger, *(str(c) for c in counts[1:]), (run.error or "")[:200]]
+                cells += [str(run.parked), str(counts[0]), run.kind, run.trigger, *(str(c) for c in counts[1:]),
+                          (run.error or "")[:200]]  # fmt: skip
             table.add_row(*cells)
         console.print(table)
 
