@@ -37,7 +37,7 @@ pytestmark = pytest.mark.pipeline
 API_KEY = "sk-live-5f1e0c9a7b3d4e2f8a6c1b0d9e7f3a2c"
 ACCOUNT_TOKEN = "acct-tok-9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-STAGES = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app")
+STAGES = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app", "write_errors", "parked")
 
 
 @pytest.fixture
@@ -134,7 +134,8 @@ def test_metrics_add_up_to_the_runs_counters(
     with metrics_server(env, tmp_path) as scrape:
         workers.start(2)
         run = _run(workers)
-        assert run.status == "succeeded", run.error
+        # A create whose answer the injected errors lost waits parked for evidence: the run is then `partial`.
+        assert run.status in ("succeeded", "partial"), run.error
         assert run.created_remote > 0 and run.linked > 0
         samples = scrape()
     # The sum really is over several processes (Celery's prefork children), not one process's view.
@@ -142,8 +143,9 @@ def test_metrics_add_up_to_the_runs_counters(
 
     for stage in STAGES:
         assert _total(samples, "contactsync_contacts_total", stage=stage) == getattr(run, stage), stage
-    assert _total(samples, "contactsync_runs_total", outcome="succeeded", trigger="manual", kind="full") == 1
-    assert _total(samples, "contactsync_run_duration_seconds_count", outcome="succeeded") == 1
+    assert _total(samples, "contactsync_runs_total", outcome=run.status, trigger="manual", kind="full") == 1
+    assert _total(samples, "contactsync_runs_total") == 1
+    assert _total(samples, "contactsync_run_duration_seconds_count", outcome=run.status) == 1
     assert _total(samples, "contactsync_provider_requests_total", dialect="merge") == run.api_calls
     with db.session() as s:
         reviews = s.scalar(select(func.count()).where(ReviewItem.status == "open"))
