@@ -37,7 +37,7 @@ pytestmark = pytest.mark.pipeline
 API_KEY = "sk-live-5f1e0c9a7b3d4e2f8a6c1b0d9e7f3a2c"
 ACCOUNT_TOKEN = "acct-tok-9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-STAGES = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app", "write_errors", "parked")
+STAGES = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app")
 
 
 @pytest.fixture
