@@ -12,6 +12,7 @@ from contactsync.records import match_record
 from contactsync.store.backfill import refresh_keys
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
+from tests.test_settings import _cli
 from tests.test_store import make_tenant
 
 
@@ -42,3 +43,13 @@ def test_old_keys_are_rewritten_in_batches_once_and_reconcile_then_finds_the_can
         s.execute(update(RemoteContact).values(needs_reconcile=True))
         again = reconcile_remote(s, "t1", [remote])
         assert again.linked + again.reviewed == 1  # the new keys bring the pair together
+
+
+def test_db_upgrade_runs_the_refresh(env: dict[str, str]) -> None:
+    make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", person("Johann Schmidt", "Lindwurmstraße 12"))])
+        s.execute(delete(ContactKey))
+    proc = _cli(env, "db", "upgrade")
+    assert proc.returncode == 0, proc.stderr
+    assert "blocking keys refreshed for 1 app contacts" in proc.stdout
