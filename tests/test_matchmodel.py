@@ -59,7 +59,7 @@ def test_a_person_heavy_tenant_gets_a_calibrated_model_and_its_run_is_decided_ag
         apps = {a.id: a.app_id for a in s.scalars(select(AppContact))}
         pipeline = {(remotes[r], apps[a]) for r, a in s.execute(select(Link.remote_contact_id, Link.app_contact_id))}
         assert len(pipeline) == first.linked + again.linked
-        # The batch matcher decides by the same policy (calibrated: most names are people's).
+        # The batch matcher decides by the same policy (calibrated: most names here are people's).
         # Not stale: nothing to fit or reconcile again.
         assert not refit_if_stale(s, "t1")
         assert refit_and_rereconcile(s, "t1", run.id).linked == 0

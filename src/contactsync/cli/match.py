@@ -30,7 +30,7 @@ def match(
         typer.Option(
             "--calibrate/--no-calibrate",
             help="Fit the comparison weights to these two files first (EM, as Splink does). Default: as the "
-            "pipeline does, only when most names are people's.",
+            "pipeline does, only when 40% or more of the names are people's.",
         ),
     ] = None,
 ) -> None:

@@ -71,7 +71,7 @@ def match_all(
     """Match two whole sets; the batch counterpart of `match_candidates` (same pairs, same decisions).
 
     `calibrate=None` decides by the data, as the pipeline does per tenant (`tenantfit.wants_calibration`:
-    books made mostly of people are calibrated). With `calibrate`, the level weights are first re-estimated
+    books with many people are calibrated). With `calibrate`, the level weights are first re-estimated
     on these two sets by EM and the right side's name words are counted for the distinguishing-word rarity
     (`calibrate`); `stats.model` then holds the model that decided.
 
