@@ -5,7 +5,7 @@ before the first page is decided; on a first sync there is no remote side to fit
 is done, the whole of both sides is mirrored: `refit_if_stale` fits the model (`store.matchmodel`) when it is
 missing or the books changed enough, and the run's remote contacts are reconciled again with it, all in one
 call, so that the decisions are those `contactsync match` takes with the same model. What the engine linked
-is undone first only while nothing was written through the link yet (no synced hash on either side): the
+is undone first only while nothing was written through the link yet (no synced hash, no baseline): the
 writer has not run for this run, so no platform or app saw those links. A person's link is never revisited.
 """
 
@@ -35,6 +35,7 @@ def refit_and_rereconcile(s: Session, tenant_id: str, run_id: int) -> ReconcileO
             Link.decided_by == "engine",
             Link.app_synced_hash.is_(None),
             Link.remote_synced_hash.is_(None),
+            Link.baseline.is_(None),
         )
     )
     kept = set(s.scalars(select(Link.remote_contact_id).where(Link.remote_contact_id.in_(sorted(ids)))))
