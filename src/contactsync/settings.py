@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -54,6 +55,23 @@ class Settings(BaseSettings):
     def _absolute_data_dir(cls, value: Path) -> Path:
         # Child processes and servers may run in another working directory; they must find the same place.
         return value.expanduser().resolve()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: str | None) -> str | None:
+        """Checked here, at every process's start: a placeholder key would otherwise be accepted by every
+        command and only fail inside a worker, with runs left hanging."""
+        if value is None or not value.strip():
+            return None
+        for key in (k.strip() for k in value.split(",")):
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "must be one or more comma-separated Fernet keys (32 url-safe base64 bytes); "
+                    "generate one with `contactsync keygen`"
+                ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod
