@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     stale_run_seconds: int = Field(default=120, ge=5, validation_alias="CONTACTSYNC_STALE_RUN_SECONDS")
     lookback_seconds: int = Field(default=300, ge=0, validation_alias="CONTACTSYNC_LOOKBACK_SECONDS")
     http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONTACTSYNC_HTTP_TIMEOUT_SECONDS")
+    # A whole request (connect, headers and body) must end within this, however slowly the server trickles.
+    http_deadline_seconds: float = Field(default=120.0, gt=0, validation_alias="CONTACTSYNC_HTTP_DEADLINE_SECONDS")
+    # The largest provider answer read (after decompression); a bigger one fails its run, not the worker.
+    max_response_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, validation_alias="CONTACTSYNC_MAX_RESPONSE_BYTES"
+    )
+    # How long a run may go on failing (transient errors, rate limits) without progress before it ends `failed`.
+    give_up_seconds: float = Field(default=900.0, gt=0, validation_alias="CONTACTSYNC_GIVE_UP_SECONDS")
+    # The longest wait a Retry-After header can impose; anything longer (or infinite) is cut to this.
+    max_retry_after_seconds: float = Field(default=3600.0, gt=0, validation_alias="CONTACTSYNC_MAX_RETRY_AFTER_SECONDS")
+    # Celery time limits for every task: the soft one raises inside the task (which fails its run), the hard
+    # one kills the process running it.
+    task_soft_time_limit_seconds: int = Field(
+        default=600, ge=1, validation_alias="CONTACTSYNC_TASK_SOFT_TIME_LIMIT_SECONDS"
+    )
+    task_time_limit_seconds: int = Field(default=660, ge=1, validation_alias="CONTACTSYNC_TASK_TIME_LIMIT_SECONDS")
 
     @field_validator("log_level", mode="before")
     @classmethod

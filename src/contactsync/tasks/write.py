@@ -20,14 +20,14 @@ from contactsync.logs import get_logger
 from contactsync.models import OPEN_WRITE_STATES, Connection, SyncCursor, SyncRun, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
-from contactsync.ratelimit import note_rate_limited
 from contactsync.store.ledger import plan_writes as plan_into_ledger
 from contactsync.store.ledger import record_created, record_updated, same_company
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote
 from contactsync.store.runs import add_counters, finish_run, lock_run, open_write_ops
 from contactsync.store.tenants import provider_for
-from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
+from contactsync.tasks.failures import Attempt, Failure
+from contactsync.tasks.failures import handle as handle_failure
+from contactsync.tasks.outcomes import CallCounter
 from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
 
@@ -93,9 +93,9 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         s.flush()
         s.expunge_all()
     calls = CallCounter()
-    provider = provider_for(conn, on_call=calls.hit)
     run_id = op.run_id
     try:
+        provider = provider_for(conn, on_call=calls.hit)
         if op.kind == "create":
             contact, adopted = _create(provider, op, may_exist=previous != "pending")
             with db.session() as s:
@@ -113,23 +113,15 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
                 record_updated(s, live, contact)
                 if run_id is not None:
                     add_counters(s, run_id, updated_remote=1, api_calls=calls.take())
-    except RateLimited as exc:
-        if exc.status == 429:  # the platform's word, not our own bucket's wait: all workers hold back
-            note_rate_limited(conn.id, exc.retry_after)
-        _set_status(op_id, previous, str(exc), run_id, calls)
-        raise task.retry(countdown=exc.retry_after) from None
-    except Transient as exc:
-        # A create whose answer was lost may have been committed: the next attempt must look before it sends.
-        _set_status(op_id, "uncertain" if op.kind == "create" else "pending", str(exc), run_id, calls)
-        raise task.retry(countdown=exc.retry_after or retry_delay(task.request.retries)) from None
-    except AuthLost as exc:
-        _set_status(op_id, previous, str(exc), run_id, calls)
-        if run_id is not None:
-            pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
-        return
-    except (Permanent, ProviderError) as exc:
-        _set_status(op_id, "failed", f"{exc} {exc.details or ''}".strip(), run_id, calls, failed=True)
-        log.warning("write failed permanently", op_id=op_id, error=str(exc))
+    except Exception as exc:
+
+        def record(kind: Failure, error: str) -> None:
+            # A create whose answer was lost may have been committed: the next attempt must look before it sends.
+            retried = {Failure.TRANSIENT: "uncertain" if op.kind == "create" else "pending"}
+            status = retried.get(kind, previous if kind in (Failure.RATE_LIMITED, Failure.AUTH_LOST) else "failed")
+            _set_status(op_id, status, error, run_id, failed=status == "failed")
+
+        handle_failure(task, exc, Attempt("write", tenant_id, run_id, conn.id, calls), record=record)
     if run_id is not None:
         _maybe_finish(tenant_id, run_id)
 
@@ -148,15 +140,13 @@ def _create(provider: Provider, op: WriteOp, *, may_exist: bool) -> tuple[Canoni
     return provider.create(contact, idempotency_key=op.idempotency_key), False
 
 
-def _set_status(
-    op_id: int, status: str, error: str, run_id: int | None, calls: CallCounter, failed: bool = False
-) -> None:
+def _set_status(op_id: int, status: str, error: str, run_id: int | None, failed: bool = False) -> None:
     with db.session() as s:
         op = s.get(WriteOp, op_id)
         if op is not None and op.status != "done":
             op.status, op.last_error, op.updated_at = status, error[:2000], utcnow()
-        if run_id is not None:
-            add_counters(s, run_id, api_calls=calls.take(), write_errors=1 if failed else 0)
+        if run_id is not None and failed:
+            add_counters(s, run_id, write_errors=1)
 
 
 def _maybe_finish(tenant_id: str, run_id: int) -> None:
