@@ -27,6 +27,7 @@ import httpx
 
 from contactsync import __version__
 from contactsync.providers.base import ConnectionConfig
+from contactsync.providers.bounded import BodyTooLarge, DeadlineTransport, deadline, read_bounded
 from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient
 
 USER_AGENT = f"contactsync/{__version__}"
@@ -47,12 +48,13 @@ def build_client(
 ) -> httpx.Client:
     """One pooled client per connection, with every timeout explicit so no call can hang a worker."""
     seconds = config.timeout_seconds
+    limits = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0)
     return httpx.Client(
         base_url=config.base_url.rstrip("/"),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
         timeout=httpx.Timeout(connect=min(10.0, seconds), read=seconds, write=seconds, pool=seconds),
-        limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
-        transport=transport,
+        limits=limits,
+        transport=transport or DeadlineTransport(limits),
         follow_redirects=False,  # followed by HttpCaller, same host only
     )
 
@@ -134,11 +136,15 @@ class HttpCaller:
         throttle: Callable[[], None] | None,
         default_retry_after: float,
         label: str,
+        deadline_seconds: float = 120.0,
+        max_response_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.client = client
         self._throttle = throttle
         self._default_retry_after = default_retry_after
         self._label = label
+        self._deadline_seconds = deadline_seconds
+        self._max_bytes = max_response_bytes
 
     @classmethod
     def for_connection(
@@ -156,6 +162,8 @@ class HttpCaller:
             throttle=throttle,
             default_retry_after=float(config.options.get("default_retry_after", 60.0)),
             label=label,
+            deadline_seconds=config.deadline_seconds,
+            max_response_bytes=config.max_response_bytes,
         )
 
     def request(
@@ -193,9 +201,26 @@ class HttpCaller:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
+        request = self.client.build_request(method, target, params=params, json=json_body, headers=headers)
         try:
-            return self.client.request(method, target, params=params, json=json_body, headers=headers)
+            with deadline(self._deadline_seconds) as at:
+                response = self.client.send(request, stream=True)
+                try:
+                    return read_bounded(response, self._max_bytes)
+                finally:
+                    response.close()
+        except BodyTooLarge as exc:
+            raise Permanent(
+                f"{self._label}: {method} {path} answered more than {exc.limit} bytes; refused "
+                "(CONTACTSYNC_MAX_RESPONSE_BYTES; a smaller page_size option may help)",
+                status=response.status_code,
+            ) from None
         except httpx.TimeoutException as exc:
+            if time.monotonic() >= at - 0.05:  # a socket timeout cut to the deadline ends a hair early
+                raise Transient(
+                    f"{self._label}: {method} {path} did not complete within {self._deadline_seconds:.0f} s "
+                    "(CONTACTSYNC_HTTP_DEADLINE_SECONDS)"
+                ) from exc
             raise Transient(f"{self._label}: {method} {path} timed out ({type(exc).__name__})") from exc
         except httpx.RequestError as exc:
             # Transport failures, undecodable gzip, protocol errors: the server may answer properly next time.

@@ -79,13 +79,16 @@ def connection_of(s: Session, tenant_id: str) -> Connection | None:
 
 def connection_config(conn: Connection) -> ConnectionConfig:
     secrets = vault().open(conn.credentials)
+    settings = get_settings()
     return ConnectionConfig(
         dialect=conn.dialect,
         base_url=conn.base_url,
         api_key=str(secrets["api_key"]),
         account_token=str(secrets["account_token"]),
         options=dict(conn.options or {}),
-        timeout_seconds=get_settings().http_timeout_seconds,
+        timeout_seconds=settings.http_timeout_seconds,
+        deadline_seconds=settings.http_deadline_seconds,
+        max_response_bytes=settings.max_response_bytes,
     )
 
 
