@@ -27,15 +27,13 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
     def do_GET(self) -> None:
         mode = self.path.strip("/").split("/")[0]
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
             getattr(self, f"_{mode}", self._huge)()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up, as it should
 
     do_POST = do_GET
     do_PATCH = do_GET

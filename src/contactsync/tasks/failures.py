@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 
 import redis
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -71,6 +72,8 @@ def classify(exc: BaseException) -> Failure:
 
 def one_line(exc: BaseException) -> str:
     """The exception as one line of text a person can read in `runs` (its class name when it has no message)."""
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return "the task ran past its time limit (CONTACTSYNC_TASK_SOFT_TIME_LIMIT_SECONDS)"
     text = str(exc)
     if isinstance(exc, ProviderError) and exc.details:
         text = f"{text} {exc.details}"  # the platform's own words, e.g. which field it refused

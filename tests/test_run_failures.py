@@ -1,0 +1,96 @@
+"""Every run ends, with a reason: a real worker against tenants whose platforms (or keys) misbehave.
+
+One worker serves several broken tenants at once, which is also the point: each fails its own run while the
+worker stays up and small.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import select
+
+from contactsync import db
+from contactsync.crypto import Vault, new_key
+from contactsync.models import Connection, SyncRun
+from contactsync.store.tenants import upsert_tenant
+from contactsync.tasks.schedule import trigger_sync
+from tests.conftest import Workers
+from tests.misbehaving import Misbehaving, misbehaving_server
+
+pytestmark = pytest.mark.pipeline
+
+
+@pytest.fixture
+def server() -> Iterator[Misbehaving]:
+    with misbehaving_server() as handle:
+        yield handle
+
+
+def add(tenant_id: str, base_url: str) -> None:
+    with db.session() as s:
+        upsert_tenant(
+            s, tenant_id, name=tenant_id, dialect="merge", base_url=base_url, api_key="k", account_token="tok"
+        )
+
+
+def wait_all(run_ids: dict[str, int], workers: Workers, timeout: float = 90) -> dict[str, SyncRun]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            runs = {t: s.get(SyncRun, r) for t, r in run_ids.items()}
+        if all(r is not None and r.finished_at is not None for r in runs.values()):
+            return {t: r for t, r in runs.items() if r is not None}
+        time.sleep(0.3)
+    raise AssertionError(f"runs did not end: {runs}; worker logs:\n{workers.logs()}")
+
+
+def peak_rss_mb(workers: Workers) -> float:
+    """The largest peak resident size of any worker process (the pool's children do the work)."""
+    peaks = []
+    for proc in workers.procs:
+        for p in [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]:
+            status = Path(f"/proc/{p.pid}/status").read_text()
+            peaks.append(int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))))
+    return max(peaks) / 1024
+
+
+def test_broken_tenants_each_fail_their_own_run_with_a_reason(
+    env: dict[str, str], workers: Workers, server: Misbehaving
+) -> None:
+    add("closed", "http://127.0.0.1:1/api")  # nothing listens on port 1
+    add("forever", server.at("retryforever"))
+    add("huge", server.at("huge"))
+    add("slow", server.at("drip"))
+    add("rotated", server.at("huge"))
+    with db.session() as s:
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == "rotated"))
+        assert conn is not None
+        conn.credentials = Vault(new_key()).seal({"api_key": "k", "account_token": "tok"})  # a key we no longer have
+    workers.env.update(
+        CONTACTSYNC_GIVE_UP_SECONDS="3",
+        CONTACTSYNC_HTTP_DEADLINE_SECONDS="60",
+        CONTACTSYNC_TASK_SOFT_TIME_LIMIT_SECONDS="5",
+        CONTACTSYNC_TASK_TIME_LIMIT_SECONDS="10",
+    )
+    workers.start(1, concurrency=2)
+    run_ids = {}
+    for tenant in ("closed", "forever", "huge", "slow", "rotated"):
+        run_id = trigger_sync(tenant)
+        assert run_id is not None
+        run_ids[tenant] = run_id
+    runs = wait_all(run_ids, workers)
+
+    assert {t: r.status for t, r in runs.items()} == dict.fromkeys(run_ids, "failed")
+    errors = {t: r.error or "" for t, r in runs.items()}
+    assert "gave up after 3 s failing" in errors["closed"] and "failed on the wire" in errors["closed"]
+    assert "gave up after 3 s rate limited" in errors["forever"] and "429" in errors["forever"]
+    assert "more than 33554432 bytes" in errors["huge"]
+    assert "time limit" in errors["slow"]
+    assert "cannot be decrypted" in errors["rotated"]
+    assert all(p.poll() is None for p in workers.procs)  # the worker survived all of it
+    assert peak_rss_mb(workers) < 500
