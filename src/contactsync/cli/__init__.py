@@ -7,9 +7,10 @@ import sys
 
 import typer
 
-from contactsync.cli import admin, demo, match, processes
+from contactsync.cli import admin, demo, match, processes, tenants
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
+from contactsync.validation import InputError
 
 app = typer.Typer(
     name="contactsync",
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 admin.register(app)
+tenants.register(app)
 processes.register(app)
 demo.register(app)
 match.register(app)
@@ -32,6 +34,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
-    except (ConfigError, ReviewError) as exc:
+    except (ConfigError, ReviewError, InputError) as exc:
         print(f"contactsync: error: {exc}", file=sys.stderr)
         sys.exit(2)

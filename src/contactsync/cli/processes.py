@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         from contactsync import db
 
         with running_services():
-            db.upgrade()
+            db.ensure_schema()
             code = _run_child(worker_command(worker_queues(index, of), f"worker{index}", concurrency, ctx.args))
         raise typer.Exit(code)
 
@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
         from contactsync.receiver import create_receiver_app
 
         with running_services():
-            db.upgrade()
+            db.ensure_schema()
             uvicorn.run(create_receiver_app(), host=host, port=port, log_level="info")
 
     @app.command()

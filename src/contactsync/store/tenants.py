@@ -73,6 +73,50 @@ def upsert_tenant(
     return tenant
 
 
+def update_tenant(
+    s: Session,
+    tenant_id: str,
+    *,
+    name: str | None = None,
+    dialect: str | None = None,
+    base_url: str | None = None,
+    secrets: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+    unset_options: list[str] | None = None,
+    sync_interval_seconds: int | None = None,
+) -> Tenant:
+    """Change only what is given: credentials are merged into the stored ones, options key by key.
+
+    A new URL, dialect or credential is a re-connection, so the connection becomes active again.
+    """
+    tenant = s.get(Tenant, tenant_id)
+    conn = connection_of(s, tenant_id)
+    if tenant is None or conn is None:
+        raise LookupError(f"no tenant {tenant_id!r}; add it with `contactsync tenants add`")
+    if dialect is not None and dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+    if name is not None:
+        tenant.name = name
+    if sync_interval_seconds is not None:
+        tenant.sync_interval_seconds = sync_interval_seconds
+    if options or unset_options:
+        merged = {k: v for k, v in dict(conn.options or {}).items() if k not in (unset_options or [])}
+        conn.options = {**merged, **(options or {})}
+    reconnect = False
+    if secrets:
+        store = vault()
+        conn.credentials = store.seal({**store.open(conn.credentials), **secrets})
+        reconnect = True
+    if dialect is not None and dialect != conn.dialect:
+        conn.dialect, reconnect = dialect, True
+    if base_url is not None and base_url != conn.base_url:
+        conn.base_url, reconnect = base_url, True
+    if reconnect:
+        conn.status, conn.status_reason = "active", None
+    s.flush()
+    return tenant
+
+
 def connection_of(s: Session, tenant_id: str) -> Connection | None:
     return s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
 
