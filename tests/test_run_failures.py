@@ -6,6 +6,8 @@ worker stays up and small.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,12 +80,34 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
         CONTACTSYNC_TASK_TIME_LIMIT_SECONDS="10",
     )
     workers.start(1, concurrency=2)
+    # The closed port is synced the way an operator would: from the command line, waiting for the outcome.
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "contactsync", "sync", "closed", "--wait", "--timeout", "120"],
+        env=workers.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     run_ids = {}
-    for tenant in ("closed", "forever", "huge", "slow", "rotated"):
+    for tenant in ("forever", "huge", "slow", "rotated"):
         run_id = trigger_sync(tenant)
         assert run_id is not None
         run_ids[tenant] = run_id
+    output, _ = waiting.communicate(timeout=150)
+    assert waiting.returncode == 1, output
+    assert "pages fetched" in output  # progress while it waited
+    assert "gave up after 3 s failing" in output.splitlines()[-1]
+    with db.session() as s:
+        run_ids["closed"] = s.scalar(select(SyncRun.id).where(SyncRun.tenant_id == "closed"))
     runs = wait_all(run_ids, workers)
+    shown = subprocess.run(
+        [sys.executable, "-m", "contactsync", "runs", "--tenant", "closed"],
+        env=workers.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert f"run {run_ids['closed']} failed: fetch: gave up after 3 s failing" in shown.stdout
 
     assert {t: r.status for t, r in runs.items()} == dict.fromkeys(run_ids, "failed")
     errors = {t: r.error or "" for t, r in runs.items()}
