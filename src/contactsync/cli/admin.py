@@ -43,8 +43,7 @@ def register(app: typer.Typer) -> None:
                 else:
                     good.append(item)
         except ValueError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+            raise InputError(str(exc)) from None
         with running_services():
             db.ensure_schema()
             with db.session() as s:
