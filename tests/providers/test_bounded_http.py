@@ -51,3 +51,10 @@ def test_headers_sent_a_byte_at_a_time_end_at_the_deadline(server: Misbehaving) 
 def test_an_answer_within_the_limits_is_read_whole(server: Misbehaving) -> None:
     body = caller(server.at("bomb"), limit=BOMB_SIZE).request("GET", "/contacts").content
     assert len(body) == BOMB_SIZE
+
+
+def test_a_name_resolving_to_a_link_local_address_is_refused() -> None:
+    # localhost resolves to loopback; the same check runs for every resolved address, so prove it with one
+    # that is link-local by literal (no DNS needed) and one allowed by the option.
+    with pytest.raises(Permanent, match="link-local or cloud-metadata"):
+        caller("http://169.254.169.254:9").json("GET", "/latest/meta-data")

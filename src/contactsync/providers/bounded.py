@@ -14,6 +14,7 @@ the worker until the kernel kills it with every other tenant's task.
 from __future__ import annotations
 
 import contextlib
+import socket
 import ssl
 import time
 import typing
@@ -23,9 +24,15 @@ from contextvars import ContextVar
 import httpcore
 import httpx
 
+from contactsync.validation import is_forbidden_address
+
 _deadline: ContextVar[float | None] = ContextVar("contactsync_http_deadline", default=None)
 # Headers that described the body as it came over the wire, not the decoded bytes kept in memory.
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
+
+
+class ForbiddenAddress(Exception):
+    """The host resolved to a link-local or cloud-metadata address, which the connection does not allow."""
 
 
 class BodyTooLarge(Exception):
@@ -83,8 +90,24 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
+    """Also where a host name is checked once resolved: a name pointing at 169.254.169.254 is refused like the
+    literal address (the base URL's own check sees only the name)."""
+
+    def __init__(self, allow_link_local: bool) -> None:
         self._inner = httpcore.SyncBackend()
+        self._allow_link_local = allow_link_local
+
+    def _check(self, host: str, port: int) -> None:
+        if self._allow_link_local:
+            return
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError:
+            return  # the connect below reports the name that does not resolve
+        for info in infos:
+            address = str(info[4][0]).split("%")[0]
+            if is_forbidden_address(address):
+                raise ForbiddenAddress(f"{host} resolves to {address}, a link-local or cloud-metadata address")
 
     def connect_tcp(
         self,
@@ -94,6 +117,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[typing.Any] | None = None,
     ) -> httpcore.NetworkStream:
+        self._check(host, port)
         bounded = _bounded(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
 
@@ -114,14 +138,14 @@ class DeadlineTransport(httpx.HTTPTransport):
     (httpcore's public constructor). Proxies from the environment are not used by an explicit transport.
     """
 
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, *, allow_link_local: bool = False) -> None:
         super().__init__(limits=limits)
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
+            network_backend=_DeadlineBackend(allow_link_local),
         )
 
 

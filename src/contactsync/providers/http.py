@@ -27,7 +27,7 @@ import httpx
 
 from contactsync import __version__
 from contactsync.providers.base import ConnectionConfig
-from contactsync.providers.bounded import BodyTooLarge, DeadlineTransport, deadline, read_bounded
+from contactsync.providers.bounded import BodyTooLarge, DeadlineTransport, ForbiddenAddress, deadline, read_bounded
 from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient
 
 USER_AGENT = f"contactsync/{__version__}"
@@ -54,7 +54,7 @@ def build_client(
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
         timeout=httpx.Timeout(connect=min(10.0, seconds), read=seconds, write=seconds, pool=seconds),
         limits=limits,
-        transport=transport or DeadlineTransport(limits),
+        transport=transport or DeadlineTransport(limits, allow_link_local=bool(config.options.get("allow_link_local"))),
         follow_redirects=False,  # followed by HttpCaller, same host only
     )
 
@@ -215,6 +215,8 @@ class HttpCaller:
                 "(CONTACTSYNC_MAX_RESPONSE_BYTES; a smaller page_size option may help)",
                 status=response.status_code,
             ) from None
+        except ForbiddenAddress as exc:
+            raise Permanent(f"{self._label}: {method} {path} refused: {exc} (option allow_link_local)") from None
         except httpx.TimeoutException as exc:
             if time.monotonic() >= at - 0.05:  # a socket timeout cut to the deadline ends a hair early
                 raise Transient(
