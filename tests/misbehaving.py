@@ -101,7 +101,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _echo(self) -> None:
-        """A 400 whose error text repeats every request header, as some platforms' debug pages do."""
+        """Reads see an empty platform; a write gets a 400 whose error text repeats every request header, as some
+        platforms' debug pages do."""
+        if self.command == "GET":
+            body = b'{"next": null, "results": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
         body = json.dumps({"detail": "bad request; you sent " + json.dumps(dict(self.headers.items()))}).encode()
         self.send_response(400)
         self.send_header("Content-Type", "application/json")

@@ -11,14 +11,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import psutil
 import pytest
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.contact import CanonicalContact
 from contactsync.crypto import Vault, new_key
-from contactsync.models import Connection, SyncRun
+from contactsync.models import Connection, SyncRun, WriteOp
+from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
@@ -33,10 +36,20 @@ def server() -> Iterator[Misbehaving]:
         yield handle
 
 
+API_KEY, ACCOUNT_TOKEN, WEBHOOK_SECRET = "sk_live_hardening_0123", "acct/tok+4567", "whsec_hardening_89"
+
+
 def add(tenant_id: str, base_url: str) -> None:
     with db.session() as s:
         upsert_tenant(
-            s, tenant_id, name=tenant_id, dialect="merge", base_url=base_url, api_key="k", account_token="tok"
+            s,
+            tenant_id,
+            name=tenant_id,
+            dialect="merge",
+            base_url=base_url,
+            api_key=API_KEY,
+            account_token=ACCOUNT_TOKEN,
+            webhook_secret=WEBHOOK_SECRET,
         )
 
 
@@ -69,6 +82,9 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
     add("huge", server.at("huge"))
     add("slow", server.at("drip"))
     add("rotated", server.at("huge"))
+    add("echo", server.at("echo"))
+    with db.session() as s:
+        upsert_app_contacts(s, "echo", [("a1", CanonicalContact(name="Echo Trading GmbH"))])
     with db.session() as s:
         conn = s.scalar(select(Connection).where(Connection.tenant_id == "rotated"))
         assert conn is not None
@@ -89,7 +105,7 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
         text=True,
     )
     run_ids = {}
-    for tenant in ("forever", "huge", "slow", "rotated"):
+    for tenant in ("forever", "huge", "slow", "rotated", "echo"):
         run_id = trigger_sync(tenant)
         assert run_id is not None
         run_ids[tenant] = run_id
@@ -109,7 +125,8 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
     )
     assert f"run {run_ids['closed']} failed: fetch: gave up after 3 s failing" in shown.stdout
 
-    assert {t: r.status for t, r in runs.items()} == dict.fromkeys(run_ids, "failed")
+    echo = runs.pop("echo")
+    assert {t: r.status for t, r in runs.items()} == dict.fromkeys(runs, "failed")
     errors = {t: r.error or "" for t, r in runs.items()}
     assert "gave up after 3 s failing" in errors["closed"] and "failed on the wire" in errors["closed"]
     assert "gave up after 3 s rate limited" in errors["forever"] and "429" in errors["forever"]
@@ -118,3 +135,14 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
     assert "cannot be decrypted" in errors["rotated"]
     assert all(p.poll() is None for p in workers.procs)  # the worker survived all of it
     assert peak_rss_mb(workers) < 500
+
+    # The platform that repeats our headers in its error text: the refused write is stored, our secrets are not.
+    assert echo.write_errors == 1
+    with db.session() as s:
+        stored = [op.last_error or "" for op in s.scalars(select(WriteOp))]
+        stored += [r.error or "" for r in s.scalars(select(SyncRun))]
+    assert any("[redacted]" in text for text in stored)
+    logs = "".join(p.read_text() for p in workers.log_dir.glob("worker*.log"))
+    for secret in (API_KEY, ACCOUNT_TOKEN, quote(ACCOUNT_TOKEN, safe=""), WEBHOOK_SECRET):
+        assert not any(secret in text for text in stored)
+        assert secret not in logs

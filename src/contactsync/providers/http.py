@@ -28,7 +28,8 @@ import httpx
 from contactsync import __version__
 from contactsync.providers.base import ConnectionConfig
 from contactsync.providers.bounded import BodyTooLarge, DeadlineTransport, ForbiddenAddress, deadline, read_bounded
-from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient
+from contactsync.providers.errors import AuthLost, NotFound, Permanent, ProviderError, RateLimited, Transient
+from contactsync.redact import redact, redact_details
 
 USER_AGENT = f"contactsync/{__version__}"
 
@@ -41,6 +42,8 @@ _NETSUITE_LIMIT = "SSS_REQUEST_LIMIT_EXCEEDED"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _EXCERPT = 160
+# Client headers that carry no credential; every other one does (Authorization, X-Account-Token, X-API-KEY...).
+_PLAIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "connection", "content-type"})
 
 
 def build_client(
@@ -175,6 +178,28 @@ class HttpCaller:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        try:
+            return self._request(method, path, params=params, json_body=json_body, headers=headers)
+        except ProviderError as exc:
+            raise self.redacted(exc) from exc.__cause__
+
+    def redacted(self, exc: ProviderError) -> ProviderError:
+        """The error with our credentials masked wherever the server's words repeat them (see `redact`)."""
+        secrets = [v for k, v in self.client.headers.items() if k.lower() not in _PLAIN_HEADERS]
+        secrets += [v.split(" ", 1)[1] for v in secrets if " " in v]  # "Bearer <key>": the key alone too
+        exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
+        exc.details = redact_details(exc.details, secrets)
+        return exc
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
         if self._throttle is not None:
             self._throttle()
         target: str | httpx.URL = path
@@ -247,10 +272,12 @@ class HttpCaller:
         try:
             return decode_json(response.content)
         except ValueError as exc:
-            raise Transient(
-                f"{self._label}: {method} {path} answered {response.status_code} with a body that is not JSON: "
-                f"{body_excerpt(response.content)!r}",
-                status=response.status_code,
+            raise self.redacted(
+                Transient(
+                    f"{self._label}: {method} {path} answered {response.status_code} with a body that is not JSON: "
+                    f"{body_excerpt(response.content)!r}",
+                    status=response.status_code,
+                )
             ) from exc
 
     def _raise_for(self, method: str, path: str, response: httpx.Response) -> None:

@@ -117,6 +117,18 @@ def update_tenant(
     return tenant
 
 
+def connection_secrets(s: Session, connection_id: int) -> list[str]:
+    """Every credential of the connection (API key, account token, webhook secret), to mask in stored text;
+    none when they cannot be decrypted (then they cannot have been sent either)."""
+    conn = s.get(Connection, connection_id)
+    if conn is None:
+        return []
+    try:
+        return [str(v) for v in vault().open(conn.credentials).values() if v]
+    except ConfigError:
+        return []
+
+
 def connection_of(s: Session, tenant_id: str) -> Connection | None:
     return s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
 

@@ -37,9 +37,11 @@ from contactsync.logs import get_logger
 from contactsync.models import ACTIVE_RUN_STATES
 from contactsync.providers.errors import AuthLost, ProviderError, RateLimited, Transient
 from contactsync.ratelimit import note_rate_limited
+from contactsync.redact import redact
 from contactsync.redis_keys import failure_streak_key
 from contactsync.settings import get_settings
 from contactsync.store.runs import add_counters, finish_run, get_run, lock_run
+from contactsync.store.tenants import connection_secrets
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
 
 log = get_logger(__name__)
@@ -108,7 +110,8 @@ def handle(
     if isinstance(exc, INFRA_ERRORS):
         raise exc
     kind = classify(exc)
-    text = one_line(exc)
+    with db.session() as s:
+        text = redact(one_line(exc), connection_secrets(s, attempt.connection_id))
     if isinstance(exc, RateLimited) and exc.status == 429:
         # The platform's word, not our own bucket's wait: every worker holds this connection back.
         note_rate_limited(attempt.connection_id, _capped(exc.retry_after))
