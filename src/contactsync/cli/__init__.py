@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from contactsync.cli import admin, demo, match, processes, tenants
+from contactsync.cli import admin, demo, match, processes, secrets, tenants
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
 from contactsync.validation import InputError
@@ -23,6 +23,8 @@ tenants.register(app)
 processes.register(app)
 demo.register(app)
 match.register(app)
+# Last: it adds to a `keys` group another module may have registered.
+secrets.register(app)
 
 
 def main() -> None:

@@ -117,6 +117,24 @@ def update_tenant(
     return tenant
 
 
+def rotate_credentials(s: Session) -> tuple[int, list[str]]:
+    """Re-encrypt every connection's credentials with the first key of CONTACTSYNC_SECRET_KEY.
+
+    Returns (rotated, tenants whose credentials no key can decrypt); those are left as they are, and the caller
+    must not report the old key as removable while any remain.
+    """
+    store = vault()
+    rotated, unreadable = 0, []
+    for conn in s.scalars(select(Connection).order_by(Connection.id).with_for_update()):
+        try:
+            conn.credentials = store.rotate(conn.credentials)
+            rotated += 1
+        except ConfigError:
+            unreadable.append(conn.tenant_id)
+    s.flush()
+    return rotated, unreadable
+
+
 def connection_secrets(s: Session, connection_id: int) -> list[str]:
     """Every credential of the connection (API key, account token, webhook secret), to mask in stored text;
     none when they cannot be decrypted (then they cannot have been sent either)."""
