@@ -20,9 +20,11 @@ from sqlalchemy import select
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.crypto import Vault, new_key
-from contactsync.models import Connection, SyncRun, WriteOp
+from contactsync.models import Connection, RunPage, SyncRun, WriteOp
 from contactsync.store.contacts import upsert_app_contacts
+from contactsync.store.runs import start_run
 from contactsync.store.tenants import upsert_tenant
+from contactsync.tasks.routing import send
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
 from tests.misbehaving import Misbehaving, misbehaving_server
@@ -95,7 +97,17 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
         CONTACTSYNC_TASK_SOFT_TIME_LIMIT_SECONDS="5",
         CONTACTSYNC_TASK_TIME_LIMIT_SECONDS="10",
     )
+    # A run whose page cannot be reconciled (a bug's stand-in: an id that is no id) must fail, not wait forever.
+    add("buggy", server.at("echo"))
+    with db.session() as s:
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == "buggy"))
+        assert conn is not None
+        buggy = start_run(s, conn)
+        assert buggy is not None
+        buggy.status = "reconciling"
+        s.add(RunPage(run_id=buggy.id, tenant_id="buggy", page_no=0, remote_contact_ids=["not-an-id"]))
     workers.start(1, concurrency=2)
+    send("contactsync.reconcile", "buggy", buggy.id, 0)
     # The closed port is synced the way an operator would: from the command line, waiting for the outcome.
     waiting = subprocess.Popen(
         [sys.executable, "-m", "contactsync", "sync", "closed", "--wait", "--timeout", "120"],
@@ -115,7 +127,9 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
     assert "gave up after 3 s failing" in output.splitlines()[-1]
     with db.session() as s:
         run_ids["closed"] = s.scalar(select(SyncRun.id).where(SyncRun.tenant_id == "closed"))
+    run_ids["buggy"] = buggy.id
     runs = wait_all(run_ids, workers)
+    assert runs.pop("buggy").error == "reconcile: ValueError: invalid literal for int() with base 10: 'not-an-id'"
     shown = subprocess.run(
         [sys.executable, "-m", "contactsync", "runs", "--tenant", "closed"],
         env=workers.env,

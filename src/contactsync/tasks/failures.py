@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_failure
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -228,3 +229,28 @@ def _count_calls(attempt: Attempt) -> None:
         return
     with db.session() as s:
         add_counters(s, attempt.run_id, api_calls=attempt.calls.take())
+
+
+# Pipeline tasks without a provider call, by name: a bug or a time limit in one fails the run it works for (the
+# task's second argument) instead of leaving it for the stale-run re-drive to send again every few minutes.
+_RUN_TASKS = {
+    "contactsync.reconcile": "reconcile",
+    "contactsync.advance": "reconcile",
+    "contactsync.plan_writes": "write",
+}
+
+
+@task_failure.connect
+def _fail_the_run_of_a_failed_task(
+    sender: Any = None, exception: BaseException | None = None, args: Any = None, **_: Any
+) -> None:
+    stage = _RUN_TASKS.get(str(getattr(sender, "name", "")))
+    if stage is None or exception is None or not args or len(args) < 2:
+        return
+    tenant_id, run_id = args[0], args[1]
+    if not isinstance(tenant_id, str) or not isinstance(run_id, int):
+        return
+    try:
+        fail_run(Attempt(stage, tenant_id, run_id, 0, CallCounter()), one_line(exception))
+    except Exception:  # the database may be what failed: the stale-run re-drive is left to try again
+        log.warning("could not fail the run of a failed task", run_id=run_id, exc_info=True)
