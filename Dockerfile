@@ -2,9 +2,9 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CONTACTSYNC_DATA_DIR=/var/lib/contactsync
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY src ./src
-RUN pip install --no-cache-dir ".[ops]" && useradd --system --home /var/lib/contactsync contactsync \
+RUN pip install --no-cache-dir -c requirements.lock ".[ops]" && useradd --system --home /var/lib/contactsync contactsync \
     && mkdir -p /var/lib/contactsync && chown contactsync /var/lib/contactsync
 USER contactsync
 ENTRYPOINT ["contactsync"]
