@@ -18,6 +18,7 @@ from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.registry import DIALECTS, open_provider
 from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
 from contactsync.settings import ConfigError, get_settings
+from contactsync.validation import check_base_url
 
 
 def vault() -> Vault:
@@ -152,6 +153,8 @@ def connection_of(s: Session, tenant_id: str) -> Connection | None:
 
 
 def connection_config(conn: Connection) -> ConnectionConfig:
+    # Checked again where credentials are about to be sent: a row may predate the check or come another way.
+    check_base_url(conn.base_url, conn.options)
     secrets = vault().open(conn.credentials)
     settings = get_settings()
     return ConnectionConfig(
