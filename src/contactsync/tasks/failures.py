@@ -8,6 +8,7 @@ Every run must end, with a reason a person can act on. So:
   tenant's schedule tries again later.
 - `AuthLost` pauses the run and marks the connection for re-authorisation.
 - `Permanent` (and a bare `ProviderError`) fails the fetch's run; a refused write fails only its ledger entry.
+- A task that passes its soft time limit counts as a transient failure (see `classify`).
 - Configuration errors (a key that cannot decrypt the credentials) and any unexpected exception fail the run
   with the exception's one-line text, instead of leaving it `fetching` for the stale-run re-drive forever.
 - Database and broker outages are not decided here: they are re-raised for the tasks' infrastructure retry.
@@ -64,7 +65,9 @@ class Failure(StrEnum):
 def classify(exc: BaseException) -> Failure:
     if isinstance(exc, RateLimited):
         return Failure.RATE_LIMITED
-    if isinstance(exc, Transient):
+    # A task past its soft time limit is sent again like a transient failure: a long walk resumes at its last
+    # committed page, while one that makes no progress at all runs out of budget and fails.
+    if isinstance(exc, Transient | SoftTimeLimitExceeded):
         return Failure.TRANSIENT
     if isinstance(exc, AuthLost):
         return Failure.AUTH_LOST
@@ -89,7 +92,7 @@ def one_line(exc: BaseException) -> str:
 class Attempt:
     """What failed: one task's work for one tenant's run (`run_id` None for a write left over without a run)."""
 
-    stage: str  # "fetch" | "write": the prefix of the run's error
+    stage: str  # "fetch", "reconcile" or "write": the prefix of the run's error
     tenant_id: str
     run_id: int | None
     connection_id: int

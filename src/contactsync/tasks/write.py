@@ -116,10 +116,14 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     except Exception as exc:
 
         def record(kind: Failure, error: str) -> None:
-            # A create whose answer was lost may have been committed: the next attempt must look before it sends.
-            retried = {Failure.TRANSIENT: "uncertain" if op.kind == "create" else "pending"}
-            status = retried.get(kind, previous if kind in (Failure.RATE_LIMITED, Failure.AUTH_LOST) else "failed")
-            _set_status(op_id, status, error, run_id, failed=status == "failed")
+            if kind is Failure.PERMANENT:
+                _set_status(op_id, "failed", error, run_id, failed=True)
+            elif kind in (Failure.TRANSIENT, Failure.UNEXPECTED):
+                # A create whose answer was lost (or whose success went unrecorded) may have been committed: the
+                # next attempt must look before it sends.
+                _set_status(op_id, "uncertain" if op.kind == "create" else "pending", error, run_id)
+            else:
+                _set_status(op_id, previous, error, run_id)
 
         handle_failure(task, exc, Attempt("write", tenant_id, run_id, conn.id, calls), record=record)
     if run_id is not None:
