@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 CHUNK = b"x" * 65536
 BOMB_SIZE = 40 * 1024 * 1024
@@ -31,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        mode = self.path.strip("/").split("/")[0]
+        mode = urlsplit(self.path).path.strip("/").split("/")[0]  # an absolute URL when we are the proxy
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as it should
             getattr(self, f"_{mode}", self._huge)()
 

@@ -58,3 +58,12 @@ def test_a_name_resolving_to_a_link_local_address_is_refused() -> None:
     # that is link-local by literal (no DNS needed) and one allowed by the option.
     with pytest.raises(Permanent, match="link-local or cloud-metadata"):
         caller("http://169.254.169.254:9").json("GET", "/latest/meta-data")
+
+
+def test_the_environments_proxy_is_used_and_bounded_too(server: Misbehaving, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    # The host does not resolve: an answer can only have come through the proxy.
+    assert caller("http://books.invalid/echo").json("GET", "/contacts") == {"next": None, "results": []}
+    with pytest.raises(Transient, match="did not complete within 2 s"):
+        caller("http://books.invalid/drip", deadline=2.0, timeout=1.0).json("GET", "/contacts")

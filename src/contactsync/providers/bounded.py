@@ -18,6 +18,7 @@ import socket
 import ssl
 import time
 import typing
+import urllib.request
 from collections.abc import Iterator
 from contextvars import ContextVar
 
@@ -135,18 +136,45 @@ class DeadlineTransport(httpx.HTTPTransport):
     """httpx's own transport, its connection pool built with the deadline-aware network backend.
 
     httpx does not take a network backend, so the pool it built is replaced by one with the same settings
-    (httpcore's public constructor). Proxies from the environment are not used by an explicit transport.
+    (httpcore's public constructors). An explicit transport makes httpx ignore proxy variables, so the proxy the
+    environment names for the base URL (HTTPS_PROXY, NO_PROXY...) is applied here, as httpx would have.
     """
 
-    def __init__(self, limits: httpx.Limits, *, allow_link_local: bool = False) -> None:
+    def __init__(self, limits: httpx.Limits, *, base_url: str = "", allow_link_local: bool = False) -> None:
         super().__init__(limits=limits)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(allow_link_local),
-        )
+        common: dict[str, typing.Any] = {
+            "ssl_context": httpx.create_ssl_context(),
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": _DeadlineBackend(allow_link_local),
+        }
+        proxy = _proxy_for(base_url)
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(**common)
+        else:
+            self._pool = httpcore.HTTPProxy(
+                proxy_url=httpcore.URL(
+                    scheme=proxy.url.raw_scheme, host=proxy.url.raw_host, port=proxy.url.port, target=proxy.url.raw_path
+                ),
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                proxy_ssl_context=proxy.ssl_context,
+                **common,
+            )
+
+
+def _proxy_for(base_url: str) -> httpx.Proxy | None:
+    """The http(s) proxy the environment sets for `base_url`, if any (urllib's reading of the variables)."""
+    if not base_url:
+        return None
+    url = httpx.URL(base_url)
+    if urllib.request.proxy_bypass(url.host):
+        return None
+    found = urllib.request.getproxies().get(url.scheme)
+    if not found or not found.startswith(("http://", "https://")):
+        return None
+    return httpx.Proxy(found)
 
 
 def read_bounded(response: httpx.Response, limit: int) -> httpx.Response:

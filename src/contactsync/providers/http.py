@@ -57,7 +57,10 @@ def build_client(
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
         timeout=httpx.Timeout(connect=min(10.0, seconds), read=seconds, write=seconds, pool=seconds),
         limits=limits,
-        transport=transport or DeadlineTransport(limits, allow_link_local=bool(config.options.get("allow_link_local"))),
+        transport=transport
+        or DeadlineTransport(
+            limits, base_url=config.base_url, allow_link_local=bool(config.options.get("allow_link_local"))
+        ),
         follow_redirects=False,  # followed by HttpCaller, same host only
     )
 
