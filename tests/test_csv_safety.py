@@ -21,7 +21,7 @@ def write(tmp_path: Path, body: str) -> Path:
 
 def rows(path: Path) -> tuple[list[str], list[RowError]]:
     items = list(read_app_contacts(path))
-    return [i[0] for i in items if not isinstance(i, RowError)], [i for i in items if isinstance(i, RowError)]
+    return [i.app_id for i in items if not isinstance(i, RowError)], [i for i in items if isinstance(i, RowError)]
 
 
 @pytest.mark.parametrize(

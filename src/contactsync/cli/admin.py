@@ -11,7 +11,6 @@ from rich.table import Table
 from sqlalchemy import select
 
 from contactsync import db
-from contactsync.contact import CanonicalContact
 from contactsync.crypto import new_key
 from contactsync.models import SyncRun, Tenant
 from contactsync.services import running_services
@@ -30,11 +29,14 @@ def register(app: typer.Typer) -> None:
     @contacts.command("import")
     def contacts_import(tenant_id: str, path: Path) -> None:
         """Load the app's contacts from CSV (id,name,email,tax_number,phone,street,city,postal_code,country,
-        is_customer,is_supplier); bad rows are reported and skipped, the rest imported. Re-importing is safe."""
+        is_customer,is_supplier,updated_at); bad rows are reported and skipped, the rest imported. Missing columns
+        and blank cells are unknown: they never overwrite the platform. `updated_at` is the app's own edit time;
+        without it the platform's values win on a first link. Re-importing is safe."""
         from contactsync.appimport import RowError, read_app_contacts
+        from contactsync.appinput import AppInput
         from contactsync.store.contacts import upsert_app_contacts
 
-        good: list[tuple[str, CanonicalContact]] = []
+        good: list[AppInput] = []
         bad: list[RowError] = []
         try:
             for item in read_app_contacts(path):
@@ -109,7 +111,7 @@ def register(app: typer.Typer) -> None:
                 for i, c in enumerate(it["candidates"]):
                     first = i == 0
                     table.add_row(
-                        str(it["item"]) if first else "",
+                        (str(it["item"]) + ("" if it["reason"] == "match" else f" ({it['reason']})")) if first else "",
                         it["remote"]["name"] if first else "",
                         f"{c['name']} ({c['app_id']})",
                         f"{c['score']:.3f}",

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
+from contactsync.planning import LinkBasis, same_valid_tax_id
 from contactsync.records import match_record
 from contactsync.store.review import tenant_model
 
@@ -80,6 +81,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
             )
         )
     right = [match_record(str(a.id), a.data) for a in candidates]
+    by_id = {a.id: a for a in candidates}
     # The tenant's model, re-fitted from its review decisions (the defaults until a person has decided some).
     decisions = match_candidates(left, right, tenant_model(s, tenant_id)) if left and right else []
     by_left: dict[str, list[Decision]] = {}
@@ -88,7 +90,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     for remote in todo:
         mine = by_left.get(str(remote.id), [])
         sure = [d for d in mine if d.decision == "link"]
-        if sure and _insert_link(s, tenant_id, remote.id, sure[0]):
+        if sure and _insert_link(s, tenant_id, remote, by_id[int(sure[0].right_id)], sure[0]):
             outcome.linked += 1
             _close_review(s, remote.id, "linked", "engine")
         elif mine:
@@ -100,16 +102,19 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     return outcome
 
 
-def _insert_link(s: Session, tenant_id: str, remote_id: int, d: Decision) -> bool:
+def _insert_link(s: Session, tenant_id: str, remote: RemoteContact, app: AppContact, d: Decision) -> bool:
     explanation: dict[str, Any] = dict(d.explanation)
     method = "exact" if float(d.score) >= 0.9999 else "fuzzy"
+    # A score, however high, may be a sister company; only the same valid tax id confirms the link by itself.
+    basis = LinkBasis.IDENTIFIER if same_valid_tax_id(app.data, remote.data) else LinkBasis.SCORE
     stmt = (
         pg_insert(Link)
         .values(
             tenant_id=tenant_id,
-            app_contact_id=int(d.right_id),
-            remote_contact_id=remote_id,
+            app_contact_id=app.id,
+            remote_contact_id=remote.id,
             method=method,
+            basis=basis,
             score=float(d.score),
             explanation=explanation,
             decided_by="engine",
@@ -133,6 +138,23 @@ def _open_review(s: Session, tenant_id: str, remote_id: int, decisions: list[Dec
         return
     s.add(ReviewItem(tenant_id=tenant_id, remote_contact_id=remote_id, candidates=candidates, status="open"))
     s.flush()
+
+
+def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) -> bool:
+    """A linked pair a person must look at (e.g. their valid tax ids differ); returns whether an item was opened.
+
+    The item names the linked app contact as its only candidate: linking it again confirms the pair as it is,
+    rejecting it ends the link.
+    """
+    if s.scalar(select(ReviewItem.id).where(ReviewItem.remote_contact_id == link.remote_contact_id,
+                                            ReviewItem.status == "open")) is not None:  # fmt: skip
+        return False
+    candidate = {"app_contact_id": link.app_contact_id, "score": float(link.score), "explanation": {"reason": reason}}
+    s.add(
+        ReviewItem(tenant_id=tenant_id, remote_contact_id=link.remote_contact_id, candidates=[candidate], reason=reason)
+    )
+    s.flush()
+    return True
 
 
 def _close_review(s: Session, remote_id: int, status: str, who: str) -> None:

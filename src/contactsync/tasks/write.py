@@ -51,7 +51,10 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         assert conn is not None
         policy = str(conn.options.get("conflict_policy", "newer"))
         out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
-        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
+        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
+        if out.held or out.reviews or out.removals:
+            log.info("planning held identity changes, opened conflict reviews or saw platform removals",
+                     run_id=run_id, held=out.held, reviews=out.reviews, removals=out.removals)  # fmt: skip
         op_ids = open_write_ops(s, run)
         if not op_ids:
             finish_run(s, run, "succeeded")
