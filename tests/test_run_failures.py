@@ -55,7 +55,7 @@ def add(tenant_id: str, base_url: str) -> None:
         )
 
 
-def wait_all(run_ids: dict[str, int], workers: Workers, timeout: float = 90) -> dict[str, SyncRun]:
+def wait_all(run_ids: dict[str, int], workers: Workers, timeout: float = 240) -> dict[str, SyncRun]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with db.session() as s:
@@ -106,7 +106,7 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
         assert buggy is not None
         buggy.status = "reconciling"
         s.add(RunPage(run_id=buggy.id, tenant_id="buggy", page_no=0, remote_contact_ids=["not-an-id"]))
-    workers.start(1, concurrency=2)
+    workers.start(1, concurrency=4)
     send("contactsync.reconcile", "buggy", buggy.id, 0)
     # The closed port is synced the way an operator would: from the command line, waiting for the outcome.
     waiting = subprocess.Popen(
