@@ -18,7 +18,19 @@ from contactsync.validation import InputError
 
 console = Console()
 
-RUN_COLUMNS = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app", "api_calls")
+# `write_errors` and `parked` say why a run ended `partial`: writes the platform refused, and creates whose answer
+# was lost that wait for evidence (later runs re-check them).
+RUN_COLUMNS = (
+    "fetched",
+    "linked",
+    "reviewed",
+    "created_remote",
+    "updated_remote",
+    "updated_app",
+    "write_errors",
+    "parked",
+    "api_calls",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -79,6 +91,20 @@ def register(app: typer.Typer) -> None:
                 for op in failed_ops(s, tenant_id, limit):
                     table.add_row(str(op.id), op.kind, str(op.payload.get("name", op.app_contact_id)),
                                   str(op.attempts), (op.last_error or "")[:200])  # fmt: skip
+            console.print(table)
+
+    @writes.command("parked")
+    def writes_parked(tenant_id: str, limit: Annotated[int, typer.Option()] = 100) -> None:
+        """Creates whose answer was lost: each run looks for them; sent again only once proven absent."""
+        from contactsync.store.ledger import parked_ops
+
+        with running_services():
+            db.require_schema()
+            table = Table("entry", "app contact", "first sent", "reason")
+            with db.session() as s:
+                for op in parked_ops(s, tenant_id, limit):
+                    table.add_row(str(op.id), str(op.payload.get("name", op.app_contact_id)),
+                                  str(op.first_sent_at), (op.last_error or "")[:200])  # fmt: skip
             console.print(table)
 
     @writes.command("retry")

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from contactsync import db
-from contactsync.models import SyncRun
+from contactsync.models import RunStatus, SyncRun
 
 EXIT_TIMEOUT = 3
 
@@ -46,7 +46,7 @@ def wait_for_run(console: Console, run_id: int, timeout: float | None, poll: flo
             console.print(line, highlight=False, soft_wrap=True)
             shown = line
         if finished:
-            if status == "succeeded":
+            if status == RunStatus.SUCCEEDED:
                 raise typer.Exit(0)
             console.print(f"run {run_id} {status}: {error or 'no reason recorded'}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import Integer, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from contactsync.appinput import AppInput
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.matching import blocking_keys
-from contactsync.models import AppContact, ContactKey, RemoteContact, RunPage
+from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
 from contactsync.planning import digests
 from contactsync.records import match_record
@@ -176,12 +176,21 @@ def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: Canonica
     return row
 
 
-def mark_unseen_deleted(s: Session, tenant_id: str, connection_id: int, run_id: int) -> int:
+def mark_unseen_deleted(
+    s: Session, tenant_id: str, connection_id: int, run_id: int, *, created_since: datetime | None = None
+) -> int:
     """After a *complete* full walk, mark mirrored contacts it did not return as deleted (soft: rows stay).
 
     Only ever called from the transaction that records a full walk's last page, so a walk that failed half-way
-    can never turn "not seen yet" into "deleted".
+    can never turn "not seen yet" into "deleted". Contacts we created ourselves at or after `created_since` are
+    not judged by this walk: the platform may not list them yet (its visibility lag).
     """
+    ours = aliased(RemoteContact)
+    too_fresh = (
+        select(ours.id)
+        .join(Link, Link.remote_contact_id == ours.id)
+        .where(Link.tenant_id == tenant_id, Link.method == "created", ours.first_seen_at >= created_since)
+    )
     seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
         RunPage.run_id == run_id
     )
@@ -191,6 +200,7 @@ def mark_unseen_deleted(s: Session, tenant_id: str, connection_id: int, run_id: 
             RemoteContact.connection_id == connection_id,
             RemoteContact.deleted.is_(False),
             RemoteContact.id.not_in(seen),
+            *([RemoteContact.id.not_in(too_fresh)] if created_since is not None else []),
         )
     ).all()
     for row in rows:

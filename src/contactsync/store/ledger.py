@@ -18,11 +18,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.contact import CanonicalContact
-from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp
+from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, plan_pair
-from contactsync.providers.records import same_text
 from contactsync.providers.registry import carried_content
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
@@ -218,33 +217,29 @@ def _dialect(s: Session, connection_id: int) -> str:
 
 
 def _close(op: WriteOp, remote_id: str) -> None:
-    op.status = "done"
+    op.status = WriteState.DONE
     op.remote_id = remote_id
     op.last_error = None
     op.updated_at = utcnow()
-
-
-def same_company(payload: dict[str, Any], found: CanonicalContact) -> bool:
-    """Whether a contact found on the platform is the one an earlier, unanswered create made.
-
-    Names must agree exactly (case aside); a tax id or email, when both sides have one, must agree too. This is
-    deliberately stricter than the matcher: it only recognises our own write, it does not reconcile.
-    """
-    if not same_text(payload.get("name") or "", found.name):
-        return False
-    tax = payload.get("tax_number")
-    if tax and found.tax_number and tax.replace(" ", "").upper() != found.tax_number.replace(" ", "").upper():
-        return False
-    mine = {e.casefold() for e in payload.get("emails") or []}
-    theirs = {e.casefold() for e in found.emails}
-    return not (mine and theirs and not mine & theirs)
 
 
 def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
     return list(
         s.scalars(
             select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")
+            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)
+            .order_by(WriteOp.id)
+            .limit(limit)
+        )
+    )
+
+
+def parked_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
+    """Creates whose answer was lost, waiting for their echo or for a walk that proves them absent."""
+    return list(
+        s.scalars(
+            select(WriteOp)
+            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.PARKED)
             .order_by(WriteOp.id)
             .limit(limit)
         )
@@ -254,8 +249,8 @@ def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
 def reopen_failed(s: Session, tenant_id: str) -> int:
     """Give writes the platform refused another chance (after a person fixed the data or the platform's
     settings); the next run sends them again. A create is reopened as `uncertain`, so it looks before it sends."""
-    ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")))
+    ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)))
     for op in ops:
-        op.status = "uncertain" if op.kind == "create" else "pending"
+        op.status = WriteState.UNCERTAIN if op.kind == "create" else WriteState.PENDING
         op.updated_at = utcnow()
     return len(ops)

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
-from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
+from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.planning import LinkBasis, same_valid_tax_id
 from contactsync.records import match_record
+from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
 
 
@@ -30,6 +31,8 @@ class ReconcileOutcome:
     linked: int = 0
     reviewed: int = 0
     unmatched: int = 0
+    # echoes of creates whose answer was lost, linked to what was sent
+    created: int = 0
 
 
 def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> ReconcileOutcome:
@@ -51,6 +54,12 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
         s.scalars(select(Link.remote_contact_id).where(Link.remote_contact_id.in_([r.id for r in rows])))
     )
     todo = [r for r in rows if r.id not in linked_remote and not r.deleted]
+    # A fetched contact that is the echo of one of our creates whose answer was lost is linked to the contact
+    # that was sent, before the matcher sees it (it would see a second copy, or a stranger).
+    conn = s.get(Connection, rows[0].connection_id)
+    echoes = link_echoes(s, tenant_id, todo, conn.dialect) if conn is not None else set()
+    outcome.created += len(echoes)
+    todo = [r for r in todo if r.id not in echoes]
     left = [match_record(str(r.id), r.data) for r in todo]
     keys = sorted({k for rec in left for k in blocking_keys(rec)})
     candidates: list[AppContact] = []

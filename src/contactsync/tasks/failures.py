@@ -36,7 +36,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contactsync import db
 from contactsync.logs import get_logger
-from contactsync.models import ACTIVE_RUN_STATES
+from contactsync.models import ACTIVE_RUN_STATES, RunStatus
 from contactsync.providers.errors import AuthLost, ProviderError, RateLimited, Transient
 from contactsync.ratelimit import note_rate_limited
 from contactsync.redact import redact
@@ -143,7 +143,7 @@ def fail_run(attempt: Attempt, text: str) -> None:
     with db.session() as s:
         run = lock_run(s, attempt.tenant_id, attempt.run_id)
         if run is not None and run.status in ACTIVE_RUN_STATES:
-            finish_run(s, run, "failed", f"{attempt.stage}: {text}"[:_MAX_TEXT])
+            finish_run(s, run, RunStatus.FAILED, f"{attempt.stage}: {text}"[:_MAX_TEXT])
     _forget_streak(attempt.run_id)
 
 
