@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv (once) and installs contactsync with its development tools; re-installs when pyproject.toml changes.
+# Creates .venv (once) and installs contactsync with its development tools at the locked versions; re-installs
+# when pyproject.toml or requirements.lock changes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${CONTACTSYNC_VENV:-$root/.venv}"
@@ -9,9 +10,10 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
 fi
 stamp="$venv/.contactsync-installed"
-want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+want="$(cat "$root/pyproject.toml" "$root/requirements.lock" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  "$venv/bin/python" -m pip install --quiet -e "$root[dev]"
+  # The lock pins what is installed; pyproject.toml says what is allowed (see requirements.lock's header).
+  "$venv/bin/python" -m pip install --quiet -c "$root/requirements.lock" -e "$root[dev]"
   echo "$want" > "$stamp"
 fi
 export PATH="$venv/bin:$PATH"

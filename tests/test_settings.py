@@ -68,3 +68,17 @@ def test_misspelt_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONTACTSYNC_SECRETKEY", "x")
     with pytest.raises(ConfigError, match="CONTACTSYNC_SECRETKEY"):
         load_settings()
+
+
+@pytest.mark.parametrize("command", [["worker"], ["runs"]])
+def test_placeholder_secret_key_stops_every_command(env: dict[str, str], command: list[str]) -> None:
+    proc = _cli({**env, "CONTACTSYNC_SECRET_KEY": "change-me"}, *command)
+    assert proc.returncode == 2
+    assert "CONTACTSYNC_SECRET_KEY" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_rotation_list_with_one_bad_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONTACTSYNC_SECRET_KEY", f"{new_key()},change-me")
+    with pytest.raises(ConfigError, match="CONTACTSYNC_SECRET_KEY"):
+        load_settings()

@@ -17,7 +17,10 @@ from pydantic import ValidationError
 
 from contactsync.appinput import AppInput
 from contactsync.contact import Address, CanonicalContact, Phone
+from contactsync.csvrows import UnclosedQuote, records
 
+# The app id column's width (`models.contacts.AppContact.app_id`).
+MAX_ID_LENGTH = 255
 _TRUE = {"1", "true", "yes", "y", "x", "ja", "oui", "wahr"}
 _FALSE = {"0", "false", "no", "n", "nein", "non", "falsch", "-"}
 
@@ -96,32 +99,61 @@ def read_app_contacts(path: Path) -> Iterator[AppInput | RowError]:
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror}") from None
     with handle:
-        sample = handle.read(65536)
+        try:
+            sample = handle.read(65536)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         handle.seek(0)
         try:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
         except csv.Error:
             dialect = csv.excel
-        reader = csv.DictReader(handle, dialect=dialect)
-        columns = {(c or "").strip().lower(): c for c in reader.fieldnames or ()}
+        rows = records(handle, dialect)
+        header = next(rows, None)
+        names = header[1] if header is not None and header[1] is not None else []
+        columns = {(c or "").strip().lower(): i for i, c in enumerate(names)}
         if "id" not in columns or "name" not in columns:
             raise ValueError(f"{path}: needs 'id' and 'name' columns (found: {', '.join(columns) or 'no header'})")
         seen: set[str] = set()
-        for raw in reader:
-            row = {key: raw.get(col) for key, col in columns.items()}
-            app_id = (row.get("id") or "").strip()
-            if not app_id:
-                yield RowError(reader.line_num, "empty id")
-                continue
-            if app_id in seen:
-                yield RowError(reader.line_num, f"duplicate id {app_id!r}")
-                continue
-            seen.add(app_id)
-            try:
-                yield replace(_contact(row), app_id=app_id)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                field = ".".join(str(p) for p in first["loc"]) or "row"
-                yield RowError(reader.line_num, f"{field}: {first['msg']}")
-            except ValueError as exc:
-                yield RowError(reader.line_num, str(exc))
+        try:
+            for line, fields, unreadable in rows:
+                if fields is None:
+                    yield RowError(line, unreadable or "unreadable record")
+                    continue
+                if not fields:
+                    continue  # a blank line
+                row = {key: fields[i] if i < len(fields) else None for key, i in columns.items()}
+                problem = _problem(row)
+                if problem:
+                    yield RowError(line, problem)
+                    continue
+                app_id = (row.get("id") or "").strip()
+                if app_id in seen:
+                    yield RowError(line, f"duplicate id {app_id[:80]!r}")
+                    continue
+                seen.add(app_id)
+                try:
+                    yield replace(_contact(row), app_id=app_id)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    field = ".".join(str(p) for p in first["loc"]) or "row"
+                    yield RowError(line, f"{field}: {first['msg']}")
+                except ValueError as exc:
+                    yield RowError(line, str(exc))
+        except UnclosedQuote as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _problem(row: dict[str, str | None]) -> str | None:
+    """What makes a row unstorable before its content is even looked at."""
+    app_id = (row.get("id") or "").strip()
+    if not app_id:
+        return "empty id"
+    if len(app_id) > MAX_ID_LENGTH:
+        return f"id longer than {MAX_ID_LENGTH} characters"
+    for key, value in row.items():
+        if value and "\x00" in value:
+            return f"{key}: contains a NUL byte"
+    return None

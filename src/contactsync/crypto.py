@@ -35,6 +35,13 @@ class Vault:
     def seal(self, secrets: dict[str, Any]) -> bytes:
         return self._fernet.encrypt(json.dumps(secrets, sort_keys=True).encode())
 
+    def rotate(self, blob: bytes) -> bytes:
+        """The same secrets encrypted with the first key, so the other keys can then be retired."""
+        try:
+            return self._fernet.rotate(blob)
+        except InvalidToken:
+            raise ConfigError("stored credentials cannot be decrypted with any key in CONTACTSYNC_SECRET_KEY") from None
+
     def open(self, blob: bytes) -> dict[str, Any]:
         try:
             data = json.loads(self._fernet.decrypt(blob))

@@ -7,6 +7,7 @@ processes, so `reset_engine()` is called in each child (see `worker.app`) and th
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -77,3 +78,33 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", (url or get_settings().sqlalchemy_url()).replace("%", "%%"))
     command.upgrade(cfg, revision)
+
+
+def schema_is_current() -> bool:
+    """True when the database is at the newest migration; reads the version table only, logs nothing."""
+    quiet = logging.getLogger("alembic")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # alembic announces its plugins and dialect at INFO even for a look
+    try:
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        heads = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
+        with engine().connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == heads
+    finally:
+        quiet.setLevel(level)
+
+
+def ensure_schema() -> None:
+    """For commands that write: migrate when behind, and stay silent when the schema is already current."""
+    if not schema_is_current():
+        upgrade()
+
+
+def require_schema() -> None:
+    """For read-only commands: never migrate (a look at the runs must not change the database), refuse instead."""
+    from contactsync.settings import ConfigError
+
+    if not schema_is_current():
+        raise ConfigError("the database schema is not current; run `contactsync db upgrade` first")

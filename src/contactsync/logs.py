@@ -27,11 +27,15 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
+    if fmt == "json":
+        # A traceback as one text field: a log pipeline keeps it with its line, and nothing but text leaves.
+        shared.append(structlog.processors.format_exc_info)
+        renderer: Any = structlog.processors.JSONRenderer()
+    else:
+        # Plain tracebacks: the rich one prints every frame's local variables, decrypted credentials included.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

@@ -38,3 +38,8 @@ def rate_limit_bucket(connection_id: int) -> str:
 def cooldown_key(prefix: str, connection_id: int) -> str:
     """Set (with a TTL) after a 429: while it exists, no worker sends this connection's requests."""
     return f"{prefix}:cooldown:connection:{connection_id}"
+
+
+def failure_streak_key(prefix: str, run_id: int) -> str:
+    """When a run's current streak of failures began, and how far the run had got then (see `tasks.failures`)."""
+    return f"{prefix}:failing:run:{run_id}"

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from cryptography.fernet import Fernet
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -46,6 +47,22 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONTACTSYNC_HTTP_TIMEOUT_SECONDS")
     # user:password[,user:password] for `contactsync flower`; without it Flower listens on loopback only.
     flower_basic_auth: str | None = Field(default=None, validation_alias="CONTACTSYNC_FLOWER_BASIC_AUTH")
+    # A whole request (connect, headers and body) must end within this, however slowly the server trickles.
+    http_deadline_seconds: float = Field(default=120.0, gt=0, validation_alias="CONTACTSYNC_HTTP_DEADLINE_SECONDS")
+    # The largest provider answer read (after decompression); a bigger one fails its run, not the worker.
+    max_response_bytes: int = Field(
+        default=32 * 1024 * 1024, ge=1024, validation_alias="CONTACTSYNC_MAX_RESPONSE_BYTES"
+    )
+    # How long a run may go on failing (transient errors, rate limits) without progress before it ends `failed`.
+    give_up_seconds: float = Field(default=900.0, gt=0, validation_alias="CONTACTSYNC_GIVE_UP_SECONDS")
+    # The longest wait a Retry-After header can impose; anything longer (or infinite) is cut to this.
+    max_retry_after_seconds: float = Field(default=3600.0, gt=0, validation_alias="CONTACTSYNC_MAX_RETRY_AFTER_SECONDS")
+    # Celery time limits for every task: the soft one raises inside the task (which fails its run), the hard
+    # one kills the process running it.
+    task_soft_time_limit_seconds: int = Field(
+        default=600, ge=1, validation_alias="CONTACTSYNC_TASK_SOFT_TIME_LIMIT_SECONDS"
+    )
+    task_time_limit_seconds: int = Field(default=660, ge=1, validation_alias="CONTACTSYNC_TASK_TIME_LIMIT_SECONDS")
     # How long a platform may take to show a contact it created in its lists and searches (a unified API stores
     # what it created on its next sync; search indexes lag). A create whose answer was lost is sent again only
     # after a walk that began this long after the first send covered its whole window without finding it.
@@ -67,6 +84,23 @@ class Settings(BaseSettings):
     def _absolute_data_dir(cls, value: Path) -> Path:
         # Child processes and servers may run in another working directory; they must find the same place.
         return value.expanduser().resolve()
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: str | None) -> str | None:
+        """Checked here, at every process's start: a placeholder key would otherwise be accepted by every
+        command and only fail inside a worker, with runs left hanging."""
+        if value is None or not value.strip():
+            return None
+        for key in (k.strip() for k in value.split(",")):
+            try:
+                Fernet(key.encode())
+            except (ValueError, TypeError):
+                raise ValueError(
+                    "must be one or more comma-separated Fernet keys (32 url-safe base64 bytes); "
+                    "generate one with `contactsync keygen`"
+                ) from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -77,8 +77,11 @@ def test_merge_next_url_without_a_cursor_is_followed_as_given():
     assert str(server.requests[1].url) == f"{BASE}/contacts?page=2"
 
 
-def test_merge_next_url_on_another_host_is_not_followed_with_our_credentials():
-    provider, server = merge(lambda r: httpx.Response(200, json={"next": "https://evil.test/x", "results": []}))
+@pytest.mark.parametrize("elsewhere", ["https://evil.test/x", "http://{host}/contacts?page=2", "https://{host}:8443/x"])
+def test_merge_next_url_on_another_host_is_not_followed_with_our_credentials(elsewhere):
+    host = httpx.URL(BASE).host
+    nxt = elsewhere.format(host=host)
+    provider, server = merge(lambda r: httpx.Response(200, json={"next": nxt, "results": []}))
     page = provider.fetch_page(Window(), None)
     with pytest.raises(Transient, match="another host"):
         provider.fetch_page(Window(), page.next_token)

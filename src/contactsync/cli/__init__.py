@@ -7,9 +7,10 @@ import sys
 
 import typer
 
-from contactsync.cli import admin, demo, match, ops, processes
+from contactsync.cli import admin, demo, match, ops, processes, secrets, tenants
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
+from contactsync.validation import InputError
 
 app = typer.Typer(
     name="contactsync",
@@ -18,10 +19,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 admin.register(app)
+tenants.register(app)
 processes.register(app)
 demo.register(app)
 match.register(app)
 ops.register(app)
+# Last: it adds to a `keys` group another module may have registered.
+secrets.register(app)
 
 
 def main() -> None:
@@ -33,6 +37,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
-    except (ConfigError, ReviewError) as exc:
+    except (ConfigError, ReviewError, InputError) as exc:
         print(f"contactsync: error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
 from contactsync import db
 from contactsync.crypto import new_key
-from contactsync.models import Connection, RunStatus, SyncRun, Tenant
+from contactsync.models import Tenant
 from contactsync.services import running_services
+from contactsync.validation import InputError
 
 console = Console()
 
 
 def register(app: typer.Typer) -> None:
     dbapp = typer.Typer(help="Database schema.", no_args_is_help=True)
-    tenants = typer.Typer(help="Tenants and their connections.", no_args_is_help=True)
     contacts = typer.Typer(help="The application's own contacts.", no_args_is_help=True)
     app.add_typer(contacts, name="contacts")
 
@@ -44,10 +42,9 @@ def register(app: typer.Typer) -> None:
                 else:
                     good.append(item)
         except ValueError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+            raise InputError(str(exc)) from None
         with running_services():
-            db.upgrade()
+            db.ensure_schema()
             with db.session() as s:
                 if s.get(Tenant, tenant_id) is None:
                     console.print(f"[red]no tenant {tenant_id!r}; add it with `contactsync tenants add`[/red]")
@@ -73,7 +70,7 @@ def register(app: typer.Typer) -> None:
         from contactsync.store.ledger import failed_ops
 
         with running_services():
-            db.upgrade()
+            db.require_schema()
             table = Table("entry", "kind", "app contact", "attempts", "reason")
             with db.session() as s:
                 for op in failed_ops(s, tenant_id, limit):
@@ -87,7 +84,7 @@ def register(app: typer.Typer) -> None:
         from contactsync.store.ledger import parked_ops
 
         with running_services():
-            db.upgrade()
+            db.require_schema()
             table = Table("entry", "app contact", "first sent", "reason")
             with db.session() as s:
                 for op in parked_ops(s, tenant_id, limit):
@@ -109,7 +106,6 @@ def register(app: typer.Typer) -> None:
 
     review = typer.Typer(help="The matcher's unsure cases, decided by a person.", no_args_is_help=True)
     app.add_typer(dbapp, name="db")
-    app.add_typer(tenants, name="tenants")
     app.add_typer(review, name="review")
 
     @review.command("list")
@@ -118,7 +114,7 @@ def register(app: typer.Typer) -> None:
         from contactsync.store.review import open_items
 
         with running_services():
-            db.upgrade()
+            db.require_schema()
             with db.session() as s:
                 items = open_items(s, tenant_id, limit)
             table = Table("item", "platform contact", "candidate (app id)", "score")
@@ -169,82 +165,32 @@ def register(app: typer.Typer) -> None:
 
             console.print(f"blocking keys refreshed for {refresh_keys()} app contacts")
 
-    @tenants.command("add")
-    def tenants_add(
-        tenant_id: str,
-        base_url: Annotated[str, typer.Option(help="API root, e.g. https://api.merge.dev/api/accounting/v1")],
-        api_key: Annotated[str, typer.Option(envvar="CONTACTSYNC_PROVIDER_API_KEY")],
-        account_token: Annotated[str, typer.Option(envvar="CONTACTSYNC_ACCOUNT_TOKEN")],
-        dialect: Annotated[str, typer.Option(help="merge or maesn")] = "merge",
-        name: Annotated[str | None, typer.Option()] = None,
-        interval: Annotated[int | None, typer.Option(help="seconds between scheduled syncs")] = None,
-        option: Annotated[list[str] | None, typer.Option(help="dialect option key=value, repeatable")] = None,
-        webhook_secret: Annotated[
-            str | None, typer.Option(envvar="CONTACTSYNC_WEBHOOK_SECRET", help="key the provider signs webhooks with")
-        ] = None,
-    ) -> None:
-        """Add a tenant with its connection (credentials are stored encrypted), or update it."""
-        from contactsync.store.tenants import upsert_tenant
-
-        options: dict[str, object] = {}
-        for item in option or []:
-            key, _, value = item.partition("=")
-            options[key] = _coerce(value)
-        with running_services():
-            db.upgrade()
-            with db.session() as s:
-                upsert_tenant(
-                    s,
-                    tenant_id,
-                    name=name or tenant_id,
-                    dialect=dialect,
-                    base_url=base_url,
-                    api_key=api_key,
-                    account_token=account_token,
-                    options=options,
-                    sync_interval_seconds=interval,
-                    webhook_secret=webhook_secret,
-                )
-        console.print(f"tenant {tenant_id} saved")
-
-    @tenants.command("list")
-    def tenants_list() -> None:
-        """List tenants with their connection status and next scheduled sync."""
-        with running_services():
-            db.upgrade()
-            table = Table("tenant", "dialect", "status", "next sync")
-            with db.session() as s:
-                for tenant, conn in s.execute(
-                    select(Tenant, Connection).join(Connection, Connection.tenant_id == Tenant.id).order_by(Tenant.id)
-                ):
-                    table.add_row(tenant.id, conn.dialect, conn.status, str(tenant.next_sync_at or "now"))
-            console.print(table)
-
     @app.command()
     def sync(
         tenant_id: str,
         full: Annotated[bool, typer.Option("--full", help="walk everything, not just changes")] = False,
         wait: Annotated[bool, typer.Option("--wait", help="wait until the run ends (workers must be running)")] = False,
+        timeout: Annotated[
+            float | None, typer.Option(help="with --wait: give up waiting after this many seconds (exit 3)")
+        ] = None,
     ) -> None:
-        """Start a sync of one tenant now; running workers carry it out."""
+        """Start a sync of one tenant now; running workers carry it out. With --wait, show its progress and exit
+        0 when it succeeded, 1 with the reason when it failed or paused."""
+        from contactsync.cli.wait import wait_for_run
         from contactsync.tasks.schedule import trigger_sync
 
         with running_services():
-            db.upgrade()
-            run_id = trigger_sync(tenant_id, full=full)
+            db.ensure_schema()
+            try:
+                run_id = trigger_sync(tenant_id, full=full)
+            except LookupError as exc:
+                raise InputError(str(exc)) from None
             if run_id is None:
                 console.print(f"tenant {tenant_id} already has a sync running")
                 raise typer.Exit(1)
             console.print(f"run {run_id} started")
-            while wait:
-                with db.session() as s:
-                    run = s.get(SyncRun, run_id)
-                    assert run is not None
-                    if run.finished_at is not None:
-                        console.print(f"run {run_id} {run.status}" + (f": {run.error}" if run.error else ""))
-                        # partial (failed writes, parked creates), failed and paused all exit non-zero.
-                        raise typer.Exit(0 if run.status == RunStatus.SUCCEEDED else 1)
-                time.sleep(1)
+            if wait:
+                wait_for_run(console, run_id, timeout)
 
 
 def _coerce(value: str) -> object:

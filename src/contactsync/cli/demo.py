@@ -112,7 +112,8 @@ def _prepare_tenant(tenant: DemoTenant, sandbox_url: str) -> None:
             base_url=f"{sandbox_url}/api/accounting/v1",
             api_key="demo-api-key",
             account_token=tenant.account_token,
-            options={"rate_limit_per_minute": DEMO_RATE_PER_MINUTE, "page_size": 100},
+            # The sandbox speaks plain http, also where it is not on loopback (another container).
+            options={"rate_limit_per_minute": DEMO_RATE_PER_MINUTE, "page_size": 100, "allow_insecure_http": True},
         )
         has_contacts = s.scalar(select(AppContact.id).where(AppContact.tenant_id == tenant.tenant_id).limit(1))
         if has_contacts is not None:

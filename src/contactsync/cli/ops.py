@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
         from contactsync.store.status import tenant_statuses
 
         with running_services():
-            db.upgrade()
+            db.require_schema()  # a look must not change the database
             with db.session() as s:
                 rows = tenant_statuses(s, tenant)
         now = utcnow()
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         answer was lost, waiting for evidence (with err, why a run ended `partial`), app: app contacts updated,
         quar: records quarantined, confl: conflicting edits, calls: provider requests."""
         with running_services():
-            db.upgrade()
+            db.require_schema()  # a look must not change the database
             with db.session() as s:
                 query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
                 if tenant:
@@ -129,6 +129,10 @@ def register(app: typer.Typer) -> None:
                           (run.error or "")[:200]]  # fmt: skip
             table.add_row(*cells)
         console.print(table)
+        if not wide:  # why the runs that did not succeed ended as they did, in full, below the table
+            for run in rows:
+                if run.error:
+                    console.print(f"run {run.id} {run.status}: {run.error}", markup=False, soft_wrap=True)
 
     @app.command()
     def metrics(

@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
 
         with running_services():
             if migrate:
-                db.upgrade()
+                db.ensure_schema()
             if metrics_port is not None:
                 from contactsync.metrics.exposition import serve_in_thread
 
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
         from contactsync.receiver import create_receiver_app
 
         with running_services():
-            db.upgrade()
+            db.ensure_schema()
             uvicorn.run(create_receiver_app(), host=host, port=port, log_level="info")
 
     @app.command()

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from contactsync.csvrows import UnclosedQuote
+from contactsync.csvrows import records as csv_records
 from contactsync.matching.engine import Decision
 from contactsync.matching.record import MatchRecord
 
@@ -37,8 +39,9 @@ def _records(path: Path, handle: TextIO) -> list[MatchRecord]:
     handle.seek(0)
     # A plain reader with column positions: DictReader builds a dict per row, which is a third of the reading
     # time for a large export.
-    reader = csv.reader(handle, dialect=_dialect(sample))
-    header = next(reader, None) or []
+    rows = csv_records(handle, _dialect(sample))
+    first = next(rows, None)
+    header = first[1] if first is not None and first[1] is not None else []
     columns = {c.strip().lower(): i for i, c in enumerate(header)}  # a repeated column: the last one counts
     if "id" not in columns:
         raise CsvError(f"{path}: no 'id' column (found: {', '.join(columns) or 'no header'})")
@@ -46,14 +49,16 @@ def _records(path: Path, handle: TextIO) -> list[MatchRecord]:
     id_pos = columns["id"]
     records: list[MatchRecord] = []
     seen: set[str] = set()
-    for row in reader:
+    for line, row, unreadable in rows:
+        if row is None:
+            raise CsvError(f"{path}, line {line}: {unreadable}")
         rid = row[id_pos].strip() if id_pos < len(row) else ""
         if not rid:
             if not any(v.strip() for v in row):
                 continue  # a blank line at the end of an export
-            raise CsvError(f"{path}, line {reader.line_num}: empty id")
+            raise CsvError(f"{path}, line {line}: empty id")
         if rid in seen:
-            raise CsvError(f"{path}, line {reader.line_num}: duplicate id {rid!r}")
+            raise CsvError(f"{path}, line {line}: duplicate id {rid[:80]!r}")
         seen.add(rid)
         name, email, tax_number, phone, street, city, postal_code, country = (
             (row[i].strip() or None) if i is not None and i < len(row) else None for i in positions
@@ -90,6 +95,8 @@ def read_records(path: str | Path) -> list[MatchRecord]:
         raise CsvError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except csv.Error as exc:
         raise CsvError(f"{p}: not a readable CSV file ({exc})") from None
+    except UnclosedQuote as exc:
+        raise CsvError(f"{p}, {exc}") from None
 
 
 def write_decisions(path: str | Path, decisions: Iterable[Decision]) -> int:

@@ -29,6 +29,9 @@ class ConnectionConfig:
     # "company_id": "...", "environment_name": "..."}.
     options: dict[str, Any] = field(default_factory=dict)
     timeout_seconds: float = 30.0
+    # A whole request ends within this; a body larger than `max_response_bytes` is refused (see `bounded`).
+    deadline_seconds: float = 120.0
+    max_response_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ import httpx
 
 from contactsync import __version__, metrics
 from contactsync.providers.base import ConnectionConfig
-from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient
+from contactsync.providers.bounded import BodyTooLarge, DeadlineTransport, ForbiddenAddress, deadline, read_bounded
+from contactsync.providers.errors import AuthLost, NotFound, Permanent, ProviderError, RateLimited, Transient
+from contactsync.redact import redact, redact_details
 
 USER_AGENT = f"contactsync/{__version__}"
 
@@ -40,6 +42,8 @@ _NETSUITE_LIMIT = "SSS_REQUEST_LIMIT_EXCEEDED"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _EXCERPT = 160
+# Client headers that carry no credential; every other one does (Authorization, X-Account-Token, X-API-KEY...).
+_PLAIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "connection", "content-type"})
 
 
 def build_client(
@@ -47,12 +51,16 @@ def build_client(
 ) -> httpx.Client:
     """One pooled client per connection, with every timeout explicit so no call can hang a worker."""
     seconds = config.timeout_seconds
+    limits = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0)
     return httpx.Client(
         base_url=config.base_url.rstrip("/"),
         headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
         timeout=httpx.Timeout(connect=min(10.0, seconds), read=seconds, write=seconds, pool=seconds),
-        limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
-        transport=transport,
+        limits=limits,
+        transport=transport
+        or DeadlineTransport(
+            limits, base_url=config.base_url, allow_link_local=bool(config.options.get("allow_link_local"))
+        ),
         follow_redirects=False,  # followed by HttpCaller, same host only
     )
 
@@ -134,11 +142,15 @@ class HttpCaller:
         throttle: Callable[[], None] | None,
         default_retry_after: float,
         label: str,
+        deadline_seconds: float = 120.0,
+        max_response_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.client = client
         self._throttle = throttle
         self._default_retry_after = default_retry_after
         self._label = label
+        self._deadline_seconds = deadline_seconds
+        self._max_bytes = max_response_bytes
 
     @classmethod
     def for_connection(
@@ -156,6 +168,8 @@ class HttpCaller:
             throttle=throttle,
             default_retry_after=float(config.options.get("default_retry_after", 60.0)),
             label=label,
+            deadline_seconds=config.deadline_seconds,
+            max_response_bytes=config.max_response_bytes,
         )
 
     def request(
@@ -166,6 +180,28 @@ class HttpCaller:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            return self._request(method, path, params=params, json_body=json_body, headers=headers)
+        except ProviderError as exc:
+            raise self.redacted(exc) from exc.__cause__
+
+    def redacted(self, exc: ProviderError) -> ProviderError:
+        """The error with our credentials masked wherever the server's words repeat them (see `redact`)."""
+        secrets = [v for k, v in self.client.headers.items() if k.lower() not in _PLAIN_HEADERS]
+        secrets += [v.split(" ", 1)[1] for v in secrets if " " in v]  # "Bearer <key>": the key alone too
+        exc.args = tuple(redact(a, secrets) if isinstance(a, str) else a for a in exc.args)
+        exc.details = redact_details(exc.details, secrets)
+        return exc
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
     ) -> httpx.Response:
         if self._throttle is not None:
             self._throttle()
@@ -193,17 +229,37 @@ class HttpCaller:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
+        request = self.client.build_request(method, target, params=params, json=json_body, headers=headers)
         try:
-            response = self.client.request(method, target, params=params, json=json_body, headers=headers)
+            with deadline(self._deadline_seconds) as at:
+                response = self.client.send(request, stream=True)
+                try:
+                    answered = read_bounded(response, self._max_bytes)
+                finally:
+                    response.close()
+        except BodyTooLarge as exc:
+            metrics.count_request(self._label, method, response.status_code)
+            raise Permanent(
+                f"{self._label}: {method} {path} answered more than {exc.limit} bytes; refused "
+                "(CONTACTSYNC_MAX_RESPONSE_BYTES; a smaller page_size option may help)",
+                status=response.status_code,
+            ) from None
+        except ForbiddenAddress as exc:
+            raise Permanent(f"{self._label}: {method} {path} refused: {exc} (option allow_link_local)") from None
         except httpx.TimeoutException as exc:
             metrics.count_request(self._label, method, None)
+            if time.monotonic() >= at - 0.05:  # a socket timeout cut to the deadline ends a hair early
+                raise Transient(
+                    f"{self._label}: {method} {path} did not complete within {self._deadline_seconds:.0f} s "
+                    "(CONTACTSYNC_HTTP_DEADLINE_SECONDS)"
+                ) from exc
             raise Transient(f"{self._label}: {method} {path} timed out ({type(exc).__name__})") from exc
         except httpx.RequestError as exc:
             # Transport failures, undecodable gzip, protocol errors: the server may answer properly next time.
             metrics.count_request(self._label, method, None)
             raise Transient(f"{self._label}: {method} {path} failed on the wire: {exc}") from exc
-        metrics.count_request(self._label, method, response.status_code)
-        return response
+        metrics.count_request(self._label, method, answered.status_code)
+        return answered
 
     def _redirect_target(self, method: str, path: str, response: httpx.Response) -> httpx.URL:
         """Where a redirect points, if it stays on our host; credentials are never sent anywhere else."""
@@ -224,10 +280,12 @@ class HttpCaller:
         try:
             return decode_json(response.content)
         except ValueError as exc:
-            raise Transient(
-                f"{self._label}: {method} {path} answered {response.status_code} with a body that is not JSON: "
-                f"{body_excerpt(response.content)!r}",
-                status=response.status_code,
+            raise self.redacted(
+                Transient(
+                    f"{self._label}: {method} {path} answered {response.status_code} with a body that is not JSON: "
+                    f"{body_excerpt(response.content)!r}",
+                    status=response.status_code,
+                )
             ) from exc
 
     def _raise_for(self, method: str, path: str, response: httpx.Response) -> None:

@@ -117,11 +117,13 @@ class MergeProvider:
         return Page(contacts=contacts, quarantined=quarantined, next_token=next_token, max_modified_at=top)
 
     def _own_url(self, url: str) -> str:
-        """A `next` URL, refused unless it is on our host: the request carries the connection's credentials."""
+        """A `next` URL, refused unless it keeps our scheme, host and port: the request carries the connection's
+        credentials, which must not go in clear text or to another service on the same host."""
         target = httpx.URL(url)
         base = self.http.client.base_url
-        if target.host and target.host != base.host:
-            raise Transient(f"merge: the next page is on another host ({target.host}); not following it")
+        if target.host and (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            where = f"{target.scheme}://{target.netloc.decode('ascii', errors='replace')}"
+            raise Transient(f"merge: the next page is on another host, port or scheme ({where}); not following it")
         return url
 
     def sync_finished_at(self) -> datetime | None:

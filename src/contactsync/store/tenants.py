@@ -18,6 +18,7 @@ from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.registry import DIALECTS, open_provider
 from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
 from contactsync.settings import ConfigError, get_settings
+from contactsync.validation import check_base_url
 
 
 def vault() -> Vault:
@@ -73,19 +74,98 @@ def upsert_tenant(
     return tenant
 
 
+def update_tenant(
+    s: Session,
+    tenant_id: str,
+    *,
+    name: str | None = None,
+    dialect: str | None = None,
+    base_url: str | None = None,
+    secrets: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+    unset_options: list[str] | None = None,
+    sync_interval_seconds: int | None = None,
+) -> Tenant:
+    """Change only what is given: credentials are merged into the stored ones, options key by key.
+
+    A new URL, dialect or credential is a re-connection, so the connection becomes active again.
+    """
+    tenant = s.get(Tenant, tenant_id)
+    conn = connection_of(s, tenant_id)
+    if tenant is None or conn is None:
+        raise LookupError(f"no tenant {tenant_id!r}; add it with `contactsync tenants add`")
+    if dialect is not None and dialect not in DIALECTS:
+        raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+    if name is not None:
+        tenant.name = name
+    if sync_interval_seconds is not None:
+        tenant.sync_interval_seconds = sync_interval_seconds
+    if options or unset_options:
+        merged = {k: v for k, v in dict(conn.options or {}).items() if k not in (unset_options or [])}
+        conn.options = {**merged, **(options or {})}
+    reconnect = False
+    if secrets:
+        store = vault()
+        conn.credentials = store.seal({**store.open(conn.credentials), **secrets})
+        reconnect = True
+    if dialect is not None and dialect != conn.dialect:
+        conn.dialect, reconnect = dialect, True
+    if base_url is not None and base_url != conn.base_url:
+        conn.base_url, reconnect = base_url, True
+    if reconnect:
+        conn.status, conn.status_reason = "active", None
+    s.flush()
+    return tenant
+
+
+def rotate_credentials(s: Session) -> tuple[int, list[str]]:
+    """Re-encrypt every connection's credentials with the first key of CONTACTSYNC_SECRET_KEY.
+
+    Returns (rotated, tenants whose credentials no key can decrypt); those are left as they are, and the caller
+    must not report the old key as removable while any remain.
+    """
+    store = vault()
+    rotated, unreadable = 0, []
+    for conn in s.scalars(select(Connection).order_by(Connection.id).with_for_update()):
+        try:
+            conn.credentials = store.rotate(conn.credentials)
+            rotated += 1
+        except ConfigError:
+            unreadable.append(conn.tenant_id)
+    s.flush()
+    return rotated, unreadable
+
+
+def connection_secrets(s: Session, connection_id: int) -> list[str]:
+    """Every credential of the connection (API key, account token, webhook secret), to mask in stored text;
+    none when they cannot be decrypted (then they cannot have been sent either)."""
+    conn = s.get(Connection, connection_id)
+    if conn is None:
+        return []
+    try:
+        return [str(v) for v in vault().open(conn.credentials).values() if v]
+    except ConfigError:
+        return []
+
+
 def connection_of(s: Session, tenant_id: str) -> Connection | None:
     return s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
 
 
 def connection_config(conn: Connection) -> ConnectionConfig:
+    # Checked again where credentials are about to be sent: a row may predate the check or come another way.
+    check_base_url(conn.base_url, conn.options)
     secrets = vault().open(conn.credentials)
+    settings = get_settings()
     return ConnectionConfig(
         dialect=conn.dialect,
         base_url=conn.base_url,
         api_key=str(secrets["api_key"]),
         account_token=str(secrets["account_token"]),
         options=dict(conn.options or {}),
-        timeout_seconds=get_settings().http_timeout_seconds,
+        timeout_seconds=settings.http_timeout_seconds,
+        deadline_seconds=settings.http_deadline_seconds,
+        max_response_bytes=settings.max_response_bytes,
     )
 
 

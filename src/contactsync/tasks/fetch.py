@@ -17,16 +17,17 @@ from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
-from contactsync.providers.errors import AuthLost, NotFound, Permanent, ProviderError, RateLimited, Transient
+from contactsync.providers.errors import NotFound
 from contactsync.providers.window import advance, next_window
-from contactsync.ratelimit import note_rate_limited
 from contactsync.settings import get_settings
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.lost_creates import reach_back, visibility_lag
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
 from contactsync.store.tenants import provider_for
-from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
+from contactsync.tasks.failures import Attempt
+from contactsync.tasks.failures import handle as handle_failure
+from contactsync.tasks.outcomes import CallCounter
 from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
 
@@ -48,8 +49,8 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             return
         s.expunge(conn)
     calls = CallCounter()
-    provider = provider_for(conn, on_call=calls.hit)
     try:
+        provider = provider_for(conn, on_call=calls.hit)
         window = _window(tenant_id, run_id, conn, provider)
         while True:
             with db.session() as s:
@@ -68,22 +69,8 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             if page.next_token is None:
                 break
         send("contactsync.advance", tenant_id, run_id)
-    except RateLimited as exc:
-        if exc.status == 429:  # the platform's word, not our own bucket's wait: all workers hold back
-            note_rate_limited(conn.id, exc.retry_after)
-        _count_calls(run_id, calls)
-        raise self.retry(countdown=exc.retry_after) from None
-    except Transient as exc:
-        _count_calls(run_id, calls)
-        raise self.retry(countdown=exc.retry_after or retry_delay(self.request.retries)) from exc
-    except AuthLost as exc:
-        pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
-    except (Permanent, ProviderError) as exc:
-        with db.session() as s:
-            run = lock_run(s, tenant_id, run_id)
-            if run is not None and run.status == "fetching":
-                finish_run(s, run, "failed", f"fetch: {exc}")
-        log.warning("fetch failed", tenant_id=tenant_id, run_id=run_id, error=str(exc))
+    except Exception as exc:
+        handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
 
 
 def _infers_deletions(conn: Connection) -> bool:
@@ -181,8 +168,3 @@ def _complete_walk(
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
     run.status = "reconciling"
-
-
-def _count_calls(run_id: int, calls: CallCounter) -> None:
-    with db.session() as s:
-        add_counters(s, run_id, api_calls=calls.take())

@@ -28,8 +28,7 @@ from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.errors import AuthLost, LookupIncomplete, Permanent, ProviderError, RateLimited, Transient
-from contactsync.ratelimit import note_rate_limited
+from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
 from contactsync.settings import get_settings
 from contactsync.store.ledger import plan_writes as plan_into_ledger
 from contactsync.store.ledger import record_created, record_updated
@@ -37,7 +36,9 @@ from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, lock_run, open_write_ops
 from contactsync.store.tenants import provider_for
-from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
+from contactsync.tasks.failures import Attempt, Failure
+from contactsync.tasks.failures import handle as handle_failure
+from contactsync.tasks.outcomes import CallCounter, retry_delay
 from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
 
@@ -109,7 +110,11 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
             return
         previous = W(op.status)
         calls = CallCounter()
-        provider = provider_for(conn, on_call=calls.hit)
+        try:
+            provider = provider_for(conn, on_call=calls.hit)
+        except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
+            handle_failure(task, exc, Attempt("write", tenant_id, op.run_id, conn.id, calls))
+            return
         # A create that may have reached the platform is looked for, not sent, unless the platform replays.
         look_first = op.kind == "create" and previous != W.PENDING and not provider.idempotency
         if not look_first:
@@ -155,24 +160,20 @@ def _send(
                 record_updated(s, live, updated)
                 if run_id is not None:
                     add_counters(s, run_id, updated_remote=1, api_calls=calls.take())
-    except RateLimited as exc:
-        if exc.status == 429:  # the platform's word, not our own bucket's wait: all workers hold back
-            note_rate_limited(conn.id, exc.retry_after)
-        _set_status(op.id, previous, str(exc), run_id, calls)
-        raise task.retry(countdown=exc.retry_after) from None
-    except Transient as exc:
-        # A create whose answer was lost may have been committed: the next attempt looks (or, with an
-        # Idempotency-Key, repeats the very same request) before anything is sent again.
-        _set_status(op.id, W.UNCERTAIN if op.kind == "create" else W.PENDING, str(exc), run_id, calls)
-        raise task.retry(countdown=exc.retry_after or retry_delay(task.request.retries)) from None
-    except AuthLost as exc:
-        _set_status(op.id, previous, str(exc), run_id, calls)
-        if run_id is not None:
-            pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
-        return
-    except (Permanent, ProviderError) as exc:
-        _set_status(op.id, W.FAILED, f"{exc} {exc.details or ''}".strip(), run_id, calls, failed=True)
-        log.warning("write failed permanently", op_id=op.id, error=str(exc))
+    except Exception as exc:
+
+        def record(kind: Failure, error: str) -> None:
+            if kind is Failure.PERMANENT:
+                _set_status(op.id, W.FAILED, error, run_id, calls, failed=True)
+            elif kind in (Failure.TRANSIENT, Failure.UNEXPECTED):
+                # A create whose answer was lost (or whose success went unrecorded) may have been committed: the
+                # next attempt looks (or, with an Idempotency-Key, repeats the very same request) before anything
+                # is sent again.
+                _set_status(op.id, W.UNCERTAIN if op.kind == "create" else W.PENDING, error, run_id, calls)
+            else:
+                _set_status(op.id, previous, error, run_id, calls)
+
+        handle_failure(task, exc, Attempt("write", tenant_id, run_id, conn.id, calls), record=record)
     if run_id is not None:
         _maybe_finish(tenant_id, run_id)
 
@@ -191,17 +192,15 @@ def _look_for_lost_create(
     problem = "not found yet"
     try:
         echo = _lookup(op, conn.dialect, provider, payload)
-    except RateLimited as exc:
-        if exc.status == 429:
-            note_rate_limited(conn.id, exc.retry_after)
-        _set_status(op.id, W.UNCERTAIN, f"look-up: {exc}", run_id, calls)
-        raise task.retry(countdown=exc.retry_after) from None
-    except AuthLost as exc:
-        _set_status(op.id, W.UNCERTAIN, f"look-up: {exc}", run_id, calls)
-        if run_id is not None:
-            pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
+    except (RateLimited, AuthLost) as exc:
+        handle_failure(
+            task,
+            exc,
+            Attempt("write", tenant_id, run_id, conn.id, calls),
+            record=lambda _kind, error: _set_status(op.id, W.UNCERTAIN, f"look-up: {error}", run_id, calls),
+        )
         return
-    except (LookupIncomplete, Transient, Permanent, ProviderError) as exc:
+    except (LookupIncomplete, ProviderError) as exc:  # not evidence of absence, nor a refused write
         problem = f"look-up inconclusive: {exc}"
     if echo is not None:
         with db.session() as s:

@@ -43,6 +43,10 @@ def configure(capp: Celery) -> None:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
+        # No task may hold a worker slot without end: the soft limit raises inside the task (its run fails with
+        # the reason), the hard one kills the child process (the task is redelivered, the run re-driven).
+        task_soft_time_limit=settings.task_soft_time_limit_seconds,
+        task_time_limit=max(settings.task_time_limit_seconds, settings.task_soft_time_limit_seconds + 1),
         worker_prefetch_multiplier=1,
         task_default_queue=CONTROL_QUEUE,
         # A plain `celery -A contactsync.worker worker` serves every queue; `-Q` narrows it to a share of them.

@@ -1,0 +1,121 @@
+"""Operator mistakes on the command line: one line, exit code 2, nothing changed, no migration noise."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from contactsync import db
+from contactsync.cli import main
+from contactsync.models import Connection, Tenant
+from contactsync.store.tenants import vault
+from contactsync.validation import InputError, check_base_url, check_tenant_id
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "CONTACTSYNC_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "contactsync", *args], env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    out = (proc.stdout + proc.stderr).strip()
+    assert len(out.splitlines()) == 1, out
+    assert "Traceback" not in out and "alembic" not in out.lower()
+    for word in words:
+        assert word in out
+
+
+ADD = ["tenants", "add", "--api-key", "k", "--account-token", "t"]
+
+
+def test_add_refuses_an_existing_tenant_and_update_changes_only_what_is_given(env: dict[str, str]) -> None:
+    base = "https://api.example.com/v1"
+    added = cli(env, *ADD, "acme", "--base-url", base, "--webhook-secret", "whs", "--option", "page_size=50")
+    assert added.returncode == 0, added.stderr
+    again = cli(env, *ADD, "acme", "--base-url", base)
+    assert_one_line_error(again, "exists", "tenants update")
+    updated = cli(env, "tenants", "update", "acme", "--interval", "120", "--option", "lookback_seconds=60")
+    assert updated.returncode == 0, updated.stderr
+    with db.session() as s:
+        tenant = s.get(Tenant, "acme")
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == "acme"))
+        assert tenant is not None and conn is not None
+        assert tenant.sync_interval_seconds == 120
+        assert conn.options == {"page_size": 50, "lookback_seconds": 60}
+        assert conn.base_url == base
+        assert vault().open(conn.credentials) == {"api_key": "k", "account_token": "t", "webhook_secret": "whs"}
+
+
+def test_unknown_tenant_is_one_line_without_migration_noise(env: dict[str, str]) -> None:
+    assert_one_line_error(cli(env, "sync", "nosuch"), "nosuch")
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ([*ADD, "t1", "--base-url", "https://x.example", "--dialect", "foo"], ["unknown dialect"]),
+        ([*ADD, "t1", "--base-url", "notaurl"], ["invalid base URL"]),
+        ([*ADD, "t1", "--base-url", "http://books.example.com"], ["not https", "allow_insecure_http"]),
+        ([*ADD, "bad id!", "--base-url", "https://x.example"], ["invalid tenant id"]),
+        ([*ADD, "t1", "--base-url", "http://169.254.169.254/latest", "--option", "allow_insecure_http=true"],
+         ["link-local"]),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_exit_2(
+    env: dict[str, str],
+    args: list[str],
+    words: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # In this process (the checks run before any server is started), through the console entry point.
+    monkeypatch.setattr(sys, "argv", ["contactsync", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    out = capsys.readouterr()
+    assert_one_line_error(subprocess.CompletedProcess(args, int(str(exited.value.code)), out.out, out.err), *words)
+
+
+def test_read_only_commands_do_not_migrate(env: dict[str, str]) -> None:
+    url = make_url(env["DATABASE_URL"])
+    empty = f"cs_empty_{uuid.uuid4().hex[:10]}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{empty}"')
+    try:
+        target = url.set(database=empty).render_as_string(hide_password=False)
+        for command in (["runs"], ["tenants", "list"]):
+            assert_one_line_error(cli({**env, "DATABASE_URL": target}, *command), "contactsync db upgrade")
+        with psycopg.connect(url.set(drivername="postgresql", database=empty).render_as_string(False)) as conn:
+            assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{empty}" WITH (FORCE)')
+
+
+def test_tenant_ids_and_base_urls() -> None:
+    assert check_tenant_id("acme-gmbh_2.eu") == "acme-gmbh_2.eu"
+    for bad in ("", "-x", "a" * 65, "a/b", "ä", "a b"):
+        with pytest.raises(InputError):
+            check_tenant_id(bad)
+    assert check_base_url("http://127.0.0.1:8765/api")  # loopback never leaves the machine
+    assert check_base_url("http://sandbox:8765", {"allow_insecure_http": True})
+    assert check_base_url("https://169.254.169.254/", {"allow_link_local": True})
+    for bad in (
+        "ftp://x.example",
+        "https://user:pw@x.example",
+        "https://metadata.google.internal/",
+        "https://[fe80::1]/",
+    ):
+        with pytest.raises(InputError):
+            check_base_url(bad)

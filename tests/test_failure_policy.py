@@ -1,0 +1,109 @@
+"""The failure policy's decisions, against the real database and Redis (the task is the only stand-in: it records
+the retry it is asked for instead of queueing one)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from contactsync import db
+from contactsync.models import Connection, SyncRun
+from contactsync.providers.errors import Permanent, RateLimited, Transient
+from contactsync.services import refresh_process_settings
+from contactsync.store.runs import start_run
+from contactsync.store.tenants import upsert_tenant
+from contactsync.tasks.failures import Attempt, handle
+from contactsync.tasks.outcomes import CallCounter
+
+
+class Retried(Exception):
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+        self.countdown = countdown
+
+
+@dataclass
+class Request:
+    retries: int = 0
+
+
+@dataclass
+class StubTask:
+    request: Request = field(default_factory=Request)
+
+    def retry(self, countdown: float) -> Retried:
+        return Retried(countdown)
+
+
+@pytest.fixture
+def attempt(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Attempt:
+    monkeypatch.setenv("CONTACTSYNC_GIVE_UP_SECONDS", "1")
+    refresh_process_settings()
+    with db.session() as s:
+        upsert_tenant(s, "t1", name="T", dialect="merge", base_url="https://x.example", api_key="sk_live_abcdef",
+                      account_token="acct_token_ghijkl")  # fmt: skip
+        conn = s.scalar(select(Connection))
+        assert conn is not None
+        run = start_run(s, conn)
+        assert run is not None
+        return Attempt("fetch", "t1", run.id, conn.id, CallCounter())
+
+
+def run_of(attempt: Attempt) -> SyncRun:
+    with db.session() as s:
+        run = s.get(SyncRun, attempt.run_id)
+        assert run is not None
+        return run
+
+
+def decide(attempt: Attempt, exc: BaseException) -> float | None:
+    """The countdown of the retry asked for, or None when the policy ended (or left) the run instead."""
+    try:
+        handle(StubTask(), exc, attempt)  # type: ignore[arg-type]
+    except Retried as retried:
+        return retried.countdown
+    return None
+
+
+def test_transient_failures_retry_until_the_budget_is_spent_then_fail_with_the_last_error(attempt: Attempt) -> None:
+    assert decide(attempt, Transient("merge: GET /contacts timed out")) is not None
+    assert "retrying after merge: GET /contacts timed out" in (run_of(attempt).error or "")
+    time.sleep(1.1)
+    assert decide(attempt, Transient("merge: GET /contacts answered 503")) is None
+    run = run_of(attempt)
+    assert run.status == "failed"
+    assert run.error == "fetch: gave up after 1 s failing without progress: merge: GET /contacts answered 503"
+
+
+def test_progress_between_failures_starts_the_budget_anew(attempt: Attempt) -> None:
+    assert decide(attempt, Transient("blip")) is not None
+    time.sleep(1.1)
+    with db.session() as s:
+        run = s.get(SyncRun, attempt.run_id)
+        assert run is not None
+        run.pages_fetched += 1
+    assert decide(attempt, Transient("another blip")) is not None
+    assert run_of(attempt).status == "fetching"
+
+
+def test_an_endless_retry_after_is_capped_and_beyond_the_budget_ends_the_run(attempt: Attempt) -> None:
+    assert decide(attempt, RateLimited("429", retry_after=float("inf"))) is None
+    run = run_of(attempt)
+    assert run.status == "failed" and "gave up after 1 s rate limited" in (run.error or "")
+
+
+def test_unexpected_errors_fail_the_run_in_one_line_and_secrets_are_masked(attempt: Attempt) -> None:
+    assert decide(attempt, Permanent("merge: 400 (you sent Bearer sk_live_abcdef\nand acct_token_ghijkl)")) is None
+    run = run_of(attempt)
+    assert run.status == "failed"
+    assert run.error == "fetch: merge: 400 (you sent Bearer [redacted] and [redacted])"
+
+
+def test_a_bug_fails_the_run_with_its_type_and_message(attempt: Attempt) -> None:
+    failure: Any = KeyError("results")
+    assert decide(attempt, failure) is None
+    assert run_of(attempt).error == "fetch: KeyError: 'results'"
