@@ -59,6 +59,7 @@ from benchmarks.harness import (
     linked_pairs,
     p95,
     read_platform,
+    seed_app_contacts,
     servers,
     tenant_data,
 )
@@ -91,9 +92,7 @@ def seed(admin: SandboxAdmin, sandbox_url: str, t: int, data: TenantData, args: 
             options={"rate_limit_per_minute": args.rate or UNLIMITED, "page_size": args.page_size},
             sync_interval_seconds=86_400, webhook_secret=WEBHOOK_SECRET if args.webhooks else None,
         )  # fmt: skip
-    for start in range(0, len(data.app), 2000):  # one transaction per chunk: big tenants stay in bounds
-        with db.session() as s:
-            upsert_app_contacts(s, f"t{t}", data.app[start : start + 2000], updated_at=APP_EDITED_AT)
+    seed_app_contacts(f"t{t}", data.app, APP_EDITED_AT)
 
 
 def platform_counts(admin: SandboxAdmin, tenants: int) -> tuple[list[int], int]:

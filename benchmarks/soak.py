@@ -62,6 +62,7 @@ from benchmarks.harness import (
     linked_pairs,
     read_platform,
     runs_by_status,
+    seed_app_contacts,
     servers,
     tenant_data,
     terminate_backends,
@@ -158,7 +159,7 @@ class Soak:
                     base_url=f"{sandbox_url}/api/accounting/v1", api_key="k", account_token=token,
                     options={"rate_limit_per_minute": 100_000, "page_size": 25}, sync_interval_seconds=3,
                 )  # fmt: skip
-                upsert_app_contacts(s, f"t{t}", data.app, updated_at=APP_EDITED_AT)
+            seed_app_contacts(f"t{t}", data.app, APP_EDITED_AT)
             self.tally.added_app[f"t{t}"] = []
             self.tally.added_names[f"t{t}"] = Counter()
 
