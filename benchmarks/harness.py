@@ -226,16 +226,16 @@ class Workers:
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p is not None and p.poll() is None]
 
-    def kill(self, i: int, rng: random.Random) -> str:
-        """SIGKILL worker `i`: half the time one pool process (the worker replaces it), else the whole worker
-        with its pool (started again at once). Returns which."""
+    def kill(self, i: int, rng: random.Random, whole_share: float = 0.5) -> str:
+        """SIGKILL worker `i`: one pool process (the worker replaces it), or with probability `whole_share` the
+        whole worker with its pool (started again at once). Returns which."""
         proc = self.procs[i]
         assert proc is not None
         try:
             children = psutil.Process(proc.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             children = []
-        if children and rng.random() < 0.5:
+        if children and rng.random() >= whole_share:
             with contextlib.suppress(psutil.NoSuchProcess):
                 rng.choice(children).send_signal(signal.SIGKILL)
             return "pool process"

@@ -3,10 +3,10 @@ platform misbehaves; afterwards nothing may be duplicated, lost or left running.
 
 It keeps `--tenants` tenants syncing (the beat starts each one's next run a few seconds after the last ended)
 through `--workers` Celery workers for `--minutes` (counted from the end of the last tenant's first full sync,
-which already runs under fire), and meanwhile:
+which already runs under fire unless `--calm-start`), and meanwhile:
 
-- SIGKILLs a random worker every `--kill-every` seconds (on average): half the time one pool process, which the
-  worker replaces, else the whole worker with its pool, which is started again at once;
+- SIGKILLs a random ready worker every `--kill-every` seconds (on average): one pool process, which the worker
+  replaces, or (`--whole-worker-share` of the kills) the whole worker with its pool, started again at once;
 - kills its own Redis (SIGKILL, no save) every `--redis-every` seconds and starts it again on the same port;
 - terminates every PostgreSQL connection to its own database every `--pg-every` seconds;
 - has the sandbox answer 5xx, drop connections and lose the answers of committed writes throughout, and send
@@ -124,12 +124,14 @@ def _carried(fieldname: str, value: Any) -> Any:
     return carried_content("merge", {"name": "x", fieldname: value})[fieldname]
 
 
-def _random_value(fieldname: str, rng: random.Random) -> Any:
+def _random_value(fieldname: str, rng: random.Random, avoid: Any) -> Any:
+    """A new value for the field, never `avoid` (its current value): setting a field to what it already holds is
+    no edit, moves no clock, and must not be expected to win anything."""
     if fieldname == "phones":
         return [{"number": f"+49 30 {rng.randrange(10**7, 10**8)}", "type": "work"}]
     if fieldname == "emails":
         return [f"s{rng.randrange(10**9)}@soak.example"]
-    return rng.choice(["EUR", "USD", "GBP", "CHF", "SEK"])
+    return rng.choice([c for c in ("EUR", "USD", "GBP", "CHF", "SEK") if c != avoid])
 
 
 class Soak:
@@ -143,6 +145,7 @@ class Soak:
         self.admin: SandboxAdmin | None = None
         self.datas: list[TenantData] = []
         self.errors: list[str] = []
+        self.passed = False
 
     # -- set-up ---------------------------------------------------------------------------------------------
 
@@ -194,7 +197,7 @@ class Soak:
                     # Only a worker that is up: killing one still starting would only stop all progress.
                     ready = [i for i in range(a.workers) if self.workers.is_ready(i)]
                     if ready:
-                        kind = self.workers.kill(self.rng.choice(ready), self.rng)
+                        kind = self.workers.kill(self.rng.choice(ready), self.rng, a.whole_worker_share)
                         self.tally.kills[kind] += 1
                         due["kill"] = now + self.rng.uniform(0.5, 1.5) * a.kill_every
                 if now >= due["redis"]:
@@ -233,7 +236,7 @@ class Soak:
         while not self.stop.wait(self.rng.uniform(0.5, 1.5) * self.args.edit_every):
             tenant = f"t{self.rng.randrange(self.args.tenants)}"
             try:
-                if self._pause_until_idle(tenant, timeout=60):
+                if self._pause_until_idle(tenant, timeout=self.args.edit_wait):
                     self._edit(tenant)
                     self.tally.edit_rounds += 1
                 else:
@@ -278,15 +281,17 @@ class Soak:
         for pair in app_side:
             self._edit_app(tenant, pair.app_contact_id)
         for pair in platform_side:
-            self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id)
+            self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, pair.app)
         for pair in both:  # the same field on both sides: the later edit must win everywhere
             name = self.rng.choice(["phones", "emails", "currency"])
             first, second = ("app", "platform") if self.rng.random() < 0.5 else ("platform", "app")
+            current = dict(pair.app)
             for side in (first, second):
                 if side == "app":
-                    self._edit_app(tenant, pair.app_contact_id, name)
+                    value = self._edit_app(tenant, pair.app_contact_id, name)
                 else:
-                    self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, name)
+                    value = self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, current, name)
+                current[name] = value  # the second edit differs from the first too
                 time.sleep(0.02)
         n = len(self.tally.added_app[tenant])
         app_id = f"soak-{tenant}-{n}"
@@ -301,22 +306,27 @@ class Soak:
             self.admin.mutate(token, "add", contact=CanonicalContact(name=plat, is_supplier=True))
             self.tally.added_names[tenant][plat.casefold()] += 1
 
-    def _edit_app(self, tenant: str, app_contact_id: int, name: str | None = None) -> None:
+    def _edit_app(self, tenant: str, app_contact_id: int, name: str | None = None) -> Any:
         name = name or self.rng.choice(["phones", "emails", "currency"])
-        value = _random_value(name, self.rng)
         with db.session() as s:
             row = s.get(AppContact, app_contact_id)
             assert row is not None
+            value = _random_value(name, self.rng, row.data.get(name))
             contact = CanonicalContact.model_validate({**row.data, name: value})
             upsert_app_contacts(s, tenant, [(row.app_id, contact)])
         self.tally.edits.append(Edit(tenant, app_contact_id, "app", name, _carried(name, value), time.time()))
+        return _carried(name, value)
 
-    def _edit_platform(self, tenant: str, token: str, app_contact_id: int, remote_id: str, name: str = "") -> None:
+    def _edit_platform(
+        self, tenant: str, token: str, app_contact_id: int, remote_id: str, current: dict[str, Any], name: str = ""
+    ) -> Any:
+        """Edit the platform's copy; `current` is the pair's content as last synced (both sides agreed then)."""
         assert self.admin is not None
         name = name or self.rng.choice(["phones", "emails", "currency"])
-        value = _random_value(name, self.rng)
+        value = _random_value(name, self.rng, current.get(name))
         self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
         self.tally.edits.append(Edit(tenant, app_contact_id, "platform", name, _carried(name, value), time.time()))
+        return _carried(name, value)
 
     def wait_first_runs(self) -> None:
         """The soak's minutes count from the end of the last tenant's first (full) sync, so edits always happen."""
@@ -421,6 +431,10 @@ def check(soak: Soak) -> dict[str, Any]:
                         f"{tenant}: newest edit lost on {pair.app_id} / {pair.remote_id}: {e.side} set {e.field} to "
                         f"{e.value!r}; app has {pair.app.get(e.field)!r}, platform {pair.platform.get(e.field)!r}"
                     )
+                    for h in soak.tally.edits:
+                        if h.tenant == tenant and h.app_contact_id == app_contact_id:
+                            stamp = datetime.fromtimestamp(h.at, UTC).isoformat()
+                            say(f"    edit at {stamp}: {h.side} {h.field} = {h.value!r}")
         with db.session() as s:
             linked_app_ids = set(
                 s.scalars(
@@ -457,12 +471,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--kill-every", type=float, default=3.0)
+    parser.add_argument("--whole-worker-share", type=float, default=0.25, help="kills that take a whole worker")
     parser.add_argument("--redis-every", type=float, default=60.0)
     parser.add_argument("--pg-every", type=float, default=20.0)
     parser.add_argument("--burst-every", type=float, default=15.0)
     parser.add_argument("--edit-every", type=float, default=3.0)
     parser.add_argument("--edit-fraction", type=float, default=0.02, help="pairs edited on each side per round")
+    parser.add_argument("--edit-wait", type=float, default=180.0, help="how long an edit round waits for a run")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--calm-start", action="store_true", help="first syncs without faults (a quick smoke)")
+    parser.add_argument("--keep-database", action="store_true", help="keep the database when an invariant fails")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -489,10 +507,12 @@ def main() -> int:
                 soak.start_processes(env)
                 say(f"soak: {args.tenants} tenants x {args.contacts} contacts, {args.workers} workers")
                 threads = [threading.Thread(target=soak.chaos), threading.Thread(target=soak.editor)]
+                if args.calm_start:
+                    soak.wait_first_runs()
                 for thread in threads:
                     thread.start()
                 soak.wait_first_runs()
-                say(f"every tenant synced once (under fire); {args.minutes} more minutes")
+                say(f"every tenant synced once; {args.minutes} more minutes")
                 soak.stop.wait(args.minutes * 60)
                 soak.stop.set()
                 for thread in threads:
@@ -501,6 +521,7 @@ def main() -> int:
                 settled = soak.settle()
                 say("settled; checking both sides")
                 result = check(soak) | settled
+                soak.passed = not (result["unfinished_runs"] or result["duplicates"] or result["lost"])
                 injected: Counter[str] = Counter()
                 assert soak.admin is not None
                 for t in range(args.tenants):
@@ -513,7 +534,10 @@ def main() -> int:
                     from contactsync.cli.processes import stop
 
                     stop([soak.beat])
-            drop_database(database)
+            if args.keep_database and not (soak and soak.passed):
+                say(f"database kept for inspection: {database}")
+            else:
+                drop_database(database)
             for server in owned:
                 server.stop()
     tally = soak.tally
