@@ -43,6 +43,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,14 +125,14 @@ def _carried(fieldname: str, value: Any) -> Any:
     return carried_content("merge", {"name": "x", fieldname: value})[fieldname]
 
 
-def _random_value(fieldname: str, rng: random.Random, avoid: Any) -> Any:
-    """A new value for the field, never `avoid` (its current value): setting a field to what it already holds is
-    no edit, moves no clock, and must not be expected to win anything."""
+def _random_value(fieldname: str, rng: random.Random, *avoid: Any) -> Any:
+    """A new value for the field, never one of `avoid` (the values either side holds): setting a field to what it
+    already holds is no edit, moves no clock, and must not be expected to win anything."""
     if fieldname == "phones":
         return [{"number": f"+49 30 {rng.randrange(10**7, 10**8)}", "type": "work"}]
     if fieldname == "emails":
         return [f"s{rng.randrange(10**9)}@soak.example"]
-    return rng.choice([c for c in ("EUR", "USD", "GBP", "CHF", "SEK") if c != avoid])
+    return rng.choice([c for c in ("EUR", "USD", "GBP", "CHF", "SEK") if c not in avoid])
 
 
 class Soak:
@@ -281,17 +282,18 @@ class Soak:
         for pair in app_side:
             self._edit_app(tenant, pair.app_contact_id)
         for pair in platform_side:
-            self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, pair.app)
+            name = self.rng.choice(["phones", "emails", "currency"])
+            self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, [pair.app.get(name)], name)
         for pair in both:  # the same field on both sides: the later edit must win everywhere
             name = self.rng.choice(["phones", "emails", "currency"])
             first, second = ("app", "platform") if self.rng.random() < 0.5 else ("platform", "app")
-            current = dict(pair.app)
+            taken: list[Any] = [pair.app.get(name)]  # both sides hold this value now (synced between runs)
             for side in (first, second):
                 if side == "app":
-                    value = self._edit_app(tenant, pair.app_contact_id, name)
+                    value = self._edit_app(tenant, pair.app_contact_id, name, taken)
                 else:
-                    value = self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, current, name)
-                current[name] = value  # the second edit differs from the first too
+                    value = self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, taken, name)
+                taken.append(value)  # the second edit differs from the first and from the original
                 time.sleep(0.02)
         n = len(self.tally.added_app[tenant])
         app_id = f"soak-{tenant}-{n}"
@@ -306,24 +308,24 @@ class Soak:
             self.admin.mutate(token, "add", contact=CanonicalContact(name=plat, is_supplier=True))
             self.tally.added_names[tenant][plat.casefold()] += 1
 
-    def _edit_app(self, tenant: str, app_contact_id: int, name: str | None = None) -> Any:
+    def _edit_app(self, tenant: str, app_contact_id: int, name: str | None = None, taken: Sequence[Any] = ()) -> Any:
         name = name or self.rng.choice(["phones", "emails", "currency"])
         with db.session() as s:
             row = s.get(AppContact, app_contact_id)
             assert row is not None
-            value = _random_value(name, self.rng, row.data.get(name))
+            value = _random_value(name, self.rng, row.data.get(name), *taken)
             contact = CanonicalContact.model_validate({**row.data, name: value})
             upsert_app_contacts(s, tenant, [(row.app_id, contact)])
         self.tally.edits.append(Edit(tenant, app_contact_id, "app", name, _carried(name, value), time.time()))
         return _carried(name, value)
 
     def _edit_platform(
-        self, tenant: str, token: str, app_contact_id: int, remote_id: str, current: dict[str, Any], name: str = ""
+        self, tenant: str, token: str, app_contact_id: int, remote_id: str, taken: Sequence[Any], name: str = ""
     ) -> Any:
-        """Edit the platform's copy; `current` is the pair's content as last synced (both sides agreed then)."""
+        """Edit the platform's copy to a value none of `taken` (what the pair held when last synced, and so on)."""
         assert self.admin is not None
         name = name or self.rng.choice(["phones", "emails", "currency"])
-        value = _random_value(name, self.rng, current.get(name))
+        value = _random_value(name, self.rng, *taken)
         self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
         self.tally.edits.append(Edit(tenant, app_contact_id, "platform", name, _carried(name, value), time.time()))
         return _carried(name, value)
