@@ -2,7 +2,7 @@
 
 from contactsync.models.base import Base
 from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
-from contactsync.models.links import Link, ReviewItem
+from contactsync.models.links import Link, MatchLabel, ReviewItem
 from contactsync.models.runs import (
     ACTIVE_RUN_STATES,
     RUN_COUNTERS,
@@ -23,6 +23,7 @@ __all__ = [
     "Connection",
     "ContactKey",
     "Link",
+    "MatchLabel",
     "QuarantinedRecord",
     "RemoteContact",
     "ReviewItem",
