@@ -180,6 +180,8 @@ class Workers:
     command_prefix: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
+    # Where each worker's log stood when it was last started: "ready." counts only after that.
+    _offsets: dict[int, int] = field(default_factory=dict)
 
     def start_all(self) -> None:
         self.procs = [None] * self.count
@@ -193,7 +195,6 @@ class Workers:
 
     def start(self, i: int, wait: bool = True) -> None:
         log = self._log(i)
-        self._offsets = getattr(self, "_offsets", {})
         self._offsets[i] = log.stat().st_size if log.exists() else 0
         cmd = worker_command(worker_queues(i, self.count), f"w{i}-{uuid.uuid4().hex[:6]}", self.concurrency, self.extra)
         if self.command_prefix:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -43,8 +44,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,30 +54,24 @@ from sqlalchemy.exc import OperationalError
 from benchmarks.harness import (
     TenantData,
     Workers,
-    disagreeing,
     drop_database,
-    duplicates,
     environment,
     fresh_database,
-    linked_pairs,
-    read_platform,
-    runs_by_status,
     seed_app_contacts,
     servers,
     tenant_data,
     terminate_backends,
 )
+from benchmarks.soak_check import Tally, check
+from benchmarks.soak_edits import Editor, NotYet
 from contactsync import db
 from contactsync.cli.processes import beat_command, spawn
-from contactsync.contact import CanonicalContact
 from contactsync.crypto import new_key
 from contactsync.demo import APP_EDITED_AT
-from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link, SyncRun, Tenant
-from contactsync.providers.registry import carried_content
+from contactsync.models import ACTIVE_RUN_STATES, SyncRun, Tenant
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.services import EmbeddedRedis
-from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
 
 BASE_FAULTS = {"error_rate": 0.05, "reset_rate": 0.02, "drop_after_commit_rate": 0.15, "latency_ms": 5}
@@ -90,49 +83,6 @@ _T0 = time.monotonic()
 
 def say(*parts: Any) -> None:
     print(f"[{time.monotonic() - _T0:6.1f}s]", *parts, flush=True)
-
-
-@dataclass
-class Edit:
-    tenant: str
-    app_contact_id: int
-    side: str  # app | platform
-    field: str
-    value: Any  # as the dialect carries it
-    at: float
-
-
-@dataclass
-class Tally:
-    kills: Counter[str] = field(default_factory=Counter)
-    redis_restarts: int = 0
-    pg_cuts: int = 0
-    pg_backends_terminated: int = 0
-    bursts: int = 0
-    beat_restarts: int = 0
-    edit_rounds: int = 0
-    edit_rounds_skipped: int = 0
-    edits: list[Edit] = field(default_factory=list)
-    added_app: dict[str, list[str]] = field(default_factory=dict)  # tenant -> app ids
-    added_names: dict[str, Counter[str]] = field(default_factory=dict)  # tenant -> names expected once more
-
-
-class _NotYet(Exception):
-    pass
-
-
-def _carried(fieldname: str, value: Any) -> Any:
-    return carried_content("merge", {"name": "x", fieldname: value})[fieldname]
-
-
-def _random_value(fieldname: str, rng: random.Random, *avoid: Any) -> Any:
-    """A new value for the field, never one of `avoid` (the values either side holds): setting a field to what it
-    already holds is no edit, moves no clock, and must not be expected to win anything."""
-    if fieldname == "phones":
-        return [{"number": f"+49 30 {rng.randrange(10**7, 10**8)}", "type": "work"}]
-    if fieldname == "emails":
-        return [f"s{rng.randrange(10**9)}@soak.example"]
-    return rng.choice([c for c in ("EUR", "USD", "GBP", "CHF", "SEK") if c not in avoid])
 
 
 class Soak:
@@ -238,11 +188,11 @@ class Soak:
             tenant = f"t{self.rng.randrange(self.args.tenants)}"
             try:
                 if self._pause_until_idle(tenant, timeout=self.args.edit_wait):
-                    self._edit(tenant)
+                    Editor(self.args, self.rng, self.tally, self.admin).edit(tenant)
                     self.tally.edit_rounds += 1
                 else:
                     self.tally.edit_rounds_skipped += 1
-            except _NotYet:
+            except NotYet:
                 pass  # its first run has not linked anything yet
             except OperationalError:
                 self.tally.edit_rounds_skipped += 1  # the database was cut mid-round; what was done is recorded
@@ -269,66 +219,6 @@ class Soak:
                 return
             except Exception:
                 time.sleep(0.5)
-
-    def _edit(self, tenant: str) -> None:
-        assert self.admin is not None
-        token = "soak-" + tenant[1:]
-        pairs = linked_pairs(tenant, {})
-        if not pairs:
-            raise _NotYet(tenant)
-        self.rng.shuffle(pairs)
-        k = max(1, round(len(pairs) * self.args.edit_fraction))
-        app_side, platform_side, both = pairs[:k], pairs[k : 2 * k], pairs[2 * k : 2 * k + 1]
-        for pair in app_side:
-            self._edit_app(tenant, pair.app_contact_id)
-        for pair in platform_side:
-            name = self.rng.choice(["phones", "emails", "currency"])
-            self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, [pair.app.get(name)], name)
-        for pair in both:  # the same field on both sides: the later edit must win everywhere
-            name = self.rng.choice(["phones", "emails", "currency"])
-            first, second = ("app", "platform") if self.rng.random() < 0.5 else ("platform", "app")
-            taken: list[Any] = [pair.app.get(name)]  # both sides hold this value now (synced between runs)
-            for side in (first, second):
-                if side == "app":
-                    value = self._edit_app(tenant, pair.app_contact_id, name, taken)
-                else:
-                    value = self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, taken, name)
-                taken.append(value)  # the second edit differs from the first and from the original
-                time.sleep(0.02)
-        n = len(self.tally.added_app[tenant])
-        app_id = f"soak-{tenant}-{n}"
-        name = f"Soakco {tenant} {n} GmbH"
-        contact = CanonicalContact(name=name, emails=(f"soak{n}@{tenant}.soak.example",), is_customer=True)
-        with db.session() as s:
-            upsert_app_contacts(s, tenant, [(app_id, contact)])
-        self.tally.added_app[tenant].append(app_id)
-        self.tally.added_names[tenant][name.casefold()] += 1
-        if self.rng.random() < 0.5:
-            plat = f"Soakplat {tenant} {uuid.uuid4().hex[:6]} Ltd"
-            self.admin.mutate(token, "add", contact=CanonicalContact(name=plat, is_supplier=True))
-            self.tally.added_names[tenant][plat.casefold()] += 1
-
-    def _edit_app(self, tenant: str, app_contact_id: int, name: str | None = None, taken: Sequence[Any] = ()) -> Any:
-        name = name or self.rng.choice(["phones", "emails", "currency"])
-        with db.session() as s:
-            row = s.get(AppContact, app_contact_id)
-            assert row is not None
-            value = _random_value(name, self.rng, row.data.get(name), *taken)
-            contact = CanonicalContact.model_validate({**row.data, name: value})
-            upsert_app_contacts(s, tenant, [(row.app_id, contact)])
-        self.tally.edits.append(Edit(tenant, app_contact_id, "app", name, _carried(name, value), time.time()))
-        return _carried(name, value)
-
-    def _edit_platform(
-        self, tenant: str, token: str, app_contact_id: int, remote_id: str, taken: Sequence[Any], name: str = ""
-    ) -> Any:
-        """Edit the platform's copy to a value none of `taken` (what the pair held when last synced, and so on)."""
-        assert self.admin is not None
-        name = name or self.rng.choice(["phones", "emails", "currency"])
-        value = _random_value(name, self.rng, *taken)
-        self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
-        self.tally.edits.append(Edit(tenant, app_contact_id, "platform", name, _carried(name, value), time.time()))
-        return _carried(name, value)
 
     def wait_first_runs(self) -> None:
         """The soak's minutes count from the end of the last tenant's first (full) sync, so edits always happen."""
@@ -397,69 +287,6 @@ def _active_runs(tenant: str) -> int:
         )
 
 
-def check(soak: Soak) -> dict[str, Any]:
-    """The invariants, with examples of what broke them."""
-    statuses = runs_by_status()
-    unfinished = sum(statuses.get(s, 0) for s in ACTIVE_RUN_STATES)
-    dup_total = lost_total = missing_total = 0
-    stale_edits = 0
-    for t, data in enumerate(soak.datas):
-        tenant = f"t{t}"
-        platform = read_platform(tenant)
-        expected = data.expected_names() + soak.tally.added_names[tenant]
-        dups, examples = duplicates(platform, expected)
-        dup_total += dups
-        if dups:
-            say(f"{tenant}: {dups} duplicate(s) on the platform, e.g. {examples}")
-        pairs = linked_pairs(tenant, platform)
-        bad = disagreeing(pairs)
-        lost_total += len(bad)
-        for pair, fields in bad[:5]:
-            diff = {f: {"app": pair.app.get(f), "platform": (pair.platform or {}).get(f)} for f in fields}
-            say(f"{tenant}: linked pair {pair.app_id} / {pair.remote_id} disagrees: {json.dumps(diff)}")
-        by_id = {p.app_contact_id: p for p in pairs}
-        newest: dict[int, Edit] = {}
-        for e in soak.tally.edits:
-            if e.tenant == tenant and (e.app_contact_id not in newest or e.at >= newest[e.app_contact_id].at):
-                newest[e.app_contact_id] = e
-        for app_contact_id, e in newest.items():
-            pair = by_id.get(app_contact_id)
-            if pair is None or pair.platform is None:
-                continue
-            if pair.app.get(e.field) != e.value or pair.platform.get(e.field) != e.value:
-                stale_edits += 1
-                if stale_edits <= 5:
-                    say(
-                        f"{tenant}: newest edit lost on {pair.app_id} / {pair.remote_id}: {e.side} set {e.field} to "
-                        f"{e.value!r}; app has {pair.app.get(e.field)!r}, platform {pair.platform.get(e.field)!r}"
-                    )
-                    for h in soak.tally.edits:
-                        if h.tenant == tenant and h.app_contact_id == app_contact_id:
-                            stamp = datetime.fromtimestamp(h.at, UTC).isoformat()
-                            say(f"    edit at {stamp}: {h.side} {h.field} = {h.value!r}")
-        with db.session() as s:
-            linked_app_ids = set(
-                s.scalars(
-                    select(AppContact.app_id)
-                    .join(Link, Link.app_contact_id == AppContact.id)
-                    .where(AppContact.tenant_id == tenant)
-                )
-            )
-        missing = [a for a in soak.tally.added_app[tenant] if a not in linked_app_ids]
-        missing_total += len(missing)
-        if missing:
-            say(f"{tenant}: {len(missing)} added app contact(s) never reached the platform, e.g. {missing[:5]}")
-    return {
-        "runs": dict(statuses),
-        "unfinished_runs": unfinished,
-        "duplicates": dup_total,
-        "lost": lost_total + stale_edits + missing_total,
-        "disagreeing_pairs": lost_total,
-        "newest_edits_lost": stale_edits,
-        "added_app_contacts_not_synced": missing_total,
-    }
-
-
 def _terminated(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # so the `finally` blocks stop the workers and servers this soak started
 
@@ -482,7 +309,9 @@ def main() -> int:
     parser.add_argument("--edit-wait", type=float, default=180.0, help="how long an edit round waits for a run")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--calm-start", action="store_true", help="first syncs without faults (a quick smoke)")
-    parser.add_argument("--keep-database", action="store_true", help="keep the database when an invariant fails")
+    parser.add_argument(
+        "--keep-database", action="store_true", help="keep the database (and logs) when an invariant fails"
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -522,7 +351,7 @@ def main() -> int:
                 say("chaos over; faults off, two more runs per tenant")
                 settled = soak.settle()
                 say("settled; checking both sides")
-                result = check(soak) | settled
+                result = check(soak.datas, soak.tally) | settled
                 soak.passed = not (result["unfinished_runs"] or result["duplicates"] or result["lost"])
                 injected: Counter[str] = Counter()
                 assert soak.admin is not None
@@ -537,7 +366,9 @@ def main() -> int:
 
                     stop([soak.beat])
             if args.keep_database and not (soak and soak.passed):
-                say(f"database kept for inspection: {database}")
+                logs = Path(tempfile.gettempdir()) / f"{database.rsplit('/', 1)[-1]}-logs"
+                shutil.copytree(tmp, logs, ignore=shutil.ignore_patterns("pg", "*.aof*", "appendonly*", "*.rdb"))
+                say(f"database kept for inspection: {database}; process logs in {logs}")
             else:
                 drop_database(database)
             for server in owned:
