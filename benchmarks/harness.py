@@ -224,6 +224,13 @@ class Workers:
             time.sleep(0.2)
         raise RuntimeError(f"worker {i} not ready in {timeout}s:\n{self.logs()}")
 
+    def restart_exited(self) -> int:
+        """Start again every worker that exited on its own, as a deployment's restart policy would; how many."""
+        exited = [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
+        for i in exited:
+            self.start(i, wait=False)
+        return len(exited)
+
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p is not None and p.poll() is None]
 

@@ -167,6 +167,7 @@ class Soak:
                 if self.beat.poll() is not None:
                     self._start_beat()
                     self.tally.beat_restarts += 1
+                self.tally.worker_exits += self.workers.restart_exited()
             except Exception as exc:  # the soak itself must go on; what failed is reported at the end
                 self.errors.append(f"chaos: {type(exc).__name__}: {exc}")
         if burst_end is not None:
@@ -245,9 +246,7 @@ class Soak:
             self.admin.configure(f"soak-{t}", faults=NO_FAULTS)
         if self.redis.process is None or self.redis.process.poll() is not None:
             self.redis.start()
-        for i, proc in enumerate(self.workers.procs):
-            if proc is None or proc.poll() is not None:
-                self.workers.start(i)
+        self.tally.worker_exits += self.workers.restart_exited()
         if self.beat.poll() is not None:
             self._start_beat()
         quiet = datetime.now(UTC)
@@ -256,6 +255,7 @@ class Soak:
         deadline = time.monotonic() + self.args.drain_timeout
         pending = {f"t{t}" for t in range(self.args.tenants)}
         while pending and time.monotonic() < deadline:
+            self.tally.worker_exits += self.workers.restart_exited()
             with db.session() as s:
                 for tenant in list(pending):
                     ended = s.scalar(
@@ -271,6 +271,7 @@ class Soak:
         with db.session() as s:
             s.execute(update(Tenant).values(paused=True))
         while time.monotonic() < deadline and any(_active_runs(f"t{t}") for t in range(self.args.tenants)):
+            self.tally.worker_exits += self.workers.restart_exited()
             time.sleep(0.5)
         return {"tenants_without_two_quiet_runs": len(pending)}
 
@@ -382,6 +383,7 @@ def main() -> int:
         "pg_cuts": tally.pg_cuts,
         "pg_backends_terminated": tally.pg_backends_terminated,
         "beat_restarts": tally.beat_restarts,
+        "worker_exits_restarted": tally.worker_exits,
         "faults_injected": dict(injected),
         "burst_windows": tally.bursts,
         "edit_rounds": tally.edit_rounds,
@@ -401,7 +403,8 @@ def main() -> int:
     ]
     say(
         f"survived {result['worker_kills']} worker kills ({dict(tally.kills)}), {tally.redis_restarts} Redis "
-        f"restarts, {tally.pg_cuts} database cuts ({tally.pg_backends_terminated} connections), "
+        f"restarts ({tally.worker_exits} workers exited by themselves and were restarted), {tally.pg_cuts} "
+        f"database cuts ({tally.pg_backends_terminated} connections), "
         f"{sum(injected.values())} injected faults {dict(injected)}; {len(tally.edits)} edits in "
         f"{tally.edit_rounds} rounds; runs {result['runs']}"
     )

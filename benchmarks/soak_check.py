@@ -42,6 +42,7 @@ class Tally:
     pg_backends_terminated: int = 0
     bursts: int = 0
     beat_restarts: int = 0
+    worker_exits: int = 0  # workers that exited by themselves (not killed by the soak) and were started again
     edit_rounds: int = 0
     edit_rounds_skipped: int = 0
     edits: list[Edit] = field(default_factory=list)
