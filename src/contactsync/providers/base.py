@@ -57,12 +57,18 @@ class Page:
     next_token: PageToken | None
     # Largest provider-clock modification time seen on this page (the watermark candidate).
     max_modified_at: datetime | None = None
+    # On the last page: whether "not seen in this (full) walk" may be read as "deleted". False when the walk saw
+    # the platform change under it, so that a row it may have missed is never taken for a deletion.
+    infer_deletions: bool = True
 
 
 class Provider(Protocol):
     """One tenant connection to one unified API. Every call may raise a `providers.errors.ProviderError`."""
 
     dialect: str
+    # True when a repeated create with the same Idempotency-Key makes the platform replay its first answer, so a
+    # create whose answer was lost may simply be sent again.
+    idempotency: bool
 
     def fetch_page(self, window: Window, token: PageToken | None) -> Page:
         """Fetch the page `token` points at (the first page when None)."""

@@ -47,8 +47,17 @@ class AuthLost(ProviderError):
     """401/403: the tenant must re-authorise; its syncs pause until then instead of failing forever."""
 
 
+class LookupIncomplete(ProviderError):
+    """A look-up could not read every page of its answer: what it did not read is unknown, never absent."""
+
+
 class NotFound(Permanent):
     """The remote contact does not exist (any more)."""
+
+
+class WalkIncomplete(ProviderError):
+    """A walk that cannot finish (its list kept moving under it through every allowed pass). Not retried: the run
+    ends with this reason, the watermark stays, and the next scheduled run walks again from the start."""
 
 
 class RecordError(ValueError):

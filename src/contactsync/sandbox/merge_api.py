@@ -108,7 +108,7 @@ def _documented(stored: StoredContact) -> dict[str, Any]:
                 "street_2": a.street_2,
                 "city": a.city,
                 "state": a.state,
-                "country_subdivision": None,
+                "country_subdivision": a.state,
                 "country": a.country,
                 "zip_code": a.postal_code,
             }
@@ -143,7 +143,7 @@ def parse_model(model: Any) -> dict[str, Any]:
                 "street_1": a.get("street_1"),
                 "street_2": a.get("street_2"),
                 "city": a.get("city"),
-                "state": a.get("state"),
+                "state": a.get("country_subdivision", a.get("state")),
                 "postal_code": a.get("zip_code"),
                 "country": a.get("country"),
             }
@@ -233,9 +233,12 @@ class MergeDialect:
         except ValueError as exc:
             return _error(400, f"Invalid query parameter: {exc}")
         include_deleted = flag(q.get("include_deleted_data")) or False
+        if account.faults.refuse_filters and (q.get("name") or q.get("email_address")):
+            return _error(400, "Invalid query parameter: this platform does not support filtering contacts by name.")
+        ignored = account.faults.ignore_filters
         wanted = {
-            "name": q.get("name"),
-            "email": q.get("email_address"),
+            "name": None if ignored else q.get("name"),
+            "email": None if ignored else q.get("email_address"),
             "is_customer": flag(q.get("is_customer")),
             "is_supplier": flag(q.get("is_supplier")),
             "status": q.get("status"),
@@ -244,7 +247,7 @@ class MergeDialect:
         page_size = min(page_size, variant.get("merge_page_cap", page_size))
         rows: list[StoredContact] = []
         more = False
-        for stored in account.ordered():
+        for stored in account.listed():
             if stored.seq <= start or not _matches(stored, after, before, include_deleted, wanted):
                 continue
             if len(rows) == page_size:
