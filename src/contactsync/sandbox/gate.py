@@ -104,6 +104,7 @@ async def gated(
         account.injected["dropped answer"] += 1
         return DroppedResponse()
     if late_error and response.status_code < 300:
+        account.injected["503 after commit"] += 1
         return error(503, "The accounting platform did not answer in time.")
     return response
 
