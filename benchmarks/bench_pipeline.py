@@ -162,7 +162,7 @@ def change_both_sides(admin: SandboxAdmin, args: argparse.Namespace, rng: random
                 row = s.get(AppContact, pair.app_contact_id)
                 assert row is not None
                 edit = CanonicalContact.model_validate({**row.data, "phones": [{"number": number, "type": "work"}]})
-                upsert_app_contacts(s, tenant, [(row.app_id, edit)])
+                upsert_app_contacts(s, tenant, [(row.app_id, edit)], updated_at=datetime.now(UTC))
             edited += 1
             other = pairs[n + i] if n + i < len(pairs) else None
             if other is not None:

@@ -11,6 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from benchmarks.harness import linked_pairs
@@ -78,7 +79,7 @@ class Editor:
         name = f"Soakco {tenant} {n} GmbH"
         contact = CanonicalContact(name=name, emails=(f"soak{n}@{tenant}.soak.example",), is_customer=True)
         with db.session() as s:
-            upsert_app_contacts(s, tenant, [(app_id, contact)])
+            upsert_app_contacts(s, tenant, [(app_id, contact)], updated_at=datetime.now(UTC))
         self.tally.added_app[tenant].append(app_id)
         self.tally.added_names[tenant][name.casefold()] += 1
         if self.rng.random() < 0.5:
@@ -93,7 +94,8 @@ class Editor:
             assert row is not None
             value = _random_value(name, self.rng, row.data.get(name), *taken)
             contact = CanonicalContact.model_validate({**row.data, name: value})
-            upsert_app_contacts(s, tenant, [(row.app_id, contact)])
+            # The app states when its user edited the contact: that is the app's clock for "newer side wins".
+            upsert_app_contacts(s, tenant, [(row.app_id, contact)], updated_at=datetime.now(UTC))
         self.tally.edits.append(Edit(tenant, app_contact_id, "app", name, _carried(name, value), time.time()))
         return _carried(name, value)
 
