@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,9 @@ import psycopg
 import pytest
 import redis
 from sqlalchemy.engine import make_url
+
+# Metrics recorded by code the tests run in this process go to a scratch directory, not the working tree's data dir.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="contactsync-test-metrics-"))
 
 from contactsync.crypto import new_key
 from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+from rich.console import Console
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -41,7 +43,9 @@ def _end_first_run(status: str, write_errors: int, parked: int) -> None:
         time.sleep(0.1)
 
 
-def test_sync_wait_exits_non_zero_for_a_partial_run_and_runs_shows_the_counts(env: dict[str, str]) -> None:
+def test_sync_wait_exits_non_zero_for_a_partial_run_and_runs_shows_the_counts(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _tenant()
     ender = threading.Thread(target=_end_first_run, args=("partial", 1, 2))
     ender.start()
@@ -49,12 +53,15 @@ def test_sync_wait_exits_non_zero_for_a_partial_run_and_runs_shows_the_counts(en
     ender.join()
     assert result.exit_code == 1, result.output
     assert "partial" in result.output and "parked" in result.output
-    shown = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["runs"])
+    monkeypatch.setattr("contactsync.cli.ops.console", Console(width=250))
+    shown = CliRunner().invoke(app, ["runs", "--wide"])
     assert shown.exit_code == 0, shown.output
-    assert "parked" in shown.output and "write_errors" in shown.output
-    row = next(line for line in shown.output.splitlines() if line.startswith("│") and "partial" in line)
-    cells = [c.strip() for c in row.split("│") if c.strip()]
-    assert cells[3] == "partial" and cells[4 + 6] == "1" and cells[4 + 7] == "2"  # write_errors, parked
+    lines = shown.output.splitlines()
+    header = next(line for line in lines if line.startswith("run ")).split()
+    row = next(line for line in lines if " partial " in line).split()
+    assert row[2] == "partial"
+    # `started` (date and time) takes two words of the row
+    assert row[header.index("err") + 1] == "1" and row[header.index("parked") + 1] == "2"  # write_errors, parked
 
 
 def test_sync_wait_exits_zero_only_for_success(env: dict[str, str]) -> None:

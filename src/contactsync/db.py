@@ -7,10 +7,10 @@ processes, so `reset_engine()` is called in each child (see `worker.app`) and th
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from contactsync.settings import get_settings
@@ -44,6 +44,29 @@ def session() -> Iterator[Session]:
     assert _sessions is not None
     with _sessions() as s, s.begin():
         yield s
+
+
+_AFTER_COMMIT = "contactsync.after_commit"
+
+
+def on_commit(s: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's transaction has committed, never if it rolls back.
+
+    Metrics and lifecycle log lines describe what the database now holds; recorded inside a transaction that a
+    failing task rolls back (and a retry repeats), they would count the same work twice.
+    """
+    s.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(s: Session) -> None:
+    for callback in s.info.pop(_AFTER_COMMIT, []):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(s: Session) -> None:
+    s.info.pop(_AFTER_COMMIT, None)
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:

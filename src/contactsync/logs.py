@@ -46,6 +46,7 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    logging.captureWarnings(True)  # Python warnings (Celery's among them) in the same format, not raw stderr
     root.setLevel(level)
     for noisy in ("httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

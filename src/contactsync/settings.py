@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +44,8 @@ class Settings(BaseSettings):
     stale_run_seconds: int = Field(default=120, ge=5, validation_alias="CONTACTSYNC_STALE_RUN_SECONDS")
     lookback_seconds: int = Field(default=300, ge=0, validation_alias="CONTACTSYNC_LOOKBACK_SECONDS")
     http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONTACTSYNC_HTTP_TIMEOUT_SECONDS")
+    # user:password[,user:password] for `contactsync flower`; without it Flower listens on loopback only.
+    flower_basic_auth: str | None = Field(default=None, validation_alias="CONTACTSYNC_FLOWER_BASIC_AUTH")
     # How long a platform may take to show a contact it created in its lists and searches (a unified API stores
     # what it created on its next sync; search indexes lag). A create whose answer was lost is sent again only
     # after a walk that began this long after the first send covered its whole window without finding it.
@@ -122,6 +125,14 @@ _OTHER_KNOWN = {
 }
 
 
+# Kubernetes injects variables for every Service in the namespace (unless `enableServiceLinks: false`): a Service
+# named `contactsync-serve` yields CONTACTSYNC_SERVE_SERVICE_HOST, CONTACTSYNC_SERVE_PORT_8080_TCP_ADDR, ... None
+# of our settings has these shapes, so they are not typos and must not stop the process.
+_SERVICE_LINK = re.compile(
+    r"^CONTACTSYNC(_[A-Z0-9_]+)?_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(ADDR|PORT|PROTO))?)?)$"
+)
+
+
 def load_settings() -> Settings:
     """Read and validate the environment, turning pydantic's report into one line that names the variable.
 
@@ -129,7 +140,11 @@ def load_settings() -> Settings:
     and the default used, which for a key or an interval is the kind of mistake found only in production.
     """
     known = set(_FIELD_TO_ENV.values()) | _OTHER_KNOWN
-    unknown = sorted(k for k in os.environ if k.upper().startswith("CONTACTSYNC_") and k.upper() not in known)
+    unknown = sorted(
+        k
+        for k in os.environ
+        if k.upper().startswith("CONTACTSYNC_") and k.upper() not in known and not _SERVICE_LINK.match(k.upper())
+    )
     if unknown:
         raise ConfigError(f"unknown setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     try:

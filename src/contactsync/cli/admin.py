@@ -18,20 +18,6 @@ from contactsync.services import running_services
 
 console = Console()
 
-# `write_errors` and `parked` say why a run ended `partial`: writes the platform refused, and creates whose answer
-# was lost that wait for evidence (later runs re-check them).
-RUN_COLUMNS = (
-    "fetched",
-    "linked",
-    "reviewed",
-    "created_remote",
-    "updated_remote",
-    "updated_app",
-    "write_errors",
-    "parked",
-    "api_calls",
-)
-
 
 def register(app: typer.Typer) -> None:
     dbapp = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -178,6 +164,10 @@ def register(app: typer.Typer) -> None:
         with running_services():
             db.upgrade(revision=revision)
             console.print(f"database upgraded to {revision}")
+            # Stored contacts' blocking keys follow the current key rules (see `store.backfill`).
+            from contactsync.store.backfill import refresh_keys
+
+            console.print(f"blocking keys refreshed for {refresh_keys()} app contacts")
 
     @tenants.command("add")
     def tenants_add(
@@ -255,31 +245,6 @@ def register(app: typer.Typer) -> None:
                         # partial (failed writes, parked creates), failed and paused all exit non-zero.
                         raise typer.Exit(0 if run.status == RunStatus.SUCCEEDED else 1)
                 time.sleep(1)
-
-    @app.command()
-    def runs(
-        tenant: Annotated[str | None, typer.Option()] = None,
-        limit: Annotated[int, typer.Option()] = 20,
-    ) -> None:
-        """Show recent sync runs with their counters."""
-        with running_services():
-            db.upgrade()
-            table = Table("run", "tenant", "kind", "status", *RUN_COLUMNS, "seconds")
-            with db.session() as s:
-                query = select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)
-                if tenant:
-                    query = query.where(SyncRun.tenant_id == tenant)
-                for run in s.scalars(query):
-                    end = run.finished_at or run.heartbeat_at
-                    table.add_row(
-                        str(run.id),
-                        run.tenant_id,
-                        run.kind,
-                        run.status,
-                        *(str(getattr(run, c)) for c in RUN_COLUMNS),
-                        f"{(end - run.started_at).total_seconds():.1f}",
-                    )
-            console.print(table)
 
 
 def _coerce(value: str) -> object:

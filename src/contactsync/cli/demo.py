@@ -9,8 +9,6 @@ demo run meets the same books and must create nothing new.
 from __future__ import annotations
 
 import os
-import time
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +20,7 @@ from sqlalchemy import select, update
 
 from contactsync import db
 from contactsync.cli.processes import beat_command, spawn, stop, worker_command, worker_queues
+from contactsync.cli.progress import follow_runs
 from contactsync.demo import APP_EDITED_AT, DEMO_TENANTS, EDITED_PHONE_PREFIX, DemoTenant, split_companies
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
@@ -39,11 +38,27 @@ def register(app: typer.Typer) -> None:
     def demo(
         workers: Annotated[int, typer.Option(help="worker processes to start")] = 2,
         timeout: Annotated[float, typer.Option(help="seconds to wait for the runs")] = 150.0,
+        prepare_only: Annotated[
+            str | None,
+            typer.Option(
+                "--prepare-only",
+                metavar="SANDBOX_URL",
+                help="only create the demo tenants and their books in the sandbox at this URL (one that the "
+                "workers reach too) and exit: running workers and beat sync them (docker compose)",
+            ),
+        ] = None,
     ) -> None:
         """Sync three demo tenants against the built-in sandbox provider and print a summary."""
         from contactsync.sandbox import SandboxState, run_in_thread
         from contactsync.sandbox.persist import load_state, save_state
 
+        if prepare_only:
+            with running_services():
+                db.upgrade()
+                for tenant in DEMO_TENANTS:
+                    _prepare_tenant(tenant, prepare_only.rstrip("/"))
+                console.print(f"demo tenants ready: {', '.join(t.tenant_id for t in DEMO_TENANTS)}")
+            return
         with running_services(own_key=True) as settings:
             db.upgrade()
             data_dir = settings.data_dir
@@ -62,7 +77,7 @@ def register(app: typer.Typer) -> None:
                     )
                 procs = _start_processes(data_dir, workers)
                 try:
-                    runs = _wait_for_runs(started, timeout)
+                    runs = follow_runs(console, before, started, timeout)
                 finally:
                     stop(procs)
                     save_state(state, state_file)
@@ -123,23 +138,6 @@ def _start_processes(data_dir: Path, workers: int) -> list[Any]:
     return procs
 
 
-def _wait_for_runs(started: datetime, timeout: float) -> dict[str, SyncRun | None]:
-    ids = [t.tenant_id for t in DEMO_TENANTS]
-    deadline = time.monotonic() + timeout
-    while True:
-        with db.session() as s:
-            runs: dict[str, SyncRun | None] = {tid: None for tid in ids}
-            for run in s.scalars(
-                select(SyncRun).where(SyncRun.tenant_id.in_(ids), SyncRun.started_at >= started).order_by(SyncRun.id)
-            ):
-                runs[run.tenant_id] = run
-        if all(r is not None and r.finished_at is not None for r in runs.values()):
-            return runs
-        if time.monotonic() > deadline:
-            return runs
-        time.sleep(0.5)
-
-
 def _platform_counts(sandbox_url: str) -> dict[str, int]:
     with httpx.Client(base_url=sandbox_url, timeout=30) as client:
         return {
@@ -191,4 +189,15 @@ def _print_summary(runs: dict[str, SyncRun | None], sandbox_url: str, before: di
             counts,
         )
     console.print(table)
+    console.print(
+        "fetched: contacts read from the tenant's platform; linked: matched to one of the app's contacts; "
+        "review: unsure matches left to a person; created remotely: app contacts the platform did not have; "
+        "updated: fields taken across (remote = written to the platform, app = taken into the app); API calls: "
+        "requests sent; platform contacts: the sandbox's count before -> after (it grows by exactly the creates)."
+    )
+    console.print(
+        "Next: `contactsync review list demo-logistics` shows the unsure matches (decide with `review link` / "
+        "`review reject`); `contactsync runs` and `contactsync status` show runs and health; run the demo again "
+        "and it creates nothing. The workers' logs are under the data dir's logs/."
+    )
     return ok

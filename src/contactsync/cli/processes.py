@@ -22,9 +22,17 @@ from contactsync.services import running_services
 from contactsync.settings import get_settings
 
 
+def celery_command(*args: str) -> list[str]:
+    """A Celery command line (worker, beat, flower, ...) for contactsync's app, in this interpreter."""
+    return [sys.executable, "-m", "celery", "-A", "contactsync.worker", *args]
+
+
 def _celery(*args: str) -> list[str]:
-    """A Celery command line for contactsync's app, in this interpreter, at the configured log level."""
-    return [sys.executable, "-m", "celery", "-A", "contactsync.worker", *args, "--loglevel", get_settings().log_level]
+    """A worker or beat command line at the configured log level; in JSON mode without Celery's banner, which
+    it prints outside logging and would be the only lines a log pipeline could not parse."""
+    settings = get_settings()
+    quiet = ["--quiet"] if settings.log_format == "json" else []
+    return [*celery_command(*quiet, *args), "--loglevel", settings.log_level]
 
 
 def worker_command(queues: Sequence[str], name: str, concurrency: int, extra: Sequence[str] = ()) -> list[str]:
@@ -65,8 +73,9 @@ def stop(procs: Sequence[subprocess.Popen[bytes]], timeout: float = 20.0) -> Non
             p.wait()
 
 
-def _run_child(cmd: list[str]) -> int:
-    proc = subprocess.Popen(cmd)
+def run_child(cmd: list[str], env: dict[str, str] | None = None) -> int:
+    """Run a child in the foreground; it is stopped (warm shutdown first) whenever this process is told to stop."""
+    proc = subprocess.Popen(cmd, env=env)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -84,13 +93,24 @@ def register(app: typer.Typer) -> None:
         index: Annotated[int, typer.Option(help="which share of the tenant shards this worker serves")] = 0,
         of: Annotated[int, typer.Option(help="how many workers share the tenant shards")] = 1,
         concurrency: Annotated[int, typer.Option()] = 2,
+        metrics_port: Annotated[
+            int | None, typer.Option(help="serve this worker's Prometheus metrics on this port")
+        ] = None,
+        migrate: Annotated[
+            bool, typer.Option(help="apply the schema migrations first (off where a migration job does it)")
+        ] = True,
     ) -> None:
         """Run a Celery worker on its share of the tenant queues (extra arguments go to Celery)."""
         from contactsync import db
 
         with running_services():
-            db.upgrade()
-            code = _run_child(worker_command(worker_queues(index, of), f"worker{index}", concurrency, ctx.args))
+            if migrate:
+                db.upgrade()
+            if metrics_port is not None:
+                from contactsync.metrics.exposition import serve_in_thread
+
+                serve_in_thread(metrics_port)
+            code = run_child(worker_command(worker_queues(index, of), f"worker{index}", concurrency, ctx.args))
         raise typer.Exit(code)
 
     @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -98,7 +118,7 @@ def register(app: typer.Typer) -> None:
         """Run the Celery beat that starts due syncs and re-drives stalled ones."""
         with running_services() as settings:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            code = _run_child(beat_command(settings.data_dir / "celerybeat-schedule", ctx.args))
+            code = run_child(beat_command(settings.data_dir / "celerybeat-schedule", ctx.args))
         raise typer.Exit(code)
 
     @app.command()

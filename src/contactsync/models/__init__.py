@@ -2,7 +2,7 @@
 
 from contactsync.models.base import Base
 from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
-from contactsync.models.links import Link, MatchLabel, ReviewItem
+from contactsync.models.links import Link, MatchLabel, MatchModel, ReviewItem
 from contactsync.models.runs import (
     ACTIVE_RUN_STATES,
     RUN_COUNTERS,
@@ -33,6 +33,7 @@ __all__ = [
     "ContactKey",
     "Link",
     "MatchLabel",
+    "MatchModel",
     "QuarantinedRecord",
     "RemoteContact",
     "ReviewItem",

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from contactsync import __version__
+from contactsync import __version__, metrics
 from contactsync.providers.base import ConnectionConfig
 from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient
 
@@ -194,12 +194,16 @@ class HttpCaller:
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
         try:
-            return self.client.request(method, target, params=params, json=json_body, headers=headers)
+            response = self.client.request(method, target, params=params, json=json_body, headers=headers)
         except httpx.TimeoutException as exc:
+            metrics.count_request(self._label, method, None)
             raise Transient(f"{self._label}: {method} {path} timed out ({type(exc).__name__})") from exc
         except httpx.RequestError as exc:
             # Transport failures, undecodable gzip, protocol errors: the server may answer properly next time.
+            metrics.count_request(self._label, method, None)
             raise Transient(f"{self._label}: {method} {path} failed on the wire: {exc}") from exc
+        metrics.count_request(self._label, method, response.status_code)
+        return response
 
     def _redirect_target(self, method: str, path: str, response: httpx.Response) -> httpx.URL:
         """Where a redirect points, if it stays on our host; credentials are never sent anywhere else."""
@@ -235,6 +239,7 @@ class HttpCaller:
         what = f"{self._label}: {method} {path} answered {status}" + (f" ({reason})" if reason else "")
         if status == 429 or (status == 400 and _NETSUITE_LIMIT in response.text):
             wait = retry_after_seconds(response.headers, self._default_retry_after)
+            metrics.count_rate_limited(self._label)
             raise RateLimited(f"{what}; retry in {wait:.0f} s", retry_after=wait, status=status, details=details)
         if status in (502, 503, 504) and response.headers.get("retry-after"):
             wait = retry_after_seconds(response.headers, self._default_retry_after)

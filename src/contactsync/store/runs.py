@@ -14,6 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contactsync import db, metrics
+from contactsync.logs import get_logger
 from contactsync.models import (
     ACTIVE_RUN_STATES,
     ACTIVE_WRITE_STATES,
@@ -29,6 +31,8 @@ from contactsync.models import (
 )
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
+
+log = get_logger(__name__)
 
 
 def cursor_of(s: Session, conn: Connection) -> SyncCursor:
@@ -61,6 +65,8 @@ def start_run(s: Session, conn: Connection, *, full: bool = False, trigger: str 
             s.flush()
     except IntegrityError:
         return None
+    ids = {"tenant_id": run.tenant_id, "run_id": run.id, "connection_id": run.connection_id}
+    db.on_commit(s, lambda: log.info("run started", kind=kind, trigger=trigger, **ids))
     return run
 
 
@@ -74,6 +80,7 @@ def add_counters(s: Session, run_id: int, **deltas: int) -> None:
             values[name] = getattr(SyncRun, name) + delta
     values["heartbeat_at"] = utcnow()
     s.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
+    db.on_commit(s, lambda: metrics.count_contacts(deltas))
 
 
 def get_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
@@ -97,6 +104,8 @@ def record_page(s: Session, run: SyncRun, page_no: int, remote_ids: list[int]) -
         .values(run_id=run.id, tenant_id=run.tenant_id, page_no=page_no, remote_contact_ids=remote_ids)
         .on_conflict_do_nothing()
     )
+    ids = {"tenant_id": run.tenant_id, "run_id": run.id, "connection_id": run.connection_id}
+    db.on_commit(s, lambda: log.info("page fetched", page=page_no + 1, contacts=len(remote_ids), **ids))
 
 
 def unreconciled_pages(s: Session, run_id: int) -> list[int]:
@@ -154,6 +163,7 @@ def finish_run(s: Session, run: SyncRun, status: str, error: str | None = None) 
     run.error = error
     run.finished_at = utcnow()
     run.heartbeat_at = run.finished_at
+    _report_finished(s, run)
     tenant = s.get(Tenant, run.tenant_id)
     if tenant is not None:
         requested = tenant.sync_requested_at is not None and tenant.sync_requested_at >= run.started_at
@@ -161,6 +171,30 @@ def finish_run(s: Session, run: SyncRun, status: str, error: str | None = None) 
         tenant.next_sync_at = (
             run.finished_at if requested else run.finished_at + timedelta(seconds=tenant.sync_interval_seconds)
         )
+
+
+def _report_finished(s: Session, run: SyncRun) -> None:
+    """The run's outcome and its counters, as metrics and one log line, once the transaction commits.
+
+    The counters are read back from the row: tasks add to them with UPDATE statements the ORM object has not seen.
+    """
+    counters = dict(
+        zip(
+            RUN_COUNTERS,
+            s.execute(select(*(getattr(SyncRun, c) for c in RUN_COUNTERS)).where(SyncRun.id == run.id)).one(),
+            strict=True,
+        )
+    )
+    seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+    outcome, trigger, kind = run.status, run.trigger, run.kind
+    ids = {"tenant_id": run.tenant_id, "run_id": run.id, "connection_id": run.connection_id}
+    error = run.error
+
+    def report() -> None:
+        metrics.count_run(outcome, trigger, kind, seconds)
+        log.info("run finished", outcome=outcome, seconds=round(seconds, 3), error=error, **ids, **counters)
+
+    db.on_commit(s, report)
 
 
 def stale_runs(s: Session, older_than_seconds: int) -> list[SyncRun]:

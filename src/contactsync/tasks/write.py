@@ -72,6 +72,8 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         if resend:
             log.info("lost creates proven absent by a complete walk; sending again", run_id=run_id, count=resend)
         op_ids = open_write_ops(s, run)
+        ids = {"tenant_id": tenant_id, "run_id": run_id, "connection_id": run.connection_id}
+        log.info("writes planned", writes=len(op_ids), app_updates=out.app_updates, conflicts=out.conflicts, **ids)
         if not op_ids:
             finish_writing(s, run)
     for op_id in op_ids:

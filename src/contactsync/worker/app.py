@@ -12,7 +12,7 @@ from typing import Any
 
 import structlog
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready, worker_shutting_down
 from kombu import Exchange, Queue
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -117,3 +117,24 @@ def _fresh_engine_per_child(**_: Any) -> None:
 
     db.reset_engine()
     forget_providers()
+
+
+@worker_ready.connect
+def _quiet_shutdown_notices(sender: Any = None, **_: Any) -> None:
+    """In JSON mode, Celery's "worker: Warm shutdown" notice (printed to stdout, outside logging) would be the
+    one line a log pipeline cannot parse: the same handlers are installed without it, and the shutdown is
+    logged as JSON instead (below)."""
+    if get_settings().log_format != "json" or sender is None:
+        return
+    from celery.apps.worker import (  # type: ignore[attr-defined]  # not in the stubs
+        install_worker_term_handler,
+        install_worker_term_hard_handler,
+    )
+
+    install_worker_term_handler(sender.controller, verbose=False)
+    install_worker_term_hard_handler(sender.controller, verbose=False)
+
+
+@worker_shutting_down.connect
+def _log_shutdown(sig: Any = None, how: Any = None, **_: Any) -> None:
+    structlog.get_logger("celery.apps.worker").info("worker shutting down", how=how, signal=sig)
