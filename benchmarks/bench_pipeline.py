@@ -1,216 +1,355 @@
 """Pipeline benchmark: whole syncs through real workers, PostgreSQL, Redis and the sandbox, at a rate limit.
 
-For each scenario it creates tenants whose books (in the sandbox) and app contacts overlap like the demo's,
-runs one full sync of every tenant through `--workers` Celery worker processes, and reports wall time, API
-calls, the API calls per second achieved against the limit, and how many 429s the sandbox had to send (with the
-shared rate-limit bucket working, none). It also checks the platform afterwards: each tenant's books must have
-grown by exactly the number of contacts created.
+It creates `--tenants` tenants with `--contacts` contacts on each side (`--overlap` of them the same companies,
+the app's copies spelled a little differently), runs one full sync of every tenant through `--workers` Celery
+worker processes, and measures it. With `--changed-fraction F` it then edits that fraction of the linked pairs
+on each side (different pairs on each side) and times the next, incremental, run. With `--webhooks` it then
+edits platform contacts one at a time and measures how long each edit takes to start a run through the
+webhook receiver. Afterwards it reads every platform back through the tenant's own provider and checks it.
 
-    python benchmarks/bench_pipeline.py                       # default scenarios
-    python benchmarks/bench_pipeline.py --tenants 4 --size 2000 --rate 600 --workers 2
+The last line of output is one JSON object:
+
+    wall_s, provider_calls, lower_bound_s, utilization, self_429   the full sync; calls as the platform counted
+        them, `lower_bound_s` = the busiest tenant's calls / its rate (0 when unthrottled); utilization =
+        lower_bound_s / wall_s (above 1 when a run fits inside one minute's budget of calls)
+    duplicates       platform contacts beyond one per company (by name, after all runs)
+    lost             linked pairs whose app and platform sides disagree in a synced field (after all runs)
+    contacts_per_s   (contacts fetched + writes done) / wall_s
+    peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
+    reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough
+    incremental      the same measures for the incremental run, and its share of the full sync's calls and time
+    webhook_to_run_p95_s   with --webhooks
+
+    python benchmarks/bench_pipeline.py --tenants 2 --contacts 5000 --rate 600 --workers 2
+    python benchmarks/bench_pipeline.py --tenants 4 --contacts 5000 --rate 0 --workers 2 --changed-fraction 0.01
+    python benchmarks/bench_pipeline.py --tenants 1 --contacts 2000 --rate 0 --profile /tmp/prof   # cProfile
 
 Servers: DATABASE_URL / REDIS_URL when set (the benchmark creates and drops its own database there and uses its
-own Redis key prefix), else embedded ones under a temporary directory.
+own Redis key prefix), else embedded ones under a temporary directory. `--rate 0` means no platform limit.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
+import random
+import socket
+import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import psycopg
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
+from benchmarks.harness import (
+    RssSampler,
+    TaskTimes,
+    TenantData,
+    Workers,
+    disagreeing,
+    drop_database,
+    duplicates,
+    environment,
+    fresh_database,
+    linked_pairs,
+    p95,
+    read_platform,
+    seed_app_contacts,
+    servers,
+    tenant_data,
+)
 from contactsync import db
-from contactsync.cli.processes import spawn, stop, worker_command, worker_queues
+from contactsync.contact import CanonicalContact
 from contactsync.crypto import new_key
-from contactsync.demo import APP_EDITED_AT, split_companies
-from contactsync.models import SyncRun
+from contactsync.demo import APP_EDITED_AT
+from contactsync.models import AppContact, SyncRun, WriteOp
 from contactsync.sandbox import run_in_thread
-from contactsync.sandbox.seed import companies
-from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
+from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync
 
-
-def _servers(tmp: Path) -> tuple[str, str, list[Any]]:
-    owned: list[Any] = []
-    db_url = os.environ.get("DATABASE_URL")
-    redis_url = os.environ.get("REDIS_URL")
-    if not db_url:
-        pg = EmbeddedPostgres(tmp / "pg")
-        db_url = pg.start()
-        owned.append(pg)
-    if not redis_url:
-        rd = EmbeddedRedis(tmp / "redis")
-        rd.start()
-        redis_url = rd.url
-        owned.append(rd)
-    return db_url, redis_url, owned
+UNLIMITED = 10_000_000
+WEBHOOK_SECRET = "bench-webhook-secret"
 
 
-def _fresh_database(server_url: str) -> str:
-    name = f"cs_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(server_url).set(drivername="postgresql", database="postgres").render_as_string(False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(False)
+def say(*parts: Any) -> None:
+    print(*parts, flush=True)
 
 
-def _drop_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+def seed(admin: SandboxAdmin, sandbox_url: str, t: int, data: TenantData, args: argparse.Namespace) -> None:
+    token = f"bench-{t}"
+    admin.create_account(token, count=0, contacts=data.remote, rate_limit_per_minute=args.rate or None)
+    with db.session() as s:
+        upsert_tenant(
+            s, f"t{t}", name=f"Tenant {t}", dialect="merge",
+            base_url=f"{sandbox_url}/api/accounting/v1", api_key="k", account_token=token,
+            options={"rate_limit_per_minute": args.rate or UNLIMITED, "page_size": args.page_size},
+            sync_interval_seconds=86_400, webhook_secret=WEBHOOK_SECRET if args.webhooks else None,
+        )  # fmt: skip
+    seed_app_contacts(f"t{t}", data.app, APP_EDITED_AT)
 
 
-def run_scenario(
-    tenants: int, size: int, rate: int, workers: int, concurrency: int, tmp: Path, server_db: str, redis_url: str
-) -> dict[str, Any]:
-    database = _fresh_database(server_db)
+def platform_counts(admin: SandboxAdmin, tenants: int) -> tuple[list[int], int]:
+    """Requests each account has counted so far, and the 429s sent in all."""
+    stats = [admin.stats(f"bench-{t}") for t in range(tenants)]
+    return [sum(s["requests"].values()) for s in stats], sum(int(s["rate_limited"]) for s in stats)
+
+
+def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dict[str, Any]:
+    """Start one run per tenant, wait for all of them, and measure them against the platform's own counts."""
+    calls_before, limited_before = platform_counts(admin, args.tenants)
+    with db.session() as s:
+        writes_before = _writes_done(s)
+    started = time.monotonic()
+    run_ids = [trigger_sync(f"t{t}", full=full, trigger="bench") for t in range(args.tenants)]
+    assert all(r is not None for r in run_ids), "a tenant already had a run"
+    while True:
+        with db.session() as s:
+            runs = list(s.scalars(select(SyncRun).where(SyncRun.id.in_(run_ids))))
+        if all(r.finished_at is not None for r in runs):
+            break
+        if time.monotonic() - started > args.timeout:
+            raise SystemExit(f"runs not finished after {args.timeout}s: {[(r.id, r.status) for r in runs]}")
+        time.sleep(0.25)
+    wall = time.monotonic() - started
+    calls_after, limited_after = platform_counts(admin, args.tenants)
+    per_tenant = [a - b for a, b in zip(calls_after, calls_before, strict=True)]
+    with db.session() as s:
+        writes = _writes_done(s) - writes_before
+    fetched = sum(r.fetched for r in runs)
+    lower = max(per_tenant) * 60 / args.rate if args.rate else 0.0
+    return {
+        "run_ids": sorted(int(r) for r in run_ids if r is not None),
+        "status": dict(Counter(r.status for r in runs)),
+        "wall_s": round(wall, 2),
+        "provider_calls": sum(per_tenant),
+        "app_counted_calls": sum(r.api_calls for r in runs),
+        "lower_bound_s": round(lower, 2),
+        "utilization": round(lower / wall, 3) if args.rate else None,
+        "self_429": limited_after - limited_before,
+        "fetched": fetched,
+        "linked": sum(r.linked for r in runs),
+        "reviewed": sum(r.reviewed for r in runs),
+        "created_remote": sum(r.created_remote for r in runs),
+        "updated_remote": sum(r.updated_remote for r in runs),
+        "updated_app": sum(r.updated_app for r in runs),
+        "writes_done": writes,
+        "contacts_per_s": round((fetched + writes) / wall, 1),
+    }
+
+
+def _writes_done(s: Any) -> int:
+    return int(s.scalar(select(func.count()).select_from(WriteOp).where(WriteOp.status == "done")) or 0)
+
+
+def change_both_sides(admin: SandboxAdmin, args: argparse.Namespace, rng: random.Random) -> int:
+    """Edit `changed_fraction` of each tenant's linked pairs in the app and as many other pairs on the platform."""
+    edited = 0
+    for t in range(args.tenants):
+        tenant = f"t{t}"
+        pairs = linked_pairs(tenant, {})
+        rng.shuffle(pairs)
+        n = max(1, round(len(pairs) * args.changed_fraction))
+        for i, pair in enumerate(pairs[:n]):
+            number = f"+49 30 {rng.randrange(10**7, 10**8)}"
+            with db.session() as s:
+                row = s.get(AppContact, pair.app_contact_id)
+                assert row is not None
+                edit = CanonicalContact.model_validate({**row.data, "phones": [{"number": number, "type": "work"}]})
+                upsert_app_contacts(s, tenant, [(row.app_id, edit)], updated_at=datetime.now(UTC))
+            edited += 1
+            other = pairs[n + i] if n + i < len(pairs) else None
+            if other is not None:
+                email = f"b{rng.randrange(10**9)}@example.org"
+                admin.mutate(f"bench-{t}", "edit", id=other.remote_id, changes={"emails": [email]})
+                edited += 1
+    return edited
+
+
+def webhook_latencies(admin: SandboxAdmin, args: argparse.Namespace, rng: random.Random) -> list[float]:
+    """Platform edits one at a time; each one's time from the edit to the start of the run it caused."""
+    import uvicorn
+
+    from contactsync.receiver import create_receiver_app
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_receiver_app(), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    out: list[float] = []
+    try:
+        for t in range(args.tenants):
+            hook = {"url": f"http://127.0.0.1:{port}/webhooks/t{t}", "secret": WEBHOOK_SECRET, "scheme": "merge"}
+            admin.configure(f"bench-{t}", webhook=hook)
+        pairs = {t: linked_pairs(f"t{t}", {}) for t in range(args.tenants)}
+        for i in range(args.webhook_samples):
+            t = i % args.tenants
+            pair = rng.choice(pairs[t])
+            _wait_idle(f"t{t}", args.timeout)
+            before = datetime.now(UTC)
+            currency = rng.choice(["EUR", "USD", "GBP", "CHF"])
+            admin.mutate(f"bench-{t}", "edit", id=pair.remote_id, changes={"currency": currency})
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with db.session() as s:
+                    started = s.scalar(
+                        select(func.min(SyncRun.started_at)).where(
+                            SyncRun.tenant_id == f"t{t}", SyncRun.trigger == "webhook", SyncRun.started_at >= before
+                        )
+                    )
+                if started is not None:
+                    out.append((started - before).total_seconds())
+                    break
+                time.sleep(0.02)
+            else:
+                say(f"webhook sample {i}: no run within 30 s")
+    finally:
+        server.should_exit = True
+        thread.join(5)
+    return out
+
+
+def _wait_idle(tenant_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            active = s.scalar(
+                select(func.count())
+                .select_from(SyncRun)
+                .where(SyncRun.tenant_id == tenant_id, SyncRun.finished_at.is_(None))
+            )
+        if not active:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"{tenant_id} still has a run after {timeout}s")
+
+
+def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    database = fresh_database(server_db)
     env = {
         "DATABASE_URL": database,
         "REDIS_URL": redis_url,
         "CONTACTSYNC_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
         "CONTACTSYNC_SECRET_KEY": new_key(),
-        "CONTACTSYNC_QUEUE_SHARDS": str(max(workers, tenants)),
+        "CONTACTSYNC_QUEUE_SHARDS": str(max(args.workers, args.tenants)),
         "CONTACTSYNC_LOG_LEVEL": "INFO",  # workers report "ready." at INFO
     }
-    saved = dict(os.environ)
-    os.environ.update(env)
-    refresh_process_settings()
-    procs = []
+    if args.lookback is not None:
+        env["CONTACTSYNC_LOOKBACK_SECONDS"] = str(args.lookback)
+    result: dict[str, Any] = {
+        "tenants": args.tenants, "contacts": args.contacts, "overlap": args.overlap, "rate": args.rate,
+        "workers": f"{args.workers}x{args.concurrency}", "page_size": args.page_size,
+    }  # fmt: skip
+    workers: Workers | None = None
     try:
-        db.upgrade()
-        with run_in_thread() as sandbox:
-            expected_creates = 0
-            for t in range(tenants):
-                split = split_companies(companies(1000 + t, size))
-                expected_creates += len(split.app) - split.both
-                token = f"bench-{t}"
-                body = {
-                    "token": token,
-                    "count": 0,
-                    "contacts": [c.model_dump(mode="json") for c in split.remote],
-                    "rate_limit_per_minute": rate,
+        with environment(env), run_in_thread() as sandbox:
+            db.upgrade()
+            admin = SandboxAdmin(sandbox.url)
+            seeding = time.monotonic()
+            datas = [tenant_data(1000 + t, args.contacts, args.overlap) for t in range(args.tenants)]
+            for t, data in enumerate(datas):
+                seed(admin, sandbox.url, t, data, args)
+            took = time.monotonic() - seeding
+            say(f"seeded {args.tenants} tenant(s) x {args.contacts} contacts per side in {took:.1f}s")
+            prefix: list[str] = []
+            extra: list[str] = []
+            if args.profile:  # `python -m celery ...` becomes `python -m cProfile -o FILE -m celery ...`
+                args.profile.mkdir(parents=True, exist_ok=True)
+                prefix = [sys.executable, "-m", "cProfile", "-o", str(args.profile / "worker.prof")]
+                extra = ["--pool", "solo"]
+            workers = Workers(env, tmp, args.workers, args.concurrency, prefix, extra)
+            workers.start_all()
+            rss = RssSampler(workers)
+            rss.start()
+            pages = TaskTimes()
+            pages.start()
+            pages.ready.wait(10)
+            full = timed_runs(admin, args, full=True)
+            say("full sync:", json.dumps(full))
+            result.update(full)
+            if args.changed_fraction:
+                edited = change_both_sides(admin, args, rng)
+                inc = timed_runs(admin, args, full=False)
+                inc["edited"] = edited
+                inc["calls_share"] = round(inc["provider_calls"] / max(1, full["provider_calls"]), 4)
+                inc["wall_share"] = round(inc["wall_s"] / full["wall_s"], 4)
+                say("incremental:", json.dumps(inc))
+                result["incremental"] = inc
+            if args.webhooks:
+                latencies = webhook_latencies(admin, args, rng)
+                result["webhook_samples"] = len(latencies)
+                result["webhook_to_run_p95_s"] = round(p95(latencies) or -1, 3)
+                result["webhook_to_run_max_s"] = round(max(latencies, default=-1), 3)
+                for t in range(args.tenants):
+                    _wait_idle(f"t{t}", args.timeout)
+            result["peak_rss_mb"] = rss.stop()
+            pages.stop()
+            first_run = full["run_ids"][0]
+            run_pages = sorted(p for (r, p) in pages.pages if r == first_run)
+            if len(run_pages) > 10:
+                last = 900 if 900 in run_pages else run_pages[-1]
+                result["reconcile_page_s"] = {
+                    "10": round(pages.pages[(first_run, 10)], 4) if (first_run, 10) in pages.pages else None,
+                    str(last): round(pages.pages[(first_run, last)], 4),
                 }
-                httpx.post(f"{sandbox.url}/_sandbox/accounts", json=body, timeout=120).raise_for_status()
-                with db.session() as s:
-                    upsert_tenant(
-                        s, f"t{t}", name=f"Tenant {t}", dialect="merge",
-                        base_url=f"{sandbox.url}/api/accounting/v1", api_key="k", account_token=token,
-                        options={"rate_limit_per_minute": rate, "page_size": 100},
-                    )  # fmt: skip
-                    upsert_app_contacts(s, f"t{t}", split.app, updated_at=APP_EDITED_AT)
-            log_dir = tmp / "logs"
-            log_dir.mkdir(exist_ok=True)
-            child_env = {**os.environ, **env}
-            procs = [
-                spawn(
-                    worker_command(worker_queues(i, workers), f"bench{i}", concurrency),
-                    log_dir / f"w{i}.log",
-                    child_env,
-                )
-                for i in range(workers)
-            ]
-            deadline = time.monotonic() + 60
-            while not all((log_dir / f"w{i}.log").exists() and "ready." in (log_dir / f"w{i}.log").read_text()
-                          for i in range(workers)):  # fmt: skip
-                if time.monotonic() > deadline:
-                    logs = "\n".join(p.read_text()[-2000:] for p in log_dir.glob("w*.log"))
-                    raise RuntimeError(f"workers did not start:\n{logs}")
-                time.sleep(0.2)
-            started = time.monotonic()
-            run_ids = [trigger_sync(f"t{t}", full=True) for t in range(tenants)]
-            while True:
-                with db.session() as s:
-                    runs = list(s.scalars(select(SyncRun).where(SyncRun.id.in_(run_ids))))
-                if all(r.finished_at is not None for r in runs):
-                    break
-                time.sleep(0.25)
-            wall = time.monotonic() - started
-            stats = [httpx.get(f"{sandbox.url}/_sandbox/accounts/bench-{t}/stats").json() for t in range(tenants)]
+                say(f"reconcile of run {first_run}: page 10 {result['reconcile_page_s']['10']}s, page {last} "
+                    f"{result['reconcile_page_s'][str(last)]}s ({len(run_pages)} pages timed)")  # fmt: skip
+            dup_total = lost_total = 0
+            for t, data in enumerate(datas):
+                platform = read_platform(f"t{t}")
+                dups, examples = duplicates(platform, data.expected_names())
+                bad = disagreeing(linked_pairs(f"t{t}", platform))
+                dup_total += dups
+                lost_total += len(bad)
+                if dups:
+                    say(f"t{t}: {dups} duplicate(s), e.g. {examples}")
+                for pair, fields in bad[:5]:
+                    say(f"t{t}: pair {pair.app_id} / {pair.remote_id} disagrees in {fields}")
+            result["duplicates"] = dup_total
+            result["lost"] = lost_total
     finally:
-        stop(procs)
-        os.environ.clear()
-        os.environ.update(saved)
-        refresh_process_settings()
-        _drop_database(database)
-    calls = sum(r.api_calls for r in runs)
-    created = sum(r.created_remote for r in runs)
-    return {
-        "tenants": tenants,
-        "size": size,
-        "rate_per_min": rate,
-        "workers": f"{workers}x{concurrency}",
-        "status": ",".join(sorted({r.status for r in runs})),
-        "fetched": sum(r.fetched for r in runs),
-        "linked": sum(r.linked for r in runs),
-        "reviewed": sum(r.reviewed for r in runs),
-        "created": created,
-        "expected_created": expected_creates,
-        "updated": sum(r.updated_remote for r in runs),
-        "api_calls": calls,
-        "seconds": round(wall, 1),
-        "calls_per_s": round(calls / wall, 1),
-        "limit_calls_per_s": round(rate * tenants / 60, 1),
-        "429s": sum(int(s["rate_limited"]) for s in stats),
-        "platform_ok": all(
-            int(s["contacts"]) == len(split_companies(companies(1000 + t, size)).remote) + r.created_remote
-            for t, (s, r) in enumerate(zip(stats, sorted(runs, key=lambda r: r.tenant_id), strict=True))
-        ),
-    }
+        if workers is not None:
+            workers.stop()
+        drop_database(database)
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tenants", type=int)
-    parser.add_argument("--size", type=int)
-    parser.add_argument("--rate", type=int, help="requests per minute per tenant (platform limit)")
+    parser.add_argument("--tenants", type=int, default=1)
+    parser.add_argument("--contacts", type=int, default=1000, help="contacts on each side, per tenant")
+    parser.add_argument("--overlap", type=float, default=0.5, help="share of them that are the same companies")
+    parser.add_argument("--rate", type=int, default=0, help="requests per minute per tenant (0: no limit)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--changed-fraction", type=float, default=0.0)
+    parser.add_argument("--webhooks", action="store_true")
+    parser.add_argument("--webhook-samples", type=int, default=20)
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--lookback", type=int, help="CONTACTSYNC_LOOKBACK_SECONDS (default: the project's)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout", type=float, default=3600, help="give up on a run after this many seconds")
+    parser.add_argument("--profile", type=Path, help="run the workers with the solo pool under cProfile, into DIR")
     args = parser.parse_args()
-    if args.tenants and args.size and args.rate:
-        scenarios = [(args.tenants, args.size, args.rate)]
-    else:
-        # Unthrottled throughput; then Merge's top plan (600/min) and Xero's per-tenant limit (60/min), with more
-        # calls than one minute's budget so the limit, not the burst, decides.
-        scenarios = [(1, 3000, 100_000), (4, 1000, 100_000), (2, 3000, 600), (2, 300, 60)]
-    print(
-        "| tenants | contacts each | limit/min/tenant | workers | status | fetched | linked | review | created "
-        "(app-only) | updated remote | API calls | seconds | calls/s | limit calls/s | 429s | platform exact |"
-    )
-    print("|" + "---|" * 16)
-    with tempfile.TemporaryDirectory() as servers_dir:
-        server_db, redis_url, owned = _servers(Path(servers_dir))
+    with tempfile.TemporaryDirectory() as tmp:
+        server_db, redis_url, owned = servers(Path(tmp))
         try:
-            for tenants, size, rate in scenarios:
-                with tempfile.TemporaryDirectory() as tmp:
-                    r = run_scenario(
-                        tenants, size, rate, args.workers, args.concurrency, Path(tmp), server_db, redis_url
-                    )
-                _print_row(r)
+            result = run(args, server_db, redis_url, Path(tmp))
         finally:
             for server in owned:
                 server.stop()
-
-
-def _print_row(r: dict[str, Any]) -> None:
-    print(
-        f"| {r['tenants']} | {r['size']} | {r['rate_per_min']} | {r['workers']} | {r['status']} | {r['fetched']} "
-        f"| {r['linked']} | {r['reviewed']} | {r['created']} ({r['expected_created']}) | {r['updated']} "
-        f"| {r['api_calls']} | {r['seconds']} | {r['calls_per_s']} | {r['limit_calls_per_s']} | {r['429s']} "
-        f"| {r['platform_ok']} |",
-        flush=True,
-    )
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":

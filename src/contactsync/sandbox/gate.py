@@ -81,6 +81,8 @@ async def gated(
         return error(403, "The linked account's credentials are no longer valid; re-link the account.")
     if wait is not None:
         return rate_limit_response(account, wait, error)
+    if account.faults.throttle_rate and _chance(account, account.faults.throttle_rate, "429"):
+        return rate_limit_response(account, 0.5, error)
     faults = account.faults
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000.0)
@@ -92,15 +94,27 @@ async def gated(
             is_write and faults.error_after_commit_rate and account.rng.random() < faults.error_after_commit_rate
         )
     if reset:
+        account.injected["reset"] += 1
         return DroppedResponse()
     if failed:
+        account.injected["503"] += 1
         return error(503, "The accounting platform did not answer in time.")
     response = await handler(request, account)
     if dropped and response.status_code < 300:
+        account.injected["dropped answer"] += 1
         return DroppedResponse()
     if late_error and response.status_code < 300:
+        account.injected["503 after commit"] += 1
         return error(503, "The accounting platform did not answer in time.")
     return response
+
+
+def _chance(account: Account, rate: float, kind: str) -> bool:
+    with account.lock:
+        hit = account.rng.random() < rate
+        if hit:
+            account.injected[kind] += 1
+        return hit
 
 
 def json_error(payload: Any, status: int) -> Response:

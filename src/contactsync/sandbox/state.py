@@ -51,6 +51,9 @@ class Faults:
     error_rate: float = 0.0
     latency_ms: int = 0
     reset_rate: float = 0.0
+    # 429 with `Retry-After: 1` at this rate, whatever the limit: the platform's own load shedding, or other apps
+    # spending the tenant's budget; turned on for a few seconds it is a burst of 429s.
+    throttle_rate: float = 0.0
     drop_after_commit_rate: float = 0.0
     # Backdate each change's provider timestamp by up to this much, as a late commit or skewed node would.
     clock_skew_ms: int = 0
@@ -122,6 +125,8 @@ class Account:
     contacts: dict[str, StoredContact] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
+    # Faults injected so far, by kind (see `sandbox.gate`), so a soak can say how many it survived.
+    injected: Counter[str] = field(default_factory=Counter)
     creates: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     listeners: list[Callable[[Account, EventKind, StoredContact], None]] = field(default_factory=list, repr=False)
@@ -209,6 +214,7 @@ class Account:
                 "duplicate_tax_numbers": sum(n - 1 for n in taxes.values() if n > 1),
                 "requests": dict(self.requests),
                 "rate_limited": self.rate_limited,
+                "injected": dict(self.injected),
                 "creates": self.creates,
                 "broken": sum(1 for s in self.contacts.values() if s.broken is not None),
             }

@@ -1,0 +1,397 @@
+"""What the pipeline benchmark and the soak share: servers, worker processes, samplers, and the checks.
+
+The checks read the platform the way contactsync reads it (through the dialect's own provider, unthrottled),
+so "the app and the platform agree" means agreement as the sync itself sees it, not as the sandbox stores it.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import logging
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from contactsync import db
+from contactsync.cli.processes import spawn, worker_command, worker_queues
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.demo import _app_variant
+from contactsync.models import AppContact, Connection, Link, RemoteContact, SyncRun
+from contactsync.providers.base import Window
+from contactsync.providers.registry import carried_content, open_provider
+from contactsync.sandbox.seed import companies
+from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
+from contactsync.store.contacts import upsert_app_contacts
+from contactsync.store.tenants import connection_config
+
+# -- servers and databases ------------------------------------------------------------------------------------
+
+
+def servers(tmp: Path, *, own_redis: bool = False) -> tuple[str, str, list[Any]]:
+    """(PostgreSQL server URL, Redis URL, servers started here). DATABASE_URL / REDIS_URL when set, else
+    embedded ones; `own_redis` always starts a private Redis (one that may be killed and restarted)."""
+    owned: list[Any] = []
+    db_url = os.environ.get("DATABASE_URL")
+    redis_url = None if own_redis else os.environ.get("REDIS_URL")
+    if not db_url:
+        pg = EmbeddedPostgres(tmp / "pg")
+        db_url = pg.start()
+        owned.append(pg)
+    if not redis_url:
+        rd = EmbeddedRedis(tmp / "redis")
+        rd.start()
+        redis_url = rd.url
+        owned.append(rd)
+    return db_url, redis_url, owned
+
+
+def _admin(url: str) -> str:
+    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(False)
+
+
+def fresh_database(server_url: str, prefix: str = "cs_bench") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(_admin(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return make_url(server_url).set(drivername="postgresql+psycopg", database=name).render_as_string(False)
+
+
+def drop_database(url: str) -> None:
+    with psycopg.connect(_admin(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def terminate_backends(url: str) -> int:
+    """Terminate every server connection to this database (and only to it), as a failover would."""
+    name = make_url(url).database
+    with psycopg.connect(_admin(url), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+    return sum(1 for (ok,) in rows if ok)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """Export `values` for this process (and the workers it spawns) and point engines and Celery at them."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    refresh_process_settings()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        refresh_process_settings()
+
+
+# -- data -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TenantData:
+    """One tenant's books and app contacts: `both` companies on both sides (the app's copy spelled a little
+    differently, as in the demo), then platform-only and app-only ones."""
+
+    remote: list[CanonicalContact]
+    app: list[tuple[str, CanonicalContact]]
+    both: int
+
+    def expected_names(self) -> Counter[str]:
+        """How often each name may appear on the platform after a correct sync: the books, plus one per
+        app-only company."""
+        names = Counter(c.name.casefold() for c in self.remote)
+        names.update(c.name.casefold() for _, c in self.app[self.both :])
+        return names
+
+
+def tenant_data(seed: int, contacts: int, overlap: float) -> TenantData:
+    """`contacts` on each side, `overlap` of them the same companies."""
+    both = round(contacts * overlap)
+    only = contacts - both
+    pool = companies(seed, both + 2 * only)
+    remote = pool[: both + only]
+    app = [(f"app-{i:07d}", _app_variant(c, i)) for i, c in enumerate(pool[:both])]
+    start = both + only
+    app += [(f"app-{i:07d}", c.model_copy(update={"remote_id": None})) for i, c in enumerate(pool[start:], start)]
+    return TenantData(remote=remote, app=app, both=both)
+
+
+def seed_app_contacts(tenant_id: str, contacts: list[tuple[str, CanonicalContact]], updated_at: datetime) -> None:
+    """A new tenant's app contacts, through the app's own import path, a thousand per transaction (one
+    transaction for a 100,000-contact tenant would hold every row and key in one session)."""
+    for start in range(0, len(contacts), 1000):
+        with db.session() as s:
+            upsert_app_contacts(s, tenant_id, contacts[start : start + 1000], updated_at=updated_at)
+
+
+# -- worker processes -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Workers:
+    """Celery worker processes sharing the tenant queues; each can be killed and started again."""
+
+    env: dict[str, str]
+    log_dir: Path
+    count: int
+    concurrency: int
+    command_prefix: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    procs: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
+    # Where each worker's log stood when it was last started: "ready." counts only after that.
+    _offsets: dict[int, int] = field(default_factory=dict)
+
+    def start_all(self) -> None:
+        self.procs = [None] * self.count
+        for i in range(self.count):
+            self.start(i, wait=False)
+        for i in range(self.count):
+            self.wait_ready(i)
+
+    def _log(self, i: int) -> Path:
+        return self.log_dir / f"worker{i}.log"
+
+    def start(self, i: int, wait: bool = True) -> None:
+        log = self._log(i)
+        self._offsets[i] = log.stat().st_size if log.exists() else 0
+        cmd = worker_command(worker_queues(i, self.count), f"w{i}-{uuid.uuid4().hex[:6]}", self.concurrency, self.extra)
+        if self.command_prefix:
+            cmd = [*self.command_prefix, *cmd[1:]]  # cmd[0] is the interpreter
+        self.procs[i] = spawn(cmd, log, {**os.environ, **self.env})
+        if wait:
+            self.wait_ready(i)
+
+    def is_ready(self, i: int) -> bool:
+        """Whether worker `i` (as last started) has said it is ready to take tasks."""
+        log = self._log(i)
+        if not log.exists():
+            return False
+        with open(log, "rb") as fh:
+            fh.seek(self._offsets.get(i, 0))
+            return b"ready." in fh.read()
+
+    def wait_ready(self, i: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self.procs[i]
+        assert proc is not None
+        while time.monotonic() < deadline:
+            if self.is_ready(i):
+                return
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker {i} exited:\n{self.logs()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"worker {i} not ready in {timeout}s:\n{self.logs()}")
+
+    def restart_exited(self) -> int:
+        """Start again every worker that exited on its own, as a deployment's restart policy would; how many."""
+        exited = [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
+        for i in exited:
+            self.start(i, wait=False)
+        return len(exited)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs if p is not None and p.poll() is None]
+
+    def kill(self, i: int, rng: random.Random, whole_share: float = 0.5) -> str:
+        """SIGKILL worker `i`: one pool process (the worker replaces it), or with probability `whole_share` the
+        whole worker with its pool (started again at once). Returns which."""
+        proc = self.procs[i]
+        assert proc is not None
+        try:
+            children = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        if children and rng.random() >= whole_share:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                rng.choice(children).send_signal(signal.SIGKILL)
+            return "pool process"
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(signal.SIGKILL)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        self.start(i, wait=False)  # not waited for: the next kill may well hit it while it starts
+        return "worker"
+
+    def logs(self, tail: int = 3000) -> str:
+        return "\n".join(p.read_text(errors="replace")[-tail:] for p in sorted(self.log_dir.glob("worker*.log")))
+
+    def stop(self, timeout: float = 20) -> None:
+        from contactsync.cli.processes import stop
+
+        stop([p for p in self.procs if p is not None], timeout=timeout)
+
+
+class RssSampler(threading.Thread):
+    """The largest resident set of any single worker process (main or pool), sampled four times a second."""
+
+    def __init__(self, workers: Workers, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.workers, self.every = workers, every
+        self.peak_bytes = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.every):
+            for pid in self.workers.pids():
+                with contextlib.suppress(psutil.Error):
+                    main = psutil.Process(pid)
+                    for proc in [main, *main.children(recursive=True)]:
+                        self.peak_bytes = max(self.peak_bytes, proc.memory_info().rss)
+
+    def stop(self) -> float:
+        self._halt.set()
+        self.join(5)
+        return round(self.peak_bytes / 2**20, 1)
+
+
+class TaskTimes(threading.Thread):
+    """Runtimes of the workers' reconcile tasks by (run id, page), read from Celery's task events (the workers
+    send them), so page costs are measured where they are spent without touching the tasks."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.pages: dict[tuple[int, int], float] = {}
+        self._args: dict[str, tuple[int, int]] = {}
+        self._receiver: Any = None
+        self._halt = threading.Event()
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        from contactsync.worker.app import app
+
+        def received(event: dict[str, Any]) -> None:
+            if event.get("name") == "contactsync.reconcile":
+                with contextlib.suppress(ValueError, SyntaxError, TypeError):
+                    args = ast.literal_eval(event.get("args") or "[]")
+                    self._args[event["uuid"]] = (int(args[1]), int(args[2]))
+
+        def succeeded(event: dict[str, Any]) -> None:
+            key = self._args.pop(event.get("uuid", ""), None)
+            if key is not None:
+                self.pages[key] = float(event.get("runtime") or 0.0)
+
+        logging.getLogger("kombu.mixins").setLevel(logging.WARNING)
+        while not self._halt.is_set():
+            try:
+                with app.connection_for_read() as conn:
+                    self._receiver = app.events.Receiver(
+                        conn, handlers={"task-received": received, "task-succeeded": succeeded}
+                    )
+                    self.ready.set()
+                    self._receiver.capture(limit=None, timeout=None, wakeup=False)
+            except Exception:  # the broker restarting: listen again
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self._receiver is not None:
+            self._receiver.should_stop = True
+        self.join(5)
+
+
+# -- reading the platform and checking both sides ---------------------------------------------------------------
+
+
+def read_platform(tenant_id: str) -> dict[str, CanonicalContact]:
+    """Every contact on the tenant's platform by remote id, read by a full walk of the tenant's own provider."""
+    with db.session() as s:
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
+        assert conn is not None
+        config = connection_config(conn)
+    provider = open_provider(config)
+    out: dict[str, CanonicalContact] = {}
+    token = None
+    while True:
+        page = provider.fetch_page(Window(), token)
+        for c in page.contacts:
+            if c.remote_id is not None:
+                out[c.remote_id] = c
+        token = page.next_token
+        if token is None:
+            break
+    close = getattr(provider, "close", None)
+    if callable(close):
+        close()
+    return out
+
+
+def duplicates(platform: dict[str, CanonicalContact], expected: Counter[str]) -> tuple[int, list[str]]:
+    """Live platform contacts beyond what a correct sync leaves, by name; with a few examples."""
+    live = Counter(c.name.casefold() for c in platform.values() if not c.deleted)
+    extra = {name: n - expected.get(name, 0) for name, n in live.items() if n > expected.get(name, 0)}
+    return sum(extra.values()), sorted(extra)[:10]
+
+
+@dataclass
+class PairView:
+    app_contact_id: int
+    app_id: str
+    remote_id: str
+    app: dict[str, Any]
+    platform: dict[str, Any] | None
+
+
+def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[PairView]:
+    """Each link of the tenant with both sides' content as the dialect carries it (None: gone from the platform)."""
+    with db.session() as s:
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
+        assert conn is not None
+        dialect = conn.dialect
+        rows = s.execute(
+            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.remote_id)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .where(Link.tenant_id == tenant_id, AppContact.deleted.is_(False))
+        ).all()
+    out = []
+    for app_pk, app_id, data, remote_id in rows:
+        remote = platform.get(remote_id)
+        view = None if remote is None or remote.deleted else carried_content(dialect, remote.content())
+        out.append(PairView(app_pk, app_id, remote_id, carried_content(dialect, data), view))
+    return out
+
+
+def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
+    """Linked pairs whose two sides differ in a synced field (pairs whose platform contact is gone excepted)."""
+    bad = []
+    for pair in pairs:
+        if pair.platform is None:
+            continue
+        fields = [f for f in SYNCED_FIELDS if pair.app.get(f) != pair.platform.get(f)]
+        if fields:
+            bad.append((pair, fields))
+    return bad
+
+
+def runs_by_status(run_ids: list[int] | None = None) -> Counter[str]:
+    with db.session() as s:
+        query = select(SyncRun.status)
+        if run_ids is not None:
+            query = query.where(SyncRun.id.in_(run_ids))
+        return Counter(s.scalars(query))
+
+
+def p95(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]

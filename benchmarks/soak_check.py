@@ -1,0 +1,113 @@
+"""What the soak did (its edits and additions) and the invariants it checks at the end.
+
+The checks read each platform through the tenant's own provider (see `harness`): duplicates by name against
+what the books plus the creates justify, linked pairs field by field, the newest edit of every edited pair on
+both sides, and every app contact the soak added linked to a platform contact.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from benchmarks.harness import TenantData, disagreeing, duplicates, linked_pairs, read_platform, runs_by_status
+from contactsync import db
+from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link
+
+
+def say(*parts: Any) -> None:
+    print(*parts, flush=True)
+
+
+@dataclass
+class Edit:
+    tenant: str
+    app_contact_id: int
+    side: str  # app | platform
+    field: str
+    value: Any  # as the dialect carries it
+    at: float
+
+
+@dataclass
+class Tally:
+    kills: Counter[str] = field(default_factory=Counter)
+    redis_restarts: int = 0
+    pg_cuts: int = 0
+    pg_backends_terminated: int = 0
+    bursts: int = 0
+    beat_restarts: int = 0
+    worker_exits: int = 0  # workers that exited by themselves (not killed by the soak) and were started again
+    edit_rounds: int = 0
+    edit_rounds_skipped: int = 0
+    edits: list[Edit] = field(default_factory=list)
+    added_app: dict[str, list[str]] = field(default_factory=dict)  # tenant -> app ids
+    added_names: dict[str, Counter[str]] = field(default_factory=dict)  # tenant -> names expected once more
+
+
+def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
+    """The invariants, with examples of what broke them."""
+    statuses = runs_by_status()
+    unfinished = sum(statuses.get(s, 0) for s in ACTIVE_RUN_STATES)
+    dup_total = lost_total = missing_total = 0
+    stale_edits = 0
+    for t, data in enumerate(datas):
+        tenant = f"t{t}"
+        platform = read_platform(tenant)
+        expected = data.expected_names() + tally.added_names[tenant]
+        dups, examples = duplicates(platform, expected)
+        dup_total += dups
+        if dups:
+            say(f"{tenant}: {dups} duplicate(s) on the platform, e.g. {examples}")
+        pairs = linked_pairs(tenant, platform)
+        bad = disagreeing(pairs)
+        lost_total += len(bad)
+        for pair, fields in bad[:5]:
+            diff = {f: {"app": pair.app.get(f), "platform": (pair.platform or {}).get(f)} for f in fields}
+            say(f"{tenant}: linked pair {pair.app_id} / {pair.remote_id} disagrees: {json.dumps(diff)}")
+        by_id = {p.app_contact_id: p for p in pairs}
+        newest: dict[int, Edit] = {}
+        for e in tally.edits:
+            if e.tenant == tenant and (e.app_contact_id not in newest or e.at >= newest[e.app_contact_id].at):
+                newest[e.app_contact_id] = e
+        for app_contact_id, e in newest.items():
+            pair = by_id.get(app_contact_id)
+            if pair is None or pair.platform is None:
+                continue
+            if pair.app.get(e.field) != e.value or pair.platform.get(e.field) != e.value:
+                stale_edits += 1
+                if stale_edits <= 5:
+                    say(
+                        f"{tenant}: newest edit lost on {pair.app_id} / {pair.remote_id}: {e.side} set {e.field} to "
+                        f"{e.value!r}; app has {pair.app.get(e.field)!r}, platform {pair.platform.get(e.field)!r}"
+                    )
+                    for h in tally.edits:
+                        if h.tenant == tenant and h.app_contact_id == app_contact_id:
+                            stamp = datetime.fromtimestamp(h.at, UTC).isoformat()
+                            say(f"    edit at {stamp}: {h.side} {h.field} = {h.value!r}")
+        with db.session() as s:
+            linked_app_ids = set(
+                s.scalars(
+                    select(AppContact.app_id)
+                    .join(Link, Link.app_contact_id == AppContact.id)
+                    .where(AppContact.tenant_id == tenant)
+                )
+            )
+        missing = [a for a in tally.added_app[tenant] if a not in linked_app_ids]
+        missing_total += len(missing)
+        if missing:
+            say(f"{tenant}: {len(missing)} added app contact(s) never reached the platform, e.g. {missing[:5]}")
+    return {
+        "runs": dict(statuses),
+        "unfinished_runs": unfinished,
+        "duplicates": dup_total,
+        "lost": lost_total + stale_edits + missing_total,
+        "disagreeing_pairs": lost_total,
+        "newest_edits_lost": stale_edits,
+        "added_app_contacts_not_synced": missing_total,
+    }

@@ -1,0 +1,111 @@
+"""The soak's edits between runs: both sides of linked pairs, pairs edited on both sides, new contacts.
+
+Every edit is recorded (side, field, value as the dialect carries it, time) so the end of the soak can check
+that the newest edit of every pair holds on both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from benchmarks.harness import linked_pairs
+from benchmarks.soak_check import Edit, Tally
+from contactsync import db
+from contactsync.contact import CanonicalContact
+from contactsync.models import AppContact
+from contactsync.providers.registry import carried_content
+from contactsync.sandbox.admin_client import SandboxAdmin
+from contactsync.store.contacts import upsert_app_contacts
+
+
+class NotYet(Exception):
+    """The tenant's first run has not linked anything yet."""
+
+    pass
+
+
+def _carried(fieldname: str, value: Any) -> Any:
+    return carried_content("merge", {"name": "x", fieldname: value})[fieldname]
+
+
+def _random_value(fieldname: str, rng: random.Random, *avoid: Any) -> Any:
+    """A new value for the field, never one of `avoid` (the values either side holds): setting a field to what it
+    already holds is no edit, moves no clock, and must not be expected to win anything."""
+    if fieldname == "phones":
+        return [{"number": f"+49 30 {rng.randrange(10**7, 10**8)}", "type": "work"}]
+    if fieldname == "emails":
+        return [f"s{rng.randrange(10**9)}@soak.example"]
+    return rng.choice([c for c in ("EUR", "USD", "GBP", "CHF", "SEK") if c not in avoid])
+
+
+class Editor:
+    def __init__(self, args: argparse.Namespace, rng: random.Random, tally: Tally, admin: SandboxAdmin) -> None:
+        self.args, self.rng, self.tally, self.admin = args, rng, tally, admin
+
+    def edit(self, tenant: str) -> None:
+        """One round for one tenant, which has no run: pairs edited on either side and on both, new contacts."""
+        assert self.admin is not None
+        token = "soak-" + tenant[1:]
+        pairs = linked_pairs(tenant, {})
+        if not pairs:
+            raise NotYet(tenant)
+        self.rng.shuffle(pairs)
+        k = max(1, round(len(pairs) * self.args.edit_fraction))
+        app_side, platform_side, both = pairs[:k], pairs[k : 2 * k], pairs[2 * k : 2 * k + 1]
+        for pair in app_side:
+            self._edit_app(tenant, pair.app_contact_id)
+        for pair in platform_side:
+            name = self.rng.choice(["phones", "emails", "currency"])
+            self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, [pair.app.get(name)], name)
+        for pair in both:  # the same field on both sides: the later edit must win everywhere
+            name = self.rng.choice(["phones", "emails", "currency"])
+            first, second = ("app", "platform") if self.rng.random() < 0.5 else ("platform", "app")
+            taken: list[Any] = [pair.app.get(name)]  # both sides hold this value now (synced between runs)
+            for side in (first, second):
+                if side == "app":
+                    value = self._edit_app(tenant, pair.app_contact_id, name, taken)
+                else:
+                    value = self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, taken, name)
+                taken.append(value)  # the second edit differs from the first and from the original
+                time.sleep(0.02)
+        n = len(self.tally.added_app[tenant])
+        app_id = f"soak-{tenant}-{n}"
+        name = f"Soakco {tenant} {n} GmbH"
+        contact = CanonicalContact(name=name, emails=(f"soak{n}@{tenant}.soak.example",), is_customer=True)
+        with db.session() as s:
+            upsert_app_contacts(s, tenant, [(app_id, contact)], updated_at=datetime.now(UTC))
+        self.tally.added_app[tenant].append(app_id)
+        self.tally.added_names[tenant][name.casefold()] += 1
+        if self.rng.random() < 0.5:
+            plat = f"Soakplat {tenant} {uuid.uuid4().hex[:6]} Ltd"
+            self.admin.mutate(token, "add", contact=CanonicalContact(name=plat, is_supplier=True))
+            self.tally.added_names[tenant][plat.casefold()] += 1
+
+    def _edit_app(self, tenant: str, app_contact_id: int, name: str | None = None, taken: Sequence[Any] = ()) -> Any:
+        name = name or self.rng.choice(["phones", "emails", "currency"])
+        with db.session() as s:
+            row = s.get(AppContact, app_contact_id)
+            assert row is not None
+            value = _random_value(name, self.rng, row.data.get(name), *taken)
+            contact = CanonicalContact.model_validate({**row.data, name: value})
+            # The app states when its user edited the contact: that is the app's clock for "newer side wins".
+            upsert_app_contacts(s, tenant, [(row.app_id, contact)], updated_at=datetime.now(UTC))
+        self.tally.edits.append(Edit(tenant, app_contact_id, "app", name, _carried(name, value), time.time()))
+        return _carried(name, value)
+
+    def _edit_platform(
+        self, tenant: str, token: str, app_contact_id: int, remote_id: str, taken: Sequence[Any], name: str = ""
+    ) -> Any:
+        """Edit the platform's copy to a value none of `taken` (what the pair held when last synced, and so on)."""
+        assert self.admin is not None
+        name = name or self.rng.choice(["phones", "emails", "currency"])
+        value = _random_value(name, self.rng, *taken)
+        self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
+        self.tally.edits.append(Edit(tenant, app_contact_id, "platform", name, _carried(name, value), time.time()))
+        return _carried(name, value)
