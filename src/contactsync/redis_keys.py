@@ -38,3 +38,8 @@ def rate_limit_bucket(connection_id: int) -> str:
 def cooldown_key(prefix: str, connection_id: int) -> str:
     """Set (with a TTL) after a 429: while it exists, no worker sends this connection's requests."""
     return f"{prefix}:cooldown:connection:{connection_id}"
+
+
+def webhook_seen_key(prefix: str, delivery_digest: str) -> str:
+    """Set (with a TTL) once a signed webhook delivery was acted on, so a replay of it within the window is not."""
+    return f"{prefix}:webhook:seen:{delivery_digest}"

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     stale_run_seconds: int = Field(default=120, ge=5, validation_alias="CONTACTSYNC_STALE_RUN_SECONDS")
     lookback_seconds: int = Field(default=300, ge=0, validation_alias="CONTACTSYNC_LOOKBACK_SECONDS")
     http_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="CONTACTSYNC_HTTP_TIMEOUT_SECONDS")
+    # The deployment's own Merge account (Merge Link): the API root, its API key and the key it signs webhooks with.
+    merge_api_url: str = Field(default="https://api.merge.dev/api", validation_alias="CONTACTSYNC_MERGE_API_URL")
+    merge_api_key: str | None = Field(default=None, validation_alias="CONTACTSYNC_MERGE_API_KEY")
+    merge_webhook_key: str | None = Field(default=None, validation_alias="CONTACTSYNC_MERGE_WEBHOOK_KEY")
+    maesn_api_url: str = Field(default="https://api.maesn.dev", validation_alias="CONTACTSYNC_MAESN_API_URL")
+    webhook_max_bytes: int = Field(default=1_000_000, ge=1024, validation_alias="CONTACTSYNC_WEBHOOK_MAX_BYTES")
+    # A delivery seen before (same signature and body) within this window is acknowledged and does nothing.
+    webhook_replay_seconds: int = Field(default=3600, ge=1, validation_alias="CONTACTSYNC_WEBHOOK_REPLAY_SECONDS")
+    review_session_seconds: int = Field(default=3600, ge=60, validation_alias="CONTACTSYNC_REVIEW_SESSION_SECONDS")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from contactsync.cli import admin, demo, match, processes
+from contactsync.cli import admin, api, demo, match, processes
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
 
@@ -21,6 +21,7 @@ admin.register(app)
 processes.register(app)
 demo.register(app)
 match.register(app)
+api.register(app)
 
 
 def main() -> None:

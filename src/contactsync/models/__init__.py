@@ -1,5 +1,6 @@
 """The schema: SQLAlchemy 2 typed models; Alembic migrations live in `contactsync/migrations`."""
 
+from contactsync.models.api import ApiKey, Change, ChangeCounter
 from contactsync.models.base import Base
 from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
 from contactsync.models.links import Link, ReviewItem
@@ -18,8 +19,11 @@ __all__ = [
     "ACTIVE_RUN_STATES",
     "OPEN_WRITE_STATES",
     "RUN_COUNTERS",
+    "ApiKey",
     "AppContact",
     "Base",
+    "Change",
+    "ChangeCounter",
     "Connection",
     "ContactKey",
     "Link",

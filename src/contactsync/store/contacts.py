@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from contactsync.matching import blocking_keys
 from contactsync.models import AppContact, ContactKey, RemoteContact, RunPage
 from contactsync.models.base import utcnow
 from contactsync.records import match_record
+from contactsync.store import changes as feed
 
 
 def _content_and_hash(contact: CanonicalContact) -> tuple[dict[str, Any], str]:
@@ -33,10 +34,15 @@ def write_keys(s: Session, tenant_id: str, app_contact_id: int, content: dict[st
 
 
 def upsert_app_contacts(
-    s: Session, tenant_id: str, contacts: Iterable[tuple[str, CanonicalContact]], updated_at: datetime | None = None
+    s: Session,
+    tenant_id: str,
+    contacts: Iterable[tuple[str, CanonicalContact]],
+    updated_at: datetime | None = None,
+    clocks: Mapping[str, datetime] | None = None,
 ) -> tuple[int, int]:
     """Insert or update the app's contacts by app id. Returns (created, changed); unchanged content is a no-op,
-    so replaying the same import changes nothing."""
+    so replaying the same import changes nothing. `clocks` gives app ids their own `updated_at` (the app's
+    clock): a record not newer than the stored one is stale (a replayed or reordered request) and changes nothing."""
     created = changed = 0
     batch = list(contacts)
     existing = {
@@ -51,6 +57,10 @@ def upsert_app_contacts(
     for app_id, contact in batch:
         content, digest = _content_and_hash(contact)
         row = existing.get(app_id)
+        clock = clocks.get(app_id) if clocks else None
+        if clock is not None and row is not None and row.updated_at >= clock:
+            continue
+        stamp = clock or now
         if row is None:
             row = AppContact(
                 tenant_id=tenant_id,
@@ -58,7 +68,7 @@ def upsert_app_contacts(
                 name=contact.name,
                 data=content,
                 content_hash=digest,
-                updated_at=now,
+                updated_at=stamp,
             )
             s.add(row)
             s.flush()
@@ -67,7 +77,7 @@ def upsert_app_contacts(
             row.data, row.content_hash, row.name = content, digest, contact.name
             row.deleted = False
             row.version += 1
-            row.updated_at = now
+            row.updated_at = stamp
             changed += 1
         else:
             continue
@@ -78,6 +88,7 @@ def upsert_app_contacts(
 def update_app_content(s: Session, row: AppContact, content: dict[str, Any]) -> str:
     """Apply changes that came from the platform to an app contact; returns its new hash."""
     contact = CanonicalContact.model_validate(content)
+    feed.app_contact_updated(s, row, contact.content())
     row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
     row.version += 1
     row.updated_at = utcnow()

@@ -23,6 +23,7 @@ from contactsync.models.base import utcnow
 from contactsync.planning import PairState, plan_pair
 from contactsync.providers.records import same_text
 from contactsync.providers.registry import carried_content
+from contactsync.store import changes as feed
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import review_candidate_ids
 
@@ -160,6 +161,7 @@ def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopte
         )
         .on_conflict_do_nothing()
     )
+    feed.remote_id_assigned(s, op.tenant_id, app.id, remote.remote_id)
     _close(op, remote.remote_id)
 
 

@@ -21,6 +21,7 @@ from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.records import match_record
+from contactsync.store import changes as feed
 
 
 @dataclass
@@ -48,6 +49,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     linked_remote = set(
         s.scalars(select(Link.remote_contact_id).where(Link.remote_contact_id.in_([r.id for r in rows])))
     )
+    feed.remote_deleted(s, tenant_id, [r for r in rows if r.deleted and r.id in linked_remote])
     todo = [r for r in rows if r.id not in linked_remote and not r.deleted]
     left = [match_record(str(r.id), r.data) for r in todo]
     keys = sorted({k for rec in left for k in blocking_keys(rec)})
@@ -88,12 +90,14 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
         sure = [d for d in mine if d.decision == "link"]
         if sure and _insert_link(s, tenant_id, remote.id, sure[0]):
             outcome.linked += 1
+            feed.linked(s, tenant_id, int(sure[0].right_id), remote.id, "engine")
             _close_review(s, remote.id, "linked", "engine")
         elif mine:
             _open_review(s, tenant_id, remote.id, mine)
             outcome.reviewed += 1
         else:
             outcome.unmatched += 1
+            feed.platform_only(s, tenant_id, remote)
     s.execute(update(RemoteContact).where(RemoteContact.id.in_([r.id for r in rows])).values(needs_reconcile=False))
     return outcome
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from contactsync.models import AppContact, Link, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
+from contactsync.store import changes as feed
 
 
 class ReviewError(ValueError):
@@ -82,6 +83,7 @@ def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> Non
     ).scalar()
     if created is None:
         raise ReviewError("the app contact or the remote contact is already linked")
+    feed.linked(s, tenant_id, app.id, item.remote_contact_id, who)
     _close(item, "linked", who)
 
 

@@ -1,0 +1,39 @@
+"""The one ASGI app: the versioned API under /v1, the review page, provider webhooks, OpenAPI and docs."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from contactsync.api import changes, connect, contacts, page, review, runs, tenants, webhooks
+from contactsync.api.page import HERE
+
+DESCRIPTION = """Keeps your app's contacts in sync with your tenants' accounting platforms.
+
+Authenticate with `Authorization: Bearer <key>` (`contactsync keys create`). A tenant key sees only its tenant;
+another tenant's objects answer 404. Push your contacts with `PUT /v1/tenants/{t}/contacts`, read what changed in
+the books with `GET /v1/tenants/{t}/changes?after=<cursor>`.
+"""
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with pydantic's field paths; input values are left out (they may be secrets or megabytes)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="contactsync", version="1.0.0", description=DESCRIPTION)
+    for module in (tenants, connect, contacts, changes, runs, review, webhooks, page):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.add_exception_handler(RequestValidationError, _validation_error)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
