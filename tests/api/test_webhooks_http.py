@@ -89,9 +89,7 @@ def test_forged_unsigned_foreign_and_junk_trigger_nothing(tenant: None, server: 
                 for headers in ({}, sign(junk)):
                     answer = c.post(path, content=junk, headers=headers)
                     assert 400 <= answer.status_code < 500, (path, junk[:20], answer.status_code)
-        odd = c.post(
-            "/webhooks/t1", content=body, headers={"X-Merge-Webhook-Signature": "sïgnätüre".encode()}
-        )
+        odd = c.post("/webhooks/t1", content=body, headers={"X-Merge-Webhook-Signature": "sïgnätüre".encode()})
         assert odd.status_code == 401
     assert runs() == [] and requested_at() is None
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 
 from contactsync.api import changes, connect, contacts, page, review, runs, tenants, webhooks
 from contactsync.api.page import HERE
@@ -25,12 +26,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+    """Text PostgreSQL cannot hold (NUL characters, lone surrogates) or a value outside a column's range is the
+    caller's input, not a server failure: 422, whichever route and field it came through."""
+    return JSONResponse({"detail": "a value cannot be stored (NUL character, invalid text or out of range)"}, 422)
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="contactsync", version="1.0.0", description=DESCRIPTION)
     for module in (tenants, connect, contacts, changes, runs, review, webhooks, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _unstorable)
+    app.add_exception_handler(UnicodeEncodeError, _unstorable)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, bool]:
