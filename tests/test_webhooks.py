@@ -18,8 +18,8 @@ import uvicorn
 from sqlalchemy import select
 
 from contactsync import db
-from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.api import create_app
+from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.receiver import accept_webhook
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync

@@ -80,3 +80,11 @@ def admin(server: str) -> Iterator[httpx.Client]:
 def ok(response: httpx.Response, code: int = 200) -> Any:
     assert response.status_code == code, f"{response.status_code}: {response.text[:2000]}"
     return response.json() if response.content else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep each phase's report on the test item, so a fixture can tell whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

@@ -52,14 +52,19 @@ def show(value: Any) -> str:
 
 
 def reasons(explanation: dict[str, Any]) -> list[str]:
-    """The matcher's per-field explanation as short phrases, strongest first."""
-    out = []
-    for key, value in explanation.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out.append((float(value), f"{key.replace('_', ' ')}: {value:.2f}"))
-        elif isinstance(value, str | bool):
-            out.append((0.0, f"{key.replace('_', ' ')}: {value}"))
-    return [text for _, text in sorted(out, key=lambda x: -x[0])][:8]
+    """The matcher's explanation as short phrases: its verdict, then the fields that weighed most."""
+    out = [str(explanation["reason"])] if explanation.get("reason") else []
+    fields = explanation.get("fields")
+    if isinstance(fields, dict):
+        ranked = sorted(
+            ((k, v) for k, v in fields.items() if isinstance(v, dict)),
+            key=lambda kv: -abs(float(kv[1].get("weight") or 0)),
+        )
+        for name, detail in ranked[:6]:
+            weight = float(detail.get("weight") or 0)
+            verdict = "agrees" if weight > 0 else "differs" if weight < 0 else "neutral"
+            out.append(f"{name.replace('_', ' ')} {verdict} ({weight:+.1f})")
+    return out
 
 
 def rows(remote: dict[str, Any], app: dict[str, Any]) -> list[dict[str, Any]]:
