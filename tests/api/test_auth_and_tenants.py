@@ -83,3 +83,32 @@ def test_tenant_key_sees_only_its_tenant(server: str, admin: httpx.Client) -> No
         assert mine.get("/v1/tenants/nope").status_code == 404  # the same answer: no existence oracle
         assert mine.post("/v1/tenants", json={"id": "c", "name": "C"}).status_code == 403
         assert mine.delete("/v1/tenants/a").status_code == 403
+
+
+def test_keys_cli_prints_the_key_alone_last_and_revokes(env: dict[str, str], server: str, admin: httpx.Client) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "contactsync", "keys", *args], env={**os.environ, **env},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    ok(admin.post("/v1/tenants", json={"id": "t1", "name": "T"}), 201)
+    made = cli("create", "--tenant", "t1", "--label", "billing app")
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("csk_") and " " not in key
+    with client(server, key) as c:
+        assert [t["id"] for t in ok(c.get("/v1/tenants"))] == ["t1"]
+        listed = cli("list")
+        assert "billing app" in listed.stdout and key not in listed.stdout
+        key_id = made.stdout.split()[1]
+        assert cli("revoke", key_id).returncode == 0
+        assert c.get("/v1/tenants").status_code == 401
+    assert cli("create").returncode == 2 and cli("create", "--tenant", "nobody").returncode == 2
+    admin_key = cli("create", "--admin").stdout.strip().splitlines()[-1]
+    with client(server, admin_key) as c:
+        assert c.get("/v1/tenants").status_code == 200
