@@ -78,6 +78,7 @@ def test_feed_numbers_are_never_seen_out_of_order_or_with_gaps(env: dict[str, st
     def slow_writer() -> None:
         with db.session() as s:
             changes.record(s, "t1", [{**item, "app_id": "slow"}])
+            changes.flush(s)  # what commit does first: the number is taken, the commit is still to come
             first_in.set()
             release.wait(30)
 

@@ -10,6 +10,12 @@ before it gets the next number: numbers become visible in order, a rolled-back t
 back, and the feed has no gaps at all. The cost is that a tenant's transactions that record changes commit one
 after another; tenants do not wait for each other.
 
+Numbers are taken as late as possible: changes are collected on the session and written just before it commits
+(a `before_commit` hook). By then the transaction holds every other lock it will take, so waiting for the counter
+cannot close a cycle with another transaction of the tenant (two reconcile tasks that want the same app contact
+would otherwise deadlock: one holding the counter and waiting on the other's link insert, the other the reverse).
+Inside a savepoint, which may roll back on its own, changes are written at once instead.
+
 Functions here are called from the few places in the pipeline where such a change is decided (one call each),
 inside the caller's transaction, so a change is in the feed exactly when what it describes is committed.
 """
@@ -19,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -34,10 +40,41 @@ UNLINKED = "unlinked"
 REMOTE_ID_ASSIGNED = "remote_id_assigned"
 
 
+_PENDING = "contactsync_pending_changes"
+
+
 def record(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
-    """Append changes (dicts with kind, app_id, remote_id, data) to the tenant's feed, numbered in order."""
+    """Add changes (dicts with kind, app_id, remote_id, data) to the tenant's feed when the transaction commits."""
     if not items:
         return
+    if s.in_nested_transaction():
+        _write(s, tenant_id, items)
+        return
+    s.info.setdefault(_PENDING, []).extend((tenant_id, item) for item in items)
+
+
+def flush(s: Session) -> None:
+    """Number and write the session's collected changes now (called before commit)."""
+    pending: list[tuple[str, dict[str, Any]]] = s.info.pop(_PENDING, [])
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for tenant_id, item in pending:
+        by_tenant.setdefault(tenant_id, []).append(item)
+    for tenant_id in sorted(by_tenant):  # one order for every transaction: counters are locked in tenant order
+        _write(s, tenant_id, by_tenant[tenant_id])
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(s: Session) -> None:
+    if s.info.get(_PENDING):
+        flush(s)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(s: Session) -> None:
+    s.info.pop(_PENDING, None)
+
+
+def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
     s.execute(pg_insert(ChangeCounter).values(tenant_id=tenant_id, last_seq=0).on_conflict_do_nothing())
     last = s.execute(
         update(ChangeCounter)
