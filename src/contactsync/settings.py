@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # A delivery seen before (same signature and body) within this window is acknowledged and does nothing.
     webhook_replay_seconds: int = Field(default=3600, ge=1, validation_alias="CONTACTSYNC_WEBHOOK_REPLAY_SECONDS")
     review_session_seconds: int = Field(default=3600, ge=60, validation_alias="CONTACTSYNC_REVIEW_SESSION_SECONDS")
+    # First retry of a failed push delivery; each further one waits twice as long (capped at ten minutes).
+    push_retry_seconds: float = Field(default=5.0, gt=0, validation_alias="CONTACTSYNC_PUSH_RETRY_SECONDS")
 
     @field_validator("log_level", mode="before")
     @classmethod

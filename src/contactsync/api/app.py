@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 
-from contactsync.api import changes, connect, contacts, page, review, runs, tenants, webhooks
+from contactsync.api import changes, connect, contacts, page, push, review, runs, tenants, webhooks
 from contactsync.api.page import HERE
 
 DESCRIPTION = """Keeps your app's contacts in sync with your tenants' accounting platforms.
@@ -34,7 +34,7 @@ async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="contactsync", version="1.0.0", description=DESCRIPTION)
-    for module in (tenants, connect, contacts, changes, runs, review, webhooks, page):
+    for module in (tenants, connect, contacts, changes, push, runs, review, webhooks, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.add_exception_handler(RequestValidationError, _validation_error)

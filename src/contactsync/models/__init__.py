@@ -1,6 +1,6 @@
 """The schema: SQLAlchemy 2 typed models; Alembic migrations live in `contactsync/migrations`."""
 
-from contactsync.models.api import ApiKey, Change, ChangeCounter
+from contactsync.models.api import ApiKey, Change, ChangeCounter, PushCursor, PushTarget
 from contactsync.models.base import Base
 from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
 from contactsync.models.links import Link, ReviewItem
@@ -27,6 +27,8 @@ __all__ = [
     "Connection",
     "ContactKey",
     "Link",
+    "PushCursor",
+    "PushTarget",
     "QuarantinedRecord",
     "RemoteContact",
     "ReviewItem",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, Text
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, created_at_column
@@ -48,3 +48,27 @@ class Change(Base):
     remote_id: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = created_at_column()
+
+
+class PushTarget(Base):
+    """Where changes are POSTed as they happen: one tenant's (`tenant_id`) or every tenant's (NULL)."""
+
+    __tablename__ = "push_targets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The signing secret, sealed like connection credentials (see `crypto.Vault`).
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class PushCursor(Base):
+    """The last change delivered to a target for a tenant; its row lock keeps one delivery at a time per pair,
+    which is what keeps them in sequence order."""
+
+    __tablename__ = "push_cursors"
+
+    target_id: Mapped[int] = mapped_column(ForeignKey("push_targets.id", ondelete="CASCADE"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, event, insert, select, update
+from sqlalchemy import delete, event, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from contactsync.models import AppContact, Change, ChangeCounter, RemoteContact
+from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
 
 FIELDS_CHANGED = "fields_changed"
 PLATFORM_ONLY = "platform_only"
@@ -41,6 +41,7 @@ REMOTE_ID_ASSIGNED = "remote_id_assigned"
 
 
 _PENDING = "contactsync_pending_changes"
+_PUSH = "contactsync_push_tenants"
 
 
 def record(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
@@ -61,6 +62,14 @@ def flush(s: Session) -> None:
         by_tenant.setdefault(tenant_id, []).append(item)
     for tenant_id in sorted(by_tenant):  # one order for every transaction: counters are locked in tenant order
         _write(s, tenant_id, by_tenant[tenant_id])
+    pushed = s.scalars(
+        select(PushTarget.tenant_id).where(
+            or_(PushTarget.tenant_id.in_(list(by_tenant)), PushTarget.tenant_id.is_(None))
+        )
+    ).all()
+    if pushed:
+        targets = set(by_tenant) if None in pushed else {t for t in pushed if t is not None}
+        s.info.setdefault(_PUSH, set()).update(targets)
 
 
 @event.listens_for(Session, "before_commit")
@@ -69,9 +78,21 @@ def _before_commit(s: Session) -> None:
         flush(s)
 
 
+@event.listens_for(Session, "after_commit")
+def _after_commit(s: Session) -> None:
+    """The app's push targets hear of the committed changes (sent only now, so the delivery finds them)."""
+    tenants = s.info.pop(_PUSH, None)
+    if tenants:
+        from contactsync.tasks.push import request_push  # the Celery app only where pushing is configured
+
+        for tenant_id in sorted(tenants):
+            request_push(tenant_id)
+
+
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(s: Session) -> None:
     s.info.pop(_PENDING, None)
+    s.info.pop(_PUSH, None)
 
 
 def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:

@@ -52,9 +52,32 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "seq", name=op.f("pk_changes")),
     )
+    op.create_table(
+        "push_targets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=True),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("secret", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_push_targets")),
+    )
+    op.create_index(op.f("ix_push_targets_tenant_id"), "push_targets", ["tenant_id"], unique=False)
+    op.create_table(
+        "push_cursors",
+        sa.Column("target_id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("delivered_seq", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["target_id"], ["push_targets.id"], name=op.f("fk_push_cursors_target_id_push_targets"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("target_id", "tenant_id", name=op.f("pk_push_cursors")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("push_cursors")
+    op.drop_index(op.f("ix_push_targets_tenant_id"), table_name="push_targets")
+    op.drop_table("push_targets")
     op.drop_table("changes")
     op.drop_table("change_counters")
     op.drop_index(op.f("ix_api_keys_tenant_id"), table_name="api_keys")
