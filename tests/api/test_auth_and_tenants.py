@@ -112,3 +112,22 @@ def test_keys_cli_prints_the_key_alone_last_and_revokes(env: dict[str, str], ser
     admin_key = cli("create", "--admin").stdout.strip().splitlines()[-1]
     with client(server, admin_key) as c:
         assert c.get("/v1/tenants").status_code == 200
+
+
+def test_options_interval_maesn_keys_and_unconfigured_merge(server: str, admin: httpx.Client) -> None:
+    ok(admin.post("/v1/tenants", json={"id": "m", "name": "M"}), 201)
+    assert (
+        admin.post("/v1/tenants/m/connect/merge/link-token", json={"end_user_email_address": "a@b.example"}).status_code
+        == 409
+    )
+    attached = ok(admin.post("/v1/tenants/m/connect/maesn", json={
+        "api_key": "maesn-key", "account_key": "maesn-account", "base_url": "http://127.0.0.1:9",
+        "options": {"company_id": "C1"}}))  # fmt: skip
+    assert attached["connection"]["dialect"] == "maesn" and attached["run_id"] is not None
+    assert "maesn-key" not in str(attached) and "maesn-account" not in str(attached)
+    conn = ok(admin.put("/v1/tenants/m/connection/options", json={"conflict_policy": "platform", "page_size": 20}))
+    assert conn["options"] == {"conflict_policy": "platform", "page_size": 20}
+    assert admin.put("/v1/tenants/m/connection/options", json={"page_size": 0}).status_code == 422
+    assert admin.put("/v1/tenants/m/connection/options", json={"unknown": 1}).status_code == 422
+    assert ok(admin.patch("/v1/tenants/m", json={"sync_interval_seconds": 600}))["sync_interval_seconds"] == 600
+    assert admin.patch("/v1/tenants/m", json={"sync_interval_seconds": 5}).status_code == 422

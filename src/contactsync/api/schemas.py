@@ -21,7 +21,14 @@ class TenantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=TENANT_ID_PATTERN)
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$")
+    sync_interval_seconds: int | None = Field(default=None, ge=60, le=7 * 86400)
+
+
+class TenantPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[^\x00]+$")
     sync_interval_seconds: int | None = Field(default=None, ge=60, le=7 * 86400)
 
 

@@ -9,12 +9,14 @@ from contactsync import db
 from contactsync.api.deps import Admin, Caller, TenantId, not_found
 from contactsync.api.schemas import (
     ConnectionIn,
+    ConnectionOptions,
     ConnectionOut,
     CredentialsIn,
     RunOut,
     TenantDetail,
     TenantIn,
     TenantOut,
+    TenantPatch,
 )
 from contactsync.models import ACTIVE_RUN_STATES, Tenant
 from contactsync.settings import get_settings
@@ -91,6 +93,19 @@ def get_tenant(tenant_id: TenantId) -> TenantDetail:
     return detail(tenant_id)
 
 
+@router.patch("/{tenant_id}", response_model=TenantDetail)
+def update_tenant(tenant_id: TenantId, body: TenantPatch) -> TenantDetail:
+    """Rename the tenant or change how often it syncs."""
+    with db.session() as s:
+        tenant = s.get(Tenant, tenant_id)
+        assert tenant is not None
+        if body.name is not None:
+            tenant.name = body.name
+        if body.sync_interval_seconds is not None:
+            tenant.sync_interval_seconds = body.sync_interval_seconds
+    return detail(tenant_id)
+
+
 def _set_paused(tenant_id: str, paused: bool) -> TenantDetail:
     with db.session() as s:
         tenant = s.get(Tenant, tenant_id)
@@ -149,4 +164,15 @@ def rotate_connection_credentials(tenant_id: TenantId, body: CredentialsIn) -> C
         if conn is None:
             raise not_found("the tenant has no connection")
         rotate_credentials(s, conn, {k: v.get_secret_value() for k, v in body if v is not None})
+        return ConnectionOut.of(conn)
+
+
+@router.put("/{tenant_id}/connection/options", response_model=ConnectionOut)
+def set_connection_options(tenant_id: TenantId, body: ConnectionOptions) -> ConnectionOut:
+    """Replace the connection's options (conflict policy, rate limit, page size, …); the next run uses them."""
+    with db.session() as s:
+        conn = connection_of(s, tenant_id)
+        if conn is None:
+            raise not_found("the tenant has no connection")
+        conn.options = body.stored()
         return ConnectionOut.of(conn)
