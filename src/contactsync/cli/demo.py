@@ -100,7 +100,8 @@ def _serve_review(host: str, port: int) -> None:
     tenant_id = busiest[0] if busiest else DEMO_TENANTS[0].tenant_id
     open_items = busiest[1] if busiest else 0
     url = f"http://{host}:{port}/review?session={issue_session(tenant_id, 'demo user', 86400)}"
-    console.print(f"\nreview page for {tenant_id} ({open_items} open items, link valid for a day):\n{url}")
+    console.print(f"\nreview page for {tenant_id} ({open_items} open items, link valid for a day):")
+    typer.echo(url)  # unwrapped, to copy whole
     console.print(f"API docs: http://{host}:{port}/docs — stop with Ctrl-C. Admin API key:")
     typer.echo(key)
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
