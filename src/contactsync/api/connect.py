@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.api.deps import TenantId
 from contactsync.api.schemas import ConnectionOptions, ConnectionOut, Secret
-from contactsync.models import Tenant
+from contactsync.models import Connection, Tenant
 from contactsync.settings import get_settings
 from contactsync.store.tenants import connection_of, upsert_tenant
 
@@ -142,7 +143,7 @@ def merge_complete(tenant_id: TenantId, body: CompleteIn) -> ConnectedOut:
     return ConnectedOut(connection=out, run_id=_first_sync(tenant_id))
 
 
-def _remember_linked_account(s: Any, conn: Any, linked_account_id: object) -> None:
+def _remember_linked_account(s: Session, conn: Connection, linked_account_id: object) -> None:
     """The linked account's id: a Merge webhook for this tenant must name it."""
     if isinstance(linked_account_id, str) and linked_account_id:
         from contactsync.store.tenant_admin import rotate_credentials

@@ -104,7 +104,8 @@ def parse_batch(
             if not _sql_safe(raw):
                 raise ValueError("text may not contain NUL characters")
             rec = AppContactIn.model_validate(raw)
-            contact = CanonicalContact.model_validate(rec.model_dump(exclude={"id", "updated_at"}))
+            # Only the fields the record states: one it leaves out is unknown, not blank.
+            contact = CanonicalContact.model_validate(rec.model_dump(exclude={"id", "updated_at"}, exclude_unset=True))
         except ValidationError as exc:
             for err in exc.errors():
                 errors.append(RecordError(index=i, id=app_id, path=_path(i, err["loc"]), message=err["msg"]))

@@ -42,7 +42,7 @@ class Change(Base):
 
     tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    # fields_changed | platform_only | archived | deleted | linked | unlinked | remote_id_assigned
+    # fields_changed | platform_only | archived | deleted | linked | remote_id_assigned
     kind: Mapped[str] = mapped_column(String(32))
     app_id: Mapped[str | None] = mapped_column(String(255))
     remote_id: Mapped[str | None] = mapped_column(String(255))

@@ -36,7 +36,6 @@ PLATFORM_ONLY = "platform_only"
 ARCHIVED = "archived"
 DELETED = "deleted"
 LINKED = "linked"
-UNLINKED = "unlinked"
 REMOTE_ID_ASSIGNED = "remote_id_assigned"
 
 

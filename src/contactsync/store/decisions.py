@@ -4,7 +4,8 @@ and when, and acted on at once.
 `store.review` holds the link and reject primitives; this module adds what a person working through thousands
 of items needs (filters, paging, both contacts in full, bulk accept) and the fourth decision, "create": the app
 contact is a company of its own, so its create is queued in the write ledger right away under the ledger's own
-key (`create:<app contact id>`), which planning also uses, so it can never be queued twice.
+key (`create:<app contact id>`), which planning also uses, so it can never be queued twice; the caller sends it
+after commit (the write task's ledger states and lock make a second sender harmless).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def decide(s: Session, tenant_id: str, item_id: int, action: Action, app_id: str
     if app is None or conn is None:
         raise ReviewError("no such app contact, or the tenant has no connection")
     item.status = "created"
-    s.execute(
+    op_id = s.execute(
         pg_insert(WriteOp)
         .values(
             tenant_id=tenant_id,
@@ -120,8 +121,9 @@ def decide(s: Session, tenant_id: str, item_id: int, action: Action, app_id: str
             status="pending",
         )
         .on_conflict_do_nothing()
-    )
-    return {"item": item_id, "action": action, "app_id": chosen}
+        .returning(WriteOp.id)
+    ).scalar()
+    return {"item": item_id, "action": action, "app_id": chosen, "write_op": op_id}
 
 
 def _top_app_id(s: Session, item: ReviewItem) -> str | None:
