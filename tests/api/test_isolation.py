@@ -88,5 +88,9 @@ def test_tenant_a_key_cannot_touch_tenant_b(server: str, admin: httpx.Client) ->
                 assert "Bee" not in answer.text
                 walked += 1
         assert [t["id"] for t in ok(a.get("/v1/tenants"))] == ["a"]
+        # Routes for every tenant at once are the admin's.
+        assert a.get("/v1/push").status_code == 403
+        assert a.put("/v1/push", json={"url": "http://127.0.0.1:9/x", "secret": "0123456789abcdef"}).status_code == 403
+        assert a.post("/v1/tenants", json={"id": "b2", "name": "B2"}).status_code == 403
     assert walked >= 18
     assert snapshot() == before
