@@ -82,8 +82,10 @@ def test_connect_push_sync_and_read_the_feed(
     created = next(c for c in feed if c["kind"] == "remote_id_assigned")
     assert ok(admin.get(f"/v1/tenants/t1/contacts/{created['app_id']}"))["remote_id"] == created["remote_id"]
     pairs = [c for c in feed if c["kind"] == "linked" and c["data"]["by"] == "engine"]
-    assert len(pairs) >= 2
-    edited, archived = pairs[0], pairs[1]
+    assert len(pairs) >= 3
+    edited, archived, dropped = pairs[0], pairs[1], pairs[2]
+    # The app deletes a contact: it is archived on the platform by the next run, never deleted there.
+    assert ok(admin.delete(f"/v1/tenants/t1/contacts/{dropped['app_id']}"))["deleted"] is True
 
     token = done["account_token"]
     mutate = f"{sandbox.url}/_sandbox/accounts/{token}/mutate"
@@ -114,6 +116,10 @@ def test_connect_push_sync_and_read_the_feed(
     assert ok(admin.get(f"/v1/tenants/t1/contacts/{edited['app_id']}"))["contact"]["emails"] == [
         "books@changed.example"
     ]
+    on_platform = {r["remote_id"]: r for r in httpx.get(f"{sandbox.url}/_sandbox/accounts/{token}/contacts").json()}
+    assert (
+        on_platform[dropped["remote_id"]]["status"] == "archived" and not on_platform[dropped["remote_id"]]["deleted"]
+    )
     # A second reader from the start sees the very same sequence.
     assert read_all(admin, after=0, limit=50) == feed + fresh
     assert datetime.fromisoformat(fresh[-1]["created_at"]) <= datetime.now(UTC)
