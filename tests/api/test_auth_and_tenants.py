@@ -130,3 +130,12 @@ def test_options_interval_maesn_keys_and_unconfigured_merge(server: str, admin: 
     assert admin.put("/v1/tenants/m/connection/options", json={"unknown": 1}).status_code == 422
     assert ok(admin.patch("/v1/tenants/m", json={"sync_interval_seconds": 600}))["sync_interval_seconds"] == 600
     assert admin.patch("/v1/tenants/m", json={"sync_interval_seconds": 5}).status_code == 422
+
+
+def test_openapi_and_docs_are_served(server: str) -> None:
+    with httpx.Client(base_url=server) as anon:
+        spec = ok(anon.get("/openapi.json"))
+        assert (
+            "/v1/tenants/{tenant_id}/changes" in spec["paths"] and "HTTPBearer" in spec["components"]["securitySchemes"]
+        )
+        assert anon.get("/docs").status_code == 200

@@ -94,3 +94,17 @@ def test_review_sessions_are_signed_expiring_and_scoped(server: str, api: httpx.
         assert foreign.status_code == 404
         expired = issue_session("t1", "anna", ttl_seconds=-1)
         assert browser.get("/review", params={"session": expired}).status_code == 401
+
+
+def test_review_page_filters_and_pages_server_side(server: str, api: httpx.Client) -> None:
+    items_for("t1")
+    url = ok(api.post("/v1/tenants/t1/review-sessions", json={"user": "anna"}), 201)["url"]
+    token = url.split("session=")[1]
+    with httpx.Client(base_url=server) as browser:
+        page = browser.get("/review", params={"session": token, "limit": 2}).text
+        assert page.count('class="item') == 2 and "4 open items" in page and 'id="next-page"' in page
+        only = browser.get("/review", params={"session": token, "q": "Firm 3"}).text
+        assert only.count('class="item') == 1 and "Firm 3" in only
+        high = browser.get("/review", params={"session": token, "min_score": 0.9}).text
+        assert high.count('class="item') == 2
+        assert browser.get("/static/review.js").status_code == 200

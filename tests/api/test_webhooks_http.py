@@ -162,3 +162,21 @@ def test_four_parallel_150mb_bodies_keep_the_server_small(served: tuple[str, int
     print(f"server RSS idle {idle / 2**20:.0f} MB, peak with four 150 MB bodies {peak / 2**20:.0f} MB")
     assert peak < 300 * 1024 * 1024, f"server RSS peaked at {peak / 2**20:.0f} MB"
     assert runs() == []
+
+
+def test_maesn_delivery_on_its_own_path(env: dict[str, str], server: str) -> None:
+    with db.session() as s:
+        upsert_tenant(s, "m1", name="M", dialect="maesn", base_url="http://127.0.0.1:9", api_key="k",
+                      account_token="a", webhook_secret=SECRET, next_sync_at=None)  # fmt: skip
+    body = json.dumps([{"eventType": "UPDATED", "resource": "contacts", "resourceId": "c1"}]).encode()
+    signature = {"X-MAESN-SIGNATURE": hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()}
+    with httpx.Client(base_url=server, timeout=30) as c:
+        # A Maesn body on the Merge path, or for a Merge tenant, is refused like any bad signature.
+        assert c.post("/webhooks/merge", content=body, headers=signature).status_code == 401
+        assert c.post("/webhooks/maesn", params={"tenant": "m1"}, content=body, headers=signature).json() == {
+            "status": "sync requested"
+        }
+        assert c.post("/webhooks/maesn", params={"tenant": "m1"}, content=body, headers=signature).json() == {
+            "status": "duplicate delivery"
+        }
+    assert len(runs()) == 1
