@@ -40,6 +40,7 @@ REMOTE_ID_ASSIGNED = "remote_id_assigned"
 
 
 _PENDING = "contactsync_pending_changes"
+_WRITTEN = "contactsync_changes_written"
 _PUSH = "contactsync_push_tenants"
 
 
@@ -49,6 +50,7 @@ def record(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
         return
     if s.in_nested_transaction():
         _write(s, tenant_id, items)
+        s.info.setdefault(_WRITTEN, set()).add(tenant_id)
         return
     s.info.setdefault(_PENDING, []).extend((tenant_id, item) for item in items)
 
@@ -61,19 +63,20 @@ def flush(s: Session) -> None:
         by_tenant.setdefault(tenant_id, []).append(item)
     for tenant_id in sorted(by_tenant):  # one order for every transaction: counters are locked in tenant order
         _write(s, tenant_id, by_tenant[tenant_id])
+    changed = set(by_tenant) | s.info.pop(_WRITTEN, set())
+    if not changed:
+        return
     pushed = s.scalars(
-        select(PushTarget.tenant_id).where(
-            or_(PushTarget.tenant_id.in_(list(by_tenant)), PushTarget.tenant_id.is_(None))
-        )
+        select(PushTarget.tenant_id).where(or_(PushTarget.tenant_id.in_(list(changed)), PushTarget.tenant_id.is_(None)))
     ).all()
     if pushed:
-        targets = set(by_tenant) if None in pushed else {t for t in pushed if t is not None}
+        targets = changed if None in pushed else {t for t in pushed if t is not None}
         s.info.setdefault(_PUSH, set()).update(targets)
 
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(s: Session) -> None:
-    if s.info.get(_PENDING):
+    if s.info.get(_PENDING) or s.info.get(_WRITTEN):
         flush(s)
 
 
@@ -90,8 +93,8 @@ def _after_commit(s: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _after_rollback(s: Session) -> None:
-    s.info.pop(_PENDING, None)
-    s.info.pop(_PUSH, None)
+    for key in (_PENDING, _WRITTEN, _PUSH):
+        s.info.pop(key, None)
 
 
 def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
