@@ -83,6 +83,10 @@ def test_review_page_decisions_by_click_and_keyboard(
         expect(sections).to_have_count(len(remote))
         expect(page.locator("section.item.current tr.diff").first).to_be_visible()
         first, second, third = (sections.nth(i).get_attribute("data-item") for i in range(3))
+        page.keyboard.press("j")
+        expect(sections.nth(1)).to_have_class("item current")
+        page.keyboard.press("k")
+        expect(sections.nth(0)).to_have_class("item current")
         sections.nth(0).get_by_role("button", name="Link (l)").click()
         expect(sections.nth(0).locator(".outcome")).to_have_text("linked")
         expect(sections.nth(1)).to_have_class("item current")
@@ -91,15 +95,19 @@ def test_review_page_decisions_by_click_and_keyboard(
         page.keyboard.press("c")  # create as new
         expect(sections.nth(2).locator(".outcome")).to_have_text("will be created")
 
+        # Bulk accept links what is left (every remaining item scores above 0.5) and reloads the page.
+        page.fill("#bulk-score", "0.5")
+        page.get_by_role("button", name="Accept all").click()
+        expect(page.locator("p.count")).to_contain_text("0 open items")
         decided = {
             status: ok(api.get("/v1/tenants/t1/review-items", params={"status": status}))["items"]
             for status in ("linked", "rejected", "created")
         }
-        assert [str(i["id"]) for i in decided["linked"]] == [first]
+        assert first in {str(i["id"]) for i in decided["linked"]} and len(decided["linked"]) == len(remote) - 2
         assert [str(i["id"]) for i in decided["rejected"]] == [second]
         assert [str(i["id"]) for i in decided["created"]] == [third]
         assert all(i["resolved_by"] == "anna@tenant.example" and i["resolved_at"] for v in decided.values() for i in v)
-        linked_remote = decided["linked"][0]["remote"]["id"]
+        linked_remote = next(i for i in decided["linked"] if str(i["id"]) == first)["remote"]["id"]
         created_name = decided["created"][0]["candidates"][0]["contact"]["name"]
 
     digits = NEW_PHONE.replace(" ", "").replace("+", "")
