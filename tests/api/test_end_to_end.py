@@ -82,8 +82,8 @@ def test_connect_push_sync_and_read_the_feed(
     created = next(c for c in feed if c["kind"] == "remote_id_assigned")
     assert ok(admin.get(f"/v1/tenants/t1/contacts/{created['app_id']}"))["remote_id"] == created["remote_id"]
     pairs = [c for c in feed if c["kind"] == "linked" and c["data"]["by"] == "engine"]
-    assert len(pairs) >= 3
-    edited, archived, dropped = pairs[0], pairs[1], pairs[2]
+    assert len(pairs) >= 4
+    edited, archived, dropped, deleted = pairs[0], pairs[1], pairs[2], pairs[3]
     # The app deletes a contact: it is archived on the platform by the next run, never deleted there.
     assert ok(admin.delete(f"/v1/tenants/t1/contacts/{dropped['app_id']}"))["deleted"] is True
 
@@ -93,6 +93,7 @@ def test_connect_push_sync_and_read_the_feed(
         mutate, json={"op": "edit", "id": edited["remote_id"], "changes": {"emails": ["books@changed.example"]}}
     ).raise_for_status()
     httpx.post(mutate, json={"op": "archive", "id": archived["remote_id"]}).raise_for_status()
+    httpx.post(mutate, json={"op": "delete", "id": deleted["remote_id"]}).raise_for_status()
     new = httpx.post(
         mutate, json={"op": "add", "contact": {"name": "Zyxwvut Quarzglas Manufaktur", "is_supplier": True}}
     ).json()
@@ -109,8 +110,9 @@ def test_connect_push_sync_and_read_the_feed(
             ("fields_changed", archived["app_id"], archived["remote_id"]),
             ("archived", archived["app_id"], archived["remote_id"]),
             ("platform_only", None, new["remote_id"]),
+            ("deleted", deleted["app_id"], deleted["remote_id"]),
         ]
-    )
+    ), fresh
     change = next(c for c in fresh if c["app_id"] == edited["app_id"])
     assert change["data"]["fields"] == {"emails": ["books@changed.example"]}
     assert ok(admin.get(f"/v1/tenants/t1/contacts/{edited['app_id']}"))["contact"]["emails"] == [
