@@ -108,3 +108,16 @@ def test_review_page_filters_and_pages_server_side(server: str, api: httpx.Clien
         high = browser.get("/review", params={"session": token, "min_score": 0.9}).text
         assert high.count('class="item') == 2
         assert browser.get("/static/review.js").status_code == 200
+
+
+def test_access_log_keeps_no_session_token(server: str, api: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    items_for("t1")
+    url = ok(api.post("/v1/tenants/t1/review-sessions", json={"user": "anna"}), 201)["url"]
+    token = url.split("session=")[1]
+    import logging
+
+    from contactsync.api.app import _RedactSessions
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s" %d', ("c", "GET", url, 200), None)
+    assert _RedactSessions().filter(record)
+    assert token not in record.getMessage() and "/review?session=" in record.getMessage()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -32,8 +35,23 @@ async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "a value cannot be stored (NUL character, invalid text or out of range)"}, 422)
 
 
+class _RedactSessions(logging.Filter):
+    """Review-session tokens travel in the page's URL; access logs keep the path but not the token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_SESSION.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+_SESSION = re.compile(r"(session=)[^&\s]+")
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="contactsync", version="1.0.0", description=DESCRIPTION)
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactSessions) for f in access.filters):
+        access.addFilter(_RedactSessions())
     for module in (tenants, connect, contacts, changes, push, runs, review, webhooks, page):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
