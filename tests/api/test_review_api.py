@@ -110,7 +110,7 @@ def test_review_page_filters_and_pages_server_side(server: str, api: httpx.Clien
         assert browser.get("/static/review.js").status_code == 200
 
 
-def test_access_log_keeps_no_session_token(server: str, api: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+def test_access_log_keeps_no_session_token(server: str, api: httpx.Client) -> None:
     items_for("t1")
     url = ok(api.post("/v1/tenants/t1/review-sessions", json={"user": "anna"}), 201)["url"]
     token = url.split("session=")[1]
