@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=None, help="LINKS.csv (default: DATA/links.csv)")
     parser.add_argument("--no-blocking-recall", action="store_true")
+    parser.add_argument("--calibrate", action="store_true", help="re-estimate the level weights by EM first")
     args = parser.parse_args()
     out = args.out or args.data / "links.csv"
     stats = BlockingStats()
@@ -57,7 +58,7 @@ def main() -> None:
         cpu_start = cpu_seconds()
         left = read_records(args.data / "left.csv")
         right = read_records(args.data / "right.csv")
-        decisions = match_all(left, right, workers=args.workers, stats=stats)
+        decisions = match_all(left, right, workers=args.workers, stats=stats, calibrate=args.calibrate)
         write_decisions(out, decisions)
         elapsed = time.perf_counter() - start
         cpu = cpu_seconds() - cpu_start
@@ -72,6 +73,7 @@ def main() -> None:
         "peak_mib": round(mem.peak_mib),
         "pairs_compared": stats.pairs,
         "skipped_keys": stats.skipped_keys,
+        "calibrated": args.calibrate,
     }
     q = quality(((d.left_id, d.right_id, d.decision) for d in decisions), truth, len(left))
     result.update({k: round(v, 4) if isinstance(v, float) else v for k, v in q.items()})

@@ -17,6 +17,10 @@ The configuration is what a competent Splink user would write for company contac
 - blocking rules for prediction: tax id, email, phone, name prefix + country, postcode;
 - training: the match prior from deterministic rules (tax id, email), u by random sampling, m by EM on a
   sample of pairs blocked on the tax id and, separately, on the name (so every comparison gets an m);
+- for person sets (`--people`: no identifiers), comparisons on the name with its words sorted (so "Müller,
+  Hans" meets "Hans Müller"), street (Jaro-Winkler 0.95 / 0.85), postcode (exact, one edit), city and
+  country; blocking on postcode, on the sorted name's first three letters, and on street prefix + city;
+  the prior from name + postcode agreement, u by random sampling, m by EM blocked on postcode and on name;
 - decisions: Splink's own one-to-one clustering (`cluster_using_single_best_links`, both files treated as
   duplicate-free) at match probability >= 0.9 gives the links; a left record without a link whose best
   candidate scores >= 0.5 gets that candidate as a pair to review.
@@ -79,6 +83,8 @@ def _clean_sql(source: str, path: Path) -> str:
             nullif(right(regexp_replace(coalesce(phone, ''), '[^0-9]', '', 'g'), 9), '') as phone_clean,
             nullif(regexp_replace(upper(coalesce(postal_code, '')), '[^A-Z0-9]', '', 'g'), '') as postal_clean,
             nullif(lower(strip_accents(trim(city))), '') as city_clean,
+            nullif(trim(regexp_replace(lower(strip_accents(coalesce(street, ''))), '[^a-z0-9]+', ' ', 'g')), '')
+                as street_clean,
             country as country_raw
         from raw
     """
@@ -96,7 +102,10 @@ def _countries(con: duckdb.DuckDBPyConnection) -> None:
             f"""create or replace table {t} as
             select {t}.* exclude (country_raw), m.code as country_clean,
                    left(replace(name_clean, ' ', ''), 4) as name_prefix,
-                   replace(name_clean, ' ', '') as name_squashed
+                   replace(name_clean, ' ', '') as name_squashed,
+                   array_to_string(list_sort(string_split(name_clean, ' ')), ' ') as name_sorted,
+                   left(array_to_string(list_sort(string_split(name_clean, ' ')), ''), 3) as sorted_prefix,
+                   left(street_clean, 4) as street_prefix
             from {t} left join country_map m on m.raw = {t}.country_raw"""
         )
 
@@ -138,7 +147,41 @@ def _settings() -> SettingsCreator:
     )
 
 
-def run(data: Path, out: Path) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
+def _people_settings() -> SettingsCreator:
+    """For contacts that are people: name (word order free) and address only, no identifiers."""
+    name = cl.CustomComparison(
+        comparison_levels=[
+            NullLevel("name_sorted"),
+            ExactMatchLevel("name_sorted"),
+            JaroWinklerLevel("name_sorted", 0.95),
+            LevenshteinLevel("name_squashed", 2),
+            JaroWinklerLevel("name_sorted", 0.88),
+            JaroWinklerLevel("name_sorted", 0.80),
+            ElseLevel(),
+        ],
+        output_column_name="name",
+    )
+    return SettingsCreator(
+        link_type="link_only",
+        unique_id_column_name="unique_id",
+        comparisons=[
+            name,
+            cl.JaroWinklerAtThresholds("street_clean", [0.95, 0.85]),
+            cl.LevenshteinAtThresholds("postal_clean", [1]),
+            cl.JaroWinklerAtThresholds("city_clean", [0.9]),
+            cl.ExactMatch("country_clean"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("postal_clean"),
+            block_on("sorted_prefix"),
+            block_on("street_prefix", "city_clean"),
+        ],
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def run(data: Path, out: Path, people: bool = False) -> tuple[list[tuple[str, str, str]], dict[str, Any]]:
     """Match data/left.csv against data/right.csv with Splink; write LINKS.csv; return rows and counts."""
     con = duckdb.connect()
     con.execute(f"set threads = {THREADS}")
@@ -148,13 +191,21 @@ def run(data: Path, out: Path) -> tuple[list[tuple[str, str, str]], dict[str, An
     db_api = DuckDBAPI(connection=con)
     left = db_api.register("l", dataset_display_name="left")
     right = db_api.register("r", dataset_display_name="right")
-    linker = Linker([left, right], _settings())
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("tax_clean"), block_on("email")], recall=0.7
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("tax_clean"), max_pairs=2e5)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("name_clean"), max_pairs=2e5)
+    linker = Linker([left, right], _people_settings() if people else _settings())
+    if people:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("name_sorted", "postal_clean")], recall=0.6
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("postal_clean"), max_pairs=2e5)
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("sorted_prefix"), max_pairs=2e5)
+    else:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("tax_clean"), block_on("email")], recall=0.7
+        )
+        linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=1)
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("tax_clean"), max_pairs=2e5)
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on("name_clean"), max_pairs=2e5)
     predictions = linker.inference.predict(threshold_match_probability=REVIEW_PROBABILITY)
     clusters = linker.clustering.cluster_using_single_best_links(
         predictions, duplicate_free_datasets=["left", "right"], threshold_match_probability=LINK_PROBABILITY
@@ -188,13 +239,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("data", type=Path, help="directory with left.csv, right.csv, truth.csv")
     parser.add_argument("--out", type=Path, default=None, help="LINKS.csv (default: DATA/links_splink.csv)")
+    parser.add_argument("--people", action="store_true", help="the person-set configuration (name and address)")
     args = parser.parse_args()
     logging.getLogger("splink").setLevel(logging.WARNING)
     out = args.out or args.data / "links_splink.csv"
     with PeakMemory() as mem:
         start = time.perf_counter()
         cpu_start = cpu_seconds()
-        rows, info = run(args.data, out)
+        rows, info = run(args.data, out, people=args.people)
         elapsed = time.perf_counter() - start
         cpu = cpu_seconds() - cpu_start
     truth = read_truth(args.data / "truth.csv")

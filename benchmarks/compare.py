@@ -1,6 +1,7 @@
 """Run contactsync, Splink and the rapidfuzz baseline on the same generated set and print one row each.
 
     PYTHONPATH=src python benchmarks/compare.py benchmarks/data/100k
+    PYTHONPATH=src python benchmarks/compare.py benchmarks/data/people-100k --people
 
 Each matcher runs in its own process, one after the other, so that timings do not compete for the cores and
 each peak-memory figure is that matcher's alone. With `--repeat N` each runs N times and the row shows the
@@ -22,6 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {
     "contactsync": ["bench_match.py", "--workers", "2", "--no-blocking-recall"],
+    "contactsync calibrated": ["bench_match.py", "--workers", "2", "--no-blocking-recall", "--calibrate"],
     "splink": ["bench_splink.py"],
     "rapidfuzz baseline": ["bench_baseline.py"],
 }
@@ -38,8 +40,10 @@ COLUMNS = (
 )
 
 
-def run(name: str, data: Path) -> dict[str, object]:
+def run(name: str, data: Path, people: bool = False) -> dict[str, object]:
     script, *options = SCRIPTS[name]
+    if people and name == "splink":
+        options.append("--people")
     done = subprocess.run(
         [sys.executable, str(HERE / script), str(data), *options], check=True, capture_output=True, text=True
     )
@@ -52,12 +56,13 @@ def main() -> None:
     parser.add_argument("data", type=Path, help="directory with left.csv, right.csv, truth.csv")
     parser.add_argument("--only", choices=sorted(SCRIPTS), action="append", help="run only these (repeatable)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per matcher; the row shows medians")
+    parser.add_argument("--people", action="store_true", help="a person set: Splink in its person configuration")
     args = parser.parse_args()
     names = args.only or list(SCRIPTS)
     print("| matcher | " + " | ".join(title for _, title in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     for name in names:
-        runs = [run(name, args.data) for _ in range(args.repeat)]
+        runs = [run(name, args.data, args.people) for _ in range(args.repeat)]
         result = runs[-1]
         result["seconds"] = round(statistics.median(float(str(r["seconds"])) for r in runs), 1)
         result["fastest"] = min(float(str(r["seconds"])) for r in runs)

@@ -13,7 +13,11 @@ Each left copy of a company disagrees with its right copy the way real books do:
 / 'and', Holding/Group variants, VAT with or without prefix and spacing, phone formats, street abbreviations,
 postcode formatting, country names or codes, missing fields, other mailboxes, moves. Hard negatives are
 left contacts with no partner: namesakes in another city with another VAT id, franchise branches of a brand
-that has other branches on the right, and companies named after a common surname alone.
+that has other branches on the right, companies named after a common surname alone, and sister companies at
+the same address ("Glaser GmbH" / "Glaser Holding GmbH", see generate_sisters.py).
+
+`--people` writes a person set instead (generate_people.py); `--config b` is a second configuration (twice
+the sister companies; for people, more typos and hard negatives).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import csv
 import random
 import string
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +34,11 @@ import phonenumbers
 from faker import Faker
 from stdnum import get_cc_module
 from stdnum.us import ein
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_people import generate_people
+from generate_sisters import add_sister
+from noise import abbreviate_street, format_phone, format_vat, transliterate, typo
 
 LOCALES = {
     "DE": "de_DE",
@@ -217,7 +227,9 @@ class Generator:
                     name = name.replace(f" {sym} ", f" {rng.choice(AND[lang])} ")
                     break
         if p(0.06):
-            name = f"{name} {rng.choice(['Holding', 'Group', 'Gruppe' if LANG[c.country] == 'de' else 'Group'])}"
+            # A group word added on one side only (not Holding, Verwaltung and the like: those name a sister
+            # company, see generate_sisters.py).
+            name = f"{name} {'Gruppe' if LANG[c.country] == 'de' and rng.random() < 0.5 else 'Group'}"
         legal = rng.choice(c.legal) if c.legal and not p(0.1) else ""
         full = (
             f"{name} {legal}".strip() if not (legal and c.country == "FR" and rng.random() < 0.2) else f"{legal} {name}"
@@ -268,70 +280,7 @@ class Generator:
                 "city": city, "postal_code": postal, "country": country}  # fmt: skip
 
 
-def typo(rng: random.Random, text: str) -> str:
-    letters = [i for i, ch in enumerate(text) if ch.isalpha()]
-    if len(letters) < 4:
-        return text
-    i = rng.choice(letters[1:])
-    op = rng.random()
-    if op < 0.35:
-        return text[:i] + text[i + 1 :]
-    if op < 0.7:
-        return text[:i] + rng.choice(string.ascii_lowercase) + text[i + 1 :]
-    if op < 0.85 and i + 1 < len(text):
-        return text[:i] + text[i + 1] + text[i] + text[i + 2 :]
-    return text[:i] + text[i] + text[i:]
-
-
-def transliterate(rng: random.Random, text: str) -> str:
-    mapping = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "é": "e", "è": "e",
-               "ç": "c", "à": "a", "ë": "e", "ï": "i"}  # fmt: skip
-    strip = {"ä": "a", "ö": "o", "ü": "u", "ß": "ss", "Ä": "A", "Ö": "O", "Ü": "U"}
-    table = mapping if rng.random() < 0.7 else {**mapping, **strip}
-    return "".join(table.get(ch, ch) for ch in text)
-
-
-def format_vat(rng: random.Random, vat: str, cc: str) -> str:
-    if cc == "US":
-        return rng.choice([f"{vat[:2]}-{vat[2:]}", vat])
-    if cc == "CH":
-        d = vat[3:]
-        return rng.choice([f"CHE-{d[:3]}.{d[3:6]}.{d[6:]}", f"CHE-{d[:3]}.{d[3:6]}.{d[6:]} MWST", vat, d])
-    body = vat[2:]
-    style = rng.random()
-    if style < 0.35:
-        return vat
-    if style < 0.6:
-        return body  # prefix dropped; the country field says where
-    if style < 0.8:
-        return f"{vat[:2]} " + " ".join(body[i : i + 3] for i in range(0, len(body), 3))
-    return vat.lower()
-
-
-def format_phone(rng: random.Random, number: phonenumbers.PhoneNumber) -> str:
-    fmt = rng.random()
-    if fmt < 0.35:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    if fmt < 0.7:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    if fmt < 0.85:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return "00" + phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
-
-
-def abbreviate_street(rng: random.Random, street: str) -> str:
-    swaps = [("straße", "str."), ("strasse", "str."), ("Straße", "Str."), ("Street", "St."), ("Road", "Rd."),
-             ("Avenue", "Ave"), ("avenue", "av."), ("straat", "str."), ("weg", "weg"), ("Lane", "Ln")]  # fmt: skip
-    if rng.random() < 0.4:
-        for long, short in swaps:
-            if long in street:
-                return street.replace(long, short)
-    if rng.random() < 0.1:
-        return street.replace("ß", "ss")
-    return street
-
-
-def generate(n_right: int, seed: int, out: Path) -> None:
+def generate(n_right: int, seed: int, out: Path, sisters: float = 0.06) -> None:
     g = Generator(seed)
     rng = g.rng
     n_matched = int(n_right * 0.8)
@@ -368,11 +317,14 @@ def generate(n_right: int, seed: int, out: Path) -> None:
         rid = f"R{len(right_rows):07d}"
         right_rows.append(g.row(c, rid, noisy=False))
         roll = rng.random()
-        if len(truth) < n_matched and roll < 0.84:
+        paired = len(truth) < n_matched and roll < 0.84
+        if paired:
             lid = f"L{len(left_rows):07d}"
             left_rows.append(g.row(c, lid, noisy=True))
             truth.append((lid, rid))
-        elif roll < 0.92:
+        if rng.random() < sisters:
+            add_sister(g, c, left_rows, right_rows, truth)
+        if not paired and roll < 0.92:
             # Namesake: same name (and legal form), other place, other VAT id, other contact details.
             twin = g.company(c.country, core=c.core)
             twin = replace(twin, legal=c.legal)
@@ -406,8 +358,15 @@ def main() -> None:
     parser.add_argument("--right", type=int, default=10000, help="number of right (app) contacts")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--people", action="store_true", help="person contacts (generate_people.py) instead of companies"
+    )
+    parser.add_argument("--config", choices=["a", "b"], default="a", help="b: the second, harsher configuration")
     args = parser.parse_args()
-    generate(args.right, args.seed, args.out)
+    if args.people:
+        generate_people(args.right, args.seed, args.out, args.config)
+    else:
+        generate(args.right, args.seed, args.out, sisters=0.06 if args.config == "a" else 0.12)
 
 
 if __name__ == "__main__":

@@ -246,3 +246,41 @@ def test_second_platform_copy_of_a_linked_contact_goes_to_review(env: dict[str, 
         assert s.scalar(select(func.count()).select_from(Link)) == 1
         item = s.scalar(select(ReviewItem))
         assert item is not None and item.remote_contact_id == second[0]
+
+
+def test_review_decisions_are_kept_as_labels_and_refit_the_tenant_model(env: dict[str, str]) -> None:
+    from contactsync.matching.model import kind
+    from contactsync.models import MatchLabel
+    from contactsync.store.review import link, open_items, reject, tenant_model
+
+    conn_id = make_tenant()
+    same = ["city:same", "given:missing", "postal:same", "street:same", "surname:close"]
+    other = ["city:same", "given:initial", "postal:different", "surname:exact"]
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(f"a{i}", company(f"Person {i}")) for i in range(6)])
+        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [company(f"P {i}", remote_id=f"r{i}") for i in range(6)])
+        apps = s.scalars(select(AppContact.id).order_by(AppContact.app_id)).all()
+        for rid in ids:
+            s.add(
+                ReviewItem(
+                    tenant_id="t1",
+                    remote_contact_id=rid,
+                    candidates=[
+                        {"app_contact_id": app, "score": 0.7, "explanation": {"weight": 10.5, "levels": levels}}
+                        for app, levels in ((apps[ids.index(rid)], same), (apps[(ids.index(rid) + 1) % 6], other))
+                    ],
+                )
+            )
+    with db.session() as s:
+        assert tenant_model(s, "t1").learned == {}
+        items = open_items(s, "t1")
+        for item, app_id in zip(items[:2], ("a0", "a1"), strict=True):
+            link(s, "t1", item["item"], app_id, "alice")
+        for item in items[2:]:
+            reject(s, "t1", item["item"], "bob")
+    with db.session() as s:
+        labels = s.execute(select(MatchLabel.same, MatchLabel.levels).order_by(MatchLabel.id)).all()
+        assert [lab.same for lab in labels] == [True, False, True, False] + [False] * 8
+        model = tenant_model(s, "t1")
+        # "other" was decided apart six times; "same" was linked twice and rejected four times: not consistent.
+        assert model.learned == {kind(other): "apart"}

@@ -70,3 +70,15 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app(), ["match", str(left), str(right), "--out", str(tmp_path / "o.csv")])
     assert result.exit_code == 2
     assert "duplicate id" in result.output
+
+
+def test_match_calibrate_on_files_too_small_to_fit_keeps_the_default_decisions(tmp_path: Path) -> None:
+    left = write(tmp_path / "left.csv", 'id,name,street,postal_code,city\nl1,"Müller, Hans",Kirchweg 5,50667,Köln\n')
+    right = write(tmp_path / "right.csv", "id,name,street,postal_code,city\nr1,Hans Mueller,Kirchwg 5,50667,Köln\n")
+    outputs = []
+    for flags in ([], ["--calibrate"]):
+        out = tmp_path / f"links{len(flags)}.csv"
+        result = CliRunner().invoke(app(), ["match", str(left), str(right), "--out", str(out), *flags])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1] and "l1,r1" in outputs[0] and "link" in outputs[0]

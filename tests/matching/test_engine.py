@@ -4,7 +4,7 @@ import random
 import pytest
 
 from contactsync.matching import BlockingStats, MatchRecord, blocking_keys, match_all, match_candidates
-from contactsync.matching.compare import compare, score
+from contactsync.matching.compare import compare
 from contactsync.matching.prepared import Prepared
 
 
@@ -139,8 +139,8 @@ def test_two_word_name_with_a_typo_keeps_a_key() -> None:
 
 
 def test_bounded_score_agrees_with_compare() -> None:
-    # `score` skips the fuzzy fields of pairs that cannot reach the floor; above it, it must be `compare`'s
-    # weight to the last bit, and below it, below the floor.
+    # With a floor, `compare` skips the fuzzy fields of pairs that cannot reach it; above it, the weight must
+    # be the unbounded one to the last bit, and below it, below the floor.
     names = ["Müller Bau GmbH", "Mueller Bau", "Müller Logistik AG", "Schmidt Elektro", "Muller"]
     cities = [("Berlin", "10115"), ("Berlin", "10117"), ("München", "80331"), ("", "")]
     taxes = ["DE136695976", "136695976", "DE811569869", ""]
@@ -159,10 +159,13 @@ def test_bounded_score_agrees_with_compare() -> None:
         )  # fmt: skip
     for a in records:
         for b in records:
-            exact = compare(a, b)[0]
+            exact = compare(a, b)
             for floor in (-5.0, 6.0, 12.0):
-                bounded = score(a, b, floor)
-                assert bounded == exact if exact >= floor else bounded < floor
+                bounded = compare(a, b, floor=floor)
+                if exact.weight >= floor:
+                    assert (bounded.weight, bounded.cap, bounded.levels) == (exact.weight, exact.cap, exact.levels)
+                else:
+                    assert bounded.weight < floor
 
 
 def test_worker_processes_decide_as_one_process_does() -> None:

@@ -25,6 +25,9 @@ def match(
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per CPU).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr for large files.")] = True,
+    calibrate: Annotated[
+        bool, typer.Option(help="Fit the comparison weights to these two files first (EM, as Splink does).")
+    ] = False,
 ) -> None:
     """Match two contact files and write links and pairs to review.
 
@@ -57,7 +60,9 @@ def match(
         def report(stage: str, done: int, of: int) -> None:
             bar.update(tasks[stage], completed=done, total=of)
 
-        decisions = match_all(left_records, right_records, progress=report, workers=workers, stats=stats)
+        decisions = match_all(
+            left_records, right_records, progress=report, workers=workers, stats=stats, calibrate=calibrate
+        )
     try:
         write_decisions(out, decisions)
         if explain is not None:

@@ -14,7 +14,12 @@ Kinds of key (the prefix before ':' names the kind):
   ``n2p:``/``n2s:`` the same pairs with one word cut to its first/last three letters, so a typo in one word
   still leaves a key in common,
 - ``n1:`` for one-word names, the word and its single-letter deletions (symmetric deletion: one typo on
-  either side still meets).
+  either side still meets),
+- ``pp:``/``pc:`` for a person's name (see `normalise.persons`): the phonetic key (Metaphone) of the surname
+  and of the first given name, each with the postcode's first three characters or with the town's phonetic
+  key, so that a typo in one name part, the postcode or the town still leaves a key in common,
+- ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
+  companies without tax id, email or phone: whose name is misspelt on one side still meet at their address.
 
 Words that say what a company does rather than who it is ("Consulting", "Bau", "Services"), and country
 words, are left out of the name pairs when the name has other words: in a large tenant they would join
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 from itertools import combinations
 
+from contactsync.matching.normalise.persons import phonetic
 from contactsync.matching.normalise.text import key_word
 from contactsync.matching.prepared import Prepared
 
@@ -85,9 +91,37 @@ def name_keys(tokens: tuple[str, ...]) -> set[str]:
     return keys
 
 
+def _person_keys(p: Prepared, keys: set[str]) -> None:
+    person = p.person
+    if person is None:
+        return
+    words = [w for w in (person.surname[0], *person.given[:1]) if len(w) > 1]
+    town = phonetic(p.city.split()[0])[:4] if p.city else ""
+    for w in words:
+        code = phonetic(w)
+        if p.postal:
+            keys.add(f"pp:{code}|{p.postal[:3]}")
+        if town:
+            keys.add(f"pc:{code}|{town}")
+
+
+def _address_keys(p: Prepared, keys: set[str]) -> None:
+    # Only for records a name typo could otherwise lose: people, and companies without any identifier (a
+    # tax id, email or phone already gives the others a key that survives a misspelt name).
+    if not p.street_number or (p.person is None and (p.tax is not None or p.emails or p.phones)):
+        return
+    if p.postal:
+        keys.add(f"a:{p.postal}|{p.street_number}")
+    if p.street:
+        word = max(p.street.split(), key=len)
+        keys.add(f"as:{phonetic(word)[:5]}|{p.street_number}")
+
+
 def prepared_keys(p: Prepared) -> set[str]:
     """All blocking keys of a prepared record."""
     keys = name_keys(p.tokens)
+    _person_keys(p, keys)
+    _address_keys(p, keys)
     if p.tax is not None and len(p.tax.number) >= 6:
         keys.add("t:" + p.tax.number)
     keys.update("e:" + e for e in p.emails)
@@ -97,5 +131,5 @@ def prepared_keys(p: Prepared) -> set[str]:
 
 
 def key_kind(key: str) -> str:
-    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p" or "n2s"."""
+    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p", "n2s", "pp", "pc", "a" or "as"."""
     return key.partition(":")[0]

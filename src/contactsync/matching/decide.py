@@ -1,12 +1,15 @@
 """From scored pairs to decisions: one-to-one, globally by score, with ambiguity sent to a person.
 
-Thresholds are in bits of evidence (see `compare`) and there are three:
+Thresholds are in bits of evidence (see `compare`) and there are three (defaults here, per tenant in `Model`):
 
 - `LINK_WEIGHT` (12 bits, odds of about 4000:1 before the prior): enough for, e.g., an identical name plus a
   matching postcode and city, or a shared valid VAT id alone; not enough for a name alone.
 - `REVIEW_WEIGHT` (6 bits): worth a person's look.
 - `MARGIN` (4 bits, 16 times more likely): how far a link must be ahead of the best competing candidate on
   either side. Two near-equal candidates (a duplicate in the books, a remote duplicate) go to review.
+
+A pair `compare` capped (two valid tax ids that differ, a distinguishing word) is never linked: it goes to
+review if it would otherwise have been taken.
 
 Pairs are taken greedily by descending weight, ties broken by ids, so the outcome does not depend on input
 order. Greedy by weight is the usual choice for record linkage: it never lets a weak pair block a strong
@@ -20,9 +23,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from math import exp2
 
-LINK_WEIGHT = 12.0
-REVIEW_WEIGHT = 6.0
-MARGIN = 4.0
+from contactsync.matching.model import DEFAULT_MODEL, Model
+
+# The defaults; a tenant's `Model` may move them (see `learn`).
+LINK_WEIGHT = DEFAULT_MODEL.link_weight
+REVIEW_WEIGHT = DEFAULT_MODEL.review_weight
+MARGIN = DEFAULT_MODEL.margin
 # Prior odds that a blocked candidate pair is a match, in bits; only used to express weights as a
 # probability-like score in [0, 1] for people and CSV files. Decisions are taken on the weights.
 PRIOR_BITS = -6.0
@@ -45,10 +51,14 @@ class Outcome:
     reason: str
 
 
-def _top_two(pairs: Iterable[tuple[int, int, float]]) -> tuple[dict[int, list[tuple[float, int]]], ...]:
+Pair = tuple[int, int, float, str]
+"""(left index, right index, weight, cap); cap is "" for a pair that may be linked, else why it may not."""
+
+
+def _top_two(pairs: Iterable[Pair]) -> tuple[dict[int, list[tuple[float, int]]], ...]:
     best_left: dict[int, list[tuple[float, int]]] = {}
     best_right: dict[int, list[tuple[float, int]]] = {}
-    for li, ri, w in pairs:
+    for li, ri, w, _ in pairs:
         for table, node, other in ((best_left, li, ri), (best_right, ri, li)):
             top = table.get(node)
             if top is None:
@@ -70,27 +80,31 @@ def _competitor(top: list[tuple[float, int]] | None, partner: int) -> float | No
 
 
 def resolve(
-    pairs: list[tuple[int, int, float]],
+    pairs: list[Pair],
     left_ids: list[str],
     right_ids: list[str],
+    model: Model = DEFAULT_MODEL,
 ) -> list[Outcome]:
-    """Decide links and reviews for scored pairs given as (left index, right index, weight)."""
-    kept = [p for p in pairs if p[2] >= REVIEW_WEIGHT]
+    """Decide links and reviews for scored pairs given as (left index, right index, weight, cap)."""
+    link_weight, margin = model.link_weight, model.margin
+    kept = [p for p in pairs if p[2] >= model.review_weight]
     best_left, best_right = _top_two(kept)
     kept.sort(key=lambda p: (-p[2], left_ids[p[0]], right_ids[p[1]]))
     used_left: set[int] = set()
     used_right: set[int] = set()
     outcomes: list[Outcome] = []
-    for li, ri, w in kept:
+    for li, ri, w, cap in kept:
         if li in used_left or ri in used_right:
             continue
         used_left.add(li)
         used_right.add(ri)
         rivals = [c for c in (_competitor(best_left.get(li), ri), _competitor(best_right.get(ri), li)) if c is not None]
         runner = max(rivals) if rivals else None
-        if w >= LINK_WEIGHT and (runner is None or w - runner >= MARGIN):
+        if cap:
+            outcomes.append(Outcome(li, ri, w, "review", runner, f"review at most: {cap}"))
+        elif w >= link_weight and (runner is None or w - runner >= margin):
             outcomes.append(Outcome(li, ri, w, "link", runner, "strong evidence, clearly ahead"))
-        elif w >= LINK_WEIGHT:
+        elif w >= link_weight:
             outcomes.append(Outcome(li, ri, w, "review", runner, "ambiguous: a close competing candidate"))
         else:
             outcomes.append(Outcome(li, ri, w, "review", runner, "some evidence, not enough to link"))
@@ -100,12 +114,12 @@ def resolve(
     assigned = {o.left: o for o in outcomes}
     shown: dict[int, int] = {}
     best: dict[int, float] = {}
-    for li, ri, w in kept:
+    for li, ri, w, _ in kept:
         best.setdefault(li, w)
         o = assigned.get(li)
         if o is not None and (o.decision == "link" or not o.reason.startswith("ambiguous") or ri == o.right):
             continue
-        if ri in linked or w < best[li] - MARGIN:
+        if ri in linked or w < best[li] - margin:
             continue
         count = shown.get(li, 1 if o is not None else 0)
         if count >= MAX_REVIEW_CANDIDATES:

@@ -17,6 +17,7 @@ from contactsync.matching.normalise.addresses import (
 )
 from contactsync.matching.normalise.emails import domain_of, is_free_mail, split_emails
 from contactsync.matching.normalise.names import normalise_name
+from contactsync.matching.normalise.persons import PersonName, loose_person, parse_person
 from contactsync.matching.normalise.phones import split_phones
 from contactsync.matching.normalise.taxids import TaxId, normalise_tax_id
 from contactsync.matching.record import MatchRecord
@@ -34,6 +35,8 @@ class Prepared:
         "emails",
         "id",
         "legal",
+        "person",
+        "person_known",
         "phones",
         "postal",
         "sorted_core",
@@ -53,6 +56,12 @@ class Prepared:
         self.sorted_core = self.core if len(self.tokens) < 2 else " ".join(sorted(self.tokens))
         self.legal = norm.legal if norm else ""
         self.descriptors: tuple[str, ...] = norm.descriptors if norm else ()
+        # A person's name parts: `person_known` when the name reads as a person's by itself (a known given
+        # name or "Surname, Given"); otherwise a loose reading (first word given name) of a short name without
+        # legal form, used only against a record whose name is known to be a person's.
+        person = parse_person(record.name) if record.name else None
+        self.person_known = person is not None
+        self.person: PersonName | None = person or (loose_person(self.tokens) if norm and not norm.legal else None)
         self.tax: TaxId | None = normalise_tax_id(record.tax_number, self.country) if record.tax_number else None
         raw_emails = [e for e in (record.email, *record.emails) if e]
         emails: list[str] = []

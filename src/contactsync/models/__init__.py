@@ -3,7 +3,7 @@
 from contactsync.models.api import ApiKey, Change, ChangeCounter, PushCursor, PushTarget
 from contactsync.models.base import Base
 from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
-from contactsync.models.links import Link, ReviewItem
+from contactsync.models.links import Link, MatchLabel, ReviewItem
 from contactsync.models.runs import (
     ACTIVE_RUN_STATES,
     RUN_COUNTERS,
@@ -27,6 +27,7 @@ __all__ = [
     "Connection",
     "ContactKey",
     "Link",
+    "MatchLabel",
     "PushCursor",
     "PushTarget",
     "QuarantinedRecord",

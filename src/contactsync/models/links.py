@@ -54,3 +54,18 @@ class ReviewItem(TenantScoped, Base):
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
+
+
+class MatchLabel(TenantScoped, Base):
+    """A candidate pair a person decided (same contact or not), with the comparison levels the engine saw:
+    the examples the tenant's matching model is re-fitted from (`contactsync.matching.learn`)."""
+
+    __tablename__ = "match_labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id", ondelete="CASCADE"), index=True)
+    app_contact_id: Mapped[int] = mapped_column(ForeignKey("app_contacts.id", ondelete="CASCADE"))
+    same: Mapped[bool]
+    weight: Mapped[float]
+    levels: Mapped[list[Any]]
+    created_at: Mapped[datetime] = created_at_column()

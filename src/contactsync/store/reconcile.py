@@ -22,6 +22,7 @@ from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.records import match_record
 from contactsync.store import changes as feed
+from contactsync.store.review import tenant_model
 
 
 @dataclass
@@ -81,7 +82,8 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
             )
         )
     right = [match_record(str(a.id), a.data) for a in candidates]
-    decisions = match_candidates(left, right) if left and right else []
+    # The tenant's model, re-fitted from its review decisions (the defaults until a person has decided some).
+    decisions = match_candidates(left, right, tenant_model(s, tenant_id)) if left and right else []
     by_left: dict[str, list[Decision]] = {}
     for d in decisions:
         by_left.setdefault(d.left_id, []).append(d)

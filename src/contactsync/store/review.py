@@ -2,7 +2,8 @@
 
 A decision is final for the engine: a person's link is never undone by a later reconcile (the remote contact
 is linked, so the matcher no longer looks at it), and a rejection lets the candidates be created on the
-platform by the next run, since a person has said they are not this remote contact.
+platform by the next run, since a person has said they are not this remote contact. Every decision is also
+kept as labelled pairs (`match_labels`), from which `tenant_model` re-fits the tenant's matching model.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from contactsync.models import AppContact, Link, RemoteContact, ReviewItem
+from contactsync.matching import Model
+from contactsync.matching.learn import Label, fit
+from contactsync.models import AppContact, Link, MatchLabel, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
 from contactsync.store import changes as feed
 
@@ -84,12 +87,44 @@ def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> Non
     if created is None:
         raise ReviewError("the app contact or the remote contact is already linked")
     feed.linked(s, tenant_id, app.id, item.remote_contact_id, who)
+    _label(s, item, app.id)
     _close(item, "linked", who)
 
 
 def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
     """None of the candidates is this remote contact."""
-    _close(_item(s, tenant_id, item_id), "rejected", who)
+    item = _item(s, tenant_id, item_id)
+    _label(s, item, None)
+    _close(item, "rejected", who)
+
+
+def _label(s: Session, item: ReviewItem, chosen: int | None) -> None:
+    """Keep the decision as labelled pairs: the chosen candidate is the same contact, the others are not."""
+    for c in item.candidates:
+        explanation = c.get("explanation") or {}
+        levels = explanation.get("levels")
+        if not levels:  # an item from before levels were recorded teaches nothing
+            continue
+        s.add(
+            MatchLabel(
+                tenant_id=item.tenant_id,
+                review_item_id=item.id,
+                app_contact_id=int(c["app_contact_id"]),
+                same=int(c["app_contact_id"]) == chosen,
+                weight=float(explanation.get("weight", 0.0)),
+                levels=list(levels),
+            )
+        )
+
+
+def tenant_model(s: Session, tenant_id: str) -> Model:
+    """The tenant's matching model, re-fitted from all its review decisions (the defaults without any)."""
+    rows = s.execute(
+        select(MatchLabel.levels, MatchLabel.weight, MatchLabel.same)
+        .where(MatchLabel.tenant_id == tenant_id)
+        .order_by(MatchLabel.id)
+    ).all()
+    return fit([Label(tuple(levels), weight, same) for levels, weight, same in rows])
 
 
 def _close(item: ReviewItem, status: str, who: str) -> None:

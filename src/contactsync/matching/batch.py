@@ -1,0 +1,284 @@
+"""The batch path over worker processes: each worker owns a slice of both sides (see the protocol below).
+
+Kept apart from `engine` because it is plumbing (processes, pipes, pickled slices) around the same scoring
+steps (`scoring`) that the single-process path runs in place.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import traceback
+from collections import Counter
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from contactsync.matching.calibrate import calibrated, token_counts
+from contactsync.matching.decide import Pair, resolve
+from contactsync.matching.model import Model
+from contactsync.matching.prepared import Prepared
+from contactsync.matching.record import MatchRecord
+from contactsync.matching.scoring import (
+    CALIBRATION_STRIDE,
+    PROGRESS_EVERY,
+    Decision,
+    buckets_of,
+    chunks,
+    count_patterns,
+    count_random_patterns,
+    decisions,
+    explain,
+    index_keys,
+    prepare_slice,
+    score_rows,
+    skip_keys,
+)
+from contactsync.matching.stats import BlockingStats, Progress
+
+# --- batch path -------------------------------------------------------------------------------------------
+# With several processes, each worker owns one contiguous slice of the left side and one of the right side.
+# It prepares both slices itself (forked workers inherit the raw records, so nothing is sent to them), keeps
+# its right slice and that slice's key index for the whole run, and scores *every* left record against it.
+# Prepared left slices, which every worker needs, are exchanged once through the parent as opaque pickled
+# bytes together with each worker's right-side key counts (blocking needs the global counts). Prepared right
+# records never cross a process boundary, and no worker reads the others' objects, so the copy-on-write
+# page copying of a shared prepared set does not happen. Only the kept pairs and their explanations travel
+# back to the parent, after which the workers end and free their memory while the parent decides.
+
+
+def _bounds(n: int, parts: int, part: int) -> tuple[int, int]:
+    return n * part // parts, n * (part + 1) // parts
+
+
+def _work(
+    part: int,
+    parts: int,
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    model: Model,
+    calibrate: bool,
+    conn: Any,
+) -> None:
+    """One worker's whole run; talks to the parent over `conn` (see the protocol in `match_parallel`)."""
+    la, lb = _bounds(len(left), parts, part)
+    ra, rb = _bounds(len(right), parts, part)
+    own_left, own_left_keys = prepare_slice(left[la:lb], conn)
+    own_right, own_right_keys = prepare_slice(right[ra:rb], conn)
+    index = index_keys(own_right_keys, ra)
+    del own_right_keys
+    right_count = {k: len(v) for k, v in index.items()}
+    # Pickled before the tag is sent, so that a failure here reaches the parent as an error message rather
+    # than in place of the bytes it expects next.
+    blob = pickle.dumps((own_left, own_left_keys, right_count), protocol=pickle.HIGHEST_PROTOCOL)
+    conn.send(("prepared",))
+    conn.send_bytes(blob)
+    del blob
+    all_left: list[Prepared] = []
+    all_left_keys: list[tuple[str, ...]] = []
+    for q in range(parts):
+        if q == part:
+            all_left.extend(own_left)
+            all_left_keys.extend(own_left_keys)
+            continue
+        their_left, their_keys, their_count = pickle.loads(conn.recv_bytes())
+        all_left.extend(their_left)
+        all_left_keys.extend(their_keys)
+        # Only keys this worker's slice holds matter here: no other key can give it a candidate.
+        for k, n in their_count.items():
+            if k in right_count:
+                right_count[k] += n
+        del their_left, their_keys, their_count
+    del own_left, own_left_keys
+    # One pass over every left record's keys keeps those this worker's slice holds (usually few) and counts
+    # them; the block-size limit and the bucket lookups then only look at those.
+    present: list[tuple[str, ...]] = []
+    left_count: dict[str, int] = {}
+    for ks in all_left_keys:
+        mine = tuple(k for k in ks if k in right_count)
+        present.append(mine)
+        for k in mine:
+            left_count[k] = left_count.get(k, 0) + 1
+    del all_left_keys
+    skip = skip_keys(left_count, right_count)
+    del right_count, left_count
+    # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
+    # references to those lists instead of the key strings saves a large share of the worker's memory.
+    buckets = buckets_of(present, index, skip)
+    del present
+    if calibrate:
+        # Every worker sees the same left records against its own right slice, so the parent's sum of the
+        # counts is the single-process count, and all workers receive the same calibrated model.
+        counts = token_counts(p.tokens + p.descriptors for p in own_right)
+        randoms = count_random_patterns(len(all_left), all_left, own_right, ra, len(right), model)
+        conn.send(("patterns", count_patterns(all_left, own_right, buckets, model, ra), randoms, counts))
+        model = conn.recv()
+    kept: list[Pair] = []
+    compared = 0
+    for a, b in chunks(len(all_left), PROGRESS_EVERY):
+        part_kept, n = score_rows(range(a, b), all_left, own_right, buckets, model, ra)
+        kept.extend(part_kept)
+        compared += n
+        conn.send(("score", b - a))
+    # Explain every kept pair now (a few per left record at most) rather than only the decided ones later,
+    # so that the worker can exit, and free its memory, before the parent resolves and builds the decisions.
+    # The index and the prepared left records no kept pair refers to are released first: the explanations
+    # then reuse their memory instead of adding to the peak.
+    needed = {li: all_left[li] for li, _, _, _ in kept}
+    del all_left, buckets, index
+    explained = [explain(needed[li], own_right[ri - ra], model) for li, ri, _, _ in kept]
+    conn.send(("scored", kept, explained, compared, skip))
+
+
+def _worker(
+    part: int,
+    parts: int,
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    model: Model,
+    calibrate: bool,
+    conn: Any,
+    inherited: list[Connection],
+) -> None:
+    # A forked worker inherits the parent's ends of its own pipe and of the pipes of workers started before
+    # it. Holding them open would keep its own writes from ever failing when the parent gives up on it (a
+    # sibling failed), so it would block until terminated; they are the parent's, so the worker closes them.
+    for c in inherited:
+        c.close()
+    try:
+        _work(part, parts, left, right, model, calibrate, conn)
+    except BaseException:
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+class _Workers:
+    """The parent's side of the worker protocol: start, gather replies in part order, report progress."""
+
+    def __init__(
+        self,
+        parts: int,
+        left: Sequence[MatchRecord],
+        right: Sequence[MatchRecord],
+        model: Model,
+        calibrate: bool,
+        progress: Progress | None,
+    ) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.progress = progress
+        self.done = {"prepare": 0, "score": 0}
+        self.totals = {"prepare": len(left) + len(right), "score": len(left) * parts}
+        self.conns: list[Connection] = []
+        self.procs: list[Any] = []
+        for part in range(parts):
+            mine, theirs = ctx.Pipe()
+            inherited = [*self.conns, mine]
+            proc = ctx.Process(
+                target=_worker, args=(part, parts, left, right, model, calibrate, theirs, inherited), daemon=True
+            )
+            proc.start()
+            theirs.close()
+            self.conns.append(mine)
+            self.procs.append(proc)
+
+    def gather(self, tag: str) -> list[tuple[Any, ...]]:
+        """The next `tag` message of every worker (progress messages on the way are reported)."""
+        replies: dict[int, tuple[Any, ...]] = {}
+        waiting = {conn: part for part, conn in enumerate(self.conns)}
+        while waiting:
+            for conn in wait(list(waiting)):
+                assert isinstance(conn, Connection)
+                try:
+                    message = conn.recv()
+                except EOFError:
+                    raise RuntimeError("a matching worker process ended unexpectedly") from None
+                if message[0] == "error":
+                    raise RuntimeError(f"a matching worker failed:\n{message[1]}")
+                if message[0] == tag:
+                    replies[waiting.pop(conn)] = message
+                elif message[0] in self.done:
+                    self._report(message[0], message[1])
+        return [replies[part] for part in range(len(self.conns))]
+
+    def _report(self, stage: str, n: int) -> None:
+        self.done[stage] += n
+        if self.progress is not None:
+            # Every worker scores every left record against its own slice, so scoring counts in left records
+            # finished by all workers.
+            scale = len(self.conns) if stage == "score" else 1
+            self.progress(stage, self.done[stage] // scale, self.totals[stage] // scale)
+
+    def exchange(self) -> None:
+        """Pass each worker's prepared left slice and right key counts on to all the other workers."""
+        self.gather("prepared")
+        blobs = [conn.recv_bytes() for conn in self.conns]
+        for part, conn in enumerate(self.conns):
+            for q, blob in enumerate(blobs):
+                if q != part:
+                    conn.send_bytes(blob)
+
+    def close(self) -> None:
+        """Wait for the workers to end (they end by themselves after scoring); stop them if they do not."""
+        for conn in self.conns:
+            conn.close()
+        for proc in self.procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        self.conns, self.procs = [], []
+
+
+def match_parallel(
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    progress: Progress | None,
+    parts: int,
+    stats: BlockingStats | None,
+    model: Model,
+    calibrate: bool = False,
+) -> list[Decision]:
+    """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
+    ("prepared",) followed by its pickled slice as raw bytes, receives the other slices; with `calibrate` it
+    sends ("patterns", level-pattern counts, word counts) and receives the calibrated model; it sends
+    ("scored", pairs, their explanations, pairs compared, keys skipped) and ends."""
+    pool = _Workers(parts, left, right, model, calibrate, progress)
+    try:
+        pool.exchange()
+        if calibrate:
+            patterns: Counter[tuple[str, ...]] = Counter()
+            randoms: Counter[tuple[str, ...]] = Counter()
+            counts: Counter[str] = Counter()
+            for _, part_patterns, part_randoms, part_counts in pool.gather("patterns"):
+                patterns.update(part_patterns)
+                randoms.update(part_randoms)
+                counts.update(part_counts)
+            sampled = len(range(0, len(left), CALIBRATION_STRIDE))
+            model = calibrated(patterns, randoms, counts, sampled, len(right), model)
+            for conn in pool.conns:
+                conn.send(model)
+        if stats is not None:
+            stats.model = model
+        kept: list[Pair] = []
+        explanations: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
+        compared = 0
+        skipped: set[str] = set()
+        for _, part_kept, part_explained, n, part_skipped in pool.gather("scored"):
+            kept.extend(part_kept)
+            explanations.update(zip(((li, ri) for li, ri, _, _ in part_kept), part_explained, strict=True))
+            compared += n
+            skipped |= part_skipped  # each worker knows the skipped keys its own slice holds
+        pool.close()
+        if stats is not None:
+            stats.pairs = compared
+            stats.skipped_keys = len(skipped)
+        left_ids = [r.id for r in left]
+        right_ids = [r.id for r in right]
+        outcomes = resolve(kept, left_ids, right_ids, model)
+        del kept
+        explained = [explanations[o.left, o.right] for o in outcomes]
+        del explanations
+        return decisions(outcomes, left_ids, right_ids, explained)
+    finally:
+        pool.close()

@@ -1,0 +1,172 @@
+"""Person names: tell a person ("Hans Müller", "Müller, Hans", "J. Smith Plumbing") from a company, and split it.
+
+Sole traders, freelancers and private customers are a large share of a small business's books, and their
+rows carry a name and an address and little else. A company name is compared as one string; a person's
+name is compared part by part (given name, surname, in either order), because "Smith, John", "John Smith"
+and "J. Smith" are one person while "Anna Müller" and "Peter Müller" at the same address are two.
+
+A name is taken as a person's when it has no legal form and no connective ("&", "und") and either is written
+"Surname, Given" or has a word that is a known given name (or an initial) among at most four words. The
+given names are those Faker ships for the locales we serve plus the `nicknames` data set; both are
+maintained word lists, and a name missing from them only means the record is compared as a company would be.
+Given names and surname are split by that list: the known given names (and initials) at the start or, for
+"Surname Given", at the end are the given names; the other words are the surname and, for sole traders, a
+trade ("Müller Elektro"), which the comparison treats as optional.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import jellyfish
+from nicknames import name_triplets
+
+from contactsync.matching.normalise.names import normalise_name, tokens_of
+from contactsync.matching.normalise.text import PER_COMPANY_CACHE, fold, key_word
+
+_FAKER_LOCALES = ("de_DE", "de_AT", "de_CH", "en_GB", "en_US", "en_IE", "fr_FR", "nl_NL", "it_IT", "es_ES", "pl_PL")
+# Owner prefixes and titles in front of or inside a sole trader's name, and surname particles (often dropped
+# or misspelt): left out of the name parts.
+_NOISE_WORDS = frozenset(
+    key_word(w)
+    for w in [
+        "inh",
+        "inhaber",
+        "inhaberin",
+        "dba",
+        "ta",
+        "eigenaar",
+        "owner",
+        "prop",
+        "dr",
+        "prof",
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "herr",
+        "frau",
+        "mme",
+        "mlle",
+        "dipl",
+        "ing",
+        "van",
+        "von",
+        "vom",
+        "zu",
+        "ter",
+        "ten",
+        "den",
+        "da",
+        "di",
+        "del",
+    ]
+)
+_CONNECTIVE = re.compile(r"[&+]|\b(und|and|et|en)\b", re.IGNORECASE)
+_MAX_WORDS = 5
+
+
+@cache
+def given_names() -> frozenset[str]:
+    """Known given names in comparison form (folded, digraphs collapsed)."""
+    names: set[str] = set()
+    for loc in _FAKER_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            names.update(getattr(provider, attr, ()))
+    for triplet in name_triplets():
+        names.update((triplet.name1, triplet.name2))
+    out = set()
+    for n in names:
+        out.update(tokens_of(n))
+    return frozenset(t for t in out if len(t) > 1)
+
+
+@cache
+def _nicknames() -> dict[str, frozenset[str]]:
+    """Name -> its nicknames and canonical forms, in comparison form ("sue" and "susan" are "su", "susan")."""
+    related: dict[str, set[str]] = {}
+    for triplet in name_triplets():
+        a, b = key_word(triplet.name1), key_word(triplet.name2)
+        related.setdefault(a, set()).add(b)
+        related.setdefault(b, set()).add(a)
+    return {k: frozenset(v) for k, v in related.items()}
+
+
+def nickname_group(word: str) -> frozenset[str]:
+    """The names that stand for the same given name as `word` ("bill" → william, will, billy, ...)."""
+    return _nicknames().get(word, frozenset())
+
+
+_OCR = (("rn", "m"), ("cl", "d"), ("vv", "w"), ("0", "o"), ("1", "l"), ("ii", "u"))
+
+
+def ocr_fold(word: str) -> str:
+    """The word with letter shapes that scanners confuse read one way (rn → m, cl → d, 0 → o, ...)."""
+    for wrong, right in _OCR:
+        if wrong in word:
+            word = word.replace(wrong, right)
+    return word
+
+
+@lru_cache(maxsize=65536)
+def phonetic(word: str) -> str:
+    """A phonetic key of one word (Metaphone; NYSIIS for words Metaphone reduces to nothing)."""
+    return jellyfish.metaphone(word) or jellyfish.nysiis(word)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    given: tuple[str, ...]  # given names, an initial as a one-letter word; may be empty
+    surname: tuple[str, ...]  # surname words, then any trade words of a sole trader
+
+
+def _is_given(word: str) -> bool:
+    return len(word) == 1 or word in given_names()
+
+
+@lru_cache(maxsize=PER_COMPANY_CACHE)
+def parse_person(raw: str) -> PersonName | None:
+    """The person's name parts, or None when the name reads as a company's."""
+    if _CONNECTIVE.search(fold(raw)):
+        return None
+    head, comma, tail = raw.partition(",")
+    if comma and tail.strip() and not normalise_name(head).legal:
+        # "Keijser, S.": the initial's dot must not read as a legal form ("S." is one in some countries).
+        surname = [t for t in tokens_of(head) if t not in _NOISE_WORDS]
+        given = [t for t in tokens_of(tail) if t not in _NOISE_WORDS]
+        if surname and given and len(surname) + len(given) <= _MAX_WORDS and not any(c.isdigit() for c in raw):
+            return PersonName(tuple(given), tuple(surname))
+        return None
+    norm = normalise_name(raw)
+    if norm.legal or not norm.tokens:
+        return None
+    words = [t for t in norm.tokens if t not in _NOISE_WORDS]
+    if not 2 <= len(words) <= _MAX_WORDS or any(w.isdigit() for w in words):
+        return None
+    # Only the first word is taken as the given name: many surnames are given names too ("Keith Riley",
+    # "Catherine Reinhardt"), so a middle name stays among the surname words and the comparison looks at
+    # the first two of them.
+    if _is_given(words[0]):
+        return PersonName((words[0],), tuple(words[1:]))
+    # "Elektro Hans Müller": a trade first, then the person; the trade goes behind the surname.
+    for i in range(1, len(words) - 1):
+        if words[i] in given_names():
+            return PersonName((words[i],), tuple(words[i + 1 :] + words[:i]))
+    if _is_given(words[-1]):  # "Müller Hans"
+        return PersonName((words[-1],), tuple(words[:-1]))
+    return None
+
+
+def loose_person(tokens: tuple[str, ...]) -> PersonName | None:
+    """A short name without legal form read as "Given Surname" (a typo may hide the given name from the list),
+    or one word as a surname alone."""
+    words = [t for t in tokens if t not in _NOISE_WORDS]
+    if not 1 <= len(words) <= 3 or any(w.isdigit() for w in words):
+        return None
+    if len(words) == 1:  # a surname alone: the given name is missing
+        return PersonName((), (words[0],))
+    return PersonName((words[0],), tuple(words[1:]))
