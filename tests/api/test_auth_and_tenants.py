@@ -140,3 +140,15 @@ def test_openapi_and_docs_are_served(server: str) -> None:
             "/v1/tenants/{tenant_id}/changes" in spec["paths"] and "HTTPBearer" in spec["components"]["securitySchemes"]
         )
         assert anon.get("/docs").status_code == 200
+
+
+def test_push_targets_set_read_and_removed(server: str, admin: httpx.Client) -> None:
+    ok(admin.post("/v1/tenants", json={"id": "p", "name": "P"}), 201)
+    body = {"url": "https://app.example/hooks/contacts", "secret": "0123456789abcdef-secret"}
+    assert "secret" not in ok(admin.put("/v1/tenants/p/push", json=body))
+    assert ok(admin.get("/v1/tenants/p/push"))["url"] == body["url"]
+    assert admin.put("/v1/tenants/p/push", json={**body, "secret": "short"}).status_code == 422
+    assert admin.delete("/v1/tenants/p/push").status_code == 204
+    assert admin.get("/v1/tenants/p/push").status_code == 404
+    assert admin.delete("/v1/tenants/p/push").status_code == 404
+    assert ok(admin.put("/v1/push", json=body))["tenant_id"] is None

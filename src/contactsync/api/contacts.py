@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.api.deps import TenantId, not_found
@@ -130,14 +131,14 @@ def upsert_contacts(tenant_id: TenantId, body: ContactBatch) -> UpsertResult:
     return UpsertResult(created=created, changed=changed, unchanged=len(good) - created - changed, errors=errors)
 
 
-def _row(s: Any, tenant_id: str, app_id: str) -> AppContact:
+def _row(s: Session, tenant_id: str, app_id: str) -> AppContact:
     row = s.scalar(select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id))
     if row is None:
         raise not_found("no such contact")
-    return row  # type: ignore[no-any-return]
+    return row
 
 
-def _out(s: Any, row: AppContact) -> AppContactOut:
+def _out(s: Session, row: AppContact) -> AppContactOut:
     remote_id = s.scalar(
         select(RemoteContact.remote_id)
         .join(Link, Link.remote_contact_id == RemoteContact.id)

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import time
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -41,14 +41,14 @@ def set_target(s: Session, tenant_id: str | None, url: str, secret: str) -> Push
 
 
 def remove_target(s: Session, tenant_id: str | None) -> bool:
-    return bool(s.execute(delete(PushTarget).where(_owner(tenant_id))).rowcount)  # type: ignore[attr-defined]
+    return bool(s.scalars(delete(PushTarget).where(_owner(tenant_id)).returning(PushTarget.id)).all())
 
 
 def get_target(s: Session, tenant_id: str | None) -> PushTarget | None:
     return s.scalar(select(PushTarget).where(_owner(tenant_id)))
 
 
-def _owner(tenant_id: str | None):  # type: ignore[no-untyped-def]
+def _owner(tenant_id: str | None) -> ColumnElement[bool]:
     return PushTarget.tenant_id.is_(None) if tenant_id is None else PushTarget.tenant_id == tenant_id
 
 
