@@ -57,6 +57,9 @@ class Page:
     next_token: PageToken | None
     # Largest provider-clock modification time seen on this page (the watermark candidate).
     max_modified_at: datetime | None = None
+    # On the last page: whether "not seen in this (full) walk" may be read as "deleted". False when the walk saw
+    # the platform change under it, so that a row it may have missed is never taken for a deletion.
+    infer_deletions: bool = True
 
 
 class Provider(Protocol):

@@ -51,6 +51,11 @@ class NotFound(Permanent):
     """The remote contact does not exist (any more)."""
 
 
+class WalkIncomplete(ProviderError):
+    """A walk that cannot finish (its list kept moving under it through every allowed pass). Not retried: the run
+    ends with this reason, the watermark stays, and the next scheduled run walks again from the start."""
+
+
 class RecordError(ValueError):
     """One record of a page breaks the contract; it is quarantined and the rest of the page goes on."""
 

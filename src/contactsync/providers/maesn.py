@@ -12,8 +12,10 @@ Options (`ConnectionConfig.options`):
   Central and similar need them).
 - `limit` (5, 10, 20, 50 or 100; default 100): page size.
 - `update_method` ("PATCH" | "PUT", default "PATCH"): PUT sends the whole record (read, merge, write).
-- `max_rewalks` (int, default 3): how often a walk restarts a list whose total changed mid-walk before giving
-  up with `Transient` (the watermark then stays where it was).
+- `api_version` ("v1" | "v2", default "v1"): v2 walks and writes `/accounting/v2/contacts` (roles as
+  `isCustomer`/`isSupplier`, no `vatId`); v1 writes `vatId` and says roles only through the resource.
+- `max_passes` (int, default 3; `max_rewalks` is read as well): how many page-number passes a list may take
+  when rows keep moving under it before the walk gives up with `WalkIncomplete` (see `maesn_walk`).
 - `search_pages` (int, default 50): how many pages `search` scans per list.
 - `default_retry_after` (float seconds, default 60).
 - `first_page` ("auto" | 0 | 1, default "auto"): the number of a list's first page. In "auto" the first request
@@ -22,12 +24,12 @@ Options (`ConnectionConfig.options`):
 - `async_wait_seconds` (float, default 10): how long a write answered with a `taskId` is polled at
   `/asyncTask/{taskId}` before giving up with `Transient` (the ledger then looks before sending it again).
 
-Page numbers are not cursors: a row deleted while a walk runs moves later rows one place up and one of them
-would never be seen. Each page's `meta.pagination.total` is compared with the first page's; on a change the
-list is walked again from page 1 (repeats are harmless, upserts compare content). A deletion and an unrelated
-addition inside the same walk leave the total unchanged; the look-back and periodic full walks bound that.
-Maesn exposes no deleted flag, so deletions are only learnt from a complete full walk (ids not seen), never
-from an incremental one. Maesn has no `Idempotency-Key`; `create` ignores the key and relies on `search`.
+Page numbers are not cursors: `maesn_walk` reads each list by change time where the server allows it and by
+page number with drift detection where it does not (`walk_rules` says why). Maesn exposes no deleted flag, so
+deletions are only learnt from a complete full walk that saw the platform still (ids not seen), never from an
+incremental one. Write bodies hold only the fields and enum values the version documents (`maesn_mapping`);
+a change to a field it cannot carry (status, currency) is left as the platform has it.
+Maesn has no `Idempotency-Key`; `create` ignores the key and relies on `search`.
 `search` has no server-side filter to use, so it scans newest pages first (a create whose answer was lost sits
 at the end of the list) up to `search_pages` pages per list.
 
@@ -46,8 +48,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -55,22 +56,18 @@ import httpx
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
-from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
+from contactsync.providers.base import ConnectionConfig
 from contactsync.providers.errors import NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_or_none
-from contactsync.providers.maesn_mapping import from_maesn, to_maesn
+from contactsync.providers.maesn_mapping import WRITABLE, from_maesn, to_maesn
+from contactsync.providers.maesn_walk import MaesnWalk
 
 log = logging.getLogger(__name__)
 
 _LIMITS = (5, 10, 20, 50, 100)
-_SCAN = "scan-suppliers"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-class MaesnProvider:
+class MaesnProvider(MaesnWalk):
     dialect = "maesn"
 
     def __init__(
@@ -83,6 +80,12 @@ class MaesnProvider:
         options = config.options
         self.config = config
         self.split = options.get("resources", "contacts") == "split"
+        self.version = str(options.get("api_version", "v1"))
+        if self.version not in ("v1", "v2"):
+            raise ValueError("api_version must be v1 or v2")
+        if self.version == "v2" and self.split:
+            raise ValueError("Maesn v2 has one contacts list: resources must be contacts")
+        self.list_prefix = "/accounting/v2" if self.version == "v2" else "/accounting"
         self.modified_param = str(options.get("modified_param", "lastModified"))
         if self.modified_param not in ("lastModified", "lastModifiedAt"):
             raise ValueError("modified_param must be lastModified or lastModifiedAt")
@@ -90,7 +93,7 @@ class MaesnProvider:
         if self.limit not in _LIMITS:
             raise ValueError(f"limit must be one of {_LIMITS}")
         self.update_method = str(options.get("update_method", "PATCH")).upper()
-        self.max_rewalks = int(options.get("max_rewalks", 3))
+        self.max_passes = max(1, int(options.get("max_passes", options.get("max_rewalks", 3))))
         self.search_pages = int(options.get("search_pages", 50))
         first = options.get("first_page", "auto")
         if first not in ("auto", 0, 1, "0", "1"):
@@ -111,124 +114,6 @@ class MaesnProvider:
             label="maesn",
         )
 
-    # -- walking ------------------------------------------------------------------------------------------
-
-    def fetch_page(self, window: Window, token: PageToken | None) -> Page:
-        if token is None:
-            params: dict[str, Any] = {"limit": self.limit, **self.scope}
-            if window.modified_after is not None:
-                params[self.modified_param] = _iso(window.modified_after)
-            bound = _iso(window.modified_before) if window.modified_before else None
-            phases = [_SCAN, "customers", "suppliers"] if self.split else ["contacts"]
-            token = {
-                "params": params,
-                "phases": phases,
-                "phase": 0,
-                "page": self.first_page,
-                "base": self.first_page,
-                "total": None,
-                "rewalks": 0,
-                "seen": None,
-                "bound": bound,
-                "suppliers": [],
-                "both": [],
-            }
-        token = dict(token)
-        phase = token["phases"][token["phase"]]
-        resource = "suppliers" if phase == _SCAN else phase
-        response, asked = self._list(resource, token["params"], token.get("page"))
-        if asked != token.get("page"):
-            token["page"] = token["base"] = asked
-        if token["bound"] is None:
-            token["bound"] = _date_header(response)
-        shape = wire.page_body(response)
-        if token["total"] is not None and shape.total is not None and shape.total != token["total"]:
-            return Page([], [], next_token=self._rewalk(token, phase), max_modified_at=None)
-        token["total"] = shape.total
-        data = shape.items
-        contacts, quarantined = self._map(phase, data, token)
-        stamps = [c.modified_at for c in contacts if c.modified_at is not None]
-        top = max(stamps) if stamps else None
-        if top is not None and token["bound"]:
-            top = min(top, datetime.fromisoformat(token["bound"].replace("Z", "+00:00")))
-        return Page(contacts, quarantined, next_token=self._advance(token, shape), max_modified_at=top)
-
-    def _map(
-        self, phase: str, data: list[Any], token: dict[str, Any]
-    ) -> tuple[list[CanonicalContact], list[QuarantinedRecord]]:
-        contacts: list[CanonicalContact] = []
-        quarantined: list[QuarantinedRecord] = []
-        suppliers = set(token["suppliers"])
-        for record in data:
-            record_id = str(record.get("id")) if isinstance(record, dict) else None
-            try:
-                if phase == _SCAN:
-                    if record_id:
-                        token["suppliers"] = [*token["suppliers"], record_id]
-                    continue
-                if phase == "customers":
-                    contact = from_maesn(record, roles=(True, record_id in suppliers))
-                    if record_id in suppliers:
-                        token["both"] = [*token["both"], record_id]
-                elif phase == "suppliers":
-                    if record_id in token["both"]:
-                        continue
-                    contact = from_maesn(record, roles=(False, True))
-                else:
-                    contact = from_maesn(record)
-                contacts.append(contact)
-            except RecordError as error:
-                quarantined.append(records.quarantined(record, error))
-        return contacts, quarantined
-
-    def _list(self, resource: str, params: dict[str, Any], page: int | None) -> tuple[httpx.Response, int | None]:
-        """One list page; `page=None` lets the server pick its first page. A server that insists on a page
-        number (400/422 without one) is asked again for page 1, the documented first page."""
-        path = f"/accounting/{resource}"
-        if page is not None:
-            return self.http.request("GET", path, params={**params, "page": page}), page
-        try:
-            return self.http.request("GET", path, params=params), None
-        except Permanent as exc:
-            if isinstance(exc, NotFound) or exc.status not in (400, 422):
-                raise
-            log.info("maesn: /%s wants a page number (%s); counting pages from 1", resource, exc.status)
-            return self.http.request("GET", path, params={**params, "page": 1}), 1
-
-    def _advance(self, token: dict[str, Any], shape: wire.Shape) -> PageToken | None:
-        base = token.get("base")
-        if base is None:
-            base = shape.current if shape.current in (0, 1) and token.get("page") is None else 1
-        served = shape.current if shape.current is not None else (token["page"] if token["page"] is not None else base)
-        more = shape.more(served, base, self.limit)
-        seen = None
-        if more and shape.total_pages is None and shape.total is None:
-            # No pagination to go by: a server that ignores `page` would serve this page forever.
-            seen = wire.fingerprint(shape.items)
-            if seen == token.get("seen"):
-                more = False
-        if more:
-            return {**token, "page": served + 1, "base": base, "seen": seen}
-        if token["phase"] + 1 < len(token["phases"]):
-            return {**token, "phase": token["phase"] + 1, "page": base, "base": base, "total": None, "seen": None}
-        return None
-
-    def _rewalk(self, token: dict[str, Any], phase: str) -> PageToken:
-        """Rows moved under the walk: walk this list again, or give up (watermark untouched) if they go on."""
-        if token["rewalks"] >= self.max_rewalks:
-            raise Transient(f"maesn: /{phase} kept changing during the walk ({token['rewalks']} re-walks)")
-        log.info("maesn: total of /%s changed mid-walk; walking it again", phase)
-        restarted = {
-            **token,
-            "page": token.get("base", 1),
-            "total": None,
-            "seen": None,
-            "rewalks": token["rewalks"] + 1,
-        }
-        if phase == _SCAN:
-            restarted["suppliers"] = []
-        return restarted
-
     def sync_finished_at(self) -> datetime | None:
         """Maesn reads the platform live and reports no sync runs."""
         return None
@@ -237,7 +122,7 @@ class MaesnProvider:
 
     def get(self, remote_id: str) -> CanonicalContact:
         if not self.split:
-            return wire.one(self.http.json("GET", f"/accounting/contacts/{remote_id}", params=self.scope), None)
+            return wire.one(self.http.json("GET", f"{self.list_prefix}/contacts/{remote_id}", params=self.scope), None)
         found: dict[str, Any] = {}
         for kind in ("customers", "suppliers"):
             try:
@@ -295,19 +180,20 @@ class MaesnProvider:
         return hits
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
-        body = to_maesn({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS})
+        content = {k: v for k, v in contact.content().items() if k in SYNCED_FIELDS}
+        body = to_maesn(content, version=self.version, whole=True)
         roles: tuple[bool, bool] | None = None
         kind = "contacts"
         if self.split:
             kind = "customers" if contact.is_customer else "suppliers"
             roles = (contact.is_customer, contact.is_supplier)
-        response = self.http.request("POST", f"/accounting/{kind}", params=self.scope, json_body=body)
+        response = self.http.request("POST", f"{self.list_prefix}/{kind}", params=self.scope, json_body=body)
         written, remote_id = self._written(response, "POST", roles)
         if written is not None:
             return written
         if remote_id is None:
             raise Transient(
-                f"maesn: POST /accounting/{kind} answered {response.status_code} without a contact id; "
+                f"maesn: POST {self.list_prefix}/{kind} answered {response.status_code} without a contact id; "
                 "the create may have happened",
                 status=response.status_code,
             )
@@ -317,19 +203,25 @@ class MaesnProvider:
         unknown = set(changes) - set(SYNCED_FIELDS)
         if unknown:
             raise ValueError(f"not synced fields: {sorted(unknown)}")
+        if not set(changes) & WRITABLE[self.version]:
+            # Nothing here that this version's write schema can carry (a status, a currency, v1 roles on
+            # /contacts): sending an empty or off-schema body would change nothing or be refused.
+            log.info("maesn %s cannot write %s; left as the platform has it", self.version, sorted(changes))
+            return self.get(remote_id)
         current = self.get(remote_id) if self.split or self.update_method == "PUT" else None
         if self.update_method == "PUT" and current is not None:
             full = {k: v for k, v in current.content().items() if k in SYNCED_FIELDS} | changes
-            method, body = "PUT", to_maesn(full)
+            method, body = "PUT", to_maesn(full, version=self.version, whole=True)
         else:
-            method, body = "PATCH", to_maesn(changes)
+            method, body = "PATCH", to_maesn(changes, version=self.version)
         kind = "contacts"
         roles = None
         if self.split and current is not None:
             kind = "customers" if current.is_customer else "suppliers"
             merged = current.content() | changes
             roles = (bool(merged["is_customer"]), bool(merged["is_supplier"]))
-        response = self.http.request(method, f"/accounting/{kind}/{remote_id}", params=self.scope, json_body=body)
+        path = f"{self.list_prefix}/{kind}/{remote_id}"
+        response = self.http.request(method, path, params=self.scope, json_body=body)
         written, _id = self._written(response, method, roles)
         return written if written is not None else self.get(remote_id)
 
@@ -384,13 +276,3 @@ class MaesnProvider:
 
     def close(self) -> None:
         self.http.client.close()
-
-
-def _date_header(response: httpx.Response) -> str | None:
-    value = response.headers.get("date")
-    if not value:
-        return None
-    try:
-        return _iso(parsedate_to_datetime(value))
-    except (TypeError, ValueError, IndexError):
-        return None

@@ -1,9 +1,13 @@
 """Maesn contact JSON <-> canonical contact, as pure functions.
 
-Maesn's v1 contact has no address `state` and no deleted flag, so neither survives a trip through Maesn; every
-other canonical field round-trips. Roles come from `isCustomer`/`isSupplier` when the item carries them (the
-`/contacts` list, v2) and otherwise from which list the item was read from, passed in as `roles`. `status` and
-`currency` are read when present and default to active/None when a system does not send them.
+Maesn's v1 contact has no address `state` and no deleted flag, so neither survives a trip through Maesn.
+Writes (`to_maesn`) hold only the fields and enum values Maesn's reference documents for the version
+(`WRITABLE`): no version writes a status or a currency, v1 says roles through the resource (/customers,
+/suppliers) and v2 through `isCustomer`/`isSupplier` but has no `vatId`; emails go out as BUSINESS, shipping
+addresses as DELIVERY, phone types mapped onto the version's enum.
+Roles come from `isCustomer`/`isSupplier` when the item carries them (the `/contacts` list, v2) and
+otherwise from which list the item was read from, passed in as `roles`. `status` and `currency` are read when
+present and default to active/None when a system does not send them.
 
 Reading tolerates what other Maesn-shaped servers (and Maesn's v2) do differently: emails and phone numbers as
 objects or bare strings; the name as `companyName`, `name`, `displayName` or a person's `firstName` +
@@ -24,8 +28,14 @@ from contactsync.providers import records
 from contactsync.providers.countries import country_code
 from contactsync.providers.errors import RecordError
 
-_ADDRESS_IN = {"BILLING": "billing", "SHIPPING": "shipping", "OTHER": "other", None: "billing"}
-_ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": "OTHER"}
+_ADDRESS_IN = {
+    "BILLING": "billing",
+    "SHIPPING": "shipping",
+    "DELIVERY": "shipping",
+    "OTHER": "other",
+    "EMPTY": "other",
+    None: "billing",
+}
 _STATUS_IN = {
     "ACTIVE": "active",
     "ARCHIVED": "archived",
@@ -141,48 +151,91 @@ def _roles(record: dict[str, Any], rid: str, roles: tuple[bool, bool] | None) ->
     return bool(words & _CUSTOMER_WORDS), bool(words & _SUPPLIER_WORDS)
 
 
-def to_maesn(fields: dict[str, Any]) -> dict[str, Any]:
-    """Canonical fields (JSON form, any subset of `SYNCED_FIELDS`) as a Maesn write body."""
+# Maesn's documented write enums (SDK and API reference). v1 and v2 differ in address and phone types.
+EMAIL_TYPE = "BUSINESS"
+_PHONE_TYPES = {
+    "v1": frozenset({"BUSINESS", "MOBILE", "OFFICE", "FAX", "PRIVATE", "LANDLINE", "SKYPE", "WHATSAPP", "OTHER"}),
+    "v2": frozenset({"BUSINESS", "MOBILE", "OFFICE", "FAX", "PRIVATE", "OTHER"}),
+}
+_PHONE_WORDS = {"WORK": "BUSINESS", "CELL": "MOBILE", "HOME": "PRIVATE", "LANDLINE": "LANDLINE", "PHONE": "BUSINESS"}
+# "other" has no v2 value: the address goes without a type (optional in both versions).
+_ADDRESS_WRITE: dict[str, dict[str, str | None]] = {
+    "v1": {"billing": "BILLING", "shipping": "DELIVERY", "other": "EMPTY"},
+    "v2": {"billing": "BILLING", "shipping": "DELIVERY", "other": None},
+}
+# Canonical fields each version's write schema can say something about. Neither version documents a status
+# or a currency on writes; v1 says the roles through the resource (/customers, /suppliers), v2 through flags
+# and has no vatId.
+WRITABLE = {
+    "v1": frozenset({"name", "emails", "tax_number", "phones", "addresses"}),
+    "v2": frozenset({"name", "emails", "phones", "addresses", "is_customer", "is_supplier"}),
+}
+
+
+def _phone_type(value: Any, version: str) -> str:
+    word = records.enum(value) if isinstance(value, str) else None
+    if word is None:
+        return "BUSINESS"
+    word = word if word in _PHONE_TYPES[version] else _PHONE_WORDS.get(word, "OTHER")
+    return word if word in _PHONE_TYPES[version] else "BUSINESS"
+
+
+def _address_out(address: dict[str, Any], version: str) -> dict[str, Any]:
+    country = country_code(address.get("country"))
+    out = {
+        "addressLine1": address.get("street_1"),
+        "addressLine2": address.get("street_2"),
+        "city": address.get("city"),
+        # An unknown country is left out rather than sent off the ISO 3166-1 enum (a strict server refuses it).
+        "countryCode": country if country is not None and len(country) == 2 and country.isalpha() else None,
+        "postalCode": address.get("postal_code"),
+        "type": _ADDRESS_WRITE[version][address.get("type") or "billing"],
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def to_maesn(fields: dict[str, Any], *, version: str = "v1", whole: bool = False) -> dict[str, Any]:
+    """Canonical fields (JSON form, any subset of `SYNCED_FIELDS`) as a Maesn write body of `version`, holding
+    only what that version documents and only documented enum values. Fields it cannot carry are left out
+    (`WRITABLE` says which). `whole` (create, PUT) adds the required `contactType`."""
     unknown = set(fields) - set(SYNCED_FIELDS)
     if unknown:
         raise ValueError(f"not synced fields: {sorted(unknown)}")
+    if version not in WRITABLE:
+        raise ValueError(f"unknown Maesn version {version!r}")
+    fields = {key: value for key, value in fields.items() if key in WRITABLE[version]}
     body: dict[str, Any] = {}
-    names = {
-        "name": "companyName",
-        "tax_number": "vatId",
-        "currency": "currency",
-        "is_customer": "isCustomer",
-        "is_supplier": "isSupplier",
-    }
-    for key, out in names.items():
-        if key in fields:
-            body[out] = fields[key]
-    if "name" in fields:
+    if whole:
         body["contactType"] = "COMPANY"
+    if "name" in fields:
+        body["companyName"] = fields["name"]
+    if "tax_number" in fields:
+        body["vatId"] = fields["tax_number"]
+    for key, out in (("is_customer", "isCustomer"), ("is_supplier", "isSupplier")):
+        if key in fields:
+            body[out] = bool(fields[key])
     if "emails" in fields:
-        body["emailAddresses"] = [{"email": e, "type": "WORK"} for e in fields["emails"] or []]
+        body["emailAddresses"] = [{"email": e, "type": EMAIL_TYPE} for e in fields["emails"] or []]
     if "phones" in fields:
-        body["phoneNumbers"] = [{"number": p["number"], "type": p.get("type")} for p in fields["phones"] or []]
-    if "status" in fields:
-        body["status"] = str(fields["status"]).upper()
-    if "addresses" in fields:
-        body["addresses"] = [
-            {
-                "addressLine1": a.get("street_1"),
-                "addressLine2": a.get("street_2"),
-                "city": a.get("city"),
-                "countryCode": country_code(a.get("country")),
-                "postalCode": a.get("postal_code"),
-                "type": _ADDRESS_OUT[a.get("type", "billing")],
-            }
-            for a in fields["addresses"] or []
+        body["phoneNumbers"] = [
+            {"number": p["number"], "type": _phone_type(p.get("type"), version)} for p in fields["phones"] or []
         ]
+    if "addresses" in fields:
+        body["addresses"] = [_address_out(a, version) for a in fields["addresses"] or []]
     return body
+
+
+def writable_view(content: dict[str, Any], version: str = "v1", *, roles: bool = False) -> dict[str, Any]:
+    """The part of a carried view a write of `version` can set (`roles`: the resource says them, as in "split")."""
+    keep = WRITABLE[version] | ({"is_customer", "is_supplier"} if roles else set())
+    return {key: value for key, value in content.items() if key in keep}
 
 
 def carried_by_maesn(contact: CanonicalContact) -> dict[str, Any]:
     """The part of a contact's content Maesn can carry: what a round trip through Maesn must preserve."""
     content = contact.content()
     content["addresses"] = [{**a, "state": None, "country": country_code(a["country"])} for a in content["addresses"]]
+    # Phone types travel as Maesn's enum: "work" and "BUSINESS" are the same type, not a change to sync.
+    content["phones"] = [{**p, "type": _phone_type(p["type"], "v1")} for p in content["phones"]]
     content["deleted"] = False
     return content

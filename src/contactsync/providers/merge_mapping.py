@@ -57,7 +57,8 @@ def from_merge(record: Any) -> CanonicalContact:
                 "street_1": address.get("street_1"),
                 "street_2": address.get("street_2"),
                 "city": address.get("city"),
-                "state": address.get("state"),
+                # `state` is read-only and typed "any"; `country_subdivision` is the writable string of the two.
+                "state": records.pick(address, "country_subdivision", "state"),
                 "postal_code": address.get("zip_code"),
                 "country": country_code(country) if isinstance(country, str) else country,
             }
@@ -87,6 +88,11 @@ def from_merge(record: Any) -> CanonicalContact:
     return records.build(fields, rid)
 
 
+def _iso2(value: str | None) -> str | None:
+    code = country_code(value)
+    return code if code is not None and len(code) == 2 and code.isalpha() else None
+
+
 def to_merge(fields: dict[str, Any]) -> dict[str, Any]:
     """Canonical fields (JSON form, any subset of `SYNCED_FIELDS`) as a Merge write `model`."""
     unknown = set(fields) - set(SYNCED_FIELDS)
@@ -110,8 +116,9 @@ def to_merge(fields: dict[str, Any]) -> dict[str, Any]:
                 "street_1": a.get("street_1"),
                 "street_2": a.get("street_2"),
                 "city": a.get("city"),
-                "state": a.get("state"),
-                "country": country_code(a.get("country")),
+                # AddressRequest documents `country_subdivision`, not the read-only `state`, and ISO-2 countries only.
+                "country_subdivision": a.get("state"),
+                "country": _iso2(a.get("country")),
                 "zip_code": a.get("postal_code"),
             }
             for a in fields["addresses"] or []

@@ -1,6 +1,7 @@
 """The sandbox's inspection and control API under /_sandbox/: no auth, JSON only, for tests and benchmarks.
 
-`mutate` is how a test plays the accounting platform's own users: each call changes data "on the platform
+`mutate` is how a test plays the accounting platform's own users (and `churn` on an account keeps doing so in the
+background, see `sandbox.churn`): each call changes data "on the platform
 side" and stamps the provider clock, optionally backdated (`backdate_ms`) to imitate a late commit.
 """
 
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from contactsync.contact import CanonicalContact
+from contactsync.sandbox.churn import ChurnRegistry
 from contactsync.sandbox.payloads import iso
 from contactsync.sandbox.state import (
     Account,
@@ -34,6 +36,7 @@ def _contact_json(stored: StoredContact) -> dict[str, Any]:
 class Admin:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+        self.churn = ChurnRegistry()
 
     def routes(self) -> list[Route]:
         return [
@@ -49,7 +52,10 @@ class Admin:
 
     async def create_account(self, request: Request) -> Response:
         try:
-            account = self.state.create_account(await request.json())
+            spec = await request.json()
+            account = self.state.create_account(spec)
+            if isinstance(spec, dict) and "churn" in spec:
+                self.churn.apply(account, spec["churn"])
         except (ValueError, TypeError, ValidationError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"token": account.token, "contacts": account.stats()["contacts"]}, status_code=201)
@@ -60,7 +66,10 @@ class Admin:
             return JSONResponse({"error": "no such account"}, status_code=404)
         if request.method == "PATCH":
             try:
-                apply_settings(account, await request.json())
+                spec = await request.json()
+                apply_settings(account, spec)
+                if isinstance(spec, dict) and "churn" in spec:
+                    self.churn.apply(account, spec["churn"])
             except (ValueError, TypeError) as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(
@@ -72,6 +81,7 @@ class Admin:
                 "unique_names": account.unique_names,
                 "revoked": account.revoked,
                 "variant": account.variant,
+                "churn_changes": self.churn.changes(account.token),
             }
         )
 

@@ -2,8 +2,11 @@
 
 `X-API-KEY` plus `X-ACCOUNT-KEY`; `page` (from 1) and `limit` in {5, 10, 20, 50, 100} with `meta.pagination`;
 `lastModified` and `lastModifiedAt` both accepted, both inclusive ("at that time or later"); `/contacts`,
-`/customers` and `/suppliers` over the same books; POST, PUT (whole record) and PATCH (partial). Rows are
-served in creation order, so a deletion during a walk shifts later rows onto earlier pages, as page APIs do.
+`/customers` and `/suppliers` over the same books, and `/v2/contacts`; POST, PUT (whole record) and PATCH
+(partial). Rows are served in change-time order, oldest first: an edit moves a row to the end and a deletion
+pulls the rows behind it up one place, so a page walk that runs while the books change loses rows, as page APIs
+do (variant `maesn_order: created` serves creation order). Emails and addresses carry the documented enum values
+(BUSINESS; BILLING, DELIVERY, EMPTY); with `maesn_strict` writes are checked against the documented schema.
 
 Items from `/contacts` carry `isCustomer`/`isSupplier` (as Maesn's v2 does); items from `/customers` and
 `/suppliers` do not, so a client walking that pair has to work the roles out from which list a contact is on.
@@ -26,20 +29,35 @@ from starlette.routing import Route
 
 from contactsync.contact import CanonicalContact
 from contactsync.providers.countries import spellings
+from contactsync.sandbox import maesn_schema
 from contactsync.sandbox.gate import gated
+from contactsync.sandbox.maesn_pages import envelope
 from contactsync.sandbox.payloads import iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
 
 KINDS = ("contacts", "customers", "suppliers")
 LIMITS = (5, 10, 20, 50, 100)
-_ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": "OTHER"}
-_ADDRESS_IN = {v: k for k, v in _ADDRESS_OUT.items()}
+V2 = "v2"  # the kind of the v2 contacts routes
+_ADDRESS_OUT = {"billing": "BILLING", "shipping": "DELIVERY", "other": "EMPTY"}
+# Documented types, plus the SHIPPING/OTHER older clients send (refused in strict mode by the schema).
+_ADDRESS_IN = {
+    "BILLING": "billing",
+    "DELIVERY": "shipping",
+    "SHIPPING": "shipping",
+    "EMPTY": "other",
+    "OTHER": "other",
+    "PRIVATE": "other",
+    "WORK": "other",
+    "PICKUP": "other",
+}
 
 
 def render(stored: StoredContact, kind: str, variant: dict[str, Any] | None = None) -> Any:
     if stored.broken is not None:
         return stored.broken.get("maesn", stored.broken.get("any"))
     item = _documented(stored, kind)
+    if kind == V2:
+        return _v2(stored, item)
     if variant and variant.get("maesn_fields") == "v2":
         c = stored.contact
         item["name"] = item.pop("companyName")
@@ -65,7 +83,7 @@ def _documented(stored: StoredContact, kind: str) -> dict[str, Any]:
         "companyName": c.name,
         "contactType": "COMPANY",
         "vatId": c.tax_number,
-        "emailAddresses": [{"email": e, "type": "WORK"} for e in c.emails],
+        "emailAddresses": [{"email": e, "type": "BUSINESS"} for e in c.emails],
         "phoneNumbers": [{"number": p.number, "type": p.type} for p in c.phones],
         "addresses": [
             {
@@ -88,6 +106,21 @@ def _documented(stored: StoredContact, kind: str) -> dict[str, Any]:
     if kind == "contacts":
         item["isCustomer"] = c.is_customer
         item["isSupplier"] = c.is_supplier
+    return item
+
+
+def _v2(stored: StoredContact, item: dict[str, Any]) -> dict[str, Any]:
+    """A v2 contact: roles as flags on every item, `createdDate` and `website`, no `vatId`."""
+    item.pop("vatId")
+    for address in item["addresses"]:
+        if address["type"] == "EMPTY":
+            address["type"] = None
+    item.update(
+        isCustomer=stored.contact.is_customer,
+        isSupplier=stored.contact.is_supplier,
+        createdDate=iso(stored.created_at),
+        website=None,
+    )
     return item
 
 
@@ -115,7 +148,7 @@ def parse_body(body: Any, kind: str, *, whole: bool) -> dict[str, Any]:
         for a in body["addresses"] or []:
             kind_in = a.get("type") or "BILLING"
             if kind_in not in _ADDRESS_IN:
-                raise WriteRejected("Invalid enum value", f"address type {kind_in!r} is not BILLING/SHIPPING/OTHER")
+                raise WriteRejected("Invalid enum value", f"address type {kind_in!r} is not a documented type")
             addresses.append(
                 {
                     "type": _ADDRESS_IN[kind_in],
@@ -131,9 +164,11 @@ def parse_body(body: Any, kind: str, *, whole: bool) -> dict[str, Any]:
         if body["status"] not in ("ACTIVE", "ARCHIVED"):
             raise WriteRejected("Invalid enum value", f"status {body['status']!r} is not ACTIVE or ARCHIVED")
         changes["status"] = body["status"].lower()
+    if kind == V2 and "vatId" in body:
+        raise WriteRejected("Unknown field", "vatId is not a v2 contact field")
     if whole:
         cleared: dict[str, Any] = {
-            "tax_number": None,
+            **({} if kind == V2 else {"tax_number": None}),
             "currency": None,
             "emails": [],
             "phones": [],
@@ -178,6 +213,8 @@ class MaesnDialect:
         for kind in KINDS:
             routes.append(Route(f"/accounting/{kind}", self._collection(kind), methods=["GET", "POST"]))
             routes.append(Route(f"/accounting/{kind}/{{id}}", self._member(kind), methods=["GET", "PUT", "PATCH"]))
+        routes.append(Route("/accounting/v2/contacts", self._collection(V2), methods=["GET", "POST"]))
+        routes.append(Route("/accounting/v2/contacts/{id}", self._member(V2), methods=["GET", "PUT", "PATCH"]))
         routes.append(Route("/asyncTask/{id}", self._async_task, methods=["GET"]))
         return routes
 
@@ -234,16 +271,21 @@ class MaesnDialect:
             return _error(400, f"Invalid query parameter: {exc}")
         if limit not in LIMITS or page < base:
             return _error(400, f"limit must be one of {list(LIMITS)} and page at least {base}")
+        # Rows in change-time order, oldest first, as a list ordered by `updatedDate` is: an edit moves a row to the
+        # end and the rows after its old place one up. `maesn_order: created` keeps creation order instead.
+        ordered = account.ordered()
+        if account.variant.get("maesn_order", "updated") == "updated":
+            ordered.sort(key=lambda s: (s.modified_at, s.seq))
         rows = [
             s
-            for s in account.ordered()
+            for s in ordered
             if (_served_broken(s) or (s.broken is None and not s.deleted and _in_kind(s, kind)))
             and (since is None or s.modified_at >= since)
         ]
         chunk = rows[(page - base) * limit : (page - base + 1) * limit]
         items = [render(s, kind, account.variant) for s in chunk]
         pages = max(1, math.ceil(len(rows) / limit))
-        return raw_json(_envelope(account.variant, items, len(rows), pages, page, limit))
+        return raw_json(envelope(account.variant, items, len(rows), pages, page, limit))
 
     async def _get(self, request: Request, account: Account, kind: str) -> Response:
         try:
@@ -256,7 +298,11 @@ class MaesnDialect:
 
     async def _create(self, request: Request, account: Account, kind: str) -> Response:
         try:
-            changes = parse_body(_json(await request.body()), kind, whole=True)
+            body = _json(await request.body())
+            refused = _strict(account, body, kind, create=True)
+            if refused is not None:
+                return refused
+            changes = parse_body(body, kind, whole=True)
             if not changes.get("name"):
                 raise WriteRejected("Missing field", "companyName is required")
             stored = account.mutate_add(CanonicalContact.model_validate(changes), via_api=True)
@@ -272,7 +318,11 @@ class MaesnDialect:
             stored = account.get(contact_id)
             if stored.deleted or not _in_kind(stored, kind):
                 raise UnknownContact(contact_id)
-            changes = parse_body(_json(await request.body()), kind, whole=request.method == "PUT")
+            body = _json(await request.body())
+            refused = _strict(account, body, kind, create=request.method == "PUT")
+            if refused is not None:
+                return refused
+            changes = parse_body(body, kind, whole=request.method == "PUT")
             if request.method == "PUT" and not changes.get("name"):
                 raise WriteRejected("Missing field", "companyName is required")
             stored = account.mutate_edit(contact_id, changes)
@@ -298,31 +348,6 @@ class MaesnDialect:
         return JSONResponse({"data": {"taskId": task_id, "status": "COMPLETED", "resourceId": contact_id}})
 
 
-def _envelope(variant: dict[str, Any], items: list[Any], total: int, pages: int, page: int, limit: int) -> Any:
-    """A list page in the envelope and pagination spelling the account's variant asks for."""
-    style = variant.get("maesn_pagination", "documented")
-    pagination: dict[str, Any] | None
-    if style == "none":
-        pagination = None
-    elif style == "counts":
-        pagination = {"totalCount": total, "pages": pages, "page": page, "pageSize": limit}
-    elif style == "spring":
-        pagination = {"totalElements": total, "totalPages": pages, "number": page, "size": limit}
-    else:
-        pagination = {"total": total, "perPage": limit, "currentPage": page, "totalPages": pages}
-    envelope = variant.get("maesn_envelope", "documented")
-    if envelope == "bare":
-        return items
-    if envelope in ("items", "content"):
-        return {"data": {envelope: items, **(pagination or {})}}
-    if envelope == "records":
-        return {"records": items, **({"pagination": pagination} if pagination else {})}
-    meta: dict[str, Any] = {"warnings": []}
-    if pagination is not None:
-        meta["pagination"] = pagination
-    return {"data": items, "meta": meta}
-
-
 def _created(account: Account, stored: StoredContact, kind: str, request: Request) -> Response:
     style = account.variant.get("maesn_create", "wrapped")
     record = render(stored, kind, account.variant)
@@ -338,6 +363,16 @@ def _created(account: Account, stored: StoredContact, kind: str, request: Reques
             account.tasks[task_id] = [0, stored.id]
         return JSONResponse({"taskId": task_id, "status": "PENDING"}, status_code=202)
     return JSONResponse({"data": record, "meta": {"warnings": []}}, status_code=201)
+
+
+def _strict(account: Account, body: Any, kind: str, *, create: bool) -> Response | None:
+    """In strict mode, a 422 naming every field and value the documented schema of the route does not allow."""
+    if not account.variant.get("maesn_strict"):
+        return None
+    found = maesn_schema.problems(body, "v2" if kind == V2 else "v1", create=create)
+    if not found:
+        return None
+    return JSONResponse({"error": {"code": "VALIDATION_ERROR", "message": "; ".join(found)}}, status_code=422)
 
 
 def _json(body: bytes) -> Any:

@@ -108,7 +108,7 @@ def _documented(stored: StoredContact) -> dict[str, Any]:
                 "street_2": a.street_2,
                 "city": a.city,
                 "state": a.state,
-                "country_subdivision": None,
+                "country_subdivision": a.state,
                 "country": a.country,
                 "zip_code": a.postal_code,
             }
@@ -143,7 +143,7 @@ def parse_model(model: Any) -> dict[str, Any]:
                 "street_1": a.get("street_1"),
                 "street_2": a.get("street_2"),
                 "city": a.get("city"),
-                "state": a.get("state"),
+                "state": a.get("country_subdivision", a.get("state")),
                 "postal_code": a.get("zip_code"),
                 "country": a.get("country"),
             }

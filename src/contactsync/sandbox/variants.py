@@ -30,6 +30,10 @@ Maesn
   its id, a 201 with only a `Location` header, or a `taskId` to poll at `/asyncTask/{taskId}` (done on the
   second poll).
 - `maesn_update`: "wrapped" | "no_content".
+- `maesn_order`: "updated" | "created" — lists in change-time order (an edit moves a row to the end, the default)
+  or in creation order.
+- `maesn_strict`: true — writes are checked against Maesn's documented v1/v2 schema (`sandbox.maesn_schema`);
+  an unknown field, an off-enum value or a create without `contactType` is refused with 422.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "maesn_fields": ("v1", "v2"),
     "maesn_create": ("wrapped", "bare", "id", "location", "task"),
     "maesn_update": ("wrapped", "no_content"),
+    "maesn_order": ("updated", "created"),
+    "maesn_strict": (True, False),
 }
 _INTEGERS = ("merge_page_cap",)
 

@@ -17,10 +17,11 @@ from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
-from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
+from contactsync.providers.errors import AuthLost, NotFound, Permanent, ProviderError, RateLimited, Transient
 from contactsync.providers.window import advance, next_window
 from contactsync.ratelimit import note_rate_limited
 from contactsync.settings import get_settings
+from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
 from contactsync.store.tenants import provider_for
@@ -56,11 +57,12 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                     return
                 token, page_no = run.page_token, run.pages_fetched
             page = provider.fetch_page(window, token)
+            gone = _confirmed_absences(tenant_id, run_id, conn, provider, page)
             with db.session() as s:
                 run = lock_run(s, tenant_id, run_id)
                 if run is None or run.status != "fetching" or run.pages_fetched != page_no:
                     return  # a duplicate of this task got there first
-                _record_page(s, run, conn, page_no, page, calls)
+                _record_page(s, run, conn, page_no, page, calls, gone)
             send("contactsync.reconcile", tenant_id, run_id, page_no)
             if page.next_token is None:
                 break
@@ -83,7 +85,38 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         log.warning("fetch failed", tenant_id=tenant_id, run_id=run_id, error=str(exc))
 
 
-def _record_page(s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallCounter) -> None:
+def _infers_deletions(conn: Connection) -> bool:
+    return bool(conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG))
+
+
+def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider: Provider, page: Page) -> list[str]:
+    """After the last page of a full walk that saw the platform change (so absence proves nothing): ask the
+    platform for each mirrored contact the walk did not return, and keep those it says do not exist. Skipped
+    when there are more absentees than `verify_absences_max` (default 50): then no deletion is inferred at all."""
+    if page.next_token is not None or page.infer_deletions or not _infers_deletions(conn):
+        return []
+    with db.session() as s:
+        run = get_run(s, tenant_id, run_id)
+        if run is None or run.kind != "full":
+            return []
+        limit = int(conn.options.get("verify_absences_max", 50))
+        seen = [c.remote_id for c in page.contacts if c.remote_id]
+        absent = unseen_remote_ids(s, tenant_id, conn.id, run_id, seen, limit=limit)
+    if absent is None:
+        log.info("too many contacts missing from a changing walk to verify; no deletions inferred", run_id=run_id)
+        return []
+    gone = []
+    for remote_id in absent:
+        try:
+            provider.get(remote_id)
+        except NotFound:
+            gone.append(remote_id)
+    return gone
+
+
+def _record_page(
+    s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallCounter, gone: list[str]
+) -> None:
     """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction."""
     ids, _changed = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
     for q in page.quarantined:
@@ -103,7 +136,7 @@ def _record_page(s: Session, run: SyncRun, conn: Connection, page_no: int, page:
     run.max_modified_at = advance(run.max_modified_at, page.max_modified_at)
     add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
-        _complete_walk(s, run, conn)
+        _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
 
 
 def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -> Window:
@@ -121,13 +154,22 @@ def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -
         return Window(modified_after=run.window_after, modified_before=run.window_before)
 
 
-def _complete_walk(s: Session, run: SyncRun, conn: Connection) -> None:
-    """The walk's last page is being recorded: only now may the watermark move (and absences mean anything)."""
+def _complete_walk(
+    s: Session, run: SyncRun, conn: Connection, *, infer_deletions: bool, confirmed_gone: list[str]
+) -> None:
+    """The walk's last page is being recorded: only now may the watermark move (and absences mean anything, if
+    the provider says the walk saw a still platform: a row it may have missed is never taken for a deletion;
+    after a changing walk only the absentees the platform answered "not found" for are)."""
     cursor = cursor_of(s, conn)
     cursor.watermark = advance(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
         cursor.last_full_at = utcnow()
-        if conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG):
+        if not infer_deletions:
+            gone = mark_deleted(s, run.tenant_id, conn.id, confirmed_gone)
+            log.info(
+                "full walk saw the platform change; only confirmed absences marked deleted", run_id=run.id, count=gone
+            )
+        elif _infers_deletions(conn):
             gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id)
             if gone:
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)

@@ -1,0 +1,58 @@
+"""Mirrored contacts a full walk did not return, and marking the ones the platform confirms gone.
+
+On platforms without a deleted flag, "missing from a complete full walk of a still platform" is how deletions
+show (`contacts.mark_unseen_deleted`). A walk that saw the platform change may have missed rows, so absence
+proves nothing there; but each absentee can still be asked for by id, and a "not found" then is the platform's
+own word. These helpers find the absentees and mark the confirmed ones; the provider calls sit in the task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Integer, func, select
+from sqlalchemy.orm import Session
+
+from contactsync.contact import CanonicalContact
+from contactsync.models import RemoteContact, RunPage
+
+
+def unseen_remote_ids(
+    s: Session, tenant_id: str, connection_id: int, run_id: int, also_seen: Iterable[str], *, limit: int
+) -> list[str] | None:
+    """Remote ids of live mirrored contacts that neither the run's recorded pages nor `also_seen` (the page
+    about to be recorded) hold; None when there are more than `limit` (too many to ask for one by one)."""
+    seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
+        RunPage.run_id == run_id
+    )
+    extra = list(also_seen)
+    query = select(RemoteContact.remote_id).where(
+        RemoteContact.tenant_id == tenant_id,
+        RemoteContact.connection_id == connection_id,
+        RemoteContact.deleted.is_(False),
+        RemoteContact.id.not_in(seen),
+    )
+    if extra:
+        query = query.where(RemoteContact.remote_id.not_in(extra))
+    found = list(s.scalars(query.limit(limit + 1)))
+    return None if len(found) > limit else found
+
+
+def mark_deleted(s: Session, tenant_id: str, connection_id: int, remote_ids: Iterable[str]) -> int:
+    """Mark the given mirrored contacts deleted (soft, as `mark_unseen_deleted` does) and due for reconcile."""
+    ids = list(remote_ids)
+    if not ids:
+        return 0
+    rows = s.scalars(
+        select(RemoteContact).where(
+            RemoteContact.tenant_id == tenant_id,
+            RemoteContact.connection_id == connection_id,
+            RemoteContact.deleted.is_(False),
+            RemoteContact.remote_id.in_(ids),
+        )
+    ).all()
+    for row in rows:
+        contact = CanonicalContact.model_validate({**row.data, "deleted": True})
+        row.data, row.content_hash, row.deleted = contact.content(), contact.content_hash(), True
+        row.needs_reconcile = True
+    return len(rows)
