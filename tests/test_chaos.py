@@ -20,7 +20,13 @@ from contactsync.models import WriteOp
 from contactsync.services import EmbeddedRedis, refresh_process_settings
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import assert_each_app_contact_once, platform_contacts, sandbox, setup_tenant, wait_run
+from tests.test_pipeline import (
+    assert_each_app_contact_once,
+    platform_contacts,
+    sandbox,
+    setup_tenant,
+    sync_until_settled,
+)
 
 pytestmark = pytest.mark.pipeline
 __all__ = ["sandbox"]
@@ -48,7 +54,9 @@ def wait_for_writes(count: int, timeout: float = 90) -> None:
 
 
 def test_redis_restart_mid_run(env: dict[str, str], own_redis: EmbeddedRedis, tmp_path: Path, sandbox: Any) -> None:
-    split, token = setup_tenant(sandbox, size=400, seed=41, faults={"latency_ms": 20})
+    split, token = setup_tenant(
+        sandbox, size=400, seed=41, faults={"latency_ms": 20}, options={"visibility_lag_seconds": 1}
+    )
     workers = Workers({**env, "CONTACTSYNC_STALE_RUN_SECONDS": "5"}, tmp_path)
     try:
         workers.start(1, concurrency=2)
@@ -60,7 +68,7 @@ def test_redis_restart_mid_run(env: dict[str, str], own_redis: EmbeddedRedis, tm
         own_redis.process.wait()
         time.sleep(2)
         own_redis.start()  # same port, same append-only file
-        run = wait_run(run_id, workers, timeout=180, redrive=True)
+        run = sync_until_settled(run_id, workers, redrive=True)[-1]
     finally:
         workers.stop()
     assert run.status == "succeeded", run.error
@@ -73,7 +81,9 @@ def test_postgres_connections_killed_mid_run(
     env: dict[str, str], workers: Workers, tmp_path: Path, sandbox: Any
 ) -> None:
     """Every connection of the test database is terminated by the server, as in a failover or restart."""
-    split, token = setup_tenant(sandbox, size=400, seed=43, faults={"latency_ms": 20})
+    split, token = setup_tenant(
+        sandbox, size=400, seed=43, faults={"latency_ms": 20}, options={"visibility_lag_seconds": 1}
+    )
     workers.env["CONTACTSYNC_STALE_RUN_SECONDS"] = "5"
     workers.start(1, concurrency=2)
     run_id = trigger_sync("t1", full=True)
@@ -89,7 +99,7 @@ def test_postgres_connections_killed_mid_run(
             )
             time.sleep(0.5)
     db.reset_engine()
-    run = wait_run(run_id, workers, timeout=180, redrive=True)
+    run = sync_until_settled(run_id, workers, redrive=True)[-1]
     assert run.status == "succeeded", run.error
     rows = platform_contacts(sandbox, token)
     assert_each_app_contact_once(split, rows)

@@ -55,14 +55,14 @@ def test_platform_edit_reaches_the_app_and_is_not_pushed_back(
     workers.start(1)
     assert full_sync(workers).status == "succeeded"
     remote_id, app_id = a_matched_pair()
-    admin(sandbox, token, "POST", "/mutate", op="edit", id=remote_id, changes={"tax_number": "DE811907980"})
+    admin(sandbox, token, "POST", "/mutate", op="edit", id=remote_id, changes={"emails": ["books@example.org"]})
     run = full_sync(workers, full=False)
     assert run.status == "succeeded" and run.kind == "incremental"
     assert run.updated_app >= 1
     assert run.updated_remote == 0
     with db.session() as s:
         app = s.scalar(select(AppContact).where(AppContact.app_id == app_id))
-        assert app is not None and app.data["tax_number"] == "DE811907980"
+        assert app is not None and app.data["emails"][0] == "books@example.org"
 
 
 def test_maesn_deletion_is_inferred_only_from_a_complete_full_walk(

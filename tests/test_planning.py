@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from contactsync.planning import PairState, plan_pair
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contactsync.planning import (
+    REVIEW_TAX_CONFLICT,
+    LinkBasis,
+    PairState,
+    baseline_of,
+    plan_pair,
+    same_valid_tax_id,
+    tax_ids_contradict,
+)
 
 OLD = datetime(2024, 1, 1, tzinfo=UTC)
 NEW = datetime(2025, 6, 1, tzinfo=UTC)
+# Valid German VAT ids (checksum) and an invalid one.
+DE_A, DE_B, DE_BAD = "DE136695976", "DE811907980", "DE136695977"
 
 
-def state(app: dict[str, object], remote: dict[str, object], **kw: object) -> PairState:
-    base = {
+def state(app: dict[str, Any], remote: dict[str, Any], **kw: Any) -> PairState:
+    base: dict[str, Any] = {
         "app_content": app,
         "app_hash": "a2",
         "app_updated_at": OLD,
@@ -20,9 +34,25 @@ def state(app: dict[str, object], remote: dict[str, object], **kw: object) -> Pa
         "remote_updated_at": OLD,
         "app_synced_hash": "a1",
         "remote_synced_hash": "r1",
+        "basis": LinkBasis.PERSON,
     }
     base.update(kw)
-    return PairState(**base)  # type: ignore[arg-type]
+    return PairState(**base)
+
+
+def synced(
+    app_before: dict[str, Any],
+    remote_before: dict[str, Any],
+    app_now: dict[str, Any],
+    remote_now: dict[str, Any],
+    **kw: Any,
+) -> PairState:
+    """A pair synced when the sides held `*_before`, holding `*_now` today."""
+    return state(app_now, remote_now, baseline=baseline_of(app_before, remote_before), **kw)
+
+
+def first_link(app: dict[str, Any], remote: dict[str, Any], **kw: Any) -> PairState:
+    return state(app, remote, app_synced_hash=None, remote_synced_hash=None, **kw)
 
 
 def test_nothing_changed_plans_nothing() -> None:
@@ -30,23 +60,41 @@ def test_nothing_changed_plans_nothing() -> None:
     assert plan.in_sync
 
 
-def test_only_app_changed_overwrites_remote_even_with_blank() -> None:
+def test_only_app_changed_goes_out_but_a_blank_never_overwrites() -> None:
     plan = plan_pair(
-        state({"name": "A", "tax_number": None}, {"name": "B", "tax_number": "X"}, remote_synced_hash="r2")
+        synced(
+            {"name": "B", "tax_number": "X", "emails": ["b@x.de"]},
+            {"name": "B", "tax_number": "X", "emails": ["b@x.de"]},
+            {"name": "A", "tax_number": None, "emails": ["a@x.de"]},
+            {"name": "B", "tax_number": "X", "emails": ["b@x.de"]},
+            remote_hash="r1",
+        )
     )
-    assert plan.to_remote == {"name": "A", "tax_number": None}
-    assert plan.to_app == {}
+    assert plan.to_remote == {"name": "A", "emails": ["a@x.de"]}
+    assert plan.to_app == {}  # the app's own clearing is not undone either
 
 
 def test_only_remote_changed_overwrites_app() -> None:
-    plan = plan_pair(state({"name": "A"}, {"name": "B"}, app_synced_hash="a2"))
+    plan = plan_pair(synced({"name": "A"}, {"name": "A"}, {"name": "A"}, {"name": "B"}, app_hash="a1"))
     assert plan.to_app == {"name": "B"}
     assert plan.to_remote == {}
 
 
-def test_both_changed_fills_blanks_both_ways_and_newer_wins_conflicts() -> None:
+def test_per_field_changes_do_not_drag_other_fields_along() -> None:
+    """The app changed its email; the name it spells differently was settled at the last sync and stays."""
+    before_app = {"name": "Mueller GmbH", "emails": ["a@m.de"]}
+    before_remote = {"name": "Müller GmbH", "emails": ["a@m.de"]}
     plan = plan_pair(
-        state(
+        synced(before_app, before_remote, {**before_app, "emails": ["b@m.de"]}, before_remote, remote_hash="r1")
+    )
+    assert plan.to_remote == {"emails": ["b@m.de"]}
+
+
+def test_both_changed_fills_blanks_and_newer_wins_conflicts() -> None:
+    plan = plan_pair(
+        synced(
+            {"name": "X", "tax_number": None, "emails": []},
+            {"name": "X", "tax_number": None, "emails": []},
             {"name": "A", "tax_number": None, "emails": ["a@x.de"]},
             {"name": "B", "tax_number": "DE1", "emails": []},
             remote_updated_at=NEW,
@@ -57,26 +105,181 @@ def test_both_changed_fills_blanks_both_ways_and_newer_wins_conflicts() -> None:
     assert plan.conflicts == ("name",)
 
 
-def test_new_link_with_app_newer_pushes_app_value() -> None:
-    plan = plan_pair(
-        state({"name": "A"}, {"name": "B"}, app_synced_hash=None, remote_synced_hash=None, app_updated_at=NEW)
-    )
+def test_first_link_with_app_clock_newer_pushes_app_value() -> None:
+    plan = plan_pair(first_link({"name": "A"}, {"name": "B"}, app_updated_at=NEW))
     assert plan.to_remote == {"name": "A"}
     assert plan.conflicts == ("name",)
 
 
+def test_first_link_with_unknown_app_clock_sends_nothing() -> None:
+    """An import without edit times: the platform's values win, and even its blanks are not filled."""
+    plan = plan_pair(
+        first_link(
+            {"name": "Mueller GmbH", "tax_number": "DE 136 695 976", "emails": ["a@m.de"], "is_supplier": True},
+            {"name": "Müller GmbH", "tax_number": DE_A, "emails": [], "is_supplier": False},
+            app_updated_at=None,
+        )
+    )
+    assert plan.to_remote == {}
+    assert plan.to_app == {"name": "Müller GmbH", "is_supplier": False}  # the same tax id, only spaced
+
+
+def test_unknown_app_fields_are_never_sent() -> None:
+    plan = plan_pair(
+        first_link(
+            {"name": "A", "is_supplier": False, "is_customer": True, "phones": []},
+            {"name": "A", "is_supplier": True, "is_customer": False, "phones": [{"number": "1"}]},
+            app_updated_at=NEW,
+            app_unknown=frozenset({"is_supplier", "is_customer", "phones"}),
+        )
+    )
+    assert plan.to_remote == {}
+    assert plan.to_app == {"is_supplier": True, "is_customer": False, "phones": [{"number": "1"}]}
+
+
+def test_unknown_fields_stay_unsent_after_the_link() -> None:
+    plan = plan_pair(
+        synced(
+            {"name": "A", "is_supplier": True},
+            {"name": "A", "is_supplier": True},
+            {"name": "A", "is_supplier": False},
+            {"name": "A", "is_supplier": True},
+            remote_hash="r1",
+            app_unknown=frozenset({"is_supplier"}),
+        )
+    )
+    assert plan.to_remote == {}
+
+
+def test_later_app_edit_goes_out_after_a_first_link_without_clock() -> None:
+    app0 = {"name": "Müller GmbH", "emails": ["a@m.de"], "is_supplier": True}
+    plan = plan_pair(synced(app0, app0, {**app0, "emails": ["new@m.de"]}, app0, remote_hash="r1", app_updated_at=None))
+    assert plan.to_remote == {"emails": ["new@m.de"]}
+
+
+def test_score_link_never_sends_identity_fields() -> None:
+    before = {"name": "Alpha GmbH", "tax_number": None, "emails": ["a@x.de"]}
+    now = {"name": "Alpha Süd GmbH", "tax_number": DE_A, "emails": ["b@x.de"]}
+    plan = plan_pair(synced(before, before, now, before, remote_hash="r1", basis=LinkBasis.SCORE))
+    assert plan.to_remote == {"emails": ["b@x.de"]}
+    assert set(plan.held) == {"name", "tax_number"}
+    first = plan_pair(
+        first_link({"name": "Alpha GmbH"}, {"name": "Alpha AG"}, basis=LinkBasis.SCORE, app_updated_at=NEW)
+    )
+    assert first.to_remote == {} and first.held == ("name",)
+
+
+def test_confirmed_bases_send_identity_fields() -> None:
+    before = {"name": "Alpha GmbH"}
+    for basis in (LinkBasis.PERSON, LinkBasis.CREATED, LinkBasis.IDENTIFIER):
+        plan = plan_pair(synced(before, before, {"name": "Alpha Holding GmbH"}, before, remote_hash="r1", basis=basis))
+        assert plan.to_remote == {"name": "Alpha Holding GmbH"}, basis
+
+
+def test_same_valid_tax_id_confirms_a_score_link() -> None:
+    before = {"name": "Alpha GmbH", "tax_number": DE_A}
+    now = {"name": "Alpha Holding GmbH", "tax_number": "de 136695976"}
+    plan = plan_pair(synced(before, before, now, before, remote_hash="r1", basis=LinkBasis.SCORE))
+    assert plan.to_remote["name"] == "Alpha Holding GmbH"
+    assert same_valid_tax_id({"tax_number": DE_A}, {"tax_number": "136 695 976", "addresses": [{"country": "DE"}]})
+    assert not same_valid_tax_id({"tax_number": DE_BAD}, {"tax_number": DE_BAD})
+
+
+def test_differing_valid_tax_ids_go_to_review_and_nothing_is_written() -> None:
+    app = {"name": "Alpha GmbH", "tax_number": DE_A, "emails": ["a@x.de"]}
+    remote = {"name": "Alpha GmbH", "tax_number": DE_B, "emails": []}
+    for basis in LinkBasis:
+        plan = plan_pair(first_link(app, remote, basis=basis, app_updated_at=NEW))
+        assert plan.review == REVIEW_TAX_CONFLICT and plan.in_sync, basis
+    accepted = plan_pair(
+        first_link(app, remote, basis=LinkBasis.PERSON, app_updated_at=NEW, accepted_tax_ids=(DE_A, DE_B))
+    )
+    assert accepted.review is None and accepted.to_remote["emails"] == ["a@x.de"]
+    # An invalid id on either side is only mild evidence: no conflict.
+    assert not tax_ids_contradict({"tax_number": DE_A}, {"tax_number": DE_BAD})
+    assert tax_ids_contradict({"tax_number": DE_A}, {"tax_number": DE_B})
+
+
 def test_deleted_remote_is_never_written() -> None:
-    plan = plan_pair(state({"name": "A"}, {"name": "B"}, remote_synced_hash="r2", remote_deleted=True))
+    plan = plan_pair(synced({"name": "B"}, {"name": "B"}, {"name": "A"}, {"name": "B"}, remote_deleted=True))
     assert plan.to_remote == {}
 
 
 def test_conflict_policy_names_the_master_side() -> None:
-    both = {"app_synced_hash": None, "remote_synced_hash": None, "remote_updated_at": NEW}
-    newer = plan_pair(state({"name": "A"}, {"name": "B"}, **both))
-    app = plan_pair(state({"name": "A"}, {"name": "B"}, conflict_policy="app", **both))
+    newer = plan_pair(first_link({"name": "A"}, {"name": "B"}, remote_updated_at=NEW))
+    app = plan_pair(first_link({"name": "A"}, {"name": "B"}, conflict_policy="app", remote_updated_at=NEW))
     platform = plan_pair(
-        state({"name": "A", "tax_number": None}, {"name": "B", "tax_number": "X"}, conflict_policy="platform", **both)
+        first_link({"name": "A", "tax_number": None}, {"name": "B", "tax_number": "X"}, conflict_policy="platform")
     )
     assert newer.to_app == {"name": "B"}
     assert app.to_remote == {"name": "A"} and app.to_app == {}
     assert platform.to_app == {"name": "B", "tax_number": "X"}  # blanks still filled
+
+
+def test_legacy_links_without_field_baseline_keep_whole_hash_rules() -> None:
+    plan = plan_pair(state({"name": "A"}, {"name": "B"}, remote_synced_hash="r2"))
+    assert plan.to_remote == {"name": "A"}
+
+
+def test_same_tax_id_or_emails_written_differently_are_not_written() -> None:
+    plan = plan_pair(
+        first_link(
+            {"name": "A", "tax_number": "DE 136 695 976", "emails": ["Info@A.de"]},
+            {"name": "A", "tax_number": DE_A, "emails": ["info@a.de"]},
+            app_updated_at=NEW,
+        )
+    )
+    assert plan.in_sync
+
+
+VALUES: dict[str, list[Any]] = {
+    "name": ["Alpha GmbH", "ALPHA GMBH", "Alpha Süd GmbH"],
+    "tax_number": [None, DE_A, "DE 136 695 976", DE_B, DE_BAD],
+    "is_supplier": [True, False],
+    "emails": [[], ["a@x.de"], ["b@x.de"]],
+}
+
+
+def contents() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({k: st.sampled_from(v) for k, v in VALUES.items()})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    app=contents(),
+    remote=contents(),
+    app_before=st.one_of(st.none(), contents()),
+    remote_before=contents(),
+    basis=st.sampled_from(list(LinkBasis)),
+    clock=st.sampled_from([None, OLD, NEW]),
+    unknown=st.sets(st.sampled_from(list(VALUES))),
+    policy=st.sampled_from(["newer", "app", "platform"]),
+)
+def test_planning_invariants(
+    app: dict[str, Any],
+    remote: dict[str, Any],
+    app_before: dict[str, Any] | None,
+    remote_before: dict[str, Any],
+    basis: LinkBasis,
+    clock: datetime | None,
+    unknown: set[str],
+    policy: str,
+) -> None:
+    """Whatever the pair: no unknown field, no blank and no unconfirmed identity goes out; a first link without
+    the app's clock sends nothing; differing valid tax ids write nothing."""
+    if app_before is None:
+        pair = first_link(app, remote, basis=basis, app_updated_at=clock, app_unknown=frozenset(unknown))
+    else:
+        pair = synced(app_before, remote_before, app, remote, basis=basis, app_updated_at=clock,
+                      app_unknown=frozenset(unknown), conflict_policy=policy)  # fmt: skip
+    plan = plan_pair(pair)
+    assert not set(plan.to_remote) & unknown
+    assert not [k for k, v in plan.to_remote.items() if v in (None, [], "")]
+    if basis == LinkBasis.SCORE and not same_valid_tax_id(app, remote):
+        assert not {"name", "tax_number"} & set(plan.to_remote)
+    if app_before is None and clock is None:
+        assert plan.to_remote == {}
+    if tax_ids_contradict(app, remote) and basis != LinkBasis.PERSON:
+        assert plan.review == REVIEW_TAX_CONFLICT and plan.in_sync
+    if app_before is not None and app_before == app:
+        assert plan.to_remote == {}  # the app changed nothing: nothing of its goes out

@@ -123,7 +123,7 @@ def test_platform_edit_announced_by_webhook_reaches_the_app(
     remote_id, app_id = a_matched_pair()
     httpx.post(
         f"{sandbox.url}/_sandbox/accounts/{token}/mutate",
-        json={"op": "edit", "id": remote_id, "changes": {"tax_number": "DE811907980"}},
+        json={"op": "edit", "id": remote_id, "changes": {"emails": ["books@example.org"]}},
         timeout=10,
     ).raise_for_status()
     deadline = time.monotonic() + 60
@@ -137,4 +137,4 @@ def test_platform_edit_announced_by_webhook_reaches_the_app(
     assert hooked[0].status == "succeeded" and hooked[0].kind == "incremental"
     with db.session() as s:
         app = s.scalar(select(AppContact).where(AppContact.app_id == app_id))
-        assert app is not None and app.data["tax_number"] == "DE811907980"
+        assert app is not None and app.data["emails"][0] == "books@example.org"

@@ -1,26 +1,78 @@
 """Deciding what to write where, for one linked pair: plain functions over plain data.
 
-Each side's content hash at the last sync is kept on the link. Comparing it with the current hashes tells which
-side changed since; only a side that changed can overwrite the other. When both changed (or the pair was just
-linked and never synced), fields are merged one by one: a blank never overwrites a value, and where both hold
-different values the side whose own clock says it changed later wins — unless the tenant's connection sets
-`conflict_policy` to "app" or "platform", for businesses where one side is the master. Every such field is a
-counted conflict.
+The rules, and why:
+
+- **Per field, which side changed since the last sync.** The link keeps a digest of every field on each side
+  as it was at the last sync (`FieldBaseline`). A field only one side changed goes to the other side; a field
+  neither side changed is left alone even if the two differ (an earlier decision stands). Where no per-field
+  baseline exists yet, the whole-content hashes tell whether a side changed at all.
+- **A first link, or both sides changed the same field**, is a conflict decided by the app's own clock (the edit
+  time that came with its data) against the platform's — or by the connection's `conflict_policy` ("app" or
+  "platform") where one side is the master. An import time is not an edit time: where the app's clock is unknown,
+  the platform wins, and on a first link nothing goes to the platform at all; only what the app changes
+  afterwards does.
+- **Unknown is not blank, and a blank never overwrites a value.** Fields the app never stated (a CSV without that
+  column, an API call without that field) are taken from the platform and never sent. A blank value on either side
+  only ever receives the other side's value.
+- **Identity is guarded.** A platform contact's name and tax id are changed only on a confirmed link: a person's
+  decision, our own create, or the same valid tax id on both sides. A link made by score alone may be a sister
+  company; its identity fields are held. Two valid tax ids of the same kind and country that differ are two legal
+  entities: the pair goes to review and nothing is written either way (unless a person accepted exactly this pair
+  of ids).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from contactsync.contact import SYNCED_FIELDS
+from contactsync.matching.normalise.taxids import TaxId, contradicts, normalise_tax_id, same_id
+
+IDENTITY_FIELDS: tuple[str, ...] = ("name", "tax_number")
+
+
+class LinkBasis(StrEnum):
+    """How a link was made or last confirmed."""
+
+    SCORE = "score"  # the matcher's score alone: may be a namesake or a sister company
+    IDENTIFIER = "identifier"  # the same valid tax id on both sides
+    CREATED = "created"  # the platform contact is the one our own create made
+    PERSON = "person"  # a person's review decision
+
+
+CONFIRMED_BASES = frozenset({LinkBasis.IDENTIFIER, LinkBasis.CREATED, LinkBasis.PERSON})
+
+REVIEW_TAX_CONFLICT = "tax_id_conflict"
+
+
+@dataclass(frozen=True)
+class FieldBaseline:
+    """Digest of every synced field on each side at the last sync."""
+
+    app: Mapping[str, str]
+    remote: Mapping[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": dict(self.app), "remote": dict(self.remote)}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any] | None) -> FieldBaseline | None:
+        if not doc or "app" not in doc or "remote" not in doc:
+            return None
+        return cls(app=dict(doc["app"]), remote=dict(doc["remote"]))
 
 
 @dataclass(frozen=True)
 class PairState:
     app_content: dict[str, Any]
     app_hash: str
+    # The app's own edit time, as it came with its data; None when unknown (e.g. a CSV without `updated_at`).
     app_updated_at: datetime | None
     remote_content: dict[str, Any]
     remote_hash: str
@@ -30,6 +82,12 @@ class PairState:
     remote_deleted: bool = False
     # newer | app | platform: who wins a field both sides changed to different values.
     conflict_policy: str = "newer"
+    basis: LinkBasis = LinkBasis.SCORE
+    # Fields the app never stated: taken from the platform, never sent.
+    app_unknown: frozenset[str] = frozenset()
+    baseline: FieldBaseline | None = None
+    # (app tax id, platform tax id) a person saw differ and linked anyway.
+    accepted_tax_ids: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -39,6 +97,10 @@ class PairPlan:
     to_remote: dict[str, Any] = field(default_factory=dict)
     to_app: dict[str, Any] = field(default_factory=dict)
     conflicts: tuple[str, ...] = ()
+    # Identity fields the app changed that were not sent because the link is not confirmed.
+    held: tuple[str, ...] = ()
+    # Why the pair needs a person (e.g. REVIEW_TAX_CONFLICT); nothing is written while it is set.
+    review: str | None = None
 
     @property
     def in_sync(self) -> bool:
@@ -49,43 +111,140 @@ def is_blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 
 
+def field_digest(value: Any) -> str:
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def digests(content: Mapping[str, Any], fields: Iterable[str] = SYNCED_FIELDS) -> dict[str, str]:
+    return {name: field_digest(content.get(name)) for name in fields}
+
+
+def baseline_of(app_content: Mapping[str, Any], remote_content: Mapping[str, Any]) -> FieldBaseline:
+    """The baseline to store after a sync that left the two sides as given."""
+    return FieldBaseline(app=digests(app_content), remote=digests(remote_content))
+
+
+def tax_id_of(content: Mapping[str, Any]) -> TaxId | None:
+    raw = content.get("tax_number")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    countries = [a.get("country") for a in content.get("addresses") or () if isinstance(a, Mapping)]
+    return normalise_tax_id(raw, next((c for c in countries if c), None))
+
+
+def same_valid_tax_id(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both sides hold the same checksum-valid tax id: an exact identifier match."""
+    ta, tb = tax_id_of(a), tax_id_of(b)
+    return ta is not None and tb is not None and ta.valid and tb.valid and same_id(ta, tb)
+
+
+def tax_ids_contradict(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both sides hold checksum-valid tax ids of the same kind and country that differ: two legal entities."""
+    ta, tb = tax_id_of(a), tax_id_of(b)
+    return ta is not None and tb is not None and contradicts(ta, tb)
+
+
+def is_confirmed(state: PairState) -> bool:
+    return state.basis in CONFIRMED_BASES or same_valid_tax_id(state.app_content, state.remote_content)
+
+
+def accepted_pair(state: PairState) -> tuple[str, str]:
+    return (str(state.app_content.get("tax_number") or ""), str(state.remote_content.get("tax_number") or ""))
+
+
 def plan_pair(state: PairState) -> PairPlan:
-    app_changed = state.app_synced_hash != state.app_hash
-    remote_changed = state.remote_synced_hash != state.remote_hash
-    if not app_changed and not remote_changed:
+    if (
+        not state.remote_deleted
+        and tax_ids_contradict(state.app_content, state.remote_content)
+        and (state.basis != LinkBasis.PERSON or state.accepted_tax_ids != accepted_pair(state))
+    ):
+        return PairPlan(review=REVIEW_TAX_CONFLICT)
+    app_changed = _changed_fields(state, app_side=True)
+    remote_changed = _changed_fields(state, app_side=False)
+    first_link = state.baseline is None and state.app_synced_hash is None
+    if not first_link and not app_changed and not remote_changed:
         return PairPlan()
-    differing = [name for name in SYNCED_FIELDS if state.app_content.get(name) != state.remote_content.get(name)]
     to_remote: dict[str, Any] = {}
     to_app: dict[str, Any] = {}
     conflicts: list[str] = []
-    for name in differing:
-        app_value = state.app_content.get(name)
-        remote_value = state.remote_content.get(name)
-        if app_changed and not remote_changed:
+    for name in SYNCED_FIELDS:
+        app_value, remote_value = state.app_content.get(name), state.remote_content.get(name)
+        if app_value == remote_value or _same_written_differently(name, state.app_content, state.remote_content):
+            continue
+        if name in state.app_unknown or is_blank(app_value):
+            # A blank the app set on purpose since the last sync is not refilled; any other one receives.
+            if not is_blank(remote_value) and name not in app_changed:
+                to_app[name] = remote_value
+            continue
+        if is_blank(remote_value):
+            # Filling the platform's blank is still a write to the platform: only for a value the app stated
+            # with a known clock, or changed since the last sync.
+            if name in app_changed or (first_link and _app_clock_known(state)):
+                to_remote[name] = app_value
+            continue
+        by_app, by_remote = name in app_changed, name in remote_changed
+        if by_app and not by_remote:
             to_remote[name] = app_value
-        elif (remote_changed and not app_changed) or is_blank(app_value):
+        elif by_remote and not by_app:
             to_app[name] = remote_value
-        elif is_blank(remote_value):
-            to_remote[name] = app_value
-        else:
+        elif by_app or first_link:
             conflicts.append(name)
             if _platform_wins(state):
                 to_app[name] = remote_value
             else:
                 to_remote[name] = app_value
+    held: list[str] = []
+    if not is_confirmed(state):
+        held = [name for name in IDENTITY_FIELDS if name in to_remote]
+        for name in held:
+            del to_remote[name]
     if state.remote_deleted:
         # A contact deleted on the platform is never written to again; the app still learns the last values.
         to_remote = {}
-    return PairPlan(to_remote=to_remote, to_app=to_app, conflicts=tuple(conflicts))
+    return PairPlan(to_remote=to_remote, to_app=to_app, conflicts=tuple(conflicts), held=tuple(held))
+
+
+def _same_written_differently(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """The same tax id with other spacing or prefix, the same emails in other case: not worth a write."""
+    if name == "tax_number":
+        ta, tb = tax_id_of(app), tax_id_of(remote)
+        return ta is not None and tb is not None and ta.canonical == tb.canonical
+    if name == "emails":
+        mine, theirs = app.get("emails") or [], remote.get("emails") or []
+        return [str(e).casefold() for e in mine] == [str(e).casefold() for e in theirs]
+    return False
+
+
+def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
+    """Fields this side changed since the last sync (all of them when only whole-content hashes are known)."""
+    content = state.app_content if app_side else state.remote_content
+    current = state.app_hash if app_side else state.remote_hash
+    synced = state.app_synced_hash if app_side else state.remote_synced_hash
+    unknown = state.app_unknown if app_side else frozenset()
+    if synced is not None and synced == current:
+        return frozenset()
+    if state.baseline is None:
+        if synced is None:
+            return frozenset()  # never synced: a first link, decided by clocks, not by change
+        return frozenset(SYNCED_FIELDS) - unknown
+    before = state.baseline.app if app_side else state.baseline.remote
+    return frozenset(
+        name for name in SYNCED_FIELDS if name not in unknown and before.get(name) != field_digest(content.get(name))
+    )
+
+
+def _app_clock_known(state: PairState) -> bool:
+    return state.conflict_policy == "app" or (state.conflict_policy == "newer" and state.app_updated_at is not None)
 
 
 def _platform_wins(state: PairState) -> bool:
     if state.conflict_policy in ("app", "platform"):
         return state.conflict_policy == "platform"
+    if state.app_updated_at is None:
+        return True  # the app's clock is unknown: an import time is not an edit time
     if state.remote_updated_at is None:
         return False
-    if state.app_updated_at is None:
-        return True
     return state.remote_updated_at > state.app_updated_at
 
 

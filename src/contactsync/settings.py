@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     review_session_seconds: int = Field(default=3600, ge=60, validation_alias="CONTACTSYNC_REVIEW_SESSION_SECONDS")
     # First retry of a failed push delivery; each further one waits twice as long (capped at ten minutes).
     push_retry_seconds: float = Field(default=5.0, gt=0, validation_alias="CONTACTSYNC_PUSH_RETRY_SECONDS")
+    # How long a platform may take to show a contact it created in its lists and searches (a unified API stores
+    # what it created on its next sync; search indexes lag). A create whose answer was lost is sent again only
+    # after a walk that began this long after the first send covered its whole window without finding it.
+    # A connection's `visibility_lag_seconds` option overrides both.
+    visibility_lag_seconds: int = Field(default=900, ge=0, validation_alias="CONTACTSYNC_VISIBILITY_LAG_SECONDS")
+    visibility_lag_by_dialect: dict[str, int] = Field(
+        default_factory=dict, validation_alias="CONTACTSYNC_VISIBILITY_LAG_BY_DIALECT"
+    )
+    # Look-ups a write task makes for a create whose answer was lost, before it parks the create for later runs.
+    lost_create_lookups: int = Field(default=2, ge=1, le=10, validation_alias="CONTACTSYNC_LOST_CREATE_LOOKUPS")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -142,6 +142,17 @@ def test_merge_create_with_a_partial_model_is_read_back_by_id():
     assert created.emails == ("a@b.c",) and server.requests[-1].url.path.endswith("/contacts/m-5")
 
 
+def test_merge_create_whose_record_cannot_be_read_yet_is_uncertain_not_refused():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json={"model": {"id": "m-6"}, "errors": None})
+        return httpx.Response(404, json={"detail": "Not found."})
+
+    provider, _ = merge(handler)
+    with pytest.raises(Transient, match="cannot be read yet"):
+        provider.create(CanonicalContact(name="Company 6"))
+
+
 @pytest.mark.parametrize("answer", [httpx.Response(204), httpx.Response(200, content=b""), httpx.Response(202)])
 def test_merge_patch_without_a_body_is_read_back(answer):
     def handler(request: httpx.Request) -> httpx.Response:

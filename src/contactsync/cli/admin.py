@@ -12,14 +12,25 @@ from rich.table import Table
 from sqlalchemy import select
 
 from contactsync import db
-from contactsync.contact import CanonicalContact
 from contactsync.crypto import new_key
-from contactsync.models import Connection, SyncRun, Tenant
+from contactsync.models import Connection, RunStatus, SyncRun, Tenant
 from contactsync.services import running_services
 
 console = Console()
 
-RUN_COLUMNS = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app", "api_calls")
+# `write_errors` and `parked` say why a run ended `partial`: writes the platform refused, and creates whose answer
+# was lost that wait for evidence (later runs re-check them).
+RUN_COLUMNS = (
+    "fetched",
+    "linked",
+    "reviewed",
+    "created_remote",
+    "updated_remote",
+    "updated_app",
+    "write_errors",
+    "parked",
+    "api_calls",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -31,11 +42,14 @@ def register(app: typer.Typer) -> None:
     @contacts.command("import")
     def contacts_import(tenant_id: str, path: Path) -> None:
         """Load the app's contacts from CSV (id,name,email,tax_number,phone,street,city,postal_code,country,
-        is_customer,is_supplier); bad rows are reported and skipped, the rest imported. Re-importing is safe."""
+        is_customer,is_supplier,updated_at); bad rows are reported and skipped, the rest imported. Missing columns
+        and blank cells are unknown: they never overwrite the platform. `updated_at` is the app's own edit time;
+        without it the platform's values win on a first link. Re-importing is safe."""
         from contactsync.appimport import RowError, read_app_contacts
+        from contactsync.appinput import AppInput
         from contactsync.store.contacts import upsert_app_contacts
 
-        good: list[tuple[str, CanonicalContact]] = []
+        good: list[AppInput] = []
         bad: list[RowError] = []
         try:
             for item in read_app_contacts(path):
@@ -81,6 +95,20 @@ def register(app: typer.Typer) -> None:
                                   str(op.attempts), (op.last_error or "")[:200])  # fmt: skip
             console.print(table)
 
+    @writes.command("parked")
+    def writes_parked(tenant_id: str, limit: Annotated[int, typer.Option()] = 100) -> None:
+        """Creates whose answer was lost: each run looks for them; sent again only once proven absent."""
+        from contactsync.store.ledger import parked_ops
+
+        with running_services():
+            db.upgrade()
+            table = Table("entry", "app contact", "first sent", "reason")
+            with db.session() as s:
+                for op in parked_ops(s, tenant_id, limit):
+                    table.add_row(str(op.id), str(op.payload.get("name", op.app_contact_id)),
+                                  str(op.first_sent_at), (op.last_error or "")[:200])  # fmt: skip
+            console.print(table)
+
     @writes.command("retry")
     def writes_retry(tenant_id: str) -> None:
         """Send the refused writes again with the next run, which starts now."""
@@ -112,7 +140,7 @@ def register(app: typer.Typer) -> None:
                 for i, c in enumerate(it["candidates"]):
                     first = i == 0
                     table.add_row(
-                        str(it["item"]) if first else "",
+                        (str(it["item"]) + ("" if it["reason"] == "match" else f" ({it['reason']})")) if first else "",
                         it["remote"]["name"] if first else "",
                         f"{c['name']} ({c['app_id']})",
                         f"{c['score']:.3f}",
@@ -224,7 +252,8 @@ def register(app: typer.Typer) -> None:
                     assert run is not None
                     if run.finished_at is not None:
                         console.print(f"run {run_id} {run.status}" + (f": {run.error}" if run.error else ""))
-                        raise typer.Exit(0 if run.status == "succeeded" else 1)
+                        # partial (failed writes, parked creates), failed and paused all exit non-zero.
+                        raise typer.Exit(0 if run.status == RunStatus.SUCCEEDED else 1)
                 time.sleep(1)
 
     @app.command()

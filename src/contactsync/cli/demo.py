@@ -143,7 +143,8 @@ def _prepare_tenant(tenant: DemoTenant, sandbox_url: str) -> None:
         upsert_app_contacts(
             s, tenant.tenant_id, [(a, c) for a, c in split.app if a not in today], updated_at=APP_EDITED_AT
         )
-        upsert_app_contacts(s, tenant.tenant_id, [(a, c) for a, c in split.app if a in today])
+        # Edited "today" by the app: its own clock says so, which is what lets these edits win on the first link.
+        upsert_app_contacts(s, tenant.tenant_id, [(a, c) for a, c in split.app if a in today], updated_at=utcnow())
 
 
 def _start_processes(data_dir: Path, workers: int) -> list[Any]:

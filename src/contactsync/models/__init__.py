@@ -9,14 +9,23 @@ from contactsync.models.runs import (
     RUN_COUNTERS,
     QuarantinedRecord,
     RunPage,
+    RunStatus,
     SyncCursor,
     SyncRun,
 )
 from contactsync.models.tenant import Connection, Tenant
-from contactsync.models.writes import OPEN_WRITE_STATES, WriteOp
+from contactsync.models.writes import (
+    ACTIVE_WRITE_STATES,
+    MAYBE_SENT_STATES,
+    OPEN_WRITE_STATES,
+    WriteOp,
+    WriteState,
+)
 
 __all__ = [
     "ACTIVE_RUN_STATES",
+    "ACTIVE_WRITE_STATES",
+    "MAYBE_SENT_STATES",
     "OPEN_WRITE_STATES",
     "RUN_COUNTERS",
     "ApiKey",
@@ -34,8 +43,10 @@ __all__ = [
     "RemoteContact",
     "ReviewItem",
     "RunPage",
+    "RunStatus",
     "SyncCursor",
     "SyncRun",
     "Tenant",
     "WriteOp",
+    "WriteState",
 ]

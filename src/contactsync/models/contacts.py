@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
@@ -11,8 +12,21 @@ from sqlalchemy.orm import Mapped, mapped_column
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
 
 
+class AppContactStatus(StrEnum):
+    """Where the contact stands from the platform's side: archived or deleted there reaches the app here."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    DELETED_ON_PLATFORM = "deleted_on_platform"
+
+
 class AppContact(TenantScoped, Base):
-    """A contact as the application knows it, by the application's own id. `data` is canonical content."""
+    """A contact as the application knows it, by the application's own id. `data` is canonical content.
+
+    `edited_at` is the app's own edit time as it came with the data (None when unknown: an import time is not an
+    edit time). `stated` holds a digest of each field as the app last stated it, so a replayed import that repeats
+    an old value does not count as a change; `unknown_fields` are the synced fields the app never stated.
+    """
 
     __tablename__ = "app_contacts"
     __table_args__ = (UniqueConstraint("tenant_id", "app_id"),)
@@ -25,6 +39,10 @@ class AppContact(TenantScoped, Base):
     deleted: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]
+    stated: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    unknown_fields: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    status: Mapped[str] = mapped_column(String(32), default=AppContactStatus.ACTIVE, server_default="active")
     created_at: Mapped[datetime] = created_at_column()
 
 

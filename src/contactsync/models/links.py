@@ -26,8 +26,15 @@ class Link(TenantScoped, Base):
     explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # engine | person | writer
     decided_by: Mapped[str] = mapped_column(String(32))
+    # planning.LinkBasis: how the link was made or last confirmed; identity fields only change on a confirmed one.
+    basis: Mapped[str] = mapped_column(String(16), default="score", server_default="score")
     app_synced_hash: Mapped[str | None] = mapped_column(String(64))
     remote_synced_hash: Mapped[str | None] = mapped_column(String(64))
+    # planning.FieldBaseline as JSON: each field's digest on both sides at the last sync.
+    baseline: Mapped[dict[str, Any] | None]
+    # Set when the platform contact was deleted: the pair stays recorded (so nothing recreates it) but is inert.
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -49,6 +56,8 @@ class ReviewItem(TenantScoped, Base):
     remote_contact_id: Mapped[int] = mapped_column(ForeignKey("remote_contacts.id", ondelete="CASCADE"))
     # [{"app_contact_id": int, "score": float, "explanation": {...}}, ...] best first
     candidates: Mapped[list[Any]]
+    # match (which app contact is this?) | tax_id_conflict (a linked pair whose valid tax ids differ)
+    reason: Mapped[str] = mapped_column(String(32), default="match", server_default="match")
     # open | linked | rejected
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
     resolved_by: Mapped[str | None] = mapped_column(Text)

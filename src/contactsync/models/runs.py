@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
@@ -10,7 +11,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column
 
-ACTIVE_RUN_STATES = ("fetching", "reconciling", "writing")
+
+class RunStatus(StrEnum):
+    FETCHING = "fetching"
+    RECONCILING = "reconciling"
+    WRITING = "writing"
+    SUCCEEDED = "succeeded"  # every write went through
+    PARTIAL = "partial"  # the run ended, but writes failed or creates wait parked for evidence (see counters)
+    FAILED = "failed"
+    PAUSED = "paused"
+
+
+ACTIVE_RUN_STATES = (RunStatus.FETCHING, RunStatus.RECONCILING, RunStatus.WRITING)
 
 # Counters a run accumulates; tasks on different workers add to them with atomic UPDATEs.
 RUN_COUNTERS = (
@@ -23,6 +35,7 @@ RUN_COUNTERS = (
     "updated_app",
     "conflicts",
     "write_errors",
+    "parked",
     "api_calls",
 )
 
@@ -45,7 +58,7 @@ class SyncRun(TenantScoped, Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
     # full | incremental
     kind: Mapped[str] = mapped_column(String(16))
-    # fetching | reconciling | writing | succeeded | failed | paused
+    # a RunStatus
     status: Mapped[str] = mapped_column(String(16), default="fetching")
     trigger: Mapped[str] = mapped_column(String(32), default="schedule")
     window_after: Mapped[datetime | None]
@@ -62,6 +75,8 @@ class SyncRun(TenantScoped, Base):
     updated_app: Mapped[int] = mapped_column(default=0)
     conflicts: Mapped[int] = mapped_column(default=0)
     write_errors: Mapped[int] = mapped_column(default=0)
+    # Creates whose answer was lost and that wait, parked, for evidence when the run ended.
+    parked: Mapped[int] = mapped_column(default=0)
     api_calls: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = created_at_column()

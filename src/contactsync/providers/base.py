@@ -66,6 +66,9 @@ class Provider(Protocol):
     """One tenant connection to one unified API. Every call may raise a `providers.errors.ProviderError`."""
 
     dialect: str
+    # True when a repeated create with the same Idempotency-Key makes the platform replay its first answer, so a
+    # create whose answer was lost may simply be sent again.
+    idempotency: bool
 
     def fetch_page(self, window: Window, token: PageToken | None) -> Page:
         """Fetch the page `token` points at (the first page when None)."""

@@ -47,6 +47,10 @@ class AuthLost(ProviderError):
     """401/403: the tenant must re-authorise; its syncs pause until then instead of failing forever."""
 
 
+class LookupIncomplete(ProviderError):
+    """A look-up could not read every page of its answer: what it did not read is unknown, never absent."""
+
+
 class NotFound(Permanent):
     """The remote contact does not exist (any more)."""
 

@@ -16,7 +16,8 @@ Options (`ConnectionConfig.options`):
   `isCustomer`/`isSupplier`, no `vatId`); v1 writes `vatId` and says roles only through the resource.
 - `max_passes` (int, default 3; `max_rewalks` is read as well): how many page-number passes a list may take
   when rows keep moving under it before the walk gives up with `WalkIncomplete` (see `maesn_walk`).
-- `search_pages` (int, default 50): how many pages `search` scans per list.
+- `search_pages` (int, default 50): how many pages `search` scans per list; a longer list makes the look-up
+  `LookupIncomplete` (unknown), never "not found".
 - `default_retry_after` (float seconds, default 60).
 - `first_page` ("auto" | 0 | 1, default "auto"): the number of a list's first page. In "auto" the first request
   of a list names no page, so the server serves its own first page, and its `currentPage` (0 or 1) tells the
@@ -57,7 +58,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig
-from contactsync.providers.errors import NotFound, Permanent, RecordError, Transient
+from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_or_none
 from contactsync.providers.maesn_mapping import WRITABLE, from_maesn, to_maesn
 from contactsync.providers.maesn_walk import MaesnWalk
@@ -69,6 +70,7 @@ _LIMITS = (5, 10, 20, 50, 100)
 
 class MaesnProvider(MaesnWalk):
     dialect = "maesn"
+    idempotency = False  # Maesn has no Idempotency-Key: a lost create is found with `search`
 
     def __init__(
         self,
@@ -176,8 +178,8 @@ class MaesnProvider(MaesnWalk):
             if not pages:
                 return hits
             page = pages.pop(0)
-        log.warning("maesn: search stopped after %d pages of /%s", self.search_pages, resource)
-        return hits
+        # What was not read is unknown, not absent: a lost create must not be sent again on this evidence.
+        raise LookupIncomplete(f"maesn: the look-up stopped after {self.search_pages} pages of /{resource}")
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         content = {k: v for k, v in contact.content().items() if k in SYNCED_FIELDS}

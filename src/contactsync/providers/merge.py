@@ -33,14 +33,15 @@ import httpx
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
-from contactsync.providers.errors import Permanent, RecordError, Transient
+from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
 
 log = logging.getLogger(__name__)
 
-# `search` walks at most this many pages; an exact name or email matching more contacts is a data problem.
-_SEARCH_PAGES = 5
+# `search` reads every page of its answer (a server that ignores the filter answers with the whole book); past
+# this many pages it gives up with `LookupIncomplete`, never with "not found".
+_SEARCH_MAX_PAGES = 2000
 
 
 def _iso(moment: datetime) -> str:
@@ -156,31 +157,52 @@ class MergeProvider:
         if name is None and email is None:
             raise ValueError("search needs a name or an email")
         found: dict[str, CanonicalContact] = {}
+
+        def wanted(contact: CanonicalContact) -> bool:
+            # Every answer is held to what was asked, on the client: a server may ignore the filter.
+            return (name is not None and records.same_text(contact.name, name)) or (
+                email is not None and _has_email(contact, email)
+            )
+
         for key, value in (("name", name), ("email_address", email)):
             if value is None:
                 continue
-            params: dict[str, Any] = {key: value, "page_size": 100}
-            url: str | None = None
-            for _ in range(_SEARCH_PAGES):
-                if url is not None:
-                    response = self.http.request("GET", self._own_url(url))
-                else:
-                    response = self.http.request("GET", "/contacts", params=params)
-                body = _page_body(response)
-                contacts, _bad = _map_page(body["results"])
-                for contact in contacts:
-                    # A server that ignores the filter must not turn the whole book into candidates.
-                    wanted = records.same_text(contact.name, value) if key == "name" else _has_email(contact, value)
-                    if contact.remote_id and not contact.deleted and wanted:
-                        found[contact.remote_id] = contact
-                following = _next_of(body.get("next"), response.request.url)
-                if following is None:
-                    break
-                if "cursor" in following:
-                    params = {**params, "cursor": following["cursor"]}
-                else:
-                    url = following["next_url"]
+            whole_book = False
+            for contact in self._search_pages(key, value):
+                if contact.remote_id and not contact.deleted and wanted(contact):
+                    found[contact.remote_id] = contact
+                if not (records.same_text(contact.name, value) if key == "name" else _has_email(contact, value)):
+                    whole_book = True
+            if whole_book:
+                break  # the filter was ignored: every contact has been read and held to both questions
         return list(found.values())
+
+    def _search_pages(self, key: str, value: str) -> list[CanonicalContact]:
+        """Every page of one filtered list; `LookupIncomplete` when it cannot be read to its end."""
+        params: dict[str, Any] = {key: value, "page_size": 100}
+        url: str | None = None
+        seen: set[str] = set()
+        out: list[CanonicalContact] = []
+        for _ in range(_SEARCH_MAX_PAGES):
+            if url is not None:
+                response = self.http.request("GET", self._own_url(url))
+            else:
+                response = self.http.request("GET", "/contacts", params=params)
+            body = _page_body(response)
+            contacts, _bad = _map_page(body["results"])
+            out.extend(contacts)
+            following = _next_of(body.get("next"), response.request.url)
+            if following is None:
+                return out
+            step = str(following)
+            if step in seen:
+                raise LookupIncomplete(f"merge: the look-up by {key} went round in a circle of pages")
+            seen.add(step)
+            if "cursor" in following:
+                params = {**params, "cursor": following["cursor"]}
+            else:
+                url = following["next_url"]
+        raise LookupIncomplete(f"merge: the look-up by {key} did not end within {_SEARCH_MAX_PAGES} pages")
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         headers = {"Idempotency-Key": idempotency_key} if self.idempotency and idempotency_key else None
@@ -197,7 +219,13 @@ class MergeProvider:
                 status=response.status_code,
                 details=records.excerpt(body_or_none(response, "merge")),
             )
-        return self.get(remote_id)
+        try:
+            return self.get(remote_id)
+        except NotFound:
+            # Created, but not readable yet (a unified API that stores it on its next sync): not a refusal.
+            raise Transient(
+                f"merge: contact {remote_id} was created but cannot be read yet", status=response.status_code
+            ) from None
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
         response = self.http.request("PATCH", f"/contacts/{remote_id}", json_body={"model": to_merge(changes)})

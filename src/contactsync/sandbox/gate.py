@@ -88,6 +88,9 @@ async def gated(
         reset = account.rng.random() < faults.reset_rate if faults.reset_rate else False
         failed = account.rng.random() < faults.error_rate if faults.error_rate else False
         dropped = is_write and faults.drop_after_commit_rate and account.rng.random() < faults.drop_after_commit_rate
+        late_error = (
+            is_write and faults.error_after_commit_rate and account.rng.random() < faults.error_after_commit_rate
+        )
     if reset:
         return DroppedResponse()
     if failed:
@@ -95,6 +98,8 @@ async def gated(
     response = await handler(request, account)
     if dropped and response.status_code < 300:
         return DroppedResponse()
+    if late_error and response.status_code < 300:
+        return error(503, "The accounting platform did not answer in time.")
     return response
 
 

@@ -273,7 +273,7 @@ class MaesnDialect:
             return _error(400, f"limit must be one of {list(LIMITS)} and page at least {base}")
         # Rows in change-time order, oldest first, as a list ordered by `updatedDate` is: an edit moves a row to the
         # end and the rows after its old place one up. `maesn_order: created` keeps creation order instead.
-        ordered = account.ordered()
+        ordered = account.listed()  # a contact inside its visibility lag is not listed yet
         if account.variant.get("maesn_order", "updated") == "updated":
             ordered.sort(key=lambda s: (s.modified_at, s.seq))
         rows = [

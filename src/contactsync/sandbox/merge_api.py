@@ -233,9 +233,12 @@ class MergeDialect:
         except ValueError as exc:
             return _error(400, f"Invalid query parameter: {exc}")
         include_deleted = flag(q.get("include_deleted_data")) or False
+        if account.faults.refuse_filters and (q.get("name") or q.get("email_address")):
+            return _error(400, "Invalid query parameter: this platform does not support filtering contacts by name.")
+        ignored = account.faults.ignore_filters
         wanted = {
-            "name": q.get("name"),
-            "email": q.get("email_address"),
+            "name": None if ignored else q.get("name"),
+            "email": None if ignored else q.get("email_address"),
             "is_customer": flag(q.get("is_customer")),
             "is_supplier": flag(q.get("is_supplier")),
             "status": q.get("status"),
@@ -244,7 +247,7 @@ class MergeDialect:
         page_size = min(page_size, variant.get("merge_page_cap", page_size))
         rows: list[StoredContact] = []
         more = False
-        for stored in account.ordered():
+        for stored in account.listed():
             if stored.seq <= start or not _matches(stored, after, before, include_deleted, wanted):
                 continue
             if len(rows) == page_size:

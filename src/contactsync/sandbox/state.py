@@ -54,6 +54,17 @@ class Faults:
     drop_after_commit_rate: float = 0.0
     # Backdate each change's provider timestamp by up to this much, as a late commit or skewed node would.
     clock_skew_ms: int = 0
+    # A contact created through the API shows in list and search results only this long after the create, then
+    # stamped with that later `modified_at` (a unified API stores what it created on its next sync; platforms'
+    # search indexes lag). Reading it by id works at once.
+    visibility_lag_ms: int = 0
+    # List filters (`name`, `email_address`) ignored: the whole list comes back, as from a platform that does
+    # not support them.
+    ignore_filters: bool = False
+    # List filters (`name`, `email_address`) refused with a 400, as by a platform that rejects what it does not know.
+    refuse_filters: bool = False
+    # A write committed, then answered 503 (a gateway that timed out waiting for the platform).
+    error_after_commit_rate: float = 0.0
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None, base: Faults | None = None) -> Faults:
@@ -83,6 +94,8 @@ class StoredContact:
     modified_at: datetime
     remote_updated_at: datetime
     deleted: bool = False
+    # Until then the contact is missing from list and search results (see `Faults.visibility_lag_ms`).
+    visible_at: datetime | None = None
     # A contract-breaking payload served verbatim instead of the contact, per dialect.
     broken: dict[str, Any] | None = None
 
@@ -174,6 +187,12 @@ class Account:
         with self.lock:
             return sorted(self.contacts.values(), key=lambda s: s.seq)
 
+    def listed(self) -> list[StoredContact]:
+        """What list and search results show now: everything but contacts still inside their visibility lag."""
+        now = datetime.now(UTC)
+        with self.lock:
+            return [s for s in self.ordered() if s.visible_at is None or s.visible_at <= now]
+
     def get(self, contact_id: str) -> StoredContact:
         with self.lock:
             stored = self.contacts.get(contact_id)
@@ -233,6 +252,9 @@ class Account:
                 remote_updated_at=stamp,
                 deleted=contact.deleted,
             )
+            if via_api and self.faults.visibility_lag_ms:
+                stored.visible_at = stamp + timedelta(milliseconds=self.faults.visibility_lag_ms)
+                stored.modified_at = stored.visible_at
             self.contacts[contact_id] = stored
             if via_api:
                 self.creates += 1
@@ -253,6 +275,8 @@ class Account:
             if "name" in changes:
                 self._check_name(updated.name, contact_id)
             stamp = self._stamp(backdate_ms)
+            if stored.visible_at is not None and stored.visible_at > stamp:
+                stamp = stored.visible_at  # not stored by the unified API yet: its stamp comes then
             stored.contact = _synced_only(updated)
             stored.modified_at = stamp
             stored.remote_updated_at = stamp

@@ -8,18 +8,16 @@ from typing import Any
 
 from sqlalchemy import Integer, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from contactsync.contact import CanonicalContact
+from contactsync.appinput import AppInput
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.matching import blocking_keys
-from contactsync.models import AppContact, ContactKey, RemoteContact, RunPage
+from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
+from contactsync.planning import digests
 from contactsync.records import match_record
 from contactsync.store import changes as feed
-
-
-def _content_and_hash(contact: CanonicalContact) -> tuple[dict[str, Any], str]:
-    return contact.content(), contact.content_hash()
 
 
 def write_keys(s: Session, tenant_id: str, app_contact_id: int, content: dict[str, Any]) -> None:
@@ -36,57 +34,77 @@ def write_keys(s: Session, tenant_id: str, app_contact_id: int, content: dict[st
 def upsert_app_contacts(
     s: Session,
     tenant_id: str,
-    contacts: Iterable[tuple[str, CanonicalContact]],
+    contacts: Iterable[tuple[str, CanonicalContact] | AppInput],
     updated_at: datetime | None = None,
     clocks: Mapping[str, datetime] | None = None,
 ) -> tuple[int, int]:
-    """Insert or update the app's contacts by app id. Returns (created, changed); unchanged content is a no-op,
-    so replaying the same import changes nothing. `clocks` gives app ids their own `updated_at` (the app's
-    clock): a record not newer than the stored one is stale (a replayed or reordered request) and changes nothing."""
+    """Insert or update the app's contacts by app id. Returns (created, changed).
+
+    The app's edit time of an item is its own `updated_at`, else `clocks[app id]`, else `updated_at`; None means
+    unknown (the platform then wins on a first link). A statement not newer than the stored edit time is stale (a
+    replayed or reordered call, an old export) and changes nothing. Only fields whose stated value differs from
+    what the app stated last time change the stored contact, so replaying an import changes nothing, even after
+    the platform's values were taken in.
+    """
     created = changed = 0
-    batch = list(contacts)
+    clocks = clocks or {}
+    batch = [c if isinstance(c, AppInput) else AppInput(c[0], c[1], clocks.get(c[0])) for c in contacts]
     existing = {
         row.app_id: row
         for row in s.scalars(
             select(AppContact).where(
-                AppContact.tenant_id == tenant_id, AppContact.app_id.in_([app_id for app_id, _ in batch])
+                AppContact.tenant_id == tenant_id, AppContact.app_id.in_([item.app_id for item in batch])
             )
         )
     }
-    now = updated_at or utcnow()
-    for app_id, contact in batch:
-        content, digest = _content_and_hash(contact)
-        row = existing.get(app_id)
-        clock = clocks.get(app_id) if clocks else None
-        if clock is not None and row is not None and row.updated_at >= clock:
-            continue
-        stamp = clock or now
+    now = utcnow()
+    for item in batch:
+        known = item.known_fields()
+        edited_at = item.updated_at if item.updated_at is not None else updated_at
+        content = item.contact.content()
+        stated = digests(content, sorted(known))
+        row = existing.get(item.app_id)
         if row is None:
             row = AppContact(
                 tenant_id=tenant_id,
-                app_id=app_id,
-                name=contact.name,
+                app_id=item.app_id,
+                name=item.contact.name,
                 data=content,
-                content_hash=digest,
-                updated_at=stamp,
+                content_hash=item.contact.content_hash(),
+                updated_at=now,
+                edited_at=edited_at,
+                stated=stated,
+                unknown_fields=sorted(set(SYNCED_FIELDS) - known),
             )
             s.add(row)
             s.flush()
+            existing[item.app_id] = row
             created += 1
-        elif row.content_hash != digest or row.deleted:
-            row.data, row.content_hash, row.name = content, digest, contact.name
+        elif edited_at is not None and row.edited_at is not None and edited_at <= row.edited_at:
+            continue  # an older statement arriving late (a retried call, an old export): the newer one stands
+        else:
+            restated = {name: d for name, d in stated.items() if row.stated.get(name) != d}
+            unknown = sorted(set(row.unknown_fields) - known)
+            if not restated and not row.deleted and unknown == sorted(row.unknown_fields):
+                continue
+            merged = {**row.data, **{name: content[name] for name in restated}}
+            contact = CanonicalContact.model_validate(merged)
+            row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
+            row.stated = {**row.stated, **restated}
+            row.unknown_fields = unknown
             row.deleted = False
             row.version += 1
-            row.updated_at = stamp
+            row.updated_at = now
+            if restated:
+                row.edited_at = edited_at
             changed += 1
-        else:
-            continue
-        write_keys(s, tenant_id, row.id, content)
+        write_keys(s, tenant_id, row.id, row.data)
     return created, changed
 
 
 def update_app_content(s: Session, row: AppContact, content: dict[str, Any]) -> str:
-    """Apply changes that came from the platform to an app contact; returns its new hash."""
+    """Apply changes that came from the platform to an app contact; returns its new hash. The app's clock
+    (`edited_at`) and what it stated stay as they were: this is not an edit by the app."""
     contact = CanonicalContact.model_validate(content)
     feed.app_contact_updated(s, row, contact.content())
     row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
@@ -160,12 +178,21 @@ def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: Canonica
     return row
 
 
-def mark_unseen_deleted(s: Session, tenant_id: str, connection_id: int, run_id: int) -> int:
+def mark_unseen_deleted(
+    s: Session, tenant_id: str, connection_id: int, run_id: int, *, created_since: datetime | None = None
+) -> int:
     """After a *complete* full walk, mark mirrored contacts it did not return as deleted (soft: rows stay).
 
     Only ever called from the transaction that records a full walk's last page, so a walk that failed half-way
-    can never turn "not seen yet" into "deleted".
+    can never turn "not seen yet" into "deleted". Contacts we created ourselves at or after `created_since` are
+    not judged by this walk: the platform may not list them yet (its visibility lag).
     """
+    ours = aliased(RemoteContact)
+    too_fresh = (
+        select(ours.id)
+        .join(Link, Link.remote_contact_id == ours.id)
+        .where(Link.tenant_id == tenant_id, Link.method == "created", ours.first_seen_at >= created_since)
+    )
     seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
         RunPage.run_id == run_id
     )
@@ -175,6 +202,7 @@ def mark_unseen_deleted(s: Session, tenant_id: str, connection_id: int, run_id: 
             RemoteContact.connection_id == connection_id,
             RemoteContact.deleted.is_(False),
             RemoteContact.id.not_in(seen),
+            *([RemoteContact.id.not_in(too_fresh)] if created_since is not None else []),
         )
     ).all()
     for row in rows:

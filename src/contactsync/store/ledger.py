@@ -18,14 +18,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.contact import CanonicalContact
-from contactsync.models import AppContact, Link, RemoteContact, WriteOp
+from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import utcnow
-from contactsync.planning import PairState, plan_pair
-from contactsync.providers.records import same_text
+from contactsync.models.contacts import AppContactStatus
+from contactsync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, plan_pair
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
 from contactsync.store.contacts import mirror_one, update_app_content
-from contactsync.store.reconcile import review_candidate_ids
+from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
+from contactsync.store.removals import platform_state_changed, platform_state_of
 
 
 @dataclass
@@ -34,6 +35,10 @@ class PlanOutcome:
     remote_updates: int = 0
     app_updates: int = 0
     conflicts: int = 0
+    # Identity changes not sent because the link is not confirmed; pairs sent to review; platform removals seen.
+    held: int = 0
+    reviews: int = 0
+    removals: int = 0
 
 
 def _digest(payload: dict[str, Any]) -> str:
@@ -71,6 +76,34 @@ def _queue_op(
     return s.execute(stmt).scalar() is not None
 
 
+def pair_state(link: Link, app: AppContact, remote: RemoteContact, dialect: str, conflict_policy: str) -> PairState:
+    """What planning needs to know about one linked pair, read from the rows."""
+    accepted = link.explanation.get("accepted_tax_ids") if isinstance(link.explanation, dict) else None
+    return PairState(
+        app_content=carried_content(dialect, app.data),
+        app_hash=app.content_hash,
+        app_updated_at=app.edited_at,
+        remote_content=remote.data,
+        remote_hash=remote.content_hash,
+        remote_updated_at=remote.remote_updated_at or remote.modified_at,
+        app_synced_hash=link.app_synced_hash,
+        remote_synced_hash=link.remote_synced_hash,
+        remote_deleted=remote.deleted,
+        conflict_policy=conflict_policy,
+        basis=LinkBasis(link.basis),
+        app_unknown=frozenset(app.unknown_fields),
+        baseline=FieldBaseline.from_json(link.baseline),
+        accepted_tax_ids=(str(accepted[0]), str(accepted[1])) if accepted else None,
+    )
+
+
+def mark_synced(link: Link, app: AppContact, remote: RemoteContact, dialect: str) -> None:
+    """Both sides as they are now are the new baseline: later changes are measured from here."""
+    link.app_synced_hash, link.remote_synced_hash = app.content_hash, remote.content_hash
+    link.baseline = baseline_of(carried_content(dialect, app.data), remote.data).to_json()
+    link.updated_at = utcnow()
+
+
 def plan_writes(
     s: Session,
     tenant_id: str,
@@ -83,11 +116,13 @@ def plan_writes(
     out = PlanOutcome()
     if allow_creates:
         in_review = review_candidate_ids(s, tenant_id)
+        # Every link counts, ended ones too: a contact deleted on the platform is not created again.
         linked = select(Link.app_contact_id).where(Link.tenant_id == tenant_id)
         unlinked = s.scalars(
             select(AppContact).where(
                 AppContact.tenant_id == tenant_id,
                 AppContact.deleted.is_(False),
+                AppContact.status == AppContactStatus.ACTIVE,
                 AppContact.id.not_in(linked),
             )
         )
@@ -102,6 +137,7 @@ def plan_writes(
         .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
         .where(
             Link.tenant_id == tenant_id,
+            Link.ended_at.is_(None),
             RemoteContact.connection_id == connection_id,
             or_(
                 Link.app_synced_hash.is_(None),
@@ -112,21 +148,17 @@ def plan_writes(
         )
     ).all()
     for link, app, remote in pairs:
-        plan = plan_pair(
-            PairState(
-                app_content=carried_content(dialect, app.data),
-                app_hash=app.content_hash,
-                app_updated_at=app.updated_at,
-                remote_content=remote.data,
-                remote_hash=remote.content_hash,
-                remote_updated_at=remote.remote_updated_at or remote.modified_at,
-                app_synced_hash=link.app_synced_hash,
-                remote_synced_hash=link.remote_synced_hash,
-                remote_deleted=remote.deleted,
-                conflict_policy=conflict_policy,
-            )
-        )
+        if platform_state_changed(s, link, app, platform_state_of(remote)):
+            out.removals += 1
+        if link.ended_at is not None:
+            continue
+        plan = plan_pair(pair_state(link, app, remote, dialect, conflict_policy))
+        if plan.review is not None:
+            if open_conflict_review(s, tenant_id, link, plan.review):
+                out.reviews += 1
+            continue  # nothing is written either way while a person has not decided
         out.conflicts += len(plan.conflicts)
+        out.held += len(plan.held)
         if plan.to_app:
             update_app_content(s, app, {**app.data, **plan.to_app})
             out.app_updates += 1
@@ -136,16 +168,21 @@ def plan_writes(
             if _queue_op(s, tenant_id, connection_id, run_id, key, "update", app.id, payload, remote.remote_id):
                 out.remote_updates += 1
         else:
-            link.app_synced_hash, link.remote_synced_hash = app.content_hash, remote.content_hash
-            link.updated_at = utcnow()
+            mark_synced(link, app, remote, dialect)
     return out
 
 
 def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopted: bool) -> None:
-    """The platform holds the contact now (created, or found after a lost answer): mirror it and link it."""
+    """The platform holds the contact now (created, or found after a lost answer): mirror it and link it.
+
+    The link is confirmed (it is our own create), and its baseline is what was sent: an app edit made while the
+    create was under way shows as a change and goes out with the next run.
+    """
     remote = mirror_one(s, op.tenant_id, op.connection_id, contact)
     app = s.get(AppContact, op.app_contact_id)
     assert app is not None
+    sent = CanonicalContact.model_validate(op.payload)
+    dialect = _dialect(s, op.connection_id)
     s.execute(
         pg_insert(Link)
         .values(
@@ -153,11 +190,13 @@ def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopte
             app_contact_id=app.id,
             remote_contact_id=remote.id,
             method="created",
+            basis=LinkBasis.CREATED,
             score=1.0,
             explanation={"adopted_after_lost_response": adopted},
             decided_by="writer",
-            app_synced_hash=app.content_hash if app.data == op.payload else None,
+            app_synced_hash=sent.content_hash(),
             remote_synced_hash=remote.content_hash,
+            baseline=baseline_of(carried_content(dialect, sent.content()), remote.data).to_json(),
         )
         .on_conflict_do_nothing()
     )
@@ -170,40 +209,39 @@ def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
     link = s.scalar(select(Link).where(Link.app_contact_id == op.app_contact_id))
     app = s.get(AppContact, op.app_contact_id)
     if link is not None and app is not None:
-        link.remote_synced_hash = remote.content_hash
-        link.app_synced_hash = app.content_hash
-        link.updated_at = utcnow()
+        mark_synced(link, app, remote, _dialect(s, op.connection_id))
     _close(op, remote.remote_id)
 
 
+def _dialect(s: Session, connection_id: int) -> str:
+    conn = s.get(Connection, connection_id)
+    return conn.dialect if conn is not None else "merge"
+
+
 def _close(op: WriteOp, remote_id: str) -> None:
-    op.status = "done"
+    op.status = WriteState.DONE
     op.remote_id = remote_id
     op.last_error = None
     op.updated_at = utcnow()
-
-
-def same_company(payload: dict[str, Any], found: CanonicalContact) -> bool:
-    """Whether a contact found on the platform is the one an earlier, unanswered create made.
-
-    Names must agree exactly (case aside); a tax id or email, when both sides have one, must agree too. This is
-    deliberately stricter than the matcher: it only recognises our own write, it does not reconcile.
-    """
-    if not same_text(payload.get("name") or "", found.name):
-        return False
-    tax = payload.get("tax_number")
-    if tax and found.tax_number and tax.replace(" ", "").upper() != found.tax_number.replace(" ", "").upper():
-        return False
-    mine = {e.casefold() for e in payload.get("emails") or []}
-    theirs = {e.casefold() for e in found.emails}
-    return not (mine and theirs and not mine & theirs)
 
 
 def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
     return list(
         s.scalars(
             select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")
+            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)
+            .order_by(WriteOp.id)
+            .limit(limit)
+        )
+    )
+
+
+def parked_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
+    """Creates whose answer was lost, waiting for their echo or for a walk that proves them absent."""
+    return list(
+        s.scalars(
+            select(WriteOp)
+            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.PARKED)
             .order_by(WriteOp.id)
             .limit(limit)
         )
@@ -213,8 +251,8 @@ def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
 def reopen_failed(s: Session, tenant_id: str) -> int:
     """Give writes the platform refused another chance (after a person fixed the data or the platform's
     settings); the next run sends them again. A create is reopened as `uncertain`, so it looks before it sends."""
-    ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == "failed")))
+    ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)))
     for op in ops:
-        op.status = "uncertain" if op.kind == "create" else "pending"
+        op.status = WriteState.UNCERTAIN if op.kind == "create" else WriteState.PENDING
         op.updated_at = utcnow()
     return len(ops)

@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
-from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
+from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
+from contactsync.planning import LinkBasis, same_valid_tax_id
 from contactsync.records import match_record
 from contactsync.store import changes as feed
+from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
 
 
@@ -30,6 +32,8 @@ class ReconcileOutcome:
     linked: int = 0
     reviewed: int = 0
     unmatched: int = 0
+    # echoes of creates whose answer was lost, linked to what was sent
+    created: int = 0
 
 
 def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> ReconcileOutcome:
@@ -52,6 +56,12 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     )
     feed.remote_deleted(s, tenant_id, [r for r in rows if r.deleted and r.id in linked_remote])
     todo = [r for r in rows if r.id not in linked_remote and not r.deleted]
+    # A fetched contact that is the echo of one of our creates whose answer was lost is linked to the contact
+    # that was sent, before the matcher sees it (it would see a second copy, or a stranger).
+    conn = s.get(Connection, rows[0].connection_id)
+    echoes = link_echoes(s, tenant_id, todo, conn.dialect) if conn is not None else set()
+    outcome.created += len(echoes)
+    todo = [r for r in todo if r.id not in echoes]
     left = [match_record(str(r.id), r.data) for r in todo]
     keys = sorted({k for rec in left for k in blocking_keys(rec)})
     candidates: list[AppContact] = []
@@ -82,6 +92,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
             )
         )
     right = [match_record(str(a.id), a.data) for a in candidates]
+    by_id = {a.id: a for a in candidates}
     # The tenant's model, re-fitted from its review decisions (the defaults until a person has decided some).
     decisions = match_candidates(left, right, tenant_model(s, tenant_id)) if left and right else []
     by_left: dict[str, list[Decision]] = {}
@@ -90,7 +101,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     for remote in todo:
         mine = by_left.get(str(remote.id), [])
         sure = [d for d in mine if d.decision == "link"]
-        if sure and _insert_link(s, tenant_id, remote.id, sure[0]):
+        if sure and _insert_link(s, tenant_id, remote, by_id[int(sure[0].right_id)], sure[0]):
             outcome.linked += 1
             feed.linked(s, tenant_id, int(sure[0].right_id), remote.id, "engine")
             _close_review(s, remote.id, "linked", "engine")
@@ -104,16 +115,19 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     return outcome
 
 
-def _insert_link(s: Session, tenant_id: str, remote_id: int, d: Decision) -> bool:
+def _insert_link(s: Session, tenant_id: str, remote: RemoteContact, app: AppContact, d: Decision) -> bool:
     explanation: dict[str, Any] = dict(d.explanation)
     method = "exact" if float(d.score) >= 0.9999 else "fuzzy"
+    # A score, however high, may be a sister company; only the same valid tax id confirms the link by itself.
+    basis = LinkBasis.IDENTIFIER if same_valid_tax_id(app.data, remote.data) else LinkBasis.SCORE
     stmt = (
         pg_insert(Link)
         .values(
             tenant_id=tenant_id,
-            app_contact_id=int(d.right_id),
-            remote_contact_id=remote_id,
+            app_contact_id=app.id,
+            remote_contact_id=remote.id,
             method=method,
+            basis=basis,
             score=float(d.score),
             explanation=explanation,
             decided_by="engine",
@@ -137,6 +151,23 @@ def _open_review(s: Session, tenant_id: str, remote_id: int, decisions: list[Dec
         return
     s.add(ReviewItem(tenant_id=tenant_id, remote_contact_id=remote_id, candidates=candidates, status="open"))
     s.flush()
+
+
+def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) -> bool:
+    """A linked pair a person must look at (e.g. their valid tax ids differ); returns whether an item was opened.
+
+    The item names the linked app contact as its only candidate: linking it again confirms the pair as it is,
+    rejecting it ends the link.
+    """
+    if s.scalar(select(ReviewItem.id).where(ReviewItem.remote_contact_id == link.remote_contact_id,
+                                            ReviewItem.status == "open")) is not None:  # fmt: skip
+        return False
+    candidate = {"app_contact_id": link.app_contact_id, "score": float(link.score), "explanation": {"reason": reason}}
+    s.add(
+        ReviewItem(tenant_id=tenant_id, remote_contact_id=link.remote_contact_id, candidates=[candidate], reason=reason)
+    )
+    s.flush()
+    return True
 
 
 def _close_review(s: Session, remote_id: int, status: str, who: str) -> None:

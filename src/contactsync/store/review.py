@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from contactsync.matching import Model
 from contactsync.matching.learn import Label, fit
 from contactsync.models import AppContact, Link, MatchLabel, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
+from contactsync.planning import LinkBasis
 from contactsync.store import changes as feed
 
 
@@ -41,6 +42,7 @@ def open_items(s: Session, tenant_id: str, limit: int = 100) -> list[dict[str, A
         out.append(
             {
                 "item": item.id,
+                "reason": item.reason,
                 "remote": {"id": remote.remote_id, "name": remote.name, "data": remote.data},
                 "candidates": [
                     {**c, "app_id": apps[int(c["app_contact_id"])].app_id, "name": apps[int(c["app_contact_id"])].name}
@@ -64,11 +66,18 @@ def _item(s: Session, tenant_id: str, item_id: int) -> ReviewItem:
 
 
 def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> None:
-    """Link the item's remote contact to the app contact `app_id` (the app's own id)."""
+    """Link the item's remote contact to the app contact `app_id` (the app's own id).
+
+    For a conflict item (a linked pair whose valid tax ids differ) this confirms the existing link as it is: the
+    person has seen both ids, and the pair syncs again as a confirmed link until either id changes.
+    """
     item = _item(s, tenant_id, item_id)
     app = s.scalar(select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id))
     if app is None:
         raise ReviewError(f"no app contact {app_id!r} in tenant {tenant_id}")
+    if item.reason != "match":
+        _confirm_pair(s, item, app, who)
+        return
     candidate = next((c for c in item.candidates if int(c["app_contact_id"]) == app.id), None)
     created = s.execute(
         pg_insert(Link)
@@ -80,6 +89,7 @@ def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> Non
             score=float(candidate["score"]) if candidate else 0.0,
             explanation={"review_item": item.id, "engine": candidate.get("explanation") if candidate else None},
             decided_by="person",
+            basis=LinkBasis.PERSON,
         )
         .on_conflict_do_nothing()
         .returning(Link.id)
@@ -92,10 +102,24 @@ def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> Non
 
 
 def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
-    """None of the candidates is this remote contact."""
+    """None of the candidates is this remote contact. For a conflict item: the linked pair is two companies, so
+    the link goes, and the app contact is created on the platform by the next run."""
     item = _item(s, tenant_id, item_id)
+    if item.reason != "match":
+        s.execute(delete(Link).where(Link.tenant_id == tenant_id, Link.remote_contact_id == item.remote_contact_id))
     _label(s, item, None)
     _close(item, "rejected", who)
+
+
+def _confirm_pair(s: Session, item: ReviewItem, app: AppContact, who: str) -> None:
+    pair = s.scalar(select(Link).where(Link.remote_contact_id == item.remote_contact_id, Link.app_contact_id == app.id))
+    remote = s.get(RemoteContact, item.remote_contact_id)
+    if pair is None or remote is None:
+        raise ReviewError("this review item is about a linked pair; link it to the linked app contact")
+    pair.basis, pair.decided_by, pair.updated_at = LinkBasis.PERSON, "person", utcnow()
+    accepted = [str(app.data.get("tax_number") or ""), str(remote.data.get("tax_number") or "")]
+    pair.explanation = {**pair.explanation, "accepted_tax_ids": accepted, "review_item": item.id}
+    _close(item, "linked", who)
 
 
 def _label(s: Session, item: ReviewItem, chosen: int | None) -> None:

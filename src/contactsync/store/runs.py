@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session
 
 from contactsync.models import (
     ACTIVE_RUN_STATES,
-    OPEN_WRITE_STATES,
+    ACTIVE_WRITE_STATES,
     RUN_COUNTERS,
     Connection,
     RunPage,
+    RunStatus,
     SyncCursor,
     SyncRun,
     Tenant,
     WriteOp,
+    WriteState,
 )
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
@@ -102,16 +104,49 @@ def unreconciled_pages(s: Session, run_id: int) -> list[int]:
 
 
 def open_write_ops(s: Session, run: SyncRun) -> list[int]:
-    """Open ledger entries of the run's connection (also those left open by earlier runs)."""
+    """Ledger entries of the run's connection that keep it writing (also those left by earlier runs). A parked
+    create is not one of them: it waits for evidence outside any run, and each run re-checks it."""
     return list(
         s.scalars(
             select(WriteOp.id).where(
                 WriteOp.tenant_id == run.tenant_id,
                 WriteOp.connection_id == run.connection_id,
-                WriteOp.status.in_(OPEN_WRITE_STATES),
+                WriteOp.status.in_(ACTIVE_WRITE_STATES),
             )
         )
     )
+
+
+def finish_writing(s: Session, run: SyncRun) -> None:
+    """End a run whose writes are all settled, with an outcome that tells the truth: `succeeded` only when no
+    write failed and no create waits parked; else `partial`, with the counts in the run and its error text."""
+    failed = int(
+        s.scalar(
+            select(func.count())
+            .select_from(WriteOp)
+            .where(WriteOp.run_id == run.id, WriteOp.status == WriteState.FAILED)
+        )
+        or 0
+    )
+    parked = int(
+        s.scalar(
+            select(func.count())
+            .select_from(WriteOp)
+            .where(WriteOp.connection_id == run.connection_id, WriteOp.status == WriteState.PARKED)
+        )
+        or 0
+    )
+    run.write_errors = max(run.write_errors, failed)
+    run.parked = parked
+    if not run.write_errors and not parked:
+        finish_run(s, run, RunStatus.SUCCEEDED)
+        return
+    reasons = []
+    if run.write_errors:
+        reasons.append(f"{run.write_errors} write(s) failed")
+    if parked:
+        reasons.append(f"{parked} create(s) whose answer was lost wait parked for evidence")
+    finish_run(s, run, RunStatus.PARTIAL, "; ".join(reasons))
 
 
 def finish_run(s: Session, run: SyncRun, status: str, error: str | None = None) -> None:

@@ -23,6 +23,7 @@ from contactsync.ratelimit import note_rate_limited
 from contactsync.settings import get_settings
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
+from contactsync.store.lost_creates import reach_back, visibility_lag
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
@@ -150,7 +151,10 @@ def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -
             cursor = cursor_of(s, conn)
             lookback = timedelta(seconds=int(conn.options.get("lookback_seconds", get_settings().lookback_seconds)))
             window = next_window(cursor.watermark, lookback, provider.sync_finished_at())
-            run.window_after, run.window_before = window.modified_after, window.modified_before
+            # Reach back to before the first send of any create whose answer was lost: this walk may then prove it
+            # absent (or find its echo), whatever the watermark did meanwhile.
+            run.window_after = reach_back(s, conn, window.modified_after)
+            run.window_before = window.modified_before
         return Window(modified_after=run.window_after, modified_before=run.window_before)
 
 
@@ -170,7 +174,9 @@ def _complete_walk(
                 "full walk saw the platform change; only confirmed absences marked deleted", run_id=run.id, count=gone
             )
         elif _infers_deletions(conn):
-            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id)
+            # A contact we created shortly before the walk may simply not be listed yet.
+            fresh = run.started_at - visibility_lag(conn)
+            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, created_since=fresh)
             if gone:
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()

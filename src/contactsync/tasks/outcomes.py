@@ -6,7 +6,7 @@ import random
 import threading
 
 from contactsync import db
-from contactsync.models import Connection
+from contactsync.models import ACTIVE_RUN_STATES, Connection, RunStatus
 from contactsync.store.runs import finish_run, lock_run
 
 
@@ -40,5 +40,5 @@ def pause_for_reauth(tenant_id: str, run_id: int, connection_id: int, reason: st
             conn.status = "needs_reauth"
             conn.status_reason = reason[:2000]
         run = lock_run(s, tenant_id, run_id)
-        if run is not None and run.status in ("fetching", "reconciling", "writing"):
-            finish_run(s, run, "paused", f"re-authorisation needed: {reason}"[:2000])
+        if run is not None and run.status in ACTIVE_RUN_STATES:
+            finish_run(s, run, RunStatus.PAUSED, f"re-authorisation needed: {reason}"[:2000])

@@ -3,8 +3,14 @@
 One ledger entry is worked on by one worker at a time: the task holds a PostgreSQL advisory lock on the entry
 for the duration of the HTTP call. The lock lives in the database session, so a worker killed mid-call releases
 it at once, and the next attempt sees the entry still `in_flight` — the sign that the create may have reached
-the platform. Before sending again it looks the contact up on the platform and adopts it when found; where the
-connection supports it, the entry's stable Idempotency-Key makes the platform itself replay the first answer.
+the platform.
+
+A create that may have reached the platform is never sent again on "not found right now". Where the connection
+has an Idempotency-Key the same request is repeated and the platform replays its first answer. Elsewhere the
+task looks the contact up (every page, filters checked on the client, only a true echo adopted) a few times and
+then parks the entry: the run ends without it (`partial`), later walks recognise its echo in reconcile, and only
+a completed walk of its whole window after the visibility lag makes it `pending` again (see
+`store.lost_creates`).
 """
 
 from __future__ import annotations
@@ -17,15 +23,19 @@ from sqlalchemy import text
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.logs import get_logger
-from contactsync.models import OPEN_WRITE_STATES, Connection, SyncCursor, SyncRun, WriteOp
+from contactsync.models import ACTIVE_WRITE_STATES, Connection, SyncCursor, WriteOp
+from contactsync.models import RunStatus as R
+from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.errors import AuthLost, Permanent, ProviderError, RateLimited, Transient
+from contactsync.providers.errors import AuthLost, LookupIncomplete, Permanent, ProviderError, RateLimited, Transient
 from contactsync.ratelimit import note_rate_limited
+from contactsync.settings import get_settings
 from contactsync.store.ledger import plan_writes as plan_into_ledger
-from contactsync.store.ledger import record_created, record_updated, same_company
-from contactsync.store.reconcile import pending_remote_ids, reconcile_remote
-from contactsync.store.runs import add_counters, finish_run, lock_run, open_write_ops
+from contactsync.store.ledger import record_created, record_updated
+from contactsync.store.lost_creates import echo_among, recheck_parked
+from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
+from contactsync.store.runs import add_counters, finish_writing, lock_run, open_write_ops
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
 from contactsync.tasks.routing import send
@@ -39,7 +49,7 @@ LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the l
 def plan_writes(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
-        if run is None or run.status != "writing":
+        if run is None or run.status != R.WRITING:
             return
         leftovers = pending_remote_ids(s, run.tenant_id, run.connection_id)
         if leftovers:
@@ -51,10 +61,19 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         assert conn is not None
         policy = str(conn.options.get("conflict_policy", "newer"))
         out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
-        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts)
+        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
+        if out.held or out.reviews or out.removals:
+            log.info("planning held identity changes, opened conflict reviews or saw platform removals",
+                     run_id=run_id, held=out.held, reviews=out.reviews, removals=out.removals)  # fmt: skip
+            # After this run's walk (and its echo recognition): what is still open of the lost creates is looked up
+        # again, or sent again where the walk proved its absence.
+        in_review = frozenset(review_candidate_ids(s, run.tenant_id))
+        _rechecked, resend = recheck_parked(s, run, conn, in_review)
+        if resend:
+            log.info("lost creates proven absent by a complete walk; sending again", run_id=run_id, count=resend)
         op_ids = open_write_ops(s, run)
         if not op_ids:
-            finish_run(s, run, "succeeded")
+            finish_writing(s, run)
     for op_id in op_ids:
         send("contactsync.write", tenant_id, op_id)
 
@@ -78,7 +97,7 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         op = s.get(WriteOp, op_id)
         if op is None or op.tenant_id != tenant_id:
             return
-        if op.status not in OPEN_WRITE_STATES:
+        if op.status not in ACTIVE_WRITE_STATES:
             if op.run_id is not None:
                 _maybe_finish(tenant_id, op.run_id)
             return
@@ -86,74 +105,136 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         assert conn is not None
         if conn.status != "active":
             return
-        previous = op.status
-        op.status, op.attempts, op.updated_at = "in_flight", op.attempts + 1, utcnow()
-        # Flushed before the objects leave the session: `in_flight` must be on disk before the request goes
-        # out, or a worker killed mid-request leaves no sign that the create may have arrived.
-        s.flush()
+        previous = W(op.status)
+        calls = CallCounter()
+        provider = provider_for(conn, on_call=calls.hit)
+        # A create that may have reached the platform is looked for, not sent, unless the platform replays.
+        look_first = op.kind == "create" and previous != W.PENDING and not provider.idempotency
+        if not look_first:
+            op.status, op.attempts, op.updated_at = W.IN_FLIGHT, op.attempts + 1, utcnow()
+            if op.first_sent_at is None:
+                op.first_sent_at = utcnow()
+            # Flushed before the objects leave the session: `in_flight` must be on disk before the request goes
+            # out, or a worker killed mid-request leaves no sign that the create may have arrived.
+            s.flush()
         s.expunge_all()
-    calls = CallCounter()
-    provider = provider_for(conn, on_call=calls.hit)
+    if look_first:
+        _look_for_lost_create(task, tenant_id, op, conn, provider, calls)
+    else:
+        _send(task, tenant_id, op, conn, provider, calls, previous)
+
+
+def _send(
+    task: Task[Any, Any],
+    tenant_id: str,
+    op: WriteOp,
+    conn: Connection,
+    provider: Provider,
+    calls: CallCounter,
+    previous: W,
+) -> None:
     run_id = op.run_id
     try:
         if op.kind == "create":
-            contact, adopted = _create(provider, op, may_exist=previous != "pending")
+            contact = CanonicalContact.model_validate(dict(op.payload))
+            created = provider.create(contact, idempotency_key=op.idempotency_key)
             with db.session() as s:
-                live = s.get(WriteOp, op_id)
+                live = s.get(WriteOp, op.id)
                 assert live is not None
-                record_created(s, live, contact, adopted=adopted)
+                record_created(s, live, created, adopted=False)
                 if run_id is not None:
-                    add_counters(s, run_id, created_remote=0 if adopted else 1, api_calls=calls.take())
+                    add_counters(s, run_id, created_remote=1, api_calls=calls.take())
         else:
             assert op.remote_id is not None
-            contact = provider.update(op.remote_id, dict(op.payload["changes"]))
+            updated = provider.update(op.remote_id, dict(op.payload["changes"]))
             with db.session() as s:
-                live = s.get(WriteOp, op_id)
+                live = s.get(WriteOp, op.id)
                 assert live is not None
-                record_updated(s, live, contact)
+                record_updated(s, live, updated)
                 if run_id is not None:
                     add_counters(s, run_id, updated_remote=1, api_calls=calls.take())
     except RateLimited as exc:
         if exc.status == 429:  # the platform's word, not our own bucket's wait: all workers hold back
             note_rate_limited(conn.id, exc.retry_after)
-        _set_status(op_id, previous, str(exc), run_id, calls)
+        _set_status(op.id, previous, str(exc), run_id, calls)
         raise task.retry(countdown=exc.retry_after) from None
     except Transient as exc:
-        # A create whose answer was lost may have been committed: the next attempt must look before it sends.
-        _set_status(op_id, "uncertain" if op.kind == "create" else "pending", str(exc), run_id, calls)
+        # A create whose answer was lost may have been committed: the next attempt looks (or, with an
+        # Idempotency-Key, repeats the very same request) before anything is sent again.
+        _set_status(op.id, W.UNCERTAIN if op.kind == "create" else W.PENDING, str(exc), run_id, calls)
         raise task.retry(countdown=exc.retry_after or retry_delay(task.request.retries)) from None
     except AuthLost as exc:
-        _set_status(op_id, previous, str(exc), run_id, calls)
+        _set_status(op.id, previous, str(exc), run_id, calls)
         if run_id is not None:
             pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
         return
     except (Permanent, ProviderError) as exc:
-        _set_status(op_id, "failed", f"{exc} {exc.details or ''}".strip(), run_id, calls, failed=True)
-        log.warning("write failed permanently", op_id=op_id, error=str(exc))
+        _set_status(op.id, W.FAILED, f"{exc} {exc.details or ''}".strip(), run_id, calls, failed=True)
+        log.warning("write failed permanently", op_id=op.id, error=str(exc))
     if run_id is not None:
         _maybe_finish(tenant_id, run_id)
 
 
-def _create(provider: Provider, op: WriteOp, *, may_exist: bool) -> tuple[CanonicalContact, bool]:
+def _look_for_lost_create(
+    task: Task[Any, Any], tenant_id: str, op: WriteOp, conn: Connection, provider: Provider, calls: CallCounter
+) -> None:
+    """Look for the echo of a create that may have been committed; adopt it, or look again, or park it.
+
+    Nothing here sends the create: a look-up that finds nothing, is cut short, or is refused (a 4xx on a read is
+    not a refused write) is no evidence of absence.
+    """
+    run_id = op.run_id
     payload = dict(op.payload)
-    if may_exist:
-        emails = payload.get("emails") or []
-        found = provider.search(name=payload["name"])
-        if not found and emails:
-            found = provider.search(email=emails[0])
-        for candidate in found:
-            if not candidate.deleted and same_company(payload, candidate):
-                return candidate, True
-    contact = CanonicalContact.model_validate(payload)
-    return provider.create(contact, idempotency_key=op.idempotency_key), False
+    echo: CanonicalContact | None = None
+    problem = "not found yet"
+    try:
+        echo = _lookup(op, conn.dialect, provider, payload)
+    except RateLimited as exc:
+        if exc.status == 429:
+            note_rate_limited(conn.id, exc.retry_after)
+        _set_status(op.id, W.UNCERTAIN, f"look-up: {exc}", run_id, calls)
+        raise task.retry(countdown=exc.retry_after) from None
+    except AuthLost as exc:
+        _set_status(op.id, W.UNCERTAIN, f"look-up: {exc}", run_id, calls)
+        if run_id is not None:
+            pause_for_reauth(tenant_id, run_id, conn.id, str(exc))
+        return
+    except (LookupIncomplete, Transient, Permanent, ProviderError) as exc:
+        problem = f"look-up inconclusive: {exc}"
+    if echo is not None:
+        with db.session() as s:
+            live = s.get(WriteOp, op.id)
+            assert live is not None
+            if live.status != W.DONE:
+                record_created(s, live, echo, adopted=True)
+                if run_id is not None:
+                    add_counters(s, run_id, created_remote=1, api_calls=calls.take())
+    elif task.request.retries + 1 < get_settings().lost_create_lookups:
+        _set_status(op.id, W.UNCERTAIN, problem, run_id, calls)
+        raise task.retry(countdown=1.0 + retry_delay(task.request.retries)) from None
+    else:
+        why = f"parked, {problem}: waiting for its echo or a walk proving its absence"
+        _set_status(op.id, W.PARKED, why, run_id, calls)
+        log.info("lost create parked", op_id=op.id, run_id=run_id)
+    if run_id is not None:
+        _maybe_finish(tenant_id, run_id)
+
+
+def _lookup(op: WriteOp, dialect: str, provider: Provider, payload: dict[str, Any]) -> CanonicalContact | None:
+    """By name and by the first email (a platform may re-spell a name its filter then misses). No database
+    session is held while the platform answers."""
+    emails = payload.get("emails") or []
+    found = provider.search(name=str(payload["name"]), email=str(emails[0]) if emails else None)
+    with db.session() as s:
+        return echo_among(s, op, dialect, found)
 
 
 def _set_status(
-    op_id: int, status: str, error: str, run_id: int | None, calls: CallCounter, failed: bool = False
+    op_id: int, status: W, error: str, run_id: int | None, calls: CallCounter, failed: bool = False
 ) -> None:
     with db.session() as s:
         op = s.get(WriteOp, op_id)
-        if op is not None and op.status != "done":
+        if op is not None and op.status != W.DONE:
             op.status, op.last_error, op.updated_at = status, error[:2000], utcnow()
         if run_id is not None:
             add_counters(s, run_id, api_calls=calls.take(), write_errors=1 if failed else 0)
@@ -162,11 +243,7 @@ def _set_status(
 def _maybe_finish(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
-        if run is None or run.status != "writing":
+        if run is None or run.status != R.WRITING:
             return
-        if not _has_open_ops(s, run):
-            finish_run(s, run, "succeeded")
-
-
-def _has_open_ops(s: Any, run: SyncRun) -> bool:
-    return bool(open_write_ops(s, run))
+        if not open_write_ops(s, run):
+            finish_writing(s, run)

@@ -1,7 +1,7 @@
 """api keys and the changes feed
 
 Revision ID: 0006
-Revises: 0009
+Revises: 0003
 Create Date: 2026-11-25 17:05:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-down_revision: str | None = "0009"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,54 @@
+"""The sandbox behaves like real unified APIs on request: created contacts show late, filters are ignored or
+refused, a committed write is answered 503. Over real HTTP, configured through the admin API."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+PREFIX = "/api/accounting/v1"
+
+
+def _headers(token: str) -> dict[str, str]:
+    return {"Authorization": "Bearer k", "X-Account-Token": token}
+
+
+def _names(api: httpx.Client, token: str, **params: Any) -> list[str]:
+    response = api.get(f"{PREFIX}/contacts", params={"page_size": 100, **params}, headers=_headers(token))
+    response.raise_for_status()
+    return [r["name"] for r in response.json()["results"]]
+
+
+def test_a_created_contact_shows_in_lists_only_after_the_lag_stamped_then(admin: Any, api: httpx.Client) -> None:
+    token = admin.create_account(count=3, faults={"visibility_lag_ms": 700})
+    created = api.post(f"{PREFIX}/contacts", json={"model": {"name": "Late Ltd"}}, headers=_headers(token))
+    assert created.status_code == 201
+    sent_at = created.json()["model"]["created_at"]
+    remote_id = created.json()["model"]["id"]
+    assert "Late Ltd" not in _names(api, token)
+    assert "Late Ltd" not in _names(api, token, name="Late Ltd")
+    assert api.get(f"{PREFIX}/contacts/{remote_id}", headers=_headers(token)).status_code == 200  # by id at once
+    time.sleep(0.8)
+    assert "Late Ltd" in _names(api, token, name="Late Ltd")
+    shown = next(c for c in admin.contacts(token) if c["name"] == "Late Ltd")
+    assert shown["modified_at"] > sent_at  # stamped when it became visible, not when it was created
+
+
+def test_filters_can_be_ignored_or_refused(admin: Any, api: httpx.Client) -> None:
+    token = admin.create_account(count=5, contacts=[{"name": "Wanted GmbH"}])
+    assert _names(api, token, name="Wanted GmbH") == ["Wanted GmbH"]
+    admin.configure(token, faults={"ignore_filters": True})
+    assert len(_names(api, token, name="Wanted GmbH")) == 6
+    admin.configure(token, faults={"ignore_filters": False, "refuse_filters": True})
+    refused = api.get(f"{PREFIX}/contacts", params={"name": "Wanted GmbH"}, headers=_headers(token))
+    assert refused.status_code == 400
+    assert len(_names(api, token)) == 6  # an unfiltered list is still served
+
+
+def test_a_write_committed_then_answered_503(admin: Any, api: httpx.Client) -> None:
+    token = admin.create_account(count=0, faults={"error_after_commit_rate": 1.0})
+    answer = api.post(f"{PREFIX}/contacts", json={"model": {"name": "Committed Ltd"}}, headers=_headers(token))
+    assert answer.status_code == 503
+    assert [c["name"] for c in admin.contacts(token)] == ["Committed Ltd"]
