@@ -178,6 +178,10 @@ def register(app: typer.Typer) -> None:
         with running_services():
             db.upgrade(revision=revision)
             console.print(f"database upgraded to {revision}")
+            # Stored contacts' blocking keys follow the current key rules (see `store.backfill`).
+            from contactsync.store.backfill import refresh_keys
+
+            console.print(f"blocking keys refreshed for {refresh_keys()} app contacts")
 
     @tenants.command("add")
     def tenants_add(

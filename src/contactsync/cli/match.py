@@ -26,8 +26,13 @@ def match(
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per CPU).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr for large files.")] = True,
     calibrate: Annotated[
-        bool, typer.Option(help="Fit the comparison weights to these two files first (EM, as Splink does).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--calibrate/--no-calibrate",
+            help="Fit the comparison weights to these two files first (EM, as Splink does). Default: as the "
+            "pipeline does, only when 40% or more of the names are people's.",
+        ),
+    ] = None,
 ) -> None:
     """Match two contact files and write links and pairs to review.
 

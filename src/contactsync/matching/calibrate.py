@@ -139,7 +139,7 @@ def calibrated(
     """
     model, lam = estimate(patterns, random_patterns, base)
     if lam <= 0.0 or not sampled_left or not n_right:
-        return replace(base, token_counts=dict(counts), records=n_right)
+        return base  # too little to fit: the defaults, exactly (word counts included), as without calibration
     candidates = sum(patterns.values())
     prior = lam * candidates / (sampled_left * n_right)
     prior_bits = log2(prior / (1 - prior))

@@ -41,6 +41,7 @@ from contactsync.matching.scoring import (
     skip_keys,
 )
 from contactsync.matching.stats import BlockingStats, Progress
+from contactsync.matching.tenantfit import wants_calibration
 
 __all__ = ["BlockingStats", "Decision", "Progress", "match_all", "match_candidates"]
 
@@ -65,19 +66,22 @@ def match_all(
     workers: int | None = None,
     stats: BlockingStats | None = None,
     model: Model = DEFAULT_MODEL,
-    calibrate: bool = False,
+    calibrate: bool | None = False,
 ) -> list[Decision]:
     """Match two whole sets; the batch counterpart of `match_candidates` (same pairs, same decisions).
 
-    With `calibrate`, the level weights are first re-estimated on these two sets by EM and the right side's
-    name words are counted for the distinguishing-word rarity (`calibrate`); `stats.model` then holds the
-    model that decided.
+    `calibrate=None` decides by the data, as the pipeline does per tenant (`tenantfit.wants_calibration`:
+    books with many people are calibrated). With `calibrate`, the level weights are first re-estimated
+    on these two sets by EM and the right side's name words are counted for the distinguishing-word rarity
+    (`calibrate`); `stats.model` then holds the model that decided.
 
     Keys whose block would produce more than `BLOCK_PAIR_LIMIT` pairs are skipped: in a large set they join
     unrelated companies by a common word or a shared switchboard, and the records concerned keep their other
     keys. `workers` defaults to the number of CPUs; 1 runs everything in this process.
     """
     workers = workers or os.cpu_count() or 1
+    if calibrate is None:
+        calibrate = wants_calibration(left, right)
     # A batch creates millions of small objects that all live until the end; the cyclic garbage collector
     # would rescan them again and again for nothing (there are no cycles), so it is paused for the run.
     gc_was_enabled = gc.isenabled()

@@ -133,10 +133,12 @@ class Model:
     def with_weights(self, weights: Mapping[str, float]) -> Model:
         return replace(self, weights={**self.weights, **weights})
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, with_counts: bool = False) -> dict[str, Any]:
+        """The model as JSON; `with_counts` adds the word counts (large: one entry per distinct name word)."""
+        counts = {"token_counts": dict(self.token_counts), "records": self.records} if with_counts else {}
         changed = {k: round(v, 4) for k, v in self.weights.items() if DEFAULT_WEIGHTS.get(k) != v}
         return {"weights": changed, "link_weight": self.link_weight, "review_weight": self.review_weight,
-                "margin": self.margin, "learned": dict(self.learned)}  # fmt: skip
+                "margin": self.margin, "learned": dict(self.learned), **counts}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Model:
@@ -146,6 +148,8 @@ class Model:
             review_weight=float(data.get("review_weight", 6.0)),
             margin=float(data.get("margin", 4.0)),
             learned={str(k): str(v) for k, v in data.get("learned", {}).items()},
+            token_counts={str(k): int(v) for k, v in data.get("token_counts", {}).items()},
+            records=int(data.get("records", 0)),
         )
 
 

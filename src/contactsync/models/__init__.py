@@ -3,7 +3,7 @@
 from contactsync.models.api import ApiKey, Change, ChangeCounter, PushCursor, PushTarget
 from contactsync.models.base import Base
 from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
-from contactsync.models.links import Link, MatchLabel, ReviewItem
+from contactsync.models.links import Link, MatchLabel, MatchModel, ReviewItem
 from contactsync.models.runs import (
     ACTIVE_RUN_STATES,
     RUN_COUNTERS,
@@ -37,6 +37,7 @@ __all__ = [
     "ContactKey",
     "Link",
     "MatchLabel",
+    "MatchModel",
     "PushCursor",
     "PushTarget",
     "QuarantinedRecord",

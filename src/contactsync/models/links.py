@@ -78,3 +78,19 @@ class MatchLabel(TenantScoped, Base):
     weight: Mapped[float]
     levels: Mapped[list[Any]]
     created_at: Mapped[datetime] = created_at_column()
+
+
+class MatchModel(Base):
+    """A tenant's matching model fitted to its own data (`matching.tenantfit`), and the sizes it was fitted at,
+    so that it is fitted again only when the tenant's books have changed enough (`store.matchmodel`). What
+    reviewers taught (`MatchLabel`) is applied on top of it when it is loaded."""
+
+    __tablename__ = "match_models"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    model: Mapped[dict[str, Any]]
+    calibrated: Mapped[bool]
+    person_share: Mapped[float]
+    app_records: Mapped[int]
+    remote_records: Mapped[int]
+    fitted_at: Mapped[datetime] = created_at_column()

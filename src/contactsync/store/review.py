@@ -20,6 +20,7 @@ from contactsync.models import AppContact, Link, MatchLabel, RemoteContact, Revi
 from contactsync.models.base import utcnow
 from contactsync.planning import LinkBasis
 from contactsync.store import changes as feed
+from contactsync.store.matchmodel import base_model
 
 
 class ReviewError(ValueError):
@@ -142,13 +143,14 @@ def _label(s: Session, item: ReviewItem, chosen: int | None) -> None:
 
 
 def tenant_model(s: Session, tenant_id: str) -> Model:
-    """The tenant's matching model, re-fitted from all its review decisions (the defaults without any)."""
+    """The tenant's matching model: its stored fit (`store.matchmodel`, the defaults without one) re-fitted from
+    all its review decisions, which override it."""
     rows = s.execute(
         select(MatchLabel.levels, MatchLabel.weight, MatchLabel.same)
         .where(MatchLabel.tenant_id == tenant_id)
         .order_by(MatchLabel.id)
     ).all()
-    return fit([Label(tuple(levels), weight, same) for levels, weight, same in rows])
+    return fit([Label(tuple(levels), weight, same) for levels, weight, same in rows], base_model(s, tenant_id))
 
 
 def _close(item: ReviewItem, status: str, who: str) -> None:

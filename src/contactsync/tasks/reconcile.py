@@ -5,6 +5,7 @@ from __future__ import annotations
 from contactsync import db
 from contactsync.models import RunPage
 from contactsync.store.reconcile import reconcile_remote
+from contactsync.store.refit import refit_and_rereconcile
 from contactsync.store.runs import add_counters, get_run, lock_run, unreconciled_pages
 from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
@@ -26,10 +27,14 @@ def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
 
 @app.task(name="contactsync.advance", **INFRA_RETRY)
 def advance(tenant_id: str, run_id: int) -> None:
-    """Reconciling -> writing, exactly once: the run row is locked while the pages are counted."""
+    """Reconciling -> writing, exactly once: the run row is locked while the pages are counted. The tenant's
+    model is fitted again first if its books changed enough (`store.refit`)."""
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
         if run is None or run.status != "reconciling" or unreconciled_pages(s, run_id):
             return
+        again = refit_and_rereconcile(s, tenant_id, run_id)
+        if again.linked:  # net: links decided again are not counted twice
+            add_counters(s, run_id, linked=again.linked)
         run.status = "writing"
     send("contactsync.plan_writes", tenant_id, run_id)

@@ -1,0 +1,98 @@
+"""Each tenant's matching model fitted to its own books, stored, and fitted again when the books have changed.
+
+Fitting (`matching.tenantfit`) reads the tenant's whole app and remote sides, so it is not done per page: a
+run fits it once all its pages are reconciled (`refit_if_stale`) when there is no model yet or either side's
+size has moved by more than `REFIT_CHANGE` since the last fit, and the contacts of that run the engine did
+not link are reconciled again with it (`store.refit`). Every reconcile loads the stored model as the base on
+which the tenant's review decisions are applied (`store.review.tenant_model`), so labels still override it.
+
+The loaded model is cached per process by tenant and fit time: it carries the tenant's word counts, which are
+too large to parse again for every page.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from contactsync.matching import DEFAULT_MODEL, Model
+from contactsync.matching.tenantfit import fit_model, person_share, wants_calibration
+from contactsync.models import AppContact, MatchModel, RemoteContact
+from contactsync.models.base import utcnow
+from contactsync.records import match_record
+
+REFIT_CHANGE = 0.2  # a side that grew or shrank by more than this share since the last fit: fit again
+
+_cache: dict[str, tuple[datetime, Model]] = {}
+
+
+def base_model(s: Session, tenant_id: str) -> Model:
+    """The tenant's stored model (the defaults when none is stored), before review decisions are applied."""
+    fitted_at = s.scalar(select(MatchModel.fitted_at).where(MatchModel.tenant_id == tenant_id))
+    if fitted_at is None:
+        return DEFAULT_MODEL
+    hit = _cache.get(tenant_id)
+    if hit is not None and hit[0] == fitted_at:
+        return hit[1]
+    data = s.scalar(select(MatchModel.model).where(MatchModel.tenant_id == tenant_id))
+    model = Model.from_json(data or {})
+    _cache[tenant_id] = (fitted_at, model)
+    return model
+
+
+def _sizes(s: Session, tenant_id: str) -> tuple[int, int]:
+    apps = s.scalar(select(func.count()).where(AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False)))
+    remotes = s.scalar(
+        select(func.count()).where(RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False))
+    )
+    return int(apps or 0), int(remotes or 0)
+
+
+def _moved(before: int, now: int) -> bool:
+    return abs(now - before) > REFIT_CHANGE * max(before, 1)
+
+
+def refit_if_stale(s: Session, tenant_id: str, force: bool = False) -> bool:
+    """Fit and store the tenant's model if it is missing or stale; True if the stored model's decisions may
+    have changed (a calibrated model was stored, or a calibrated one was replaced by the defaults)."""
+    apps, remotes = _sizes(s, tenant_id)
+    row = s.get(MatchModel, tenant_id, with_for_update=True)
+    if row is not None and not force and not _moved(row.app_records, apps) and not _moved(row.remote_records, remotes):
+        return False
+    right = [
+        match_record(str(i), d)
+        for i, d in s.execute(
+            select(AppContact.id, AppContact.data).where(
+                AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False)
+            )
+        )
+    ]
+    left = [
+        match_record(str(i), d)
+        for i, d in s.execute(
+            select(RemoteContact.id, RemoteContact.data).where(
+                RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False)
+            )
+        )
+    ]
+    calibrate = bool(left and right) and wants_calibration(left, right)
+    model = fit_model(left, right) if calibrate else DEFAULT_MODEL
+    share = person_share([*left, *right])
+    was_calibrated = row is not None and row.calibrated
+    values = {
+        "model": model.to_json(with_counts=True),
+        "calibrated": model is not DEFAULT_MODEL and calibrate,
+        "person_share": share,
+        "app_records": apps,
+        "remote_records": remotes,
+        "fitted_at": utcnow(),
+    }
+    s.execute(
+        pg_insert(MatchModel)
+        .values(tenant_id=tenant_id, **values)
+        .on_conflict_do_update(index_elements=[MatchModel.tenant_id], set_=values)
+    )
+    return bool(values["calibrated"]) or was_calibrated
