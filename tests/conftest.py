@@ -6,6 +6,7 @@ own Redis key prefix, so tests never see each other's rows, queues or rate-limit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -79,8 +80,8 @@ def secret_key() -> str:
     return new_key()
 
 
-@pytest.fixture
-def env(
+@contextlib.contextmanager
+def fresh_env(
     servers: tuple[str, str], template_db: str, secret_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, str]]:
     """A fresh database and Redis prefix, exported as the environment the code (and spawned workers) read."""
@@ -117,6 +118,14 @@ def env(
         client.delete(key)
     with psycopg.connect(_admin_conninfo(db_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def env(
+    servers: tuple[str, str], template_db: str, secret_key: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, str]]:
+    with fresh_env(servers, template_db, secret_key, monkeypatch) as values:
+        yield values
 
 
 class Workers:

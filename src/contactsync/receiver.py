@@ -1,20 +1,25 @@
-"""The webhook receiver: a provider says a tenant's contacts changed, and an incremental sync is requested.
+"""Provider webhooks: verify, deduplicate, and request an incremental sync of the tenant.
 
 A webhook is a hint, never the data: the sync that follows walks the provider as any scheduled run does (with
 its look-back window), so a lost, late, duplicated or reordered webhook costs nothing but latency, and the
 schedule stays the backstop. A webhook that arrives while the tenant's run is under way marks the tenant, and
 the next run starts as soon as that one ends.
 
-    POST /webhooks/{tenant_id}     the provider's signed body; 202 when accepted, 401 when the signature fails
+What an unauthenticated sender can learn or cause is kept to nothing: an unknown tenant and a bad signature get
+the same answer, a replayed delivery (same signature and body within the replay window) is acknowledged and does
+nothing, and a Merge event must name the linked account this tenant connected. The HTTP side (streamed body
+with a hard limit) lives in `contactsync.api.webhooks`; this module is plain functions over bytes and headers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
 from sqlalchemy import select
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from contactsync import db
 from contactsync.logs import get_logger
@@ -28,33 +33,91 @@ from contactsync.providers.webhooks import (
     verify_maesn_signature,
     verify_merge_signature,
 )
+from contactsync.redis_keys import webhook_seen_key
+from contactsync.settings import get_settings
 from contactsync.store.tenants import vault
 
 log = get_logger(__name__)
-MAX_BODY = 1_000_000
+REFUSED = (401, "unknown tenant or signature does not match")
 
 
-def accept_webhook(tenant_id: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    """Verify and act on one webhook; returns (HTTP status, reason). Plain function, so tests call it directly."""
-    if len(body) > MAX_BODY:
-        return 413, "body too large"
+@dataclass(frozen=True)
+class Verdict:
+    status: int
+    reason: str
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as JSON, or ValueError for anything else (deep nesting included, which json reports as a
+    RecursionError)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise ValueError("body is not JSON") from None
+
+
+def merge_tenant_of(payload: Any) -> str | None:
+    """The tenant a Merge event is for: Link made its linked account with our tenant id as the origin id."""
+    if not isinstance(payload, dict):
+        return None
+    account = payload.get("linked_account")
+    origin = account.get("end_user_origin_id") if isinstance(account, dict) else None
+    return origin if isinstance(origin, str) and origin else None
+
+
+def _linked_account_matches(payload: Any, secrets: dict[str, Any]) -> bool:
+    expected = secrets.get("linked_account_id")
+    if not expected:
+        # Attached by hand with an account token only: there is no recorded account to compare with.
+        return True
+    account = payload.get("linked_account") if isinstance(payload, dict) else None
+    return isinstance(account, dict) and account.get("id") == expected
+
+
+def _first_delivery(tenant_id: str, body: bytes) -> bool:
+    """Whether this verified body is new for the tenant within the replay window. The signature is a function of
+    the body, so the body alone identifies a delivery (and re-encoding the signature does not make it new)."""
+    settings = get_settings()
+    digest = hashlib.sha256(tenant_id.encode() + b"\0" + body).hexdigest()
+    client = redis.Redis.from_url(settings.require_redis_url())
+    try:
+        key = webhook_seen_key(settings.redis_prefix, digest)
+        return bool(client.set(key, b"1", nx=True, ex=settings.webhook_replay_seconds))
+    finally:
+        client.close()
+
+
+def accept_webhook(tenant_id: str, body: bytes, headers: dict[str, str], dialect: str | None = None) -> Verdict:
+    """Verify and act on one webhook (headers with lower-case names). `dialect` pins the expected provider."""
+    if any(not v.isascii() for v in headers.values()):
+        return Verdict(*REFUSED)
     with db.session() as s:
         conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
-        if conn is None:
-            return 404, "unknown tenant"
-        secret = str(vault().open(conn.credentials).get("webhook_secret") or "")
+        if conn is None or (dialect is not None and conn.dialect != dialect):
+            return Verdict(*REFUSED)
+        secrets = vault().open(conn.credentials)
+        secret = str(secrets.get("webhook_secret") or "")
         if conn.dialect == "merge":
-            valid = verify_merge_signature(body, headers.get(MERGE_SIGNATURE_HEADER.lower(), ""), secret)
+            signature = headers.get(MERGE_SIGNATURE_HEADER.lower(), "")
+            valid = verify_merge_signature(body, signature, secret)
         else:
-            valid = verify_maesn_signature(body, headers.get(MAESN_SIGNATURE_HEADER.lower(), ""), secret)
+            signature = headers.get(MAESN_SIGNATURE_HEADER.lower(), "")
+            valid = verify_maesn_signature(body, signature, secret)
         if not valid:
-            return 401, "signature does not match"
+            return Verdict(*REFUSED)
         try:
+            payload = parse_json(body)
+            if conn.dialect == "merge" and not isinstance(payload, dict):
+                raise ValueError("a Merge webhook is an object")
             events = merge_events(body) if conn.dialect == "merge" else maesn_events(body)
-        except ValueError:
-            return 400, "body is not JSON"
+        except (ValueError, TypeError, AttributeError, RecursionError):
+            return Verdict(400, "body is not a webhook event")
+        if conn.dialect == "merge" and not _linked_account_matches(payload, secrets):
+            return Verdict(403, "the event names another linked account")
         if not events:
-            return 202, "no contact event"
+            return Verdict(202, "no contact event")
+        if not _first_delivery(tenant_id, body):
+            return Verdict(202, "duplicate delivery")
         tenant = s.get(Tenant, tenant_id)
         assert tenant is not None
         now = utcnow()
@@ -65,18 +128,4 @@ def accept_webhook(tenant_id: str, body: bytes, headers: dict[str, str]) -> tupl
     from contactsync.tasks.schedule import start_due_runs  # the Celery app is only needed once one is accepted
 
     start_due_runs(tenant_id, trigger="webhook")
-    return 202, "sync requested"
-
-
-async def _webhook(request: Request) -> Response:
-    body = await request.body()
-    tenant_id = request.path_params["tenant_id"]
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    from starlette.concurrency import run_in_threadpool
-
-    status, reason = await run_in_threadpool(accept_webhook, tenant_id, body, headers)
-    return JSONResponse({"status": reason}, status_code=status)
-
-
-def create_receiver_app() -> Starlette:
-    return Starlette(routes=[Route("/webhooks/{tenant_id}", _webhook, methods=["POST"])])
+    return Verdict(202, "sync requested")

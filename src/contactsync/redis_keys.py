@@ -43,3 +43,8 @@ def cooldown_key(prefix: str, connection_id: int) -> str:
 def failure_streak_key(prefix: str, run_id: int) -> str:
     """When a run's current streak of failures began, and how far the run had got then (see `tasks.failures`)."""
     return f"{prefix}:failing:run:{run_id}"
+
+
+def webhook_seen_key(prefix: str, delivery_digest: str) -> str:
+    """Set (with a TTL) once a signed webhook delivery was acted on, so a replay of it within the window is not."""
+    return f"{prefix}:webhook:seen:{delivery_digest}"

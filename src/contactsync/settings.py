@@ -63,6 +63,17 @@ class Settings(BaseSettings):
         default=600, ge=1, validation_alias="CONTACTSYNC_TASK_SOFT_TIME_LIMIT_SECONDS"
     )
     task_time_limit_seconds: int = Field(default=660, ge=1, validation_alias="CONTACTSYNC_TASK_TIME_LIMIT_SECONDS")
+    # The deployment's own Merge account (Merge Link): the API root, its API key and the key it signs webhooks with.
+    merge_api_url: str = Field(default="https://api.merge.dev/api", validation_alias="CONTACTSYNC_MERGE_API_URL")
+    merge_api_key: str | None = Field(default=None, validation_alias="CONTACTSYNC_MERGE_API_KEY")
+    merge_webhook_key: str | None = Field(default=None, validation_alias="CONTACTSYNC_MERGE_WEBHOOK_KEY")
+    maesn_api_url: str = Field(default="https://api.maesn.dev", validation_alias="CONTACTSYNC_MAESN_API_URL")
+    webhook_max_bytes: int = Field(default=1_000_000, ge=1024, validation_alias="CONTACTSYNC_WEBHOOK_MAX_BYTES")
+    # A delivery seen before (same signature and body) within this window is acknowledged and does nothing.
+    webhook_replay_seconds: int = Field(default=3600, ge=1, validation_alias="CONTACTSYNC_WEBHOOK_REPLAY_SECONDS")
+    review_session_seconds: int = Field(default=3600, ge=60, validation_alias="CONTACTSYNC_REVIEW_SESSION_SECONDS")
+    # First retry of a failed push delivery; each further one waits twice as long (capped at ten minutes).
+    push_retry_seconds: float = Field(default=5.0, gt=0, validation_alias="CONTACTSYNC_PUSH_RETRY_SECONDS")
     # How long a platform may take to show a contact it created in its lists and searches (a unified API stores
     # what it created on its next sync; search indexes lag). A create whose answer was lost is sent again only
     # after a walk that began this long after the first send covered its whole window without finding it.

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from contactsync.cli import admin, demo, match, ops, processes, secrets, tenants
+from contactsync.cli import admin, api, demo, match, ops, processes, secrets, tenants
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
 from contactsync.validation import InputError
@@ -23,6 +23,7 @@ tenants.register(app)
 processes.register(app)
 demo.register(app)
 match.register(app)
+api.register(app)
 ops.register(app)
 # Last: it adds to a `keys` group another module may have registered.
 secrets.register(app)

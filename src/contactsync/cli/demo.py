@@ -47,8 +47,14 @@ def register(app: typer.Typer) -> None:
                 "workers reach too) and exit: running workers and beat sync them (docker compose)",
             ),
         ] = None,
+        serve: Annotated[
+            bool, typer.Option("--serve", help="then keep serving the API and the review page until stopped")
+        ] = False,
+        port: Annotated[int, typer.Option(help="port for --serve")] = 8080,
+        host: Annotated[str, typer.Option(help="address for --serve")] = "127.0.0.1",
     ) -> None:
-        """Sync three demo tenants against the built-in sandbox provider and print a summary."""
+        """Sync three demo tenants against the built-in sandbox provider and print a summary; with --serve, go on
+        serving the API and the review page (its URL and an admin key are printed) with the workers running."""
         from contactsync.sandbox import SandboxState, run_in_thread
         from contactsync.sandbox.persist import load_state, save_state
 
@@ -78,11 +84,42 @@ def register(app: typer.Typer) -> None:
                 procs = _start_processes(data_dir, workers)
                 try:
                     runs = follow_runs(console, before, started, timeout)
+                    ok = _print_summary(runs, sandbox.url, before)
+                    if serve:
+                        _serve_review(host, port)
                 finally:
                     stop(procs)
                     save_state(state, state_file)
-                ok = _print_summary(runs, sandbox.url, before)
         raise typer.Exit(0 if ok else 1)
+
+
+def _serve_review(host: str, port: int) -> None:
+    """Serve the API with the workers still running, so decisions made on the review page are acted on."""
+    import uvicorn
+    from sqlalchemy import func
+
+    from contactsync.api import create_app
+    from contactsync.api.sessions import issue_session
+    from contactsync.models import ReviewItem
+    from contactsync.store.apikeys import create_key
+
+    with db.session() as s:
+        _, key = create_key(s, None, "demo")
+        busiest = s.execute(
+            select(ReviewItem.tenant_id, func.count())
+            .where(ReviewItem.status == "open")
+            .group_by(ReviewItem.tenant_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).first()
+    tenant_id = busiest[0] if busiest else DEMO_TENANTS[0].tenant_id
+    open_items = busiest[1] if busiest else 0
+    url = f"http://{host}:{port}/review?session={issue_session(tenant_id, 'demo user', 86400)}"
+    console.print(f"\nreview page for {tenant_id} ({open_items} open items, link valid for a day):")
+    typer.echo(url)  # unwrapped, to copy whole
+    console.print(f"API docs: http://{host}:{port}/docs — stop with Ctrl-C. Admin API key:")
+    typer.echo(key)
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
 def _prepare_tenant(tenant: DemoTenant, sandbox_url: str) -> None:

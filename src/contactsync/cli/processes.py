@@ -126,15 +126,10 @@ def register(app: typer.Typer) -> None:
         port: Annotated[int, typer.Option()] = 8080,
         host: Annotated[str, typer.Option()] = "127.0.0.1",
     ) -> None:
-        """Receive providers' signed webhooks at POST /webhooks/TENANT and start incremental syncs."""
-        import uvicorn
+        """Same as `serve` (the webhook receiver is part of the API server): POST /webhooks/TENANT and friends."""
+        from contactsync.cli.api import serve_app
 
-        from contactsync import db
-        from contactsync.receiver import create_receiver_app
-
-        with running_services():
-            db.ensure_schema()
-            uvicorn.run(create_receiver_app(), host=host, port=port, log_level="info")
+        serve_app(host, port)
 
     @app.command()
     def sandbox(

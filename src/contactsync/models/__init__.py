@@ -1,5 +1,6 @@
 """The schema: SQLAlchemy 2 typed models; Alembic migrations live in `contactsync/migrations`."""
 
+from contactsync.models.api import ApiKey, Change, ChangeCounter, PushCursor, PushTarget
 from contactsync.models.base import Base
 from contactsync.models.contacts import AppContact, ContactKey, RemoteContact
 from contactsync.models.links import Link, MatchLabel, MatchModel, ReviewItem
@@ -27,13 +28,18 @@ __all__ = [
     "MAYBE_SENT_STATES",
     "OPEN_WRITE_STATES",
     "RUN_COUNTERS",
+    "ApiKey",
     "AppContact",
     "Base",
+    "Change",
+    "ChangeCounter",
     "Connection",
     "ContactKey",
     "Link",
     "MatchLabel",
     "MatchModel",
+    "PushCursor",
+    "PushTarget",
     "QuarantinedRecord",
     "RemoteContact",
     "ReviewItem",

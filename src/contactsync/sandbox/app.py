@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from contactsync.sandbox.admin import Admin
 from contactsync.sandbox.merge_api import MergeDialect
+from contactsync.sandbox.merge_link import MergeLink
 from contactsync.sandbox.state import SandboxState
 
 
@@ -21,6 +22,7 @@ def create_app(state: SandboxState | None = None) -> Starlette:
     routes: list[Route] = [Route("/_sandbox/health", _health, methods=["GET"])]
     routes += Admin(state).routes()
     routes += MergeDialect(state).routes()
+    routes += MergeLink(state).routes()
     try:
         from contactsync.sandbox.maesn_api import MaesnDialect
     except ImportError:  # pragma: no cover - the Maesn dialect is optional during bring-up

@@ -118,6 +118,8 @@ class Account:
     webhook: WebhookTarget | None = None
     # When set, Maesn calls must carry this companyId (as Business Central's do).
     company_id: str | None = None
+    # The end user's origin id given when the account was linked through Merge Link (webhooks name it).
+    origin_id: str | None = None
     # How this account's answers differ from the documented shapes (see `sandbox.variants`).
     variant: dict[str, Any] = field(default_factory=dict)
     # Maesn async tasks handed out by a create: task id -> (polls so far, created contact id).

@@ -69,7 +69,7 @@ def build(account: Account, kind: EventKind, stored: StoredContact) -> tuple[byt
             "integration": "Sandbox",
             "integration_slug": "sandbox",
             "category": "accounting",
-            "end_user_origin_id": account.token,
+            "end_user_origin_id": account.origin_id or account.token,
             "status": "COMPLETE",
         },
         "data": merge_api.render(stored),

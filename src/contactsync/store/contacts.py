@@ -17,6 +17,7 @@ from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunP
 from contactsync.models.base import utcnow
 from contactsync.planning import digests
 from contactsync.records import match_record
+from contactsync.store import changes as feed
 
 
 def write_keys(s: Session, tenant_id: str, app_contact_id: int, content: dict[str, Any]) -> None:
@@ -105,6 +106,7 @@ def update_app_content(s: Session, row: AppContact, content: dict[str, Any]) -> 
     """Apply changes that came from the platform to an app contact; returns its new hash. The app's clock
     (`edited_at`) and what it stated stay as they were: this is not an edit by the app."""
     contact = CanonicalContact.model_validate(content)
+    feed.app_contact_updated(s, row, contact.content())
     row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
     row.version += 1
     row.updated_at = utcnow()

@@ -23,6 +23,7 @@ from contactsync.models.base import utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, plan_pair
 from contactsync.providers.registry import carried_content
+from contactsync.store import changes as feed
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
@@ -199,6 +200,7 @@ def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopte
         )
         .on_conflict_do_nothing()
     )
+    feed.remote_id_assigned(s, op.tenant_id, app.id, remote.remote_id)
     _close(op, remote.remote_id)
 
 

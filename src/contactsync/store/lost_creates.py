@@ -22,6 +22,7 @@ from contactsync.models.base import utcnow
 from contactsync.planning import LinkBasis, baseline_of
 from contactsync.providers.registry import carried_content
 from contactsync.settings import get_settings
+from contactsync.store import changes
 from contactsync.sync.echo import first_echo
 from contactsync.sync.evidence import Walk, absence_proven, window_start
 
@@ -130,6 +131,8 @@ def _link_created(s: Session, tenant_id: str, op: WriteOp, remote: RemoteContact
     if inserted is None and held != remote.id:
         return False
     op.status, op.remote_id, op.last_error, op.updated_at = W.DONE, remote.remote_id, None, utcnow()
+    if inserted is not None:  # the app learns the platform's id as for a create whose answer arrived
+        changes.remote_id_assigned(s, tenant_id, app.id, remote.remote_id)
     if op.run_id is not None:
         s.execute(update(SyncRun).where(SyncRun.id == op.run_id).values(created_remote=SyncRun.created_remote + 1))
     return True

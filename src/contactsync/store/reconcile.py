@@ -22,6 +22,7 @@ from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.planning import LinkBasis, same_valid_tax_id
 from contactsync.records import match_record
+from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
 
@@ -53,6 +54,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     linked_remote = set(
         s.scalars(select(Link.remote_contact_id).where(Link.remote_contact_id.in_([r.id for r in rows])))
     )
+    feed.remote_deleted(s, tenant_id, [r for r in rows if r.deleted and r.id in linked_remote])
     todo = [r for r in rows if r.id not in linked_remote and not r.deleted]
     # A fetched contact that is the echo of one of our creates whose answer was lost is linked to the contact
     # that was sent, before the matcher sees it (it would see a second copy, or a stranger).
@@ -101,12 +103,14 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
         sure = [d for d in mine if d.decision == "link"]
         if sure and _insert_link(s, tenant_id, remote, by_id[int(sure[0].right_id)], sure[0]):
             outcome.linked += 1
+            feed.linked(s, tenant_id, int(sure[0].right_id), remote.id, "engine")
             _close_review(s, remote.id, "linked", "engine")
         elif mine:
             _open_review(s, tenant_id, remote.id, mine)
             outcome.reviewed += 1
         else:
             outcome.unmatched += 1
+            feed.platform_only(s, tenant_id, remote)
     s.execute(update(RemoteContact).where(RemoteContact.id.in_([r.id for r in rows])).values(needs_reconcile=False))
     return outcome
 

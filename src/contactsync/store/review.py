@@ -19,6 +19,7 @@ from contactsync.matching.learn import Label, fit
 from contactsync.models import AppContact, Link, MatchLabel, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
 from contactsync.planning import LinkBasis
+from contactsync.store import changes as feed
 from contactsync.store.matchmodel import base_model
 
 
@@ -96,6 +97,7 @@ def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> Non
     ).scalar()
     if created is None:
         raise ReviewError("the app contact or the remote contact is already linked")
+    feed.linked(s, tenant_id, app.id, item.remote_contact_id, who)
     _label(s, item, app.id)
     _close(item, "linked", who)
 

@@ -1,0 +1,169 @@
+"""The app's contacts in: bulk upsert by the app's own id, read one, delete (archive) one.
+
+Each record carries the app's own `updated_at`; a record not newer than what is stored (a retried or reordered
+request) changes nothing, so the app can resend freely. Records are validated one by one: the invalid ones come
+back with field paths, the valid ones are applied in the same request.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from contactsync import db
+from contactsync.api.deps import TenantId, not_found
+from contactsync.contact import CanonicalContact
+from contactsync.models import AppContact, Link, RemoteContact
+from contactsync.models.base import utcnow
+from contactsync.store.contacts import upsert_app_contacts, write_keys
+
+router = APIRouter(prefix="/v1/tenants/{tenant_id}/contacts", tags=["contacts"])
+MAX_BATCH = 5000
+AppIdPath = Path(min_length=1, max_length=255, pattern=r"^[^\x00/]+$", description="The app's own contact id.")
+
+
+class AppContactIn(BaseModel):
+    """One of the app's contacts: the canonical contact's fields, `id` being the app's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00/]+$")
+    updated_at: datetime = Field(description="The app's own clock for this record; older than stored = stale.")
+    name: str
+    emails: list[str] = Field(default_factory=list, max_length=50)
+    phones: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    tax_number: str | None = None
+    addresses: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+    is_customer: bool = False
+    is_supplier: bool = False
+    status: str = "active"
+    currency: str | None = None
+
+
+class ContactBatch(BaseModel):
+    contacts: list[dict[str, Any]] = Field(
+        max_length=MAX_BATCH,
+        description="Up to 5,000 records, each {id, updated_at, name, emails, phones, tax_number, addresses, "
+        "is_customer, is_supplier, status, currency}; each is validated on its own.",
+    )
+
+
+class RecordError(BaseModel):
+    index: int
+    id: str | None
+    path: str
+    message: str
+
+
+class UpsertResult(BaseModel):
+    created: int
+    changed: int
+    unchanged: int = Field(description="Same content, or stale (not newer than what is stored).")
+    errors: list[RecordError]
+
+
+class AppContactOut(BaseModel):
+    id: str
+    contact: dict[str, Any]
+    updated_at: datetime
+    deleted: bool
+    remote_id: str | None = Field(description="The platform's id, once linked or created there.")
+
+
+def _path(index: int, loc: tuple[int | str, ...]) -> str:
+    out = f"contacts[{index}]"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _sql_safe(value: Any) -> bool:
+    """PostgreSQL text and JSONB cannot hold NUL characters; such a record is refused, not a server error."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_sql_safe(k) and _sql_safe(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_sql_safe(v) for v in value)
+    return True
+
+
+def parse_batch(
+    records: list[dict[str, Any]],
+) -> tuple[dict[str, tuple[CanonicalContact, datetime]], list[RecordError]]:
+    """Valid records by app id (the newest wins when an id repeats), and the errors of the others."""
+    good: dict[str, tuple[CanonicalContact, datetime]] = {}
+    errors: list[RecordError] = []
+    for i, raw in enumerate(records):
+        app_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        try:
+            if not _sql_safe(raw):
+                raise ValueError("text may not contain NUL characters")
+            rec = AppContactIn.model_validate(raw)
+            # Only the fields the record states: one it leaves out is unknown, not blank.
+            contact = CanonicalContact.model_validate(rec.model_dump(exclude={"id", "updated_at"}, exclude_unset=True))
+        except ValidationError as exc:
+            for err in exc.errors():
+                errors.append(RecordError(index=i, id=app_id, path=_path(i, err["loc"]), message=err["msg"]))
+            continue
+        except ValueError as exc:
+            errors.append(RecordError(index=i, id=app_id, path=_path(i, ()), message=str(exc)))
+            continue
+        clock = rec.updated_at if rec.updated_at.tzinfo else rec.updated_at.replace(tzinfo=UTC)
+        if rec.id not in good or good[rec.id][1] < clock:
+            good[rec.id] = (contact, clock)
+    return good, errors
+
+
+@router.put("", response_model=UpsertResult)
+def upsert_contacts(tenant_id: TenantId, body: ContactBatch) -> UpsertResult:
+    """Create or update up to 5,000 of the app's contacts by their app id."""
+    good, errors = parse_batch(body.contacts)
+    with db.session() as s:
+        created, changed = upsert_app_contacts(
+            s, tenant_id, [(k, v[0]) for k, v in good.items()], clocks={k: v[1] for k, v in good.items()}
+        )
+    return UpsertResult(created=created, changed=changed, unchanged=len(good) - created - changed, errors=errors)
+
+
+def _row(s: Session, tenant_id: str, app_id: str) -> AppContact:
+    row = s.scalar(select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id))
+    if row is None:
+        raise not_found("no such contact")
+    return row
+
+
+def _out(s: Session, row: AppContact) -> AppContactOut:
+    remote_id = s.scalar(
+        select(RemoteContact.remote_id)
+        .join(Link, Link.remote_contact_id == RemoteContact.id)
+        .where(Link.app_contact_id == row.id)
+    )
+    return AppContactOut(
+        id=row.app_id, contact=row.data, updated_at=row.updated_at, deleted=row.deleted, remote_id=remote_id
+    )
+
+
+@router.get("/{app_id}", response_model=AppContactOut)
+def get_contact(tenant_id: TenantId, app_id: str = AppIdPath) -> AppContactOut:
+    with db.session() as s:
+        return _out(s, _row(s, tenant_id, app_id))
+
+
+@router.delete("/{app_id}", response_model=AppContactOut)
+def delete_contact(tenant_id: TenantId, app_id: str = AppIdPath) -> AppContactOut:
+    """The app deleted this contact: it is archived on the platform by the next run where the platform allows
+    archiving (never deleted there), and never created there again."""
+    with db.session() as s:
+        row = _row(s, tenant_id, app_id)
+        if not row.deleted:
+            contact = CanonicalContact.model_validate({**row.data, "status": "archived"})
+            row.data, row.content_hash = contact.content(), contact.content_hash()
+            row.deleted, row.version, row.updated_at = True, row.version + 1, utcnow()
+            write_keys(s, tenant_id, row.id, row.data)
+        return _out(s, row)

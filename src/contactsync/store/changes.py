@@ -1,0 +1,196 @@
+"""The changes feed: everything the app must apply to keep its tables up to date, in one numbered sequence per
+tenant that a reader pages through with a cursor and never sees skip or repeat.
+
+Why a counter row and not a plain sequence: a BIGSERIAL hands out numbers when rows are inserted, but
+transactions commit in another order. A reader that has seen 42 (committed) may later find 41 appear (its
+transaction committed after), and a cursor at 42 would skip it for ever. Here every change takes its number from
+the tenant's `change_counters` row with `UPDATE ... RETURNING` in the same transaction that records it. The row
+lock is held to commit, so a second transaction of the same tenant waits for the first to commit or roll back
+before it gets the next number: numbers become visible in order, a rolled-back transaction gives its numbers
+back, and the feed has no gaps at all. The cost is that a tenant's transactions that record changes commit one
+after another; tenants do not wait for each other.
+
+Numbers are taken as late as possible: changes are collected on the session and written just before it commits
+(a `before_commit` hook). By then the transaction holds every other lock it will take, so waiting for the counter
+cannot close a cycle with another transaction of the tenant (two reconcile tasks that want the same app contact
+would otherwise deadlock: one holding the counter and waiting on the other's link insert, the other the reverse).
+Inside a savepoint, which may roll back on its own, changes are written at once instead.
+
+Functions here are called from the few places in the pipeline where such a change is decided (one call each),
+inside the caller's transaction, so a change is in the feed exactly when what it describes is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, event, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
+
+FIELDS_CHANGED = "fields_changed"
+PLATFORM_ONLY = "platform_only"
+ARCHIVED = "archived"
+DELETED = "deleted"
+LINKED = "linked"
+REMOTE_ID_ASSIGNED = "remote_id_assigned"
+
+
+_PENDING = "contactsync_pending_changes"
+_WRITTEN = "contactsync_changes_written"
+_PUSH = "contactsync_push_tenants"
+
+
+def record(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
+    """Add changes (dicts with kind, app_id, remote_id, data) to the tenant's feed when the transaction commits."""
+    if not items:
+        return
+    if s.in_nested_transaction():
+        _write(s, tenant_id, items)
+        s.info.setdefault(_WRITTEN, set()).add(tenant_id)
+        return
+    s.info.setdefault(_PENDING, []).extend((tenant_id, item) for item in items)
+
+
+def flush(s: Session) -> None:
+    """Number and write the session's collected changes now (called before commit)."""
+    pending: list[tuple[str, dict[str, Any]]] = s.info.pop(_PENDING, [])
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for tenant_id, item in pending:
+        by_tenant.setdefault(tenant_id, []).append(item)
+    for tenant_id in sorted(by_tenant):  # one order for every transaction: counters are locked in tenant order
+        _write(s, tenant_id, by_tenant[tenant_id])
+    changed = set(by_tenant) | s.info.pop(_WRITTEN, set())
+    if not changed:
+        return
+    pushed = s.scalars(
+        select(PushTarget.tenant_id).where(or_(PushTarget.tenant_id.in_(list(changed)), PushTarget.tenant_id.is_(None)))
+    ).all()
+    if pushed:
+        targets = changed if None in pushed else {t for t in pushed if t is not None}
+        s.info.setdefault(_PUSH, set()).update(targets)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(s: Session) -> None:
+    if s.info.get(_PENDING) or s.info.get(_WRITTEN):
+        flush(s)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(s: Session) -> None:
+    """The app's push targets hear of the committed changes (sent only now, so the delivery finds them)."""
+    tenants = s.info.pop(_PUSH, None)
+    if tenants:
+        from contactsync.tasks.push import request_push  # the Celery app only where pushing is configured
+
+        for tenant_id in sorted(tenants):
+            request_push(tenant_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(s: Session) -> None:
+    for key in (_PENDING, _WRITTEN, _PUSH):
+        s.info.pop(key, None)
+
+
+def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
+    s.execute(pg_insert(ChangeCounter).values(tenant_id=tenant_id, last_seq=0).on_conflict_do_nothing())
+    last = s.execute(
+        update(ChangeCounter)
+        .where(ChangeCounter.tenant_id == tenant_id)
+        .values(last_seq=ChangeCounter.last_seq + len(items))
+        .returning(ChangeCounter.last_seq)
+    ).scalar_one()
+    first = last - len(items) + 1
+    s.execute(
+        insert(Change),
+        [
+            {
+                "tenant_id": tenant_id,
+                "seq": first + i,
+                "kind": item["kind"],
+                "app_id": item.get("app_id"),
+                "remote_id": item.get("remote_id"),
+                "data": item.get("data") or {},
+            }
+            for i, item in enumerate(items)
+        ],
+    )
+
+
+def read(s: Session, tenant_id: str, after: int, limit: int) -> list[Change]:
+    return list(
+        s.scalars(
+            select(Change).where(Change.tenant_id == tenant_id, Change.seq > after).order_by(Change.seq).limit(limit)
+        )
+    )
+
+
+def purge(s: Session, tenant_id: str) -> None:
+    s.execute(delete(Change).where(Change.tenant_id == tenant_id))
+    s.execute(delete(ChangeCounter).where(ChangeCounter.tenant_id == tenant_id))
+
+
+def _remote_id_of(s: Session, app_contact_id: int) -> str | None:
+    from contactsync.models import Link
+
+    return s.scalar(
+        select(RemoteContact.remote_id)
+        .join(Link, Link.remote_contact_id == RemoteContact.id)
+        .where(Link.app_contact_id == app_contact_id)
+    )
+
+
+# --- hooks, one call each from the pipeline -----------------------------------------------------------------
+
+
+def app_contact_updated(s: Session, row: AppContact, new_content: dict[str, Any]) -> None:
+    """Fields the platform changed on a linked app contact (and an archival, said separately)."""
+    old = row.data or {}
+    fields = {k: v for k, v in new_content.items() if old.get(k) != v}
+    if not fields:
+        return
+    remote_id = _remote_id_of(s, row.id)
+    items: list[dict[str, Any]] = [
+        {"kind": FIELDS_CHANGED, "app_id": row.app_id, "remote_id": remote_id, "data": {"fields": fields}}
+    ]
+    if fields.get("status") == "archived":
+        items.append({"kind": ARCHIVED, "app_id": row.app_id, "remote_id": remote_id, "data": {}})
+    record(s, row.tenant_id, items)
+
+
+def platform_only(s: Session, tenant_id: str, remote: RemoteContact) -> None:
+    """A platform contact with no counterpart in the app (nor a candidate): the app may import it."""
+    record(s, tenant_id, [{"kind": PLATFORM_ONLY, "remote_id": remote.remote_id, "data": {"contact": remote.data}}])
+
+
+def remote_deleted(s: Session, tenant_id: str, remotes: Sequence[RemoteContact]) -> None:
+    """Linked platform contacts that were deleted on the platform."""
+    from contactsync.models import Link
+
+    items: list[dict[str, Any]] = []
+    for remote in remotes:
+        app_id = s.scalar(
+            select(AppContact.app_id)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .where(Link.remote_contact_id == remote.id)
+        )
+        items.append({"kind": DELETED, "app_id": app_id, "remote_id": remote.remote_id, "data": {}})
+    record(s, tenant_id, items)
+
+
+def linked(s: Session, tenant_id: str, app_contact_id: int, remote_contact_id: int, by: str) -> None:
+    """A link between an app contact and a platform contact was made (by the matcher or a person)."""
+    app_id = s.scalar(select(AppContact.app_id).where(AppContact.id == app_contact_id))
+    remote_id = s.scalar(select(RemoteContact.remote_id).where(RemoteContact.id == remote_contact_id))
+    record(s, tenant_id, [{"kind": LINKED, "app_id": app_id, "remote_id": remote_id, "data": {"by": by}}])
+
+
+def remote_id_assigned(s: Session, tenant_id: str, app_contact_id: int, remote_id: str) -> None:
+    """An app contact contactsync created on the platform now has the platform's id."""
+    app_id = s.scalar(select(AppContact.app_id).where(AppContact.id == app_contact_id))
+    record(s, tenant_id, [{"kind": REMOTE_ID_ASSIGNED, "app_id": app_id, "remote_id": remote_id, "data": {}}])
