@@ -191,13 +191,3 @@ def register(app: typer.Typer) -> None:
             console.print(f"run {run_id} started")
             if wait:
                 wait_for_run(console, run_id, timeout)
-
-
-def _coerce(value: str) -> object:
-    lowered = value.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    try:
-        return int(value)
-    except ValueError:
-        return value
