@@ -176,12 +176,12 @@ def webhook_latencies(admin: SandboxAdmin, args: argparse.Namespace, rng: random
     """Platform edits one at a time; each one's time from the edit to the start of the run it caused."""
     import uvicorn
 
-    from contactsync.receiver import create_receiver_app
+    from contactsync.api import create_app
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_receiver_app(), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started:

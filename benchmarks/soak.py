@@ -311,6 +311,12 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--calm-start", action="store_true", help="first syncs without faults (a quick smoke)")
     parser.add_argument(
+        "--visibility-lag",
+        type=int,
+        default=3,
+        help="CONTACTSYNC_VISIBILITY_LAG_SECONDS for the soak's processes (its sandbox shows creates at once)",
+    )
+    parser.add_argument(
         "--keep-database", action="store_true", help="keep the database (and logs) when an invariant fails"
     )
     parser.add_argument("--seed", type=int, default=1)
@@ -329,6 +335,10 @@ def main() -> int:
             "CONTACTSYNC_LOG_LEVEL": "INFO",
             "CONTACTSYNC_SCHEDULE_TICK_SECONDS": "1",
             "CONTACTSYNC_STALE_RUN_SECONDS": "5",
+            # The soak's sandbox lists a created contact at once, so its true visibility lag is 0; a few seconds
+            # (not the 15-minute default meant for real platforms) lets a lost create whose request never
+            # arrived be proven absent, and sent again, within the soak's settling runs.
+            "CONTACTSYNC_VISIBILITY_LAG_SECONDS": str(args.visibility_lag),
         }
         soak: Soak | None = None
         try:
