@@ -18,6 +18,7 @@ from contactsync.appinput import AppInput
 from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem, WriteOp
 from contactsync.planning import LinkBasis
+from contactsync.store import changes
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import plan_writes
 from contactsync.store.reconcile import reconcile_remote
@@ -173,6 +174,9 @@ def test_differing_valid_tax_ids_go_to_review_not_to_the_platform(env: dict[str,
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(ReviewItem)) == 1
         review_reject(s, "t1", item_id, "alice")
+    with db.session() as s:  # the app learns that the pair is no longer linked
+        undone = [c for c in changes.read(s, "t1", 0, 100) if c.kind == "unlinked"]
+        assert [(c.app_id, c.remote_id) for c in undone] == [("a1", "r1")]
     plan(conn_id)  # two companies: the link is gone and the app's one is created
     assert updates() == [] and creates() == 1
 

@@ -22,7 +22,9 @@ router = APIRouter(prefix="/v1/tenants/{tenant_id}/changes", tags=["changes"])
 
 class ChangeOut(BaseModel):
     seq: int
-    kind: str = Field(description="fields_changed | platform_only | archived | deleted | linked | remote_id_assigned")
+    kind: str = Field(
+        description="fields_changed | platform_only | archived | deleted | linked | unlinked | remote_id_assigned"
+    )
     app_id: str | None
     remote_id: str | None
     data: dict[str, Any]

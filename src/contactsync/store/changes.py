@@ -37,6 +37,7 @@ ARCHIVED = "archived"
 DELETED = "deleted"
 LINKED = "linked"
 REMOTE_ID_ASSIGNED = "remote_id_assigned"
+UNLINKED = "unlinked"
 
 
 _PENDING = "contactsync_pending_changes"
@@ -194,3 +195,15 @@ def remote_id_assigned(s: Session, tenant_id: str, app_contact_id: int, remote_i
     """An app contact contactsync created on the platform now has the platform's id."""
     app_id = s.scalar(select(AppContact.app_id).where(AppContact.id == app_contact_id))
     record(s, tenant_id, [{"kind": REMOTE_ID_ASSIGNED, "app_id": app_id, "remote_id": remote_id, "data": {}}])
+
+
+def unlinked(s: Session, tenant_id: str, pairs: Sequence[tuple[int, int]], by: str) -> None:
+    """Links undone (a person kept a pair apart, or the matcher decided again): the app drops the remote id it
+    was given for each (app contact id, remote contact id) pair."""
+    items: list[dict[str, Any]] = []
+    for app_contact_id, remote_contact_id in pairs:
+        app_id = s.scalar(select(AppContact.app_id).where(AppContact.id == app_contact_id))
+        remote_id = s.scalar(select(RemoteContact.remote_id).where(RemoteContact.id == remote_contact_id))
+        items.append({"kind": UNLINKED, "app_id": app_id, "remote_id": remote_id, "data": {"by": by}})
+    if items:
+        record(s, tenant_id, items)

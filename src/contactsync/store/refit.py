@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from contactsync.models import Link, RemoteContact, RunPage
+from contactsync.store import changes as feed
 from contactsync.store.matchmodel import refit_if_stale
 from contactsync.store.reconcile import ReconcileOutcome, reconcile_remote
 
@@ -29,7 +30,8 @@ def refit_and_rereconcile(s: Session, tenant_id: str, run_id: int) -> ReconcileO
         ids.update(int(i) for i in page_ids)
     # This run's engine links that nothing was synced through yet are decided again with the new model.
     undone = s.execute(
-        delete(Link).where(
+        delete(Link)
+        .where(
             Link.tenant_id == tenant_id,
             Link.remote_contact_id.in_(sorted(ids)),
             Link.decided_by == "engine",
@@ -37,11 +39,13 @@ def refit_and_rereconcile(s: Session, tenant_id: str, run_id: int) -> ReconcileO
             Link.remote_synced_hash.is_(None),
             Link.baseline.is_(None),
         )
-    )
+        .returning(Link.app_contact_id, Link.remote_contact_id)
+    ).all()
+    feed.unlinked(s, tenant_id, [(a, r) for a, r in undone], "engine")
     kept = set(s.scalars(select(Link.remote_contact_id).where(Link.remote_contact_id.in_(sorted(ids)))))
     todo = sorted(ids - kept)
     s.execute(update(RemoteContact).where(RemoteContact.id.in_(todo)).values(needs_reconcile=True))
     # One call over all of them: a page-sized call would not see the competing candidates the batch sees.
     outcome = reconcile_remote(s, tenant_id, todo)
-    outcome.linked -= int(getattr(undone, "rowcount", 0) or 0)
+    outcome.linked -= len(undone)
     return outcome

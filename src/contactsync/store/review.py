@@ -107,7 +107,12 @@ def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
     the link goes, and the app contact is created on the platform by the next run."""
     item = _item(s, tenant_id, item_id)
     if item.reason != "match":
-        s.execute(delete(Link).where(Link.tenant_id == tenant_id, Link.remote_contact_id == item.remote_contact_id))
+        undone = s.execute(
+            delete(Link)
+            .where(Link.tenant_id == tenant_id, Link.remote_contact_id == item.remote_contact_id)
+            .returning(Link.app_contact_id, Link.remote_contact_id)
+        ).all()
+        feed.unlinked(s, tenant_id, [(a, r) for a, r in undone], who)
     _label(s, item, None)
     _close(item, "rejected", who)
 
