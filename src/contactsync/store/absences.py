@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
-from contactsync.contact import CanonicalContact
 from contactsync.models import RemoteContact, RunPage
+from contactsync.store.contacts import mark_rows_deleted
 
 
 def unseen_remote_ids(
@@ -51,8 +51,4 @@ def mark_deleted(s: Session, tenant_id: str, connection_id: int, remote_ids: Ite
             RemoteContact.remote_id.in_(ids),
         )
     ).all()
-    for row in rows:
-        contact = CanonicalContact.model_validate({**row.data, "deleted": True})
-        row.data, row.content_hash, row.deleted = contact.content(), contact.content_hash(), True
-        row.needs_reconcile = True
-    return len(rows)
+    return mark_rows_deleted(rows)

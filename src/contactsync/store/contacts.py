@@ -205,6 +205,11 @@ def mark_unseen_deleted(
             *([RemoteContact.id.not_in(too_fresh)] if created_since is not None else []),
         )
     ).all()
+    return mark_rows_deleted(rows)
+
+
+def mark_rows_deleted(rows: Sequence[RemoteContact]) -> int:
+    """Mirror rows as deleted on the platform (content and hash included) and queue them for reconcile."""
     for row in rows:
         contact = CanonicalContact.model_validate({**row.data, "deleted": True})
         row.data, row.content_hash, row.deleted = contact.content(), contact.content_hash(), True
