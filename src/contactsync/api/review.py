@@ -103,10 +103,10 @@ def apply_decision(tenant_id: str, item_id: int, body: DecisionIn, who: str) -> 
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     op_id = done.pop("write_op", None)
     if op_id is not None:  # "create" is sent now, not with the next run
-        from contactsync.redis_keys import tenant_queue
         from contactsync.tasks.write import write
+        from contactsync.worker.routing import enqueue
 
-        write.apply_async(args=[tenant_id, int(op_id)], queue=tenant_queue(tenant_id, get_settings().queue_shards))
+        enqueue(write, tenant_id, int(op_id))
     return DecisionOut(**done, run_id=request_sync(tenant_id, "review"))
 
 

@@ -28,15 +28,17 @@ from contactsync.store.tenants import provider_for
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.tasks.reconcile import advance as advance_run
+from contactsync.tasks.reconcile import reconcile
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 # Maesn marks no deletions: a contact missing from a complete full walk is the only sign it was deleted.
 DIALECTS_WITHOUT_DELETION_FLAG = ("maesn",)
 
 
-@app.task(name="contactsync.fetch", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.fetch", **{**INFRA_RETRY, "max_retries": None})
 def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
@@ -65,10 +67,10 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                 if run is None or run.status != "fetching" or run.pages_fetched != page_no:
                     return  # a duplicate of this task got there first
                 _record_page(s, run, conn, page_no, page, calls, gone)
-            send("contactsync.reconcile", tenant_id, run_id, page_no)
+            enqueue(reconcile, tenant_id, run_id, page_no)
             if page.next_token is None:
                 break
-        send("contactsync.advance", tenant_id, run_id)
+        enqueue(advance_run, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
 

@@ -39,14 +39,14 @@ from contactsync.store.tenants import provider_for
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter, retry_delay
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the ledger id
 
 
-@app.task(name="contactsync.plan_writes", **INFRA_RETRY)
+@celery_task("contactsync.plan_writes", **INFRA_RETRY)
 def plan_writes(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
@@ -78,10 +78,10 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         if not op_ids:
             finish_writing(s, run)
     for op_id in op_ids:
-        send("contactsync.write", tenant_id, op_id)
+        enqueue(write, tenant_id, op_id)
 
 
-@app.task(name="contactsync.write", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.write", **{**INFRA_RETRY, "max_retries": None})
 def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     with db.engine().connect() as lock_conn:
         got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id}).scalar()
