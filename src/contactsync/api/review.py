@@ -16,6 +16,7 @@ from contactsync.api.deps import Caller, TenantId, not_found
 from contactsync.api.sessions import issue_session
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
+from contactsync.states import ReviewStatus
 from contactsync.store.decisions import Filters, bulk_accept, decide, list_items
 from contactsync.store.review import ReviewError
 from contactsync.store.tenant_admin import request_sync
@@ -119,7 +120,7 @@ def apply_bulk(tenant_id: str, body: BulkIn, who: str) -> BulkOut:
 @router.get("/review-items", response_model=ItemsPage)
 def list_review_items(
     tenant_id: TenantId,
-    item_status: Annotated[Literal["open", "linked", "rejected", "created"], Query(alias="status")] = "open",
+    item_status: Annotated[ReviewStatus, Query(alias="status")] = ReviewStatus.OPEN,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
     q: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Platform name contains")] = None,

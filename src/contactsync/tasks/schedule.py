@@ -17,6 +17,7 @@ from contactsync.logs import get_logger
 from contactsync.models import Connection, RunStatus, Tenant
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus
 from contactsync.store.runs import open_write_ops, stale_runs, start_run, touch, unreconciled_pages
 from contactsync.tasks.fetch import fetch
 from contactsync.tasks.reconcile import advance, reconcile
@@ -44,7 +45,7 @@ def start_due_runs(tenant_id: str | None = None, trigger: str = "schedule") -> i
             .join(Connection, Connection.tenant_id == Tenant.id)
             .where(
                 Tenant.paused.is_(False),
-                Connection.status == "active",
+                Connection.status == ConnectionStatus.ACTIVE,
                 or_(Tenant.next_sync_at.is_(None), Tenant.next_sync_at <= now),
             )
             .order_by(Tenant.next_sync_at.nulls_first())

@@ -30,6 +30,7 @@ from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import plan_writes as plan_into_ledger
 from contactsync.store.ledger import record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
@@ -106,7 +107,7 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
             return
         conn = s.get(Connection, op.connection_id)
         assert conn is not None
-        if conn.status != "active":
+        if conn.status != ConnectionStatus.ACTIVE:
             return
         previous = W(op.status)
         calls = CallCounter()
