@@ -18,6 +18,7 @@ from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
+from contactsync.providers.registry import dialect_of
 from contactsync.providers.window import advance, next_window
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus, RunStatus
@@ -35,8 +36,6 @@ from contactsync.worker.app import INFRA_RETRY, bound_celery_task
 from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
-# Maesn marks no deletions: a contact missing from a complete full walk is the only sign it was deleted.
-DIALECTS_WITHOUT_DELETION_FLAG = ("maesn",)
 
 
 @bound_celery_task("contactsync.fetch", **{**INFRA_RETRY, "max_retries": None})
@@ -77,7 +76,8 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
 
 
 def _infers_deletions(conn: Connection) -> bool:
-    return bool(conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG))
+    # Where the platform flags no deletions, a contact missing from a complete full walk is the only sign of one.
+    return bool(conn.options.get("infer_deletions", not dialect_of(conn.dialect).flags_deletions))
 
 
 def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider: Provider, page: Page) -> list[str]:
