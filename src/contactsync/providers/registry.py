@@ -4,7 +4,7 @@ carry, how its webhooks look, whether it flags deletions. The connection row sto
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from contactsync.providers.maesn import MaesnProvider
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge import MergeProvider
 from contactsync.providers.merge_mapping import carried_by_merge
+from contactsync.providers.options import ConnectionOptions, MaesnOptions, MergeOptions, validate_options
 from contactsync.providers.webhooks import MAESN_WEBHOOKS, MERGE_WEBHOOKS, WebhookFormat
 
 
@@ -27,13 +28,15 @@ class Dialect:
     # Whether the platform marks deleted contacts. Where it does not, a contact missing from a complete full
     # walk is the only sign of a deletion, so such walks infer deletions (the `infer_deletions` option's default).
     flags_deletions: bool
+    # The options a connection of this dialect takes.
+    options: type[ConnectionOptions]
 
 
 _DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("merge", MergeProvider, carried_by_merge, MERGE_WEBHOOKS, flags_deletions=True),
-        Dialect("maesn", MaesnProvider, carried_by_maesn, MAESN_WEBHOOKS, flags_deletions=False),
+        Dialect("merge", MergeProvider, carried_by_merge, MERGE_WEBHOOKS, flags_deletions=True, options=MergeOptions),
+        Dialect("maesn", MaesnProvider, carried_by_maesn, MAESN_WEBHOOKS, flags_deletions=False, options=MaesnOptions),
     )
 }
 DIALECTS = tuple(_DIALECTS)
@@ -44,6 +47,16 @@ def dialect_of(name: str) -> Dialect:
     if dialect is None:
         raise ValueError(f"unknown provider dialect {name!r}; known: {', '.join(DIALECTS)}")
     return dialect
+
+
+def options_of(dialect: str, stored: Mapping[str, Any] | None) -> ConnectionOptions:
+    """A connection's options as its row stores them (see `ConnectionOptions.loaded`)."""
+    return dialect_of(dialect).options.loaded(stored)
+
+
+def check_options(dialect: str, given: Mapping[str, Any]) -> ConnectionOptions:
+    """Options about to be set on a connection of `dialect`; `OptionsError` names what it cannot take."""
+    return validate_options(dialect_of(dialect).options, dialect, given)
 
 
 def open_provider(config: ConnectionConfig, *, throttle: Callable[[], None] | None = None) -> Provider:
