@@ -1,6 +1,6 @@
 """Dialect name -> everything contactsync knows about the dialect: its provider class, what its contacts can
-carry, how its webhooks look, whether it flags deletions. The connection row stores the name; nothing outside
-`providers/` switches on it."""
+carry, how its webhooks look, whether it flags deletions, its default request budget and the options it takes.
+The connection row stores the name; nothing outside `providers/` switches on it."""
 
 from __future__ import annotations
 
@@ -30,13 +30,32 @@ class Dialect:
     flags_deletions: bool
     # The options a connection of this dialect takes.
     options: type[ConnectionOptions]
+    # A connection's request budget unless its `rate_limit_per_minute` option says otherwise: Merge's documented
+    # per-account limit; for Maesn the tightest platform behind it (Xero's 60 per tenant).
+    requests_per_minute: int
 
 
 _DIALECTS: dict[str, Dialect] = {
     d.name: d
     for d in (
-        Dialect("merge", MergeProvider, carried_by_merge, MERGE_WEBHOOKS, flags_deletions=True, options=MergeOptions),
-        Dialect("maesn", MaesnProvider, carried_by_maesn, MAESN_WEBHOOKS, flags_deletions=False, options=MaesnOptions),
+        Dialect(
+            "merge",
+            MergeProvider,
+            carried_by_merge,
+            MERGE_WEBHOOKS,
+            flags_deletions=True,
+            options=MergeOptions,
+            requests_per_minute=100,
+        ),
+        Dialect(
+            "maesn",
+            MaesnProvider,
+            carried_by_maesn,
+            MAESN_WEBHOOKS,
+            flags_deletions=False,
+            options=MaesnOptions,
+            requests_per_minute=60,
+        ),
     )
 }
 DIALECTS = tuple(_DIALECTS)

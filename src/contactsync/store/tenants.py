@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from contactsync.crypto import Vault
 from contactsync.models import Connection, Tenant
 from contactsync.providers.base import ConnectionConfig, Provider
-from contactsync.providers.registry import DIALECTS, check_options, open_provider, options_of
-from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
+from contactsync.providers.registry import DIALECTS, check_options, dialect_of, open_provider, options_of
+from contactsync.ratelimit import bucket_throttle
 from contactsync.settings import ConfigError, get_settings
 from contactsync.store.connections import reactivate
 from contactsync.validation import check_base_url
@@ -205,7 +205,8 @@ def provider_for(conn: Connection, on_call: Callable[[], None] | None = None) ->
         for stale in [k for k in _providers if k[0] == conn.id]:
             _providers.pop(stale).close()
         config = connection_config(conn)
-        per_minute = int(config.options.get("rate_limit_per_minute") or DEFAULT_PER_MINUTE.get(conn.dialect, 60))
+        asked = options_of(conn.dialect, config.options).rate_limit_per_minute
+        per_minute = asked or dialect_of(conn.dialect).requests_per_minute
         throttle = bucket_throttle(conn.id, per_minute, on_call=_count_call)
         provider = _providers[key] = open_provider(config, throttle=throttle)
     return provider
