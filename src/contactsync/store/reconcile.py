@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, column, func, select, true, update, values
+from sqlalchemy import Text, column, func, select, text, true, update, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,7 @@ from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteC
 from contactsync.models.base import utcnow
 from contactsync.planning import LinkBasis, same_valid_tax_id
 from contactsync.records import match_record
+from contactsync.states import ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
@@ -91,7 +92,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
             outcome.unmatched += 1
             changes.append(feed.platform_only_item(remote))
     feed.record(s, tenant_id, changes)
-    _close_reviews(s, sorted(linked), "linked", "engine")
+    _close_reviews(s, sorted(linked), ReviewStatus.LINKED, "engine")
     _open_reviews(s, tenant_id, to_review)
     outcome.linked += len(linked)
     outcome.reviewed += len(to_review)
@@ -184,7 +185,7 @@ def _open_reviews(s: Session, tenant_id: str, items: dict[int, list[Decision]]) 
         {
             "tenant_id": tenant_id,
             "remote_contact_id": remote_id,
-            "status": "open",
+            "status": ReviewStatus.OPEN,
             "candidates": [
                 {"app_contact_id": int(d.right_id), "score": float(d.score), "explanation": dict(d.explanation)}
                 for d in sorted(decisions, key=lambda d: -d.score)
@@ -196,7 +197,7 @@ def _open_reviews(s: Session, tenant_id: str, items: dict[int, list[Decision]]) 
     s.execute(
         stmt.on_conflict_do_update(
             index_elements=[ReviewItem.remote_contact_id],
-            index_where=ReviewItem.status == "open",
+            index_where=text("status = 'open'"),  # the partial index's own predicate, so it is inferred
             set_={"candidates": stmt.excluded.candidates},
         )
     )
@@ -209,7 +210,7 @@ def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) ->
     rejecting it ends the link.
     """
     if s.scalar(select(ReviewItem.id).where(ReviewItem.remote_contact_id == link.remote_contact_id,
-                                            ReviewItem.status == "open")) is not None:  # fmt: skip
+                                            ReviewItem.status == ReviewStatus.OPEN)) is not None:  # fmt: skip
         return False
     candidate = {"app_contact_id": link.app_contact_id, "score": float(link.score), "explanation": {"reason": reason}}
     s.add(
@@ -219,12 +220,12 @@ def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) ->
     return True
 
 
-def _close_reviews(s: Session, remote_ids: Sequence[int], status: str, who: str) -> None:
+def _close_reviews(s: Session, remote_ids: Sequence[int], status: ReviewStatus, who: str) -> None:
     if not remote_ids:
         return
     s.execute(
         update(ReviewItem)
-        .where(ReviewItem.remote_contact_id.in_(list(remote_ids)), ReviewItem.status == "open")
+        .where(ReviewItem.remote_contact_id.in_(list(remote_ids)), ReviewItem.status == ReviewStatus.OPEN)
         .values(status=status, resolved_by=who, resolved_at=utcnow())
     )
 
@@ -246,7 +247,7 @@ def review_candidate_ids(s: Session, tenant_id: str) -> set[int]:
     """App contacts named in an open review: never created remotely while a person may still link them."""
     ids: set[int] = set()
     for candidates in s.scalars(
-        select(ReviewItem.candidates).where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == "open")
+        select(ReviewItem.candidates).where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == ReviewStatus.OPEN)
     ):
         ids.update(int(c["app_contact_id"]) for c in candidates)
     return ids
