@@ -36,7 +36,7 @@ from contactsync.models import AppContact, Connection, Link, RemoteContact, Sync
 from contactsync.providers.base import Window
 from contactsync.providers.registry import carried_content, open_provider
 from contactsync.sandbox.seed import companies
-from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
+from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import connection_config
 

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="contactsync-test-metrics-"))
 
 from contactsync.crypto import new_key
-from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
+from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
 
 
 def _admin_conninfo(url: str) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.models import WriteOp
-from contactsync.services import EmbeddedRedis, refresh_process_settings
+from contactsync.embedded import EmbeddedRedis, refresh_process_settings
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
 from tests.test_pipeline import (

@@ -26,7 +26,7 @@ from contactsync.demo import split_companies
 from contactsync.models import ReviewItem, SyncRun, WriteOp
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
-from contactsync.services import free_port
+from contactsync.embedded import free_port
 from contactsync.settings import get_settings
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant

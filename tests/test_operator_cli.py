@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from contactsync import db
 from contactsync.models import AppContact, Connection, SyncRun, WriteOp
 from contactsync.models.base import utcnow
-from contactsync.services import free_port
+from contactsync.embedded import free_port
 from contactsync.settings import ConfigError, load_settings
 from contactsync.store.tenants import upsert_tenant
 from tests.conftest import Workers

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from contactsync import db
 from contactsync.models import SyncRun, Tenant
-from contactsync.services import free_port
+from contactsync.embedded import free_port
 from contactsync.store.tenant_admin import rotate_credentials
 from contactsync.store.tenants import connection_of, upsert_tenant
 

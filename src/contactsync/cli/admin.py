@@ -12,7 +12,7 @@ from rich.table import Table
 from contactsync import db
 from contactsync.crypto import new_key
 from contactsync.models import Tenant
-from contactsync.services import running_services
+from contactsync.embedded import running_services
 from contactsync.validation import InputError
 
 console = Console()

@@ -24,7 +24,7 @@ from contactsync.cli.progress import follow_runs
 from contactsync.demo import APP_EDITED_AT, DEMO_TENANTS, EDITED_PHONE_PREFIX, DemoTenant, split_companies
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
-from contactsync.services import running_services
+from contactsync.embedded import running_services
 
 console = Console()
 if not console.is_terminal:

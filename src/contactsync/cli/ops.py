@@ -19,7 +19,7 @@ from sqlalchemy import select
 from contactsync import db
 from contactsync.models import SyncRun
 from contactsync.models.base import utcnow
-from contactsync.services import running_services
+from contactsync.embedded import running_services
 
 console = Console()
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from contactsync import db
 from contactsync.models import Connection, Tenant
 from contactsync.providers.registry import DIALECTS
-from contactsync.services import running_services
+from contactsync.embedded import running_services
 from contactsync.validation import InputError, check_base_url, check_tenant_id
 
 console = Console()
