@@ -20,7 +20,7 @@ from contactsync.contact import Address, CanonicalContact
 from contactsync.demo import split_companies
 from contactsync.matching import match_all
 from contactsync.models import AppContact, Link, RemoteContact, ReviewItem
-from contactsync.records import match_record
+from contactsync.matchinput import match_record
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts

@@ -16,7 +16,7 @@ from contactsync.matching import blocking_keys
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
 from contactsync.planning import digests
-from contactsync.records import match_record
+from contactsync.matchinput import match_record
 from contactsync.store import changes as feed
 
 
