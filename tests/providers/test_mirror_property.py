@@ -18,7 +18,7 @@ from contactsync.providers.base import Window
 from contactsync.providers.errors import Transient
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge_mapping import carried_by_merge
-from contactsync.providers.window import advance, next_window
+from contactsync.providers.window import advance_watermark, next_window
 
 LOOKBACK = timedelta(seconds=2)
 CARRIED = {"merge": carried_by_merge, "maesn": carried_by_maesn}
@@ -71,7 +71,7 @@ class Mirror:
             self.walk = (window, page.next_token, stamps, seen)
             return False
         for stamp in stamps:
-            self.watermark = advance(self.watermark, stamp)
+            self.watermark = advance_watermark(self.watermark, stamp)
         self.walk = None
         if window.modified_after is None and self.dialect == "maesn":
             for missing in set(self.rows) - seen:

@@ -18,7 +18,7 @@ from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
-from contactsync.providers.window import advance, next_window
+from contactsync.providers.window import advance_watermark, next_window
 from contactsync.settings import get_settings
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
@@ -121,7 +121,7 @@ def _record_page(
     record_page(s, run, page_no, ids)
     run.page_token = page.next_token
     run.pages_fetched = page_no + 1
-    run.max_modified_at = advance(run.max_modified_at, page.max_modified_at)
+    run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
     add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
@@ -152,7 +152,7 @@ def _complete_walk(
     the provider says the walk saw a still platform: a row it may have missed is never taken for a deletion;
     after a changing walk only the absentees the platform answered "not found" for are)."""
     cursor = cursor_of(s, conn)
-    cursor.watermark = advance(cursor.watermark, run.max_modified_at)
+    cursor.watermark = advance_watermark(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
         cursor.last_full_at = utcnow()
         if not infer_deletions:
