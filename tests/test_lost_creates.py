@@ -19,7 +19,7 @@ from contactsync.contact import Address, CanonicalContact
 from contactsync.models import Link, RemoteContact, SyncRun, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_writes
+from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.lost_creates import recheck_parked
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import cursor_of, finish_writing, start_run
@@ -78,7 +78,7 @@ def _writing_run(first_sent_ago: timedelta | None = None) -> tuple[int, int]:
         assert run is not None
         run.status = "writing"
         cursor_of(s, conn).last_full_at = utcnow()
-        plan_writes(s, "t1", conn.id, run.id, allow_creates=True)
+        plan_into_ledger(s, "t1", conn.id, run.id, allow_creates=True)
         op = s.scalar(select(WriteOp))
         assert op is not None
         if first_sent_ago is not None:

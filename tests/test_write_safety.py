@@ -20,7 +20,7 @@ from contactsync.models import AppContact, Connection, Link, RemoteContact, Revi
 from contactsync.planning import LinkBasis
 from contactsync.store import changes
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_writes
+from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.review import link as review_link
 from contactsync.store.review import reject as review_reject
@@ -68,7 +68,7 @@ def plan(conn_id: int) -> Any:
         assert conn is not None
         live = start_run(s, conn)
         run_id = live.id if live is not None else run
-        out = plan_writes(s, "t1", conn_id, run_id, allow_creates=True)
+        out = plan_into_ledger(s, "t1", conn_id, run_id, allow_creates=True)
         if live is not None:
             live.status = "succeeded"
         return out

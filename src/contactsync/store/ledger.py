@@ -104,7 +104,7 @@ def mark_synced(link: Link, app: AppContact, remote: RemoteContact, dialect: str
     link.updated_at = utcnow()
 
 
-def plan_writes(
+def plan_into_ledger(
     s: Session,
     tenant_id: str,
     connection_id: int,

@@ -30,8 +30,7 @@ from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
 from contactsync.settings import get_settings
-from contactsync.store.ledger import plan_writes as plan_into_ledger
-from contactsync.store.ledger import record_created, record_updated
+from contactsync.store.ledger import plan_into_ledger, record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, lock_run, open_write_ops
