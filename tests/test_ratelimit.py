@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from contactsync.providers.errors import RateLimited
-from contactsync.ratelimit import bucket_throttle, note_rate_limited
+from contactsync.providers.ratelimit import bucket_throttle, note_rate_limited
 
 
 def test_bucket_admits_its_budget_then_hands_the_wait_to_the_queue(env: dict[str, str]) -> None:

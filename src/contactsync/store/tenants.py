@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from contactsync.crypto import Vault
 from contactsync.models import Connection, Tenant
 from contactsync.providers.base import ConnectionConfig, Provider
+from contactsync.providers.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
 from contactsync.providers.registry import DIALECTS, open_provider
-from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
 from contactsync.settings import ConfigError, get_settings
 from contactsync.validation import check_base_url
 

@@ -38,7 +38,7 @@ from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import ACTIVE_RUN_STATES, RunStatus
 from contactsync.providers.errors import AuthLost, ProviderError, RateLimited, Transient
-from contactsync.ratelimit import note_rate_limited
+from contactsync.providers.ratelimit import note_rate_limited
 from contactsync.redact import redact
 from contactsync.redis_keys import failure_streak_key
 from contactsync.settings import get_settings
