@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
-from contactsync.models import WriteOp
 from contactsync.embedded import EmbeddedRedis, refresh_process_settings
+from contactsync.models import WriteOp
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
 from tests.test_pipeline import (

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.embedded import refresh_process_settings
 from contactsync.models import Connection, SyncRun
 from contactsync.providers.errors import Permanent, RateLimited, Transient
-from contactsync.embedded import refresh_process_settings
 from contactsync.store.runs import start_run
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.failures import Attempt, handle

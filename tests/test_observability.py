@@ -23,10 +23,10 @@ from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.demo import split_companies
+from contactsync.embedded import free_port
 from contactsync.models import ReviewItem, SyncRun, WriteOp
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
-from contactsync.embedded import free_port
 from contactsync.settings import get_settings
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant

@@ -19,8 +19,8 @@ from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.demo import split_companies
 from contactsync.matching import match_all
-from contactsync.models import AppContact, Link, RemoteContact, ReviewItem
 from contactsync.matchinput import match_record
+from contactsync.models import AppContact, Link, RemoteContact, ReviewItem
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts

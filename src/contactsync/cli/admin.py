@@ -11,8 +11,8 @@ from rich.table import Table
 
 from contactsync import db
 from contactsync.crypto import new_key
-from contactsync.models import Tenant
 from contactsync.embedded import running_services
+from contactsync.models import Tenant
 from contactsync.validation import InputError
 
 console = Console()

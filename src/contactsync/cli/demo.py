@@ -22,9 +22,9 @@ from contactsync import db
 from contactsync.cli.processes import beat_command, spawn, stop, worker_command, worker_queues
 from contactsync.cli.progress import follow_runs
 from contactsync.demo import APP_EDITED_AT, DEMO_TENANTS, EDITED_PHONE_PREFIX, DemoTenant, split_companies
+from contactsync.embedded import running_services
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
-from contactsync.embedded import running_services
 
 console = Console()
 if not console.is_terminal:

@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, aliased
 from contactsync.appinput import AppInput
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.matching import blocking_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
 from contactsync.planning import digests
-from contactsync.matchinput import match_record
 from contactsync.store import changes as feed
 
 

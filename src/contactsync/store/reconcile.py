@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.planning import LinkBasis, same_valid_tax_id
-from contactsync.matchinput import match_record
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
