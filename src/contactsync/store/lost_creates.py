@@ -19,12 +19,12 @@ from contactsync.contact import CanonicalContact
 from contactsync.models import MAYBE_SENT_STATES, AppContact, Connection, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
-from contactsync.planning import LinkBasis, baseline_of
 from contactsync.providers.registry import carried_content
 from contactsync.settings import get_settings
 from contactsync.store import changes
 from contactsync.sync.echo import first_echo
 from contactsync.sync.evidence import Walk, absence_proven, window_start
+from contactsync.sync.planning import LinkBasis, baseline_of
 
 
 def visibility_lag(conn: Connection) -> timedelta:

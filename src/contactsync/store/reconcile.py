@@ -21,10 +21,10 @@ from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
-from contactsync.planning import LinkBasis, same_valid_tax_id
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
+from contactsync.sync.planning import LinkBasis, same_valid_tax_id
 
 
 @dataclass
