@@ -352,14 +352,13 @@ def _synced_only(contact: CanonicalContact) -> CanonicalContact:
 class SandboxState:
     """Every account of one sandbox, by account token. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, webhooks: Listener | None = None) -> None:
         self._lock = threading.Lock()
         self._accounts: dict[str, Account] = {}
-        # Imported here: the sender renders payloads with the dialect modules, which import this one.
-        from contactsync.sandbox.webhooks import WebhookSender
-
-        self.webhooks = WebhookSender()
-        self.listeners: list[Listener] = [self.webhooks]
+        # The webhook sender is handed in (`sandbox.app.new_state` does it): it renders payloads with the dialect
+        # modules, which build on this one.
+        self.webhooks = webhooks
+        self.listeners: list[Listener] = [webhooks] if webhooks is not None else []
 
     def create_account(self, spec: dict[str, Any]) -> Account:
         """Create (or replace) the account described by the admin API's JSON."""
