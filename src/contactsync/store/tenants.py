@@ -152,6 +152,20 @@ def connection_of(s: Session, tenant_id: str) -> Connection | None:
     return s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
 
 
+class TenantMismatch(RuntimeError):
+    """A row reached through another (a run's or ledger entry's connection) is missing or another tenant's."""
+
+
+def owned_connection(s: Session, tenant_id: str, connection_id: int) -> Connection:
+    """The connection a tenant's run or ledger entry points at. A real check, not an `assert` (those vanish
+    under `python -O`): with another tenant's connection a task would send that tenant's credentials and mix
+    its books into this one's."""
+    conn = s.get(Connection, connection_id)
+    if conn is None or conn.tenant_id != tenant_id:
+        raise TenantMismatch(f"connection {connection_id} is not tenant {tenant_id!r}'s")
+    return conn
+
+
 def connection_config(conn: Connection) -> ConnectionConfig:
     # Checked again where credentials are about to be sent: a row may predate the check or come another way.
     check_base_url(conn.base_url, conn.options)

@@ -24,7 +24,7 @@ from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.lost_creates import reach_back, visibility_lag
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
-from contactsync.store.tenants import provider_for
+from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter
@@ -42,8 +42,7 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         run = get_run(s, tenant_id, run_id)
         if run is None or run.status != "fetching":
             return
-        conn = s.get(Connection, run.connection_id)
-        assert conn is not None and conn.tenant_id == tenant_id
+        conn = owned_connection(s, tenant_id, run.connection_id)
         if conn.status != "active":
             finish_run(s, run, "paused", f"connection is {conn.status}")
             return

@@ -34,7 +34,7 @@ from contactsync.store.ledger import plan_into_ledger, record_created, record_up
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, lock_run, open_write_ops
-from contactsync.store.tenants import provider_for
+from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter, retry_delay
@@ -103,8 +103,7 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
             if op.run_id is not None:
                 _maybe_finish(tenant_id, op.run_id)
             return
-        conn = s.get(Connection, op.connection_id)
-        assert conn is not None
+        conn = owned_connection(s, tenant_id, op.connection_id)
         if conn.status != "active":
             return
         previous = W(op.status)
