@@ -25,9 +25,6 @@ from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import cursor_of, finish_writing, start_run
 from contactsync.store.tenants import connection_of, upsert_tenant
 from contactsync.tasks.write import write
-from tests.test_pipeline import sandbox
-
-__all__ = ["sandbox"]
 
 MINE = CanonicalContact(
     name="Nordlicht Handel GmbH",
