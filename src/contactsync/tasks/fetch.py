@@ -25,6 +25,7 @@ from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contac
 from contactsync.store.lost_creates import reach_back, visibility_lag
 from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
 from contactsync.store.tenants import owned_connection, provider_for
+from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter
@@ -73,18 +74,25 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
 
 
 def _infers_deletions(conn: Connection) -> bool:
-    return bool(conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG))
+    flags = conn.dialect not in DIALECTS_WITHOUT_DELETION_FLAG
+    return infers_deletions(conn.options.get("infer_deletions"), dialect_flags_deletions=flags)
+
+
+def _deletions(run: SyncRun, conn: Connection, platform_was_still: bool) -> Deletions:
+    return deletions_after_walk(
+        full_walk=run.kind == "full", infers=_infers_deletions(conn), platform_was_still=platform_was_still
+    )
 
 
 def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider: Provider, page: Page) -> list[str]:
     """After the last page of a full walk that saw the platform change (so absence proves nothing): ask the
     platform for each mirrored contact the walk did not return, and keep those it says do not exist. Skipped
     when there are more absentees than `verify_absences_max` (default 50): then no deletion is inferred at all."""
-    if page.next_token is not None or page.infer_deletions or not _infers_deletions(conn):
+    if page.next_token is not None:
         return []
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
-        if run is None or run.kind != "full":
+        if run is None or _deletions(run, conn, page.infer_deletions) is not Deletions.CONFIRMED:
             return []
         limit = int(conn.options.get("verify_absences_max", 50))
         seen = [c.remote_id for c in page.contacts if c.remote_id]
@@ -154,16 +162,14 @@ def _complete_walk(
     cursor.watermark = advance_watermark(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
         cursor.last_full_at = utcnow()
-        if not infer_deletions:
-            gone = mark_deleted(s, run.tenant_id, conn.id, confirmed_gone)
-            log.info(
-                "full walk saw the platform change; only confirmed absences marked deleted", run_id=run.id, count=gone
-            )
-        elif _infers_deletions(conn):
-            # A contact we created shortly before the walk may simply not be listed yet.
-            fresh = run.started_at - visibility_lag(conn)
-            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, created_since=fresh)
-            if gone:
-                log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
+    deletions = _deletions(run, conn, infer_deletions)
+    if deletions is Deletions.CONFIRMED:
+        gone = mark_deleted(s, run.tenant_id, conn.id, confirmed_gone)
+        log.info("full walk saw the platform change; only confirmed absences marked deleted", run_id=run.id, count=gone)
+    elif deletions is Deletions.UNSEEN:
+        judged_from = unseen_judged_from(run.started_at, visibility_lag(conn))
+        gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, created_since=judged_from)
+        if gone:
+            log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
     run.status = "reconciling"

@@ -35,6 +35,7 @@ from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, lock_run, open_write_ops
 from contactsync.store.tenants import owned_connection, provider_for
+from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter, retry_delay
@@ -56,7 +57,7 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
             late = reconcile_remote(s, run.tenant_id, leftovers)
             add_counters(s, run_id, linked=late.linked, reviewed=late.reviewed)
         cursor = s.get(SyncCursor, run.connection_id)
-        allow_creates = cursor is not None and cursor.last_full_at is not None
+        allow_creates = creates_allowed(cursor.last_full_at if cursor is not None else None)
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
         policy = str(conn.options.get("conflict_policy", "newer"))
