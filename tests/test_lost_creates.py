@@ -94,7 +94,7 @@ def _commit_on_platform(sandbox: Any, token: str) -> None:
         assert conn is not None
         from contactsync.store.tenants import provider_for
 
-        provider_for(conn).create(MINE)
+        provider_for(conn).provider.create(MINE)
 
 
 def test_a_lost_create_hidden_by_the_lag_is_parked_not_sent_and_never_adopts_the_namesake(

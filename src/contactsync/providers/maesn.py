@@ -78,6 +78,7 @@ class MaesnProvider(MaesnWalk):
         *,
         throttle: Callable[[], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[httpx.Request], None] | None = None,
     ) -> None:
         options = config.options
         self.config = config
@@ -114,6 +115,7 @@ class MaesnProvider(MaesnWalk):
             throttle=throttle,
             transport=transport,
             label="maesn",
+            on_request=on_request,
         )
 
     def sync_finished_at(self) -> datetime | None:

@@ -67,6 +67,7 @@ class MergeProvider:
         *,
         throttle: Callable[[], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[httpx.Request], None] | None = None,
     ) -> None:
         self.config = config
         options = config.options
@@ -78,6 +79,7 @@ class MergeProvider:
             throttle=throttle,
             transport=transport,
             label="merge",
+            on_request=on_request,
         )
 
     # -- walking ------------------------------------------------------------------------------------------

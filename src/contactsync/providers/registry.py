@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
+
 from contactsync.contact import CanonicalContact
 from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.maesn import MaesnProvider
@@ -21,11 +23,16 @@ _CARRIED: dict[str, Callable[[CanonicalContact], dict[str, Any]]] = {
 DIALECTS = tuple(_FACTORIES)
 
 
-def open_provider(config: ConnectionConfig, *, throttle: Callable[[], None] | None = None) -> Provider:
+def open_provider(
+    config: ConnectionConfig,
+    *,
+    throttle: Callable[[], None] | None = None,
+    on_request: Callable[[httpx.Request], None] | None = None,
+) -> Provider:
     factory = _FACTORIES.get(config.dialect)
     if factory is None:
         raise ValueError(f"unknown provider dialect {config.dialect!r}; known: {', '.join(DIALECTS)}")
-    return factory(config, throttle=throttle)
+    return factory(config, throttle=throttle, on_request=on_request)
 
 
 def carried_content(dialect: str, content: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
+from contactsync.providers.pool import CallMeter
 from contactsync.providers.window import advance_watermark, next_window
 from contactsync.settings import get_settings
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
@@ -28,7 +29,6 @@ from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
-from contactsync.tasks.outcomes import CallCounter
 from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
 
@@ -48,9 +48,9 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             finish_run(s, run, "paused", f"connection is {conn.status}")
             return
         s.expunge(conn)
-    calls = CallCounter()
+    calls = CallMeter()  # none made yet: the provider's own meter counts from when it is open
     try:
-        provider = provider_for(conn, on_call=calls.hit)
+        provider, calls = provider_for(conn)
         window = _window(tenant_id, run_id, conn, provider)
         while True:
             with db.session() as s:
@@ -110,7 +110,7 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
 
 
 def _record_page(
-    s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallCounter, gone: list[str]
+    s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallMeter, gone: list[str]
 ) -> None:
     """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction."""
     ids, _changed = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)

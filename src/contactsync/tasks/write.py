@@ -29,6 +29,7 @@ from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
+from contactsync.providers.pool import CallMeter
 from contactsync.settings import get_settings
 from contactsync.store.ledger import plan_into_ledger, record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
@@ -38,7 +39,7 @@ from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
-from contactsync.tasks.outcomes import CallCounter, retry_delay
+from contactsync.tasks.outcomes import retry_delay
 from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
 
@@ -108,9 +109,9 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         if conn.status != "active":
             return
         previous = W(op.status)
-        calls = CallCounter()
+        calls = CallMeter()  # none made yet: the provider's own meter counts from when it is open
         try:
-            provider = provider_for(conn, on_call=calls.hit)
+            provider, calls = provider_for(conn)
         except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
             handle_failure(task, exc, Attempt("write", tenant_id, op.run_id, conn.id, calls))
             return
@@ -136,7 +137,7 @@ def _send(
     op: WriteOp,
     conn: Connection,
     provider: Provider,
-    calls: CallCounter,
+    calls: CallMeter,
     previous: W,
 ) -> None:
     run_id = op.run_id
@@ -178,7 +179,7 @@ def _send(
 
 
 def _look_for_lost_create(
-    task: Task[Any, Any], tenant_id: str, op: WriteOp, conn: Connection, provider: Provider, calls: CallCounter
+    task: Task[Any, Any], tenant_id: str, op: WriteOp, conn: Connection, provider: Provider, calls: CallMeter
 ) -> None:
     """Look for the echo of a create that may have been committed; adopt it, or look again, or park it.
 
@@ -229,9 +230,7 @@ def _lookup(op: WriteOp, dialect: str, provider: Provider, payload: dict[str, An
         return echo_among(s, op, dialect, found)
 
 
-def _set_status(
-    op_id: int, status: W, error: str, run_id: int | None, calls: CallCounter, failed: bool = False
-) -> None:
+def _set_status(op_id: int, status: W, error: str, run_id: int | None, calls: CallMeter, failed: bool = False) -> None:
     with db.session() as s:
         op = s.get(WriteOp, op_id)
         if op is not None and op.status != W.DONE:
