@@ -328,22 +328,6 @@ class Account:
             finally:
                 self.unique_names = unique
 
-    def admin_view(self) -> list[dict[str, Any]]:
-        with self.lock:
-            out = []
-            for s in self.ordered():
-                if s.broken is not None:
-                    continue
-                data = s.contact.model_dump(mode="json")
-                data.update(
-                    remote_id=s.id,
-                    modified_at=s.modified_at.isoformat(),
-                    remote_updated_at=s.remote_updated_at.isoformat(),
-                    deleted=s.deleted,
-                )
-                out.append(data)
-            return out
-
 
 def _synced_only(contact: CanonicalContact) -> CanonicalContact:
     return CanonicalContact.model_validate(contact.content() | {"deleted": False})

@@ -196,14 +196,3 @@ def reach_back(s: Session, conn: Connection, after: datetime | None) -> datetime
     if earliest is None:
         return after
     return min(after, window_start(earliest, clock_margin(conn)))
-
-
-def parked_count(s: Session, connection_id: int) -> int:
-    return int(
-        s.scalar(
-            select(func.count())
-            .select_from(WriteOp)
-            .where(WriteOp.connection_id == connection_id, WriteOp.status == W.PARKED)
-        )
-        or 0
-    )
