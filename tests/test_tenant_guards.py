@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from contactsync import db
 from contactsync.models import SyncRun, WriteOp
 from contactsync.models.base import utcnow
+from contactsync.states import RunStatus, WriteState
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.runs import cursor_of, start_run
@@ -39,7 +40,7 @@ def test_fetch_refuses_a_run_pointing_at_another_tenants_connection(env: dict[st
         fetch("t1", run_id)  # in-process: the task body, as a worker would run it
     with db.session() as s:
         run = s.get(SyncRun, run_id)
-        assert run is not None and run.status == "fetching" and run.pages_fetched == 0 and run.api_calls == 0
+        assert run is not None and run.status == RunStatus.FETCHING and run.pages_fetched == 0 and run.api_calls == 0
 
 
 def test_write_refuses_a_ledger_entry_pointing_at_another_tenants_connection(env: dict[str, str]) -> None:
@@ -50,11 +51,11 @@ def test_write_refuses_a_ledger_entry_pointing_at_another_tenants_connection(env
         assert conn is not None
         run = start_run(s, conn, full=True)
         assert run is not None
-        run.status = "writing"
+        run.status = RunStatus.WRITING
         cursor_of(s, conn).last_full_at = utcnow()
         plan_into_ledger(s, "t1", conn.id, run.id, allow_creates=True)
         op = s.scalar(select(WriteOp))
-        assert op is not None and op.status == "pending"
+        assert op is not None and op.status == WriteState.PENDING
         op_id = op.id
     with db.session() as s:
         s.execute(update(WriteOp).where(WriteOp.id == op_id).values(connection_id=theirs))
@@ -62,4 +63,4 @@ def test_write_refuses_a_ledger_entry_pointing_at_another_tenants_connection(env
         write("t1", op_id)
     with db.session() as s:
         op = s.get(WriteOp, op_id)
-        assert op is not None and op.status == "pending" and op.attempts == 0
+        assert op is not None and op.status == WriteState.PENDING and op.attempts == 0

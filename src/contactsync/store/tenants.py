@@ -17,6 +17,7 @@ from contactsync.providers.base import ConnectionConfig
 from contactsync.providers.pool import Leased
 from contactsync.providers.registry import DIALECTS
 from contactsync.settings import ConfigError, get_settings
+from contactsync.store.connections import reactivate
 from contactsync.validation import check_base_url
 
 
@@ -68,7 +69,7 @@ def upsert_tenant(
     else:
         conn.dialect, conn.base_url, conn.credentials = dialect, base_url, sealed
         conn.options = options or {}
-        conn.status, conn.status_reason = "active", None
+        reactivate(conn)
     s.flush()
     return tenant
 
@@ -112,7 +113,7 @@ def update_tenant(
     if base_url is not None and base_url != conn.base_url:
         conn.base_url, reconnect = base_url, True
     if reconnect:
-        conn.status, conn.status_reason = "active", None
+        reactivate(conn)
     s.flush()
     return tenant
 

@@ -31,6 +31,7 @@ from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
 from contactsync.providers.pool import CallMeter
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import plan_into_ledger, record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
@@ -40,14 +41,14 @@ from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import retry_delay
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the ledger id
 
 
-@app.task(name="contactsync.plan_writes", **INFRA_RETRY)
+@celery_task("contactsync.plan_writes", **INFRA_RETRY)
 def plan_writes(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
@@ -79,10 +80,10 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         if not op_ids:
             finish_writing(s, run)
     for op_id in op_ids:
-        send("contactsync.write", tenant_id, op_id)
+        enqueue(write, tenant_id, op_id)
 
 
-@app.task(name="contactsync.write", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.write", **{**INFRA_RETRY, "max_retries": None})
 def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     with db.engine().connect() as lock_conn:
         got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id}).scalar()
@@ -106,7 +107,7 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
                 _maybe_finish(tenant_id, op.run_id)
             return
         conn = owned_connection(s, tenant_id, op.connection_id)
-        if conn.status != "active":
+        if conn.status != ConnectionStatus.ACTIVE:
             return
         previous = W(op.status)
         calls = CallMeter()  # none made yet: the provider's own meter counts from when it is open
