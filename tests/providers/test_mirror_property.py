@@ -19,12 +19,12 @@ from contactsync.providers.base import Window
 from contactsync.providers.errors import NotFound, Transient
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge_mapping import carried_by_merge
+from contactsync.providers.registry import dialect_of
 from contactsync.providers.window import advance_watermark, next_window
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions
 
 LOOKBACK = timedelta(seconds=2)
 CARRIED = {"merge": carried_by_merge, "maesn": carried_by_maesn}
-FLAGS_DELETIONS = {"merge": True, "maesn": False}  # Merge reports deletions; Maesn only stops listing them
 
 ops = st.lists(
     st.one_of(
@@ -78,7 +78,7 @@ class Mirror:
         self.walk = None
         deletions = deletions_after_walk(
             full_walk=window.modified_after is None,
-            infers=infers_deletions(None, dialect_flags_deletions=FLAGS_DELETIONS[self.dialect]),
+            infers=infers_deletions(None, dialect_flags_deletions=dialect_of(self.dialect).flags_deletions),
             platform_was_still=page.infer_deletions,
         )
         for missing in set(self.rows) - seen if deletions is not Deletions.NONE else ():

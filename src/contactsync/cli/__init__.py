@@ -8,6 +8,7 @@ import sys
 import typer
 
 from contactsync.cli import admin, api, contacts, demo, match, ops, processes, review, secrets, tenants, writes
+from contactsync.providers.options import OptionsError
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
 from contactsync.validation import InputError
@@ -41,6 +42,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
-    except (ConfigError, ReviewError, InputError) as exc:
+    except (ConfigError, ReviewError, InputError, OptionsError) as exc:
         print(f"contactsync: error: {exc}", file=sys.stderr)
         sys.exit(2)

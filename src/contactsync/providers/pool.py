@@ -15,8 +15,8 @@ from typing import NamedTuple
 import httpx
 
 from contactsync.providers.base import ConnectionConfig, Provider
-from contactsync.providers.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
-from contactsync.providers.registry import open_provider
+from contactsync.providers.ratelimit import bucket_throttle
+from contactsync.providers.registry import dialect_of, open_provider, options_of
 
 
 class CallMeter:
@@ -62,7 +62,8 @@ def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionC
         if pooled is not None:
             _pool.pop(connection_id).provider.close()
         opened = config()
-        per_minute = int(opened.options.get("rate_limit_per_minute") or DEFAULT_PER_MINUTE.get(opened.dialect, 60))
+        asked = options_of(opened.dialect, opened.options).rate_limit_per_minute
+        per_minute = asked or dialect_of(opened.dialect).requests_per_minute
         calls = CallMeter()
         provider = open_provider(opened, throttle=bucket_throttle(connection_id, per_minute), on_request=calls)
         pooled = _pool[connection_id] = _Pooled(fingerprint, provider, calls)
