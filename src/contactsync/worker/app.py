@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from contactsync.logs import configure_logging
 from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix, shard_queues
 from contactsync.settings import get_settings
+from contactsync.worker.broker import transport_for
 
 
 def make_app() -> Celery:
@@ -35,8 +36,11 @@ def configure(capp: Celery) -> None:
     """(Re)apply the settings to the app; called again after the CLI starts embedded servers or a test
     switches to its own Redis prefix, so already-imported task modules keep using the one app object."""
     settings = get_settings()
+    broker_url = settings.redis_url or "redis://127.0.0.1:6379/0"
     capp.conf.update(
-        broker_url=settings.redis_url or "redis://127.0.0.1:6379/0",
+        broker_url=broker_url,
+        # kombu's Redis transport with a closed channel's ack turned into a logged error (see worker/broker.py).
+        broker_transport=transport_for(broker_url),
         task_serializer="json",
         accept_content=["json"],
         result_backend=None,
