@@ -69,15 +69,12 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     if keys:
         # A key that too many app contacts share (a surname, a franchise's domain) says little and would flood
         # the page with candidates; the batch matcher's rule sets it aside (`common_keys`), so both decide alike.
-        common = common_keys(
-            dict(
-                s.execute(
-                    select(ContactKey.key, func.count())
-                    .where(ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys))
-                    .group_by(ContactKey.key)
-                ).tuples()
-            )
-        )
+        holders = s.execute(
+            select(ContactKey.key, func.count())
+            .where(ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys))
+            .group_by(ContactKey.key)
+        ).tuples()
+        common = common_keys({k: n for k, n in holders})
         candidate_ids = select(ContactKey.app_contact_id).where(
             ContactKey.tenant_id == tenant_id, ContactKey.key.in_([k for k in keys if k not in common])
         )
