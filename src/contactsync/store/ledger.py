@@ -68,7 +68,7 @@ def _queue_op(
             remote_id=remote_id,
             payload=payload,
             idempotency_key=str(uuid.uuid4()),
-            status="pending",
+            status=WriteState.PENDING,
         )
         .on_conflict_do_nothing()
         .returning(WriteOp.id)

@@ -6,7 +6,6 @@ watermark moves only in the transaction that records the last page: a failed wal
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from celery import Task
@@ -18,34 +17,35 @@ from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
+from contactsync.providers.registry import dialect_of, options_of
 from contactsync.providers.window import advance, next_window
-from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
-from contactsync.store.lost_creates import reach_back, visibility_lag
-from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
+from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
+from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.tasks.reconcile import advance as advance_run
+from contactsync.tasks.reconcile import reconcile
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
-# Maesn marks no deletions: a contact missing from a complete full walk is the only sign it was deleted.
-DIALECTS_WITHOUT_DELETION_FLAG = ("maesn",)
 
 
-@app.task(name="contactsync.fetch", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.fetch", **{**INFRA_RETRY, "max_retries": None})
 def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
-        if run is None or run.status != "fetching":
+        if run is None or run.status != RunStatus.FETCHING:
             return
         conn = s.get(Connection, run.connection_id)
         assert conn is not None and conn.tenant_id == tenant_id
-        if conn.status != "active":
-            finish_run(s, run, "paused", f"connection is {conn.status}")
+        if conn.status != ConnectionStatus.ACTIVE:
+            transition_run(s, run, RunStatus.PAUSED, f"connection is {conn.status}")
             return
         s.expunge(conn)
     calls = CallCounter()
@@ -55,26 +55,28 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         while True:
             with db.session() as s:
                 run = get_run(s, tenant_id, run_id)
-                if run is None or run.status != "fetching":
+                if run is None or run.status != RunStatus.FETCHING:
                     return
                 token, page_no = run.page_token, run.pages_fetched
             page = provider.fetch_page(window, token)
             gone = _confirmed_absences(tenant_id, run_id, conn, provider, page)
             with db.session() as s:
                 run = lock_run(s, tenant_id, run_id)
-                if run is None or run.status != "fetching" or run.pages_fetched != page_no:
+                if run is None or run.status != RunStatus.FETCHING or run.pages_fetched != page_no:
                     return  # a duplicate of this task got there first
                 _record_page(s, run, conn, page_no, page, calls, gone)
-            send("contactsync.reconcile", tenant_id, run_id, page_no)
+            enqueue(reconcile, tenant_id, run_id, page_no)
             if page.next_token is None:
                 break
-        send("contactsync.advance", tenant_id, run_id)
+        enqueue(advance_run, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
 
 
 def _infers_deletions(conn: Connection) -> bool:
-    return bool(conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG))
+    # Where the platform flags no deletions, a contact missing from a complete full walk is the only sign of one.
+    asked = options_of(conn.dialect, conn.options).infer_deletions
+    return not dialect_of(conn.dialect).flags_deletions if asked is None else asked
 
 
 def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider: Provider, page: Page) -> list[str]:
@@ -87,7 +89,8 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
         run = get_run(s, tenant_id, run_id)
         if run is None or run.kind != "full":
             return []
-        limit = int(conn.options.get("verify_absences_max", 50))
+        asked = options_of(conn.dialect, conn.options).verify_absences_max
+        limit = 50 if asked is None else asked
         seen = [c.remote_id for c in page.contacts if c.remote_id]
         absent = unseen_remote_ids(s, tenant_id, conn.id, run_id, seen, limit=limit)
     if absent is None:
@@ -136,7 +139,7 @@ def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -
             return Window(modified_after=None, modified_before=run.window_before)
         if run.pages_fetched == 0 and run.window_after is None:
             cursor = cursor_of(s, conn)
-            lookback = timedelta(seconds=int(conn.options.get("lookback_seconds", get_settings().lookback_seconds)))
+            lookback = clock_margin(conn)
             window = next_window(cursor.watermark, lookback, provider.sync_finished_at())
             # Reach back to before the first send of any create whose answer was lost: this walk may then prove it
             # absent (or find its echo), whatever the watermark did meanwhile.
@@ -167,4 +170,4 @@ def _complete_walk(
             if gone:
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
-    run.status = "reconciling"
+    transition_run(s, run, RunStatus.RECONCILING)

@@ -29,7 +29,9 @@ from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
+from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import plan_writes as plan_into_ledger
 from contactsync.store.ledger import record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
@@ -39,14 +41,14 @@ from contactsync.store.tenants import provider_for
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter, retry_delay
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the ledger id
 
 
-@app.task(name="contactsync.plan_writes", **INFRA_RETRY)
+@celery_task("contactsync.plan_writes", **INFRA_RETRY)
 def plan_writes(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
@@ -60,7 +62,7 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         allow_creates = cursor is not None and cursor.last_full_at is not None
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
-        policy = str(conn.options.get("conflict_policy", "newer"))
+        policy = options_of(conn.dialect, conn.options).conflict_policy
         out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
         if out.held or out.reviews or out.removals:
@@ -78,10 +80,10 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         if not op_ids:
             finish_writing(s, run)
     for op_id in op_ids:
-        send("contactsync.write", tenant_id, op_id)
+        enqueue(write, tenant_id, op_id)
 
 
-@app.task(name="contactsync.write", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.write", **{**INFRA_RETRY, "max_retries": None})
 def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
     with db.engine().connect() as lock_conn:
         got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": LOCK_CLASS, "o": op_id}).scalar()
@@ -106,7 +108,7 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
             return
         conn = s.get(Connection, op.connection_id)
         assert conn is not None
-        if conn.status != "active":
+        if conn.status != ConnectionStatus.ACTIVE:
             return
         previous = W(op.status)
         calls = CallCounter()

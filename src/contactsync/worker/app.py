@@ -8,10 +8,11 @@ re-drives runs whose worker died (see `tasks.schedule`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import structlog
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready, worker_shutting_down
 from kombu import Exchange, Queue
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -20,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from contactsync.logs import configure_logging
 from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix, shard_queues
 from contactsync.settings import get_settings
+from contactsync.worker.broker import transport_for
 
 
 def make_app() -> Celery:
@@ -34,8 +36,11 @@ def configure(capp: Celery) -> None:
     """(Re)apply the settings to the app; called again after the CLI starts embedded servers or a test
     switches to its own Redis prefix, so already-imported task modules keep using the one app object."""
     settings = get_settings()
+    broker_url = settings.redis_url or "redis://127.0.0.1:6379/0"
     capp.conf.update(
-        broker_url=settings.redis_url or "redis://127.0.0.1:6379/0",
+        broker_url=broker_url,
+        # kombu's Redis transport with a closed channel's ack turned into a logged error (see worker/broker.py).
+        broker_transport=transport_for(broker_url),
         task_serializer="json",
         accept_content=["json"],
         result_backend=None,
@@ -98,6 +103,21 @@ INFRA_RETRY: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 20,
 }
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def celery_task(name: str, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """`app.task` that keeps the function's signature on the task (the stubs' overloads lose it when options
+    come as a dict), so mypy checks every `enqueue(task, ...)` (see `worker.routing`) against the task itself."""
+    return cast("Callable[[Callable[P, R]], Task[P, R]]", app.task(name=name, **options))
+
+
+def bound_celery_task(name: str, **options: Any) -> Callable[[Callable[Concatenate[Any, P], R]], Task[P, R]]:
+    """`celery_task` for a function that takes the task itself first (to retry or read its request)."""
+    return cast("Callable[[Callable[Concatenate[Any, P], R]], Task[P, R]]", app.task(name=name, bind=True, **options))
 
 
 @task_prerun.connect
