@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, aliased
 from contactsync.appinput import AppInput
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.matching import blocking_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
-from contactsync.planning import digests
-from contactsync.records import match_record
 from contactsync.store import changes as feed
+from contactsync.sync.planning import digests
 
 # PostgreSQL takes at most 65,535 bound parameters in one statement; a key row binds three.
 _KEY_ROWS_PER_STATEMENT = 10_000

@@ -18,15 +18,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
-from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
+from contactsync.matching.blocking import HOLDER_LIMIT, WEAK_HOLDER_LIMIT, common_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
-from contactsync.planning import LinkBasis, same_valid_tax_id
-from contactsync.records import match_record
 from contactsync.states import ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
+from contactsync.sync.planning import LinkBasis, same_valid_tax_id
+
+# `too_common` compares a key's holders with a limit; a count capped one past the highest limit decides the same.
+_HOLDERS_READ = max(HOLDER_LIMIT, WEAK_HOLDER_LIMIT) + 1
 
 
 @dataclass
@@ -66,11 +69,11 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     todo = [r for r in todo if r.id not in echoes]
     left = [match_record(str(r.id), r.data) for r in todo]
     keys = sorted({k for rec in left for k in blocking_keys(rec)})
-    candidates = _candidates(s, tenant_id, keys)
+    candidates, common = _candidates(s, tenant_id, keys)
     right = [match_record(str(a.id), a.data) for a in candidates]
     by_id = {a.id: a for a in candidates}
     # The tenant's model, re-fitted from its review decisions (the defaults until a person has decided some).
-    decisions = match_candidates(left, right, tenant_model(s, tenant_id)) if left and right else []
+    decisions = match_candidates(left, right, tenant_model(s, tenant_id), common) if left and right else []
     by_left: dict[str, list[Decision]] = {}
     for d in decisions:
         by_left.setdefault(d.left_id, []).append(d)
@@ -100,41 +103,39 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     return outcome
 
 
-def _candidates(s: Session, tenant_id: str, keys: list[str]) -> list[AppContact]:
-    """The app contacts that share a blocking key with the page, leaving out keys too common to say much.
+def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[AppContact], set[str]]:
+    """The app contacts that share a blocking key with the page, leaving out keys too common to say much (and
+    those keys, which the matcher sets aside too).
 
-    A key that very many app contacts share (a surname alone, a franchise's domain) would flood the page with
-    candidates; it is left out of the lookup (the matcher still compares all fields). Whether a key is common is
-    decided by reading at most `KEY_CANDIDATE_LIMIT + 1` of its index entries, so the cost of a page does not
-    grow with the size of the tenant (a count over the whole key would: a common key's count grows with it).
+    A key that too many app contacts share (a surname, a franchise's domain) says little and would flood the page
+    with candidates; the batch matcher's rule sets it aside (`common_keys`), so both decide alike. The rule only
+    asks whether a key's holders exceed a limit, so each key's index entries are read up to `_HOLDERS_READ` (one
+    past the highest limit) and no further: the cost of a page does not grow with the size of the tenant, as a
+    count over every holder of a common key would.
     Linked app contacts stay candidates: the decision must not depend on which page a worker happened to
     reconcile first. A sure match to an app contact that is already linked becomes a review item instead (a
     possible duplicate in the books), never a second link.
     """
     if not keys:
-        return []
+        return [], set()
     page_keys = values(column("key", Text), name="page_keys").data([(k,) for k in keys])
     hits = (
         select(ContactKey.app_contact_id)
         .where(ContactKey.tenant_id == tenant_id, ContactKey.key == page_keys.c.key)
-        .limit(KEY_CANDIDATE_LIMIT + 1)
+        .limit(_HOLDERS_READ)
         .lateral("hits")
     )
-    common = set(
-        s.scalars(
-            select(page_keys.c.key)
-            .select_from(page_keys.join(hits, true()))
-            .group_by(page_keys.c.key)
-            .having(func.count() > KEY_CANDIDATE_LIMIT)
-        )
+    holders = s.execute(
+        select(page_keys.c.key, func.count()).select_from(page_keys.join(hits, true())).group_by(page_keys.c.key)
     )
+    common = common_keys({k: n for k, n in holders})
     wanted = [k for k in keys if k not in common]
     if not wanted:
-        return []
+        return [], common
     candidate_ids = select(ContactKey.app_contact_id).where(
         ContactKey.tenant_id == tenant_id, ContactKey.key.in_(wanted)
     )
-    return list(
+    candidates = list(
         s.scalars(
             select(AppContact).where(
                 AppContact.tenant_id == tenant_id,
@@ -143,6 +144,7 @@ def _candidates(s: Session, tenant_id: str, keys: list[str]) -> list[AppContact]
             )
         )
     )
+    return candidates, common
 
 
 def _insert_links(
