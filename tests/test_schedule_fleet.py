@@ -15,10 +15,10 @@ import redis
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.embedded import refresh_process_settings
 from contactsync.models import SyncRun, Tenant
 from contactsync.models.base import utcnow
 from contactsync.redis_keys import celery_keyprefix, shard_queues, tenant_queue
-from contactsync.services import refresh_process_settings
 from contactsync.settings import get_settings
 from contactsync.states import ACTIVE_RUN_STATES
 from contactsync.store.tenants import upsert_tenant
