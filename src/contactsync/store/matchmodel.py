@@ -1,6 +1,6 @@
 """Each tenant's matching model fitted to its own books, stored, and fitted again when the books have changed.
 
-Fitting (`matching.tenantfit`) reads the tenant's whole app and remote sides, so it is not done per page: a
+Fitting (`matching.tenantfit`) reads both of the tenant's sides (see memory below), so it is not done per page: a
 run fits it once all its pages are reconciled (`refit_if_stale`) when there is no model yet or either side's
 size has moved by more than `REFIT_CHANGE` since the last fit, and the contacts of that run the engine did
 not link are reconciled again with it (`store.refit`). Every reconcile loads the stored model as the base on
@@ -8,6 +8,11 @@ which the tenant's review decisions are applied (`store.review.tenant_model`), s
 
 The loaded model is cached per process by tenant and fit time: it carries the tenant's word counts, which are
 too large to parse again for every page.
+
+Memory: whether to calibrate is decided from the names alone, read in chunks, and a fit reads at most
+`FIT_SAMPLE` records per side (every k-th by id beyond that), so a worker's memory does not grow with a big
+tenant. Up to `FIT_SAMPLE` records per side the fit is exactly the batch path's (`contactsync match`); beyond
+it the weights and word counts come from the sample, and decisions may differ from a batch fit on all records.
 """
 
 from __future__ import annotations
@@ -75,8 +80,8 @@ def _person_share(s: Session, tenant_id: str) -> float:
 def _sample(s: Session, model: type[AppContact] | type[RemoteContact], tenant_id: str, size: int) -> list[MatchRecord]:
     """The side's records to fit on: all of them up to `FIT_SAMPLE`, else every k-th by id (at most
     `FIT_SAMPLE`), so that fitting a big tenant needs bounded memory. EM fits a handful of weights and the
-    word frequencies; a few thousand records per side hold the same proportions as the whole (see
-    BENCHMARKS.md). Below `FIT_SAMPLE` the model is exactly the one `contactsync match` fits on the same data."""
+    word frequencies, which a systematic sample of tens of thousands of records estimates closely. Up to
+    `FIT_SAMPLE` the model is exactly the one `contactsync match` fits on the same data."""
     step = -(-size // FIT_SAMPLE)  # ceil
     ranked = (
         select(model.id, model.data, (func.row_number().over(order_by=model.id) - 1).label("rank"))

@@ -7,6 +7,10 @@ missing or the books changed enough, and the run's remote contacts are reconcile
 call, so that the decisions are those `contactsync match` takes with the same model. What the engine linked
 is undone first only while nothing was written through the link yet (no synced hash, no baseline): the
 writer has not run for this run, so no platform or app saw those links. A person's link is never revisited.
+
+Only a calibrated model (a tenant of mostly people) needs this second pass; it holds the run's unlinked remote
+contacts and their candidates in memory at once, so for a very big person tenant it is the part of a run whose
+memory still grows with the tenant (chunking it would change which candidates compete).
 """
 
 from __future__ import annotations
