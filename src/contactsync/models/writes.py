@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
@@ -40,7 +40,16 @@ MAYBE_SENT_STATES = (WriteState.IN_FLIGHT, WriteState.UNCERTAIN, WriteState.PARK
 
 class WriteOp(TenantScoped, Base):
     __tablename__ = "write_ops"
-    __table_args__ = (UniqueConstraint("connection_id", "op_key"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "op_key"),
+        # Every write batch asks whether its run still has entries open; the ledger keeps every entry ever sent,
+        # so the question must not grow with it.
+        Index(
+            "ix_write_ops_active_connection",
+            "connection_id",
+            postgresql_where=text(f"status IN ({', '.join(repr(str(s)) for s in ACTIVE_WRITE_STATES)})"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)

@@ -16,6 +16,7 @@ from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
 from contactsync.store.runs import open_write_ops, stale_runs, start_run, touch, unreconciled_pages
 from contactsync.tasks.routing import send
+from contactsync.tasks.write import dispatch_writes
 from contactsync.worker.app import app
 
 log = get_logger(__name__)
@@ -72,6 +73,7 @@ def trigger_sync(tenant_id: str, *, full: bool = False, trigger: str = "manual")
 def redrive_stale_runs(older_than_seconds: int) -> int:
     """Every step is idempotent, so a run without a heartbeat is simply sent its current step again."""
     todo: list[tuple[str, str, list[int], int]] = []
+    writes: list[tuple[str, list[int], int]] = []
     with db.session() as s:
         for run in stale_runs(s, older_than_seconds):
             if run.status == "fetching":
@@ -85,11 +87,14 @@ def redrive_stale_runs(older_than_seconds: int) -> int:
             elif run.status == "writing":
                 ops = open_write_ops(s, run)
                 if ops:
-                    todo.extend((run.tenant_id, "contactsync.write", [op], run.id) for op in ops)
+                    writes.append((run.tenant_id, ops, run.id))
                 else:
                     todo.append((run.tenant_id, "contactsync.plan_writes", [run.id], run.id))
             touch(s, run.id)
     for tenant_id, name, args, run_id in todo:
         log.info("re-driving stale run", run_id=run_id, task=name)
         send(name, tenant_id, *args)
-    return len({t[3] for t in todo})
+    for tenant_id, ops, run_id in writes:
+        log.info("re-driving stale run", run_id=run_id, task="contactsync.write_batch", writes=len(ops))
+        dispatch_writes(tenant_id, ops)
+    return len({t[3] for t in todo} | {w[2] for w in writes})
