@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
-from sqlalchemy import Connection as DbConnection
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contactsync import db
@@ -52,6 +50,7 @@ from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
 from contactsync.store.tenants import provider_for
+from contactsync.store.write_locks import locked_entries
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter, retry_delay
@@ -59,8 +58,6 @@ from contactsync.tasks.routing import send
 from contactsync.worker.app import INFRA_RETRY, app
 
 log = get_logger(__name__)
-LOCK_CLASS = 7301  # first key of the two-key advisory lock; the second is the ledger id
-LOCK_TRIES, LOCK_PAUSE_SECONDS = 4, 0.25
 
 
 @app.task(name="contactsync.plan_writes", **INFRA_RETRY)
@@ -121,43 +118,6 @@ def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         raise self.retry(countdown=1.0 + retry_delay(self.request.retries)) from None
 
 
-@contextmanager
-def _locked(op_ids: list[int]) -> Iterator[list[int]]:
-    """The entries of `op_ids` no other worker holds, locked for this task until the block ends.
-
-    An entry held by another task is skipped: that task sends it. A task that has just queued its own retry may
-    still hold its locks for a moment, so a busy entry is tried again briefly before it is left to the holder.
-    """
-    with db.engine().connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        mine = _try_locks(conn, op_ids)
-        for _ in range(LOCK_TRIES):
-            busy = [o for o in op_ids if o not in set(mine)]
-            if not busy:
-                break
-            time.sleep(LOCK_PAUSE_SECONDS)
-            mine = sorted([*mine, *_try_locks(conn, busy)], key=op_ids.index)
-        try:
-            yield mine
-        finally:
-            if mine:
-                conn.execute(
-                    text("SELECT pg_advisory_unlock(:c, o) FROM unnest(CAST(:ids AS integer[])) AS o"),
-                    {"c": LOCK_CLASS, "ids": mine},
-                )
-
-
-def _try_locks(conn: DbConnection, op_ids: list[int]) -> list[int]:
-    rows = conn.execute(
-        text(
-            "SELECT o FROM unnest(CAST(:ids AS integer[])) WITH ORDINALITY AS t(o, n)"
-            " WHERE pg_try_advisory_lock(:c, o) ORDER BY n"
-        ),
-        {"c": LOCK_CLASS, "ids": op_ids},
-    )
-    return [int(r[0]) for r in rows]
-
-
 @dataclass
 class _Outcome:
     """What became of one sent (or looked-up) entry, written by the transaction that takes the next entry."""
@@ -198,7 +158,7 @@ class _Batch:
 def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: int) -> list[int]:
     """Work the batch; returns the lost creates to look up again after a pause."""
     b = _Batch(task, tenant_id, looked)
-    with _locked(op_ids) as mine:
+    with locked_entries(op_ids) as mine:
         rest = _work(b, _still_open(b, mine))
     # The locks are released before anything is queued again, so a quick next attempt is not turned away.
     if rest:
