@@ -218,6 +218,8 @@ def _take(b: _Batch, op_id: int, outcome: _Outcome | None) -> tuple[WriteOp, boo
     that the create may have arrived)."""
     broken: Exception | None = None
     with db.session() as s:
+        if b.conn is not None:  # loaded first, so recording the previous answer finds it in the session
+            s.get(Connection, b.conn.id)
         if outcome is not None:
             _apply(s, b, outcome)
         _keep_alive(s, b)
