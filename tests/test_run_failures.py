@@ -24,8 +24,9 @@ from contactsync.models import Connection, RunPage, SyncRun, WriteOp
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.runs import start_run
 from contactsync.store.tenants import upsert_tenant
-from contactsync.tasks.routing import send
+from contactsync.tasks.reconcile import reconcile
 from contactsync.tasks.schedule import trigger_sync
+from contactsync.worker.routing import enqueue
 from tests.conftest import Workers
 from tests.misbehaving import Misbehaving, misbehaving_server
 
@@ -107,7 +108,7 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
         buggy.status = "reconciling"
         s.add(RunPage(run_id=buggy.id, tenant_id="buggy", page_no=0, remote_contact_ids=["not-an-id"]))
     workers.start(1, concurrency=4)
-    send("contactsync.reconcile", "buggy", buggy.id, 0)
+    enqueue(reconcile, "buggy", buggy.id, 0)
     # The closed port is synced the way an operator would: from the command line, waiting for the outcome.
     waiting = subprocess.Popen(
         [sys.executable, "-m", "contactsync", "sync", "closed", "--wait", "--timeout", "120"],

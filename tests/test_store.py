@@ -284,3 +284,34 @@ def test_review_decisions_are_kept_as_labels_and_refit_the_tenant_model(env: dic
         model = tenant_model(s, "t1")
         # "other" was decided apart six times; "same" was linked twice and rejected four times: not consistent.
         assert model.learned == {kind(other): "apart"}
+
+
+def test_a_run_moves_only_along_its_state_machine(env: dict[str, str]) -> None:
+    """`transition_run` refuses a move the machine does not have (the run is left as it was), and an end does the
+    bookkeeping: finished, its error kept, the tenant's lease free for the next run."""
+    import pytest
+
+    from contactsync.models import RunStatus, Tenant
+    from contactsync.store.runs import RunTransitionError, transition_run
+
+    make_tenant()
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        run = start_run(s, conn)
+        assert run is not None and run.status == RunStatus.FETCHING
+        with pytest.raises(RunTransitionError):
+            transition_run(s, run, RunStatus.SUCCEEDED)  # nothing was written yet
+        assert run.status == RunStatus.FETCHING and run.finished_at is None
+        transition_run(s, run, RunStatus.RECONCILING)
+        transition_run(s, run, RunStatus.WRITING)
+        assert start_run(s, conn) is None  # still the tenant's lease
+        transition_run(s, run, RunStatus.PARTIAL, "1 write(s) failed")
+        assert run.finished_at is not None and run.error == "1 write(s) failed"
+        tenant = s.get(Tenant, "t1")
+        assert tenant is not None and tenant.next_sync_at is not None and tenant.next_sync_at > run.finished_at
+        with pytest.raises(RunTransitionError):
+            transition_run(s, run, RunStatus.FAILED)  # an ended run stays ended
+        assert run.status == RunStatus.PARTIAL
+        s.flush()
+        assert start_run(s, conn) is not None

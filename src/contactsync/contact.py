@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contactsync.states import ContactStatus
+
 AddressType = Literal["billing", "shipping", "other"]
-ContactStatus = Literal["active", "archived"]
 
 # Longest value any canonical text field may hold. Accounting platforms cap names at 100-500 characters; a
 # longer value is a broken payload, and rejecting it keeps a 10 MB string out of the database and the matcher.
@@ -55,7 +56,7 @@ class CanonicalContact(BaseModel):
     tax_number: str | None = Field(default=None, max_length=64)
     phones: tuple[Phone, ...] = ()
     addresses: tuple[Address, ...] = ()
-    status: ContactStatus = "active"
+    status: ContactStatus = ContactStatus.ACTIVE
     currency: str | None = Field(default=None, max_length=8)
     # The platform's own clock (e.g. Xero's UpdatedDateUTC); used to decide which side is newer.
     remote_updated_at: datetime | None = None

@@ -20,6 +20,7 @@ from contactsync.api.deps import TenantId, not_found
 from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Link, RemoteContact
 from contactsync.models.base import utcnow
+from contactsync.states import ContactStatus
 from contactsync.store.contacts import upsert_app_contacts, write_keys
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/contacts", tags=["contacts"])
@@ -41,7 +42,7 @@ class AppContactIn(BaseModel):
     addresses: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
     is_customer: bool = False
     is_supplier: bool = False
-    status: str = "active"
+    status: str = ContactStatus.ACTIVE
     currency: str | None = None
 
 
@@ -162,7 +163,7 @@ def delete_contact(tenant_id: TenantId, app_id: str = AppIdPath) -> AppContactOu
     with db.session() as s:
         row = _row(s, tenant_id, app_id)
         if not row.deleted:
-            contact = CanonicalContact.model_validate({**row.data, "status": "archived"})
+            contact = CanonicalContact.model_validate({**row.data, "status": ContactStatus.ARCHIVED})
             row.data, row.content_hash = contact.content(), contact.content_hash()
             row.deleted, row.version, row.updated_at = True, row.version + 1, utcnow()
             write_keys(s, tenant_id, row.id, row.data)

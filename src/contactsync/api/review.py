@@ -16,6 +16,7 @@ from contactsync.api.deps import Caller, TenantId, not_found
 from contactsync.api.sessions import issue_session
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
+from contactsync.states import ReviewStatus
 from contactsync.store.decisions import Filters, bulk_accept, decide, list_items
 from contactsync.store.review import ReviewError
 from contactsync.store.tenant_admin import request_sync
@@ -103,10 +104,10 @@ def apply_decision(tenant_id: str, item_id: int, body: DecisionIn, who: str) -> 
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     op_id = done.pop("write_op", None)
     if op_id is not None:  # "create" is sent now, not with the next run
-        from contactsync.redis_keys import tenant_queue
         from contactsync.tasks.write import write
+        from contactsync.worker.routing import enqueue
 
-        write.apply_async(args=[tenant_id, int(op_id)], queue=tenant_queue(tenant_id, get_settings().queue_shards))
+        enqueue(write, tenant_id, int(op_id))
     return DecisionOut(**done, run_id=request_sync(tenant_id, "review"))
 
 
@@ -119,7 +120,7 @@ def apply_bulk(tenant_id: str, body: BulkIn, who: str) -> BulkOut:
 @router.get("/review-items", response_model=ItemsPage)
 def list_review_items(
     tenant_id: TenantId,
-    item_status: Annotated[Literal["open", "linked", "rejected", "created"], Query(alias="status")] = "open",
+    item_status: Annotated[ReviewStatus, Query(alias="status")] = ReviewStatus.OPEN,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_score: Annotated[float | None, Query(ge=0, le=1)] = None,
     q: Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$", description="Platform name contains")] = None,

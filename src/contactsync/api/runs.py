@@ -12,6 +12,7 @@ from contactsync import db
 from contactsync.api.deps import TenantId, not_found
 from contactsync.api.schemas import RunOut
 from contactsync.models import QuarantinedRecord, SyncRun, Tenant, WriteOp
+from contactsync.states import WriteState
 from contactsync.store.tenants import connection_of
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"])
@@ -55,7 +56,10 @@ def get_run(tenant_id: TenantId, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)
             select(QuarantinedRecord).where(QuarantinedRecord.run_id == run.id).order_by(QuarantinedRecord.id).limit(50)
         )
         failed = s.scalars(
-            select(WriteOp).where(WriteOp.run_id == run.id, WriteOp.status == "failed").order_by(WriteOp.id).limit(50)
+            select(WriteOp)
+            .where(WriteOp.run_id == run.id, WriteOp.status == WriteState.FAILED)
+            .order_by(WriteOp.id)
+            .limit(50)
         )
         return RunDetail(
             **RunOut.of(run).model_dump(),

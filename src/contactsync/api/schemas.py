@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
 from contactsync.api.deps import TENANT_ID_PATTERN
 from contactsync.models import RUN_COUNTERS, Connection, SyncRun
+from contactsync.states import TenantState
 
 Secret = SecretStr
 
@@ -127,7 +128,7 @@ class TenantOut(BaseModel):
 
 
 class TenantDetail(TenantOut):
-    status: Literal["unconnected", "paused", "active", "needs_reauth", "disabled", "syncing"]
+    status: TenantState
     connection: ConnectionOut | None
     last_run: RunOut | None
     last_success_at: datetime | None

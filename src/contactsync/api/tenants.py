@@ -20,6 +20,7 @@ from contactsync.api.schemas import (
 )
 from contactsync.models import ACTIVE_RUN_STATES, Tenant
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus, TenantState
 from contactsync.store.tenant_admin import overview, purge_tenant, rotate_credentials
 from contactsync.store.tenants import connection_of, upsert_tenant
 
@@ -45,15 +46,15 @@ def detail(tenant_id: str) -> TenantDetail:
         ov = overview(s, tenant)
         conn = ov.connection
         if conn is None:
-            state = "unconnected"
+            state = TenantState.UNCONNECTED
         elif tenant.paused:
-            state = "paused"
-        elif conn.status != "active":
-            state = conn.status
+            state = TenantState.PAUSED
+        elif conn.status != ConnectionStatus.ACTIVE:
+            state = TenantState(conn.status)
         elif ov.last_run is not None and ov.last_run.status in ACTIVE_RUN_STATES:
-            state = "syncing"
+            state = TenantState.SYNCING
         else:
-            state = "active"
+            state = TenantState.ACTIVE
         return TenantDetail(
             **_out(tenant).model_dump(),
             status=state,

@@ -25,6 +25,7 @@ from contactsync.demo import APP_EDITED_AT, DEMO_TENANTS, EDITED_PHONE_PREFIX, D
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
 from contactsync.services import running_services
+from contactsync.states import ReviewStatus, RunStatus
 
 console = Console()
 if not console.is_terminal:
@@ -107,7 +108,7 @@ def _serve_review(host: str, port: int) -> None:
         _, key = create_key(s, None, "demo")
         busiest = s.execute(
             select(ReviewItem.tenant_id, func.count())
-            .where(ReviewItem.status == "open")
+            .where(ReviewItem.status == ReviewStatus.OPEN)
             .group_by(ReviewItem.tenant_id)
             .order_by(func.count().desc())
             .limit(1)
@@ -211,7 +212,7 @@ def _print_summary(runs: dict[str, SyncRun | None], sandbox_url: str, before: di
             continue
         ok = (
             ok
-            and run.status == "succeeded"
+            and run.status == RunStatus.SUCCEEDED
             and after[tenant.tenant_id] == before[tenant.tenant_id] + run.created_remote
         )
         table.add_row(

@@ -20,6 +20,7 @@ from contactsync import db
 from contactsync.models import SyncRun
 from contactsync.models.base import utcnow
 from contactsync.services import running_services
+from contactsync.states import ConnectionStatus
 
 console = Console()
 
@@ -80,7 +81,7 @@ def register(app: typer.Typer) -> None:
             last = f"#{r.last_run_id} {age} ago" if r.last_run_started else "-"
             table.add_row(
                 r.tenant_id,
-                r.connection if r.connection == "active" else f"[red]{r.connection}[/red]",
+                r.connection if r.connection == ConnectionStatus.ACTIVE else f"[red]{r.connection}[/red]",
                 last,
                 r.last_run_status or "never",
                 duration(r.lag_seconds),
@@ -89,7 +90,7 @@ def register(app: typer.Typer) -> None:
             )
         console.print(table)
         for r in rows:
-            if r.connection != "active" and r.connection_reason:
+            if r.connection != ConnectionStatus.ACTIVE and r.connection_reason:
                 console.print(f"{r.tenant_id}: {r.connection_reason[:300]}", markup=False)
 
     @app.command()

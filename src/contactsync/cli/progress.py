@@ -18,6 +18,7 @@ from sqlalchemy import case, func, select
 
 from contactsync import db
 from contactsync.models import RunPage, SyncRun, WriteOp
+from contactsync.states import SETTLED_WRITE_STATES, RunStatus
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,9 @@ class RunProgress:
     def fraction(self, expected_contacts: int) -> float:
         if self.finished:
             return 1.0
-        if self.status == "fetching":
+        if self.status == RunStatus.FETCHING:
             return 0.4 * min(1.0, self.fetched / max(1, expected_contacts))
-        if self.status == "reconciling":
+        if self.status == RunStatus.RECONCILING:
             return 0.4 + 0.3 * self.reconciled / max(1, self.pages)
         return 0.7 + 0.3 * self.writes_done / max(1, self.writes)
 
@@ -64,7 +65,7 @@ def progress_of(run: SyncRun) -> RunProgress:
             select(func.count(), func.count().filter(RunPage.reconciled)).where(RunPage.run_id == run.id)
         ).one()
         writes, done = s.execute(
-            select(func.count(), func.sum(case((WriteOp.status.in_(("done", "failed")), 1), else_=0))).where(
+            select(func.count(), func.sum(case((WriteOp.status.in_(SETTLED_WRITE_STATES), 1), else_=0))).where(
                 WriteOp.run_id == run.id
             )
         ).one()

@@ -20,6 +20,7 @@ from contactsync.models import ACTIVE_RUN_STATES, Connection, ReviewItem, SyncRu
 from contactsync.models.base import utcnow
 from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix, shard_queues
 from contactsync.settings import get_settings
+from contactsync.states import ReviewStatus, RunStatus
 
 
 class StateCollector(Collector):
@@ -45,7 +46,7 @@ class StateCollector(Collector):
         with db.session() as s:
             for tenant, count in s.execute(
                 select(ReviewItem.tenant_id, func.count())
-                .where(ReviewItem.status == "open")
+                .where(ReviewItem.status == ReviewStatus.OPEN)
                 .group_by(ReviewItem.tenant_id)
             ):
                 reviews.add_metric([tenant], count)
@@ -53,7 +54,7 @@ class StateCollector(Collector):
                 writes.add_metric([state], count)
             last_ok = (
                 select(SyncRun.tenant_id, func.max(SyncRun.finished_at).label("at"))
-                .where(SyncRun.status == "succeeded")
+                .where(SyncRun.status == RunStatus.SUCCEEDED)
                 .group_by(SyncRun.tenant_id)
                 .subquery()
             )

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
+from contactsync.states import AppContactStatus
 
-
-class AppContactStatus(StrEnum):
-    """Where the contact stands from the platform's side: archived or deleted there reaches the app here."""
-
-    ACTIVE = "active"
-    ARCHIVED = "archived"
-    DELETED_ON_PLATFORM = "deleted_on_platform"
+__all__ = ["AppContact", "AppContactStatus", "ContactKey", "RemoteContact"]
 
 
 class AppContact(TenantScoped, Base):
@@ -42,7 +36,9 @@ class AppContact(TenantScoped, Base):
     edited_at: Mapped[datetime | None]
     stated: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     unknown_fields: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
-    status: Mapped[str] = mapped_column(String(32), default=AppContactStatus.ACTIVE, server_default="active")
+    status: Mapped[str] = mapped_column(
+        String(32), default=AppContactStatus.ACTIVE, server_default=AppContactStatus.ACTIVE.value
+    )
     created_at: Mapped[datetime] = created_at_column()
 
 

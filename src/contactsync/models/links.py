@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
+from contactsync.states import ReviewStatus, sql_in
 
 
 class Link(TenantScoped, Base):
@@ -48,7 +49,7 @@ class ReviewItem(TenantScoped, Base):
             "uq_review_items_open_remote",
             "remote_contact_id",
             unique=True,
-            postgresql_where=text("status = 'open'"),
+            postgresql_where=text(sql_in("status", [ReviewStatus.OPEN])),
         ),
     )
 
@@ -58,8 +59,8 @@ class ReviewItem(TenantScoped, Base):
     candidates: Mapped[list[Any]]
     # match (which app contact is this?) | tax_id_conflict (a linked pair whose valid tax ids differ)
     reason: Mapped[str] = mapped_column(String(32), default="match", server_default="match")
-    # open | linked | rejected
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    # a ReviewStatus
+    status: Mapped[str] = mapped_column(String(16), default=ReviewStatus.OPEN, index=True)
     resolved_by: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()

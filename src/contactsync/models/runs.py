@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column
+from contactsync.states import ACTIVE_RUN_STATES, RunStatus, sql_in
 
+__all__ = ["ACTIVE_RUN_STATES", "RUN_COUNTERS", "QuarantinedRecord", "RunPage", "RunStatus", "SyncCursor", "SyncRun"]
 
-class RunStatus(StrEnum):
-    FETCHING = "fetching"
-    RECONCILING = "reconciling"
-    WRITING = "writing"
-    SUCCEEDED = "succeeded"  # every write went through
-    PARTIAL = "partial"  # the run ended, but writes failed or creates wait parked for evidence (see counters)
-    FAILED = "failed"
-    PAUSED = "paused"
-
-
-ACTIVE_RUN_STATES = (RunStatus.FETCHING, RunStatus.RECONCILING, RunStatus.WRITING)
 
 # Counters a run accumulates; tasks on different workers add to them with atomic UPDATEs.
 RUN_COUNTERS = (
@@ -50,7 +40,7 @@ class SyncRun(TenantScoped, Base):
             "uq_sync_runs_active_tenant",
             "tenant_id",
             unique=True,
-            postgresql_where=text("status IN ('fetching', 'reconciling', 'writing')"),
+            postgresql_where=text(sql_in("status", ACTIVE_RUN_STATES)),
         ),
     )
 
@@ -58,8 +48,8 @@ class SyncRun(TenantScoped, Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
     # full | incremental
     kind: Mapped[str] = mapped_column(String(16))
-    # a RunStatus
-    status: Mapped[str] = mapped_column(String(16), default="fetching")
+    # a RunStatus; changed only by `store.runs.transition_run`
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.FETCHING)
     trigger: Mapped[str] = mapped_column(String(32), default="schedule")
     window_after: Mapped[datetime | None]
     window_before: Mapped[datetime | None]

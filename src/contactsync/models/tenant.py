@@ -9,6 +9,7 @@ from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column
+from contactsync.states import ConnectionStatus
 
 
 class Tenant(Base):
@@ -37,7 +38,7 @@ class Connection(TenantScoped, Base):
     base_url: Mapped[str] = mapped_column(Text)
     credentials: Mapped[bytes] = mapped_column(LargeBinary)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # active | needs_reauth | disabled
-    status: Mapped[str] = mapped_column(String(32), default="active")
+    # a ConnectionStatus
+    status: Mapped[str] = mapped_column(String(32), default=ConnectionStatus.ACTIVE)
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()

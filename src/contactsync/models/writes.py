@@ -8,34 +8,15 @@ its state tells a retry whether an earlier attempt may already have reached the 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
+from contactsync.states import ACTIVE_WRITE_STATES, MAYBE_SENT_STATES, OPEN_WRITE_STATES, WriteState
 
-
-class WriteState(StrEnum):
-    """Where a ledger entry stands. Only `pending` and `in_flight` hold a run open; a parked create waits for
-    evidence (its echo in a walk or a look-up, or a walk of its whole window after the visibility lag) across
-    runs, so one lost answer never keeps a run going for the length of a platform's lag."""
-
-    PENDING = "pending"  # not sent yet, or known not to have arrived
-    IN_FLIGHT = "in_flight"  # being sent, or sent and the worker died
-    UNCERTAIN = "uncertain"  # sent, the answer was lost; being looked up now
-    PARKED = "parked"  # sent, the answer was lost, not found yet: later runs look again
-    DONE = "done"
-    FAILED = "failed"  # the platform refused it; kept for a person
-
-
-# States that keep the run writing (the work is in the run's hands).
-ACTIVE_WRITE_STATES = (WriteState.PENDING, WriteState.IN_FLIGHT, WriteState.UNCERTAIN)
-# States of an entry not finished yet (a parked create is open but waits outside any run).
-OPEN_WRITE_STATES = (*ACTIVE_WRITE_STATES, WriteState.PARKED)
-# A create in these states may have reached the platform: a fetched contact may be its echo.
-MAYBE_SENT_STATES = (WriteState.IN_FLIGHT, WriteState.UNCERTAIN, WriteState.PARKED)
+__all__ = ["ACTIVE_WRITE_STATES", "MAYBE_SENT_STATES", "OPEN_WRITE_STATES", "WriteOp", "WriteState"]
 
 
 class WriteOp(TenantScoped, Base):
@@ -61,7 +42,8 @@ class WriteOp(TenantScoped, Base):
     remote_id: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]]
     idempotency_key: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # a WriteState
+    status: Mapped[str] = mapped_column(String(16), default=WriteState.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     # Our clock just before the first request went out: the window a walk must cover, after the platform's
     # visibility lag, before the absence of a create whose answer was lost means anything.

@@ -27,6 +27,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.countries import country_code
 from contactsync.providers.errors import RecordError
+from contactsync.states import ContactStatus
 
 _ADDRESS_IN = {
     "BILLING": "billing",
@@ -37,12 +38,12 @@ _ADDRESS_IN = {
     None: "billing",
 }
 _STATUS_IN = {
-    "ACTIVE": "active",
-    "ARCHIVED": "archived",
-    "INACTIVE": "archived",
-    "ARCHIVE": "archived",
-    "DISABLED": "archived",
-    None: "active",
+    "ACTIVE": ContactStatus.ACTIVE,
+    "ARCHIVED": ContactStatus.ARCHIVED,
+    "INACTIVE": ContactStatus.ARCHIVED,
+    "ARCHIVE": ContactStatus.ARCHIVED,
+    "DISABLED": ContactStatus.ARCHIVED,
+    None: ContactStatus.ACTIVE,
 }
 _UPDATED_KEYS = (
     "updatedDate",

@@ -21,17 +21,18 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.countries import country_code
 from contactsync.providers.errors import RecordError
+from contactsync.states import ContactStatus
 
 _ADDRESS_IN = {"BILLING": "billing", "SHIPPING": "shipping", None: "other"}
 _ADDRESS_OUT = {"billing": "BILLING", "shipping": "SHIPPING", "other": None}
 # Merge documents ACTIVE/ARCHIVED; connectors pass through their platform's word for the same two states.
 _STATUS_IN = {
-    "ACTIVE": "active",
-    "ARCHIVED": "archived",
-    "INACTIVE": "archived",
-    "ARCHIVE": "archived",
-    "DISABLED": "archived",
-    None: "active",
+    "ACTIVE": ContactStatus.ACTIVE,
+    "ARCHIVED": ContactStatus.ARCHIVED,
+    "INACTIVE": ContactStatus.ARCHIVED,
+    "ARCHIVE": ContactStatus.ARCHIVED,
+    "DISABLED": ContactStatus.ARCHIVED,
+    None: ContactStatus.ACTIVE,
 }
 
 

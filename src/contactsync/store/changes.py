@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
+from contactsync.states import ContactStatus
 
 FIELDS_CHANGED = "fields_changed"
 PLATFORM_ONLY = "platform_only"
@@ -159,7 +160,7 @@ def app_contact_updated(s: Session, row: AppContact, new_content: dict[str, Any]
     items: list[dict[str, Any]] = [
         {"kind": FIELDS_CHANGED, "app_id": row.app_id, "remote_id": remote_id, "data": {"fields": fields}}
     ]
-    if fields.get("status") == "archived":
+    if fields.get("status") == ContactStatus.ARCHIVED:
         items.append({"kind": ARCHIVED, "app_id": row.app_id, "remote_id": remote_id, "data": {}})
     record(s, row.tenant_id, items)
 

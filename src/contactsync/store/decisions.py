@@ -19,6 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.models import AppContact, RemoteContact, ReviewItem, WriteOp
+from contactsync.states import ReviewStatus, WriteState
 from contactsync.store import changes as feed
 from contactsync.store import review
 from contactsync.store.review import ReviewError
@@ -30,7 +31,7 @@ _TOP_SCORE = ReviewItem.candidates[0]["score"].as_float()
 
 @dataclass
 class Filters:
-    status: str = "open"
+    status: ReviewStatus = ReviewStatus.OPEN
     min_score: float | None = None
     max_score: float | None = None
     q: str | None = None
@@ -106,7 +107,7 @@ def decide(s: Session, tenant_id: str, item_id: int, action: Action, app_id: str
     conn = connection_of(s, tenant_id)
     if app is None or conn is None:
         raise ReviewError("no such app contact, or the tenant has no connection")
-    item.status = "created"
+    item.status = ReviewStatus.CREATED
     op_id = s.execute(
         pg_insert(WriteOp)
         .values(
@@ -118,7 +119,7 @@ def decide(s: Session, tenant_id: str, item_id: int, action: Action, app_id: str
             app_contact_id=app.id,
             payload=app.data,
             idempotency_key=str(uuid.uuid4()),
-            status="pending",
+            status=WriteState.PENDING,
         )
         .on_conflict_do_nothing()
         .returning(WriteOp.id)

@@ -22,6 +22,7 @@ from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.planning import LinkBasis, same_valid_tax_id
 from contactsync.records import match_record
+from contactsync.states import ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
@@ -104,7 +105,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
         if sure and _insert_link(s, tenant_id, remote, by_id[int(sure[0].right_id)], sure[0]):
             outcome.linked += 1
             feed.linked(s, tenant_id, int(sure[0].right_id), remote.id, "engine")
-            _close_review(s, remote.id, "linked", "engine")
+            _close_review(s, remote.id, ReviewStatus.LINKED, "engine")
         elif mine:
             _open_review(s, tenant_id, remote.id, mine)
             outcome.reviewed += 1
@@ -144,12 +145,12 @@ def _open_review(s: Session, tenant_id: str, remote_id: int, decisions: list[Dec
         for d in sorted(decisions, key=lambda d: -d.score)
     ]
     existing = s.scalar(
-        select(ReviewItem).where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == "open")
+        select(ReviewItem).where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == ReviewStatus.OPEN)
     )
     if existing is not None:
         existing.candidates = candidates
         return
-    s.add(ReviewItem(tenant_id=tenant_id, remote_contact_id=remote_id, candidates=candidates, status="open"))
+    s.add(ReviewItem(tenant_id=tenant_id, remote_contact_id=remote_id, candidates=candidates, status=ReviewStatus.OPEN))
     s.flush()
 
 
@@ -160,7 +161,7 @@ def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) ->
     rejecting it ends the link.
     """
     if s.scalar(select(ReviewItem.id).where(ReviewItem.remote_contact_id == link.remote_contact_id,
-                                            ReviewItem.status == "open")) is not None:  # fmt: skip
+                                            ReviewItem.status == ReviewStatus.OPEN)) is not None:  # fmt: skip
         return False
     candidate = {"app_contact_id": link.app_contact_id, "score": float(link.score), "explanation": {"reason": reason}}
     s.add(
@@ -170,12 +171,12 @@ def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) ->
     return True
 
 
-def _close_review(s: Session, remote_id: int, status: str, who: str) -> None:
+def _close_review(s: Session, remote_id: int, status: ReviewStatus, who: str) -> None:
     from contactsync.models.base import utcnow
 
     s.execute(
         update(ReviewItem)
-        .where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == "open")
+        .where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == ReviewStatus.OPEN)
         .values(status=status, resolved_by=who, resolved_at=utcnow())
     )
 
@@ -197,7 +198,7 @@ def review_candidate_ids(s: Session, tenant_id: str) -> set[int]:
     """App contacts named in an open review: never created remotely while a person may still link them."""
     ids: set[int] = set()
     for candidates in s.scalars(
-        select(ReviewItem.candidates).where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == "open")
+        select(ReviewItem.candidates).where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == ReviewStatus.OPEN)
     ):
         ids.update(int(c["app_contact_id"]) for c in candidates)
     return ids

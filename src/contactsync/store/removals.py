@@ -12,26 +12,18 @@ hooks in there.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from contactsync.models import AppContact, Link, RemoteContact, WriteOp
 from contactsync.models.base import utcnow
-from contactsync.models.contacts import AppContactStatus
-
-
-class PlatformState(StrEnum):
-    ACTIVE = "active"
-    ARCHIVED = "archived"
-    DELETED = "deleted"
+from contactsync.states import CANCELLABLE_WRITE_STATES, AppContactStatus, ContactStatus, PlatformState, WriteState
 
 
 def platform_state_of(remote: RemoteContact) -> PlatformState:
     if remote.deleted:
         return PlatformState.DELETED
-    if (remote.data or {}).get("status") == "archived":
+    if (remote.data or {}).get("status") == ContactStatus.ARCHIVED:
         return PlatformState.ARCHIVED
     return PlatformState.ACTIVE
 
@@ -43,8 +35,8 @@ def platform_state_changed(s: Session, link: Link, app: AppContact, state: Platf
             link.ended_at, link.end_reason, link.updated_at = utcnow(), "deleted on the platform", utcnow()
             s.execute(
                 update(WriteOp)
-                .where(WriteOp.app_contact_id == app.id, WriteOp.status.in_(("pending", "uncertain")))
-                .values(status="cancelled", last_error="the platform contact was deleted", updated_at=utcnow())
+                .where(WriteOp.app_contact_id == app.id, WriteOp.status.in_(CANCELLABLE_WRITE_STATES))
+                .values(status=WriteState.CANCELLED, last_error="the platform contact was deleted", updated_at=utcnow())
             )
         new_status = AppContactStatus.DELETED_ON_PLATFORM
     elif state is PlatformState.ARCHIVED:

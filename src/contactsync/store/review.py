@@ -19,6 +19,7 @@ from contactsync.matching.learn import Label, fit
 from contactsync.models import AppContact, Link, MatchLabel, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
 from contactsync.planning import LinkBasis
+from contactsync.states import ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.matchmodel import base_model
 
@@ -33,7 +34,7 @@ def open_items(s: Session, tenant_id: str, limit: int = 100) -> list[dict[str, A
     rows = s.execute(
         select(ReviewItem, RemoteContact)
         .join(RemoteContact, RemoteContact.id == ReviewItem.remote_contact_id)
-        .where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == "open")
+        .where(ReviewItem.tenant_id == tenant_id, ReviewItem.status == ReviewStatus.OPEN)
         .order_by(ReviewItem.id)
         .limit(limit)
     ).all()
@@ -61,7 +62,7 @@ def _item(s: Session, tenant_id: str, item_id: int) -> ReviewItem:
     )
     if item is None:
         raise ReviewError(f"no review item {item_id} for tenant {tenant_id}")
-    if item.status != "open":
+    if item.status != ReviewStatus.OPEN:
         raise ReviewError(f"review item {item_id} was already decided ({item.status})")
     return item
 
@@ -99,7 +100,7 @@ def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> Non
         raise ReviewError("the app contact or the remote contact is already linked")
     feed.linked(s, tenant_id, app.id, item.remote_contact_id, who)
     _label(s, item, app.id)
-    _close(item, "linked", who)
+    _close(item, ReviewStatus.LINKED, who)
 
 
 def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
@@ -114,7 +115,7 @@ def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
         ).all()
         feed.unlinked(s, tenant_id, [(a, r) for a, r in undone], who)
     _label(s, item, None)
-    _close(item, "rejected", who)
+    _close(item, ReviewStatus.REJECTED, who)
 
 
 def _confirm_pair(s: Session, item: ReviewItem, app: AppContact, who: str) -> None:
@@ -125,7 +126,7 @@ def _confirm_pair(s: Session, item: ReviewItem, app: AppContact, who: str) -> No
     pair.basis, pair.decided_by, pair.updated_at = LinkBasis.PERSON, "person", utcnow()
     accepted = [str(app.data.get("tax_number") or ""), str(remote.data.get("tax_number") or "")]
     pair.explanation = {**pair.explanation, "accepted_tax_ids": accepted, "review_item": item.id}
-    _close(item, "linked", who)
+    _close(item, ReviewStatus.LINKED, who)
 
 
 def _label(s: Session, item: ReviewItem, chosen: int | None) -> None:
@@ -158,5 +159,5 @@ def tenant_model(s: Session, tenant_id: str) -> Model:
     return fit([Label(tuple(levels), weight, same) for levels, weight, same in rows], base_model(s, tenant_id))
 
 
-def _close(item: ReviewItem, status: str, who: str) -> None:
+def _close(item: ReviewItem, status: ReviewStatus, who: str) -> None:
     item.status, item.resolved_by, item.resolved_at = status, who, utcnow()

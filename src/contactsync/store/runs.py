@@ -1,7 +1,9 @@
 """The life of a sync run: start (taking the tenant's lease), counters, page bookkeeping, stage changes, end.
 
 Stage changes happen under a row lock on the run, so the last of several concurrent reconcile or write tasks is
-the one (and only one) that moves the run on, whichever worker it runs on.
+the one (and only one) that moves the run on, whichever worker it runs on. Every change of a run's status goes
+through `transition_run`, which refuses a move `states.RUN_TRANSITIONS` does not allow and does the bookkeeping
+of a run that ends (its outcome reported, the tenant's next sync scheduled).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from contactsync.models import (
 )
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
+from contactsync.states import RUN_TRANSITIONS
 
 log = get_logger(__name__)
 
@@ -58,7 +61,9 @@ def start_run(s: Session, conn: Connection, *, full: bool = False, trigger: str 
         seconds=get_settings().full_sync_interval_seconds
     )
     kind = "full" if full or full_due or cursor.watermark is None else "incremental"
-    run = SyncRun(tenant_id=conn.tenant_id, connection_id=conn.id, kind=kind, status="fetching", trigger=trigger)
+    run = SyncRun(
+        tenant_id=conn.tenant_id, connection_id=conn.id, kind=kind, status=RunStatus.FETCHING, trigger=trigger
+    )
     try:
         with s.begin_nested():
             s.add(run)
@@ -181,17 +186,35 @@ def finish_writing(s: Session, run: SyncRun) -> None:
     run.created_remote = max(run.created_remote, done.get("create", 0))
     run.updated_remote = max(run.updated_remote, done.get("update", 0))
     if not run.write_errors and not parked:
-        finish_run(s, run, RunStatus.SUCCEEDED)
+        transition_run(s, run, RunStatus.SUCCEEDED)
         return
     reasons = []
     if run.write_errors:
         reasons.append(f"{run.write_errors} write(s) failed")
     if parked:
         reasons.append(f"{parked} create(s) whose answer was lost wait parked for evidence")
-    finish_run(s, run, RunStatus.PARTIAL, "; ".join(reasons))
+    transition_run(s, run, RunStatus.PARTIAL, "; ".join(reasons))
 
 
-def finish_run(s: Session, run: SyncRun, status: str, error: str | None = None) -> None:
+class RunTransitionError(RuntimeError):
+    """A run was asked to move where its state machine does not go (a bug, never a provider's doing)."""
+
+
+def transition_run(s: Session, run: SyncRun, to: RunStatus, error: str | None = None) -> None:
+    """Move the run (locked by the caller, see `lock_run`) to `to`. A stage change keeps the run's last error
+    unless one is given; an end records `error` (None on success) and the end time, reports the outcome and
+    schedules the tenant's next sync."""
+    if to not in RUN_TRANSITIONS.get(RunStatus(run.status), frozenset()):
+        raise RunTransitionError(f"run {run.id} cannot go from {run.status} to {to}")
+    if to in ACTIVE_RUN_STATES:
+        run.status = to
+        if error is not None:
+            run.error = error
+        return
+    _finish(s, run, to, error)
+
+
+def _finish(s: Session, run: SyncRun, status: RunStatus, error: str | None) -> None:
     run.status = status
     run.error = error
     run.finished_at = utcnow()

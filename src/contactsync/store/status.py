@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from contactsync.models import Connection, ReviewItem, SyncRun, Tenant, WriteOp
 from contactsync.models.base import utcnow
+from contactsync.states import ReviewStatus, RunStatus, WriteState
 
 
 @dataclass(frozen=True)
@@ -35,19 +36,19 @@ def tenant_statuses(s: Session, tenant_id: str | None = None) -> list[TenantStat
     last = select(SyncRun.tenant_id, func.max(SyncRun.id).label("run_id")).group_by(SyncRun.tenant_id).subquery("last")
     last_ok = (
         select(SyncRun.tenant_id, func.max(SyncRun.finished_at).label("at"))
-        .where(SyncRun.status == "succeeded")
+        .where(SyncRun.status == RunStatus.SUCCEEDED)
         .group_by(SyncRun.tenant_id)
         .subquery("last_ok")
     )
     reviews = (
         select(ReviewItem.tenant_id, func.count().label("n"))
-        .where(ReviewItem.status == "open")
+        .where(ReviewItem.status == ReviewStatus.OPEN)
         .group_by(ReviewItem.tenant_id)
         .subquery("reviews")
     )
     failed = (
         select(WriteOp.tenant_id, func.count().label("n"))
-        .where(WriteOp.status == "failed")
+        .where(WriteOp.status == WriteState.FAILED)
         .group_by(WriteOp.tenant_id)
         .subquery("failed")
     )

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from contactsync.models import Base, Connection, ReviewItem, SyncCursor, SyncRun, Tenant, WriteOp
 from contactsync.models.base import utcnow
+from contactsync.states import ConnectionStatus, ReviewStatus, RunStatus, WriteState
+from contactsync.store.connections import reactivate
 from contactsync.store.tenants import vault
 
 
@@ -33,7 +35,9 @@ def overview(s: Session, tenant: Tenant) -> Overview:
     conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant.id))
     last_run = s.scalar(select(SyncRun).where(SyncRun.tenant_id == tenant.id).order_by(SyncRun.id.desc()).limit(1))
     last_ok = s.scalar(
-        select(func.max(SyncRun.finished_at)).where(SyncRun.tenant_id == tenant.id, SyncRun.status == "succeeded")
+        select(func.max(SyncRun.finished_at)).where(
+            SyncRun.tenant_id == tenant.id, SyncRun.status == RunStatus.SUCCEEDED
+        )
     )
     # Lag: how old the newest platform change we know to have read is (the incremental watermark), else the age
     # of the last successful run; None before the first one.
@@ -48,11 +52,13 @@ def overview(s: Session, tenant: Tenant) -> Overview:
         open_reviews=s.scalar(
             select(func.count())
             .select_from(ReviewItem)
-            .where(ReviewItem.tenant_id == tenant.id, ReviewItem.status == "open")
+            .where(ReviewItem.tenant_id == tenant.id, ReviewItem.status == ReviewStatus.OPEN)
         )
         or 0,
         failed_writes=s.scalar(
-            select(func.count()).select_from(WriteOp).where(WriteOp.tenant_id == tenant.id, WriteOp.status == "failed")
+            select(func.count())
+            .select_from(WriteOp)
+            .where(WriteOp.tenant_id == tenant.id, WriteOp.status == WriteState.FAILED)
         )
         or 0,
     )
@@ -63,8 +69,8 @@ def rotate_credentials(s: Session, conn: Connection, new: dict[str, Any]) -> Non
     secrets = vault().open(conn.credentials)
     secrets.update({k: v for k, v in new.items() if v is not None})
     conn.credentials = vault().seal(secrets)
-    if conn.status == "needs_reauth":
-        conn.status, conn.status_reason = "active", None
+    if conn.status == ConnectionStatus.NEEDS_REAUTH:
+        reactivate(conn)
 
 
 def purge_tenant(s: Session, tenant_id: str) -> None:

@@ -18,6 +18,7 @@ from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.registry import DIALECTS, open_provider
 from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
 from contactsync.settings import ConfigError, get_settings
+from contactsync.store.connections import reactivate
 from contactsync.validation import check_base_url
 
 
@@ -69,7 +70,7 @@ def upsert_tenant(
     else:
         conn.dialect, conn.base_url, conn.credentials = dialect, base_url, sealed
         conn.options = options or {}
-        conn.status, conn.status_reason = "active", None
+        reactivate(conn)
     s.flush()
     return tenant
 
@@ -113,7 +114,7 @@ def update_tenant(
     if base_url is not None and base_url != conn.base_url:
         conn.base_url, reconnect = base_url, True
     if reconnect:
-        conn.status, conn.status_reason = "active", None
+        reactivate(conn)
     s.flush()
     return tenant
 

@@ -42,7 +42,7 @@ from contactsync.ratelimit import note_rate_limited
 from contactsync.redact import redact
 from contactsync.redis_keys import failure_streak_key
 from contactsync.settings import get_settings
-from contactsync.store.runs import add_counters, finish_run, get_run, lock_run
+from contactsync.store.runs import add_counters, get_run, lock_run, transition_run
 from contactsync.store.tenants import connection_secrets
 from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
 
@@ -143,7 +143,7 @@ def fail_run(attempt: Attempt, text: str) -> None:
     with db.session() as s:
         run = lock_run(s, attempt.tenant_id, attempt.run_id)
         if run is not None and run.status in ACTIVE_RUN_STATES:
-            finish_run(s, run, RunStatus.FAILED, f"{attempt.stage}: {text}"[:_MAX_TEXT])
+            transition_run(s, run, RunStatus.FAILED, f"{attempt.stage}: {text}"[:_MAX_TEXT])
     _forget_streak(attempt.run_id)
 
 

@@ -20,32 +20,35 @@ from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
 from contactsync.providers.window import advance, next_window
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.lost_creates import reach_back, visibility_lag
-from contactsync.store.runs import add_counters, cursor_of, finish_run, get_run, lock_run, record_page
+from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.tasks.reconcile import advance as advance_run
+from contactsync.tasks.reconcile import reconcile
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 # Maesn marks no deletions: a contact missing from a complete full walk is the only sign it was deleted.
 DIALECTS_WITHOUT_DELETION_FLAG = ("maesn",)
 
 
-@app.task(name="contactsync.fetch", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.fetch", **{**INFRA_RETRY, "max_retries": None})
 def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
-        if run is None or run.status != "fetching":
+        if run is None or run.status != RunStatus.FETCHING:
             return
         conn = s.get(Connection, run.connection_id)
         assert conn is not None and conn.tenant_id == tenant_id
-        if conn.status != "active":
-            finish_run(s, run, "paused", f"connection is {conn.status}")
+        if conn.status != ConnectionStatus.ACTIVE:
+            transition_run(s, run, RunStatus.PAUSED, f"connection is {conn.status}")
             return
         s.expunge(conn)
     calls = CallCounter()
@@ -55,20 +58,20 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         while True:
             with db.session() as s:
                 run = get_run(s, tenant_id, run_id)
-                if run is None or run.status != "fetching":
+                if run is None or run.status != RunStatus.FETCHING:
                     return
                 token, page_no = run.page_token, run.pages_fetched
             page = provider.fetch_page(window, token)
             gone = _confirmed_absences(tenant_id, run_id, conn, provider, page)
             with db.session() as s:
                 run = lock_run(s, tenant_id, run_id)
-                if run is None or run.status != "fetching" or run.pages_fetched != page_no:
+                if run is None or run.status != RunStatus.FETCHING or run.pages_fetched != page_no:
                     return  # a duplicate of this task got there first
                 _record_page(s, run, conn, page_no, page, calls, gone)
-            send("contactsync.reconcile", tenant_id, run_id, page_no)
+            enqueue(reconcile, tenant_id, run_id, page_no)
             if page.next_token is None:
                 break
-        send("contactsync.advance", tenant_id, run_id)
+        enqueue(advance_run, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
 
@@ -167,4 +170,4 @@ def _complete_walk(
             if gone:
                 log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
-    run.status = "reconciling"
+    transition_run(s, run, RunStatus.RECONCILING)

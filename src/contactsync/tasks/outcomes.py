@@ -7,7 +7,8 @@ import threading
 
 from contactsync import db
 from contactsync.models import ACTIVE_RUN_STATES, Connection, RunStatus
-from contactsync.store.runs import finish_run, lock_run
+from contactsync.store.connections import lost_authorisation
+from contactsync.store.runs import lock_run, transition_run
 
 
 class CallCounter:
@@ -37,8 +38,7 @@ def pause_for_reauth(tenant_id: str, run_id: int, connection_id: int, reason: st
     with db.session() as s:
         conn = s.get(Connection, connection_id)
         if conn is not None and conn.tenant_id == tenant_id:
-            conn.status = "needs_reauth"
-            conn.status_reason = reason[:2000]
+            lost_authorisation(conn, reason)
         run = lock_run(s, tenant_id, run_id)
         if run is not None and run.status in ACTIVE_RUN_STATES:
-            finish_run(s, run, RunStatus.PAUSED, f"re-authorisation needed: {reason}"[:2000])
+            transition_run(s, run, RunStatus.PAUSED, f"re-authorisation needed: {reason}"[:2000])

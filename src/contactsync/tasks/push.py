@@ -15,11 +15,11 @@ import httpx
 from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import PushTarget
-from contactsync.redis_keys import tenant_queue
 from contactsync.settings import get_settings
 from contactsync.store import changes
 from contactsync.store.push import SIGNATURE_HEADER, lock_cursor, secret_of, sign, targets_of
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 BATCH = 100
@@ -30,12 +30,10 @@ class DeliveryFailed(Exception):
 
 
 def request_push(tenant_id: str) -> None:
-    push_changes.apply_async(args=[tenant_id], queue=tenant_queue(tenant_id, get_settings().queue_shards))
+    enqueue(push_changes, tenant_id)
 
 
-@app.task(
-    name="contactsync.push", bind=True, max_retries=30, **{k: v for k, v in INFRA_RETRY.items() if k != "max_retries"}
-)
+@bound_celery_task("contactsync.push", **{**INFRA_RETRY, "max_retries": 30})
 def push_changes(self: Any, tenant_id: str) -> int:
     delivered = 0
     try:

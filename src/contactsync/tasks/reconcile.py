@@ -5,16 +5,18 @@ from __future__ import annotations
 from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import RunPage
+from contactsync.states import RunStatus
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.refit import refit_and_rereconcile
-from contactsync.store.runs import add_counters, get_run, lock_run, unreconciled_pages
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.store.runs import add_counters, get_run, lock_run, transition_run, unreconciled_pages
+from contactsync.tasks.write import plan_writes
+from contactsync.worker.app import INFRA_RETRY, celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 
 
-@app.task(name="contactsync.reconcile", **INFRA_RETRY)
+@celery_task("contactsync.reconcile", **INFRA_RETRY)
 def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
@@ -28,17 +30,17 @@ def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
     advance(tenant_id, run_id)
 
 
-@app.task(name="contactsync.advance", **INFRA_RETRY)
+@celery_task("contactsync.advance", **INFRA_RETRY)
 def advance(tenant_id: str, run_id: int) -> None:
     """Reconciling -> writing, exactly once: the run row is locked while the pages are counted. The tenant's
     model is fitted again first if its books changed enough (`store.refit`)."""
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
-        if run is None or run.status != "reconciling" or unreconciled_pages(s, run_id):
+        if run is None or run.status != RunStatus.RECONCILING or unreconciled_pages(s, run_id):
             return
         again = refit_and_rereconcile(s, tenant_id, run_id)
         if again.linked:  # net: links decided again are not counted twice
             add_counters(s, run_id, linked=again.linked)
-        run.status = "writing"
+        transition_run(s, run, RunStatus.WRITING)
         log.info("run reconciled", tenant_id=tenant_id, run_id=run_id, connection_id=run.connection_id)
-    send("contactsync.plan_writes", tenant_id, run_id)
+    enqueue(plan_writes, tenant_id, run_id)

@@ -7,22 +7,28 @@ lease (see `models.runs.SyncRun`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from sqlalchemy import or_, select
 
 from contactsync import db
 from contactsync.logs import get_logger
-from contactsync.models import Connection, Tenant
+from contactsync.models import Connection, RunStatus, Tenant
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus
 from contactsync.store.runs import open_write_ops, stale_runs, start_run, touch, unreconciled_pages
-from contactsync.tasks.routing import send
-from contactsync.tasks.write import dispatch_writes
-from contactsync.worker.app import app
+from contactsync.tasks.fetch import fetch
+from contactsync.tasks.reconcile import advance, reconcile
+from contactsync.tasks.write import dispatch_writes, plan_writes, write_batch
+from contactsync.worker.app import celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 
 
-@app.task(name="contactsync.schedule_tick")
+@celery_task("contactsync.schedule_tick")
 def schedule_tick() -> dict[str, int]:
     started = start_due_runs()
     redriven = redrive_stale_runs(get_settings().stale_run_seconds)
@@ -39,7 +45,7 @@ def start_due_runs(tenant_id: str | None = None, trigger: str = "schedule") -> i
             .join(Connection, Connection.tenant_id == Tenant.id)
             .where(
                 Tenant.paused.is_(False),
-                Connection.status == "active",
+                Connection.status == ConnectionStatus.ACTIVE,
                 or_(Tenant.next_sync_at.is_(None), Tenant.next_sync_at <= now),
             )
             .order_by(Tenant.next_sync_at.nulls_first())
@@ -53,7 +59,7 @@ def start_due_runs(tenant_id: str | None = None, trigger: str = "schedule") -> i
             if run is not None:
                 started.append((tenant.id, run.id))
     for tenant_id, run_id in started:
-        send("contactsync.fetch", tenant_id, run_id)
+        enqueue(fetch, tenant_id, run_id)
     return len(started)
 
 
@@ -66,35 +72,33 @@ def trigger_sync(tenant_id: str, *, full: bool = False, trigger: str = "manual")
         run = start_run(s, conn, full=full, trigger=trigger)
         run_id = run.id if run is not None else None
     if run_id is not None:
-        send("contactsync.fetch", tenant_id, run_id)
+        enqueue(fetch, tenant_id, run_id)
     return run_id
 
 
 def redrive_stale_runs(older_than_seconds: int) -> int:
     """Every step is idempotent, so a run without a heartbeat is simply sent its current step again."""
-    todo: list[tuple[str, str, list[int], int]] = []
-    writes: list[tuple[str, list[int], int]] = []
+    # (run id, the step to send again): each step is queued once the transaction that touched the runs commits.
+    todo: list[tuple[int, Callable[[], None], str]] = []
     with db.session() as s:
         for run in stale_runs(s, older_than_seconds):
-            if run.status == "fetching":
-                todo.append((run.tenant_id, "contactsync.fetch", [run.id], run.id))
-            elif run.status == "reconciling":
-                pages = unreconciled_pages(s, run.id)
+            tenant_id, run_id = run.tenant_id, run.id
+            if run.status == RunStatus.FETCHING:
+                todo.append((run_id, partial(enqueue, fetch, tenant_id, run_id), fetch.name))
+            elif run.status == RunStatus.RECONCILING:
+                pages = unreconciled_pages(s, run_id)
                 for page_no in pages:
-                    todo.append((run.tenant_id, "contactsync.reconcile", [run.id, page_no], run.id))
+                    todo.append((run_id, partial(enqueue, reconcile, tenant_id, run_id, page_no), reconcile.name))
                 if not pages:
-                    todo.append((run.tenant_id, "contactsync.advance", [run.id], run.id))
-            elif run.status == "writing":
+                    todo.append((run_id, partial(enqueue, advance, tenant_id, run_id), advance.name))
+            elif run.status == RunStatus.WRITING:
                 ops = open_write_ops(s, run)
                 if ops:
-                    writes.append((run.tenant_id, ops, run.id))
+                    todo.append((run_id, partial(dispatch_writes, tenant_id, ops), write_batch.name))
                 else:
-                    todo.append((run.tenant_id, "contactsync.plan_writes", [run.id], run.id))
-            touch(s, run.id)
-    for tenant_id, name, args, run_id in todo:
+                    todo.append((run_id, partial(enqueue, plan_writes, tenant_id, run_id), plan_writes.name))
+            touch(s, run_id)
+    for run_id, send_again, name in todo:
         log.info("re-driving stale run", run_id=run_id, task=name)
-        send(name, tenant_id, *args)
-    for tenant_id, ops, run_id in writes:
-        log.info("re-driving stale run", run_id=run_id, task="contactsync.write_batch", writes=len(ops))
-        dispatch_writes(tenant_id, ops)
-    return len({t[3] for t in todo} | {w[2] for w in writes})
+        send_again()
+    return len({t[0] for t in todo})

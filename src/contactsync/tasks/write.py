@@ -44,6 +44,7 @@ from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
 from contactsync.settings import get_settings
+from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import plan_writes as plan_into_ledger
 from contactsync.store.ledger import record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
@@ -54,13 +55,13 @@ from contactsync.store.write_locks import locked_entries
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter, retry_delay
-from contactsync.tasks.routing import send
-from contactsync.worker.app import INFRA_RETRY, app
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
+from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
 
 
-@app.task(name="contactsync.plan_writes", **INFRA_RETRY)
+@celery_task("contactsync.plan_writes", **INFRA_RETRY)
 def plan_writes(tenant_id: str, run_id: int) -> None:
     with db.session() as s:
         run = lock_run(s, tenant_id, run_id)
@@ -99,10 +100,10 @@ def dispatch_writes(tenant_id: str, op_ids: Sequence[int]) -> None:
     size = get_settings().write_batch_size
     ordered = sorted(op_ids)
     for start in range(0, len(ordered), size):
-        send("contactsync.write_batch", tenant_id, ordered[start : start + size])
+        enqueue(write_batch, tenant_id, ordered[start : start + size])
 
 
-@app.task(name="contactsync.write_batch", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.write_batch", **{**INFRA_RETRY, "max_retries": None})
 def write_batch(self: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: int = 0) -> None:
     """`looked`: how many look-ups the lost creates among `op_ids` have had (the batch re-queues only those)."""
     look_ids = _run_batch(self, tenant_id, [int(i) for i in op_ids], looked)
@@ -111,9 +112,10 @@ def write_batch(self: Task[Any, Any], tenant_id: str, op_ids: list[int], looked:
         raise self.retry(args=(tenant_id, look_ids, looked + 1), countdown=countdown) from None
 
 
-@app.task(name="contactsync.write", bind=True, **{**INFRA_RETRY, "max_retries": None})
+@bound_celery_task("contactsync.write", **{**INFRA_RETRY, "max_retries": None})
 def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
-    """One ledger entry: a batch of one (messages queued by an earlier version are still honoured)."""
+    """One ledger entry, as a batch of one: a create a review decision sends at once (and messages an earlier
+    version queued)."""
     if _run_batch(self, tenant_id, [int(op_id)], self.request.retries or 0):
         raise self.retry(countdown=1.0 + retry_delay(self.request.retries)) from None
 
@@ -162,7 +164,7 @@ def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: 
         rest = _work(b, _still_open(b, mine))
     # The locks are released before anything is queued again, so a quick next attempt is not turned away.
     if rest:
-        send("contactsync.write_batch", tenant_id, rest, looked)
+        enqueue(write_batch, tenant_id, rest, looked)
     _finish_runs_if_done(b)
     return b.look_again
 
@@ -229,7 +231,7 @@ def _take(b: _Batch, op_id: int, outcome: _Outcome | None) -> tuple[WriteOp, boo
         previous = W(op.status)
         conn = s.get(Connection, op.connection_id)
         assert conn is not None
-        if conn.status != "active":
+        if conn.status != ConnectionStatus.ACTIVE:
             b.stop = True
             return None
         if b.provider is None or b.conn is None or b.conn.id != conn.id:
