@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from contactsync import db
 from contactsync.cli import main
 from contactsync.models import Connection, Tenant
+from contactsync.providers.options import ConnectionOptions
 from contactsync.store.tenants import vault
 from contactsync.validation import InputError, check_base_url, check_tenant_id
 
@@ -109,8 +110,8 @@ def test_tenant_ids_and_base_urls() -> None:
         with pytest.raises(InputError):
             check_tenant_id(bad)
     assert check_base_url("http://127.0.0.1:8765/api")  # loopback never leaves the machine
-    assert check_base_url("http://sandbox:8765", {"allow_insecure_http": True})
-    assert check_base_url("https://169.254.169.254/", {"allow_link_local": True})
+    assert check_base_url("http://sandbox:8765", ConnectionOptions(allow_insecure_http=True))
+    assert check_base_url("https://169.254.169.254/", ConnectionOptions(allow_link_local=True))
     for bad in (
         "ftp://x.example",
         "https://user:pw@x.example",
@@ -119,3 +120,51 @@ def test_tenant_ids_and_base_urls() -> None:
     ):
         with pytest.raises(InputError):
             check_base_url(bad)
+
+
+def test_connection_options_are_checked_against_the_dialect_when_set(env: dict[str, str]) -> None:
+    """An unknown option, another dialect's option or a value the dialect cannot take: one line naming it, exit
+    code 2, and the connection as it was."""
+    base = "https://api.example.com/v1"
+    assert_one_line_error(cli(env, *ADD, "acme", "--base-url", base, "--option", "pagesize=50"), "pagesize", "known")
+    assert_one_line_error(
+        cli(env, *ADD, "acme", "--base-url", base, "--dialect", "maesn", "--option", "page_size=50"), "page_size"
+    )
+    with db.session() as s:
+        assert s.get(Tenant, "acme") is None
+    added = cli(env, *ADD, "acme", "--base-url", base, "--dialect", "maesn", "--option", "limit=20")
+    assert added.returncode == 0, added.stderr
+    assert_one_line_error(cli(env, "tenants", "update", "acme", "--option", "limit=7"), "limit", "5, 10, 20, 50, 100")
+    assert_one_line_error(cli(env, "tenants", "update", "acme", "--option", "conflict_policy=coin"), "conflict_policy")
+    # Moving the connection to a dialect its options do not fit is refused as well.
+    assert_one_line_error(cli(env, "tenants", "update", "acme", "--dialect", "merge"), "limit")
+    ok = cli(env, "tenants", "update", "acme", "--option", "update_method=put", "--option", "company_id=C1")
+    assert ok.returncode == 0, ok.stderr
+    with db.session() as s:
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == "acme"))
+        assert conn is not None and conn.dialect == "maesn"
+        assert conn.options == {"limit": 20, "update_method": "PUT", "company_id": "C1"}
+
+
+def test_stored_options_from_before_typing_still_load(env: dict[str, str]) -> None:
+    """A row written when options were an untyped dict (unknown keys, out-of-range values) still loads, and the
+    provider is still built from it, with the defaults where the stored value is not one this version takes."""
+    from contactsync.providers.registry import options_of
+    from contactsync.store.tenants import connection_config, provider_for, upsert_tenant
+
+    with db.session() as s:
+        upsert_tenant(
+            s, "old", name="Old", dialect="merge", base_url="https://x.example", api_key="k", account_token="t"
+        )
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == "old"))
+        assert conn is not None
+        conn.options = {"page_size": 500, "legacy_flag": True, "conflict_policy": "platform", "lookback_seconds": 90}
+    with db.session() as s:
+        conn = s.scalar(select(Connection).where(Connection.tenant_id == "old"))
+        assert conn is not None
+        options = options_of(conn.dialect, conn.options)
+        assert (options.conflict_policy, options.lookback_seconds) == ("platform", 90)
+        assert connection_config(conn).base_url == "https://x.example"
+        provider = provider_for(conn)
+        assert getattr(provider, "page_size") == 100  # noqa: B009  # the stored 500 was never served either
+        assert conn.options["legacy_flag"] is True  # loading changes nothing stored

@@ -68,7 +68,12 @@ def setup_tenant(
             base_url=f"{sandbox.url}/api/accounting/v1" if dialect == "merge" else sandbox.url,
             api_key="k",
             account_token=token,
-            options={"rate_limit_per_minute": 100_000, "page_size": 50, **(options or {})},
+            # Merge's page size: Maesn's pages keep their default size (it has no `page_size` option).
+            options={
+                "rate_limit_per_minute": 100_000,
+                **({"page_size": 50} if dialect == "merge" else {}),
+                **(options or {}),
+            },
         )
         upsert_app_contacts(s, "t1", split.app, updated_at=OLD)
     return split, token

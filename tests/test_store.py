@@ -206,6 +206,17 @@ def test_review_link_and_reject(env: dict[str, str]) -> None:
         link_row = s.scalar(select(Link))
         assert link_row is not None and link_row.decided_by == "person" and link_row.app_contact_id == a1
         assert open_items(s, "t1") == []
+        # A decision stands: a linked item is never turned into a create, only a rejected one is.
+        from contactsync.states import ReviewStatus
+        from contactsync.store.review import transition_review
+
+        linked, rejected = (s.get(ReviewItem, items[0]["item"]), s.get(ReviewItem, items[1]["item"]))
+        assert linked is not None and rejected is not None
+        with pytest.raises(ReviewError):
+            transition_review(linked, ReviewStatus.CREATED, "carol")
+        assert (linked.status, linked.resolved_by) == (ReviewStatus.LINKED, "alice")
+        transition_review(rejected, ReviewStatus.CREATED, "bob")
+        assert rejected.status == ReviewStatus.CREATED
 
 
 def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:

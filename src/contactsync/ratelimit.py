@@ -22,7 +22,6 @@ from contactsync.providers.errors import RateLimited
 from contactsync.redis_keys import cooldown_key, rate_limit_bucket, rate_limit_prefix
 from contactsync.settings import get_settings
 
-DEFAULT_PER_MINUTE = {"merge": 100, "maesn": 60}
 WINDOW_MARGIN_SECONDS = 2
 
 

@@ -25,14 +25,7 @@ from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import Connection, Tenant
 from contactsync.models.base import utcnow
-from contactsync.providers.webhooks import (
-    MAESN_SIGNATURE_HEADER,
-    MERGE_SIGNATURE_HEADER,
-    maesn_events,
-    merge_events,
-    verify_maesn_signature,
-    verify_merge_signature,
-)
+from contactsync.providers.registry import dialect_of
 from contactsync.redis_keys import webhook_seen_key
 from contactsync.settings import get_settings
 from contactsync.store.tenants import vault
@@ -56,24 +49,6 @@ def parse_json(body: bytes) -> Any:
         raise ValueError("body is not JSON") from None
 
 
-def merge_tenant_of(payload: Any) -> str | None:
-    """The tenant a Merge event is for: Link made its linked account with our tenant id as the origin id."""
-    if not isinstance(payload, dict):
-        return None
-    account = payload.get("linked_account")
-    origin = account.get("end_user_origin_id") if isinstance(account, dict) else None
-    return origin if isinstance(origin, str) and origin else None
-
-
-def _linked_account_matches(payload: Any, secrets: dict[str, Any]) -> bool:
-    expected = secrets.get("linked_account_id")
-    if not expected:
-        # Attached by hand with an account token only: there is no recorded account to compare with.
-        return True
-    account = payload.get("linked_account") if isinstance(payload, dict) else None
-    return isinstance(account, dict) and account.get("id") == expected
-
-
 def _first_delivery(tenant_id: str, body: bytes) -> bool:
     """Whether this verified body is new for the tenant within the replay window. The signature is a function of
     the body, so the body alone identifies a delivery (and re-encoding the signature does not make it new)."""
@@ -87,6 +62,18 @@ def _first_delivery(tenant_id: str, body: bytes) -> bool:
         client.close()
 
 
+def tenant_named_by(dialect: str, body: bytes) -> str | None:
+    """The tenant an event to the dialect's deployment-wide endpoint is for (None: unknown, or the dialect has no
+    such endpoint: its webhook URLs name the tenant)."""
+    tenant_of = dialect_of(dialect).webhooks.tenant_of
+    if tenant_of is None:
+        return None
+    try:
+        return tenant_of(parse_json(body))
+    except ValueError:
+        return None
+
+
 def accept_webhook(tenant_id: str, body: bytes, headers: dict[str, str], dialect: str | None = None) -> Verdict:
     """Verify and act on one webhook (headers with lower-case names). `dialect` pins the expected provider."""
     if any(not v.isascii() for v in headers.values()):
@@ -97,22 +84,15 @@ def accept_webhook(tenant_id: str, body: bytes, headers: dict[str, str], dialect
             return Verdict(*REFUSED)
         secrets = vault().open(conn.credentials)
         secret = str(secrets.get("webhook_secret") or "")
-        if conn.dialect == "merge":
-            signature = headers.get(MERGE_SIGNATURE_HEADER.lower(), "")
-            valid = verify_merge_signature(body, signature, secret)
-        else:
-            signature = headers.get(MAESN_SIGNATURE_HEADER.lower(), "")
-            valid = verify_maesn_signature(body, signature, secret)
-        if not valid:
+        hooks = dialect_of(conn.dialect).webhooks
+        if not hooks.verify(body, headers.get(hooks.signature_header.lower(), ""), secret):
             return Verdict(*REFUSED)
         try:
             payload = parse_json(body)
-            if conn.dialect == "merge" and not isinstance(payload, dict):
-                raise ValueError("a Merge webhook is an object")
-            events = merge_events(body) if conn.dialect == "merge" else maesn_events(body)
+            events = hooks.events(body)
         except (ValueError, TypeError, AttributeError, RecursionError):
             return Verdict(400, "body is not a webhook event")
-        if conn.dialect == "merge" and not _linked_account_matches(payload, secrets):
+        if not hooks.for_account(payload, secrets):
             return Verdict(403, "the event names another linked account")
         if not events:
             return Verdict(202, "no contact event")

@@ -71,7 +71,14 @@ class ReviewStatus(StrEnum):
     OPEN = "open"
     LINKED = "linked"  # linked to one of its candidates
     REJECTED = "rejected"  # none of the candidates: kept apart
-    CREATED = "created"  # none of the candidates: created in the app's books instead
+    CREATED = "created"  # none of the candidates: the app contact is created on the platform instead
+
+
+# A decided item stays decided; "create" is a rejection of the candidates followed by the create.
+REVIEW_TRANSITIONS: Mapping[ReviewStatus, frozenset[ReviewStatus]] = {
+    ReviewStatus.OPEN: frozenset({ReviewStatus.LINKED, ReviewStatus.REJECTED}),
+    ReviewStatus.REJECTED: frozenset({ReviewStatus.CREATED}),
+}
 
 
 class ContactStatus(StrEnum):

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
-from typing import Any
 
 import httpx
+
+from contactsync.providers.options import ConnectionOptions
 
 TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # Cloud metadata services reachable by name or by an address outside 169.254/16 and fe80::/10.
@@ -57,9 +57,9 @@ def is_forbidden_address(host: str) -> bool:
     return address.is_link_local or address in METADATA_ADDRESSES
 
 
-def check_base_url(url: str, options: Mapping[str, Any] | None = None) -> str:
+def check_base_url(url: str, options: ConnectionOptions | None = None) -> str:
     """The URL, if credentials may be sent to it under the connection's options; else `InputError`."""
-    opts = options or {}
+    opts = options or ConnectionOptions()
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -68,11 +68,11 @@ def check_base_url(url: str, options: Mapping[str, Any] | None = None) -> str:
         raise InputError(f"invalid base URL {url[:200]!r}: expected https://host/path")
     if parsed.userinfo:
         raise InputError("invalid base URL: credentials in the URL are not allowed; use --api-key")
-    if parsed.scheme == "http" and not opts.get("allow_insecure_http") and not is_loopback(parsed.host):
+    if parsed.scheme == "http" and not opts.allow_insecure_http and not is_loopback(parsed.host):
         raise InputError(
             f"base URL {url[:200]!r} is not https; set the option allow_insecure_http=true only for test servers"
         )
-    if is_forbidden_address(parsed.host) and not opts.get("allow_link_local"):
+    if is_forbidden_address(parsed.host) and not opts.allow_link_local:
         raise InputError(
             f"base URL host {parsed.host!r} is a link-local or cloud-metadata address; refused "
             "(option allow_link_local=true to allow it)"

@@ -125,10 +125,16 @@ def test_options_interval_maesn_keys_and_unconfigured_merge(server: str, admin: 
         "options": {"company_id": "C1"}}))  # fmt: skip
     assert attached["connection"]["dialect"] == "maesn" and attached["run_id"] is not None
     assert "maesn-key" not in str(attached) and "maesn-account" not in str(attached)
-    conn = ok(admin.put("/v1/tenants/m/connection/options", json={"conflict_policy": "platform", "page_size": 20}))
-    assert conn["options"] == {"conflict_policy": "platform", "page_size": 20}
-    assert admin.put("/v1/tenants/m/connection/options", json={"page_size": 0}).status_code == 422
+    conn = ok(admin.put("/v1/tenants/m/connection/options", json={"conflict_policy": "platform", "limit": 20}))
+    assert conn["options"] == {"conflict_policy": "platform", "limit": 20}
+    assert admin.put("/v1/tenants/m/connection/options", json={"limit": 7}).status_code == 422
     assert admin.put("/v1/tenants/m/connection/options", json={"unknown": 1}).status_code == 422
+    # Merge's page size is not an option of a Maesn connection: refused with the option named, nothing changed.
+    refused = admin.put("/v1/tenants/m/connection/options", json={"page_size": 20})
+    assert (
+        refused.status_code == 422 and "page_size" in refused.json()["detail"] and "maesn" in refused.json()["detail"]
+    )
+    assert ok(admin.get("/v1/tenants/m"))["connection"]["options"] == {"conflict_policy": "platform", "limit": 20}
     assert ok(admin.patch("/v1/tenants/m", json={"sync_interval_seconds": 600}))["sync_interval_seconds"] == 600
     assert admin.patch("/v1/tenants/m", json={"sync_interval_seconds": 5}).status_code == 422
 

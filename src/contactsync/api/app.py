@@ -13,6 +13,7 @@ from sqlalchemy.exc import DataError
 
 from contactsync.api import changes, connect, contacts, page, push, review, runs, tenants, webhooks
 from contactsync.api.page import HERE
+from contactsync.providers.options import OptionsError
 
 DESCRIPTION = """Keeps your app's contacts in sync with your tenants' accounting platforms.
 
@@ -33,6 +34,12 @@ async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
     """Text PostgreSQL cannot hold (NUL characters, lone surrogates) or a value outside a column's range is the
     caller's input, not a server failure: 422, whichever route and field it came through."""
     return JSONResponse({"detail": "a value cannot be stored (NUL character, invalid text or out of range)"}, 422)
+
+
+async def _bad_options(request: Request, exc: Exception) -> JSONResponse:
+    """Connection options the dialect cannot take (they are checked against the connection's dialect, which the
+    request body alone may not say): 422, with the option named."""
+    return JSONResponse({"detail": str(exc)}, status_code=422)
 
 
 class _RedactSessions(logging.Filter):
@@ -58,6 +65,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(UnicodeEncodeError, _unstorable)
+    app.add_exception_handler(OptionsError, _bad_options)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, bool]:

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
 from contactsync.api.deps import TENANT_ID_PATTERN
 from contactsync.models import RUN_COUNTERS, Connection, SyncRun
+from contactsync.providers.options import AnyDialectOptions
 from contactsync.states import TenantState
 
 Secret = SecretStr
@@ -33,24 +34,9 @@ class TenantPatch(BaseModel):
     sync_interval_seconds: int | None = Field(default=None, ge=60, le=7 * 86400)
 
 
-class ConnectionOptions(BaseModel):
-    """Typed connection options; anything not listed is refused rather than silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    conflict_policy: Literal["newer", "app", "platform"] = "newer"
-    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
-    page_size: int | None = Field(default=None, ge=1, le=100)
-    lookback_seconds: int | None = Field(default=None, ge=0, le=7 * 86400)
-    infer_deletions: bool | None = None
-    idempotency: bool | None = None
-    company_id: str | None = Field(default=None, max_length=255, pattern=r"^[^\x00]*$")
-    environment_name: str | None = Field(default=None, max_length=255, pattern=r"^[^\x00]*$")
-    resources: Literal["contacts", "split"] | None = None
-    modified_param: Literal["lastModified", "lastModifiedAt"] | None = None
-
-    def stored(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+class ConnectionOptions(AnyDialectOptions):
+    """Connection options: any dialect's in the schema, checked against the connection's own dialect when set
+    (an option of another dialect, or one not listed, is refused rather than silently ignored)."""
 
 
 class ConnectionIn(BaseModel):

@@ -21,6 +21,7 @@ from contactsync.api.schemas import (
 from contactsync.models import ACTIVE_RUN_STATES, Tenant
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus, TenantState
+from contactsync.store.connections import set_options
 from contactsync.store.tenant_admin import overview, purge_tenant, rotate_credentials
 from contactsync.store.tenants import connection_of, upsert_tenant
 
@@ -175,5 +176,5 @@ def set_connection_options(tenant_id: TenantId, body: ConnectionOptions) -> Conn
         conn = connection_of(s, tenant_id)
         if conn is None:
             raise not_found("the tenant has no connection")
-        conn.options = body.stored()
+        set_options(conn, body.stored())
         return ConnectionOut.of(conn)

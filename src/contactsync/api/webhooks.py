@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from contactsync.receiver import REFUSED, Verdict, accept_webhook, merge_tenant_of, parse_json
+from contactsync.receiver import REFUSED, Verdict, accept_webhook, tenant_named_by
 from contactsync.settings import get_settings
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -56,11 +56,8 @@ async def _receive(request: Request, tenant_id: str | None, dialect: str | None)
         body = await read_limited(request, get_settings().webhook_max_bytes)
     except TooLarge:
         return JSONResponse({"status": "body too large"}, status_code=413, headers={"Connection": "close"})
-    if dialect == "merge" and tenant_id is None:
-        try:
-            tenant_id = merge_tenant_of(parse_json(body))
-        except ValueError:
-            return _answer(Verdict(*REFUSED))
+    if tenant_id is None and dialect is not None:
+        tenant_id = tenant_named_by(dialect, body)
     if tenant_id is None or not _TENANT.match(tenant_id):
         return _answer(Verdict(*REFUSED))
     headers = {k.lower(): v for k, v in request.headers.items()}

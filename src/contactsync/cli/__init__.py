@@ -8,6 +8,7 @@ import sys
 import typer
 
 from contactsync.cli import admin, api, demo, match, ops, processes, secrets, tenants
+from contactsync.providers.options import OptionsError
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
 from contactsync.validation import InputError
@@ -38,6 +39,6 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         app()
-    except (ConfigError, ReviewError, InputError) as exc:
+    except (ConfigError, ReviewError, InputError, OptionsError) as exc:
         print(f"contactsync: error: {exc}", file=sys.stderr)
         sys.exit(2)

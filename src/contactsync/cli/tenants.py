@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from contactsync import db
 from contactsync.models import Connection, Tenant
-from contactsync.providers.registry import DIALECTS
+from contactsync.providers.registry import DIALECTS, check_options
 from contactsync.services import running_services
 from contactsync.validation import InputError, check_base_url, check_tenant_id
 
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
 
         check_tenant_id(tenant_id)
         _check_dialect(dialect)
-        options = parse_options(option)
+        options = check_options(dialect, parse_options(option))
         check_base_url(base_url, options)
         with running_services():
             db.ensure_schema()
@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
                     base_url=base_url,
                     api_key=api_key,
                     account_token=account_token,
-                    options=options,
+                    options=options.stored(),
                     sync_interval_seconds=interval,
                     webhook_secret=webhook_secret,
                 )
@@ -131,7 +131,7 @@ def register(app: typer.Typer) -> None:
                 if conn is None:
                     raise InputError(f"no tenant {tenant_id!r}; add it with `contactsync tenants add`")
                 merged = {k: v for k, v in {**conn.options, **options}.items() if k not in (unset_option or [])}
-                check_base_url(base_url or conn.base_url, merged)
+                check_base_url(base_url or conn.base_url, check_options(dialect or conn.dialect, merged))
                 update_tenant(
                     s,
                     tenant_id,

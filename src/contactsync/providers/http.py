@@ -29,6 +29,7 @@ from contactsync import __version__, metrics
 from contactsync.providers.base import ConnectionConfig
 from contactsync.providers.bounded import BodyTooLarge, DeadlineTransport, ForbiddenAddress, deadline, read_bounded
 from contactsync.providers.errors import AuthLost, NotFound, Permanent, ProviderError, RateLimited, Transient
+from contactsync.providers.options import ConnectionOptions
 from contactsync.redact import redact, redact_details
 
 USER_AGENT = f"contactsync/{__version__}"
@@ -59,7 +60,9 @@ def build_client(
         limits=limits,
         transport=transport
         or DeadlineTransport(
-            limits, base_url=config.base_url, allow_link_local=bool(config.options.get("allow_link_local"))
+            limits,
+            base_url=config.base_url,
+            allow_link_local=bool(ConnectionOptions.loaded(config.options).allow_link_local),
         ),
         follow_redirects=False,  # followed by HttpCaller, same host only
     )
@@ -132,6 +135,11 @@ def _reason(details: Any) -> str | None:
     return None
 
 
+def _default_retry_after(config: ConnectionConfig) -> float:
+    asked = ConnectionOptions.loaded(config.options).default_retry_after
+    return 60.0 if asked is None else asked
+
+
 class HttpCaller:
     """Sends requests for one provider instance and raises typed errors for everything but success."""
 
@@ -166,7 +174,7 @@ class HttpCaller:
         return cls(
             build_client(config, auth_headers, transport),
             throttle=throttle,
-            default_retry_after=float(config.options.get("default_retry_after", 60.0)),
+            default_retry_after=_default_retry_after(config),
             label=label,
             deadline_seconds=config.deadline_seconds,
             max_response_bytes=config.max_response_bytes,

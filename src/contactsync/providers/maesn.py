@@ -62,10 +62,9 @@ from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, 
 from contactsync.providers.http import HttpCaller, body_or_none
 from contactsync.providers.maesn_mapping import WRITABLE, from_maesn, to_maesn
 from contactsync.providers.maesn_walk import MaesnWalk
+from contactsync.providers.options import MaesnOptions
 
 log = logging.getLogger(__name__)
-
-_LIMITS = (5, 10, 20, 50, 100)
 
 
 class MaesnProvider(MaesnWalk):
@@ -79,35 +78,26 @@ class MaesnProvider(MaesnWalk):
         throttle: Callable[[], None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        options = config.options
+        options = MaesnOptions.loaded(config.options)
         self.config = config
-        self.split = options.get("resources", "contacts") == "split"
-        self.version = str(options.get("api_version", "v1"))
-        if self.version not in ("v1", "v2"):
-            raise ValueError("api_version must be v1 or v2")
-        if self.version == "v2" and self.split:
-            raise ValueError("Maesn v2 has one contacts list: resources must be contacts")
+        self.split = options.resources == "split"
+        self.version = options.api_version or "v1"
         self.list_prefix = "/accounting/v2" if self.version == "v2" else "/accounting"
-        self.modified_param = str(options.get("modified_param", "lastModified"))
-        if self.modified_param not in ("lastModified", "lastModifiedAt"):
-            raise ValueError("modified_param must be lastModified or lastModifiedAt")
-        self.limit = int(options.get("limit", 100))
-        if self.limit not in _LIMITS:
-            raise ValueError(f"limit must be one of {_LIMITS}")
-        self.update_method = str(options.get("update_method", "PATCH")).upper()
-        self.max_passes = max(1, int(options.get("max_passes", options.get("max_rewalks", 3))))
-        self.search_pages = int(options.get("search_pages", 50))
-        first = options.get("first_page", "auto")
-        if first not in ("auto", 0, 1, "0", "1"):
-            raise ValueError("first_page must be auto, 0 or 1")
-        self.first_page: int | None = None if first == "auto" else int(first)
-        self.async_wait = float(options.get("async_wait_seconds", 10.0))
+        self.modified_param = options.modified_param or "lastModified"
+        self.limit = options.limit or 100
+        self.update_method = options.update_method or "PATCH"
+        passes = options.max_passes if options.max_passes is not None else options.max_rewalks
+        self.max_passes = max(1, 3 if passes is None else passes)
+        self.search_pages = 50 if options.search_pages is None else options.search_pages
+        first = options.first_page
+        self.first_page: int | None = None if first is None or first == "auto" else int(first)
+        self.async_wait = 10.0 if options.async_wait_seconds is None else options.async_wait_seconds
         self._sleep: Callable[[float], None] = time.sleep
         self.scope: dict[str, str] = {}
-        if options.get("company_id"):
-            self.scope["companyId"] = str(options["company_id"])
-        if options.get("environment_name"):
-            self.scope["environmentName"] = str(options["environment_name"])
+        if options.company_id:
+            self.scope["companyId"] = options.company_id
+        if options.environment_name:
+            self.scope["environmentName"] = options.environment_name
         self.http = HttpCaller.for_connection(
             config,
             {"X-API-KEY": config.api_key, "X-ACCOUNT-KEY": config.account_token},

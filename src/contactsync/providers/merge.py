@@ -36,6 +36,7 @@ from contactsync.providers.base import ConnectionConfig, Page, PageToken, Quaran
 from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
+from contactsync.providers.options import MergeOptions
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,9 @@ class MergeProvider:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.config = config
-        options = config.options
-        self.page_size = max(1, min(100, int(options.get("page_size", 100))))
-        self.idempotency = bool(options.get("idempotency", False))
+        options = MergeOptions.loaded(config.options)
+        self.page_size = options.page_size or 100
+        self.idempotency = bool(options.idempotency)
         self.http = HttpCaller.for_connection(
             config,
             {"Authorization": f"Bearer {config.api_key}", "X-Account-Token": config.account_token},

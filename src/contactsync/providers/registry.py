@@ -1,9 +1,11 @@
-"""Dialect name -> provider class and what the dialect can carry. The connection row stores the name; nothing
-else in contactsync switches on it."""
+"""Dialect name -> everything contactsync knows about the dialect: its provider class, what its contacts can
+carry, how its webhooks look, whether it flags deletions, its default request budget and the options it takes.
+The connection row stores the name; nothing outside `providers/` switches on it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from contactsync.contact import CanonicalContact
@@ -12,26 +14,78 @@ from contactsync.providers.maesn import MaesnProvider
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge import MergeProvider
 from contactsync.providers.merge_mapping import carried_by_merge
+from contactsync.providers.options import ConnectionOptions, MaesnOptions, MergeOptions, validate_options
+from contactsync.providers.webhooks import MAESN_WEBHOOKS, MERGE_WEBHOOKS, WebhookFormat
 
-_FACTORIES: dict[str, Callable[..., Provider]] = {"merge": MergeProvider, "maesn": MaesnProvider}
-_CARRIED: dict[str, Callable[[CanonicalContact], dict[str, Any]]] = {
-    "merge": carried_by_merge,
-    "maesn": carried_by_maesn,
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    factory: Callable[..., Provider]
+    # The part of canonical content the dialect can carry (see `carried_content`).
+    carried: Callable[[CanonicalContact], dict[str, Any]]
+    webhooks: WebhookFormat
+    # Whether the platform marks deleted contacts. Where it does not, a contact missing from a complete full
+    # walk is the only sign of a deletion, so such walks infer deletions (the `infer_deletions` option's default).
+    flags_deletions: bool
+    # The options a connection of this dialect takes.
+    options: type[ConnectionOptions]
+    # A connection's request budget unless its `rate_limit_per_minute` option says otherwise: Merge's documented
+    # per-account limit; for Maesn the tightest platform behind it (Xero's 60 per tenant).
+    requests_per_minute: int
+
+
+_DIALECTS: dict[str, Dialect] = {
+    d.name: d
+    for d in (
+        Dialect(
+            "merge",
+            MergeProvider,
+            carried_by_merge,
+            MERGE_WEBHOOKS,
+            flags_deletions=True,
+            options=MergeOptions,
+            requests_per_minute=100,
+        ),
+        Dialect(
+            "maesn",
+            MaesnProvider,
+            carried_by_maesn,
+            MAESN_WEBHOOKS,
+            flags_deletions=False,
+            options=MaesnOptions,
+            requests_per_minute=60,
+        ),
+    )
 }
-DIALECTS = tuple(_FACTORIES)
+DIALECTS = tuple(_DIALECTS)
+
+
+def dialect_of(name: str) -> Dialect:
+    dialect = _DIALECTS.get(name)
+    if dialect is None:
+        raise ValueError(f"unknown provider dialect {name!r}; known: {', '.join(DIALECTS)}")
+    return dialect
+
+
+def options_of(dialect: str, stored: Mapping[str, Any] | None) -> ConnectionOptions:
+    """A connection's options as its row stores them (see `ConnectionOptions.loaded`)."""
+    return dialect_of(dialect).options.loaded(stored)
+
+
+def check_options(dialect: str, given: Mapping[str, Any]) -> ConnectionOptions:
+    """Options about to be set on a connection of `dialect`; `OptionsError` names what it cannot take."""
+    return validate_options(dialect_of(dialect).options, dialect, given)
 
 
 def open_provider(config: ConnectionConfig, *, throttle: Callable[[], None] | None = None) -> Provider:
-    factory = _FACTORIES.get(config.dialect)
-    if factory is None:
-        raise ValueError(f"unknown provider dialect {config.dialect!r}; known: {', '.join(DIALECTS)}")
-    return factory(config, throttle=throttle)
+    return dialect_of(config.dialect).factory(config, throttle=throttle)
 
 
 def carried_content(dialect: str, content: dict[str, Any]) -> dict[str, Any]:
     """The part of canonical content the dialect can carry. Comparing app and remote through this view keeps a
     field the platform cannot hold (Merge's second email, say) from looking like a difference to sync, and from
     being overwritten in the app by the platform's poorer copy."""
-    view = _CARRIED[dialect](CanonicalContact.model_validate(content))
+    view = dialect_of(dialect).carried(CanonicalContact.model_validate(content))
     view.pop("deleted", None)
     return view

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,8 @@ _MERGE_KINDS = {
 def merge_events(body: bytes) -> list[WebhookEvent]:
     """Contact events in a Merge webhook; event names differ across Merge's documents, so case is ignored."""
     payload = json.loads(body)
+    if not isinstance(payload, dict):
+        raise ValueError("a Merge webhook is an object")
     hook = payload.get("hook") or {}
     event = str(hook.get("event") or payload.get("event") or "")
     model, _, action = event.lower().replace("_", ".").rpartition(".")
@@ -84,3 +87,54 @@ def maesn_events(body: bytes) -> list[WebhookEvent]:
         if kind and resource in ("contacts", "customers", "suppliers"):
             events.append(WebhookEvent(kind=kind, remote_id=item.get("resourceId"), event=event))
     return events
+
+
+def merge_tenant_of(payload: Any) -> str | None:
+    """The tenant a Merge event is for: Link made its linked account with our tenant id as the origin id."""
+    if not isinstance(payload, dict):
+        return None
+    account = payload.get("linked_account")
+    origin = account.get("end_user_origin_id") if isinstance(account, dict) else None
+    return origin if isinstance(origin, str) and origin else None
+
+
+def merge_account_matches(payload: Any, secrets: Mapping[str, Any]) -> bool:
+    """Whether a verified Merge event names the linked account this tenant connected."""
+    expected = secrets.get("linked_account_id")
+    if not expected:
+        # Attached by hand with an account token only: there is no recorded account to compare with.
+        return True
+    account = payload.get("linked_account") if isinstance(payload, dict) else None
+    return isinstance(account, dict) and account.get("id") == expected
+
+
+def any_account(_payload: Any, _secrets: Mapping[str, Any]) -> bool:
+    """For a dialect whose webhook URL is made per connection: the signature already proves the account."""
+    return True
+
+
+@dataclass(frozen=True)
+class WebhookFormat:
+    """How one dialect's webhooks are recognised; the receiver asks the dialect's registry entry for it."""
+
+    signature_header: str
+    # (raw body, signature header, secret) -> whether the signature is the secret's
+    verify: Callable[[bytes, str, str], bool]
+    # The contact events of a verified body; ValueError (or TypeError, AttributeError) when it is not an event.
+    events: Callable[[bytes], list[WebhookEvent]]
+    # Whether a verified event is for the account the tenant connected (its secrets say which).
+    for_account: Callable[[Any, Mapping[str, Any]], bool] = any_account
+    # For a deployment-wide endpoint: the tenant an event names (None: the dialect's URLs name the tenant).
+    tenant_of: Callable[[Any], str | None] | None = None
+
+
+MERGE_WEBHOOKS = WebhookFormat(
+    signature_header=MERGE_SIGNATURE_HEADER,
+    verify=verify_merge_signature,
+    events=merge_events,
+    for_account=merge_account_matches,
+    tenant_of=merge_tenant_of,
+)
+MAESN_WEBHOOKS = WebhookFormat(
+    signature_header=MAESN_SIGNATURE_HEADER, verify=verify_maesn_signature, events=maesn_events
+)

@@ -1,8 +1,13 @@
-"""A connection's status, changed in one place: lost authorisation pauses it, a reconnection makes it active."""
+"""A connection's status, changed in one place (lost authorisation pauses it, a reconnection makes it active),
+and its options, replaced only with options its dialect takes."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from contactsync.models import Connection
+from contactsync.providers.registry import check_options
 from contactsync.states import ConnectionStatus
 
 
@@ -20,3 +25,8 @@ def reactivate(conn: Connection) -> None:
 
 def lost_authorisation(conn: Connection, reason: str) -> None:
     set_connection_status(conn, ConnectionStatus.NEEDS_REAUTH, reason[:2000])
+
+
+def set_options(conn: Connection, given: Mapping[str, Any]) -> None:
+    """Replace the connection's options; `OptionsError` (and nothing changed) if its dialect cannot take them."""
+    conn.options = check_options(conn.dialect, given).stored()

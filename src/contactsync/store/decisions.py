@@ -107,7 +107,7 @@ def decide(s: Session, tenant_id: str, item_id: int, action: Action, app_id: str
     conn = connection_of(s, tenant_id)
     if app is None or conn is None:
         raise ReviewError("no such app contact, or the tenant has no connection")
-    item.status = ReviewStatus.CREATED
+    review.transition_review(item, ReviewStatus.CREATED, who)
     op_id = s.execute(
         pg_insert(WriteOp)
         .values(

@@ -20,7 +20,7 @@ from contactsync.models import MAYBE_SENT_STATES, AppContact, Connection, Link, 
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.planning import LinkBasis, baseline_of
-from contactsync.providers.registry import carried_content
+from contactsync.providers.registry import carried_content, options_of
 from contactsync.settings import get_settings
 from contactsync.store import changes
 from contactsync.sync.echo import first_echo
@@ -31,12 +31,15 @@ def visibility_lag(conn: Connection) -> timedelta:
     """The connection's option, else the dialect's setting, else the general setting."""
     settings = get_settings()
     default = settings.visibility_lag_by_dialect.get(conn.dialect, settings.visibility_lag_seconds)
-    return timedelta(seconds=float(conn.options.get("visibility_lag_seconds", default)))
+    asked = options_of(conn.dialect, conn.options).visibility_lag_seconds
+    return timedelta(seconds=default if asked is None else asked)
 
 
 def clock_margin(conn: Connection) -> timedelta:
-    """How far before the first send a walk must reach: the look-back, which already bounds clock skew."""
-    return timedelta(seconds=int(conn.options.get("lookback_seconds", get_settings().lookback_seconds)))
+    """How far before the first send a walk must reach: the look-back, which already bounds clock skew (and how
+    far an incremental walk reaches back behind the watermark)."""
+    asked = options_of(conn.dialect, conn.options).lookback_seconds
+    return timedelta(seconds=get_settings().lookback_seconds if asked is None else asked)
 
 
 def _sent_view(dialect: str, payload: dict[str, object]) -> dict[str, object]:

@@ -19,7 +19,7 @@ from contactsync.matching.learn import Label, fit
 from contactsync.models import AppContact, Link, MatchLabel, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
 from contactsync.planning import LinkBasis
-from contactsync.states import ReviewStatus
+from contactsync.states import REVIEW_TRANSITIONS, ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.matchmodel import base_model
 
@@ -100,7 +100,7 @@ def link(s: Session, tenant_id: str, item_id: int, app_id: str, who: str) -> Non
         raise ReviewError("the app contact or the remote contact is already linked")
     feed.linked(s, tenant_id, app.id, item.remote_contact_id, who)
     _label(s, item, app.id)
-    _close(item, ReviewStatus.LINKED, who)
+    transition_review(item, ReviewStatus.LINKED, who)
 
 
 def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
@@ -115,7 +115,7 @@ def reject(s: Session, tenant_id: str, item_id: int, who: str) -> None:
         ).all()
         feed.unlinked(s, tenant_id, [(a, r) for a, r in undone], who)
     _label(s, item, None)
-    _close(item, ReviewStatus.REJECTED, who)
+    transition_review(item, ReviewStatus.REJECTED, who)
 
 
 def _confirm_pair(s: Session, item: ReviewItem, app: AppContact, who: str) -> None:
@@ -126,7 +126,7 @@ def _confirm_pair(s: Session, item: ReviewItem, app: AppContact, who: str) -> No
     pair.basis, pair.decided_by, pair.updated_at = LinkBasis.PERSON, "person", utcnow()
     accepted = [str(app.data.get("tax_number") or ""), str(remote.data.get("tax_number") or "")]
     pair.explanation = {**pair.explanation, "accepted_tax_ids": accepted, "review_item": item.id}
-    _close(item, ReviewStatus.LINKED, who)
+    transition_review(item, ReviewStatus.LINKED, who)
 
 
 def _label(s: Session, item: ReviewItem, chosen: int | None) -> None:
@@ -159,5 +159,10 @@ def tenant_model(s: Session, tenant_id: str) -> Model:
     return fit([Label(tuple(levels), weight, same) for levels, weight, same in rows], base_model(s, tenant_id))
 
 
-def _close(item: ReviewItem, status: ReviewStatus, who: str) -> None:
-    item.status, item.resolved_by, item.resolved_at = status, who, utcnow()
+def transition_review(item: ReviewItem, to: ReviewStatus, who: str) -> None:
+    """Decide the item (locked by the caller): the one place a person's decision changes its status, refused
+    (`ReviewError`) where `states.REVIEW_TRANSITIONS` has no such move. The engine's own links close open items
+    with one guarded UPDATE instead (`store.reconcile`)."""
+    if to not in REVIEW_TRANSITIONS.get(ReviewStatus(item.status), frozenset()):
+        raise ReviewError(f"review item {item.id} cannot go from {item.status} to {to}")
+    item.status, item.resolved_by, item.resolved_at = to, who, utcnow()

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from contactsync.crypto import Vault
 from contactsync.models import Connection, Tenant
 from contactsync.providers.base import ConnectionConfig, Provider
-from contactsync.providers.registry import DIALECTS, open_provider
-from contactsync.ratelimit import DEFAULT_PER_MINUTE, bucket_throttle
+from contactsync.providers.registry import DIALECTS, check_options, dialect_of, open_provider, options_of
+from contactsync.ratelimit import bucket_throttle
 from contactsync.settings import ConfigError, get_settings
 from contactsync.store.connections import reactivate
 from contactsync.validation import check_base_url
@@ -43,9 +43,11 @@ def upsert_tenant(
     next_sync_at: datetime | None = None,
     webhook_secret: str | None = None,
 ) -> Tenant:
-    """Create the tenant and its connection, or update them in place (re-connecting resets the status)."""
+    """Create the tenant and its connection, or update them in place (re-connecting resets the status).
+    Options the dialect cannot take are refused (`OptionsError`) before anything changes."""
     if dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+    stored_options = check_options(dialect, options or {}).stored()
     tenant = s.get(Tenant, tenant_id)
     interval = sync_interval_seconds or get_settings().default_sync_interval_seconds
     if tenant is None:
@@ -64,12 +66,12 @@ def upsert_tenant(
     conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
     if conn is None:
         conn = Connection(
-            tenant_id=tenant_id, dialect=dialect, base_url=base_url, credentials=sealed, options=options or {}
+            tenant_id=tenant_id, dialect=dialect, base_url=base_url, credentials=sealed, options=stored_options
         )
         s.add(conn)
     else:
         conn.dialect, conn.base_url, conn.credentials = dialect, base_url, sealed
-        conn.options = options or {}
+        conn.options = stored_options
         reactivate(conn)
     s.flush()
     return tenant
@@ -97,13 +99,17 @@ def update_tenant(
         raise LookupError(f"no tenant {tenant_id!r}; add it with `contactsync tenants add`")
     if dialect is not None and dialect not in DIALECTS:
         raise ValueError(f"unknown dialect {dialect!r}; known: {', '.join(DIALECTS)}")
+    new_options = dict(conn.options or {})
+    if options or unset_options or (dialect is not None and dialect != conn.dialect):
+        # The options as they will be, checked against the dialect the connection will have.
+        kept = {k: v for k, v in new_options.items() if k not in (unset_options or [])}
+        new_options = check_options(dialect or conn.dialect, {**kept, **(options or {})}).stored()
     if name is not None:
         tenant.name = name
     if sync_interval_seconds is not None:
         tenant.sync_interval_seconds = sync_interval_seconds
-    if options or unset_options:
-        merged = {k: v for k, v in dict(conn.options or {}).items() if k not in (unset_options or [])}
-        conn.options = {**merged, **(options or {})}
+    if new_options != conn.options:
+        conn.options = new_options
     reconnect = False
     if secrets:
         store = vault()
@@ -155,7 +161,7 @@ def connection_of(s: Session, tenant_id: str) -> Connection | None:
 
 def connection_config(conn: Connection) -> ConnectionConfig:
     # Checked again where credentials are about to be sent: a row may predate the check or come another way.
-    check_base_url(conn.base_url, conn.options)
+    check_base_url(conn.base_url, options_of(conn.dialect, conn.options))
     secrets = vault().open(conn.credentials)
     settings = get_settings()
     return ConnectionConfig(
@@ -199,7 +205,8 @@ def provider_for(conn: Connection, on_call: Callable[[], None] | None = None) ->
         for stale in [k for k in _providers if k[0] == conn.id]:
             _providers.pop(stale).close()
         config = connection_config(conn)
-        per_minute = int(config.options.get("rate_limit_per_minute") or DEFAULT_PER_MINUTE.get(conn.dialect, 60))
+        asked = options_of(conn.dialect, config.options).rate_limit_per_minute
+        per_minute = asked or dialect_of(conn.dialect).requests_per_minute
         throttle = bucket_throttle(conn.id, per_minute, on_call=_count_call)
         provider = _providers[key] = open_provider(config, throttle=throttle)
     return provider

@@ -6,7 +6,6 @@ watermark moves only in the transaction that records the last page: a failed wal
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from celery import Task
@@ -18,12 +17,12 @@ from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
+from contactsync.providers.registry import dialect_of, options_of
 from contactsync.providers.window import advance, next_window
-from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
-from contactsync.store.lost_creates import reach_back, visibility_lag
+from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import provider_for
 from contactsync.tasks.failures import Attempt
@@ -35,8 +34,6 @@ from contactsync.worker.app import INFRA_RETRY, bound_celery_task
 from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
-# Maesn marks no deletions: a contact missing from a complete full walk is the only sign it was deleted.
-DIALECTS_WITHOUT_DELETION_FLAG = ("maesn",)
 
 
 @bound_celery_task("contactsync.fetch", **{**INFRA_RETRY, "max_retries": None})
@@ -77,7 +74,9 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
 
 
 def _infers_deletions(conn: Connection) -> bool:
-    return bool(conn.options.get("infer_deletions", conn.dialect in DIALECTS_WITHOUT_DELETION_FLAG))
+    # Where the platform flags no deletions, a contact missing from a complete full walk is the only sign of one.
+    asked = options_of(conn.dialect, conn.options).infer_deletions
+    return not dialect_of(conn.dialect).flags_deletions if asked is None else asked
 
 
 def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider: Provider, page: Page) -> list[str]:
@@ -90,7 +89,8 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
         run = get_run(s, tenant_id, run_id)
         if run is None or run.kind != "full":
             return []
-        limit = int(conn.options.get("verify_absences_max", 50))
+        asked = options_of(conn.dialect, conn.options).verify_absences_max
+        limit = 50 if asked is None else asked
         seen = [c.remote_id for c in page.contacts if c.remote_id]
         absent = unseen_remote_ids(s, tenant_id, conn.id, run_id, seen, limit=limit)
     if absent is None:
@@ -139,7 +139,7 @@ def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -
             return Window(modified_after=None, modified_before=run.window_before)
         if run.pages_fetched == 0 and run.window_after is None:
             cursor = cursor_of(s, conn)
-            lookback = timedelta(seconds=int(conn.options.get("lookback_seconds", get_settings().lookback_seconds)))
+            lookback = clock_margin(conn)
             window = next_window(cursor.watermark, lookback, provider.sync_finished_at())
             # Reach back to before the first send of any create whose answer was lost: this walk may then prove it
             # absent (or find its echo), whatever the watermark did meanwhile.

@@ -43,6 +43,7 @@ from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
+from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import plan_writes as plan_into_ledger
@@ -75,7 +76,7 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         allow_creates = cursor is not None and cursor.last_full_at is not None
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
-        policy = str(conn.options.get("conflict_policy", "newer"))
+        policy = options_of(conn.dialect, conn.options).conflict_policy
         out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
         if out.held or out.reviews or out.removals:
