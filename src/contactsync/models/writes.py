@@ -16,7 +16,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
 from contactsync.states import ACTIVE_WRITE_STATES, MAYBE_SENT_STATES, OPEN_WRITE_STATES, WriteState
 
-__all__ = ["ACTIVE_WRITE_STATES", "MAYBE_SENT_STATES", "OPEN_WRITE_STATES", "WriteOp", "WriteState"]
+__all__ = ["ACTIVE_WRITE_SQL", "ACTIVE_WRITE_STATES", "MAYBE_SENT_STATES", "OPEN_WRITE_STATES", "WriteOp", "WriteState"]
+
+# The active states as SQL with the values written out: the partial index of active entries serves only queries
+# whose condition the planner can prove implies its own, which a list of bound parameters does not.
+ACTIVE_WRITE_SQL = f"status IN ({', '.join(repr(str(s)) for s in ACTIVE_WRITE_STATES)})"
 
 
 class WriteOp(TenantScoped, Base):
@@ -28,7 +32,7 @@ class WriteOp(TenantScoped, Base):
         Index(
             "ix_write_ops_active_connection",
             "connection_id",
-            postgresql_where=text(f"status IN ({', '.join(repr(str(s)) for s in ACTIVE_WRITE_STATES)})"),
+            postgresql_where=text(ACTIVE_WRITE_SQL),
         ),
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from contactsync import db, metrics
 from contactsync.logs import get_logger
 from contactsync.models import (
     ACTIVE_RUN_STATES,
+    ACTIVE_WRITE_SQL,
     ACTIVE_WRITE_STATES,
     RUN_COUNTERS,
     Connection,
@@ -141,11 +142,7 @@ def has_open_writes(s: Session, tenant_id: str, run_id: int) -> bool:
         s.scalar(
             select(
                 select(WriteOp.id)
-                .where(
-                    WriteOp.tenant_id == tenant_id,
-                    WriteOp.connection_id == connection,
-                    WriteOp.status.in_(ACTIVE_WRITE_STATES),
-                )
+                .where(WriteOp.tenant_id == tenant_id, WriteOp.connection_id == connection, text(ACTIVE_WRITE_SQL))
                 .exists()
             )
         )
