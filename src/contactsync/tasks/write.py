@@ -42,8 +42,9 @@ from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
+from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited, Transient
 from contactsync.providers.registry import options_of
+from contactsync.redact import redact
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import plan_writes as plan_into_ledger
@@ -51,9 +52,9 @@ from contactsync.store.ledger import record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
-from contactsync.store.tenants import provider_for
+from contactsync.store.tenants import connection_secrets, provider_for
 from contactsync.store.write_locks import locked_entries
-from contactsync.tasks.failures import Attempt, Failure
+from contactsync.tasks.failures import Attempt, Failure, one_line
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import CallCounter, retry_delay
 from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
@@ -144,6 +145,8 @@ class _Batch:
     counts: dict[int, Counter[str]] = field(default_factory=dict)
     runs: set[int] = field(default_factory=set)
     look_again: list[int] = field(default_factory=list)  # lost creates not found yet, looked up again later
+    # The last failure of an entry alone (a 5xx, a dropped answer): the batch goes on, and is retried at its end.
+    transient: tuple[Transient, WriteOp] | None = None
     stop: bool = False  # the run failed or paused, or the connection is not active: the rest waits
     started: float = field(default_factory=time.monotonic)
     touched: float = field(default_factory=time.monotonic)
@@ -166,6 +169,12 @@ def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: 
     # The locks are released before anything is queued again, so a quick next attempt is not turned away.
     if rest:
         enqueue(write_batch, tenant_id, rest, looked)
+    if b.transient is not None:
+        # Retried as a whole (its done entries are skipped), with the backoff and give-up budget of any failure:
+        # one retry per failure streak of an entry, not one per entry that failed once.
+        exc, op = b.transient
+        handle_failure(task, exc, b.attempt(op))
+        return []
     _finish_runs_if_done(b)
     return b.look_again
 
@@ -315,6 +324,13 @@ def _send(b: _Batch, op: WriteOp, previous: W) -> _Outcome | None:
         else:
             assert op.remote_id is not None
             answer = b.provider.update(op.remote_id, dict(op.payload["changes"]))
+    except Transient as exc:
+        # This entry alone failed (a 5xx, a dropped connection, an answer lost after the platform committed): the
+        # rest of the batch goes on. A create is looked for (or repeated with its Idempotency-Key) on the retry.
+        _set_status(op, W.UNCERTAIN if op.kind == "create" else W.PENDING, _error_text(op, exc))
+        b.count(op.run_id, api_calls=b.calls.take())
+        b.transient = (exc, op)
+        return None
     except Exception as exc:
 
         def record(kind: Failure, error: str) -> None:
@@ -375,6 +391,11 @@ def _lookup(op: WriteOp, dialect: str, provider: Provider, payload: dict[str, An
     found = provider.search(name=str(payload["name"]), email=str(emails[0]) if emails else None)
     with db.session() as s:
         return echo_among(s, op, dialect, found)
+
+
+def _error_text(op: WriteOp, exc: BaseException) -> str:
+    with db.session() as s:
+        return redact(one_line(exc), connection_secrets(s, op.connection_id))
 
 
 def _set_status(op: WriteOp, status: W, error: str) -> None:
