@@ -205,11 +205,15 @@ def provider_for(conn: Connection, on_call: Callable[[], None] | None = None) ->
         for stale in [k for k in _providers if k[0] == conn.id]:
             _providers.pop(stale).close()
         config = connection_config(conn)
-        asked = options_of(conn.dialect, config.options).rate_limit_per_minute
-        per_minute = asked or dialect_of(conn.dialect).requests_per_minute
-        throttle = bucket_throttle(conn.id, per_minute, on_call=_count_call)
+        throttle = bucket_throttle(conn.id, requests_per_minute(conn), on_call=_count_call)
         provider = _providers[key] = open_provider(config, throttle=throttle)
     return provider
+
+
+def requests_per_minute(conn: Connection) -> int:
+    """The connection's request budget: its `rate_limit_per_minute` option, else its dialect's."""
+    asked = options_of(conn.dialect, conn.options or {}).rate_limit_per_minute
+    return asked or dialect_of(conn.dialect).requests_per_minute
 
 
 def forget_providers() -> None:

@@ -52,7 +52,7 @@ from contactsync.store.ledger import record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
-from contactsync.store.tenants import connection_secrets, provider_for
+from contactsync.store.tenants import connection_secrets, provider_for, requests_per_minute
 from contactsync.store.write_locks import locked_entries
 from contactsync.tasks.failures import Attempt, Failure, one_line
 from contactsync.tasks.failures import handle as handle_failure
@@ -61,6 +61,7 @@ from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
 from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
+BATCH_SECONDS = 5  # at most this many seconds of a tenant's request budget in one batch
 
 
 @celery_task("contactsync.plan_writes", **INFRA_RETRY)
@@ -94,12 +95,17 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         log.info("writes planned", writes=len(op_ids), app_updates=out.app_updates, conflicts=out.conflicts, **ids)
         if not op_ids:
             finish_writing(s, run)
-    dispatch_writes(tenant_id, op_ids)
+    dispatch_writes(tenant_id, op_ids, requests_per_minute(conn))
 
 
-def dispatch_writes(tenant_id: str, op_ids: Sequence[int]) -> None:
-    """Send ledger entries to the tenant's queue in batches, in ledger order."""
-    size = get_settings().write_batch_size
+def dispatch_writes(tenant_id: str, op_ids: Sequence[int], per_minute: int) -> None:
+    """Send ledger entries to the tenant's queue in batches, in ledger order.
+
+    A batch waits for its tenant's rate-limit bucket before every request, holding its worker process: at a
+    platform's pace a batch is cut to a few seconds of requests, so the tenants sharing a worker take turns as
+    often as they did with one task per entry.
+    """
+    size = max(1, min(get_settings().write_batch_size, per_minute * BATCH_SECONDS // 60))
     ordered = sorted(op_ids)
     for start in range(0, len(ordered), size):
         enqueue(write_batch, tenant_id, ordered[start : start + size])
