@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from contactsync.matching.blocking import common_keys
 from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
 from contactsync.matching.model import Model
@@ -32,7 +33,6 @@ from contactsync.matching.scoring import (
     index_keys,
     prepare_slice,
     score_rows,
-    skip_keys,
 )
 from contactsync.matching.stats import BlockingStats, Progress
 
@@ -90,18 +90,12 @@ def _work(
                 right_count[k] += n
         del their_left, their_keys, their_count
     del own_left, own_left_keys
-    # One pass over every left record's keys keeps those this worker's slice holds (usually few) and counts
-    # them; the block-size limit and the bucket lookups then only look at those.
-    present: list[tuple[str, ...]] = []
-    left_count: dict[str, int] = {}
-    for ks in all_left_keys:
-        mine = tuple(k for k in ks if k in right_count)
-        present.append(mine)
-        for k in mine:
-            left_count[k] = left_count.get(k, 0) + 1
+    # One pass over every left record's keys keeps those this worker's slice holds (usually few); the bucket
+    # lookups then only look at those. Whether a key is too common depends on the global right-side count.
+    present = [tuple(k for k in ks if k in right_count) for ks in all_left_keys]
     del all_left_keys
-    skip = skip_keys(left_count, right_count)
-    del right_count, left_count
+    skip = common_keys(right_count)
+    del right_count
     # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
     # references to those lists instead of the key strings saves a large share of the worker's memory.
     buckets = buckets_of(present, index, skip)

@@ -18,30 +18,42 @@ Kinds of key (the prefix before ':' names the kind):
 - ``pp:``/``pc:`` for a person's name (see `normalise.persons`): the phonetic key (Metaphone) of the surname
   and of the first given name, each with the postcode's first three characters or with the town's phonetic
   key, so that a typo in one name part, the postcode or the town still leaves a key in common,
+- ``ps:`` for a person's name, the phonetic key of each of the first two surname words with the given name's
+  initial: a person who moved (or whose address is missing on one side) and whose given name has a typo in its
+  first letters ("Adnre Steinmann", "G. Haase") keeps no other key,
 - ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
   companies without tax id, email or phone: whose name is misspelt on one side still meet at their address.
 
 Words that say what a company does rather than who it is ("Consulting", "Bau", "Services"), and country
 words, are left out of the name pairs when the name has other words: in a large tenant they would join
 thousands of unrelated companies. This static list is the frequency-independent part. A key can still turn
-out common in a given tenant (a franchise domain, a surname alone); the batch path drops keys whose block
-exceeds `BLOCK_PAIR_LIMIT` pairs, and the pipeline should do the same by ignoring keys that more than
-`KEY_CANDIDATE_LIMIT` app contacts hold (a count over the indexed column), as long as the record keeps
-another key.
+out common in a given tenant (a franchise domain, a surname, a name part in a big town); `too_common` is
+the one rule, used by the batch path and by the pipeline's candidate lookup alike, that sets such keys
+aside (see there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import combinations
 
 from contactsync.matching.normalise.persons import phonetic
 from contactsync.matching.normalise.text import key_word
 from contactsync.matching.prepared import Prepared
 
-# A key shared by more app contacts than this says little; the pipeline should skip it for candidate lookup.
-KEY_CANDIDATE_LIMIT = 200
-# In a batch, blocks (left count x right count) above this many pairs are skipped for the same reason.
-BLOCK_PAIR_LIMIT = 400
+# Which keys are too common to find candidates by. The rule counts only the app side's records (the right
+# side of a batch) holding a key: that count is what the pipeline can know for a remote page (an indexed
+# count over the stored keys) and it does not depend on which remote contacts share a page, so the reconcile
+# task and `contactsync match` set aside exactly the same keys. It also bounds the candidates a key gives
+# each remote record, so pairs compared grow linearly with the remote side. The weak kinds (a name part cut to
+# three letters, a phonetic name part with a town, a phonetic surname with an initial) have blocks that grow
+# with the number of people per town or per surname; a block of more than a few app records on such a key is
+# mostly namesakes, and a true pair in it nearly always shares a stronger key too (BENCHMARKS.md, "Matching").
+# 20 keeps the strong kinds where the earlier limit of 400 pairs per block put them for a block of equal sides;
+# 4 for the weak kinds was measured on person sets at 10k and 100k (BENCHMARKS.md).
+HOLDER_LIMIT = 20
+WEAK_HOLDER_LIMIT = 4
+WEAK_KINDS = frozenset({"n2p", "n2s", "pc", "ps"})
 
 _GENERIC_NATURAL = (
     "services service solutions consulting consultants consultancy management systems technologies "
@@ -103,6 +115,9 @@ def _person_keys(p: Prepared, keys: set[str]) -> None:
             keys.add(f"pp:{code}|{p.postal[:3]}")
         if town:
             keys.add(f"pc:{code}|{town}")
+    initial = person.given[0][0] if person.given else ""
+    if initial:
+        keys.update(f"ps:{phonetic(w)}|{initial}" for w in person.surname[:2] if len(w) > 1)
 
 
 def _address_keys(p: Prepared, keys: set[str]) -> None:
@@ -131,5 +146,15 @@ def prepared_keys(p: Prepared) -> set[str]:
 
 
 def key_kind(key: str) -> str:
-    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p", "n2s", "pp", "pc", "a" or "as"."""
+    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p", "n2s", "pp", "pc", "ps", "a" or "as"."""
     return key.partition(":")[0]
+
+
+def too_common(key: str, holders: int) -> bool:
+    """Whether `key`, held by `holders` app-side records, is set aside for finding candidates."""
+    return holders > (WEAK_HOLDER_LIMIT if key_kind(key) in WEAK_KINDS else HOLDER_LIMIT)
+
+
+def common_keys(holders: Mapping[str, int]) -> set[str]:
+    """The keys of `holders` (key -> number of app-side records holding it) that are `too_common`."""
+    return {k for k, n in holders.items() if too_common(k, n)}

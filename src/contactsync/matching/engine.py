@@ -15,10 +15,10 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from contactsync.matching.batch import match_parallel
-from contactsync.matching.blocking import prepared_keys
+from contactsync.matching.blocking import common_keys, prepared_keys
 from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
 from contactsync.matching.model import DEFAULT_MODEL, Model
@@ -31,14 +31,12 @@ from contactsync.matching.scoring import (
     Decision,
     buckets_of,
     chunks,
-    count_keys,
     count_patterns,
     count_random_patterns,
     index_keys,
     local_decisions,
     prepare_slice,
     score_rows,
-    skip_keys,
 )
 from contactsync.matching.stats import BlockingStats, Progress
 from contactsync.matching.tenantfit import wants_calibration
@@ -47,13 +45,21 @@ __all__ = ["BlockingStats", "Decision", "Progress", "match_all", "match_candidat
 
 
 def match_candidates(
-    left: Sequence[MatchRecord], right: Sequence[MatchRecord], model: Model = DEFAULT_MODEL
+    left: Sequence[MatchRecord],
+    right: Sequence[MatchRecord],
+    model: Model = DEFAULT_MODEL,
+    common: Collection[str] = (),
 ) -> list[Decision]:
-    """Links and reviews for a page of remote records (`left`) against candidate app records (`right`)."""
+    """Links and reviews for a page of remote records (`left`) against candidate app records (`right`).
+
+    `common` are the keys `blocking.too_common` sets aside among all the app records (not only `right`):
+    a pair that shares only such a key is not compared, exactly as in `match_all`, even when the app record
+    is a candidate through another remote record's key.
+    """
     lp = [Prepared(r) for r in left]
     rp = [Prepared(r) for r in right]
     index = index_keys([prepared_keys(p) for p in rp])
-    buckets = buckets_of([prepared_keys(p) for p in lp], index, ())
+    buckets = buckets_of([prepared_keys(p) for p in lp], index, common)
     kept, _ = score_rows(range(len(lp)), lp, rp, buckets, model)
     outcomes = resolve(kept, [p.id for p in lp], [p.id for p in rp], model)
     return local_decisions(outcomes, lp, rp, model)
@@ -75,9 +81,10 @@ def match_all(
     on these two sets by EM and the right side's name words are counted for the distinguishing-word rarity
     (`calibrate`); `stats.model` then holds the model that decided.
 
-    Keys whose block would produce more than `BLOCK_PAIR_LIMIT` pairs are skipped: in a large set they join
-    unrelated companies by a common word or a shared switchboard, and the records concerned keep their other
-    keys. `workers` defaults to the number of CPUs; 1 runs everything in this process.
+    Keys that too many right records hold are set aside (`blocking.too_common`, the rule the pipeline's
+    candidate lookup applies to the app contacts): in a large set they join unrelated companies by a common
+    word or a shared switchboard, or namesakes by a surname, and the records concerned keep their other keys.
+    `workers` defaults to the number of CPUs; 1 runs everything in this process.
     """
     workers = workers or os.cpu_count() or 1
     if calibrate is None:
@@ -114,9 +121,7 @@ def _match_here(
         progress("prepare", total, total)
     index = index_keys(right_keys)
     del right_keys
-    right_count = {k: len(v) for k, v in index.items()}
-    skip = skip_keys(count_keys(left_keys, right_count), right_count)
-    del right_count
+    skip = common_keys({k: len(v) for k, v in index.items()})
     buckets = buckets_of(left_keys, index, skip)
     if calibrate:
         counts = token_counts(p.tokens + p.descriptors for p in rp)

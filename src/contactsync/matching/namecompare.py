@@ -6,6 +6,8 @@ learning can re-weight the levels without touching the rules.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
@@ -67,6 +69,13 @@ def _typo(x: str, y: str) -> bool:
     return (fx != x or fy != y) and OSA.distance(fx, fy) <= 1
 
 
+# Name parts repeat across a batch's pairs (common given names and surnames, a household's members against
+# each other), and a given-name pair may try typos against a whole nickname group; the word-pair levels are
+# pure, so they are cached per pair of words rather than recomputed for every record pair.
+_PAIR_CACHE = 32768
+
+
+@lru_cache(maxsize=_PAIR_CACHE)
 def _surname_pair(x: str, y: str) -> str:
     if x == y:
         return "surname:exact"
@@ -92,6 +101,7 @@ def _surname_level(xs: tuple[str, ...], ys: tuple[str, ...]) -> str:
 _GIVEN_RANK = ("given:exact", "given:nickname", "given:close", "given:initial", "given:different")
 
 
+@lru_cache(maxsize=_PAIR_CACHE)
 def _given_pair(x: str, y: str) -> str:
     if x == y:
         return "given:exact"

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from contactsync.matching.blocking import BLOCK_PAIR_LIMIT, prepared_keys
+from contactsync.matching.blocking import prepared_keys
 from contactsync.matching.compare import compare
 from contactsync.matching.decide import Outcome, Pair, probability
 from contactsync.matching.model import Model
@@ -89,26 +89,6 @@ def index_keys(keys: Sequence[Collection[str]], first: int = 0) -> dict[str, lis
             else:
                 bucket.append(i)
     return index
-
-
-def skip_keys(left_count: dict[str, int], right_count: dict[str, int]) -> set[str]:
-    """Keys whose block would produce more than `BLOCK_PAIR_LIMIT` pairs."""
-    skip = set()
-    for k, n in left_count.items():
-        m = right_count.get(k)
-        if m is not None and n * m > BLOCK_PAIR_LIMIT:
-            skip.add(k)
-    return skip
-
-
-def count_keys(keys: Sequence[Collection[str]], among: Collection[str]) -> dict[str, int]:
-    """How many records hold each key, for the keys in `among` (the others cannot form a block)."""
-    count: dict[str, int] = {}
-    for ks in keys:
-        for k in ks:
-            if k in among:
-                count[k] = count.get(k, 0) + 1
-    return count
 
 
 def buckets_of(

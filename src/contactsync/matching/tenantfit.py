@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from contactsync.matching.blocking import common_keys
 from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.model import DEFAULT_MODEL, Model
 from contactsync.matching.normalise.persons import parse_person
@@ -22,12 +23,10 @@ from contactsync.matching.record import MatchRecord
 from contactsync.matching.scoring import (
     CALIBRATION_STRIDE,
     buckets_of,
-    count_keys,
     count_patterns,
     count_random_patterns,
     index_keys,
     prepare_slice,
-    skip_keys,
 )
 
 # Share of person-like names from which calibration is on (see BENCHMARKS.md: company sets hold 1-2%, person
@@ -53,8 +52,7 @@ def fit_model(left: Sequence[MatchRecord], right: Sequence[MatchRecord], base: M
     index = index_keys(right_keys)
     del right_keys
     right_count = {k: len(v) for k, v in index.items()}
-    skip = skip_keys(count_keys(left_keys, right_count), right_count)
-    buckets = buckets_of(left_keys, index, skip)
+    buckets = buckets_of(left_keys, index, common_keys(right_count))
     counts = token_counts(p.tokens + p.descriptors for p in rp)
     randoms = count_random_patterns(len(lp), lp, rp, 0, len(rp), base)
     sampled = len(range(0, len(lp), CALIBRATION_STRIDE))

@@ -18,14 +18,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
-from contactsync.matching.blocking import KEY_CANDIDATE_LIMIT
+from contactsync.matching.blocking import common_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
-from contactsync.planning import LinkBasis, same_valid_tax_id
-from contactsync.records import match_record
 from contactsync.states import ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
+from contactsync.sync.planning import LinkBasis, same_valid_tax_id
 
 
 @dataclass
@@ -66,17 +66,16 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     left = [match_record(str(r.id), r.data) for r in todo]
     keys = sorted({k for rec in left for k in blocking_keys(rec)})
     candidates: list[AppContact] = []
+    common: set[str] = set()
     if keys:
-        # A key that very many app contacts share (a surname alone, a franchise's domain) says little and would
-        # flood the page with candidates; it is left out of the lookup (the matcher still compares all fields).
-        common = set(
-            s.scalars(
-                select(ContactKey.key)
-                .where(ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys))
-                .group_by(ContactKey.key)
-                .having(func.count() > KEY_CANDIDATE_LIMIT)
-            )
-        )
+        # A key that too many app contacts share (a surname, a franchise's domain) says little and would flood
+        # the page with candidates; the batch matcher's rule sets it aside (`common_keys`), so both decide alike.
+        holders = s.execute(
+            select(ContactKey.key, func.count())
+            .where(ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys))
+            .group_by(ContactKey.key)
+        ).tuples()
+        common = common_keys({k: n for k, n in holders})
         candidate_ids = select(ContactKey.app_contact_id).where(
             ContactKey.tenant_id == tenant_id, ContactKey.key.in_([k for k in keys if k not in common])
         )
@@ -95,7 +94,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     right = [match_record(str(a.id), a.data) for a in candidates]
     by_id = {a.id: a for a in candidates}
     # The tenant's model, re-fitted from its review decisions (the defaults until a person has decided some).
-    decisions = match_candidates(left, right, tenant_model(s, tenant_id)) if left and right else []
+    decisions = match_candidates(left, right, tenant_model(s, tenant_id), common) if left and right else []
     by_left: dict[str, list[Decision]] = {}
     for d in decisions:
         by_left.setdefault(d.left_id, []).append(d)

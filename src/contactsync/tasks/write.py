@@ -43,20 +43,21 @@ from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited, Transient
+from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import options_of
 from contactsync.redact import redact
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
-from contactsync.store.ledger import plan_writes as plan_into_ledger
-from contactsync.store.ledger import record_created, record_updated
+from contactsync.store.ledger import plan_into_ledger, record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
-from contactsync.store.tenants import connection_secrets, provider_for, requests_per_minute
+from contactsync.store.tenants import connection_secrets, owned_connection, provider_for, requests_per_minute
 from contactsync.store.write_locks import locked_entries
+from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.failures import Attempt, Failure, one_line
 from contactsync.tasks.failures import handle as handle_failure
-from contactsync.tasks.outcomes import CallCounter, retry_delay
+from contactsync.tasks.outcomes import retry_delay
 from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
 from contactsync.worker.routing import enqueue
 
@@ -75,7 +76,7 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
             late = reconcile_remote(s, run.tenant_id, leftovers)
             add_counters(s, run_id, linked=late.linked, reviewed=late.reviewed)
         cursor = s.get(SyncCursor, run.connection_id)
-        allow_creates = cursor is not None and cursor.last_full_at is not None
+        allow_creates = creates_allowed(cursor.last_full_at if cursor is not None else None)
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
         policy = options_of(conn.dialect, conn.options).conflict_policy
@@ -144,7 +145,7 @@ class _Batch:
     task: Task[Any, Any]
     tenant_id: str
     looked: int  # look-ups the lost creates of this batch have had
-    calls: CallCounter = field(default_factory=CallCounter)
+    calls: CallMeter = field(default_factory=CallMeter)  # the leased provider's own, once it is open
     provider: Provider | None = None
     conn: Connection | None = None
     # Counter deltas per run, added to the runs once, when the batch ends (or before a failure is handled).
@@ -242,18 +243,17 @@ def _take(b: _Batch, op_id: int, outcome: _Outcome | None) -> tuple[WriteOp, boo
             _apply(s, b, outcome)
         _keep_alive(s, b)
         op = s.get(WriteOp, op_id)
-        if op is None or op.status not in ACTIVE_WRITE_STATES:
+        if op is None or op.tenant_id != b.tenant_id or op.status not in ACTIVE_WRITE_STATES:
             return None
         previous = W(op.status)
-        conn = s.get(Connection, op.connection_id)
-        assert conn is not None
+        conn = owned_connection(s, b.tenant_id, op.connection_id)
         if conn.status != ConnectionStatus.ACTIVE:
             b.stop = True
             return None
         if b.provider is None or b.conn is None or b.conn.id != conn.id:
             b.conn = conn
             try:
-                b.provider = provider_for(conn, on_call=b.calls.hit)
+                b.provider, b.calls = provider_for(conn)
             except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
                 b.stop, broken = True, exc
         # A create that may have reached the platform is looked for, not sent, unless the platform replays.

@@ -13,7 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import structlog
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutting_down
 from kombu import Exchange, Queue
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -21,6 +21,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from contactsync.logs import configure_logging
 from contactsync.redis_keys import CONTROL_QUEUE, celery_keyprefix, shard_queues
 from contactsync.settings import get_settings
+from contactsync.worker.broker import transport_for
 
 
 def make_app() -> Celery:
@@ -35,8 +36,11 @@ def configure(capp: Celery) -> None:
     """(Re)apply the settings to the app; called again after the CLI starts embedded servers or a test
     switches to its own Redis prefix, so already-imported task modules keep using the one app object."""
     settings = get_settings()
+    broker_url = settings.redis_url or "redis://127.0.0.1:6379/0"
     capp.conf.update(
-        broker_url=settings.redis_url or "redis://127.0.0.1:6379/0",
+        broker_url=broker_url,
+        # kombu's Redis transport with a closed channel's ack turned into a logged error (see worker/broker.py).
+        broker_transport=transport_for(broker_url),
         task_serializer="json",
         accept_content=["json"],
         result_backend=None,
@@ -128,15 +132,6 @@ def _bind_log_context(task_id: str | None = None, task: Any = None, args: Any = 
 @task_postrun.connect
 def _clear_log_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
-
-
-@worker_process_init.connect
-def _fresh_engine_per_child(**_: Any) -> None:
-    from contactsync import db
-    from contactsync.store.tenants import forget_providers
-
-    db.reset_engine()
-    forget_providers()
 
 
 @worker_ready.connect

@@ -104,6 +104,7 @@ def nickname_group(word: str) -> frozenset[str]:
 _OCR = (("rn", "m"), ("cl", "d"), ("vv", "w"), ("0", "o"), ("1", "l"), ("ii", "u"))
 
 
+@lru_cache(maxsize=65536)
 def ocr_fold(word: str) -> str:
     """The word with letter shapes that scanners confuse read one way (rn → m, cl → d, 0 → o, ...)."""
     for wrong, right in _OCR:
