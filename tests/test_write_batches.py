@@ -21,16 +21,14 @@ from contactsync.models import Link, SyncRun, WriteOp
 from contactsync.tasks.schedule import trigger_sync
 from contactsync.tasks.write import write_batch
 from tests.conftest import Workers
-from tests.test_lost_creates import _platform, _tenant, _writing_run
-from tests.test_pipeline import (
+from tests.pipeline import (
     assert_each_app_contact_once,
     platform_contacts,
-    sandbox,
     setup_tenant,
     sync_until_settled,
 )
+from tests.test_lost_creates import _platform, _tenant, _writing_run
 
-__all__ = ["sandbox"]
 BATCH = 10
 
 
