@@ -25,7 +25,7 @@ def test_weak_kinds_are_set_aside_sooner_than_strong_ones() -> None:
     assert not too_common("n2:keller|anna", WEAK_HOLDER_LIMIT + 1)
     assert not too_common("t:136695976", HOLDER_LIMIT)
     assert too_common("t:136695976", HOLDER_LIMIT + 1)
-    assert {"n2p", "n2s", "pc", "ps", "st"} == WEAK_KINDS
+    assert {"n2p", "n2s", "pc", "ps"} == WEAK_KINDS
 
 
 def test_common_keys_depend_only_on_the_holder_counts() -> None:
@@ -65,9 +65,3 @@ def test_a_pair_sharing_only_a_common_key_is_not_compared_in_either_path() -> No
     # even though the app contact is among the page's candidates (through another remote record).
     assert match_candidates([remote], [mine], common=shared) == []
     assert match_candidates([remote], [mine]) == few
-
-
-def test_typos_in_both_names_and_the_house_number_keep_a_street_key() -> None:
-    a = blocking_keys(MatchRecord(id="l", name="Crsig Brwon", street="17 Lord Inlet", postal_code="BD8Y 9YR"))
-    b = blocking_keys(MatchRecord(id="r", name="Craig Brown", street="71 Lord Inlet", postal_code="BD8Y 9YR"))
-    assert {key_kind(k) for k in a & b} == {"st"}

@@ -22,10 +22,7 @@ Kinds of key (the prefix before ':' names the kind):
   initial: a person who moved (or whose address is missing on one side) and whose given name has a typo in its
   first letters ("Adnre Steinmann", "G. Haase") keeps no other key,
 - ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
-  companies without tax id, email or phone: whose name is misspelt on one side still meet at their address;
-  ``st:`` the street's phonetic key with the postcode's first three characters, for the same records, when
-  the house number is missing or mistyped too and both name parts have typos ("Crsig Brwon, 17 Lord Inlet"
-  against "Craig Brown, 71 Lord Inlet").
+  companies without tax id, email or phone: whose name is misspelt on one side still meet at their address.
 
 Words that say what a company does rather than who it is ("Consulting", "Bau", "Services"), and country
 words, are left out of the name pairs when the name has other words: in a large tenant they would join
@@ -56,7 +53,7 @@ from contactsync.matching.prepared import Prepared
 # 4 for the weak kinds was measured on person sets at 10k and 100k (BENCHMARKS.md).
 HOLDER_LIMIT = 20
 WEAK_HOLDER_LIMIT = 4
-WEAK_KINDS = frozenset({"n2p", "n2s", "pc", "ps", "st"})
+WEAK_KINDS = frozenset({"n2p", "n2s", "pc", "ps"})
 
 _GENERIC_NATURAL = (
     "services service solutions consulting consultants consultancy management systems technologies "
@@ -126,17 +123,13 @@ def _person_keys(p: Prepared, keys: set[str]) -> None:
 def _address_keys(p: Prepared, keys: set[str]) -> None:
     # Only for records a name typo could otherwise lose: people, and companies without any identifier (a
     # tax id, email or phone already gives the others a key that survives a misspelt name).
-    if p.person is None and (p.tax is not None or p.emails or p.phones):
-        return
-    code = phonetic(max(p.street.split(), key=len))[:5] if p.street else ""
-    if code and p.postal:
-        keys.add(f"st:{code}|{p.postal[:3]}")
-    if not p.street_number:
+    if not p.street_number or (p.person is None and (p.tax is not None or p.emails or p.phones)):
         return
     if p.postal:
         keys.add(f"a:{p.postal}|{p.street_number}")
-    if code:
-        keys.add(f"as:{code}|{p.street_number}")
+    if p.street:
+        word = max(p.street.split(), key=len)
+        keys.add(f"as:{phonetic(word)[:5]}|{p.street_number}")
 
 
 def prepared_keys(p: Prepared) -> set[str]:
@@ -153,7 +146,7 @@ def prepared_keys(p: Prepared) -> set[str]:
 
 
 def key_kind(key: str) -> str:
-    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p", "n2s", "pp", "pc", "ps", "a", "as" or "st"."""
+    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p", "n2s", "pp", "pc", "ps", "a" or "as"."""
     return key.partition(":")[0]
 
 
