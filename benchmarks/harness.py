@@ -32,11 +32,11 @@ from contactsync import db
 from contactsync.cli.processes import spawn, worker_command, worker_queues
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.demo import _app_variant
+from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
 from contactsync.models import AppContact, Connection, Link, RemoteContact, SyncRun
 from contactsync.providers.base import Window
 from contactsync.providers.registry import carried_content, open_provider
 from contactsync.sandbox.seed import companies
-from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import connection_config
 

@@ -68,10 +68,10 @@ from contactsync import db
 from contactsync.cli.processes import beat_command, spawn
 from contactsync.crypto import new_key
 from contactsync.demo import APP_EDITED_AT
+from contactsync.embedded import EmbeddedRedis
 from contactsync.models import ACTIVE_RUN_STATES, SyncRun, Tenant
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.admin_client import SandboxAdmin
-from contactsync.services import EmbeddedRedis
 from contactsync.store.tenants import upsert_tenant
 
 BASE_FAULTS = {"error_rate": 0.05, "reset_rate": 0.02, "drop_after_commit_rate": 0.15, "latency_ms": 5}

@@ -24,7 +24,8 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="contactsync-test-metrics-"))
 
 from contactsync.crypto import new_key
-from contactsync.services import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
+from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
+from contactsync.sandbox import SandboxHandle, run_in_thread
 
 
 def _admin_conninfo(url: str) -> str:
@@ -183,3 +184,11 @@ def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
         yield w
     finally:
         w.stop()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxHandle]:
+    """A sandbox provider over real HTTP for one test (tests/providers, tests/sandbox and tests/api share one per
+    session or module instead: their conftest overrides this)."""
+    with run_in_thread() as handle:
+        yield handle

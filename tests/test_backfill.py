@@ -7,8 +7,8 @@ from sqlalchemy import delete, insert, select, update
 from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.matching import blocking_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, RemoteContact
-from contactsync.records import match_record
 from contactsync.store.backfill import refresh_keys
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote

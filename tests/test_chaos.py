@@ -16,20 +16,18 @@ import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
+from contactsync.embedded import EmbeddedRedis, refresh_process_settings
 from contactsync.models import WriteOp
-from contactsync.services import EmbeddedRedis, refresh_process_settings
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import (
+from tests.pipeline import (
     assert_each_app_contact_once,
     platform_contacts,
-    sandbox,
     setup_tenant,
     sync_until_settled,
 )
 
 pytestmark = pytest.mark.pipeline
-__all__ = ["sandbox"]
 
 
 @pytest.fixture

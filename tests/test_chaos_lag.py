@@ -23,10 +23,9 @@ from contactsync.models import Link, RemoteContact, WriteOp
 from contactsync.store.reconcile import review_candidate_ids
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import platform_contacts, sandbox, setup_tenant, sync_until_settled
+from tests.pipeline import platform_contacts, setup_tenant, sync_until_settled
 
 pytestmark = pytest.mark.pipeline
-__all__ = ["sandbox"]
 
 LAG_MS = 2500
 FAULTS: dict[str, Any] = {

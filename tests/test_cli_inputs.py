@@ -165,6 +165,6 @@ def test_stored_options_from_before_typing_still_load(env: dict[str, str]) -> No
         options = options_of(conn.dialect, conn.options)
         assert (options.conflict_policy, options.lookback_seconds) == ("platform", 90)
         assert connection_config(conn).base_url == "https://x.example"
-        provider = provider_for(conn)
+        provider, _calls = provider_for(conn)
         assert getattr(provider, "page_size") == 100  # noqa: B009  # the stored 500 was never served either
         assert conn.options["legacy_flag"] is True  # loading changes nothing stored

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.embedded import refresh_process_settings
 from contactsync.models import Connection, SyncRun
 from contactsync.providers.errors import Permanent, RateLimited, Transient
-from contactsync.services import refresh_process_settings
+from contactsync.providers.pool import CallMeter
 from contactsync.store.runs import start_run
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.failures import Attempt, handle
-from contactsync.tasks.outcomes import CallCounter
 
 
 class Retried(Exception):
@@ -50,7 +50,7 @@ def attempt(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Attempt:
         assert conn is not None
         run = start_run(s, conn)
         assert run is not None
-        return Attempt("fetch", "t1", run.id, conn.id, CallCounter())
+        return Attempt("fetch", "t1", run.id, conn.id, CallMeter())
 
 
 def run_of(attempt: Attempt) -> SyncRun:

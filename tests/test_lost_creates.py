@@ -19,15 +19,12 @@ from contactsync.contact import Address, CanonicalContact
 from contactsync.models import Link, RemoteContact, SyncRun, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_writes
+from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.lost_creates import recheck_parked
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import cursor_of, finish_writing, start_run
 from contactsync.store.tenants import connection_of, upsert_tenant
 from contactsync.tasks.write import write
-from tests.test_pipeline import sandbox
-
-__all__ = ["sandbox"]
 
 MINE = CanonicalContact(
     name="Nordlicht Handel GmbH",
@@ -78,7 +75,7 @@ def _writing_run(first_sent_ago: timedelta | None = None) -> tuple[int, int]:
         assert run is not None
         run.status = "writing"
         cursor_of(s, conn).last_full_at = utcnow()
-        plan_writes(s, "t1", conn.id, run.id, allow_creates=True)
+        plan_into_ledger(s, "t1", conn.id, run.id, allow_creates=True)
         op = s.scalar(select(WriteOp))
         assert op is not None
         if first_sent_ago is not None:
@@ -97,7 +94,7 @@ def _commit_on_platform(sandbox: Any, token: str) -> None:
         assert conn is not None
         from contactsync.store.tenants import provider_for
 
-        provider_for(conn).create(MINE)
+        provider_for(conn).provider.create(MINE)
 
 
 def test_a_lost_create_hidden_by_the_lag_is_parked_not_sent_and_never_adopts_the_namesake(

@@ -26,7 +26,7 @@ from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import OLD, wait_run
+from tests.pipeline import OLD, wait_run
 
 pytestmark = pytest.mark.pipeline
 TOKEN = "acct-churn"

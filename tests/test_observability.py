@@ -23,10 +23,9 @@ from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.demo import split_companies
+from contactsync.embedded import free_port
 from contactsync.models import ReviewItem, SyncRun, WriteOp
-from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
-from contactsync.services import free_port
 from contactsync.settings import get_settings
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
@@ -38,12 +37,6 @@ API_KEY = "sk-live-5f1e0c9a7b3d4e2f8a6c1b0d9e7f3a2c"
 ACCOUNT_TOKEN = "acct-tok-9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f"
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 STAGES = ("fetched", "linked", "reviewed", "created_remote", "updated_remote", "updated_app")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Any]:
-    with run_in_thread() as handle:
-        yield handle
 
 
 def _tenant(sandbox: Any, size: int, faults: dict[str, float] | None = None) -> None:

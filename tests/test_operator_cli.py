@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contactsync import db
+from contactsync.embedded import free_port
 from contactsync.models import AppContact, Connection, SyncRun, WriteOp
 from contactsync.models.base import utcnow
-from contactsync.services import free_port
 from contactsync.settings import ConfigError, load_settings
 from contactsync.store.tenants import upsert_tenant
 from tests.conftest import Workers

@@ -5,31 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
-from contactsync.models import AppContact, Connection, QuarantinedRecord, RemoteContact, SyncRun, Tenant
+from contactsync.models import AppContact, Connection, QuarantinedRecord, RemoteContact, Tenant
 from contactsync.models.base import utcnow
-from contactsync.tasks.schedule import start_due_runs, trigger_sync
+from contactsync.tasks.schedule import start_due_runs
 from tests.conftest import Workers
-from tests.test_pipeline import a_matched_pair, sandbox, setup_tenant, wait_run
+from tests.pipeline import a_matched_pair, admin, full_sync, setup_tenant
 
 pytestmark = pytest.mark.pipeline
-__all__ = ["sandbox"]  # the fixture, re-used
-
-
-def admin(sandbox: Any, token: str, method: str, path: str = "", **body: Any) -> Any:
-    response = httpx.request(method, f"{sandbox.url}/_sandbox/accounts/{token}{path}", json=body or None, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
-def full_sync(workers: Workers, full: bool = True) -> SyncRun:
-    run_id = trigger_sync("t1", full=full)
-    assert run_id is not None
-    return wait_run(run_id, workers)
 
 
 def test_revoked_credentials_pause_the_tenant_visibly(env: dict[str, str], workers: Workers, sandbox: Any) -> None:

@@ -8,7 +8,6 @@ contacts, read back from the database as the pipeline saw them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,15 +18,14 @@ from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.demo import split_companies
 from contactsync.matching import match_all
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Link, RemoteContact, ReviewItem
-from contactsync.records import match_record
-from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import OLD, wait_run
+from tests.pipeline import OLD, wait_run
 
 pytestmark = pytest.mark.pipeline
 
@@ -56,12 +54,6 @@ def extra_contacts() -> tuple[list[CanonicalContact], list[tuple[str, CanonicalC
     remote.append(contact("Glaser Holding GmbH", "Industriestraße 7", "80331", "München", "s1"))
     remote.append(contact("Glaser GmbH", "Industriestr. 7", "80331", "München", "s2"))
     return remote, app
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Any]:
-    with run_in_thread() as handle:
-        yield handle
 
 
 def test_reconcile_decides_as_the_batch_matcher(env: dict[str, str], workers: Workers, sandbox: Any) -> None:

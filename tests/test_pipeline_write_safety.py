@@ -19,11 +19,9 @@ from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
 from tests.conftest import Workers
-from tests.test_pipeline import sandbox
-from tests.test_pipeline_edges import admin, full_sync
+from tests.pipeline import admin, full_sync
 
 pytestmark = pytest.mark.pipeline
-__all__ = ["sandbox"]  # the fixture, re-used
 COMPARED = ("name", "tax_number", "is_customer", "is_supplier", "emails", "phones", "addresses", "status", "currency")
 
 

@@ -77,7 +77,7 @@ def test_writes_parked_lists_the_creates_waiting_for_evidence(env: dict[str, str
     from contactsync.contact import CanonicalContact
     from contactsync.models import WriteOp
     from contactsync.store.contacts import upsert_app_contacts
-    from contactsync.store.ledger import plan_writes
+    from contactsync.store.ledger import plan_into_ledger
     from contactsync.store.runs import cursor_of, start_run
     from contactsync.store.tenants import connection_of
 
@@ -90,7 +90,7 @@ def test_writes_parked_lists_the_creates_waiting_for_evidence(env: dict[str, str
         run = start_run(s, conn, full=True)
         assert run is not None
         cursor_of(s, conn).last_full_at = utcnow()
-        plan_writes(s, "t1", conn.id, run.id, allow_creates=True)
+        plan_into_ledger(s, "t1", conn.id, run.id, allow_creates=True)
         waiting = next(op for op in s.scalars(select(WriteOp)) if op.payload["name"] == "Waiting GmbH")
         waiting.status, waiting.first_sent_at, waiting.last_error = "parked", utcnow(), "parked, not found yet"
     shown = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["writes", "parked", "t1"])

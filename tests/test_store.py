@@ -8,7 +8,7 @@ from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, WriteOp
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_writes
+from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_config, connection_of, upsert_tenant
@@ -120,8 +120,8 @@ def test_reconcile_links_and_plans_each_create_once(env: dict[str, str]) -> None
         run = start_run(s, conn)
         assert run is not None
         cursor_of(s, conn).last_full_at = run.started_at
-        first = plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
-        second = plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
+        first = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
+        second = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
         assert first.creates == 1 and second.creates == 0
         creates = s.scalars(select(WriteOp).where(WriteOp.kind == "create")).all()
         assert [op.op_key for op in creates] == [
@@ -149,7 +149,7 @@ def test_review_candidates_are_not_created(env: dict[str, str]) -> None:
         assert conn is not None
         run = start_run(s, conn)
         assert run is not None
-        out = plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
+        out = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
         assert out.creates == 0
 
 
@@ -230,7 +230,7 @@ def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:
         run = start_run(s, conn)
         assert run is not None
         cursor_of(s, conn).last_full_at = run.started_at
-        plan_writes(s, "t1", conn_id, run.id, allow_creates=True)
+        plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
         op = s.scalar(select(WriteOp))
         assert op is not None
         op.status, op.last_error = "failed", "400 Duplicate Name Exists Error"

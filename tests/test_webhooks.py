@@ -24,9 +24,8 @@ from contactsync.receiver import accept_webhook
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.test_pipeline import a_matched_pair, sandbox, setup_tenant, wait_run
+from tests.pipeline import a_matched_pair, setup_tenant, wait_run
 
-__all__ = ["sandbox"]
 SECRET = "whsec-test"
 
 

@@ -17,14 +17,14 @@ from contactsync.appimport import RowError, read_app_contacts
 from contactsync.appinput import AppInput
 from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem, WriteOp
-from contactsync.planning import LinkBasis
 from contactsync.store import changes
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_writes
+from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.review import link as review_link
 from contactsync.store.review import reject as review_reject
 from contactsync.store.runs import start_run
+from contactsync.sync.planning import LinkBasis
 from tests.test_store import make_tenant
 
 DE_A, DE_B = "DE136695976", "DE811907980"
@@ -68,7 +68,7 @@ def plan(conn_id: int) -> Any:
         assert conn is not None
         live = start_run(s, conn)
         run_id = live.id if live is not None else run
-        out = plan_writes(s, "t1", conn_id, run_id, allow_creates=True)
+        out = plan_into_ledger(s, "t1", conn_id, run_id, allow_creates=True)
         if live is not None:
             live.status = "succeeded"
         return out

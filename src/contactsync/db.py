@@ -1,7 +1,7 @@
 """Engine and sessions per process, and the schema upgrade.
 
 Celery's prefork pool forks after import; a pooled connection inherited across fork would be shared by two
-processes, so `reset_engine()` is called in each child (see `worker.app`) and the engine is created lazily.
+processes, so `reset_engine()` is called in each child (see `tasks.process`) and the engine is created lazily.
 """
 
 from __future__ import annotations

@@ -135,11 +135,6 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @property
-    def external(self) -> bool:
-        """True when both servers are configured by the operator rather than started by contactsync."""
-        return self.database_url is not None and self.redis_url is not None
-
     def sqlalchemy_url(self) -> str:
         """The database URL with the psycopg 3 driver, whatever spelling the operator used."""
         if self.database_url is None:

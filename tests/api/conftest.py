@@ -30,7 +30,7 @@ def sandbox() -> Iterator[SandboxHandle]:
 @pytest.fixture
 def merge_env(env: dict[str, str], sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The deployment's Merge account is the sandbox's."""
-    from contactsync.services import refresh_process_settings
+    from contactsync.embedded import refresh_process_settings
 
     extra = {
         "CONTACTSYNC_MERGE_API_URL": f"{sandbox.url}/api",

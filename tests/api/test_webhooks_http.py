@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.embedded import free_port
 from contactsync.models import SyncRun, Tenant
-from contactsync.services import free_port
 from contactsync.store.tenant_admin import rotate_credentials
 from contactsync.store.tenants import connection_of, upsert_tenant
 

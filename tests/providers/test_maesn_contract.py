@@ -10,7 +10,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.providers.base import Window
 from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient, WalkIncomplete
 from contactsync.providers.maesn_mapping import carried_by_maesn, writable_view
-from contactsync.providers.window import advance, next_window
+from contactsync.providers.window import advance_watermark, next_window
 from contactsync.sandbox.seed import companies
 
 
@@ -43,7 +43,7 @@ def test_incremental_walk_sees_edits_adds_and_archivals(admin, connect, walk_all
     token = admin.create_account(seed=22, count=40)
     provider = connect("maesn", token, modified_param=param, limit=10)
     contacts, _, top = walk_all(provider, Window())
-    watermark = advance(None, top)
+    watermark = advance_watermark(None, top)
     ids = [c.remote_id for c in contacts]
     admin.mutate(token, "edit", id=ids[0], changes={"emails": ["new@example.org", "second@example.org"]})
     admin.mutate(token, "archive", id=ids[1])

@@ -11,7 +11,7 @@ from contactsync.contact import Address, CanonicalContact, Phone
 from contactsync.providers.http import retry_after_seconds
 from contactsync.providers.maesn_mapping import carried_by_maesn, from_maesn, to_maesn, writable_view
 from contactsync.providers.merge_mapping import carried_by_merge, from_merge, to_merge
-from contactsync.providers.window import DEFAULT_LOOKBACK, advance, next_window
+from contactsync.providers.window import DEFAULT_LOOKBACK, advance_watermark, next_window
 from contactsync.sandbox.seed import companies
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -107,8 +107,8 @@ def test_next_window_starts_lookback_before_the_watermark():
 
 
 def test_advance_never_moves_backwards_or_on_nothing_seen():
-    assert advance(None, None) is None
-    assert advance(T0, None) == T0
-    assert advance(None, T0) == T0
-    assert advance(T0, T0 - timedelta(seconds=1)) == T0
-    assert advance(T0, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=1)
+    assert advance_watermark(None, None) is None
+    assert advance_watermark(T0, None) == T0
+    assert advance_watermark(None, T0) == T0
+    assert advance_watermark(T0, T0 - timedelta(seconds=1)) == T0
+    assert advance_watermark(T0, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=1)

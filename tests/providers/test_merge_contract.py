@@ -11,7 +11,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.providers.base import Window
 from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient
 from contactsync.providers.merge_mapping import carried_by_merge
-from contactsync.providers.window import advance, next_window
+from contactsync.providers.window import advance_watermark, next_window
 from contactsync.sandbox.seed import companies
 
 
@@ -42,7 +42,7 @@ def test_incremental_walk_sees_edits_adds_deletes_and_archivals(admin, connect, 
     token = admin.create_account(seed=4, count=60)
     provider = connect("merge", token, page_size=25)
     contacts, _, top = walk_all(provider, Window())
-    watermark = advance(None, top)
+    watermark = advance_watermark(None, top)
     ids = [c.remote_id for c in contacts]
     admin.mutate(token, "edit", id=ids[0], changes={"name": "Renamed GmbH"})
     admin.mutate(token, "delete", id=ids[1])
@@ -55,7 +55,7 @@ def test_incremental_walk_sees_edits_adds_deletes_and_archivals(admin, connect, 
     assert by_id[ids[2]].status == "archived"
     assert added["remote_id"] in by_id
     assert len(changed) < 10  # an incremental walk, not the whole book again
-    assert advance(watermark, top2) > watermark
+    assert advance_watermark(watermark, top2) > watermark
 
 
 def test_lookback_catches_a_late_commit_that_lands_behind_the_watermark(admin, connect, walk_all):
@@ -63,8 +63,8 @@ def test_lookback_catches_a_late_commit_that_lands_behind_the_watermark(admin, c
     provider = connect("merge", token)
     contacts, _, top = walk_all(provider, Window())
     admin.mutate(token, "edit", id=contacts[0].remote_id, changes={"currency": "CHF"})
-    _, _, recent = walk_all(provider, next_window(advance(None, top), timedelta(0)))
-    watermark = advance(top, recent)
+    _, _, recent = walk_all(provider, next_window(advance_watermark(None, top), timedelta(0)))
+    watermark = advance_watermark(top, recent)
     late = admin.mutate(
         token, "edit", id=contacts[3].remote_id, changes={"tax_number": "DE811569869"}, backdate_ms=3000
     )
@@ -88,7 +88,7 @@ def test_change_behind_the_cursor_during_a_walk_is_not_skipped_even_without_look
     third = provider.fetch_page(Window(), second.next_token)
     assert third.next_token is None
     assert ahead in {c.remote_id for c in third.contacts}
-    watermark = advance(None, max(p.max_modified_at for p in (first, second, third)))
+    watermark = advance_watermark(None, max(p.max_modified_at for p in (first, second, third)))
     changed, _, _ = walk_all(provider, next_window(watermark, timedelta(0)))
     assert behind in {c.remote_id for c in changed}
 

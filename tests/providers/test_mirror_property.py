@@ -1,8 +1,9 @@
 """Property: whatever the platform's users do between and during walks, the mirror ends equal to the platform.
 
 The mirror is what the fetch task keeps: a dict by remote id, upserted by content, with deletions applied
-(Merge reports them; for Maesn, ids missing from a complete full walk). Walks advance the watermark only when
-they complete; a walk that fails (Maesn gives up when its list keeps moving) is simply started again.
+(Merge reports them; for Maesn, ids missing from a complete full walk, decided by the sync core's own rule in
+`sync.walks`). Walks advance the watermark only when they complete; a walk that fails (Maesn gives up when its
+list keeps moving) is simply started again.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from hypothesis import strategies as st
 
 from contactsync.contact import CanonicalContact
 from contactsync.providers.base import Window
-from contactsync.providers.errors import Transient
+from contactsync.providers.errors import NotFound, Transient
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge_mapping import carried_by_merge
-from contactsync.providers.window import advance, next_window
+from contactsync.providers.registry import dialect_of
+from contactsync.providers.window import advance_watermark, next_window
+from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions
 
 LOOKBACK = timedelta(seconds=2)
 CARRIED = {"merge": carried_by_merge, "maesn": carried_by_maesn}
@@ -71,12 +74,25 @@ class Mirror:
             self.walk = (window, page.next_token, stamps, seen)
             return False
         for stamp in stamps:
-            self.watermark = advance(self.watermark, stamp)
+            self.watermark = advance_watermark(self.watermark, stamp)
         self.walk = None
-        if window.modified_after is None and self.dialect == "maesn":
-            for missing in set(self.rows) - seen:
+        deletions = deletions_after_walk(
+            full_walk=window.modified_after is None,
+            infers=infers_deletions(None, dialect_flags_deletions=dialect_of(self.dialect).flags_deletions),
+            platform_was_still=page.infer_deletions,
+        )
+        for missing in set(self.rows) - seen if deletions is not Deletions.NONE else ():
+            if deletions is Deletions.UNSEEN or self._gone(missing):
                 del self.rows[missing]
         return True
+
+    def _gone(self, remote_id: str) -> bool:
+        """The platform's word on one absentee of a walk that saw it change (as the fetch task asks it)."""
+        try:
+            self.provider.get(remote_id)
+        except NotFound:
+            return True
+        return False
 
     def finish(self) -> None:
         while not self.step():

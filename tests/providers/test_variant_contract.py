@@ -14,7 +14,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.providers.base import Window
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge_mapping import carried_by_merge
-from contactsync.providers.window import advance, next_window
+from contactsync.providers.window import advance_watermark, next_window
 from contactsync.sandbox.seed import companies
 
 MERGE_VARIANTS = {
@@ -54,7 +54,7 @@ def test_merge_walks_and_writes_are_unchanged_by_the_variant(admin, connect, wal
         if variant.get("merge_phones") == "strings":  # strings carry no type: that much is lost on that server
             expected["phones"] = [{**p, "type": None} for p in expected["phones"]]
         assert carried_by_merge(contact) == expected
-    watermark = advance(None, top)
+    watermark = advance_watermark(None, top)
     edited = contacts[3].remote_id
     admin.mutate(token, "edit", id=edited, changes={"name": "Edited On The Platform GmbH"})
     changed, _, _ = walk_all(provider, next_window(watermark, timedelta(seconds=1)))
@@ -99,7 +99,7 @@ def test_maesn_walks_are_unchanged_by_the_variant(admin, connect, walk_all, vari
         if variant.get("maesn_fields") == "v2":  # bare phone strings carry no type
             expected["phones"] = [{**p, "type": "BUSINESS"} for p in expected["phones"]]
         assert carried_by_maesn(contact) == expected
-    watermark = advance(None, top)
+    watermark = advance_watermark(None, top)
     admin.mutate(token, "edit", id=ids[0], changes={"name": "Edited On The Platform GmbH"})
     changed, _, _ = walk_all(provider, next_window(watermark, timedelta(seconds=1)))
     assert "Edited On The Platform GmbH" in {c.name for c in changed}

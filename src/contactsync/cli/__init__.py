@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from contactsync.cli import admin, api, demo, match, ops, processes, secrets, tenants
+from contactsync.cli import admin, api, contacts, demo, match, ops, processes, review, secrets, tenants, writes
 from contactsync.providers.options import OptionsError
 from contactsync.settings import ConfigError
 from contactsync.store.review import ReviewError
@@ -19,7 +19,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+contacts.register(app)
+writes.register(app)
 admin.register(app)
+review.register(app)
 tenants.register(app)
 processes.register(app)
 demo.register(app)

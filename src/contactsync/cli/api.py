@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contactsync import db
-from contactsync.services import running_services
+from contactsync.embedded import running_services
 
 console = Console()
 

@@ -22,9 +22,9 @@ from contactsync import db
 from contactsync.cli.processes import beat_command, spawn, stop, worker_command, worker_queues
 from contactsync.cli.progress import follow_runs
 from contactsync.demo import APP_EDITED_AT, DEMO_TENANTS, EDITED_PHONE_PREFIX, DemoTenant, split_companies
+from contactsync.embedded import running_services
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.models.base import utcnow
-from contactsync.services import running_services
 from contactsync.states import ReviewStatus, RunStatus
 
 console = Console()
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Sync three demo tenants against the built-in sandbox provider and print a summary; with --serve, go on
         serving the API and the review page (its URL and an admin key are printed) with the workers running."""
-        from contactsync.sandbox import SandboxState, run_in_thread
+        from contactsync.sandbox import new_state, run_in_thread
         from contactsync.sandbox.persist import load_state, save_state
 
         if prepare_only:
@@ -70,7 +70,7 @@ def register(app: typer.Typer) -> None:
             db.upgrade()
             data_dir = settings.data_dir
             state_file = data_dir / "sandbox-state.json"
-            state = load_state(state_file) if state_file.exists() else SandboxState()
+            state = load_state(state_file, new_state()) if state_file.exists() else new_state()
             with run_in_thread(state=state) as sandbox:
                 for tenant in DEMO_TENANTS:
                     _prepare_tenant(tenant, sandbox.url)

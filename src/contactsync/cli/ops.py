@@ -17,9 +17,9 @@ from rich.table import Table
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.embedded import running_services
 from contactsync.models import SyncRun
 from contactsync.models.base import utcnow
-from contactsync.services import running_services
 from contactsync.states import ConnectionStatus
 
 console = Console()

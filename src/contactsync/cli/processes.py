@@ -17,8 +17,8 @@ from typing import Annotated
 
 import typer
 
+from contactsync.embedded import running_services
 from contactsync.redis_keys import CONTROL_QUEUE, shard_queues
-from contactsync.services import running_services
 from contactsync.settings import get_settings
 
 

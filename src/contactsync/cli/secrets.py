@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from contactsync import db
-from contactsync.services import running_services
+from contactsync.embedded import running_services
 
 console = Console()
 

@@ -15,9 +15,9 @@ from rich.table import Table
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.embedded import running_services
 from contactsync.models import Connection, Tenant
 from contactsync.providers.registry import DIALECTS, check_options
-from contactsync.services import running_services
 from contactsync.validation import InputError, check_base_url, check_tenant_id
 
 console = Console()

@@ -27,11 +27,11 @@ class Link(TenantScoped, Base):
     explanation: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # engine | person | writer
     decided_by: Mapped[str] = mapped_column(String(32))
-    # planning.LinkBasis: how the link was made or last confirmed; identity fields only change on a confirmed one.
+    # sync.planning.LinkBasis: how the link was made or last confirmed; identity fields only change on a confirmed one.
     basis: Mapped[str] = mapped_column(String(16), default="score", server_default="score")
     app_synced_hash: Mapped[str | None] = mapped_column(String(64))
     remote_synced_hash: Mapped[str | None] = mapped_column(String(64))
-    # planning.FieldBaseline as JSON: each field's digest on both sides at the last sync.
+    # sync.planning.FieldBaseline as JSON: each field's digest on both sides at the last sync.
     baseline: Mapped[dict[str, Any] | None]
     # Set when the platform contact was deleted: the pair stays recorded (so nothing recreates it) but is inert.
     ended_at: Mapped[datetime | None]

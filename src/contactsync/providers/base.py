@@ -44,8 +44,9 @@ class Window:
 
 
 @dataclass(frozen=True)
-class QuarantinedRecord:
-    """A record that broke the contract, kept with a readable reason instead of crashing its page."""
+class RefusedRecord:
+    """A record that broke the contract, kept with a readable reason instead of crashing its page; the fetch task
+    stores it as a `models.QuarantinedRecord` row."""
 
     reason: str
     remote_id: str | None
@@ -55,7 +56,7 @@ class QuarantinedRecord:
 @dataclass(frozen=True)
 class Page:
     contacts: list[CanonicalContact]
-    quarantined: list[QuarantinedRecord]
+    quarantined: list[RefusedRecord]
     # None when the walk is complete.
     next_token: PageToken | None
     # Largest provider-clock modification time seen on this page (the watermark candidate).

@@ -48,9 +48,14 @@ _PLAIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "connecti
 
 
 def build_client(
-    config: ConnectionConfig, headers: Mapping[str, str], transport: httpx.BaseTransport | None
+    config: ConnectionConfig,
+    headers: Mapping[str, str],
+    transport: httpx.BaseTransport | None,
+    on_request: Callable[[httpx.Request], None] | None = None,
 ) -> httpx.Client:
-    """One pooled client per connection, with every timeout explicit so no call can hang a worker."""
+    """One pooled client per connection, with every timeout explicit so no call can hang a worker.
+
+    `on_request` sees every request as it is sent (httpx's request event hook): how calls are counted."""
     seconds = config.timeout_seconds
     limits = httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0)
     return httpx.Client(
@@ -65,6 +70,7 @@ def build_client(
             allow_link_local=bool(ConnectionOptions.loaded(config.options).allow_link_local),
         ),
         follow_redirects=False,  # followed by HttpCaller, same host only
+        event_hooks={"request": [on_request]} if on_request is not None else None,
     )
 
 
@@ -169,10 +175,11 @@ class HttpCaller:
         throttle: Callable[[], None] | None,
         transport: httpx.BaseTransport | None,
         label: str,
+        on_request: Callable[[httpx.Request], None] | None = None,
     ) -> HttpCaller:
         """The caller a dialect builds for one connection: its pooled client, throttle and default 429 wait."""
         return cls(
-            build_client(config, auth_headers, transport),
+            build_client(config, auth_headers, transport, on_request),
             throttle=throttle,
             default_retry_after=_default_retry_after(config),
             label=label,

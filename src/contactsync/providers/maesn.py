@@ -77,6 +77,7 @@ class MaesnProvider(MaesnWalk):
         *,
         throttle: Callable[[], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[httpx.Request], None] | None = None,
     ) -> None:
         options = MaesnOptions.loaded(config.options)
         self.config = config
@@ -104,6 +105,7 @@ class MaesnProvider(MaesnWalk):
             throttle=throttle,
             transport=transport,
             label="maesn",
+            on_request=on_request,
         )
 
     def sync_finished_at(self) -> datetime | None:

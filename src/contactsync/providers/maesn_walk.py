@@ -22,7 +22,7 @@ import httpx
 from contactsync.contact import CanonicalContact
 from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
-from contactsync.providers.base import Page, PageToken, QuarantinedRecord, Window
+from contactsync.providers.base import Page, PageToken, RefusedRecord, Window
 from contactsync.providers.errors import NotFound, Permanent, RecordError, WalkIncomplete
 from contactsync.providers.http import HttpCaller
 from contactsync.providers.maesn_mapping import from_maesn
@@ -303,9 +303,9 @@ class MaesnWalk:
 
     def _map(
         self, phase: str, data: list[Any], token: dict[str, Any]
-    ) -> tuple[list[CanonicalContact], list[QuarantinedRecord], list[Row]]:
+    ) -> tuple[list[CanonicalContact], list[RefusedRecord], list[Row]]:
         contacts: list[CanonicalContact] = []
-        quarantined: list[QuarantinedRecord] = []
+        quarantined: list[RefusedRecord] = []
         rows: list[Row] = []
         suppliers = set(token["suppliers"])
         for record in data:

@@ -32,7 +32,7 @@ import httpx
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
-from contactsync.providers.base import ConnectionConfig, Page, PageToken, QuarantinedRecord, Window
+from contactsync.providers.base import ConnectionConfig, Page, PageToken, RefusedRecord, Window
 from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
@@ -68,6 +68,7 @@ class MergeProvider:
         *,
         throttle: Callable[[], None] | None = None,
         transport: httpx.BaseTransport | None = None,
+        on_request: Callable[[httpx.Request], None] | None = None,
     ) -> None:
         self.config = config
         options = MergeOptions.loaded(config.options)
@@ -79,6 +80,7 @@ class MergeProvider:
             throttle=throttle,
             transport=transport,
             label="merge",
+            on_request=on_request,
         )
 
     # -- walking ------------------------------------------------------------------------------------------
@@ -277,9 +279,9 @@ def _has_email(contact: CanonicalContact, email: str) -> bool:
     return any(records.same_text(own, email) for own in contact.emails)
 
 
-def _map_page(results: Any) -> tuple[list[CanonicalContact], list[QuarantinedRecord]]:
+def _map_page(results: Any) -> tuple[list[CanonicalContact], list[RefusedRecord]]:
     contacts: list[CanonicalContact] = []
-    quarantined: list[QuarantinedRecord] = []
+    quarantined: list[RefusedRecord] = []
     for record in results or []:
         try:
             contacts.append(from_merge(record))

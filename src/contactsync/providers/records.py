@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from contactsync.contact import CanonicalContact
-from contactsync.providers.base import QuarantinedRecord
+from contactsync.providers.base import RefusedRecord
 from contactsync.providers.errors import RecordError
 
 # Far above any field a platform allows, far below what would hurt memory or the database.
@@ -51,8 +51,8 @@ def excerpt(value: Any) -> str:
     return text if len(text) <= _EXCERPT else text[:_EXCERPT] + "…"
 
 
-def quarantined(record: Any, error: RecordError) -> QuarantinedRecord:
-    return QuarantinedRecord(reason=error.reason, remote_id=error.remote_id, excerpt=excerpt(record))
+def quarantined(record: Any, error: RecordError) -> RefusedRecord:
+    return RefusedRecord(reason=error.reason, remote_id=error.remote_id, excerpt=excerpt(record))
 
 
 def text(record: dict[str, Any], key: str, remote_id: str, *, required: bool = False) -> str | None:

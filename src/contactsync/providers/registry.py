@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from contactsync.contact import CanonicalContact
 from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.maesn import MaesnProvider
@@ -78,8 +80,13 @@ def check_options(dialect: str, given: Mapping[str, Any]) -> ConnectionOptions:
     return validate_options(dialect_of(dialect).options, dialect, given)
 
 
-def open_provider(config: ConnectionConfig, *, throttle: Callable[[], None] | None = None) -> Provider:
-    return dialect_of(config.dialect).factory(config, throttle=throttle)
+def open_provider(
+    config: ConnectionConfig,
+    *,
+    throttle: Callable[[], None] | None = None,
+    on_request: Callable[[httpx.Request], None] | None = None,
+) -> Provider:
+    return dialect_of(config.dialect).factory(config, throttle=throttle, on_request=on_request)
 
 
 def carried_content(dialect: str, content: dict[str, Any]) -> dict[str, Any]:

@@ -2,8 +2,8 @@
 
 The watermark is only ever a time the provider stamped (Merge's `modified_at`, Maesn's `updatedDate`), never
 the worker's clock, and it only moves after a walk has committed its last page: the caller passes the walk's
-`max_modified_at` to `advance` at that moment and not before. Each new window starts `lookback` before the
-watermark, so changes stamped late (a slow commit, a skewed node) are fetched again; those repeats are
+`max_modified_at` to `advance_watermark` at that moment and not before. Each new window starts `lookback` before
+the watermark, so changes stamped late (a slow commit, a skewed node) are fetched again; those repeats are
 harmless because upserts compare content.
 """
 
@@ -39,7 +39,7 @@ def next_window(
     return Window(modified_after=after, modified_before=before, include_deleted=include_deleted)
 
 
-def advance(old_watermark: datetime | None, page_max: datetime | None) -> datetime | None:
+def advance_watermark(old_watermark: datetime | None, page_max: datetime | None) -> datetime | None:
     """The watermark after a walk that completed: never backwards, and unchanged if the walk saw nothing."""
     if page_max is None:
         return old_watermark

@@ -12,10 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from contactsync.sandbox.state import Account, SandboxState
@@ -115,7 +114,3 @@ def _chance(account: Account, rate: float, kind: str) -> bool:
         if hit:
             account.injected[kind] += 1
         return hit
-
-
-def json_error(payload: Any, status: int) -> Response:
-    return JSONResponse(payload, status_code=status)

@@ -58,11 +58,11 @@ def save_state(state: SandboxState, path: Path) -> None:
     tmp.replace(path)
 
 
-def load_state(path: Path) -> SandboxState:
+def load_state(path: Path, state: SandboxState) -> SandboxState:
+    """The accounts saved at `path`, loaded into `state` (empty, with its listeners: see `sandbox.app.new_state`)."""
     data: dict[str, Any] = json.loads(path.read_text())
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: unknown sandbox state format {data.get('format')!r}")
-    state = SandboxState()
     for spec in data["accounts"]:
         account = Account(
             token=spec["token"],

@@ -13,7 +13,7 @@ from types import TracebackType
 
 import uvicorn
 
-from contactsync.sandbox.app import create_app
+from contactsync.sandbox.app import create_app, new_state
 from contactsync.sandbox.state import SandboxState
 
 
@@ -60,7 +60,7 @@ def run_in_thread(
     host: str = "127.0.0.1", port: int = 0, *, state: SandboxState | None = None, log_level: str = "warning"
 ) -> SandboxHandle:
     """Start a sandbox on a daemon thread and return once it accepts connections."""
-    state = state or SandboxState()
+    state = state or new_state()
     # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose protocol says TCP, and
     # without it every response waits out the peer's delayed ACK (~40 ms a request).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -79,4 +79,4 @@ def run_in_thread(
 
 def serve(host: str = "127.0.0.1", port: int = 8765, *, log_level: str = "info") -> None:
     """Serve the sandbox in the foreground until interrupted (`contactsync sandbox --port N`)."""
-    uvicorn.Server(_config(SandboxState(), host, port, log_level)).run()
+    uvicorn.Server(_config(new_state(), host, port, log_level)).run()

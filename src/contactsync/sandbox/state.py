@@ -328,22 +328,6 @@ class Account:
             finally:
                 self.unique_names = unique
 
-    def admin_view(self) -> list[dict[str, Any]]:
-        with self.lock:
-            out = []
-            for s in self.ordered():
-                if s.broken is not None:
-                    continue
-                data = s.contact.model_dump(mode="json")
-                data.update(
-                    remote_id=s.id,
-                    modified_at=s.modified_at.isoformat(),
-                    remote_updated_at=s.remote_updated_at.isoformat(),
-                    deleted=s.deleted,
-                )
-                out.append(data)
-            return out
-
 
 def _synced_only(contact: CanonicalContact) -> CanonicalContact:
     return CanonicalContact.model_validate(contact.content() | {"deleted": False})
@@ -352,14 +336,13 @@ def _synced_only(contact: CanonicalContact) -> CanonicalContact:
 class SandboxState:
     """Every account of one sandbox, by account token. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, webhooks: Listener | None = None) -> None:
         self._lock = threading.Lock()
         self._accounts: dict[str, Account] = {}
-        # Imported here: the sender renders payloads with the dialect modules, which import this one.
-        from contactsync.sandbox.webhooks import WebhookSender
-
-        self.webhooks = WebhookSender()
-        self.listeners: list[Listener] = [self.webhooks]
+        # The webhook sender is handed in (`sandbox.app.new_state` does it): it renders payloads with the dialect
+        # modules, which build on this one.
+        self.webhooks = webhooks
+        self.listeners: list[Listener] = [webhooks] if webhooks is not None else []
 
     def create_account(self, spec: dict[str, Any]) -> Account:
         """Create (or replace) the account described by the admin API's JSON."""

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from contactsync import db
 from contactsync.matching import blocking_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey
-from contactsync.records import match_record
 from contactsync.store.contacts import write_keys
 
 BATCH = 1000

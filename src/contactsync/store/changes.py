@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, event, insert, or_, select, update
+from sqlalchemy import event, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -130,11 +130,6 @@ def read(s: Session, tenant_id: str, after: int, limit: int) -> list[Change]:
             select(Change).where(Change.tenant_id == tenant_id, Change.seq > after).order_by(Change.seq).limit(limit)
         )
     )
-
-
-def purge(s: Session, tenant_id: str) -> None:
-    s.execute(delete(Change).where(Change.tenant_id == tenant_id))
-    s.execute(delete(ChangeCounter).where(ChangeCounter.tenant_id == tenant_id))
 
 
 def _remote_id_of(s: Session, app_contact_id: int) -> str | None:

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, aliased
 from contactsync.appinput import AppInput
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.matching import blocking_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
-from contactsync.planning import digests
-from contactsync.records import match_record
 from contactsync.store import changes as feed
+from contactsync.sync.planning import digests
 
 
 def write_keys(s: Session, tenant_id: str, app_contact_id: int, content: dict[str, Any]) -> None:

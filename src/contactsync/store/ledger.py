@@ -21,12 +21,12 @@ from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import utcnow
 from contactsync.models.contacts import AppContactStatus
-from contactsync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, plan_pair
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
+from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, plan_pair
 
 
 @dataclass
@@ -104,7 +104,7 @@ def mark_synced(link: Link, app: AppContact, remote: RemoteContact, dialect: str
     link.updated_at = utcnow()
 
 
-def plan_writes(
+def plan_into_ledger(
     s: Session,
     tenant_id: str,
     connection_id: int,

@@ -19,12 +19,12 @@ from contactsync.contact import CanonicalContact
 from contactsync.models import MAYBE_SENT_STATES, AppContact, Connection, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
-from contactsync.planning import LinkBasis, baseline_of
 from contactsync.providers.registry import carried_content, options_of
 from contactsync.settings import get_settings
 from contactsync.store import changes
 from contactsync.sync.echo import first_echo
 from contactsync.sync.evidence import Walk, absence_proven, window_start
+from contactsync.sync.planning import LinkBasis, baseline_of
 
 
 def visibility_lag(conn: Connection) -> timedelta:
@@ -199,14 +199,3 @@ def reach_back(s: Session, conn: Connection, after: datetime | None) -> datetime
     if earliest is None:
         return after
     return min(after, window_start(earliest, clock_margin(conn)))
-
-
-def parked_count(s: Session, connection_id: int) -> int:
-    return int(
-        s.scalar(
-            select(func.count())
-            .select_from(WriteOp)
-            .where(WriteOp.connection_id == connection_id, WriteOp.status == W.PARKED)
-        )
-        or 0
-    )

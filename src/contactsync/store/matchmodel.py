@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from contactsync.matching import DEFAULT_MODEL, Model
 from contactsync.matching.tenantfit import fit_model, person_share, wants_calibration
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, MatchModel, RemoteContact
 from contactsync.models.base import utcnow
-from contactsync.records import match_record
 
 REFIT_CHANGE = 0.2  # a side that grew or shrank by more than this share since the last fit: fit again
 

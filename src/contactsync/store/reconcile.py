@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import common_keys
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
-from contactsync.planning import LinkBasis, same_valid_tax_id
-from contactsync.records import match_record
 from contactsync.states import ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
+from contactsync.sync.planning import LinkBasis, same_valid_tax_id
 
 
 @dataclass

@@ -18,10 +18,10 @@ from contactsync.matching import Model
 from contactsync.matching.learn import Label, fit
 from contactsync.models import AppContact, Link, MatchLabel, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
-from contactsync.planning import LinkBasis
 from contactsync.states import REVIEW_TRANSITIONS, ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.matchmodel import base_model
+from contactsync.sync.planning import LinkBasis
 
 
 class ReviewError(ValueError):

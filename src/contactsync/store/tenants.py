@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -14,9 +12,10 @@ from sqlalchemy.orm import Session
 
 from contactsync.crypto import Vault
 from contactsync.models import Connection, Tenant
-from contactsync.providers.base import ConnectionConfig, Provider
-from contactsync.providers.registry import DIALECTS, check_options, dialect_of, open_provider, options_of
-from contactsync.ratelimit import bucket_throttle
+from contactsync.providers import pool
+from contactsync.providers.base import ConnectionConfig
+from contactsync.providers.pool import Leased
+from contactsync.providers.registry import DIALECTS, check_options, options_of
 from contactsync.settings import ConfigError, get_settings
 from contactsync.store.connections import reactivate
 from contactsync.validation import check_base_url
@@ -159,6 +158,20 @@ def connection_of(s: Session, tenant_id: str) -> Connection | None:
     return s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
 
 
+class TenantMismatch(RuntimeError):
+    """A row reached through another (a run's or ledger entry's connection) is missing or another tenant's."""
+
+
+def owned_connection(s: Session, tenant_id: str, connection_id: int) -> Connection:
+    """The connection a tenant's run or ledger entry points at. A real check, not an `assert` (those vanish
+    under `python -O`): with another tenant's connection a task would send that tenant's credentials and mix
+    its books into this one's."""
+    conn = s.get(Connection, connection_id)
+    if conn is None or conn.tenant_id != tenant_id:
+        raise TenantMismatch(f"connection {connection_id} is not tenant {tenant_id!r}'s")
+    return conn
+
+
 def connection_config(conn: Connection) -> ConnectionConfig:
     # Checked again where credentials are about to be sent: a row may predate the check or come another way.
     check_base_url(conn.base_url, options_of(conn.dialect, conn.options))
@@ -176,42 +189,9 @@ def connection_config(conn: Connection) -> ConnectionConfig:
     )
 
 
-# Providers are kept per worker process and connection: building an httpx client costs ~20 ms (TLS context),
-# more than a typical API call, and a kept client also keeps its connections alive between tasks. The key holds
-# everything a provider is built from, so a re-connected tenant (new credentials or URL) gets a new one.
-_providers: dict[tuple[int, str, str, str, str], Provider] = {}
-_on_call: ContextVar[Callable[[], None] | None] = ContextVar("contactsync_on_call", default=None)
-
-
-def _count_call() -> None:
-    hook = _on_call.get()
-    if hook is not None:
-        hook()
-
-
-def provider_for(conn: Connection, on_call: Callable[[], None] | None = None) -> Provider:
-    """The connection's provider; every request first takes a slot from the connection's shared rate-limit
-    bucket, then calls `on_call` (how the calling task counts its API calls)."""
-    _on_call.set(on_call)
-    key = (
-        conn.id,
-        conn.dialect,
-        conn.base_url,
-        hashlib.sha256(conn.credentials).hexdigest(),
-        json.dumps(conn.options or {}, sort_keys=True, default=str),
-    )
-    provider = _providers.get(key)
-    if provider is None:
-        for stale in [k for k in _providers if k[0] == conn.id]:
-            _providers.pop(stale).close()
-        config = connection_config(conn)
-        asked = options_of(conn.dialect, config.options).rate_limit_per_minute
-        per_minute = asked or dialect_of(conn.dialect).requests_per_minute
-        throttle = bucket_throttle(conn.id, per_minute, on_call=_count_call)
-        provider = _providers[key] = open_provider(config, throttle=throttle)
-    return provider
-
-
-def forget_providers() -> None:
-    """After a fork: the parent's clients (and their sockets) are not this process's to use or close."""
-    _providers.clear()
+def provider_for(conn: Connection) -> Leased:
+    """The connection's pooled provider and the meter counting its calls (see `providers.pool`): the row is read
+    here, the plumbing lives with the providers."""
+    built_from = [conn.dialect, conn.base_url, hashlib.sha256(conn.credentials).hexdigest(), conn.options or {}]
+    fingerprint = hashlib.sha256(json.dumps(built_from, sort_keys=True, default=str).encode()).hexdigest()
+    return pool.lease(conn.id, fingerprint, lambda: connection_config(conn))

@@ -38,13 +38,14 @@ from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import ACTIVE_RUN_STATES, RunStatus
 from contactsync.providers.errors import AuthLost, ProviderError, RateLimited, Transient
-from contactsync.ratelimit import note_rate_limited
+from contactsync.providers.pool import CallMeter
+from contactsync.providers.ratelimit import note_rate_limited
 from contactsync.redact import redact
 from contactsync.redis_keys import failure_streak_key
 from contactsync.settings import get_settings
 from contactsync.store.runs import add_counters, get_run, lock_run, transition_run
 from contactsync.store.tenants import connection_secrets
-from contactsync.tasks.outcomes import CallCounter, pause_for_reauth, retry_delay
+from contactsync.tasks.outcomes import pause_for_reauth, retry_delay
 
 log = get_logger(__name__)
 
@@ -96,7 +97,7 @@ class Attempt:
     tenant_id: str
     run_id: int | None
     connection_id: int
-    calls: CallCounter
+    calls: CallMeter
 
 
 def handle(
@@ -254,6 +255,6 @@ def _fail_the_run_of_a_failed_task(
     if not isinstance(tenant_id, str) or not isinstance(run_id, int):
         return
     try:
-        fail_run(Attempt(stage, tenant_id, run_id, 0, CallCounter()), one_line(exception))
+        fail_run(Attempt(stage, tenant_id, run_id, 0, CallMeter()), one_line(exception))
     except Exception:  # the database may be what failed: the stale-run re-drive is left to try again
         log.warning("could not fail the run of a failed task", run_id=run_id, exc_info=True)

@@ -17,19 +17,19 @@ from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
+from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import dialect_of, options_of
-from contactsync.providers.window import advance, next_window
+from contactsync.providers.window import advance_watermark, next_window
 from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
-from contactsync.store.tenants import provider_for
+from contactsync.store.tenants import owned_connection, provider_for
+from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
-from contactsync.tasks.outcomes import CallCounter
-from contactsync.tasks.reconcile import advance as advance_run
-from contactsync.tasks.reconcile import reconcile
+from contactsync.tasks.reconcile import advance, reconcile
 from contactsync.worker.app import INFRA_RETRY, bound_celery_task
 from contactsync.worker.routing import enqueue
 
@@ -42,15 +42,14 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         run = get_run(s, tenant_id, run_id)
         if run is None or run.status != RunStatus.FETCHING:
             return
-        conn = s.get(Connection, run.connection_id)
-        assert conn is not None and conn.tenant_id == tenant_id
+        conn = owned_connection(s, tenant_id, run.connection_id)
         if conn.status != ConnectionStatus.ACTIVE:
             transition_run(s, run, RunStatus.PAUSED, f"connection is {conn.status}")
             return
         s.expunge(conn)
-    calls = CallCounter()
+    calls = CallMeter()  # none made yet: the provider's own meter counts from when it is open
     try:
-        provider = provider_for(conn, on_call=calls.hit)
+        provider, calls = provider_for(conn)
         window = _window(tenant_id, run_id, conn, provider)
         while True:
             with db.session() as s:
@@ -68,26 +67,31 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             enqueue(reconcile, tenant_id, run_id, page_no)
             if page.next_token is None:
                 break
-        enqueue(advance_run, tenant_id, run_id)
+        enqueue(advance, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
 
 
 def _infers_deletions(conn: Connection) -> bool:
-    # Where the platform flags no deletions, a contact missing from a complete full walk is the only sign of one.
     asked = options_of(conn.dialect, conn.options).infer_deletions
-    return not dialect_of(conn.dialect).flags_deletions if asked is None else asked
+    return infers_deletions(asked, dialect_flags_deletions=dialect_of(conn.dialect).flags_deletions)
+
+
+def _deletions(run: SyncRun, conn: Connection, platform_was_still: bool) -> Deletions:
+    return deletions_after_walk(
+        full_walk=run.kind == "full", infers=_infers_deletions(conn), platform_was_still=platform_was_still
+    )
 
 
 def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider: Provider, page: Page) -> list[str]:
     """After the last page of a full walk that saw the platform change (so absence proves nothing): ask the
     platform for each mirrored contact the walk did not return, and keep those it says do not exist. Skipped
     when there are more absentees than `verify_absences_max` (default 50): then no deletion is inferred at all."""
-    if page.next_token is not None or page.infer_deletions or not _infers_deletions(conn):
+    if page.next_token is not None:
         return []
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
-        if run is None or run.kind != "full":
+        if run is None or _deletions(run, conn, page.infer_deletions) is not Deletions.CONFIRMED:
             return []
         asked = options_of(conn.dialect, conn.options).verify_absences_max
         limit = 50 if asked is None else asked
@@ -106,7 +110,7 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
 
 
 def _record_page(
-    s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallCounter, gone: list[str]
+    s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallMeter, gone: list[str]
 ) -> None:
     """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction."""
     ids, _changed = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
@@ -124,7 +128,7 @@ def _record_page(
     record_page(s, run, page_no, ids)
     run.page_token = page.next_token
     run.pages_fetched = page_no + 1
-    run.max_modified_at = advance(run.max_modified_at, page.max_modified_at)
+    run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
     add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
@@ -155,19 +159,17 @@ def _complete_walk(
     the provider says the walk saw a still platform: a row it may have missed is never taken for a deletion;
     after a changing walk only the absentees the platform answered "not found" for are)."""
     cursor = cursor_of(s, conn)
-    cursor.watermark = advance(cursor.watermark, run.max_modified_at)
+    cursor.watermark = advance_watermark(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
         cursor.last_full_at = utcnow()
-        if not infer_deletions:
-            gone = mark_deleted(s, run.tenant_id, conn.id, confirmed_gone)
-            log.info(
-                "full walk saw the platform change; only confirmed absences marked deleted", run_id=run.id, count=gone
-            )
-        elif _infers_deletions(conn):
-            # A contact we created shortly before the walk may simply not be listed yet.
-            fresh = run.started_at - visibility_lag(conn)
-            gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, created_since=fresh)
-            if gone:
-                log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
+    deletions = _deletions(run, conn, infer_deletions)
+    if deletions is Deletions.CONFIRMED:
+        gone = mark_deleted(s, run.tenant_id, conn.id, confirmed_gone)
+        log.info("full walk saw the platform change; only confirmed absences marked deleted", run_id=run.id, count=gone)
+    elif deletions is Deletions.UNSEEN:
+        judged_from = unseen_judged_from(run.started_at, visibility_lag(conn))
+        gone = mark_unseen_deleted(s, run.tenant_id, conn.id, run.id, created_since=judged_from)
+        if gone:
+            log.info("contacts missing from a complete full walk marked deleted", run_id=run.id, count=gone)
     cursor.updated_at = utcnow()
     transition_run(s, run, RunStatus.RECONCILING)

@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import random
-import threading
 
 from contactsync import db
 from contactsync.models import ACTIVE_RUN_STATES, Connection, RunStatus
 from contactsync.store.connections import lost_authorisation
 from contactsync.store.runs import lock_run, transition_run
-
-
-class CallCounter:
-    """Counts provider requests (the throttle calls `hit` before each) so runs can report API calls."""
-
-    def __init__(self) -> None:
-        self._n = 0
-        self._lock = threading.Lock()
-
-    def hit(self) -> None:
-        with self._lock:
-            self._n += 1
-
-    def take(self) -> int:
-        with self._lock:
-            n, self._n = self._n, 0
-            return n
 
 
 def retry_delay(retries: int, base: float = 1.0, cap: float = 120.0) -> float:

@@ -29,18 +29,19 @@ from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited
+from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
-from contactsync.store.ledger import plan_writes as plan_into_ledger
-from contactsync.store.ledger import record_created, record_updated
+from contactsync.store.ledger import plan_into_ledger, record_created, record_updated
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, lock_run, open_write_ops
-from contactsync.store.tenants import provider_for
+from contactsync.store.tenants import owned_connection, provider_for
+from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.failures import Attempt, Failure
 from contactsync.tasks.failures import handle as handle_failure
-from contactsync.tasks.outcomes import CallCounter, retry_delay
+from contactsync.tasks.outcomes import retry_delay
 from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
 from contactsync.worker.routing import enqueue
 
@@ -59,7 +60,7 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
             late = reconcile_remote(s, run.tenant_id, leftovers)
             add_counters(s, run_id, linked=late.linked, reviewed=late.reviewed)
         cursor = s.get(SyncCursor, run.connection_id)
-        allow_creates = cursor is not None and cursor.last_full_at is not None
+        allow_creates = creates_allowed(cursor.last_full_at if cursor is not None else None)
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
         policy = options_of(conn.dialect, conn.options).conflict_policy
@@ -106,14 +107,13 @@ def _write_locked(task: Task[Any, Any], tenant_id: str, op_id: int) -> None:
             if op.run_id is not None:
                 _maybe_finish(tenant_id, op.run_id)
             return
-        conn = s.get(Connection, op.connection_id)
-        assert conn is not None
+        conn = owned_connection(s, tenant_id, op.connection_id)
         if conn.status != ConnectionStatus.ACTIVE:
             return
         previous = W(op.status)
-        calls = CallCounter()
+        calls = CallMeter()  # none made yet: the provider's own meter counts from when it is open
         try:
-            provider = provider_for(conn, on_call=calls.hit)
+            provider, calls = provider_for(conn)
         except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
             handle_failure(task, exc, Attempt("write", tenant_id, op.run_id, conn.id, calls))
             return
@@ -139,7 +139,7 @@ def _send(
     op: WriteOp,
     conn: Connection,
     provider: Provider,
-    calls: CallCounter,
+    calls: CallMeter,
     previous: W,
 ) -> None:
     run_id = op.run_id
@@ -181,7 +181,7 @@ def _send(
 
 
 def _look_for_lost_create(
-    task: Task[Any, Any], tenant_id: str, op: WriteOp, conn: Connection, provider: Provider, calls: CallCounter
+    task: Task[Any, Any], tenant_id: str, op: WriteOp, conn: Connection, provider: Provider, calls: CallMeter
 ) -> None:
     """Look for the echo of a create that may have been committed; adopt it, or look again, or park it.
 
@@ -232,9 +232,7 @@ def _lookup(op: WriteOp, dialect: str, provider: Provider, payload: dict[str, An
         return echo_among(s, op, dialect, found)
 
 
-def _set_status(
-    op_id: int, status: W, error: str, run_id: int | None, calls: CallCounter, failed: bool = False
-) -> None:
+def _set_status(op_id: int, status: W, error: str, run_id: int | None, calls: CallMeter, failed: bool = False) -> None:
     with db.session() as s:
         op = s.get(WriteOp, op_id)
         if op is not None and op.status != W.DONE:

@@ -13,7 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import structlog
 from celery import Celery, Task
-from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutting_down
 from kombu import Exchange, Queue
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -132,15 +132,6 @@ def _bind_log_context(task_id: str | None = None, task: Any = None, args: Any = 
 @task_postrun.connect
 def _clear_log_context(**_: Any) -> None:
     structlog.contextvars.clear_contextvars()
-
-
-@worker_process_init.connect
-def _fresh_engine_per_child(**_: Any) -> None:
-    from contactsync import db
-    from contactsync.store.tenants import forget_providers
-
-    db.reset_engine()
-    forget_providers()
 
 
 @worker_ready.connect

@@ -46,12 +46,7 @@ def note_rate_limited(connection_id: int, retry_after: float) -> None:
     _redis(settings.require_redis_url()).set(cooldown_key(settings.redis_prefix, connection_id), b"1", px=millis)
 
 
-def bucket_throttle(
-    connection_id: int,
-    per_minute: int,
-    on_call: Callable[[], None] | None = None,
-    max_wait_seconds: float = 120.0,
-) -> Callable[[], None]:
+def bucket_throttle(connection_id: int, per_minute: int, max_wait_seconds: float = 120.0) -> Callable[[], None]:
     """A callable that blocks until the connection's shared bucket admits one more request."""
     settings = get_settings()
     limiter = _limiter(settings.require_redis_url(), settings.redis_prefix)
@@ -80,7 +75,5 @@ def bucket_throttle(
                 raise RateLimited(f"connection {connection_id} is rate limited", retry_after=pause, status=None)
             time.sleep(min(pause, 1.0))
             metrics.count_wait(reason, min(pause, 1.0))
-        if on_call is not None:
-            on_call()
 
     return throttle

@@ -246,9 +246,3 @@ def _platform_wins(state: PairState) -> bool:
     if state.remote_updated_at is None:
         return False
     return state.remote_updated_at > state.app_updated_at
-
-
-def apply_changes(content: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(content)
-    merged.update(changes)
-    return merged

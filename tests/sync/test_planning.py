@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contactsync.planning import (
+from contactsync.sync.planning import (
     REVIEW_TAX_CONFLICT,
     LinkBasis,
     PairState,

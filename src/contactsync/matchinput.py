@@ -1,4 +1,4 @@
-"""Turning canonical contact content into the matcher's plain records."""
+"""Turning canonical contact content into the matcher's plain records (the input of `matching/`)."""
 
 from __future__ import annotations
 

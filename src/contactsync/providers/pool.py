@@ -1,0 +1,76 @@
+"""Providers kept per worker process and connection, each behind its connection's shared rate-limit bucket and
+with its requests counted where they are sent.
+
+Building an httpx client costs ~20 ms (TLS context), more than a typical API call, and a kept client also keeps
+its connections alive between tasks. The key holds everything a provider is built from (the caller's
+fingerprint of the connection), so a re-connected tenant (new credentials, URL or options) gets a new one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import NamedTuple
+
+import httpx
+
+from contactsync.providers.base import ConnectionConfig, Provider
+from contactsync.providers.ratelimit import bucket_throttle
+from contactsync.providers.registry import dialect_of, open_provider, options_of
+
+
+class CallMeter:
+    """Counts the requests a provider's client sends. It is the client's httpx request event hook, so every
+    request that goes on the wire (a followed redirect too) is counted where it is sent, which is also what the
+    platform counts against the tenant's budget."""
+
+    def __init__(self) -> None:
+        self._sent = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> None:
+        with self._lock:
+            self._sent += 1
+
+    def take(self) -> int:
+        """The requests sent since the last `take`."""
+        with self._lock:
+            sent, self._sent = self._sent, 0
+            return sent
+
+
+class Leased(NamedTuple):
+    provider: Provider
+    calls: CallMeter
+
+
+class _Pooled(NamedTuple):
+    fingerprint: str
+    provider: Provider
+    calls: CallMeter
+
+
+_pool: dict[int, _Pooled] = {}
+
+
+def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionConfig]) -> Leased:
+    """The connection's provider with its call meter, emptied: what the meter counts from now on is the caller's
+    (a worker process runs one task at a time, as Celery's prefork pool does). `config` is only called when a
+    provider has to be built: it decrypts the credentials and checks the URL."""
+    pooled = _pool.get(connection_id)
+    if pooled is None or pooled.fingerprint != fingerprint:
+        if pooled is not None:
+            _pool.pop(connection_id).provider.close()
+        opened = config()
+        asked = options_of(opened.dialect, opened.options).rate_limit_per_minute
+        per_minute = asked or dialect_of(opened.dialect).requests_per_minute
+        calls = CallMeter()
+        provider = open_provider(opened, throttle=bucket_throttle(connection_id, per_minute), on_request=calls)
+        pooled = _pool[connection_id] = _Pooled(fingerprint, provider, calls)
+    pooled.calls.take()  # requests of an earlier task that ended without counting them are not this one's
+    return Leased(pooled.provider, pooled.calls)
+
+
+def forget() -> None:
+    """After a fork: the parent's clients (and their sockets) are not this process's to use or close."""
+    _pool.clear()

@@ -1,0 +1,131 @@
+"""Helpers the pipeline tests share: a tenant on the sandbox, waiting for runs, reading the platform back.
+
+The `sandbox` and `workers` fixtures they go with are in `tests/conftest.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from contactsync import db
+from contactsync.contact import CanonicalContact
+from contactsync.demo import split_companies
+from contactsync.models import AppContact, Link, RemoteContact, SyncRun
+from contactsync.sandbox.seed import companies
+from contactsync.store.contacts import upsert_app_contacts
+from contactsync.store.tenants import upsert_tenant
+from contactsync.tasks.schedule import redrive_stale_runs, trigger_sync
+from tests.conftest import Workers
+
+OLD = datetime(2024, 1, 15, tzinfo=UTC)
+
+
+def setup_tenant(
+    sandbox: Any,
+    size: int,
+    seed: int,
+    faults: dict[str, Any] | None = None,
+    dialect: str = "merge",
+    options: dict[str, Any] | None = None,
+    extra_remote: list[CanonicalContact] | None = None,
+) -> tuple[Any, str]:
+    split = split_companies(companies(seed, size))
+    token = f"acct-{seed}"
+    body = {
+        "token": token,
+        "seed": seed,
+        "count": 0,
+        "contacts": [c.model_dump(mode="json") for c in [*split.remote, *(extra_remote or [])]],
+        "rate_limit_per_minute": 100_000,
+        "faults": faults or {},
+    }
+    httpx.post(f"{sandbox.url}/_sandbox/accounts", json=body, timeout=60).raise_for_status()
+    with db.session() as s:
+        upsert_tenant(
+            s,
+            "t1",
+            name="Tenant",
+            dialect=dialect,
+            base_url=f"{sandbox.url}/api/accounting/v1" if dialect == "merge" else sandbox.url,
+            api_key="k",
+            account_token=token,
+            # Merge's page size: Maesn's pages keep their default size (it has no `page_size` option).
+            options={
+                "rate_limit_per_minute": 100_000,
+                **({"page_size": 50} if dialect == "merge" else {}),
+                **(options or {}),
+            },
+        )
+        upsert_app_contacts(s, "t1", split.app, updated_at=OLD)
+    return split, token
+
+
+def wait_run(run_id: int, workers: Workers, timeout: float = 120, redrive: bool = False) -> SyncRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.session() as s:
+            run = s.get(SyncRun, run_id)
+            assert run is not None
+            if run.finished_at is not None:
+                return run
+        if redrive:
+            redrive_stale_runs(2)
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not finish; worker logs:\n{workers.logs()}")
+
+
+def sync_until_settled(first_run: int, workers: Workers, *, max_runs: int = 8, redrive: bool = False) -> list[SyncRun]:
+    """Wait for a run, then start more while creates wait parked (each later run re-checks them)."""
+    runs = [wait_run(first_run, workers, timeout=180, redrive=redrive)]
+    while runs[-1].parked and runs[-1].status == "partial" and len(runs) < max_runs:
+        time.sleep(0.5)
+        run_id = trigger_sync("t1")
+        assert run_id is not None
+        runs.append(wait_run(run_id, workers, timeout=180, redrive=redrive))
+    return runs
+
+
+def a_matched_pair() -> tuple[str, str]:
+    """(remote id, app id) of a pair the matcher linked (not one the writer created)."""
+    with db.session() as s:
+        row = s.execute(
+            select(RemoteContact.remote_id, AppContact.app_id)
+            .join(Link, Link.remote_contact_id == RemoteContact.id)
+            .join(AppContact, AppContact.id == Link.app_contact_id)
+            .where(Link.method != "created")
+            .order_by(Link.id)
+            .limit(1)
+        ).one()
+    return str(row[0]), str(row[1])
+
+
+def platform_contacts(sandbox: Any, token: str) -> list[dict[str, Any]]:
+    rows = httpx.get(f"{sandbox.url}/_sandbox/accounts/{token}/contacts", timeout=30).json()
+    return [r for r in rows if not r.get("deleted")]
+
+
+def assert_each_app_contact_once(split: Any, rows: list[dict[str, Any]]) -> None:
+    names = Counter(r["name"].casefold() for r in rows)
+    remote_names = {c.name.casefold() for c in split.remote}
+    for _app_id, contact in split.app:
+        key = contact.name.casefold()
+        expected = 1 if key not in remote_names else Counter(c.name.casefold() for c in split.remote)[key]
+        assert names[key] == expected, f"{contact.name!r} is on the platform {names[key]} times"
+
+
+def admin(sandbox: Any, token: str, method: str, path: str = "", **body: Any) -> Any:
+    response = httpx.request(method, f"{sandbox.url}/_sandbox/accounts/{token}{path}", json=body or None, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def full_sync(workers: Workers, full: bool = True) -> SyncRun:
+    run_id = trigger_sync("t1", full=full)
+    assert run_id is not None
+    return wait_run(run_id, workers)
