@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import UTC, datetime
+
+from sqlalchemy import func, literal_column, select
 
 from contactsync import db
 from contactsync.contact import Address, CanonicalContact
@@ -66,6 +68,18 @@ def test_remote_upsert_compares_content(env: dict[str, str]) -> None:
         ids3, changed3 = upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH & Co", remote_id="r1")])
         assert ids3 == ids[:1] and changed3 == 1
         assert s.scalar(select(func.count()).select_from(RemoteContact)) == 2
+    # A record fetched again as mirrored is not written at all (its row version stays); any difference is.
+    version = select(RemoteContact.remote_id, literal_column("remote_contacts.xmin::text"))
+    with db.session() as s:
+        before = {r: v for r, v in s.execute(version)}
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    with db.session() as s:
+        upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH & Co", remote_id="r1"), page[1]])
+        upsert_remote_contacts(s, "t1", conn_id, [page[1].model_copy(update={"remote_updated_at": later})])
+    with db.session() as s:
+        after = {r: v for r, v in s.execute(version)}
+        assert after["r1"] == before["r1"] and after["r2"] != before["r2"]
+        assert s.scalar(select(RemoteContact.remote_updated_at).where(RemoteContact.remote_id == "r2")) == later
 
 
 def test_one_active_run_per_tenant(env: dict[str, str]) -> None:
@@ -256,7 +270,37 @@ def test_second_platform_copy_of_a_linked_contact_goes_to_review(env: dict[str, 
         assert (outcome.linked, outcome.reviewed) == (0, 1)
         assert s.scalar(select(func.count()).select_from(Link)) == 1
         item = s.scalar(select(ReviewItem))
+        before = list(item.candidates) if item is not None else []
         assert item is not None and item.remote_contact_id == second[0]
+        # The copy changes on the platform and is reconciled again: its one open item gets the new candidates.
+        edited = alpha.model_copy(update={"remote_id": "r2", "name": "Alpha Maschinenbau GmbH Werk 2"})
+        upsert_remote_contacts(s, "t1", conn_id, [edited])
+        again = reconcile_remote(s, "t1", second)
+        assert (again.linked, again.reviewed) == (0, 1)
+        items = s.scalars(select(ReviewItem).execution_options(populate_existing=True)).all()
+        assert len(items) == 1 and items[0].id == item.id and items[0].status == "open"
+        assert items[0].candidates != before and items[0].candidates[0]["app_contact_id"] == before[0]["app_contact_id"]
+
+
+def test_a_page_links_in_one_go_and_a_taken_app_contact_sends_its_remote_to_review(env: dict[str, str]) -> None:
+    conn_id = make_tenant()
+    firms = [company(f"Firma {w} GmbH", tax=None, email=f"info@firma-{w}.de") for w in ("eins", "zwei", "drei")]
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(f"a{i}", c) for i, c in enumerate(firms)])
+        # The third app contact was linked by another page already (its remote copy came first).
+        taken, _ = upsert_remote_contacts(s, "t1", conn_id, [firms[2].model_copy(update={"remote_id": "r-old"})])
+        assert reconcile_remote(s, "t1", taken).linked == 1
+        page = [c.model_copy(update={"remote_id": f"r{i}"}) for i, c in enumerate(firms)]
+        page.append(company("Niemand KG", remote_id="r-new"))
+        ids, pending = upsert_remote_contacts(s, "t1", conn_id, page)
+        assert pending == 4
+        outcome = reconcile_remote(s, "t1", ids)
+        assert (outcome.linked, outcome.reviewed, outcome.unmatched) == (2, 1, 1)
+        pairs = {(r, a) for r, a in s.execute(select(Link.remote_contact_id, Link.app_contact_id))}
+        apps = {a.app_id: a.id for a in s.scalars(select(AppContact))}
+        assert {(ids[0], apps["a0"]), (ids[1], apps["a1"])} <= pairs and len(pairs) == 3
+        assert s.scalar(select(ReviewItem.remote_contact_id).where(ReviewItem.status == "open")) == ids[2]
+        assert not s.scalar(select(func.count()).where(RemoteContact.needs_reconcile.is_(True)))
 
 
 def test_review_decisions_are_kept_as_labels_and_refit_the_tenant_model(env: dict[str, str]) -> None:

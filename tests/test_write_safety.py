@@ -17,6 +17,7 @@ from contactsync.appimport import RowError, read_app_contacts
 from contactsync.appinput import AppInput
 from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem, WriteOp
+from contactsync.states import ContactStatus
 from contactsync.store import changes
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import plan_into_ledger
@@ -207,7 +208,7 @@ def test_platform_deletion_reaches_the_app_and_nothing_recreates_it(env: dict[st
     mirror(conn_id, PLATFORM)
     plan(conn_id)
     gone = PLATFORM[0].model_copy(update={"deleted": True})
-    archived = PLATFORM[1].model_copy(update={"status": "archived"})
+    archived = PLATFORM[1].model_copy(update={"status": ContactStatus.ARCHIVED})
     mirror(conn_id, [gone, archived])
     out = plan(conn_id)
     assert out.removals == 2
@@ -246,7 +247,7 @@ def test_unarchived_on_the_platform_lifts_the_app_status(env: dict[str, str], tm
     import_csv(tmp_path, ROWS)
     mirror(conn_id, PLATFORM)
     plan(conn_id)
-    mirror(conn_id, [PLATFORM[1].model_copy(update={"status": "archived"})])
+    mirror(conn_id, [PLATFORM[1].model_copy(update={"status": ContactStatus.ARCHIVED})])
     plan(conn_id)
     assert app_row("a2").status == "archived" and app_row("a2").data["status"] == "archived"
     mirror(conn_id, [PLATFORM[1]])

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = Field(default="console", validation_alias="CONTACTSYNC_LOG_FORMAT")
     queue_shards: int = Field(default=4, ge=1, le=1024, validation_alias="CONTACTSYNC_QUEUE_SHARDS")
     schedule_tick_seconds: float = Field(default=15.0, gt=0, validation_alias="CONTACTSYNC_SCHEDULE_TICK_SECONDS")
+    # Due tenants whose runs one statement starts; a tick repeats batches until none is due (or the tick is spent).
+    schedule_batch_size: int = Field(default=500, ge=1, le=10_000, validation_alias="CONTACTSYNC_SCHEDULE_BATCH_SIZE")
     default_sync_interval_seconds: int = Field(default=900, ge=10, validation_alias="CONTACTSYNC_SYNC_INTERVAL_SECONDS")
     full_sync_interval_seconds: int = Field(
         default=86400, ge=60, validation_alias="CONTACTSYNC_FULL_SYNC_INTERVAL_SECONDS"

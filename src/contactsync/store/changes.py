@@ -162,7 +162,16 @@ def app_contact_updated(s: Session, row: AppContact, new_content: dict[str, Any]
 
 def platform_only(s: Session, tenant_id: str, remote: RemoteContact) -> None:
     """A platform contact with no counterpart in the app (nor a candidate): the app may import it."""
-    record(s, tenant_id, [{"kind": PLATFORM_ONLY, "remote_id": remote.remote_id, "data": {"contact": remote.data}}])
+    record(s, tenant_id, [platform_only_item(remote)])
+
+
+def platform_only_item(remote: RemoteContact) -> dict[str, Any]:
+    return {"kind": PLATFORM_ONLY, "remote_id": remote.remote_id, "data": {"contact": remote.data}}
+
+
+def linked_item(app_id: str, remote_id: str, by: str) -> dict[str, Any]:
+    """`linked` for a caller that already holds both ids (a reconciled page records its links in one go)."""
+    return {"kind": LINKED, "app_id": app_id, "remote_id": remote_id, "data": {"by": by}}
 
 
 def remote_deleted(s: Session, tenant_id: str, remotes: Sequence[RemoteContact]) -> None:

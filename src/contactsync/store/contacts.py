@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, delete, func, insert, select, update
+from sqlalchemy import Integer, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -19,16 +19,36 @@ from contactsync.models.base import utcnow
 from contactsync.store import changes as feed
 from contactsync.sync.planning import digests
 
+# PostgreSQL takes at most 65,535 bound parameters in one statement; a key row binds three.
+_KEY_ROWS_PER_STATEMENT = 10_000
+
 
 def write_keys(s: Session, tenant_id: str, app_contact_id: int, content: dict[str, Any]) -> None:
     """Rewrite one contact's blocking keys; called whenever its content changes."""
-    s.execute(delete(ContactKey).where(ContactKey.app_contact_id == app_contact_id))
-    keys = blocking_keys(match_record(str(app_contact_id), content))
-    if keys:
-        s.execute(
-            insert(ContactKey),
-            [{"tenant_id": tenant_id, "app_contact_id": app_contact_id, "key": k} for k in sorted(keys)],
-        )
+    write_keys_many(s, tenant_id, {app_contact_id: content})
+
+
+def write_keys_many(
+    s: Session, tenant_id: str, contents: Mapping[int, dict[str, Any]], *, new: Iterable[int] = ()
+) -> None:
+    """Rewrite the blocking keys of many contacts in two statements (one delete, one multi-row insert) instead
+    of two per contact. `new` names contacts inserted in this transaction, which have no keys to delete."""
+    fresh = set(new)
+    stale = sorted(i for i in contents if i not in fresh)
+    if stale:
+        s.execute(delete(ContactKey).where(ContactKey.app_contact_id.in_(stale)))
+    rows = [
+        {"tenant_id": tenant_id, "app_contact_id": i, "key": k}
+        for i in sorted(contents)
+        for k in sorted(blocking_keys(match_record(str(i), contents[i])))
+    ]
+    for start in range(0, len(rows), _KEY_ROWS_PER_STATEMENT):
+        s.execute(insert(ContactKey).values(rows[start : start + _KEY_ROWS_PER_STATEMENT]))
+
+
+def same_keys(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a content change leaves the blocking keys as they are (then they need no rewrite)."""
+    return blocking_keys(match_record("", old)) == blocking_keys(match_record("", new))
 
 
 def upsert_app_contacts(
@@ -58,6 +78,8 @@ def upsert_app_contacts(
         )
     }
     now = utcnow()
+    added: list[AppContact] = []
+    rekey: list[AppContact] = []
     for item in batch:
         known = item.known_fields()
         edited_at = item.updated_at if item.updated_at is not None else updated_at
@@ -77,10 +99,13 @@ def upsert_app_contacts(
                 unknown_fields=sorted(set(SYNCED_FIELDS) - known),
             )
             s.add(row)
-            s.flush()
+            added.append(row)
             existing[item.app_id] = row
             created += 1
-        elif edited_at is not None and row.edited_at is not None and edited_at <= row.edited_at:
+            continue
+        if row.id is None:
+            s.flush()  # the same app id twice in one batch: the first must be a row before it can be updated
+        if edited_at is not None and row.edited_at is not None and edited_at <= row.edited_at:
             continue  # an older statement arriving late (a retried call, an old export): the newer one stands
         else:
             restated = {name: d for name, d in stated.items() if row.stated.get(name) != d}
@@ -98,7 +123,11 @@ def upsert_app_contacts(
             if restated:
                 row.edited_at = edited_at
             changed += 1
-        write_keys(s, tenant_id, row.id, row.data)
+            rekey.append(row)
+    # One flush inserts the new rows together (batched, returning their ids), and their keys and those of the
+    # changed rows go in with one delete and one insert, instead of a flush and two statements per contact.
+    s.flush()
+    write_keys_many(s, tenant_id, {row.id: row.data for row in [*rekey, *added]}, new=[row.id for row in added])
     return created, changed
 
 
@@ -106,21 +135,26 @@ def update_app_content(s: Session, row: AppContact, content: dict[str, Any]) -> 
     """Apply changes that came from the platform to an app contact; returns its new hash. The app's clock
     (`edited_at`) and what it stated stay as they were: this is not an edit by the app."""
     contact = CanonicalContact.model_validate(content)
+    old = row.data
     feed.app_contact_updated(s, row, contact.content())
     row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
     row.version += 1
     row.updated_at = utcnow()
-    write_keys(s, row.tenant_id, row.id, row.data)
+    if not same_keys(old, row.data):  # most platform edits (a phone's type, the currency) leave the keys as they are
+        write_keys(s, row.tenant_id, row.id, row.data)
     return row.content_hash
 
 
 def upsert_remote_contacts(
     s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
 ) -> tuple[list[int], int]:
-    """Mirror a fetched page. Returns the row ids (in page order) and how many rows changed content.
+    """Mirror a fetched page. Returns the row ids (in page order) and how many rows need reconciling.
 
     Upserts compare content hashes, so the overlap of incremental windows (the same record fetched twice) does
-    no harm: an unchanged record only has its last-seen time moved.
+    no harm. A record whose hash, deletion, platform edit time and modification time are all as mirrored is not
+    written at all (most of an incremental walk: the overlap, and the contacts our own writes created or updated,
+    which were mirrored from the write's answer): the conflict clause's WHERE leaves such a row alone, and its
+    id comes from a plain read. Anything else about the record, however small, is written as before.
     """
     rows = []
     seen: set[str] = set()
@@ -162,9 +196,25 @@ def upsert_remote_contacts(
             "needs_reconcile": RemoteContact.needs_reconcile | changed_expr,
             "last_seen_at": ex.last_seen_at,
         },
+        where=or_(
+            changed_expr,
+            RemoteContact.deleted.is_distinct_from(ex.deleted),
+            RemoteContact.remote_updated_at.is_distinct_from(ex.remote_updated_at),
+            func.greatest(RemoteContact.modified_at, ex.modified_at).is_distinct_from(RemoteContact.modified_at),
+        ),
     ).returning(RemoteContact.id, RemoteContact.remote_id, RemoteContact.needs_reconcile)
-    result = s.execute(stmt).all()
+    result = list(s.execute(stmt).all())
     by_remote = {r.remote_id: r.id for r in result}
+    untouched = [r["remote_id"] for r in rows if r["remote_id"] not in by_remote]
+    if untouched:
+        # Left alone above (row-locked by the conflict clause, so this read sees them as they are); one still
+        # waiting for a reconcile (its run died) is counted, like one that changed.
+        result += s.execute(
+            select(RemoteContact.id, RemoteContact.remote_id, RemoteContact.needs_reconcile).where(
+                RemoteContact.connection_id == connection_id, RemoteContact.remote_id.in_(untouched)
+            )
+        ).all()
+        by_remote = {r.remote_id: r.id for r in result}
     changed = sum(1 for r in result if r.needs_reconcile)
     return [by_remote[r["remote_id"]] for r in rows], changed
 

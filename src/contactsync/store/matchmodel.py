@@ -19,12 +19,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.matching import DEFAULT_MODEL, Model
-from contactsync.matching.tenantfit import fit_model, person_share, wants_calibration
+from contactsync.matching.record import MatchRecord
+from contactsync.matching.tenantfit import PERSON_SHARE, fit_model, person_share
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, MatchModel, RemoteContact
 from contactsync.models.base import utcnow
 
 REFIT_CHANGE = 0.2  # a side that grew or shrank by more than this share since the last fit: fit again
+# Records per side a fit reads at most (a sample of a bigger tenant): bounds the worker's memory.
+FIT_SAMPLE = 20_000
+_CHUNK = 5_000
 
 _cache: dict[str, tuple[datetime, Model]] = {}
 
@@ -51,6 +55,43 @@ def _sizes(s: Session, tenant_id: str) -> tuple[int, int]:
     return int(apps or 0), int(remotes or 0)
 
 
+def _person_share(s: Session, tenant_id: str) -> float:
+    """`tenantfit.person_share` over both whole sides, read name by name in chunks: only the name decides it,
+    and holding every record of a 100,000-contact tenant at once would take a worker far past its memory."""
+    persons = total = 0
+    for model in (AppContact, RemoteContact):
+        names = s.execute(
+            select(model.id, model.data["name"].as_string())
+            .where(model.tenant_id == tenant_id, model.deleted.is_(False))
+            .execution_options(yield_per=_CHUNK)
+        )
+        for chunk in names.partitions():
+            # person_share is a count over the chunk divided by its size: multiplied back, it is that count
+            persons += round(person_share([match_record(str(i), {"name": n}) for i, n in chunk]) * len(chunk))
+            total += len(chunk)
+    return persons / total if total else 0.0
+
+
+def _sample(s: Session, model: type[AppContact] | type[RemoteContact], tenant_id: str, size: int) -> list[MatchRecord]:
+    """The side's records to fit on: all of them up to `FIT_SAMPLE`, else every k-th by id (at most
+    `FIT_SAMPLE`), so that fitting a big tenant needs bounded memory. EM fits a handful of weights and the
+    word frequencies; a few thousand records per side hold the same proportions as the whole (see
+    BENCHMARKS.md). Below `FIT_SAMPLE` the model is exactly the one `contactsync match` fits on the same data."""
+    step = -(-size // FIT_SAMPLE)  # ceil
+    ranked = (
+        select(model.id, model.data, (func.row_number().over(order_by=model.id) - 1).label("rank"))
+        .where(model.tenant_id == tenant_id, model.deleted.is_(False))
+        .subquery()
+    )
+    rows = s.execute(
+        select(ranked.c.id, ranked.c.data)
+        .where(ranked.c.rank % step == 0)
+        .order_by(ranked.c.id)
+        .execution_options(yield_per=_CHUNK)
+    )
+    return [match_record(str(i), d) for i, d in rows]
+
+
 def _moved(before: int, now: int) -> bool:
     return abs(now - before) > REFIT_CHANGE * max(before, 1)
 
@@ -62,25 +103,11 @@ def refit_if_stale(s: Session, tenant_id: str, force: bool = False) -> bool:
     row = s.get(MatchModel, tenant_id, with_for_update=True)
     if row is not None and not force and not _moved(row.app_records, apps) and not _moved(row.remote_records, remotes):
         return False
-    right = [
-        match_record(str(i), d)
-        for i, d in s.execute(
-            select(AppContact.id, AppContact.data).where(
-                AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False)
-            )
-        )
-    ]
-    left = [
-        match_record(str(i), d)
-        for i, d in s.execute(
-            select(RemoteContact.id, RemoteContact.data).where(
-                RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False)
-            )
-        )
-    ]
-    calibrate = bool(left and right) and wants_calibration(left, right)
-    model = fit_model(left, right) if calibrate else DEFAULT_MODEL
-    share = person_share([*left, *right])
+    share = _person_share(s, tenant_id)
+    calibrate = apps > 0 and remotes > 0 and share >= PERSON_SHARE
+    model = DEFAULT_MODEL
+    if calibrate:
+        model = fit_model(_sample(s, RemoteContact, tenant_id, remotes), _sample(s, AppContact, tenant_id, apps))
     was_calibrated = row is not None and row.calibrated
     values = {
         "model": model.to_json(with_counts=True),

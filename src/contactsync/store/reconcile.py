@@ -13,19 +13,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Text, column, func, select, text, true, update, values
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.matching import Decision, blocking_keys, match_candidates
-from contactsync.matching.blocking import common_keys
+from contactsync.matching.blocking import HOLDER_LIMIT, WEAK_HOLDER_LIMIT, common_keys
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
+from contactsync.models.base import utcnow
 from contactsync.states import ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
 from contactsync.sync.planning import LinkBasis, same_valid_tax_id
+
+# `too_common` compares a key's holders with a limit; a count capped one past the highest limit decides the same.
+_HOLDERS_READ = max(HOLDER_LIMIT, WEAK_HOLDER_LIMIT) + 1
 
 
 @dataclass
@@ -65,32 +69,7 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     todo = [r for r in todo if r.id not in echoes]
     left = [match_record(str(r.id), r.data) for r in todo]
     keys = sorted({k for rec in left for k in blocking_keys(rec)})
-    candidates: list[AppContact] = []
-    common: set[str] = set()
-    if keys:
-        # A key that too many app contacts share (a surname, a franchise's domain) says little and would flood
-        # the page with candidates; the batch matcher's rule sets it aside (`common_keys`), so both decide alike.
-        holders = s.execute(
-            select(ContactKey.key, func.count())
-            .where(ContactKey.tenant_id == tenant_id, ContactKey.key.in_(keys))
-            .group_by(ContactKey.key)
-        ).tuples()
-        common = common_keys({k: n for k, n in holders})
-        candidate_ids = select(ContactKey.app_contact_id).where(
-            ContactKey.tenant_id == tenant_id, ContactKey.key.in_([k for k in keys if k not in common])
-        )
-        # Linked app contacts stay candidates: the decision must not depend on which page a worker happened to
-        # reconcile first. A sure match to an app contact that is already linked becomes a review item instead (a
-        # possible duplicate in the books), never a second link.
-        candidates = list(
-            s.scalars(
-                select(AppContact).where(
-                    AppContact.tenant_id == tenant_id,
-                    AppContact.id.in_(candidate_ids),
-                    AppContact.deleted.is_(False),
-                )
-            )
-        )
+    candidates, common = _candidates(s, tenant_id, keys)
     right = [match_record(str(a.id), a.data) for a in candidates]
     by_id = {a.id: a for a in candidates}
     # The tenant's model, re-fitted from its review decisions (the defaults until a person has decided some).
@@ -98,59 +77,132 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     by_left: dict[str, list[Decision]] = {}
     for d in decisions:
         by_left.setdefault(d.left_id, []).append(d)
+    sure = []
+    for remote in todo:
+        link = next((d for d in by_left.get(str(remote.id), []) if d.decision == "link"), None)
+        if link is not None:
+            sure.append((remote, by_id[int(link.right_id)], link))
+    linked = _insert_links(s, tenant_id, sure)
+    to_review: dict[int, list[Decision]] = {}
+    changes: list[dict[str, Any]] = []
     for remote in todo:
         mine = by_left.get(str(remote.id), [])
-        sure = [d for d in mine if d.decision == "link"]
-        if sure and _insert_link(s, tenant_id, remote, by_id[int(sure[0].right_id)], sure[0]):
-            outcome.linked += 1
-            feed.linked(s, tenant_id, int(sure[0].right_id), remote.id, "engine")
-            _close_review(s, remote.id, ReviewStatus.LINKED, "engine")
-        elif mine:
-            _open_review(s, tenant_id, remote.id, mine)
-            outcome.reviewed += 1
+        if remote.id in linked:
+            changes.append(feed.linked_item(by_id[linked[remote.id]].app_id, remote.remote_id, "engine"))
+        elif mine:  # unsure, or sure of an app contact another remote contact is already linked to
+            to_review[remote.id] = mine
         else:
             outcome.unmatched += 1
-            feed.platform_only(s, tenant_id, remote)
+            changes.append(feed.platform_only_item(remote))
+    feed.record(s, tenant_id, changes)
+    _close_reviews(s, sorted(linked), ReviewStatus.LINKED, "engine")
+    _open_reviews(s, tenant_id, to_review)
+    outcome.linked += len(linked)
+    outcome.reviewed += len(to_review)
     s.execute(update(RemoteContact).where(RemoteContact.id.in_([r.id for r in rows])).values(needs_reconcile=False))
     return outcome
 
 
-def _insert_link(s: Session, tenant_id: str, remote: RemoteContact, app: AppContact, d: Decision) -> bool:
-    explanation: dict[str, Any] = dict(d.explanation)
-    method = "exact" if float(d.score) >= 0.9999 else "fuzzy"
-    # A score, however high, may be a sister company; only the same valid tax id confirms the link by itself.
-    basis = LinkBasis.IDENTIFIER if same_valid_tax_id(app.data, remote.data) else LinkBasis.SCORE
-    stmt = (
-        pg_insert(Link)
-        .values(
-            tenant_id=tenant_id,
-            app_contact_id=app.id,
-            remote_contact_id=remote.id,
-            method=method,
-            basis=basis,
-            score=float(d.score),
-            explanation=explanation,
-            decided_by="engine",
+def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[AppContact], set[str]]:
+    """The app contacts that share a blocking key with the page, leaving out keys too common to say much (and
+    those keys, which the matcher sets aside too).
+
+    A key that too many app contacts share (a surname, a franchise's domain) says little and would flood the page
+    with candidates; the batch matcher's rule sets it aside (`common_keys`), so both decide alike. The rule only
+    asks whether a key's holders exceed a limit, so each key's index entries are read up to `_HOLDERS_READ` (one
+    past the highest limit) and no further: the cost of a page does not grow with the size of the tenant, as a
+    count over every holder of a common key would.
+    Linked app contacts stay candidates: the decision must not depend on which page a worker happened to
+    reconcile first. A sure match to an app contact that is already linked becomes a review item instead (a
+    possible duplicate in the books), never a second link.
+    """
+    if not keys:
+        return [], set()
+    page_keys = values(column("key", Text), name="page_keys").data([(k,) for k in keys])
+    hits = (
+        select(ContactKey.app_contact_id)
+        .where(ContactKey.tenant_id == tenant_id, ContactKey.key == page_keys.c.key)
+        .limit(_HOLDERS_READ)
+        .lateral("hits")
+    )
+    holders = s.execute(
+        select(page_keys.c.key, func.count()).select_from(page_keys.join(hits, true())).group_by(page_keys.c.key)
+    )
+    common = common_keys({k: n for k, n in holders})
+    wanted = [k for k in keys if k not in common]
+    if not wanted:
+        return [], common
+    candidate_ids = select(ContactKey.app_contact_id).where(
+        ContactKey.tenant_id == tenant_id, ContactKey.key.in_(wanted)
+    )
+    candidates = list(
+        s.scalars(
+            select(AppContact).where(
+                AppContact.tenant_id == tenant_id,
+                AppContact.id.in_(candidate_ids),
+                AppContact.deleted.is_(False),
+            )
         )
-        .on_conflict_do_nothing()
-        .returning(Link.id)
     )
-    return s.execute(stmt).scalar() is not None
+    return candidates, common
 
 
-def _open_review(s: Session, tenant_id: str, remote_id: int, decisions: list[Decision]) -> None:
-    candidates = [
-        {"app_contact_id": int(d.right_id), "score": float(d.score), "explanation": dict(d.explanation)}
-        for d in sorted(decisions, key=lambda d: -d.score)
-    ]
-    existing = s.scalar(
-        select(ReviewItem).where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == ReviewStatus.OPEN)
-    )
-    if existing is not None:
-        existing.candidates = candidates
+def _insert_links(
+    s: Session, tenant_id: str, pairs: list[tuple[RemoteContact, AppContact, Decision]]
+) -> dict[int, int]:
+    """Insert the page's sure links in one statement; returns {remote contact id: app contact id} of those that
+    went in. One that meets an existing link on either side (another page or worker got there first) is skipped
+    by ON CONFLICT and goes to review. Rows go in app contact order, so two pages inserting at once take their
+    unique-index entries in one order and cannot deadlock on each other (the matcher's links are one-to-one, so
+    the order decides nothing within the page)."""
+    if not pairs:
+        return {}
+    rows = []
+    for remote, app, d in sorted(pairs, key=lambda p: p[1].id):
+        # A score, however high, may be a sister company; only the same valid tax id confirms the link by itself.
+        basis = LinkBasis.IDENTIFIER if same_valid_tax_id(app.data, remote.data) else LinkBasis.SCORE
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "app_contact_id": app.id,
+                "remote_contact_id": remote.id,
+                "method": "exact" if float(d.score) >= 0.9999 else "fuzzy",
+                "basis": basis,
+                "score": float(d.score),
+                "explanation": dict(d.explanation),
+                "decided_by": "engine",
+            }
+        )
+    inserted = s.execute(
+        pg_insert(Link).values(rows).on_conflict_do_nothing().returning(Link.remote_contact_id, Link.app_contact_id)
+    ).all()
+    return {int(r): int(a) for r, a in inserted}
+
+
+def _open_reviews(s: Session, tenant_id: str, items: dict[int, list[Decision]]) -> None:
+    """Open (or refresh the candidates of) one review item per remote contact, in one statement."""
+    if not items:
         return
-    s.add(ReviewItem(tenant_id=tenant_id, remote_contact_id=remote_id, candidates=candidates, status=ReviewStatus.OPEN))
-    s.flush()
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "remote_contact_id": remote_id,
+            "status": ReviewStatus.OPEN,
+            "candidates": [
+                {"app_contact_id": int(d.right_id), "score": float(d.score), "explanation": dict(d.explanation)}
+                for d in sorted(decisions, key=lambda d: -d.score)
+            ],
+        }
+        for remote_id, decisions in sorted(items.items())
+    ]
+    stmt = pg_insert(ReviewItem).values(rows)
+    s.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ReviewItem.remote_contact_id],
+            index_where=text("status = 'open'"),  # the partial index's own predicate, so it is inferred
+            set_={"candidates": stmt.excluded.candidates},
+        )
+    )
 
 
 def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) -> bool:
@@ -170,12 +222,12 @@ def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) ->
     return True
 
 
-def _close_review(s: Session, remote_id: int, status: ReviewStatus, who: str) -> None:
-    from contactsync.models.base import utcnow
-
+def _close_reviews(s: Session, remote_ids: Sequence[int], status: ReviewStatus, who: str) -> None:
+    if not remote_ids:
+        return
     s.execute(
         update(ReviewItem)
-        .where(ReviewItem.remote_contact_id == remote_id, ReviewItem.status == ReviewStatus.OPEN)
+        .where(ReviewItem.remote_contact_id.in_(list(remote_ids)), ReviewItem.status == ReviewStatus.OPEN)
         .values(status=status, resolved_by=who, resolved_at=utcnow())
     )
 

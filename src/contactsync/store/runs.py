@@ -103,10 +103,16 @@ def lock_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
     )
 
 
-def record_page(s: Session, run: SyncRun, page_no: int, remote_ids: list[int]) -> None:
+def record_page(s: Session, run: SyncRun, page_no: int, remote_ids: list[int], *, reconciled: bool = False) -> None:
     s.execute(
         pg_insert(RunPage)
-        .values(run_id=run.id, tenant_id=run.tenant_id, page_no=page_no, remote_contact_ids=remote_ids)
+        .values(
+            run_id=run.id,
+            tenant_id=run.tenant_id,
+            page_no=page_no,
+            remote_contact_ids=remote_ids,
+            reconciled=reconciled,
+        )
         .on_conflict_do_nothing()
     )
     ids = {"tenant_id": run.tenant_id, "run_id": run.id, "connection_id": run.connection_id}

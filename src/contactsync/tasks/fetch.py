@@ -63,8 +63,9 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                 run = lock_run(s, tenant_id, run_id)
                 if run is None or run.status != RunStatus.FETCHING or run.pages_fetched != page_no:
                     return  # a duplicate of this task got there first
-                _record_page(s, run, conn, page_no, page, calls, gone)
-            enqueue(reconcile, tenant_id, run_id, page_no)
+                pending = _record_page(s, run, conn, page_no, page, calls, gone)
+            if pending:
+                enqueue(reconcile, tenant_id, run_id, page_no)
             if page.next_token is None:
                 break
         enqueue(advance, tenant_id, run_id)
@@ -111,9 +112,13 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
 
 def _record_page(
     s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallMeter, gone: list[str]
-) -> None:
-    """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction."""
-    ids, _changed = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
+) -> bool:
+    """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction.
+
+    Returns whether the page has anything to reconcile. A page of contacts all as mirrored (an incremental
+    walk's overlap, or the contacts our own writes created) is recorded as reconciled already, so no task is
+    sent for it; a contact still waiting from an earlier run counts as something to reconcile."""
+    ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
     for q in page.quarantined:
         s.add(
             QuarantinedRecord(
@@ -125,13 +130,14 @@ def _record_page(
                 excerpt=q.excerpt[:2000],
             )
         )
-    record_page(s, run, page_no, ids)
+    record_page(s, run, page_no, ids, reconciled=not pending)
     run.page_token = page.next_token
     run.pages_fetched = page_no + 1
     run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
     add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
+    return pending > 0
 
 
 def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -> Window:
