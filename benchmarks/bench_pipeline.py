@@ -15,6 +15,7 @@ The last line of output is one JSON object:
     duplicates       platform contacts beyond one per company (by name, after all runs)
     lost             linked pairs whose app and platform sides disagree in a synced field (after all runs)
     contacts_per_s   (contacts fetched + writes done) / wall_s
+    write_phase_s    the longest run's planning and writing: from its ledger entries' planning to its end
     peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
     reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough
     incremental      the same measures for the incremental run, and its share of the full sync's calls and time
@@ -122,6 +123,7 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dic
     per_tenant = [a - b for a, b in zip(calls_after, calls_before, strict=True)]
     with db.session() as s:
         writes = _writes_done(s) - writes_before
+        write_phase = _write_phase(s, [r.id for r in runs])
     fetched = sum(r.fetched for r in runs)
     lower = max(per_tenant) * 60 / args.rate if args.rate else 0.0
     return {
@@ -141,7 +143,21 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dic
         "updated_app": sum(r.updated_app for r in runs),
         "writes_done": writes,
         "contacts_per_s": round((fetched + writes) / wall, 1),
+        "write_phase_s": write_phase,
     }
+
+
+def _write_phase(s: Any, run_ids: list[int]) -> float | None:
+    """The longest planning-and-writing stage of the runs: from the start of the transaction that planned the
+    run's ledger entries (their `created_at`) to the run's end. None when no run planned a write."""
+    rows = s.execute(
+        select(SyncRun.finished_at, func.min(WriteOp.created_at))
+        .join(WriteOp, WriteOp.run_id == SyncRun.id)
+        .where(SyncRun.id.in_(run_ids))
+        .group_by(SyncRun.id)
+    ).all()
+    spans = [(end - start).total_seconds() for end, start in rows if end is not None and start is not None]
+    return round(max(spans), 2) if spans else None
 
 
 def _writes_done(s: Any) -> int:

@@ -265,12 +265,16 @@ class RssSampler(threading.Thread):
 
 class TaskTimes(threading.Thread):
     """Runtimes of the workers' reconcile tasks by (run id, page), read from Celery's task events (the workers
-    send them), so page costs are measured where they are spent without touching the tasks."""
+    send them), so page costs are measured where they are spent without touching the tasks. With `starts`
+    (task names), also when each run's first task of those names started (the worker's clock, epoch seconds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, starts: frozenset[str] = frozenset()) -> None:
         super().__init__(daemon=True)
         self.pages: dict[tuple[int, int], float] = {}
+        self.started: dict[tuple[str, int], float] = {}
+        self._starts = starts
         self._args: dict[str, tuple[int, int]] = {}
+        self._run_of: dict[str, tuple[str, int]] = {}
         self._receiver: Any = None
         self._halt = threading.Event()
         self.ready = threading.Event()
@@ -279,10 +283,20 @@ class TaskTimes(threading.Thread):
         from contactsync.worker.app import app
 
         def received(event: dict[str, Any]) -> None:
-            if event.get("name") == "contactsync.reconcile":
+            name = event.get("name")
+            if name == "contactsync.reconcile":
                 with contextlib.suppress(ValueError, SyntaxError, TypeError):
                     args = ast.literal_eval(event.get("args") or "[]")
                     self._args[event["uuid"]] = (int(args[1]), int(args[2]))
+            elif name in self._starts:
+                with contextlib.suppress(ValueError, SyntaxError, TypeError):
+                    args = ast.literal_eval(event.get("args") or "[]")
+                    self._run_of[event["uuid"]] = (str(name), int(args[1]))
+
+        def started(event: dict[str, Any]) -> None:
+            key = self._run_of.pop(event.get("uuid", ""), None)
+            if key is not None:
+                self.started.setdefault(key, float(event["timestamp"]))
 
         def succeeded(event: dict[str, Any]) -> None:
             key = self._args.pop(event.get("uuid", ""), None)
@@ -294,7 +308,7 @@ class TaskTimes(threading.Thread):
             try:
                 with app.connection_for_read() as conn:
                     self._receiver = app.events.Receiver(
-                        conn, handlers={"task-received": received, "task-succeeded": succeeded}
+                        conn, handlers={"task-received": received, "task-started": started, "task-succeeded": succeeded}
                     )
                     self.ready.set()
                     self._receiver.capture(limit=None, timeout=None, wakeup=False)

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     )
     # Look-ups a write task makes for a create whose answer was lost, before it parks the create for later runs.
     lost_create_lookups: int = Field(default=2, ge=1, le=10, validation_alias="CONTACTSYNC_LOST_CREATE_LOOKUPS")
+    # Ledger entries one write task sends, one after the other, within the tenant's rate-limit bucket. Bigger
+    # batches cost fewer tasks and transactions per contact; smaller ones spread a run's writes over more
+    # worker processes. A rate-limited connection's batches are smaller still (see `tasks.write`).
+    write_batch_size: int = Field(default=25, ge=1, le=500, validation_alias="CONTACTSYNC_WRITE_BATCH_SIZE")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -15,6 +15,7 @@ from contactsync.models.runs import (
 )
 from contactsync.models.tenant import Connection, Tenant
 from contactsync.models.writes import (
+    ACTIVE_WRITE_SQL,
     ACTIVE_WRITE_STATES,
     MAYBE_SENT_STATES,
     OPEN_WRITE_STATES,
@@ -24,6 +25,7 @@ from contactsync.models.writes import (
 
 __all__ = [
     "ACTIVE_RUN_STATES",
+    "ACTIVE_WRITE_SQL",
     "ACTIVE_WRITE_STATES",
     "MAYBE_SENT_STATES",
     "OPEN_WRITE_STATES",

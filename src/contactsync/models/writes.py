@@ -10,18 +10,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
 from contactsync.states import ACTIVE_WRITE_STATES, MAYBE_SENT_STATES, OPEN_WRITE_STATES, WriteState
 
-__all__ = ["ACTIVE_WRITE_STATES", "MAYBE_SENT_STATES", "OPEN_WRITE_STATES", "WriteOp", "WriteState"]
+__all__ = ["ACTIVE_WRITE_SQL", "ACTIVE_WRITE_STATES", "MAYBE_SENT_STATES", "OPEN_WRITE_STATES", "WriteOp", "WriteState"]
+
+# The active states as SQL with the values written out: the partial index of active entries serves only queries
+# whose condition the planner can prove implies its own, which a list of bound parameters does not.
+ACTIVE_WRITE_SQL = f"status IN ({', '.join(repr(str(s)) for s in ACTIVE_WRITE_STATES)})"
 
 
 class WriteOp(TenantScoped, Base):
     __tablename__ = "write_ops"
-    __table_args__ = (UniqueConstraint("connection_id", "op_key"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "op_key"),
+        # Every write batch asks whether its run still has entries open; the ledger keeps every entry ever sent,
+        # so the question must not grow with it.
+        Index(
+            "ix_write_ops_active_connection",
+            "connection_id",
+            postgresql_where=text(ACTIVE_WRITE_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -62,13 +62,17 @@ def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionC
         if pooled is not None:
             _pool.pop(connection_id).provider.close()
         opened = config()
-        asked = options_of(opened.dialect, opened.options).rate_limit_per_minute
-        per_minute = asked or dialect_of(opened.dialect).requests_per_minute
+        per_minute = requests_per_minute(opened.dialect, opened.options)
         calls = CallMeter()
         provider = open_provider(opened, throttle=bucket_throttle(connection_id, per_minute), on_request=calls)
         pooled = _pool[connection_id] = _Pooled(fingerprint, provider, calls)
     pooled.calls.take()  # requests of an earlier task that ended without counting them are not this one's
     return Leased(pooled.provider, pooled.calls)
+
+
+def requests_per_minute(dialect: str, options: dict[str, Any]) -> int:
+    """A connection's request budget: its `rate_limit_per_minute` option, else its dialect's."""
+    return options_of(dialect, options).rate_limit_per_minute or dialect_of(dialect).requests_per_minute
 
 
 def forget() -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, insert, or_, select, update
+from sqlalchemy import event, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -100,12 +100,14 @@ def _after_rollback(s: Session) -> None:
 
 
 def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
-    s.execute(pg_insert(ChangeCounter).values(tenant_id=tenant_id, last_seq=0).on_conflict_do_nothing())
+    # One statement takes the counter (created on first use) and its row lock: every write task's commit and
+    # every reconciled page records changes, so a round trip saved here is saved per contact.
+    counter = pg_insert(ChangeCounter).values(tenant_id=tenant_id, last_seq=len(items))
     last = s.execute(
-        update(ChangeCounter)
-        .where(ChangeCounter.tenant_id == tenant_id)
-        .values(last_seq=ChangeCounter.last_seq + len(items))
-        .returning(ChangeCounter.last_seq)
+        counter.on_conflict_do_update(
+            index_elements=[ChangeCounter.tenant_id],
+            set_={"last_seq": ChangeCounter.last_seq + len(items)},
+        ).returning(ChangeCounter.last_seq)
     ).scalar_one()
     first = last - len(items) + 1
     s.execute(
@@ -198,7 +200,8 @@ def linked(s: Session, tenant_id: str, app_contact_id: int, remote_contact_id: i
 
 def remote_id_assigned(s: Session, tenant_id: str, app_contact_id: int, remote_id: str) -> None:
     """An app contact contactsync created on the platform now has the platform's id."""
-    app_id = s.scalar(select(AppContact.app_id).where(AppContact.id == app_contact_id))
+    app = s.get(AppContact, app_contact_id)  # its writer has loaded it already: no query
+    app_id = app.app_id if app is not None else None
     record(s, tenant_id, [{"kind": REMOTE_ID_ASSIGNED, "app_id": app_id, "remote_id": remote_id, "data": {}}])
 
 

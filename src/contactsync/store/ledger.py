@@ -2,7 +2,8 @@
 
 Planning is repeatable: ledger keys are deterministic (`create:<app contact>`, `update:<app contact>:<payload
 digest>`) and inserted with ON CONFLICT DO NOTHING, so planning twice (a redelivered task, a re-driven run)
-never queues a second create for the same contact.
+never queues a second create for the same contact. A plan's entries are inserted together, in one transaction
+with the rest of planning, so a plan is on disk whole or not at all.
 """
 
 from __future__ import annotations
@@ -45,35 +46,43 @@ def _digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _queue_op(
-    s: Session,
-    tenant_id: str,
-    connection_id: int,
-    run_id: int,
-    key: str,
-    kind: str,
-    app_contact_id: int,
-    payload: dict[str, Any],
-    remote_id: str | None = None,
-) -> bool:
-    stmt = (
-        pg_insert(WriteOp)
-        .values(
-            tenant_id=tenant_id,
-            connection_id=connection_id,
-            run_id=run_id,
-            op_key=key,
-            kind=kind,
-            app_contact_id=app_contact_id,
-            remote_id=remote_id,
-            payload=payload,
-            idempotency_key=str(uuid.uuid4()),
-            status=WriteState.PENDING,
+@dataclass
+class _Queue:
+    """Ledger rows planned by one `plan_into_ledger`, inserted together: one statement per chunk instead of one per
+    entry, as planning a big tenant's first sync queues tens of thousands."""
+
+    tenant_id: str
+    connection_id: int
+    run_id: int
+    rows: list[dict[str, Any]]
+
+    def add(
+        self, key: str, kind: str, app_contact_id: int, payload: dict[str, Any], remote_id: str | None = None
+    ) -> None:
+        self.rows.append(
+            {
+                "tenant_id": self.tenant_id,
+                "connection_id": self.connection_id,
+                "run_id": self.run_id,
+                "op_key": key,
+                "kind": kind,
+                "app_contact_id": app_contact_id,
+                "remote_id": remote_id,
+                "payload": payload,
+                "idempotency_key": str(uuid.uuid4()),
+                "status": WriteState.PENDING,
+            }
         )
-        .on_conflict_do_nothing()
-        .returning(WriteOp.id)
-    )
-    return s.execute(stmt).scalar() is not None
+
+    def insert(self, s: Session, chunk: int = 1000) -> dict[str, int]:
+        """Insert what is queued (an entry whose key exists is left as it is); returns new entries per kind."""
+        added: dict[str, int] = {}
+        for start in range(0, len(self.rows), chunk):
+            stmt = pg_insert(WriteOp).values(self.rows[start : start + chunk]).on_conflict_do_nothing()
+            for kind in s.scalars(stmt.returning(WriteOp.kind)):
+                added[kind] = added.get(kind, 0) + 1
+        self.rows.clear()
+        return added
 
 
 def pair_state(link: Link, app: AppContact, remote: RemoteContact, dialect: str, conflict_policy: str) -> PairState:
@@ -114,6 +123,7 @@ def plan_into_ledger(
     conflict_policy: str = "newer",
 ) -> PlanOutcome:
     out = PlanOutcome()
+    queue = _Queue(tenant_id, connection_id, run_id, [])
     if allow_creates:
         in_review = review_candidate_ids(s, tenant_id)
         # Every link counts, ended ones too: a contact deleted on the platform is not created again.
@@ -129,8 +139,7 @@ def plan_into_ledger(
         for app in unlinked:
             if app.id in in_review:
                 continue
-            if _queue_op(s, tenant_id, connection_id, run_id, f"create:{app.id}", "create", app.id, app.data):
-                out.creates += 1
+            queue.add(f"create:{app.id}", "create", app.id, app.data)
     pairs = s.execute(
         select(Link, AppContact, RemoteContact)
         .join(AppContact, AppContact.id == Link.app_contact_id)
@@ -164,11 +173,11 @@ def plan_into_ledger(
             out.app_updates += 1
         if plan.to_remote:
             payload = {"changes": plan.to_remote}
-            key = f"update:{app.id}:{_digest(payload)}"
-            if _queue_op(s, tenant_id, connection_id, run_id, key, "update", app.id, payload, remote.remote_id):
-                out.remote_updates += 1
+            queue.add(f"update:{app.id}:{_digest(payload)}", "update", app.id, payload, remote.remote_id)
         else:
             mark_synced(link, app, remote, dialect)
+    added = queue.insert(s)
+    out.creates, out.remote_updates = added.get("create", 0), added.get("update", 0)
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from contactsync import db, metrics
 from contactsync.logs import get_logger
 from contactsync.models import (
     ACTIVE_RUN_STATES,
+    ACTIVE_WRITE_SQL,
     ACTIVE_WRITE_STATES,
     RUN_COUNTERS,
     Connection,
@@ -128,10 +129,27 @@ def open_write_ops(s: Session, run: SyncRun) -> list[int]:
     create is not one of them: it waits for evidence outside any run, and each run re-checks it."""
     return list(
         s.scalars(
-            select(WriteOp.id).where(
+            select(WriteOp.id)
+            .where(
                 WriteOp.tenant_id == run.tenant_id,
                 WriteOp.connection_id == run.connection_id,
                 WriteOp.status.in_(ACTIVE_WRITE_STATES),
+            )
+            .order_by(WriteOp.id)
+        )
+    )
+
+
+def has_open_writes(s: Session, tenant_id: str, run_id: int) -> bool:
+    """Whether any entry still keeps the run writing (`open_write_ops`, without listing them): one probe of the
+    partial index of active entries, whatever the size of the ledger, so every write batch can ask."""
+    connection = select(SyncRun.connection_id).where(SyncRun.id == run_id).scalar_subquery()
+    return bool(
+        s.scalar(
+            select(
+                select(WriteOp.id)
+                .where(WriteOp.tenant_id == tenant_id, WriteOp.connection_id == connection, text(ACTIVE_WRITE_SQL))
+                .exists()
             )
         )
     )
@@ -158,6 +176,18 @@ def finish_writing(s: Session, run: SyncRun) -> None:
     )
     run.write_errors = max(run.write_errors, failed)
     run.parked = parked
+    # Write batches add their counters once, at their end: a batch whose worker was killed after recording some
+    # entries never added theirs (its redelivery skips them as done). The ledger knows what was done.
+    done: dict[str, int] = {
+        kind: int(n)
+        for kind, n in s.execute(
+            select(WriteOp.kind, func.count())
+            .where(WriteOp.run_id == run.id, WriteOp.status == WriteState.DONE)
+            .group_by(WriteOp.kind)
+        )
+    }
+    run.created_remote = max(run.created_remote, done.get("create", 0))
+    run.updated_remote = max(run.updated_remote, done.get("update", 0))
     if not run.write_errors and not parked:
         transition_run(s, run, RunStatus.SUCCEEDED)
         return

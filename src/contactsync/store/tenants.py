@@ -195,3 +195,8 @@ def provider_for(conn: Connection) -> Leased:
     built_from = [conn.dialect, conn.base_url, hashlib.sha256(conn.credentials).hexdigest(), conn.options or {}]
     fingerprint = hashlib.sha256(json.dumps(built_from, sort_keys=True, default=str).encode()).hexdigest()
     return pool.lease(conn.id, fingerprint, lambda: connection_config(conn))
+
+
+def requests_per_minute(conn: Connection) -> int:
+    """The connection's request budget (what its shared rate-limit bucket admits), read from the row."""
+    return pool.requests_per_minute(conn.dialect, dict(conn.options or {}))

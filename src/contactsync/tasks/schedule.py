@@ -20,9 +20,10 @@ from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
 from contactsync.store.due import start_due_batch
 from contactsync.store.runs import open_write_ops, stale_runs, start_run, touch, unreconciled_pages
+from contactsync.store.tenants import requests_per_minute
 from contactsync.tasks.fetch import fetch
 from contactsync.tasks.reconcile import advance, reconcile
-from contactsync.tasks.write import plan_writes, write
+from contactsync.tasks.write import dispatch_writes, plan_writes, write_batch
 from contactsync.worker.app import celery_task
 from contactsync.worker.routing import enqueue
 
@@ -94,7 +95,9 @@ def redrive_stale_runs(older_than_seconds: int) -> int:
             elif run.status == RunStatus.WRITING:
                 ops = open_write_ops(s, run)
                 if ops:
-                    todo.extend((run_id, partial(enqueue, write, tenant_id, op), write.name) for op in ops)
+                    conn = s.get(Connection, run.connection_id)
+                    per_minute = requests_per_minute(conn) if conn is not None else 1
+                    todo.append((run_id, partial(dispatch_writes, tenant_id, ops, per_minute), write_batch.name))
                 else:
                     todo.append((run_id, partial(enqueue, plan_writes, tenant_id, run_id), plan_writes.name))
             touch(s, run_id)

@@ -1,0 +1,120 @@
+"""Write tasks carry batches of ledger entries; the write-safety promise holds per entry.
+
+A worker SIGKILLed in the middle of a batch leaves the entries before the one it was sending recorded, that one
+`in_flight` (the sign that it may have reached the platform) and the ones after it `pending`, never sent; the
+redelivered or re-driven batch sends the rest and never sends a done entry again.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from typing import Any
+
+import psutil
+import pytest
+from sqlalchemy import func, select
+
+from contactsync import db
+from contactsync.models import Link, SyncRun, WriteOp
+from contactsync.tasks.schedule import trigger_sync
+from contactsync.tasks.write import write_batch
+from tests.conftest import Workers
+from tests.pipeline import (
+    assert_each_app_contact_once,
+    platform_contacts,
+    setup_tenant,
+    sync_until_settled,
+)
+from tests.test_lost_creates import _platform, _tenant, _writing_run
+
+BATCH = 10
+
+
+def _ledger() -> list[tuple[int, str, int]]:
+    with db.session() as s:
+        rows = s.execute(select(WriteOp.id, WriteOp.status, WriteOp.attempts).order_by(WriteOp.id)).all()
+    return [(int(i), str(st), int(a)) for i, st, a in rows]
+
+
+def _kill_mid_batch(victim: Any, timeout: float = 120) -> None:
+    """SIGKILL the worker (and its pool) while it sends an entry in the middle of a batch after the first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = Counter(status for _id, status, _attempts in _ledger())
+        if states["in_flight"] == 1 and states["done"] > BATCH and 3 <= states["done"] % BATCH <= 7:
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the writes did not reach the middle of a batch")
+    for child in psutil.Process(victim.pid).children(recursive=True):
+        child.send_signal(signal.SIGKILL)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+
+
+@pytest.mark.pipeline
+def test_a_batch_killed_mid_way_leaves_one_entry_in_flight_and_the_rest_pending(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    workers.env["CONTACTSYNC_STALE_RUN_SECONDS"] = "5"
+    workers.env["CONTACTSYNC_WRITE_BATCH_SIZE"] = str(BATCH)
+    split, token = setup_tenant(
+        sandbox, size=240, seed=53, faults={"latency_ms": 120}, options={"visibility_lag_seconds": 1}
+    )
+    (victim,) = workers.start(1, concurrency=1)
+    run_id = trigger_sync("t1", full=True)
+    assert run_id is not None
+    _kill_mid_batch(victim)
+
+    ledger = _ledger()
+    in_flight = [i for i, (_id, status, _a) in enumerate(ledger) if status == "in_flight"]
+    assert len(in_flight) == 1, ledger  # only the entry being sent: none of the batch's others was marked
+    at = in_flight[0]
+    batch = range(at - at % BATCH, min(at - at % BATCH + BATCH, len(ledger)))
+    assert at % BATCH >= 1  # killed in the middle of its batch
+    for i in batch:
+        _id, status, attempts = ledger[i]
+        if i < at:
+            assert (status, attempts) == ("done", 1), ledger[i]  # recorded before the next one went out
+        elif i > at:
+            assert (status, attempts) == ("pending", 0), ledger[i]  # never sent
+    # Nothing anywhere was sent and left unrecorded but the one entry.
+    assert all(st in ("done", "pending") for _id, st, _a in ledger[:at] + ledger[at + 1 :])
+    done_before = {op_id for op_id, status, _a in ledger if status == "done"}
+    with db.session() as s:
+        linked = s.scalar(select(func.count()).select_from(Link).where(Link.method == "created"))
+        done_creates = s.scalar(
+            select(func.count()).select_from(WriteOp).where(WriteOp.kind == "create", WriteOp.status == "done")
+        )
+    assert linked == done_creates  # a done create is recorded with its link, in one transaction
+
+    workers.start(1, concurrency=2)
+    runs = sync_until_settled(run_id, workers, redrive=True)
+    assert runs[-1].status == "succeeded", [(r.id, r.status, r.error) for r in runs]
+    after = {op_id: (status, attempts) for op_id, status, attempts in _ledger()}
+    assert all(after[op_id] == ("done", 1) for op_id in done_before)  # no done entry was sent again
+    assert all(status == "done" for status, _a in after.values())
+    rows = platform_contacts(sandbox, token)
+    assert_each_app_contact_once(split, rows)
+    assert len(rows) == len(split.remote) + len(split.app) - split.both
+
+
+def test_a_redelivered_batch_sends_nothing_again_and_ends_the_run_once(env: dict[str, str], sandbox: Any) -> None:
+    """The same batch delivered twice (a broker redelivery after the work was done): the second delivery finds
+    every entry done, sends nothing and leaves the ended run as it was."""
+    token = _tenant(sandbox, {})
+    run_id, op_id = _writing_run()
+    write_batch.apply(args=["t1", [op_id]])
+    with db.session() as s:
+        run = s.get(SyncRun, run_id)
+        assert run is not None and (run.status, run.created_remote, run.api_calls) == ("succeeded", 1, 1)
+        finished = run.finished_at
+    write_batch.apply(args=["t1", [op_id]])
+    assert len(_platform(sandbox, token)) == 2  # the namesake and our one create
+    with db.session() as s:
+        op = s.get(WriteOp, op_id)
+        run = s.get(SyncRun, run_id)
+        assert op is not None and (op.status, op.attempts) == ("done", 1)
+        assert run is not None and (run.created_remote, run.finished_at) == (1, finished)
