@@ -35,7 +35,6 @@ import random
 import socket
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -58,8 +57,8 @@ from benchmarks.harness import (
     fresh_database,
     linked_pairs,
     p95,
+    print_result_on_servers,
     read_platform,
-    servers,
     tenant_data,
 )
 from contactsync import db
@@ -310,15 +309,7 @@ def main() -> None:
     parser.add_argument("--sync-seconds", type=float, default=300, help="watch the workers this long at most")
     parser.add_argument("--no-check", action="store_true", help="skip reading every finished tenant's platform")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server_db, redis_url, owned = servers(Path(tmp))
-        try:
-            result = run(args, server_db, redis_url, Path(tmp))
-        finally:
-            for server in owned:
-                server.stop()
-    print(json.dumps(result), flush=True)
+    print_result_on_servers(run, parser.parse_args())
 
 
 if __name__ == "__main__":

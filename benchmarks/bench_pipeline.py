@@ -36,7 +36,6 @@ import json
 import random
 import socket
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -59,9 +58,9 @@ from benchmarks.harness import (
     fresh_database,
     linked_pairs,
     p95,
+    print_result_on_servers,
     read_platform,
     seed_app_contacts,
-    servers,
     tenant_data,
 )
 from contactsync import db
@@ -357,15 +356,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=3600, help="give up on a run after this many seconds")
     parser.add_argument("--profile", type=Path, help="run the workers with the solo pool under cProfile, into DIR")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        server_db, redis_url, owned = servers(Path(tmp))
-        try:
-            result = run(args, server_db, redis_url, Path(tmp))
-        finally:
-            for server in owned:
-                server.stop()
-    print(json.dumps(result), flush=True)
+    print_result_on_servers(run, parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import json
 import logging
 import os
 import random
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +61,19 @@ def servers(tmp: Path, *, own_redis: bool = False) -> tuple[str, str, list[Any]]
         redis_url = rd.url
         owned.append(rd)
     return db_url, redis_url, owned
+
+
+def print_result_on_servers(run: Callable[[Any, str, str, Path], dict[str, Any]], args: Any) -> None:
+    """Start (or reach) the servers, run the benchmark, stop what was started, and print the result as the last line:
+    the one JSON object a benchmark's caller reads."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server_db, redis_url, owned = servers(Path(tmp))
+        try:
+            result = run(args, server_db, redis_url, Path(tmp))
+        finally:
+            for server in owned:
+                server.stop()
+    print(json.dumps(result), flush=True)
 
 
 def _admin(url: str) -> str:
