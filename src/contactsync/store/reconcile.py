@@ -22,7 +22,7 @@ from contactsync.matching.blocking import HOLDER_LIMIT, WEAK_HOLDER_LIMIT, commo
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.models.base import utcnow
-from contactsync.states import ReviewStatus
+from contactsync.states import ReviewStatus, sql_in
 from contactsync.store import changes as feed
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
@@ -199,7 +199,7 @@ def _open_reviews(s: Session, tenant_id: str, items: dict[int, list[Decision]]) 
     s.execute(
         stmt.on_conflict_do_update(
             index_elements=[ReviewItem.remote_contact_id],
-            index_where=text("status = 'open'"),  # the partial index's own predicate, so it is inferred
+            index_where=text(sql_in("status", [ReviewStatus.OPEN])),  # the partial index's own predicate: inferred
             set_={"candidates": stmt.excluded.candidates},
         )
     )
