@@ -59,6 +59,18 @@ SETTLED_WRITE_STATES = (WriteState.DONE, WriteState.FAILED)
 CANCELLABLE_WRITE_STATES = (WriteState.PENDING, WriteState.UNCERTAIN)
 
 
+# The ledger's one-way doors. A done or cancelled entry never moves again (a second send of a done create is a
+# duplicate in the books); a refused one moves only when a person reopens it (`writes retry`) or its contact goes.
+# Between the open states the evidence decides (sent, answer lost, looked up, parked, proven absent, sent again),
+# which the callers hold: the table keeps only what no evidence may override.
+WRITE_TRANSITIONS: Mapping[WriteState, frozenset[WriteState]] = {
+    **{state: frozenset(WriteState) for state in OPEN_WRITE_STATES},
+    WriteState.FAILED: frozenset({WriteState.PENDING, WriteState.UNCERTAIN, WriteState.CANCELLED}),
+    WriteState.DONE: frozenset(),
+    WriteState.CANCELLED: frozenset(),
+}
+
+
 class ConnectionStatus(StrEnum):
     ACTIVE = "active"
     NEEDS_REAUTH = "needs_reauth"  # the platform refused our credentials: paused until reconnected

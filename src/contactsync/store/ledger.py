@@ -27,6 +27,7 @@ from contactsync.store import changes as feed
 from contactsync.store.contacts import mirror_one, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
+from contactsync.store.write_states import move_write
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, plan_pair
 
 
@@ -228,10 +229,9 @@ def _dialect(s: Session, connection_id: int) -> str:
 
 
 def _close(op: WriteOp, remote_id: str) -> None:
-    op.status = WriteState.DONE
+    move_write(op, WriteState.DONE)
     op.remote_id = remote_id
     op.last_error = None
-    op.updated_at = utcnow()
 
 
 def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
@@ -262,6 +262,5 @@ def reopen_failed(s: Session, tenant_id: str) -> int:
     settings); the next run sends them again. A create is reopened as `uncertain`, so it looks before it sends."""
     ops = list(s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)))
     for op in ops:
-        op.status = WriteState.UNCERTAIN if op.kind == "create" else WriteState.PENDING
-        op.updated_at = utcnow()
+        move_write(op, WriteState.UNCERTAIN if op.kind == "create" else WriteState.PENDING)
     return len(ops)

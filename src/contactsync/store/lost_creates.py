@@ -22,6 +22,7 @@ from contactsync.models.base import utcnow
 from contactsync.providers.registry import carried_content, options_of
 from contactsync.settings import get_settings
 from contactsync.store import changes
+from contactsync.store.write_states import move_write
 from contactsync.sync.echo import first_echo
 from contactsync.sync.evidence import Walk, absence_proven, window_start
 from contactsync.sync.planning import LinkBasis, baseline_of
@@ -133,7 +134,8 @@ def _link_created(s: Session, tenant_id: str, op: WriteOp, remote: RemoteContact
     held = s.scalar(select(Link.remote_contact_id).where(Link.app_contact_id == app.id))
     if inserted is None and held != remote.id:
         return False
-    op.status, op.remote_id, op.last_error, op.updated_at = W.DONE, remote.remote_id, None, utcnow()
+    move_write(op, W.DONE)
+    op.remote_id, op.last_error = remote.remote_id, None
     if inserted is not None:  # the app learns the platform's id as for a create whose answer arrived
         changes.remote_id_assigned(s, tenant_id, app.id, remote.remote_id)
     if op.run_id is not None:
@@ -165,20 +167,22 @@ def recheck_parked(
         app = s.get(AppContact, op.app_contact_id)
         linked = s.scalar(select(func.count()).select_from(Link).where(Link.app_contact_id == op.app_contact_id))
         if app is None or app.deleted or linked:
-            op.status, op.updated_at = W.DONE, utcnow()
+            move_write(op, W.DONE)
             op.last_error = "closed: the app contact was linked or deleted meanwhile"
             continue
         proven = absence_proven(op.first_sent_at, walk, lag=lag, margin=margin)
         if proven and op.app_contact_id in in_review:
-            op.status, op.run_id, op.updated_at = W.PARKED, run.id, utcnow()
+            move_write(op, W.PARKED)
+            op.run_id = run.id
             op.last_error = "not found by a complete walk, but a review may still link its app contact"
             continue
         if proven:
-            op.status, op.first_sent_at = W.PENDING, None
+            move_write(op, W.PENDING)
+            op.first_sent_at = None
             op.last_error = f"not on the platform after a walk of its whole window (run {run.id}): sending again"
             resend += 1
         else:
-            op.status = W.UNCERTAIN
+            move_write(op, W.UNCERTAIN)
         op.run_id, op.updated_at = run.id, utcnow()
         todo.append(op.id)
     return todo, resend

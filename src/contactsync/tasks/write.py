@@ -54,6 +54,7 @@ from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, re
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
 from contactsync.store.tenants import connection_secrets, owned_connection, provider_for, requests_per_minute
 from contactsync.store.write_locks import locked_entries
+from contactsync.store.write_states import move_write
 from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.failures import Attempt, Failure, one_line
 from contactsync.tasks.failures import handle as handle_failure
@@ -261,7 +262,8 @@ def _take(b: _Batch, op_id: int, outcome: _Outcome | None) -> tuple[WriteOp, boo
         # A create that may have reached the platform is looked for, not sent, unless the platform replays.
         look_first = op.kind == "create" and previous != W.PENDING and not _replays(b)
         if broken is None and not look_first:
-            op.status, op.attempts, op.updated_at = W.IN_FLIGHT, op.attempts + 1, utcnow()
+            move_write(op, W.IN_FLIGHT)
+            op.attempts += 1
             if op.first_sent_at is None:
                 op.first_sent_at = utcnow()
             s.flush()
@@ -283,7 +285,8 @@ def _apply(s: Session, b: _Batch, outcome: _Outcome) -> None:
     run_id = outcome.op.run_id
     if outcome.contact is None:
         if live.status != W.DONE and outcome.status is not None:
-            live.status, live.last_error, live.updated_at = outcome.status, outcome.error[:2000], utcnow()
+            move_write(live, outcome.status)
+            live.last_error = outcome.error[:2000]
     elif live.kind == "create":
         if live.status != W.DONE or not outcome.adopted:
             record_created(s, live, outcome.contact, adopted=outcome.adopted)
@@ -410,7 +413,8 @@ def _set_status(op: WriteOp, status: W, error: str) -> None:
     with db.session() as s:
         live = s.get(WriteOp, op.id)
         if live is not None and live.status != W.DONE:
-            live.status, live.last_error, live.updated_at = status, error[:2000], utcnow()
+            move_write(live, status)
+            live.last_error = error[:2000]
 
 
 def _finish_runs_if_done(b: _Batch) -> None:
