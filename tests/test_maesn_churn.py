@@ -9,6 +9,7 @@ run ends.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -55,6 +56,15 @@ def _run_while_churning(sandbox: Any, workers: Workers) -> tuple[Any, set[str], 
     return run, before & set(_live(sandbox)), before
 
 
+def _wait_for_a_deletion(sandbox: Any, mirrored: set[str], timeout: float = 60) -> None:
+    """Let the churn delete at least one contact the mirror holds, so the later walk has a deletion to learn
+    however fast the first walk was."""
+    deadline = time.monotonic() + timeout
+    while not mirrored - set(_live(sandbox)):
+        assert time.monotonic() < deadline, "the churn deleted no mirrored contact"
+        time.sleep(0.2)
+
+
 def test_full_walks_of_a_platform_that_changes_all_the_time(env: dict[str, str], workers: Workers, sandbox: Any):
     split = split_companies(companies(77, 120))
     body = {
@@ -81,7 +91,9 @@ def test_full_walks_of_a_platform_that_changes_all_the_time(env: dict[str, str],
     workers.start(1)
     expected = Counter((c.name.casefold(), c.tax_number) for c in split.remote)
     mirrored: dict[str, bool] = {}
-    for _ in range(2):  # the first full walk, and a later one
+    for walk in range(2):  # the first full walk, and a later one
+        if walk:
+            _wait_for_a_deletion(sandbox, set(mirrored))
         known_before = set(mirrored)
         run, alive_throughout, alive_at_start = _run_while_churning(sandbox, workers)
         assert run.status == "succeeded", run.error
