@@ -21,9 +21,9 @@ The last line of output is one JSON object:
     incremental      the same measures for the incremental run, and its share of the full sync's calls and time
     webhook_to_run_p95_s   with --webhooks
 
-    python benchmarks/bench_pipeline.py --tenants 2 --contacts 5000 --rate 600 --workers 2
-    python benchmarks/bench_pipeline.py --tenants 4 --contacts 5000 --rate 0 --workers 2 --changed-fraction 0.01
-    python benchmarks/bench_pipeline.py --tenants 1 --contacts 2000 --rate 0 --profile /tmp/prof   # cProfile
+    python -m benchmarks.bench_pipeline --tenants 2 --contacts 5000 --rate 600 --workers 2
+    python -m benchmarks.bench_pipeline --tenants 4 --contacts 5000 --rate 0 --workers 2 --changed-fraction 0.01
+    python -m benchmarks.bench_pipeline --tenants 1 --contacts 2000 --rate 0 --profile /tmp/prof   # cProfile
 
 Servers: DATABASE_URL / REDIS_URL when set (the benchmark creates and drops its own database there and uses its
 own Redis key prefix), else embedded ones under a temporary directory. `--rate 0` means no platform limit.

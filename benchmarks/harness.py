@@ -37,6 +37,7 @@ from contactsync.demo import _app_variant
 from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
 from contactsync.models import AppContact, Connection, Link, RemoteContact, SyncRun
 from contactsync.providers.base import Window
+from contactsync.providers.errors import RateLimited
 from contactsync.providers.registry import carried_content, open_provider
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
@@ -350,7 +351,11 @@ def read_platform(tenant_id: str) -> dict[str, CanonicalContact]:
     out: dict[str, CanonicalContact] = {}
     token = None
     while True:
-        page = provider.fetch_page(Window(), token)
+        try:
+            page = provider.fetch_page(Window(), token)
+        except RateLimited as exc:  # the check shares the tenant's platform limit, which the sync just used up
+            time.sleep(exc.retry_after or 1.0)
+            continue
         for c in page.contacts:
             if c.remote_id is not None:
                 out[c.remote_id] = c

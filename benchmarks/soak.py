@@ -24,8 +24,8 @@ Then the faults stop, every tenant runs twice more, the tenants are paused, and 
 
 It prints the kills and faults survived and one JSON line, and exits 1 when an invariant fails.
 
-    python benchmarks/soak.py --minutes 20
-    python benchmarks/soak.py --minutes 0.25 --tenants 2 --contacts 40 --kill-every 2   # smoke
+    python -m benchmarks.soak --minutes 20
+    python -m benchmarks.soak --minutes 0.25 --tenants 2 --contacts 40 --kill-every 2   # smoke
 
 It uses only servers it owns: a Redis it starts (the one it restarts), and PostgreSQL from DATABASE_URL (a
 database it creates and drops; only that database's connections are cut) or an embedded one.
