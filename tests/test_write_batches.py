@@ -1,8 +1,10 @@
 """Write tasks carry batches of ledger entries; the write-safety promise holds per entry.
 
-A worker SIGKILLed in the middle of a batch leaves the entries before the one it was sending recorded, that one
-`in_flight` (the sign that it may have reached the platform) and the ones after it `pending`, never sent; the
-redelivered or re-driven batch sends the rest and never sends a done entry again.
+A batch sends its entries a group at a time (`CONTACTSYNC_WRITE_CONCURRENCY` requests at once), the whole group
+marked `in_flight` before any of its requests leaves. A worker SIGKILLed in the middle of a batch leaves the
+groups before the one it was sending recorded, that group `in_flight` (the sign that each of its entries may have
+reached the platform) and the entries after it `pending`, never sent; the redelivered or re-driven batch resolves
+the group through the lost-create path, sends the rest and never sends a done entry again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.pipeline import (
 from tests.test_lost_creates import _platform, _tenant, _writing_run
 
 BATCH = 10
+GROUP = 4  # a batch of 10 is sent as groups of 4, 4 and 2
 
 
 def _ledger() -> list[tuple[int, str, int]]:
@@ -39,11 +42,11 @@ def _ledger() -> list[tuple[int, str, int]]:
 
 
 def _kill_mid_batch(victim: Any, timeout: float = 120) -> None:
-    """SIGKILL the worker (and its pool) while it sends an entry in the middle of a batch after the first."""
+    """SIGKILL the worker (and its pool) while it sends the second group of a batch after the first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = Counter(status for _id, status, _attempts in _ledger())
-        if states["in_flight"] == 1 and states["done"] > BATCH and 3 <= states["done"] % BATCH <= 7:
+        if states["in_flight"] == GROUP and states["done"] > BATCH and states["done"] % BATCH == GROUP:
             break
         time.sleep(0.02)
     else:
@@ -55,11 +58,12 @@ def _kill_mid_batch(victim: Any, timeout: float = 120) -> None:
 
 
 @pytest.mark.pipeline
-def test_a_batch_killed_mid_way_leaves_one_entry_in_flight_and_the_rest_pending(
+def test_a_batch_killed_mid_way_leaves_one_group_in_flight_and_the_rest_pending(
     env: dict[str, str], workers: Workers, sandbox: Any
 ) -> None:
     workers.env["CONTACTSYNC_STALE_RUN_SECONDS"] = "5"
     workers.env["CONTACTSYNC_WRITE_BATCH_SIZE"] = str(BATCH)
+    workers.env["CONTACTSYNC_WRITE_CONCURRENCY"] = str(GROUP)
     split, token = setup_tenant(
         sandbox, size=240, seed=53, faults={"latency_ms": 120}, options={"visibility_lag_seconds": 1}
     )
@@ -70,18 +74,21 @@ def test_a_batch_killed_mid_way_leaves_one_entry_in_flight_and_the_rest_pending(
 
     ledger = _ledger()
     in_flight = [i for i, (_id, status, _a) in enumerate(ledger) if status == "in_flight"]
-    assert len(in_flight) == 1, ledger  # only the entry being sent: none of the batch's others was marked
+    assert len(in_flight) == GROUP, ledger  # the group being sent: none of the batch's others was marked
     at = in_flight[0]
+    assert in_flight == list(range(at, at + GROUP))  # one group, in ledger order
     batch = range(at - at % BATCH, min(at - at % BATCH + BATCH, len(ledger)))
-    assert at % BATCH >= 1  # killed in the middle of its batch
+    assert at % BATCH == GROUP  # killed in the middle of its batch, on its second group
     for i in batch:
         _id, status, attempts = ledger[i]
         if i < at:
-            assert (status, attempts) == ("done", 1), ledger[i]  # recorded before the next one went out
-        elif i > at:
+            assert (status, attempts) == ("done", 1), ledger[i]  # recorded before the next group went out
+        elif i >= at + GROUP:
             assert (status, attempts) == ("pending", 0), ledger[i]  # never sent
-    # Nothing anywhere was sent and left unrecorded but the one entry.
-    assert all(st in ("done", "pending") for _id, st, _a in ledger[:at] + ledger[at + 1 :])
+        else:
+            assert attempts == 1, ledger[i]
+    # Nothing anywhere was sent and left unrecorded but the one group.
+    assert all(st in ("done", "pending") for _id, st, _a in ledger[:at] + ledger[at + GROUP :])
     done_before = {op_id for op_id, status, _a in ledger if status == "done"}
     with db.session() as s:
         linked = s.scalar(select(func.count()).select_from(Link).where(Link.method == "created"))

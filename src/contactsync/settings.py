@@ -90,6 +90,10 @@ class Settings(BaseSettings):
     # batches cost fewer tasks and transactions per contact; smaller ones spread a run's writes over more
     # worker processes. A rate-limited connection's batches are smaller still (see `tasks.write`).
     write_batch_size: int = Field(default=25, ge=1, le=500, validation_alias="CONTACTSYNC_WRITE_BATCH_SIZE")
+    # Requests of a batch sent at once, each still taking its slot from the tenant's bucket. All of them are marked
+    # `in_flight` together before any leaves, so this is also how many creates a killed worker leaves in doubt
+    # (each resolved by the lost-create path). 1 sends the batch one entry after the other.
+    write_concurrency: int = Field(default=8, ge=1, le=10, validation_alias="CONTACTSYNC_WRITE_CONCURRENCY")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, delete, func, insert, or_, select, update
+from sqlalchemy import Integer, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -145,6 +145,23 @@ def update_app_content(s: Session, row: AppContact, content: dict[str, Any]) -> 
     return row.content_hash
 
 
+def _remote_row(tenant_id: str, connection_id: int, c: CanonicalContact) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "connection_id": connection_id,
+        "remote_id": c.remote_id,
+        "name": c.name,
+        "data": c.content(),
+        "raw": c.raw,
+        "content_hash": c.content_hash(),
+        "deleted": c.deleted,
+        "remote_updated_at": c.remote_updated_at,
+        "modified_at": c.modified_at,
+        "needs_reconcile": True,
+        "last_seen_at": utcnow(),
+    }
+
+
 def upsert_remote_contacts(
     s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
 ) -> tuple[list[int], int]:
@@ -162,22 +179,7 @@ def upsert_remote_contacts(
         if c.remote_id is None or c.remote_id in seen:
             continue
         seen.add(c.remote_id)
-        rows.append(
-            {
-                "tenant_id": tenant_id,
-                "connection_id": connection_id,
-                "remote_id": c.remote_id,
-                "name": c.name,
-                "data": c.content(),
-                "raw": c.raw,
-                "content_hash": c.content_hash(),
-                "deleted": c.deleted,
-                "remote_updated_at": c.remote_updated_at,
-                "modified_at": c.modified_at,
-                "needs_reconcile": True,
-                "last_seen_at": utcnow(),
-            }
-        )
+        rows.append(_remote_row(tenant_id, connection_id, c))
     if not rows:
         return [], 0
     insert_stmt = pg_insert(RemoteContact).values(rows)
@@ -220,12 +222,31 @@ def upsert_remote_contacts(
 
 
 def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: CanonicalContact) -> RemoteContact:
-    """Mirror a contact the platform returned from a write, already reconciled (the writer knows its link)."""
-    ids, _ = upsert_remote_contacts(s, tenant_id, connection_id, [contact])
-    s.execute(update(RemoteContact).where(RemoteContact.id == ids[0]).values(needs_reconcile=False))
-    row = s.get(RemoteContact, ids[0], populate_existing=True)
-    assert row is not None
-    return row
+    """Mirror a contact the platform returned from a write, already reconciled (the writer knows its link).
+
+    One statement, as every answer a write task records pays for it: the row is inserted or overwritten with
+    the answer, never left waiting for a reconcile, and comes back as the session's object. Unlike a fetched
+    page's upsert it always writes (the writer's answer is the newest word on the contact); the platform's
+    modification time only ever moves forward.
+    """
+    row = _remote_row(tenant_id, connection_id, contact)
+    insert_stmt = pg_insert(RemoteContact).values({**row, "needs_reconcile": False})
+    ex = insert_stmt.excluded
+    stmt = insert_stmt.on_conflict_do_update(
+        index_elements=[RemoteContact.connection_id, RemoteContact.remote_id],
+        set_={
+            "name": ex.name,
+            "data": ex.data,
+            "raw": ex.raw,
+            "content_hash": ex.content_hash,
+            "deleted": ex.deleted,
+            "remote_updated_at": ex.remote_updated_at,
+            "modified_at": func.greatest(RemoteContact.modified_at, ex.modified_at),
+            "needs_reconcile": False,
+            "last_seen_at": ex.last_seen_at,
+        },
+    ).returning(RemoteContact)
+    return s.scalars(stmt, execution_options={"populate_existing": True}).one()
 
 
 def mark_unseen_deleted(

@@ -26,18 +26,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Retry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.logs import get_logger
-from contactsync.models import ACTIVE_WRITE_STATES, Connection, SyncCursor, WriteOp
+from contactsync.models import ACTIVE_WRITE_STATES, AppContact, Connection, SyncCursor, WriteOp
 from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
@@ -56,9 +57,10 @@ from contactsync.store.tenants import connection_secrets, owned_connection, prov
 from contactsync.store.write_locks import locked_entries
 from contactsync.store.write_states import move_write
 from contactsync.sync.walks import creates_allowed
-from contactsync.tasks.failures import Attempt, Failure, one_line
+from contactsync.tasks.failures import Attempt, Failure, classify, one_line
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import retry_delay
+from contactsync.tasks.sending import Sender
 from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
 from contactsync.worker.routing import enqueue
 
@@ -206,25 +208,30 @@ def _still_open(b: _Batch, op_ids: list[int]) -> list[int]:
 
 
 def _work(b: _Batch, op_ids: list[int]) -> list[int]:
-    """Send the entries in turn; returns those left for a new task when the batch ran out of time."""
+    """Send the entries a group at a time; returns those left for a new task when the batch ran out of time."""
     budget = _time_budget()
-    outcome: _Outcome | None = None
-    for n, op_id in enumerate(op_ids):
-        if time.monotonic() - b.started > budget:
-            _close_batch(b, outcome)
-            return op_ids[n:]
-        taken = _take(b, op_id, outcome)
-        outcome = None
-        if b.stop:
-            break
-        if taken is None:
-            continue
-        op, look_first, previous = taken
-        outcome = _look_for_lost_create(b, op) if look_first else _send(b, op, previous)
-        if b.stop:
-            break
-    _close_batch(b, outcome)
+    outcomes: list[_Outcome] = []
+    n = 0
+    with Sender(get_settings().write_concurrency) as sender:
+        while n < len(op_ids) and not b.stop:
+            if time.monotonic() - b.started > budget:
+                _close_batch(b, outcomes)
+                return op_ids[n:]
+            taken = _take(b, op_ids[n : n + sender.width], outcomes)
+            outcomes = []
+            n += taken.consumed
+            if b.stop:
+                break
+            if taken.look is not None:
+                outcomes = _listed(_look_for_lost_create(b, taken.look))
+            elif taken.group:
+                outcomes = _send_group(b, sender, taken.group)
+    _close_batch(b, outcomes)
     return []
+
+
+def _listed(outcome: _Outcome | None) -> list[_Outcome]:
+    return [] if outcome is None else [outcome]
 
 
 def _time_budget() -> float:
@@ -234,49 +241,80 @@ def _time_budget() -> float:
     return min(max(60, settings.stale_run_seconds), settings.task_soft_time_limit_seconds) / 2
 
 
-def _take(b: _Batch, op_id: int, outcome: _Outcome | None) -> tuple[WriteOp, bool, W] | None:
-    """One transaction: record the previous entry's outcome, then read this entry and, unless it is to be looked
-    for, mark it `in_flight` (on disk before the request goes out: a worker killed mid-request leaves the sign
-    that the create may have arrived)."""
-    broken: Exception | None = None
+@dataclass
+class _Taken:
+    consumed: int = 0  # entries of the candidates dealt with (taken, or found done or gone)
+    group: list[tuple[WriteOp, W]] = field(default_factory=list)  # marked `in_flight`, with their state before
+    look: WriteOp | None = None  # a create that may have reached the platform, to be looked for alone
+
+
+def _take(b: _Batch, candidates: list[int], outcomes: list[_Outcome]) -> _Taken:
+    """One transaction: record the previous group's outcomes, then read the next entries and mark a group of them
+    `in_flight` together (on disk before any of their requests goes out: a worker killed mid-request leaves the
+    sign that each create may have arrived). A group is of one run; a create to be looked for goes alone."""
+    broken: tuple[Exception, WriteOp] | None = None
+    taken = _Taken()
     with db.session() as s:
-        if b.conn is not None:  # loaded first, so recording the previous answer finds it in the session
-            s.get(Connection, b.conn.id)
-        if outcome is not None:
-            _apply(s, b, outcome)
+        _apply_all(s, b, outcomes)
         _keep_alive(s, b)
-        op = s.get(WriteOp, op_id)
-        if op is None or op.tenant_id != b.tenant_id or op.status not in ACTIVE_WRITE_STATES:
-            return None
-        previous = W(op.status)
-        conn = owned_connection(s, b.tenant_id, op.connection_id)
-        if conn.status != ConnectionStatus.ACTIVE:
-            b.stop = True
-            return None
-        if b.provider is None or b.conn is None or b.conn.id != conn.id:
-            b.conn = conn
-            try:
-                b.provider, b.calls = provider_for(conn)
-            except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
-                b.stop, broken = True, exc
-        # A create that may have reached the platform is looked for, not sent, unless the platform replays.
-        look_first = op.kind == "create" and previous != W.PENDING and not _replays(b)
-        if broken is None and not look_first:
+        rows = {op.id: op for op in s.scalars(select(WriteOp).where(WriteOp.id.in_(candidates)))}
+        for op_id in candidates:
+            op = rows.get(op_id)
+            if op is None or op.tenant_id != b.tenant_id or op.status not in ACTIVE_WRITE_STATES:
+                taken.consumed += 1
+                continue
+            first = taken.group[0][0] if taken.group else None
+            if first is not None and (first.run_id, first.connection_id) != (op.run_id, op.connection_id):
+                break
+            previous = W(op.status)
+            conn = owned_connection(s, b.tenant_id, op.connection_id)
+            if conn.status != ConnectionStatus.ACTIVE:
+                b.stop = True
+                break
+            if b.provider is None or b.conn is None or b.conn.id != conn.id:
+                b.conn = conn
+                try:
+                    b.provider, b.calls = provider_for(conn)
+                except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
+                    b.stop, broken = True, (exc, op)
+                    break
+            # A create that may have reached the platform is looked for, not sent, unless the platform replays.
+            if op.kind == "create" and previous != W.PENDING and not _replays(b):
+                if not taken.group:
+                    taken.look = op
+                    taken.consumed += 1
+                break
             move_write(op, W.IN_FLIGHT)
             op.attempts += 1
             if op.first_sent_at is None:
                 op.first_sent_at = utcnow()
-            s.flush()
+            taken.group.append((op, previous))
+            taken.consumed += 1
+        s.flush()
         s.expunge_all()
     if broken is not None:
-        handle_failure(b.task, broken, b.attempt(op))
-        return None
-    return op, look_first, previous
+        handle_failure(b.task, broken[0], b.attempt(broken[1]))
+    return taken
 
 
 def _replays(b: _Batch) -> bool:
     """Whether the platform replays a request sent again with the same Idempotency-Key."""
     return b.provider is not None and b.provider.idempotency
+
+
+def _apply_all(s: Session, b: _Batch, outcomes: list[_Outcome]) -> None:
+    """Record outcomes together: their entries, app contacts and connection are read in one query each (and held
+    here, as the session's identity map keeps only objects someone holds), the changes feed numbered once."""
+    if not outcomes:
+        return
+    held: list[object] = [s.get(Connection, b.conn.id)] if b.conn is not None else []
+    held += s.scalars(select(WriteOp).where(WriteOp.id.in_([o.op.id for o in outcomes]))).all()
+    app_ids = [o.op.app_contact_id for o in outcomes if o.contact is not None]
+    if app_ids:
+        held += s.scalars(select(AppContact).where(AppContact.id.in_(app_ids))).all()
+    for outcome in outcomes:
+        _apply(s, b, outcome)
+    held.clear()
 
 
 def _apply(s: Session, b: _Batch, outcome: _Outcome) -> None:
@@ -305,11 +343,10 @@ def _keep_alive(s: Session, b: _Batch) -> None:
         b.touched = now
 
 
-def _close_batch(b: _Batch, outcome: _Outcome | None) -> None:
-    """The last outcome and the batch's counters, in one transaction."""
+def _close_batch(b: _Batch, outcomes: list[_Outcome]) -> None:
+    """The last outcomes and the batch's counters, in one transaction."""
     with db.session() as s:
-        if outcome is not None:
-            _apply(s, b, outcome)
+        _apply_all(s, b, outcomes)
         _add_counts(s, b)
 
 
@@ -326,41 +363,72 @@ def _flush_counts(b: _Batch) -> None:
             _add_counts(s, b)
 
 
-def _send(b: _Batch, op: WriteOp, previous: W) -> _Outcome | None:
-    assert b.provider is not None
-    try:
-        if op.kind == "create":
-            contact = CanonicalContact.model_validate(dict(op.payload))
-            answer = b.provider.create(contact, idempotency_key=op.idempotency_key)
-        else:
-            assert op.remote_id is not None
-            answer = b.provider.update(op.remote_id, dict(op.payload["changes"]))
-    except Transient as exc:
+def _send_group(b: _Batch, sender: Sender, group: list[tuple[WriteOp, W]]) -> list[_Outcome]:
+    """Send the group's requests at once; returns the answers to record. A failed entry is dealt with in batch
+    order, after the group's answers are on disk: its failure may end the task (a retry), and an answer left
+    unrecorded would leave its create in doubt for nothing."""
+    provider = b.provider
+    assert provider is not None
+    results = sender.run([_call(provider, op) for op, _previous in group])
+    b.count(group[0][0].run_id, api_calls=b.calls.take())
+    outcomes = [_Outcome(op, contact=r.value) for (op, _p), r in zip(group, results, strict=True) if r.error is None]
+    failed = [(op, previous, r.error) for (op, previous), r in zip(group, results, strict=True) if r.error]
+    if failed and outcomes:
+        _close_batch(b, outcomes)
+        outcomes = []
+    _settle_failures(b, failed)
+    return outcomes
+
+
+def _call(provider: Provider, op: WriteOp) -> Callable[[], CanonicalContact]:
+    """The entry's request, ready to run in any thread (no database, no task state)."""
+    if op.kind == "create":
+        contact = CanonicalContact.model_validate(dict(op.payload))
+        return lambda: provider.create(contact, idempotency_key=op.idempotency_key)
+    assert op.remote_id is not None
+    remote_id, changes = op.remote_id, dict(op.payload["changes"])
+    return lambda: provider.update(remote_id, changes)
+
+
+def _settle_failures(b: _Batch, failed: list[tuple[WriteOp, W, Exception]]) -> None:
+    """Each failed entry of a group gets its state; the task's fate (a retry) is decided once, by the first
+    failure that asks for it, and raised after every entry of the group is settled."""
+    retry: Retry | None = None
+    for op, previous, exc in failed:
+        if retry is not None and not isinstance(exc, Transient):
+            _record_failure(b, op, previous, classify(exc), _error_text(op, exc))
+            continue
+        try:
+            _failed(b, op, previous, exc)
+        except Retry as asked:
+            retry = asked
+    if retry is not None:
+        raise retry
+
+
+def _failed(b: _Batch, op: WriteOp, previous: W, exc: Exception) -> None:
+    if isinstance(exc, Transient):
         # This entry alone failed (a 5xx, a dropped connection, an answer lost after the platform committed): the
         # rest of the batch goes on. A create is looked for (or repeated with its Idempotency-Key) on the retry.
         _set_status(op, W.UNCERTAIN if op.kind == "create" else W.PENDING, _error_text(op, exc))
-        b.count(op.run_id, api_calls=b.calls.take())
         b.transient = (exc, op)
-        return None
-    except Exception as exc:
+        return
+    handle_failure(b.task, exc, b.attempt(op), record=lambda kind, error: _record_failure(b, op, previous, kind, error))
 
-        def record(kind: Failure, error: str) -> None:
-            if kind is Failure.PERMANENT:
-                _set_status(op, W.FAILED, error)
-                b.count(op.run_id, write_errors=1)
-            elif kind in (Failure.TRANSIENT, Failure.UNEXPECTED):
-                # A create whose answer was lost may have been committed: the next attempt looks (or, with an
-                # Idempotency-Key, repeats the very same request) before anything is sent again.
-                _set_status(op, W.UNCERTAIN if op.kind == "create" else W.PENDING, error)
-            else:
-                _set_status(op, previous, error)
-            b.stop = kind is not Failure.PERMANENT  # a refused entry is its own; anything else holds the rest
-            _flush_counts(b)
 
-        handle_failure(b.task, exc, b.attempt(op), record=record)
-        return None
-    b.count(op.run_id, api_calls=b.calls.take())
-    return _Outcome(op, contact=answer)
+def _record_failure(b: _Batch, op: WriteOp, previous: W, kind: Failure, error: str) -> None:
+    if kind is Failure.PERMANENT:
+        _set_status(op, W.FAILED, error)
+        b.count(op.run_id, write_errors=1)
+    elif kind in (Failure.TRANSIENT, Failure.UNEXPECTED):
+        # A create whose answer was lost may have been committed: the next attempt looks (or, with an
+        # Idempotency-Key, repeats the very same request) before anything is sent again.
+        _set_status(op, W.UNCERTAIN if op.kind == "create" else W.PENDING, error)
+    else:
+        _set_status(op, previous, error)
+    if kind is not Failure.PERMANENT:
+        b.stop = True  # a refused entry is its own; anything else holds the rest
+    _flush_counts(b)
 
 
 def _look_for_lost_create(b: _Batch, op: WriteOp) -> _Outcome | None:
