@@ -49,6 +49,10 @@ class ContactKey(TenantScoped, Base):
     __tablename__ = "contact_keys"
     __table_args__ = (Index("ix_contact_keys_tenant_key", "tenant_id", "key"),)
 
+    # Not indexed alone: the (tenant, key) index serves a look-up by tenant, and a second index tempted the planner
+    # with stale statistics into reading every key of a tenant for one page's candidates (migration 0013).
+    tenant_id: Mapped[str] = mapped_column(String(64))
+
     app_contact_id: Mapped[int] = mapped_column(ForeignKey("app_contacts.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(Text, primary_key=True)
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, column, func, select, text, true, update, values
+from sqlalchemy import ARRAY, Text, any_, bindparam, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -118,7 +118,13 @@ def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[AppCo
     """
     if not keys:
         return [], set()
-    page_keys = values(column("key", Text), name="page_keys").data([(k,) for k in keys])
+    # The keys go as one array parameter: a statement of the same shape for every page (compiled once per
+    # process), where a VALUES list of a page's thousand keys was compiled anew each time.
+    page_keys = (
+        func.unnest(bindparam("page_keys", keys, type_=ARRAY(Text)))
+        .table_valued("key")
+        .render_derived(name="page_keys")
+    )
     hits = (
         select(ContactKey.app_contact_id)
         .where(ContactKey.tenant_id == tenant_id, ContactKey.key == page_keys.c.key)
@@ -132,16 +138,23 @@ def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[AppCo
     wanted = [k for k in keys if k not in common]
     if not wanted:
         return [], common
-    candidate_ids = select(ContactKey.app_contact_id).where(
-        ContactKey.tenant_id == tenant_id, ContactKey.key.in_(wanted)
+    # The holders of the page's keys first, by the (tenant, key) index, then their rows by id. Materialised, so
+    # the planner cannot turn it around: with statistics taken before the tenant's contacts arrived (a first sync
+    # right after an import) it probed every key of the tenant once per app contact, a cost that grew with the
+    # square of the tenant (0.5 s a page at 1,000 contacts).
+    candidate_ids = (
+        select(ContactKey.app_contact_id)
+        .where(ContactKey.tenant_id == tenant_id, ContactKey.key == any_(bindparam("wanted", wanted, ARRAY(Text))))
+        .distinct()
+        .cte("candidate_ids")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     candidates = list(
         s.scalars(
-            select(AppContact).where(
-                AppContact.tenant_id == tenant_id,
-                AppContact.id.in_(candidate_ids),
-                AppContact.deleted.is_(False),
-            )
+            select(AppContact)
+            .join(candidate_ids, candidate_ids.c.app_contact_id == AppContact.id)
+            .where(AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False))
+            .order_by(AppContact.id)
         )
     )
     return candidates, common
