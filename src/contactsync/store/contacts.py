@@ -221,16 +221,21 @@ def upsert_remote_contacts(
     return [by_remote[r["remote_id"]] for r in rows], changed
 
 
-def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: CanonicalContact) -> RemoteContact:
-    """Mirror a contact the platform returned from a write, already reconciled (the writer knows its link).
+def mirror_written(
+    s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
+) -> dict[str, RemoteContact]:
+    """Mirror the contacts a group of writes got back, in one statement; returns the rows by remote id.
 
-    One statement, as every answer a write task records pays for it: the row is inserted or overwritten with
-    the answer, never left waiting for a reconcile, and comes back as the session's object. Unlike a fetched
-    page's upsert it always writes (the writer's answer is the newest word on the contact); the platform's
-    modification time only ever moves forward.
+    Every answer a write task records pays for this: each row is inserted or overwritten with the answer, never
+    left waiting for a reconcile, and comes back as the session's object. Unlike a fetched page's upsert it always
+    writes (the writer's answer is the newest word on the contact); the platform's modification time only ever
+    moves forward. A contact answered twice is written once, as last answered.
     """
-    row = _remote_row(tenant_id, connection_id, contact)
-    insert_stmt = pg_insert(RemoteContact).values({**row, "needs_reconcile": False})
+    rows = {c.remote_id: {**_remote_row(tenant_id, connection_id, c), "needs_reconcile": False} for c in contacts}
+    rows.pop(None, None)
+    if not rows:
+        return {}
+    insert_stmt = pg_insert(RemoteContact).values([rows[k] for k in sorted(rows, key=str)])
     ex = insert_stmt.excluded
     stmt = insert_stmt.on_conflict_do_update(
         index_elements=[RemoteContact.connection_id, RemoteContact.remote_id],
@@ -246,7 +251,7 @@ def mirror_one(s: Session, tenant_id: str, connection_id: int, contact: Canonica
             "last_seen_at": ex.last_seen_at,
         },
     ).returning(RemoteContact)
-    return s.scalars(stmt, execution_options={"populate_existing": True}).one()
+    return {row.remote_id: row for row in s.scalars(stmt, execution_options={"populate_existing": True})}
 
 
 def mark_unseen_deleted(

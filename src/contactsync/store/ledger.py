@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from contactsync.models.base import utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.contacts import mirror_one, update_app_content
+from contactsync.store.contacts import mirror_written, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write
@@ -183,44 +184,77 @@ def plan_into_ledger(
 
 
 def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopted: bool) -> None:
-    """The platform holds the contact now (created, or found after a lost answer): mirror it and link it.
+    """The platform holds the contact now (created, or found after a lost answer): mirror it and link it."""
+    record_answers(s, [Answer(op, contact, adopted)])
 
-    The link is confirmed (it is our own create), and its baseline is what was sent: an app edit made while the
-    create was under way shows as a change and goes out with the next run.
+
+@dataclass(frozen=True)
+class Answer:
+    """What the platform answered to one ledger entry (`adopted`: a lost create's echo, found by a look-up)."""
+
+    op: WriteOp
+    contact: CanonicalContact
+    adopted: bool = False
+
+
+def record_answers(s: Session, answers: Sequence[Answer]) -> None:
+    """Record what the platform answered to a group of entries: the returned contacts mirrored in one statement,
+    a create's links inserted in one more, each entry closed.
+
+    A create's link is confirmed (it is our own create), and its baseline is what was sent: an app edit made
+    while the create was under way shows as a change and goes out with the next run.
     """
-    remote = mirror_one(s, op.tenant_id, op.connection_id, contact)
+    remotes: dict[tuple[int, str], RemoteContact] = {}
+    for connection_id in sorted({a.op.connection_id for a in answers}):
+        tenant_id = next(a.op.tenant_id for a in answers if a.op.connection_id == connection_id)
+        written = [a.contact for a in answers if a.op.connection_id == connection_id]
+        for remote_id, row in mirror_written(s, tenant_id, connection_id, written).items():
+            remotes[(connection_id, remote_id)] = row
+    links: list[dict[str, Any]] = []
+    for answer in answers:
+        op = answer.op
+        assert answer.contact.remote_id is not None
+        remote = remotes[(op.connection_id, answer.contact.remote_id)]
+        if op.kind == "create":
+            links.append(_created_link(s, op, remote, answer.adopted))
+            feed.remote_id_assigned(s, op.tenant_id, op.app_contact_id, remote.remote_id)
+        else:
+            _mark_updated(s, op, remote)
+        _close(op, remote.remote_id)
+    if links:
+        # In app contact order, as reconcile inserts a page's links: two transactions cannot wait on each other.
+        links.sort(key=lambda row: int(row["app_contact_id"]))
+        s.execute(pg_insert(Link).values(links).on_conflict_do_nothing())
+
+
+def _created_link(s: Session, op: WriteOp, remote: RemoteContact, adopted: bool) -> dict[str, Any]:
     app = s.get(AppContact, op.app_contact_id)
     assert app is not None
     sent = CanonicalContact.model_validate(op.payload)
-    dialect = _dialect(s, op.connection_id)
-    s.execute(
-        pg_insert(Link)
-        .values(
-            tenant_id=op.tenant_id,
-            app_contact_id=app.id,
-            remote_contact_id=remote.id,
-            method="created",
-            basis=LinkBasis.CREATED,
-            score=1.0,
-            explanation={"adopted_after_lost_response": adopted},
-            decided_by="writer",
-            app_synced_hash=sent.content_hash(),
-            remote_synced_hash=remote.content_hash,
-            baseline=baseline_of(carried_content(dialect, sent.content()), remote.data).to_json(),
-        )
-        .on_conflict_do_nothing()
-    )
-    feed.remote_id_assigned(s, op.tenant_id, app.id, remote.remote_id)
-    _close(op, remote.remote_id)
+    return {
+        "tenant_id": op.tenant_id,
+        "app_contact_id": app.id,
+        "remote_contact_id": remote.id,
+        "method": "created",
+        "basis": LinkBasis.CREATED,
+        "score": 1.0,
+        "explanation": {"adopted_after_lost_response": adopted},
+        "decided_by": "writer",
+        "app_synced_hash": sent.content_hash(),
+        "remote_synced_hash": remote.content_hash,
+        "baseline": baseline_of(carried_content(_dialect(s, op.connection_id), sent.content()), remote.data).to_json(),
+    }
 
 
 def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
-    remote = mirror_one(s, op.tenant_id, op.connection_id, contact)
+    record_answers(s, [Answer(op, contact)])
+
+
+def _mark_updated(s: Session, op: WriteOp, remote: RemoteContact) -> None:
     link = s.scalar(select(Link).where(Link.app_contact_id == op.app_contact_id))
     app = s.get(AppContact, op.app_contact_id)
     if link is not None and app is not None:
         mark_synced(link, app, remote, _dialect(s, op.connection_id))
-    _close(op, remote.remote_id)
 
 
 def _dialect(s: Session, connection_id: int) -> str:

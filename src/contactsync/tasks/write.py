@@ -49,7 +49,7 @@ from contactsync.providers.registry import options_of
 from contactsync.redact import redact
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
-from contactsync.store.ledger import plan_into_ledger, record_created, record_updated
+from contactsync.store.ledger import Answer, plan_into_ledger, record_answers
 from contactsync.store.lost_creates import echo_among, recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
@@ -304,7 +304,8 @@ def _replays(b: _Batch) -> bool:
 
 def _apply_all(s: Session, b: _Batch, outcomes: list[_Outcome]) -> None:
     """Record outcomes together: their entries, app contacts and connection are read in one query each (and held
-    here, as the session's identity map keeps only objects someone holds), the changes feed numbered once."""
+    here, as the session's identity map keeps only objects someone holds), the answers written in a few
+    statements for the whole group (`record_answers`), the changes feed numbered once at commit."""
     if not outcomes:
         return
     held: list[object] = [s.get(Connection, b.conn.id)] if b.conn is not None else []
@@ -312,26 +313,19 @@ def _apply_all(s: Session, b: _Batch, outcomes: list[_Outcome]) -> None:
     app_ids = [o.op.app_contact_id for o in outcomes if o.contact is not None]
     if app_ids:
         held += s.scalars(select(AppContact).where(AppContact.id.in_(app_ids))).all()
+    answers: list[Answer] = []
     for outcome in outcomes:
-        _apply(s, b, outcome)
+        live = s.get(WriteOp, outcome.op.id)
+        assert live is not None
+        if outcome.contact is None:
+            if live.status != W.DONE and outcome.status is not None:
+                move_write(live, outcome.status)
+                live.last_error = outcome.error[:2000]
+        elif live.kind != "create" or live.status != W.DONE or not outcome.adopted:
+            answers.append(Answer(live, outcome.contact, outcome.adopted))
+            b.count(live.run_id, **{"created_remote" if live.kind == "create" else "updated_remote": 1})
+    record_answers(s, answers)
     held.clear()
-
-
-def _apply(s: Session, b: _Batch, outcome: _Outcome) -> None:
-    live = s.get(WriteOp, outcome.op.id)
-    assert live is not None
-    run_id = outcome.op.run_id
-    if outcome.contact is None:
-        if live.status != W.DONE and outcome.status is not None:
-            move_write(live, outcome.status)
-            live.last_error = outcome.error[:2000]
-    elif live.kind == "create":
-        if live.status != W.DONE or not outcome.adopted:
-            record_created(s, live, outcome.contact, adopted=outcome.adopted)
-            b.count(run_id, created_remote=1)
-    else:
-        record_updated(s, live, outcome.contact)
-        b.count(run_id, updated_remote=1)
 
 
 def _keep_alive(s: Session, b: _Batch) -> None:
