@@ -1,16 +1,21 @@
 """Plan the run's writes into the ledger, then send them in batches, each entry exactly once as far as the
 platform can tell.
 
-A write task carries a batch of ledger entries (`CONTACTSYNC_WRITE_BATCH_SIZE`) and sends them one after the
-other, each request taking its slot from the tenant's shared rate-limit bucket. Batching saves tasks, sessions
-and run-row updates, never the per-entry promise:
+A write task carries a batch of ledger entries (`CONTACTSYNC_WRITE_BATCH_SIZE`) and sends them a group at a time:
+up to `CONTACTSYNC_WRITE_CONCURRENCY` requests at once (`tasks.sending`), each taking its slot from the tenant's
+shared rate-limit bucket, so a rate-limited connection still sends no faster than its budget (and its batches,
+one second of budget, are groups of one at 60/min). Batching and groups save tasks, sessions, transactions and
+round trips, never the per-entry promise:
 
 - The task holds a PostgreSQL advisory lock on every entry of its batch for as long as it works on them. The
   locks live in one database session, so a worker killed mid-batch releases them at once, and a redelivered or
   duplicated batch skips entries another worker holds and never sends an entry that is done.
-- An entry is `in_flight` on disk before its request goes out, and only that one entry: the transaction that
-  marks it also records the answer of the entry before it. A worker killed after sending entry 3 of 10 leaves
-  1-2 done, 3 `in_flight` (resolved by the lost-create path below) and 4-10 `pending`, sent by the redelivery.
+- Every entry of a group is `in_flight` on disk before any of its requests goes out, and only that group: the
+  transaction that marks it also records the answers of the group before it. A worker killed while sending
+  entries 5-8 of 10 leaves 1-4 done, 5-8 `in_flight` (each resolved by the lost-create path below) and 9-10
+  `pending`, sent by the redelivery. The group's size is what a kill can leave in doubt.
+- A failed request is settled in batch order after the group's answers are on disk; the task's retry, if one is
+  due, is decided by the first failure that asks for it (`tasks.batch`).
 - The run's counters are added once per batch, and whether the run is finished is one indexed existence check
   after the batch's last commit; the run row is locked only to end the run.
 
@@ -25,13 +30,11 @@ a completed walk of its whole window after the visibility lag makes it `pending`
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Retry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,21 +46,18 @@ from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited, Transient
-from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import options_of
-from contactsync.redact import redact
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import Answer, plan_into_ledger, record_answers
-from contactsync.store.lost_creates import echo_among, recheck_parked
+from contactsync.store.lost_creates import recheck_parked
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
-from contactsync.store.tenants import connection_secrets, owned_connection, provider_for, requests_per_minute
+from contactsync.store.tenants import owned_connection, provider_for, requests_per_minute
 from contactsync.store.write_locks import locked_entries
 from contactsync.store.write_states import move_write
 from contactsync.sync.walks import creates_allowed
-from contactsync.tasks.failures import Attempt, Failure, classify, one_line
+from contactsync.tasks.batch import Batch, Outcome, look_for_lost_create, settle_failures
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import retry_delay
 from contactsync.tasks.sending import Sender
@@ -134,48 +134,9 @@ def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         raise self.retry(countdown=1.0 + retry_delay(self.request.retries)) from None
 
 
-@dataclass
-class _Outcome:
-    """What became of one sent (or looked-up) entry, written by the transaction that takes the next entry."""
-
-    op: WriteOp
-    contact: CanonicalContact | None = None  # the platform's answer, or the echo a look-up found
-    adopted: bool = False
-    status: W | None = None  # else: a state to set (looked up and not found)
-    error: str = ""
-
-
-@dataclass
-class _Batch:
-    task: Task[Any, Any]
-    tenant_id: str
-    looked: int  # look-ups the lost creates of this batch have had
-    calls: CallMeter = field(default_factory=CallMeter)  # the leased provider's own, once it is open
-    provider: Provider | None = None
-    conn: Connection | None = None
-    # Counter deltas per run, added to the runs once, when the batch ends (or before a failure is handled).
-    counts: dict[int, Counter[str]] = field(default_factory=dict)
-    runs: set[int] = field(default_factory=set)
-    look_again: list[int] = field(default_factory=list)  # lost creates not found yet, looked up again later
-    # The last failure of an entry alone (a 5xx, a dropped answer): the batch goes on, and is retried at its end.
-    transient: tuple[Transient, WriteOp] | None = None
-    stop: bool = False  # the run failed or paused, or the connection is not active: the rest waits
-    started: float = field(default_factory=time.monotonic)
-    touched: float = field(default_factory=time.monotonic)
-
-    def count(self, run_id: int | None, **deltas: int) -> None:
-        if run_id is not None:
-            self.runs.add(run_id)
-            self.counts.setdefault(run_id, Counter()).update(deltas)
-
-    def attempt(self, op: WriteOp) -> Attempt:
-        assert self.conn is not None
-        return Attempt("write", self.tenant_id, op.run_id, self.conn.id, self.calls)
-
-
 def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: int) -> list[int]:
     """Work the batch; returns the lost creates to look up again after a pause."""
-    b = _Batch(task, tenant_id, looked)
+    b = Batch(task, tenant_id, looked)
     with locked_entries(op_ids) as mine:
         rest = _work(b, _still_open(b, mine))
     # The locks are released before anything is queued again, so a quick next attempt is not turned away.
@@ -191,7 +152,7 @@ def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: 
     return b.look_again
 
 
-def _still_open(b: _Batch, op_ids: list[int]) -> list[int]:
+def _still_open(b: Batch, op_ids: list[int]) -> list[int]:
     """The entries that still need work, read once (a redelivered batch skips its done entries in one query);
     the runs of all of them are checked for their end afterwards, as a done entry may be a run's last."""
     if not op_ids:
@@ -207,10 +168,10 @@ def _still_open(b: _Batch, op_ids: list[int]) -> list[int]:
     return [o for o in op_ids if o in open_ids]
 
 
-def _work(b: _Batch, op_ids: list[int]) -> list[int]:
+def _work(b: Batch, op_ids: list[int]) -> list[int]:
     """Send the entries a group at a time; returns those left for a new task when the batch ran out of time."""
     budget = _time_budget()
-    outcomes: list[_Outcome] = []
+    outcomes: list[Outcome] = []
     n = 0
     with Sender(get_settings().write_concurrency) as sender:
         while n < len(op_ids) and not b.stop:
@@ -223,14 +184,14 @@ def _work(b: _Batch, op_ids: list[int]) -> list[int]:
             if b.stop:
                 break
             if taken.look is not None:
-                outcomes = _listed(_look_for_lost_create(b, taken.look))
+                outcomes = _listed(look_for_lost_create(b, taken.look))
             elif taken.group:
                 outcomes = _send_group(b, sender, taken.group)
     _close_batch(b, outcomes)
     return []
 
 
-def _listed(outcome: _Outcome | None) -> list[_Outcome]:
+def _listed(outcome: Outcome | None) -> list[Outcome]:
     return [] if outcome is None else [outcome]
 
 
@@ -248,7 +209,7 @@ class _Taken:
     look: WriteOp | None = None  # a create that may have reached the platform, to be looked for alone
 
 
-def _take(b: _Batch, candidates: list[int], outcomes: list[_Outcome]) -> _Taken:
+def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
     """One transaction: record the previous group's outcomes, then read the next entries and mark a group of them
     `in_flight` together (on disk before any of their requests goes out: a worker killed mid-request leaves the
     sign that each create may have arrived). A group is of one run; a create to be looked for goes alone."""
@@ -297,12 +258,12 @@ def _take(b: _Batch, candidates: list[int], outcomes: list[_Outcome]) -> _Taken:
     return taken
 
 
-def _replays(b: _Batch) -> bool:
+def _replays(b: Batch) -> bool:
     """Whether the platform replays a request sent again with the same Idempotency-Key."""
     return b.provider is not None and b.provider.idempotency
 
 
-def _apply_all(s: Session, b: _Batch, outcomes: list[_Outcome]) -> None:
+def _apply_all(s: Session, b: Batch, outcomes: list[Outcome]) -> None:
     """Record outcomes together: their entries, app contacts and connection are read in one query each (and held
     here, as the session's identity map keeps only objects someone holds), the answers written in a few
     statements for the whole group (`record_answers`), the changes feed numbered once at commit."""
@@ -328,7 +289,7 @@ def _apply_all(s: Session, b: _Batch, outcomes: list[_Outcome]) -> None:
     held.clear()
 
 
-def _keep_alive(s: Session, b: _Batch) -> None:
+def _keep_alive(s: Session, b: Batch) -> None:
     """A long batch still shows its runs alive, so the stale-run re-drive leaves them be."""
     now = time.monotonic()
     if now - b.touched > get_settings().stale_run_seconds / 3:
@@ -337,27 +298,14 @@ def _keep_alive(s: Session, b: _Batch) -> None:
         b.touched = now
 
 
-def _close_batch(b: _Batch, outcomes: list[_Outcome]) -> None:
+def _close_batch(b: Batch, outcomes: list[Outcome]) -> None:
     """The last outcomes and the batch's counters, in one transaction."""
     with db.session() as s:
         _apply_all(s, b, outcomes)
-        _add_counts(s, b)
+        b.add_counts(s)
 
 
-def _add_counts(s: Session, b: _Batch) -> None:
-    for run_id, counts in b.counts.items():
-        if any(counts.values()):
-            add_counters(s, run_id, **counts)
-    b.counts.clear()
-
-
-def _flush_counts(b: _Batch) -> None:
-    if any(any(c.values()) for c in b.counts.values()):
-        with db.session() as s:
-            _add_counts(s, b)
-
-
-def _send_group(b: _Batch, sender: Sender, group: list[tuple[WriteOp, W]]) -> list[_Outcome]:
+def _send_group(b: Batch, sender: Sender, group: list[tuple[WriteOp, W]]) -> list[Outcome]:
     """Send the group's requests at once; returns the answers to record. A failed entry is dealt with in batch
     order, after the group's answers are on disk: its failure may end the task (a retry), and an answer left
     unrecorded would leave its create in doubt for nothing."""
@@ -365,12 +313,12 @@ def _send_group(b: _Batch, sender: Sender, group: list[tuple[WriteOp, W]]) -> li
     assert provider is not None
     results = sender.run([_call(provider, op) for op, _previous in group])
     b.count(group[0][0].run_id, api_calls=b.calls.take())
-    outcomes = [_Outcome(op, contact=r.value) for (op, _p), r in zip(group, results, strict=True) if r.error is None]
+    outcomes = [Outcome(op, contact=r.value) for (op, _p), r in zip(group, results, strict=True) if r.error is None]
     failed = [(op, previous, r.error) for (op, previous), r in zip(group, results, strict=True) if r.error]
     if failed and outcomes:
         _close_batch(b, outcomes)
         outcomes = []
-    _settle_failures(b, failed)
+    settle_failures(b, failed)
     return outcomes
 
 
@@ -384,102 +332,7 @@ def _call(provider: Provider, op: WriteOp) -> Callable[[], CanonicalContact]:
     return lambda: provider.update(remote_id, changes)
 
 
-def _settle_failures(b: _Batch, failed: list[tuple[WriteOp, W, Exception]]) -> None:
-    """Each failed entry of a group gets its state; the task's fate (a retry) is decided once, by the first
-    failure that asks for it, and raised after every entry of the group is settled."""
-    retry: Retry | None = None
-    for op, previous, exc in failed:
-        if retry is not None and not isinstance(exc, Transient):
-            _record_failure(b, op, previous, classify(exc), _error_text(op, exc))
-            continue
-        try:
-            _failed(b, op, previous, exc)
-        except Retry as asked:
-            retry = asked
-    if retry is not None:
-        raise retry
-
-
-def _failed(b: _Batch, op: WriteOp, previous: W, exc: Exception) -> None:
-    if isinstance(exc, Transient):
-        # This entry alone failed (a 5xx, a dropped connection, an answer lost after the platform committed): the
-        # rest of the batch goes on. A create is looked for (or repeated with its Idempotency-Key) on the retry.
-        _set_status(op, W.UNCERTAIN if op.kind == "create" else W.PENDING, _error_text(op, exc))
-        b.transient = (exc, op)
-        return
-    handle_failure(b.task, exc, b.attempt(op), record=lambda kind, error: _record_failure(b, op, previous, kind, error))
-
-
-def _record_failure(b: _Batch, op: WriteOp, previous: W, kind: Failure, error: str) -> None:
-    if kind is Failure.PERMANENT:
-        _set_status(op, W.FAILED, error)
-        b.count(op.run_id, write_errors=1)
-    elif kind in (Failure.TRANSIENT, Failure.UNEXPECTED):
-        # A create whose answer was lost may have been committed: the next attempt looks (or, with an
-        # Idempotency-Key, repeats the very same request) before anything is sent again.
-        _set_status(op, W.UNCERTAIN if op.kind == "create" else W.PENDING, error)
-    else:
-        _set_status(op, previous, error)
-    if kind is not Failure.PERMANENT:
-        b.stop = True  # a refused entry is its own; anything else holds the rest
-    _flush_counts(b)
-
-
-def _look_for_lost_create(b: _Batch, op: WriteOp) -> _Outcome | None:
-    """Look for the echo of a create that may have been committed; adopt it, or look again, or park it.
-
-    Nothing here sends the create: a look-up that finds nothing, is cut short, or is refused (a 4xx on a read is
-    not a refused write) is no evidence of absence.
-    """
-    assert b.provider is not None and b.conn is not None
-    problem = "not found yet"
-    try:
-        echo = _lookup(op, b.conn.dialect, b.provider, dict(op.payload))
-    except (RateLimited, AuthLost) as exc:
-
-        def record(kind: Failure, error: str) -> None:
-            _set_status(op, W.UNCERTAIN, f"look-up: {error}")
-            b.stop = True
-            _flush_counts(b)
-
-        handle_failure(b.task, exc, b.attempt(op), record=record)
-        return None
-    except (LookupIncomplete, ProviderError) as exc:  # not evidence of absence, nor a refused write
-        echo, problem = None, f"look-up inconclusive: {exc}"
-    b.count(op.run_id, api_calls=b.calls.take())
-    if echo is not None:
-        return _Outcome(op, contact=echo, adopted=True)
-    if b.looked + 1 < get_settings().lost_create_lookups:
-        b.look_again.append(op.id)
-        return _Outcome(op, status=W.UNCERTAIN, error=problem)
-    log.info("lost create parked", op_id=op.id, run_id=op.run_id)
-    why = f"parked, {problem}: waiting for its echo or a walk proving its absence"
-    return _Outcome(op, status=W.PARKED, error=why)
-
-
-def _lookup(op: WriteOp, dialect: str, provider: Provider, payload: dict[str, Any]) -> CanonicalContact | None:
-    """By name and by the first email (a platform may re-spell a name its filter then misses). No database
-    session is held while the platform answers."""
-    emails = payload.get("emails") or []
-    found = provider.search(name=str(payload["name"]), email=str(emails[0]) if emails else None)
-    with db.session() as s:
-        return echo_among(s, op, dialect, found)
-
-
-def _error_text(op: WriteOp, exc: BaseException) -> str:
-    with db.session() as s:
-        return redact(one_line(exc), connection_secrets(s, op.connection_id))
-
-
-def _set_status(op: WriteOp, status: W, error: str) -> None:
-    with db.session() as s:
-        live = s.get(WriteOp, op.id)
-        if live is not None and live.status != W.DONE:
-            move_write(live, status)
-            live.last_error = error[:2000]
-
-
-def _finish_runs_if_done(b: _Batch) -> None:
+def _finish_runs_if_done(b: Batch) -> None:
     """After the batch's last commit: a run none of whose entries is still open ends here. Whichever batch commits
     last sees every other one's work, so exactly one of them finds nothing open; the row lock decides ties."""
     for run_id in sorted(b.runs):
