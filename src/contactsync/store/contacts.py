@@ -131,17 +131,30 @@ def upsert_app_contacts(
     return created, changed
 
 
-def update_app_content(s: Session, row: AppContact, content: dict[str, Any]) -> str:
+def update_app_content(
+    s: Session,
+    row: AppContact,
+    content: dict[str, Any],
+    *,
+    remote_id: str | None = None,
+    rekey: dict[int, dict[str, Any]] | None = None,
+) -> str:
     """Apply changes that came from the platform to an app contact; returns its new hash. The app's clock
-    (`edited_at`) and what it stated stay as they were: this is not an edit by the app."""
+    (`edited_at`) and what it stated stay as they were: this is not an edit by the app.
+
+    A caller that updates many (planning) passes the linked `remote_id` it already holds, and a `rekey` dict that
+    collects the contacts whose keys must be rewritten, for one `write_keys_many` at its end."""
     contact = CanonicalContact.model_validate(content)
     old = row.data
-    feed.app_contact_updated(s, row, contact.content())
+    feed.app_contact_updated(s, row, contact.content(), remote_id=remote_id)
     row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
     row.version += 1
     row.updated_at = utcnow()
     if not same_keys(old, row.data):  # most platform edits (a phone's type, the currency) leave the keys as they are
-        write_keys(s, row.tenant_id, row.id, row.data)
+        if rekey is not None:
+            rekey[row.id] = row.data
+        else:
+            write_keys(s, row.tenant_id, row.id, row.data)
     return row.content_hash
 
 

@@ -25,7 +25,7 @@ from contactsync.models.base import utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.contacts import mirror_written, update_app_content
+from contactsync.store.contacts import mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write
@@ -158,6 +158,7 @@ def plan_into_ledger(
             ),
         )
     ).all()
+    rekey: dict[int, dict[str, Any]] = {}  # app contacts whose blocking keys change, rewritten together below
     for link, app, remote in pairs:
         if platform_state_changed(s, link, app, platform_state_of(remote)):
             out.removals += 1
@@ -171,13 +172,14 @@ def plan_into_ledger(
         out.conflicts += len(plan.conflicts)
         out.held += len(plan.held)
         if plan.to_app:
-            update_app_content(s, app, {**app.data, **plan.to_app})
+            update_app_content(s, app, {**app.data, **plan.to_app}, remote_id=remote.remote_id, rekey=rekey)
             out.app_updates += 1
         if plan.to_remote:
             payload = {"changes": plan.to_remote}
             queue.add(f"update:{app.id}:{_digest(payload)}", "update", app.id, payload, remote.remote_id)
         else:
             mark_synced(link, app, remote, dialect)
+    write_keys_many(s, tenant_id, rekey)
     added = queue.insert(s)
     out.creates, out.remote_updates = added.get("create", 0), added.get("update", 0)
     return out
