@@ -59,6 +59,7 @@ from benchmarks.harness import (
     p95,
     print_result_on_servers,
     read_platform,
+    split_guarded,
     tenant_data,
 )
 from contactsync import db
@@ -195,21 +196,27 @@ def watch(args: argparse.Namespace, until: float) -> list[SyncRun]:
 def check(datas: list[TenantData], runs: list[SyncRun]) -> dict[str, Any]:
     """Duplicates and disagreeing pairs, as bench_pipeline counts them, on every tenant whose run ended."""
     ended = {r.tenant_id for r in runs if r.finished_at is not None}
-    dup_total = lost_total = 0
+    dup_total = lost_total = guarded_total = 0
     for t, data in enumerate(datas):
         tenant = f"t{t}"
         if tenant not in ended:
             continue
         platform = read_platform(tenant)
         dups, examples = duplicates(platform, data.expected_names())
-        bad = disagreeing(linked_pairs(tenant, platform))
+        bad, guarded = split_guarded(disagreeing(linked_pairs(tenant, platform)))
         dup_total += dups
         lost_total += len(bad)
+        guarded_total += len(guarded)
         if dups:
             say(f"{tenant}: {dups} duplicate(s), e.g. {examples}")
         for pair, fields in bad[:3]:
             say(f"{tenant}: pair {pair.app_id} / {pair.remote_id} disagrees in {fields}")
-    return {"checked_tenants": len(ended), "duplicates": dup_total, "lost": lost_total}
+    return {
+        "checked_tenants": len(ended),
+        "duplicates": dup_total,
+        "lost": lost_total,
+        "identity_guarded": guarded_total,
+    }
 
 
 def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> dict[str, Any]:

@@ -14,6 +14,8 @@ The last line of output is one JSON object:
         lower_bound_s / wall_s (above 1 when a run fits inside one minute's budget of calls)
     duplicates       platform contacts beyond one per company (by name, after all runs)
     lost             linked pairs whose app and platform sides disagree in a synced field (after all runs)
+    identity_guarded linked pairs that differ only in name or tax id where contactsync must not write the
+        platform's identity (a link by score alone, or a pair in review): by rule, not lost; counted apart
     contacts_per_s   (contacts fetched + writes done) / wall_s
     write_phase_s    the longest run's planning and writing: from its ledger entries' planning to its end
     peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
@@ -61,6 +63,7 @@ from benchmarks.harness import (
     print_result_on_servers,
     read_platform,
     seed_app_contacts,
+    split_guarded,
     tenant_data,
 )
 from contactsync import db
@@ -320,19 +323,23 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
                 }
                 say(f"reconcile of run {first_run}: page 10 {result['reconcile_page_s']['10']}s, page {last} "
                     f"{result['reconcile_page_s'][str(last)]}s ({len(run_pages)} pages timed)")  # fmt: skip
-            dup_total = lost_total = 0
+            dup_total = lost_total = guarded_total = 0
             for t, data in enumerate(datas):
                 platform = read_platform(f"t{t}")
                 dups, examples = duplicates(platform, data.expected_names())
-                bad = disagreeing(linked_pairs(f"t{t}", platform))
+                bad, guarded = split_guarded(disagreeing(linked_pairs(f"t{t}", platform)))
                 dup_total += dups
                 lost_total += len(bad)
+                guarded_total += len(guarded)
                 if dups:
                     say(f"t{t}: {dups} duplicate(s), e.g. {examples}")
                 for pair, fields in bad[:5]:
                     say(f"t{t}: pair {pair.app_id} / {pair.remote_id} disagrees in {fields}")
+                for pair, fields in guarded[:5]:
+                    say(f"t{t}: pair {pair.app_id} / {pair.remote_id} differs in {fields}: {pair.identity_guard}")
             result["duplicates"] = dup_total
             result["lost"] = lost_total
+            result["identity_guarded"] = guarded_total
     finally:
         if workers is not None:
             workers.stop()

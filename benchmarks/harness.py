@@ -35,13 +35,15 @@ from contactsync.cli.processes import spawn, worker_command, worker_queues
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.demo import _app_variant
 from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
-from contactsync.models import AppContact, Connection, Link, RemoteContact, SyncRun
+from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem, SyncRun
 from contactsync.providers.base import Window
 from contactsync.providers.errors import RateLimited
 from contactsync.providers.registry import carried_content, open_provider
 from contactsync.sandbox.seed import companies
+from contactsync.states import ReviewStatus
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import connection_config
+from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, same_valid_tax_id
 
 # -- servers and databases ------------------------------------------------------------------------------------
 
@@ -382,6 +384,10 @@ class PairView:
     remote_id: str
     app: dict[str, Any]
     platform: dict[str, Any] | None
+    # Why contactsync may rightly leave this pair's identity (name, tax id) different on the two sides: the link
+    # is not confirmed (a score alone may have linked a sister company: `sync.planning`'s guarded identity), or
+    # a person has the pair in review. None: every difference is a change that should have arrived.
+    identity_guard: str | None = None
 
 
 def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[PairView]:
@@ -390,17 +396,31 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
         conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
         assert conn is not None
         dialect = conn.dialect
+        in_review = set(
+            s.scalars(
+                select(ReviewItem.remote_contact_id).where(
+                    ReviewItem.tenant_id == tenant_id, ReviewItem.status == ReviewStatus.OPEN
+                )
+            )
+        )
         rows = s.execute(
-            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.remote_id)
+            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.remote_id, RemoteContact.id)
+            .add_columns(Link.basis)
             .join(Link, Link.app_contact_id == AppContact.id)
             .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
             .where(Link.tenant_id == tenant_id, AppContact.deleted.is_(False))
         ).all()
     out = []
-    for app_pk, app_id, data, remote_id in rows:
+    for app_pk, app_id, data, remote_id, remote_pk, basis in rows:
         remote = platform.get(remote_id)
         view = None if remote is None or remote.deleted else carried_content(dialect, remote.content())
-        out.append(PairView(app_pk, app_id, remote_id, carried_content(dialect, data), view))
+        app = carried_content(dialect, data)
+        guard = None
+        if remote_pk in in_review:
+            guard = "in review"
+        elif basis not in CONFIRMED_BASES and not (view is not None and same_valid_tax_id(app, view)):
+            guard = f"link not confirmed ({basis})"
+        out.append(PairView(app_pk, app_id, remote_id, app, view, guard))
     return out
 
 
@@ -414,6 +434,20 @@ def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
         if fields:
             bad.append((pair, fields))
     return bad
+
+
+def split_guarded(
+    bad: list[tuple[PairView, list[str]]],
+) -> tuple[list[tuple[PairView, list[str]]], list[tuple[PairView, list[str]]]]:
+    """(lost, guarded): a pair that differs only in identity fields on a link whose identity contactsync must not
+    write (not confirmed, or in review) is guarded, by rule, and reported apart; every other difference is lost."""
+    lost, guarded = [], []
+    for pair, fields in bad:
+        if pair.identity_guard is not None and set(fields) <= set(IDENTITY_FIELDS):
+            guarded.append((pair, fields))
+        else:
+            lost.append((pair, fields))
+    return lost, guarded
 
 
 def runs_by_status(run_ids: list[int] | None = None) -> Counter[str]:
