@@ -36,7 +36,6 @@ import socket
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,20 +49,14 @@ from benchmarks.harness import (
     TaskTimes,
     TenantData,
     Workers,
-    disagreeing,
-    drop_database,
-    duplicates,
-    environment,
-    fresh_database,
-    linked_pairs,
+    benchmark_environment,
+    check_platforms,
     p95,
     print_result_on_servers,
-    read_platform,
     tenant_data,
 )
 from contactsync import db
 from contactsync.cli.processes import spawn, stop
-from contactsync.crypto import new_key
 from contactsync.models import AppContact, ContactKey, SyncRun
 from contactsync.redis_keys import tenant_queue
 from contactsync.sandbox.admin_client import SandboxAdmin
@@ -192,45 +185,18 @@ def watch(args: argparse.Namespace, until: float) -> list[SyncRun]:
         time.sleep(1.0)
 
 
-def check(datas: list[TenantData], runs: list[SyncRun]) -> dict[str, Any]:
-    """Duplicates and disagreeing pairs, as bench_pipeline counts them, on every tenant whose run ended."""
-    ended = {r.tenant_id for r in runs if r.finished_at is not None}
-    dup_total = lost_total = 0
-    for t, data in enumerate(datas):
-        tenant = f"t{t}"
-        if tenant not in ended:
-            continue
-        platform = read_platform(tenant)
-        dups, examples = duplicates(platform, data.expected_names())
-        bad = disagreeing(linked_pairs(tenant, platform))
-        dup_total += dups
-        lost_total += len(bad)
-        if dups:
-            say(f"{tenant}: {dups} duplicate(s), e.g. {examples}")
-        for pair, fields in bad[:3]:
-            say(f"{tenant}: pair {pair.app_id} / {pair.remote_id} disagrees in {fields}")
-    return {"checked_tenants": len(ended), "duplicates": dup_total, "lost": lost_total}
-
-
 def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> dict[str, Any]:
-    database = fresh_database(server_db)
-    env = {
-        "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
-        "CONTACTSYNC_REDIS_PREFIX": f"fleet-{uuid.uuid4().hex[:8]}",
-        "CONTACTSYNC_SECRET_KEY": new_key(),
-        "CONTACTSYNC_QUEUE_SHARDS": str(args.shards),
-        "CONTACTSYNC_SCHEDULE_BATCH_SIZE": str(args.batch),
-        "CONTACTSYNC_LOG_LEVEL": "INFO",  # workers report "ready." at INFO
-    }
+    settings = {"CONTACTSYNC_QUEUE_SHARDS": str(args.shards), "CONTACTSYNC_SCHEDULE_BATCH_SIZE": str(args.batch)}
     result: dict[str, Any] = {
         "tenants": args.tenants, "contacts": f"{args.min_contacts}-{args.max_contacts}", "big": args.big,
         "workers": f"{args.workers}x{args.concurrency}", "shards": args.shards, "batch": args.batch,
     }  # fmt: skip
     workers: Workers | None = None
-    try:
-        with environment(env), sandbox_process(tmp / "sandbox.log") as sandbox_url:
-            db.upgrade()
+    with (
+        benchmark_environment(server_db, redis_url, "fleet", settings) as env,
+        sandbox_process(tmp / "sandbox.log") as sandbox_url,
+    ):
+        try:
             admin = SandboxAdmin(sandbox_url)
             began = time.monotonic()
             datas = fleet_data(args)
@@ -286,11 +252,11 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             workers.stop()
             workers = None
             if not args.no_check:
-                result.update(check(datas, runs))
-    finally:
-        if workers is not None:
-            workers.stop()
-        drop_database(database)
+                # Duplicates and disagreeing pairs, as bench_pipeline counts them, on every tenant whose run ended.
+                result.update(check_platforms(datas, {r.tenant_id for r in runs if r.finished_at is not None}))
+        finally:
+            if workers is not None:
+                workers.stop()
     return result
 
 
