@@ -10,7 +10,8 @@ beat does, and then watches the workers for at most `--sync-seconds`.
 
 The last line of output is one JSON object:
 
-    tick_s, tick_statements, started_first_tick   the one tick: its time, the SQL statements it sent, runs started
+    tick_s, tick_statements, tick_sql_s, started_first_tick   the one tick: its time, the SQL statements it sent
+                         and their time (the rest is sending the fetch messages, and Python), runs started
     due                  tenants that were due (every tenant)
     shard_runs           runs started per shard queue
     fetch_wait_s         per run, from the run's start to its fetch task starting on a worker: p50/p95/max and
@@ -155,23 +156,33 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-def timed_tick() -> tuple[float, int, int]:
-    """One tick's `start_due_runs`: (seconds, SQL statements sent, runs started)."""
+def timed_tick() -> tuple[float, int, float, int]:
+    """One tick's `start_due_runs`: (seconds, SQL statements sent, seconds spent in them, runs started). The rest
+    of the tick is sending the fetch messages (and Python)."""
     statements = 0
+    in_sql = 0.0
+    sent_at = 0.0
 
-    def count(*_: Any) -> None:
-        nonlocal statements
+    def before(*_: Any) -> None:
+        nonlocal statements, sent_at
         statements += 1
+        sent_at = time.monotonic()
+
+    def after(*_: Any) -> None:
+        nonlocal in_sql
+        in_sql += time.monotonic() - sent_at
 
     engine = db.engine()
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
     try:
         began = time.monotonic()
         started = start_due_runs()
         took = time.monotonic() - began
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return took, statements, started
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    return took, statements, in_sql, started
 
 
 def watch(args: argparse.Namespace, until: float) -> list[SyncRun]:
@@ -210,11 +221,12 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             events.start()
             events.ready.wait(10)
             window_began = time.monotonic()
-            tick_s, statements, started = timed_tick()
+            tick_s, statements, sql_s, started = timed_tick()
             result.update(
-                due=args.tenants, tick_s=round(tick_s, 3), tick_statements=statements, started_first_tick=started
-            )
-            say(f"tick: {started} runs started in {tick_s:.3f}s with {statements} statements")
+                due=args.tenants, tick_s=round(tick_s, 3), tick_statements=statements, tick_sql_s=round(sql_s, 3),
+                started_first_tick=started,
+            )  # fmt: skip
+            say(f"tick: {started} runs started in {tick_s:.3f}s with {statements} statements taking {sql_s:.3f}s")
             runs = watch(args, window_began + args.sync_seconds)
             result["sync_window_s"] = round(time.monotonic() - window_began, 1)
             time.sleep(1.0)  # the last task-started events still on their way
