@@ -8,9 +8,10 @@ reconcile -> write), so no import cycle arises.
 A message costs a round trip to Redis for itself and one for its task-sent event; on a loaded machine that is
 tens of milliseconds a message, too slow for a schedule tick that starts a thousand runs. `sent_together` sends
 the messages of a block at once instead: through one producer, with kombu's publish batch (`Producer.batch`),
-which the Redis transport turns into one pipeline of every message and every task-sent event, executed when the
-block ends. Nothing else changes: each message still goes to its tenant's queue, and monitoring (Flower) still
-gets a task-sent event for each.
+which the Redis transport turns into pipelines of every message and every task-sent event (up to 1,000 commands
+each, kombu's default: one for a schedule batch of 500), the last executed when the block ends. Nothing else
+changes: each message still goes to its tenant's queue, and monitoring (Flower) still gets a task-sent event for
+each.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def enqueue(task: Task[Concatenate[str, P], Any], tenant_id: str, *args: P.args,
 
 @contextmanager
 def sent_together() -> Iterator[None]:
-    """Every `enqueue` in the block is buffered and sent in one Redis pipeline when the block ends.
+    """Every `enqueue` in the block is buffered and sent in Redis pipelines, the last when the block ends.
 
     Meant for messages whose state is already committed (runs started, runs to re-drive): if the block raises,
     or the pipeline fails (kombu's `BatchPublishError`: delivery uncertain), messages may be missing, and the
