@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, literal_column, select
 
 from contactsync import db
@@ -370,3 +371,60 @@ def test_a_run_moves_only_along_its_state_machine(env: dict[str, str]) -> None:
         assert run.status == RunStatus.PARTIAL
         s.flush()
         assert start_run(s, conn) is not None
+
+
+def _plan_tenant(tenant_id: str, chunk: int, monkeypatch: pytest.MonkeyPatch) -> tuple[object, dict[str, object]]:
+    """Seven linked pairs the platform knows more about (an email the app lacks) and five app-only contacts,
+    planned with `chunk` rows at a time; returns the outcome and what planning left in the app and ledger."""
+    from contactsync.matching import blocking_keys
+    from contactsync.matchinput import match_record
+    from contactsync.models import Change
+    from contactsync.store import ledger
+
+    monkeypatch.setattr(ledger, "PLAN_CHUNK", chunk)
+    conn_id = make_tenant(tenant_id)
+    taxes = [f"DE1234567{n:02d}" for n in range(7)]
+    with db.session() as s:
+        upsert_app_contacts(s, tenant_id, [(f"a{n}", company(f"Firm {n} GmbH", tax=t)) for n, t in enumerate(taxes)])
+        upsert_app_contacts(s, tenant_id, [(f"only{n}", company(f"Solo {n} AG")) for n in range(5)])
+        ids, _ = upsert_remote_contacts(
+            s,
+            tenant_id,
+            conn_id,
+            [company(f"Firm {n} GmbH", tax=t, email=f"x{n}@firm.de", remote_id=f"r{n}") for n, t in enumerate(taxes)],
+        )
+        assert reconcile_remote(s, tenant_id, ids).linked == 7
+        conn = connection_of(s, tenant_id)
+        assert conn is not None
+        run = start_run(s, conn)
+        assert run is not None
+        cursor_of(s, conn).last_full_at = run.started_at
+        out = plan_into_ledger(s, tenant_id, conn_id, run.id, allow_creates=True)
+        s.flush()
+        apps = s.scalars(select(AppContact).where(AppContact.tenant_id == tenant_id).order_by(AppContact.app_id)).all()
+        keys = {
+            a.app_id: sorted(s.scalars(select(ContactKey.key).where(ContactKey.app_contact_id == a.id))) for a in apps
+        }
+        for a in apps:  # every rewritten key set is the one the contact's content gives now
+            assert keys[a.app_id] == sorted(blocking_keys(match_record(str(a.id), a.data)))
+        ops = sorted(op.op_key.split(":")[0] for op in s.scalars(select(WriteOp).where(WriteOp.tenant_id == tenant_id)))
+        state: dict[str, object] = {"emails": {a.app_id: a.data.get("emails") for a in apps}, "keys": keys, "ops": ops}
+    with db.session() as s:  # the feed is written at commit: each taken email is a change naming its platform id
+        state["feed"] = sorted(
+            (c.app_id or "", c.remote_id or "")
+            for c in s.scalars(select(Change).where(Change.tenant_id == tenant_id, Change.kind == "fields_changed"))
+        )
+    return out, state
+
+
+def test_planning_in_chunks_plans_what_planning_at_once_does(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big tenant is planned a chunk at a time (bounded memory); the plan, the app's new content, its
+    blocking keys and the ledger are the same as when every row fits in one chunk."""
+    chunked, chunked_state = _plan_tenant("t1", 3, monkeypatch)
+    whole, whole_state = _plan_tenant("t2", 1000, monkeypatch)
+    assert chunked == whole
+    assert chunked.creates == 5 and chunked.app_updates == 7  # type: ignore[attr-defined]
+    assert chunked_state == whole_state
+    assert chunked_state["feed"] == [(f"a{n}", f"r{n}") for n in range(7)]

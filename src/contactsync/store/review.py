@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -149,15 +149,36 @@ def _label(s: Session, item: ReviewItem, chosen: int | None) -> None:
         )
 
 
+# The last re-fit per tenant in this process, with what it was fitted from (the labels' count, highest id and
+# latest time, and the base model object): reconcile asks for the model on every page, and re-fitting from all
+# of a tenant's decisions each time costs more as its reviewers work through the queue. Labels are only ever
+# added (or cascade-deleted with their item), so any change moves the count or the highest id, and the time
+# tells a database made again (tests) from the one the fit came from.
+_fitted: dict[str, tuple[tuple[Any, ...], Model, Model]] = {}
+
+
 def tenant_model(s: Session, tenant_id: str) -> Model:
     """The tenant's matching model: its stored fit (`store.matchmodel`, the defaults without one) re-fitted from
     all its review decisions, which override it."""
+    seen = tuple(
+        s.execute(
+            select(func.count(), func.max(MatchLabel.id), func.max(MatchLabel.created_at)).where(
+                MatchLabel.tenant_id == tenant_id
+            )
+        ).one()
+    )
+    base = base_model(s, tenant_id)
+    hit = _fitted.get(tenant_id)
+    if hit is not None and hit[0] == seen and hit[1] is base:
+        return hit[2]
     rows = s.execute(
         select(MatchLabel.levels, MatchLabel.weight, MatchLabel.same)
         .where(MatchLabel.tenant_id == tenant_id)
         .order_by(MatchLabel.id)
     ).all()
-    return fit([Label(tuple(levels), weight, same) for levels, weight, same in rows], base_model(s, tenant_id))
+    model = fit([Label(tuple(levels), weight, same) for levels, weight, same in rows], base)
+    _fitted[tenant_id] = (seen, base, model)
+    return model
 
 
 def transition_review(item: ReviewItem, to: ReviewStatus, who: str) -> None:
