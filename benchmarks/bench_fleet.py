@@ -21,8 +21,8 @@ The last line of output is one JSON object:
                          figures describe a partial sync, and duplicates/lost cover only the tenants that finished
     duplicates, lost, checked_tenants   as in bench_pipeline, for each tenant whose run ended
 
-    python benchmarks/bench_fleet.py --tenants 1000 --workers 2 --shards 8 --sync-seconds 300
-    python benchmarks/bench_fleet.py --tenants 1000 --big 20000 --workers 2 --shards 8 --sync-seconds 300
+    python -m benchmarks.bench_fleet --tenants 1000 --workers 2 --shards 8 --sync-seconds 300
+    python -m benchmarks.bench_fleet --tenants 1000 --big 20000 --workers 2 --shards 8 --sync-seconds 300
 
 Servers: DATABASE_URL / REDIS_URL when set, else embedded ones (see bench_pipeline).
 """
