@@ -14,6 +14,8 @@ The last line of output is one JSON object:
         lower_bound_s / wall_s (above 1 when a run fits inside one minute's budget of calls)
     duplicates       platform contacts beyond one per company (by name, after all runs)
     lost             linked pairs whose app and platform sides disagree in a synced field (after all runs)
+    identity_guarded linked pairs that differ only in name or tax id where contactsync must not write the
+        platform's identity (a link by score alone, or a pair in review): by rule, not lost; counted apart
     contacts_per_s   (contacts fetched + writes done) / wall_s
     write_phase_s    the longest run's planning and writing: from its ledger entries' planning to its end
     peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
@@ -293,6 +295,7 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             checked = check_platforms(datas, examples=5)
             result["duplicates"] = checked["duplicates"]
             result["lost"] = checked["lost"]
+            result["identity_guarded"] = checked["identity_guarded"]
         finally:
             if workers is not None:
                 workers.stop()

@@ -9,6 +9,7 @@ from contactsync.matching import DEFAULT_MODEL, BlockingStats, MatchRecord, Mode
 from contactsync.matching.calibrate import estimate
 from contactsync.matching.learn import MIN_SUPPORT, Label, fit
 from contactsync.matching.model import kind
+from contactsync.matching.scoring import candidate_patterns
 
 
 def test_model_round_trips_through_json() -> None:
@@ -59,6 +60,31 @@ def test_em_finds_which_level_tells_matches_apart() -> None:
     model, lam = estimate(patterns, randoms, start)
     assert model.weights["postal:same"] > 3.0 and model.weights["postal:different"] < -1.0
     assert 0.1 < lam < 0.6
+
+
+def test_losing_candidates_are_known_non_matches_whichever_worker_holds_them() -> None:
+    same, household, elsewhere = ("given:exact", "street:same"), ("given:different", "street:same"), ("x:y",)
+    # Left 1's candidates are split over two workers; its best (12.0) is in the second one.
+    first = {1: [(3.0, household), (-4.0, elsewhere)], 2: [(9.0, same)]}
+    second = {1: [(12.0, same)], 4: [(5.0, household), (5.0, same)]}
+    patterns, losers = candidate_patterns([first, second])
+    assert patterns == Counter({same: 3, household: 2, elsewhere: 1})
+    # A tie for the best is no evidence: neither of left 4's candidates is a loser.
+    assert losers == Counter({household: 1, elsewhere: 1})
+    assert candidate_patterns([second, first]) == (patterns, losers)
+
+
+def test_known_non_matches_stay_out_of_the_match_class() -> None:
+    # Household members share the address like the true pairs do; left to EM, they look like matches with a
+    # typo in the given name. Known as non-matches, they cannot make a close given name evidence of a match.
+    patterns = Counter({("given:exact", "street:same"): 600, ("given:close", "street:same"): 600})
+    losers = Counter({("given:close", "street:same"): 600})
+    randoms = Counter({("given:different", "street:different"): 990, ("given:close", "street:same"): 10})
+    start = DEFAULT_MODEL.with_weights({"given:close": 0.0})
+    blind, blind_lam = estimate(patterns, randoms, start)
+    informed, informed_lam = estimate(patterns, randoms, start, losers)
+    assert informed_lam < blind_lam
+    assert informed.weights["given:close"] < blind.weights["given:close"]
 
 
 def _people(seed: int, n: int) -> tuple[list[MatchRecord], list[MatchRecord]]:

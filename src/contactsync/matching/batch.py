@@ -25,13 +25,14 @@ from contactsync.matching.scoring import (
     PROGRESS_EVERY,
     Decision,
     buckets_of,
+    candidate_patterns,
     chunks,
-    count_patterns,
     count_random_patterns,
     decisions,
     explain,
     index_keys,
     prepare_slice,
+    sample_candidates,
     score_rows,
 )
 from contactsync.matching.stats import BlockingStats, Progress
@@ -101,11 +102,11 @@ def _work(
     buckets = buckets_of(present, index, skip)
     del present
     if calibrate:
-        # Every worker sees the same left records against its own right slice, so the parent's sum of the
-        # counts is the single-process count, and all workers receive the same calibrated model.
+        # Every worker sees the same left records against its own right slice, so the parent's merge of the
+        # samples is the single-process sample, and all workers receive the same calibrated model.
         counts = token_counts(p.tokens + p.descriptors for p in own_right)
         randoms = count_random_patterns(len(all_left), all_left, own_right, ra, len(right), model)
-        conn.send(("patterns", count_patterns(all_left, own_right, buckets, model, ra), randoms, counts))
+        conn.send(("patterns", sample_candidates(all_left, own_right, buckets, model, ra), randoms, counts))
         model = conn.recv()
     kept: list[Pair] = []
     compared = 0
@@ -235,21 +236,23 @@ def match_parallel(
 ) -> list[Decision]:
     """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
     ("prepared",) followed by its pickled slice as raw bytes, receives the other slices; with `calibrate` it
-    sends ("patterns", level-pattern counts, word counts) and receives the calibrated model; it sends
+    sends ("patterns", its sample of candidate pairs, word counts) and receives the calibrated model; it sends
     ("scored", pairs, their explanations, pairs compared, keys skipped) and ends."""
     pool = _Workers(parts, left, right, model, calibrate, progress)
     try:
         pool.exchange()
         if calibrate:
-            patterns: Counter[tuple[str, ...]] = Counter()
+            samples = []
             randoms: Counter[tuple[str, ...]] = Counter()
             counts: Counter[str] = Counter()
-            for _, part_patterns, part_randoms, part_counts in pool.gather("patterns"):
-                patterns.update(part_patterns)
+            for _, part_sample, part_randoms, part_counts in pool.gather("patterns"):
+                samples.append(part_sample)
                 randoms.update(part_randoms)
                 counts.update(part_counts)
+            patterns, losers = candidate_patterns(samples)
+            del samples
             sampled = len(range(0, len(left), CALIBRATION_STRIDE))
-            model = calibrated(patterns, randoms, counts, sampled, len(right), model)
+            model = calibrated(patterns, losers, randoms, counts, sampled, len(right), model)
             for conn in pool.conns:
                 conn.send(model)
         if stats is not None:

@@ -8,6 +8,14 @@ random pairs and expectation-maximisation estimates m (how often it occurs betwe
 contact) and the share of matches among the candidates (lambda), under the usual assumption that fields are
 independent given match status (Fellegi-Sunter). A level's weight becomes log2(m / u).
 
+The candidate pairs that lose to a better candidate of their own record (`scoring.candidate_patterns`) are
+given to EM as known non-matches: a contact has one counterpart at most, so they are namesakes, household
+members and neighbours. Left to EM, its match class absorbed a growing share of them as the tenant grew
+(denser towns, more candidates per record), which lowered the agreement weights of true pairs while the
+link threshold rose with the app side's size: review of calibrated person books grew from 3.6% at 10k to
+5.2% at 100k (BENCHMARKS.md, "Matching"). u stays read off random pairs: taken from the losers too, the name
+levels, which blocking already selected for, lost nearly all their weight and people who moved were lost.
+
 What EM is not trusted with:
 
 - the rules that stand for legal facts keep their default weights: two valid tax ids that differ, two
@@ -64,9 +72,15 @@ def _levels_by_field(patterns: Mapping[tuple[str, ...], int]) -> dict[str, Count
 
 
 def estimate(
-    patterns: Mapping[tuple[str, ...], int], random_patterns: Mapping[tuple[str, ...], int], base: Model
+    patterns: Mapping[tuple[str, ...], int],
+    random_patterns: Mapping[tuple[str, ...], int],
+    base: Model,
+    losers: Mapping[tuple[str, ...], int] | None = None,
 ) -> tuple[Model, float]:
     """The model with fitted level weights, and the estimated share of matches among candidate pairs.
+
+    `losers` (a part of `patterns`' counts) are known non-matches: they count towards the candidates but
+    never towards the match class.
 
     As in Splink, u (how often a level occurs between two different contacts) comes from random pairs,
     which are almost all non-matches (`random_patterns`), and only m and lambda are estimated by EM over
@@ -82,9 +96,10 @@ def estimate(
         for level in LEVELS_BY_FIELD.get(f, ()):
             u[level] = (counts[level] + _PSEUDO) / (n + _PSEUDO * len(LEVELS_BY_FIELD[f]))
     # Sorted, so that the floating-point sums do not depend on the order in which workers' counts arrived.
-    items = sorted((p, c) for p, c in patterns.items() if c > 0)
+    known = losers or {}
+    items = sorted((p, c, c - known.get(p, 0)) for p, c in patterns.items() if c > 0)
     seen: Counter[str] = Counter()
-    for p, c in items:
+    for p, c, _ in items:
         for level in p:
             seen[level] += c
     weights = dict(base.weights)
@@ -95,14 +110,16 @@ def estimate(
         matches = 0.0
         total = 0.0
         prior = log2(lam / (1 - lam))
-        for p, c in items:
+        for p, c, free in items:
+            total += c
+            if not free:
+                continue
             odds = prior + sum(weights[level] for level in p)
             post = 1.0 / (1.0 + 2.0 ** (-max(-60.0, min(60.0, odds))))
-            matches += post * c
-            total += c
+            matches += post * free
             for level in p:
-                m_num[level] += post * c
-                m_field[_field(level)] += post * c
+                m_num[level] += post * free
+                m_field[_field(level)] += post * free
         lam = min(0.99, max(0.001, matches / total))
         for level, n in seen.items():
             if level in FIXED or n < MIN_COUNT or level not in u:
@@ -124,20 +141,22 @@ def token_counts(token_lists: Iterable[tuple[str, ...]]) -> Counter[str]:
 
 def calibrated(
     patterns: Mapping[tuple[str, ...], int],
+    losers: Mapping[tuple[str, ...], int],
     random_patterns: Mapping[tuple[str, ...], int],
     counts: Mapping[str, int],
     sampled_left: int,
     n_right: int,
     base: Model,
 ) -> Model:
-    """`base` with fitted weights, thresholds moved to their scale, and the right side's word counts.
+    """`base` with fitted weights, thresholds moved to their scale, and the right side's word counts
+    (`losers`: the candidate pairs known to be non-matches, see `estimate`).
 
     The default weights measure evidence against a *candidate* pair, with a prior of `PRIOR_BITS`; fitted
     weights measure it against a *random* pair, whose prior is far lower (about one in the size of the right
     side). The thresholds keep their meaning as posterior odds: link at the default's posterior, review at
     the default's, both under the fitted prior (`sampled_left` left records' `patterns` were counted).
     """
-    model, lam = estimate(patterns, random_patterns, base)
+    model, lam = estimate(patterns, random_patterns, base, losers)
     if lam <= 0.0 or not sampled_left or not n_right:
         return base  # too little to fit: the defaults, exactly (word counts included), as without calibration
     candidates = sum(patterns.values())

@@ -30,12 +30,13 @@ from contactsync.matching.scoring import (
     PROGRESS_EVERY,
     Decision,
     buckets_of,
+    candidate_patterns,
     chunks,
-    count_patterns,
     count_random_patterns,
     index_keys,
     local_decisions,
     prepare_slice,
+    sample_candidates,
     score_rows,
 )
 from contactsync.matching.stats import BlockingStats, Progress
@@ -125,9 +126,10 @@ def _match_here(
     buckets = buckets_of(left_keys, index, skip)
     if calibrate:
         counts = token_counts(p.tokens + p.descriptors for p in rp)
+        patterns, losers = candidate_patterns([sample_candidates(lp, rp, buckets, model)])
         randoms = count_random_patterns(len(lp), lp, rp, 0, len(rp), model)
         sampled = len(range(0, len(lp), CALIBRATION_STRIDE))
-        model = calibrated(count_patterns(lp, rp, buckets, model), randoms, counts, sampled, len(rp), model)
+        model = calibrated(patterns, losers, randoms, counts, sampled, len(rp), model)
     if stats is not None:
         stats.model = model
     kept: list[Pair] = []

@@ -7,7 +7,7 @@ left record, the index buckets of its usable keys and keeps the pairs that reach
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -136,16 +136,21 @@ def score_rows(
 CALIBRATION_STRIDE = 3
 
 
-def count_patterns(
+Sample = dict[int, list[tuple[float, tuple[str, ...]]]]
+"""Left index -> (weight under the model counted with, sorted comparison levels) of each candidate pair."""
+
+
+def sample_candidates(
     left: Sequence[Prepared],
     right: Sequence[Prepared],
     buckets: Sequence[tuple[list[int], ...]],
     model: Model,
     right_offset: int = 0,
-) -> Counter[tuple[str, ...]]:
-    """Comparison-level patterns of the candidate pairs of every `CALIBRATION_STRIDE`-th left record, counted
-    (the input of `calibrate.estimate`; counts travel between processes, pairs do not)."""
-    patterns: Counter[tuple[str, ...]] = Counter()
+) -> Sample:
+    """Weight and level pattern of the candidate pairs of every `CALIBRATION_STRIDE`-th left record (the input
+    of `candidate_patterns`). Equal patterns are one tuple, so a worker's sample pickles small."""
+    sample: Sample = {}
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
     for li in range(0, len(left), CALIBRATION_STRIDE):
         bs = buckets[li]
         if not bs:
@@ -154,9 +159,39 @@ def count_patterns(
         for bucket in bs[1:]:
             candidates.update(bucket)
         a = left[li]
+        pairs = sample.setdefault(li, [])
         for ri in candidates:
-            patterns[tuple(sorted(compare(a, right[ri - right_offset], model).levels))] += 1
-    return patterns
+            s = compare(a, right[ri - right_offset], model)
+            pattern = tuple(sorted(s.levels))
+            pairs.append((s.weight, shared.setdefault(pattern, pattern)))
+    return sample
+
+
+def candidate_patterns(samples: Iterable[Sample]) -> tuple[Counter[tuple[str, ...]], Counter[tuple[str, ...]]]:
+    """The level patterns of all sampled candidate pairs, and of those that lose to another candidate of their
+    left record, counted (the input of `calibrate.estimate`).
+
+    A contact has at most one counterpart, so every candidate of a left record but its best is a non-match
+    (but for duplicates within one side): the losers are non-matches drawn from the same blocks as the pairs
+    to be decided, households and namesakes included. Workers holding slices of the right side each send
+    their part of a left record's candidates; the merged counts equal one process's.
+    """
+    best: dict[int, float] = {}
+    parts = list(samples)
+    for sample in parts:
+        for li, pairs in sample.items():
+            top = max(w for w, _ in pairs)
+            best[li] = max(best.get(li, top), top)
+    patterns: Counter[tuple[str, ...]] = Counter()
+    losers: Counter[tuple[str, ...]] = Counter()
+    for sample in parts:
+        for li, pairs in sample.items():
+            top = best[li]
+            for w, pattern in pairs:
+                patterns[pattern] += 1
+                if w < top:
+                    losers[pattern] += 1
+    return patterns, losers
 
 
 RANDOM_PAIRS = 30000

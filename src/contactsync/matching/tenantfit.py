@@ -23,10 +23,11 @@ from contactsync.matching.record import MatchRecord
 from contactsync.matching.scoring import (
     CALIBRATION_STRIDE,
     buckets_of,
-    count_patterns,
+    candidate_patterns,
     count_random_patterns,
     index_keys,
     prepare_slice,
+    sample_candidates,
 )
 
 # Share of person-like names from which calibration is on (see BENCHMARKS.md: company sets hold 1-2%, person
@@ -54,6 +55,7 @@ def fit_model(left: Sequence[MatchRecord], right: Sequence[MatchRecord], base: M
     right_count = {k: len(v) for k, v in index.items()}
     buckets = buckets_of(left_keys, index, common_keys(right_count))
     counts = token_counts(p.tokens + p.descriptors for p in rp)
+    patterns, losers = candidate_patterns([sample_candidates(lp, rp, buckets, base)])
     randoms = count_random_patterns(len(lp), lp, rp, 0, len(rp), base)
     sampled = len(range(0, len(lp), CALIBRATION_STRIDE))
-    return calibrated(count_patterns(lp, rp, buckets, base), randoms, counts, sampled, len(rp), base)
+    return calibrated(patterns, losers, randoms, counts, sampled, len(rp), base)
