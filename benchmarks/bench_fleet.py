@@ -10,7 +10,8 @@ beat does, and then watches the workers for at most `--sync-seconds`.
 
 The last line of output is one JSON object:
 
-    tick_s, tick_statements, started_first_tick   the one tick: its time, the SQL statements it sent, runs started
+    tick_s, tick_statements, tick_sql_s, started_first_tick   the one tick: its time, the SQL statements it sent
+                         and their time (the rest is sending the fetch messages, and Python), runs started
     due                  tenants that were due (every tenant)
     shard_runs           runs started per shard queue
     fetch_wait_s         per run, from the run's start to its fetch task starting on a worker: p50/p95/max and
@@ -20,8 +21,8 @@ The last line of output is one JSON object:
                          figures describe a partial sync, and duplicates/lost cover only the tenants that finished
     duplicates, lost, checked_tenants   as in bench_pipeline, for each tenant whose run ended
 
-    python benchmarks/bench_fleet.py --tenants 1000 --workers 2 --shards 8 --sync-seconds 300
-    python benchmarks/bench_fleet.py --tenants 1000 --big 20000 --workers 2 --shards 8 --sync-seconds 300
+    python -m benchmarks.bench_fleet --tenants 1000 --workers 2 --shards 8 --sync-seconds 300
+    python -m benchmarks.bench_fleet --tenants 1000 --big 20000 --workers 2 --shards 8 --sync-seconds 300
 
 Servers: DATABASE_URL / REDIS_URL when set, else embedded ones (see bench_pipeline).
 """
@@ -36,7 +37,6 @@ import socket
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,21 +50,14 @@ from benchmarks.harness import (
     TaskTimes,
     TenantData,
     Workers,
-    disagreeing,
-    drop_database,
-    duplicates,
-    environment,
-    fresh_database,
-    linked_pairs,
+    benchmark_environment,
+    check_platforms,
     p95,
     print_result_on_servers,
-    read_platform,
-    split_guarded,
     tenant_data,
 )
 from contactsync import db
 from contactsync.cli.processes import spawn, stop
-from contactsync.crypto import new_key
 from contactsync.models import AppContact, ContactKey, SyncRun
 from contactsync.redis_keys import tenant_queue
 from contactsync.sandbox.admin_client import SandboxAdmin
@@ -163,23 +156,33 @@ def summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-def timed_tick() -> tuple[float, int, int]:
-    """One tick's `start_due_runs`: (seconds, SQL statements sent, runs started)."""
+def timed_tick() -> tuple[float, int, float, int]:
+    """One tick's `start_due_runs`: (seconds, SQL statements sent, seconds spent in them, runs started). The rest
+    of the tick is sending the fetch messages (and Python)."""
     statements = 0
+    in_sql = 0.0
+    sent_at = 0.0
 
-    def count(*_: Any) -> None:
-        nonlocal statements
+    def before(*_: Any) -> None:
+        nonlocal statements, sent_at
         statements += 1
+        sent_at = time.monotonic()
+
+    def after(*_: Any) -> None:
+        nonlocal in_sql
+        in_sql += time.monotonic() - sent_at
 
     engine = db.engine()
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
     try:
         began = time.monotonic()
         started = start_due_runs()
         took = time.monotonic() - began
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return took, statements, started
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    return took, statements, in_sql, started
 
 
 def watch(args: argparse.Namespace, until: float) -> list[SyncRun]:
@@ -193,51 +196,18 @@ def watch(args: argparse.Namespace, until: float) -> list[SyncRun]:
         time.sleep(1.0)
 
 
-def check(datas: list[TenantData], runs: list[SyncRun]) -> dict[str, Any]:
-    """Duplicates and disagreeing pairs, as bench_pipeline counts them, on every tenant whose run ended."""
-    ended = {r.tenant_id for r in runs if r.finished_at is not None}
-    dup_total = lost_total = guarded_total = 0
-    for t, data in enumerate(datas):
-        tenant = f"t{t}"
-        if tenant not in ended:
-            continue
-        platform = read_platform(tenant)
-        dups, examples = duplicates(platform, data.expected_names())
-        bad, guarded = split_guarded(disagreeing(linked_pairs(tenant, platform)))
-        dup_total += dups
-        lost_total += len(bad)
-        guarded_total += len(guarded)
-        if dups:
-            say(f"{tenant}: {dups} duplicate(s), e.g. {examples}")
-        for pair, fields in bad[:3]:
-            say(f"{tenant}: pair {pair.app_id} / {pair.remote_id} disagrees in {fields}")
-    return {
-        "checked_tenants": len(ended),
-        "duplicates": dup_total,
-        "lost": lost_total,
-        "identity_guarded": guarded_total,
-    }
-
-
 def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> dict[str, Any]:
-    database = fresh_database(server_db)
-    env = {
-        "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
-        "CONTACTSYNC_REDIS_PREFIX": f"fleet-{uuid.uuid4().hex[:8]}",
-        "CONTACTSYNC_SECRET_KEY": new_key(),
-        "CONTACTSYNC_QUEUE_SHARDS": str(args.shards),
-        "CONTACTSYNC_SCHEDULE_BATCH_SIZE": str(args.batch),
-        "CONTACTSYNC_LOG_LEVEL": "INFO",  # workers report "ready." at INFO
-    }
+    settings = {"CONTACTSYNC_QUEUE_SHARDS": str(args.shards), "CONTACTSYNC_SCHEDULE_BATCH_SIZE": str(args.batch)}
     result: dict[str, Any] = {
         "tenants": args.tenants, "contacts": f"{args.min_contacts}-{args.max_contacts}", "big": args.big,
         "workers": f"{args.workers}x{args.concurrency}", "shards": args.shards, "batch": args.batch,
     }  # fmt: skip
     workers: Workers | None = None
-    try:
-        with environment(env), sandbox_process(tmp / "sandbox.log") as sandbox_url:
-            db.upgrade()
+    with (
+        benchmark_environment(server_db, redis_url, "fleet", settings) as env,
+        sandbox_process(tmp / "sandbox.log") as sandbox_url,
+    ):
+        try:
             admin = SandboxAdmin(sandbox_url)
             began = time.monotonic()
             datas = fleet_data(args)
@@ -251,11 +221,12 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             events.start()
             events.ready.wait(10)
             window_began = time.monotonic()
-            tick_s, statements, started = timed_tick()
+            tick_s, statements, sql_s, started = timed_tick()
             result.update(
-                due=args.tenants, tick_s=round(tick_s, 3), tick_statements=statements, started_first_tick=started
-            )
-            say(f"tick: {started} runs started in {tick_s:.3f}s with {statements} statements")
+                due=args.tenants, tick_s=round(tick_s, 3), tick_statements=statements, tick_sql_s=round(sql_s, 3),
+                started_first_tick=started,
+            )  # fmt: skip
+            say(f"tick: {started} runs started in {tick_s:.3f}s with {statements} statements taking {sql_s:.3f}s")
             runs = watch(args, window_began + args.sync_seconds)
             result["sync_window_s"] = round(time.monotonic() - window_began, 1)
             time.sleep(1.0)  # the last task-started events still on their way
@@ -293,11 +264,11 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             workers.stop()
             workers = None
             if not args.no_check:
-                result.update(check(datas, runs))
-    finally:
-        if workers is not None:
-            workers.stop()
-        drop_database(database)
+                # Duplicates and disagreeing pairs, as bench_pipeline counts them, on every tenant whose run ended.
+                result.update(check_platforms(datas, {r.tenant_id for r in runs if r.finished_at is not None}))
+        finally:
+            if workers is not None:
+                workers.stop()
     return result
 
 

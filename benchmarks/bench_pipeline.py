@@ -36,11 +36,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import sys
-import threading
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,25 +50,19 @@ from benchmarks.harness import (
     TaskTimes,
     TenantData,
     Workers,
-    disagreeing,
-    drop_database,
-    duplicates,
-    environment,
-    fresh_database,
+    benchmark_environment,
+    check_platforms,
     linked_pairs,
     p95,
     print_result_on_servers,
-    read_platform,
     seed_app_contacts,
-    split_guarded,
     tenant_data,
 )
 from contactsync import db
 from contactsync.contact import CanonicalContact
-from contactsync.crypto import new_key
 from contactsync.demo import APP_EDITED_AT
 from contactsync.models import AppContact, SyncRun, WriteOp
-from contactsync.sandbox import run_in_thread
+from contactsync.sandbox import run_in_thread, serve_in_thread
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.tenants import upsert_tenant
@@ -192,22 +183,12 @@ def change_both_sides(admin: SandboxAdmin, args: argparse.Namespace, rng: random
 
 def webhook_latencies(admin: SandboxAdmin, args: argparse.Namespace, rng: random.Random) -> list[float]:
     """Platform edits one at a time; each one's time from the edit to the start of the run it caused."""
-    import uvicorn
-
     from contactsync.api import create_app
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     out: list[float] = []
-    try:
+    with serve_in_thread(create_app(), name="api") as api:
         for t in range(args.tenants):
-            hook = {"url": f"http://127.0.0.1:{port}/webhooks/t{t}", "secret": WEBHOOK_SECRET, "scheme": "merge"}
+            hook = {"url": f"{api.url}/webhooks/t{t}", "secret": WEBHOOK_SECRET, "scheme": "merge"}
             admin.configure(f"bench-{t}", webhook=hook)
         pairs = {t: linked_pairs(f"t{t}", {}) for t in range(args.tenants)}
         for i in range(args.webhook_samples):
@@ -231,9 +212,6 @@ def webhook_latencies(admin: SandboxAdmin, args: argparse.Namespace, rng: random
                 time.sleep(0.02)
             else:
                 say(f"webhook sample {i}: no run within 30 s")
-    finally:
-        server.should_exit = True
-        thread.join(5)
     return out
 
 
@@ -254,25 +232,16 @@ def _wait_idle(tenant_id: str, timeout: float) -> None:
 
 def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> dict[str, Any]:
     rng = random.Random(args.seed)
-    database = fresh_database(server_db)
-    env = {
-        "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
-        "CONTACTSYNC_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-        "CONTACTSYNC_SECRET_KEY": new_key(),
-        "CONTACTSYNC_QUEUE_SHARDS": str(max(args.workers, args.tenants)),
-        "CONTACTSYNC_LOG_LEVEL": "INFO",  # workers report "ready." at INFO
-    }
+    settings = {"CONTACTSYNC_QUEUE_SHARDS": str(max(args.workers, args.tenants))}
     if args.lookback is not None:
-        env["CONTACTSYNC_LOOKBACK_SECONDS"] = str(args.lookback)
+        settings["CONTACTSYNC_LOOKBACK_SECONDS"] = str(args.lookback)
     result: dict[str, Any] = {
         "tenants": args.tenants, "contacts": args.contacts, "overlap": args.overlap, "rate": args.rate,
         "workers": f"{args.workers}x{args.concurrency}", "page_size": args.page_size,
     }  # fmt: skip
     workers: Workers | None = None
-    try:
-        with environment(env), run_in_thread() as sandbox:
-            db.upgrade()
+    with benchmark_environment(server_db, redis_url, "bench", settings) as env, run_in_thread() as sandbox:
+        try:
             admin = SandboxAdmin(sandbox.url)
             seeding = time.monotonic()
             datas = [tenant_data(1000 + t, args.contacts, args.overlap) for t in range(args.tenants)]
@@ -323,27 +292,13 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
                 }
                 say(f"reconcile of run {first_run}: page 10 {result['reconcile_page_s']['10']}s, page {last} "
                     f"{result['reconcile_page_s'][str(last)]}s ({len(run_pages)} pages timed)")  # fmt: skip
-            dup_total = lost_total = guarded_total = 0
-            for t, data in enumerate(datas):
-                platform = read_platform(f"t{t}")
-                dups, examples = duplicates(platform, data.expected_names())
-                bad, guarded = split_guarded(disagreeing(linked_pairs(f"t{t}", platform)))
-                dup_total += dups
-                lost_total += len(bad)
-                guarded_total += len(guarded)
-                if dups:
-                    say(f"t{t}: {dups} duplicate(s), e.g. {examples}")
-                for pair, fields in bad[:5]:
-                    say(f"t{t}: pair {pair.app_id} / {pair.remote_id} disagrees in {fields}")
-                for pair, fields in guarded[:5]:
-                    say(f"t{t}: pair {pair.app_id} / {pair.remote_id} differs in {fields}: {pair.identity_guard}")
-            result["duplicates"] = dup_total
-            result["lost"] = lost_total
-            result["identity_guarded"] = guarded_total
-    finally:
-        if workers is not None:
-            workers.stop()
-        drop_database(database)
+            checked = check_platforms(datas, examples=5)
+            result["duplicates"] = checked["duplicates"]
+            result["lost"] = checked["lost"]
+            result["identity_guarded"] = checked["identity_guarded"]
+        finally:
+            if workers is not None:
+                workers.stop()
     return result
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from contactsync import db
 from contactsync.cli.processes import spawn, worker_command, worker_queues
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.crypto import new_key
 from contactsync.demo import _app_variant
 from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
 from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem, SyncRun
@@ -118,6 +119,30 @@ def environment(values: dict[str, str]) -> Iterator[None]:
         os.environ.clear()
         os.environ.update(saved)
         refresh_process_settings()
+
+
+@contextlib.contextmanager
+def benchmark_environment(
+    server_db: str, redis_url: str, name: str, settings: dict[str, str]
+) -> Iterator[dict[str, str]]:
+    """A benchmark's own world on shared servers: a fresh database (migrated here, dropped on the way out), a Redis
+    key prefix and a secret key of its own, exported with `settings` (CONTACTSYNC_*) for this process and the
+    workers it spawns; yields the exported values. Stop the workers before leaving: the drop ends their sessions."""
+    database = fresh_database(server_db)
+    env = {
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "CONTACTSYNC_REDIS_PREFIX": f"{name}-{uuid.uuid4().hex[:8]}",
+        "CONTACTSYNC_SECRET_KEY": new_key(),
+        "CONTACTSYNC_LOG_LEVEL": "INFO",  # workers report "ready." at INFO
+        **settings,
+    }
+    try:
+        with environment(env):
+            db.upgrade()
+            yield env
+    finally:
+        drop_database(database)
 
 
 # -- data -----------------------------------------------------------------------------------------------------
@@ -448,6 +473,41 @@ def split_guarded(
         else:
             lost.append((pair, fields))
     return lost, guarded
+
+
+def check_platforms(
+    datas: list[TenantData], only: Collection[str] | None = None, *, examples: int = 3
+) -> dict[str, int]:
+    """Duplicates, lost pairs and identity-guarded pairs (see `split_guarded`) on the platform of each tenant `t<i>`
+    seeded from `datas[i]` (those in `only`, when given), with a few examples of each printed: "nothing doubled,
+    nothing lost", counted the same way by every benchmark that syncs whole tenants."""
+    checked = dup_total = lost_total = guarded_total = 0
+    for t, data in enumerate(datas):
+        tenant = f"t{t}"
+        if only is not None and tenant not in only:
+            continue
+        checked += 1
+        platform = read_platform(tenant)
+        dups, names = duplicates(platform, data.expected_names())
+        bad, guarded = split_guarded(disagreeing(linked_pairs(tenant, platform)))
+        dup_total += dups
+        lost_total += len(bad)
+        guarded_total += len(guarded)
+        if dups:
+            print(f"{tenant}: {dups} duplicate(s), e.g. {names}", flush=True)
+        for pair, fields in bad[:examples]:
+            print(f"{tenant}: pair {pair.app_id} / {pair.remote_id} disagrees in {fields}", flush=True)
+        for pair, fields in guarded[:examples]:
+            print(
+                f"{tenant}: pair {pair.app_id} / {pair.remote_id} differs in {fields}: {pair.identity_guard}",
+                flush=True,
+            )
+    return {
+        "checked_tenants": checked,
+        "duplicates": dup_total,
+        "lost": lost_total,
+        "identity_guarded": guarded_total,
+    }
 
 
 def runs_by_status(run_ids: list[int] | None = None) -> Counter[str]:

@@ -1,18 +1,22 @@
 """Starting a fleet's due runs: one tick starts every due tenant (across several batches), never one twice, and
-each fetch message goes to its tenant's shard queue. Real PostgreSQL and Redis; no worker consumes the queues."""
+each fetch message goes to its tenant's shard queue, announced by a task-sent event as monitoring expects; runs
+whose messages never left are re-driven. Real PostgreSQL and Redis; no worker consumes the queues."""
 
 from __future__ import annotations
 
+import ast
 import base64
+import contextlib
 import json
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from contactsync import db
 from contactsync.embedded import refresh_process_settings
@@ -21,11 +25,25 @@ from contactsync.models.base import utcnow
 from contactsync.redis_keys import celery_keyprefix, shard_queues, tenant_queue
 from contactsync.settings import get_settings
 from contactsync.states import ACTIVE_RUN_STATES
+from contactsync.store.due import start_due_batch
 from contactsync.store.tenants import upsert_tenant
-from contactsync.tasks.schedule import start_due_runs, trigger_sync
+from contactsync.tasks.schedule import redrive_stale_runs, start_due_runs, trigger_sync
+from contactsync.worker.app import app
 
 DUE = 60
 BATCH = 25  # well below DUE: one tick needs several batches
+
+
+def add_due_tenants(count: int) -> list[str]:
+    due = [f"fleet{i:03d}" for i in range(count)]
+    with db.session() as s:
+        for i, tid in enumerate(due):
+            upsert_tenant(
+                s, tid, name=tid, dialect="merge", base_url="http://127.0.0.1:9/api", api_key="k",
+                account_token=f"acct-{tid}",
+                next_sync_at=utcnow() - timedelta(seconds=i) if i % 2 else None,
+            )  # fmt: skip
+    return due
 
 
 @pytest.fixture
@@ -34,13 +52,12 @@ def fleet(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setenv("CONTACTSYNC_SCHEDULE_BATCH_SIZE", str(BATCH))
     monkeypatch.setenv("CONTACTSYNC_QUEUE_SHARDS", "4")
     refresh_process_settings()
-    due = [f"fleet{i:03d}" for i in range(DUE)]
+    due = add_due_tenants(DUE)
     with db.session() as s:
-        for i, tid in enumerate([*due, "later", "paused", "running"]):
+        for tid in ["later", "paused", "running"]:
             upsert_tenant(
                 s, tid, name=tid, dialect="merge", base_url="http://127.0.0.1:9/api", api_key="k",
                 account_token=f"acct-{tid}",
-                next_sync_at=utcnow() - timedelta(seconds=i) if i % 2 else None,
             )  # fmt: skip
         later = s.get(Tenant, "later")
         paused = s.get(Tenant, "paused")
@@ -119,3 +136,92 @@ def test_two_beats_at_once_start_each_due_tenant_once(fleet: list[str]) -> None:
     assert active_runs() == Counter({tid: 1 for tid in [*fleet, "running"]})
     sent = Counter(tid for tenants in queued_fetches().values() for tid in tenants)
     assert sent == Counter({tid: 1 for tid in [*fleet, "running"]})
+
+
+class SentEvents(threading.Thread):
+    """The task-sent events on the broker, read as monitoring (Flower) reads them: Celery's event receiver."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sent: list[dict[str, Any]] = []
+        self.seen_any = threading.Event()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        def any_event(event: dict[str, Any]) -> None:
+            if event.get("type") == "task-sent":
+                self.sent.append(event)
+            self.seen_any.set()
+
+        with app.connection_for_read() as conn:
+            receiver = app.events.Receiver(conn, handlers={"*": any_event})
+            while not self._halt.is_set():
+                with contextlib.suppress(TimeoutError):
+                    receiver.capture(limit=None, timeout=0.5, wakeup=False)
+
+    def listening(self) -> None:
+        """Return once the receiver gets events (its subscription is lazy): probes until one arrives."""
+        for _ in range(100):
+            with app.events.default_dispatcher() as dispatcher:
+                dispatcher.send("probe")
+            if self.seen_any.wait(0.2):
+                return
+        raise AssertionError("the event receiver never started listening")
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+
+def test_one_tick_sends_every_fetch_of_a_large_fleet_with_its_sent_event(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 due tenants, batches of 128: every run starts in the one tick, its fetch message on its shard queue,
+    and each message announced by a task-sent event naming that queue (the messages of a batch leave in one
+    Redis pipeline, the events with them)."""
+    monkeypatch.setenv("CONTACTSYNC_SCHEDULE_BATCH_SIZE", "128")
+    monkeypatch.setenv("CONTACTSYNC_QUEUE_SHARDS", "8")
+    refresh_process_settings()
+    due = add_due_tenants(300)
+    events = SentEvents()
+    events.start()
+    try:
+        events.listening()
+        assert start_due_runs() == 300
+        queues = queued_fetches()
+        for queue, tenants in queues.items():
+            assert all(tenant_queue(tid, 8) == queue for tid in tenants), queue
+        assert Counter(tid for tenants in queues.values() for tid in tenants) == Counter(due)
+        assert sum(1 for tenants in queues.values() if tenants) == 8
+        with db.session() as s:
+            run_ids = {r.tenant_id: r.id for r in s.scalars(select(SyncRun))}
+        for _ in range(150):  # the events are on their way; no figure depends on how fast
+            if len(events.sent) >= 300:
+                break
+            time.sleep(0.1)
+    finally:
+        events.stop()
+    announced = {ast.literal_eval(e["args"])[0]: e for e in events.sent if e.get("name") == "contactsync.fetch"}
+    assert set(announced) == set(due)
+    for tid, event in announced.items():
+        assert event["queue"] == tenant_queue(tid, 8)
+        assert ast.literal_eval(event["args"]) == (tid, run_ids[tid])
+
+
+def test_runs_whose_messages_never_left_are_redriven_to_their_shards(env: dict[str, str]) -> None:
+    """A crash between a batch's commit and its sends leaves runs without messages: the schedule tick's re-drive
+    sends each one's fetch (to its shard queue) once its heartbeat is older than the stale limit."""
+    due = add_due_tenants(40)
+    with db.session() as s:
+        found, started = start_due_batch(s, utcnow(), limit=100, trigger="schedule")
+    assert found == 40 and len(started) == 40
+    assert queued_fetches() == {q: [] for q in shard_queues(get_settings().queue_shards)}  # nothing sent: the crash
+    assert redrive_stale_runs(60) == 0  # not stale yet
+    with db.session() as s:
+        s.execute(update(SyncRun).values(heartbeat_at=utcnow() - timedelta(minutes=5)))
+    assert redrive_stale_runs(60) == 40
+    queues = queued_fetches()
+    shards = get_settings().queue_shards
+    for queue, tenants in queues.items():
+        assert all(tenant_queue(tid, shards) == queue for tid in tenants), queue
+    assert Counter(tid for tenants in queues.values() for tid in tenants) == Counter(due)

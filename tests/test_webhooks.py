@@ -6,21 +6,19 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from contactsync import db
 from contactsync.api import create_app
 from contactsync.models import AppContact, SyncRun, Tenant
 from contactsync.receiver import accept_webhook
+from contactsync.sandbox import serve_in_thread
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
@@ -85,17 +83,8 @@ def test_event_for_another_model_requests_nothing(tenant: None) -> None:
 
 @pytest.fixture
 def receiver(env: dict[str, str]) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
+    with serve_in_thread(create_app(), name="api") as api:
+        yield api.url
 
 
 @pytest.mark.pipeline

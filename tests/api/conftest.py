@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from contactsync import db
 from contactsync.api import create_app
-from contactsync.sandbox import SandboxHandle, run_in_thread
+from contactsync.sandbox import SandboxHandle, run_in_thread, serve_in_thread
 from contactsync.store.apikeys import create_key
 
 MERGE_KEY = "merge-deployment-key"
@@ -46,18 +42,8 @@ def merge_env(env: dict[str, str], sandbox: SandboxHandle, monkeypatch: pytest.M
 
 @pytest.fixture
 def server(env: dict[str, str]) -> Iterator[str]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(5)
-    sock.close()
+    with serve_in_thread(create_app(), name="api", lifespan="off") as api:
+        yield api.url
 
 
 def make_key(tenant_id: str | None) -> str:

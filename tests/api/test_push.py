@@ -6,21 +6,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from contactsync import db
+from contactsync.sandbox import serve_in_thread
 from contactsync.store import changes
 from tests.api.conftest import ok
 from tests.conftest import Workers
@@ -46,18 +44,8 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, Receiver]]:
     rec = Receiver(fail=2)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(Starlette(routes=[Route("/hook", rec.handle, methods=["POST"])]), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/hook", rec
-    server.should_exit = True
-    thread.join(5)
+    with serve_in_thread(Starlette(routes=[Route("/hook", rec.handle, methods=["POST"])]), name="receiver") as served:
+        yield f"{served.url}/hook", rec
 
 
 def verified(signature: str, body: bytes) -> bool:

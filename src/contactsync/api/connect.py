@@ -21,7 +21,7 @@ from contactsync.api.deps import TenantId
 from contactsync.api.schemas import ConnectionOptions, ConnectionOut, Secret
 from contactsync.models import Connection, Tenant
 from contactsync.settings import get_settings
-from contactsync.store.tenants import connection_of, upsert_tenant
+from contactsync.store.tenants import save_connection
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/connect", tags=["connect"])
 
@@ -122,22 +122,16 @@ def merge_complete(tenant_id: TenantId, body: CompleteIn) -> ConnectedOut:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, "Merge's answer has no account token")
     settings = get_settings()
     with db.session() as s:
-        tenant = s.get(Tenant, tenant_id)
-        assert tenant is not None
-        upsert_tenant(
+        conn = save_connection(
             s,
             tenant_id,
-            name=tenant.name,
             dialect="merge",
             base_url=settings.merge_api_url.rstrip("/") + "/accounting/v1",
             api_key=str(settings.merge_api_key),
             account_token=account_token,
             options=body.options.stored(),
-            sync_interval_seconds=tenant.sync_interval_seconds,
             webhook_secret=settings.merge_webhook_key,
         )
-        conn = connection_of(s, tenant_id)
-        assert conn is not None
         _remember_linked_account(s, conn, answer.get("id"))
         out = ConnectionOut.of(conn)
     return ConnectedOut(connection=out, run_id=_first_sync(tenant_id))
@@ -162,21 +156,15 @@ def maesn_attach(tenant_id: TenantId, body: MaesnKeysIn) -> ConnectedOut:
     """Attach the keys maesn Connect handed back and start the first full sync."""
     settings = get_settings()
     with db.session() as s:
-        tenant = s.get(Tenant, tenant_id)
-        assert tenant is not None
-        upsert_tenant(
+        conn = save_connection(
             s,
             tenant_id,
-            name=tenant.name,
             dialect="maesn",
             base_url=str(body.base_url or settings.maesn_api_url).rstrip("/"),
             api_key=body.api_key.get_secret_value(),
             account_token=body.account_key.get_secret_value(),
             options=body.options.stored(),
-            sync_interval_seconds=tenant.sync_interval_seconds,
             webhook_secret=body.webhook_secret.get_secret_value() if body.webhook_secret else None,
         )
-        conn = connection_of(s, tenant_id)
-        assert conn is not None
         out = ConnectionOut.of(conn)
     return ConnectedOut(connection=out, run_id=_first_sync(tenant_id))

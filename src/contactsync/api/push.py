@@ -3,13 +3,14 @@ changes feed POSTed there as it grows, signed (`X-Contactsync-Signature: t=…,v
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
 from contactsync import db
-from contactsync.api.deps import Admin, TenantId, not_found
+from contactsync.api.deps import Admin, not_found, tenant_scope
 from contactsync.models import PushTarget
 from contactsync.store.push import get_target, remove_target, set_target
 
@@ -33,53 +34,41 @@ class PushOut(BaseModel):
         return cls(url=target.url, tenant_id=target.tenant_id, created_at=target.created_at)
 
 
-def _set(tenant_id: str | None, body: PushIn) -> PushOut:
-    with db.session() as s:
-        return PushOut.of(set_target(s, tenant_id, str(body.url), body.secret.get_secret_value()))
+def _everyone(who: Admin) -> None:
+    """The deployment-wide target (no tenant): admin keys only."""
+    return None
 
 
-def _get(tenant_id: str | None) -> PushOut:
-    with db.session() as s:
-        target = get_target(s, tenant_id)
-        if target is None:
-            raise not_found("no push target")
-        return PushOut.of(target)
+def _target_routes(path: str, scope: Callable[..., str | None], *, which: str, set_doc: str) -> None:
+    """Set, read and remove one push target: the same three routes for a tenant's target (`scope` checks the key
+    may see the tenant and names it) and for every tenant's (`scope` admits admin keys and names none)."""
+
+    def set_push(body: PushIn, tenant_id: str | None = Depends(scope)) -> PushOut:
+        with db.session() as s:
+            return PushOut.of(set_target(s, tenant_id, str(body.url), body.secret.get_secret_value()))
+
+    def get_push(tenant_id: str | None = Depends(scope)) -> PushOut:
+        with db.session() as s:
+            target = get_target(s, tenant_id)
+            if target is None:
+                raise not_found("no push target")
+            return PushOut.of(target)
+
+    def remove_push(tenant_id: str | None = Depends(scope)) -> Response:
+        with db.session() as s:
+            if not remove_target(s, tenant_id):
+                raise not_found("no push target")
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    router.put(path, response_model=PushOut, name=f"set_{which}_push", description=set_doc)(set_push)
+    router.get(path, response_model=PushOut, name=f"get_{which}_push")(get_push)
+    router.delete(path, status_code=status.HTTP_204_NO_CONTENT, name=f"remove_{which}_push")(remove_push)
 
 
-def _remove(tenant_id: str | None) -> Response:
-    with db.session() as s:
-        if not remove_target(s, tenant_id):
-            raise not_found("no push target")
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.put("/v1/tenants/{tenant_id}/push", response_model=PushOut)
-def set_tenant_push(tenant_id: TenantId, body: PushIn) -> PushOut:
-    """POST this tenant's changes to `url` from now on (from the first one it has not received)."""
-    return _set(tenant_id, body)
-
-
-@router.get("/v1/tenants/{tenant_id}/push", response_model=PushOut)
-def get_tenant_push(tenant_id: TenantId) -> PushOut:
-    return _get(tenant_id)
-
-
-@router.delete("/v1/tenants/{tenant_id}/push", status_code=status.HTTP_204_NO_CONTENT)
-def remove_tenant_push(tenant_id: TenantId) -> Response:
-    return _remove(tenant_id)
-
-
-@router.put("/v1/push", response_model=PushOut)
-def set_global_push(body: PushIn, who: Admin) -> PushOut:
-    """POST every tenant's changes to `url` (admin keys only)."""
-    return _set(None, body)
-
-
-@router.get("/v1/push", response_model=PushOut)
-def get_global_push(who: Admin) -> PushOut:
-    return _get(None)
-
-
-@router.delete("/v1/push", status_code=status.HTTP_204_NO_CONTENT)
-def remove_global_push(who: Admin) -> Response:
-    return _remove(None)
+_target_routes(
+    "/v1/tenants/{tenant_id}/push",
+    tenant_scope,
+    which="tenant",
+    set_doc="POST this tenant's changes to `url` from now on (from the first one it has not received).",
+)
+_target_routes("/v1/push", _everyone, which="global", set_doc="POST every tenant's changes to `url` (admin keys only).")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
 
 from contactsync.api.deps import TENANT_ID_PATTERN
-from contactsync.models import RUN_COUNTERS, Connection, SyncRun
+from contactsync.models import RUN_COUNTERS, Connection, SyncRun, Tenant
 from contactsync.providers.options import AnyDialectOptions
 from contactsync.states import TenantState
 
@@ -105,12 +105,19 @@ class RunOut(BaseModel):
 
 
 class TenantOut(BaseModel):
+    # Every field is the tenant row's own, read off it by name (`TenantOut.of`).
+    model_config = ConfigDict(from_attributes=True)
+
     id: str
     name: str
     paused: bool
     sync_interval_seconds: int
     next_sync_at: datetime | None
     created_at: datetime
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return TenantOut.model_validate(tenant)
 
 
 class TenantDetail(TenantOut):

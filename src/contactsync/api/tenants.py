@@ -23,20 +23,9 @@ from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus, TenantState
 from contactsync.store.connections import set_options
 from contactsync.store.tenant_admin import overview, purge_tenant, rotate_credentials
-from contactsync.store.tenants import connection_of, upsert_tenant
+from contactsync.store.tenants import connection_of, save_connection
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
-
-
-def _out(tenant: Tenant) -> TenantOut:
-    return TenantOut(
-        id=tenant.id,
-        name=tenant.name,
-        paused=tenant.paused,
-        sync_interval_seconds=tenant.sync_interval_seconds,
-        next_sync_at=tenant.next_sync_at,
-        created_at=tenant.created_at,
-    )
 
 
 def detail(tenant_id: str) -> TenantDetail:
@@ -57,7 +46,7 @@ def detail(tenant_id: str) -> TenantDetail:
         else:
             state = TenantState.ACTIVE
         return TenantDetail(
-            **_out(tenant).model_dump(),
+            **TenantOut.of(tenant).model_dump(),
             status=state,
             connection=ConnectionOut.of(conn) if conn is not None else None,
             last_run=RunOut.of(ov.last_run) if ov.last_run is not None else None,
@@ -86,7 +75,7 @@ def list_tenants(who: Caller) -> list[TenantOut]:
         query = select(Tenant).order_by(Tenant.id)
         if who.tenant_id is not None:
             query = query.where(Tenant.id == who.tenant_id)
-        return [_out(t) for t in s.scalars(query)]
+        return [TenantOut.of(t) for t in s.scalars(query)]
 
 
 @router.get("/{tenant_id}", response_model=TenantDetail)
@@ -139,22 +128,16 @@ def delete_tenant(tenant_id: TenantId, who: Admin) -> Response:
 def attach_connection(tenant_id: TenantId, body: ConnectionIn) -> ConnectionOut:
     """Attach (or replace) the tenant's connection. Secrets are stored encrypted and never returned."""
     with db.session() as s:
-        tenant = s.get(Tenant, tenant_id)
-        assert tenant is not None
-        upsert_tenant(
+        conn = save_connection(
             s,
             tenant_id,
-            name=tenant.name,
             dialect=body.dialect,
             base_url=str(body.base_url).rstrip("/"),
             api_key=body.api_key.get_secret_value(),
             account_token=body.account_token.get_secret_value(),
             options=body.options.stored(),
-            sync_interval_seconds=tenant.sync_interval_seconds,
             webhook_secret=body.webhook_secret.get_secret_value() if body.webhook_secret else None,
         )
-        conn = connection_of(s, tenant_id)
-        assert conn is not None
         return ConnectionOut.of(conn)
 
 

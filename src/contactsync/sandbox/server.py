@@ -1,7 +1,8 @@
 """Running the sandbox: in a background thread for tests and demos, or in the foreground for the CLI.
 
 `run_in_thread` binds the socket itself before uvicorn starts, so port 0 yields a free port with no race and
-`.url` is known the moment the call returns.
+`.url` is known the moment the call returns. `serve_in_thread` does the same for any ASGI app (the API itself, a
+receiver of pushed changes) that a test or benchmark runs beside the sandbox.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any, Self
 
 import uvicorn
 
@@ -17,14 +20,13 @@ from contactsync.sandbox.app import create_app, new_state
 from contactsync.sandbox.state import SandboxState
 
 
-class SandboxHandle:
-    """A sandbox serving on a background thread; stop it with `.stop()` or by leaving its `with` block."""
+class ServerHandle:
+    """An ASGI app serving on a background thread; stop it with `.stop()` or by leaving its `with` block."""
 
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket, state: SandboxState):
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, sock: socket.socket):
         self._server = server
         self._thread = thread
         self._sock = sock
-        self.state = state
         host, port = sock.getsockname()[:2]
         self.host = host
         self.port = port
@@ -35,7 +37,7 @@ class SandboxHandle:
         self._thread.join(timeout)
         self._sock.close()
 
-    def __enter__(self) -> SandboxHandle:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -44,16 +46,44 @@ class SandboxHandle:
         self.stop()
 
 
-def _config(state: SandboxState, host: str, port: int, log_level: str) -> uvicorn.Config:
-    return uvicorn.Config(
-        create_app(state),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        lifespan="off",
-        timeout_keep_alive=30,
-    )
+class SandboxHandle(ServerHandle):
+    """The sandbox serving on a background thread, with its state at hand for tests to arrange and inspect."""
+
+    def __init__(self, served: ServerHandle, state: SandboxState):
+        super().__init__(served._server, served._thread, served._sock)
+        self.state = state
+
+
+# The sandbox's uvicorn options beyond the app, host, port and log level.
+_SANDBOX_OPTIONS: dict[str, Any] = {"access_log": False, "lifespan": "off", "timeout_keep_alive": 30}
+
+
+def serve_in_thread(
+    app: Callable[..., Any],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    name: str = "asgi",
+    log_level: str = "warning",
+    **options: Any,
+) -> ServerHandle:
+    """Serve `app` on a daemon thread (further uvicorn options in `options`) and return once it accepts
+    connections."""
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose protocol says TCP, and
+    # without it every response waits out the peer's delayed ACK (~40 ms a request).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config(app, host=host, port=sock.getsockname()[1], log_level=log_level, **options)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10.0
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the {name} server did not start")
+        time.sleep(0.01)
+    return ServerHandle(server, thread, sock)
 
 
 def run_in_thread(
@@ -61,22 +91,11 @@ def run_in_thread(
 ) -> SandboxHandle:
     """Start a sandbox on a daemon thread and return once it accepts connections."""
     state = state or new_state()
-    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose protocol says TCP, and
-    # without it every response waits out the peer's delayed ACK (~40 ms a request).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    server = uvicorn.Server(_config(state, host, sock.getsockname()[1], log_level))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10.0
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the sandbox server did not start")
-        time.sleep(0.01)
-    return SandboxHandle(server, thread, sock, state)
+    served = serve_in_thread(create_app(state), host, port, name="sandbox", log_level=log_level, **_SANDBOX_OPTIONS)
+    return SandboxHandle(served, state)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, *, log_level: str = "info") -> None:
     """Serve the sandbox in the foreground until interrupted (`contactsync sandbox --port N`)."""
-    uvicorn.Server(_config(new_state(), host, port, log_level)).run()
+    config = uvicorn.Config(create_app(new_state()), host=host, port=port, log_level=log_level, **_SANDBOX_OPTIONS)
+    uvicorn.Server(config).run()

@@ -21,6 +21,7 @@ from contactsync.models.base import utcnow
 from contactsync.states import REVIEW_TRANSITIONS, ReviewStatus
 from contactsync.store import changes as feed
 from contactsync.store.matchmodel import base_model
+from contactsync.store.transitions import checked_move
 from contactsync.sync.planning import LinkBasis
 
 
@@ -184,6 +185,5 @@ def transition_review(item: ReviewItem, to: ReviewStatus, who: str) -> None:
     """Decide the item (locked by the caller): the one place a person's decision changes its status, refused
     (`ReviewError`) where `states.REVIEW_TRANSITIONS` has no such move. The engine's own links close open items
     with one guarded UPDATE instead (`store.reconcile`)."""
-    if to not in REVIEW_TRANSITIONS.get(ReviewStatus(item.status), frozenset()):
-        raise ReviewError(f"review item {item.id} cannot go from {item.status} to {to}")
-    item.status, item.resolved_by, item.resolved_at = to, who, utcnow()
+    checked_move(item, to, REVIEW_TRANSITIONS, ReviewError, what="review item")
+    item.resolved_by, item.resolved_at = who, utcnow()

@@ -35,6 +35,7 @@ from contactsync.models import (
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
 from contactsync.states import RUN_TRANSITIONS
+from contactsync.store.transitions import checked_move
 
 log = get_logger(__name__)
 
@@ -207,10 +208,8 @@ def transition_run(s: Session, run: SyncRun, to: RunStatus, error: str | None = 
     """Move the run (locked by the caller, see `lock_run`) to `to`. A stage change keeps the run's last error
     unless one is given; an end records `error` (None on success) and the end time, reports the outcome and
     schedules the tenant's next sync."""
-    if to not in RUN_TRANSITIONS.get(RunStatus(run.status), frozenset()):
-        raise RunTransitionError(f"run {run.id} cannot go from {run.status} to {to}")
+    checked_move(run, to, RUN_TRANSITIONS, RunTransitionError, what="run")
     if to in ACTIVE_RUN_STATES:
-        run.status = to
         if error is not None:
             run.error = error
         return

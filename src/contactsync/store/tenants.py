@@ -76,6 +76,39 @@ def upsert_tenant(
     return tenant
 
 
+def save_connection(
+    s: Session,
+    tenant_id: str,
+    *,
+    dialect: str,
+    base_url: str,
+    api_key: str,
+    account_token: str,
+    options: dict[str, Any] | None = None,
+    webhook_secret: str | None = None,
+) -> Connection:
+    """Attach (or replace) an existing tenant's connection: every way of connecting (the API's connection route,
+    Merge Link, maesn Connect) stores it the same way, and none of them may rename the tenant or move its schedule."""
+    tenant = s.get(Tenant, tenant_id)
+    if tenant is None:
+        raise LookupError(f"no tenant {tenant_id!r}")
+    upsert_tenant(
+        s,
+        tenant_id,
+        name=tenant.name,
+        dialect=dialect,
+        base_url=base_url,
+        api_key=api_key,
+        account_token=account_token,
+        options=options,
+        sync_interval_seconds=tenant.sync_interval_seconds,
+        webhook_secret=webhook_secret,
+    )
+    conn = connection_of(s, tenant_id)
+    assert conn is not None  # upsert_tenant just wrote it
+    return conn
+
+
 def update_tenant(
     s: Session,
     tenant_id: str,

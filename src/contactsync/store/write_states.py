@@ -5,6 +5,7 @@ from __future__ import annotations
 from contactsync.models import WriteOp
 from contactsync.models.base import utcnow
 from contactsync.states import WRITE_TRANSITIONS, WriteState
+from contactsync.store.transitions import checked_move
 
 
 class WriteTransitionError(RuntimeError):
@@ -13,8 +14,5 @@ class WriteTransitionError(RuntimeError):
 
 def move_write(op: WriteOp, to: WriteState) -> None:
     """Move `op` (loaded in the caller's transaction) to `to`; staying where it is always allowed."""
-    current = WriteState(op.status)
-    if to != current and to not in WRITE_TRANSITIONS[current]:
-        raise WriteTransitionError(f"write {op.id} cannot go from {current} to {to}")
-    op.status = to
+    checked_move(op, to, WRITE_TRANSITIONS, WriteTransitionError, what="write", stay=True)
     op.updated_at = utcnow()

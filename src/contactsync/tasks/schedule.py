@@ -25,7 +25,7 @@ from contactsync.tasks.fetch import fetch
 from contactsync.tasks.reconcile import advance, reconcile
 from contactsync.tasks.write import dispatch_writes, plan_writes, write_batch
 from contactsync.worker.app import celery_task
-from contactsync.worker.routing import enqueue
+from contactsync.worker.routing import enqueue, sent_together
 
 log = get_logger(__name__)
 
@@ -41,9 +41,10 @@ def start_due_runs(tenant_id: str | None = None, trigger: str = "schedule") -> i
     """Start a run for every due tenant (or just `tenant_id`, if due) that has none active; how many started.
 
     Batches of `CONTACTSYNC_SCHEDULE_BATCH_SIZE` tenants, each started in one transaction of two statements and
-    its fetch tasks sent once it commits (a task sent earlier could find no run). Batches repeat until no tenant
-    is due any more, so a fleet of any size starts within one tick; a tick that runs out of its period stops, and
-    the next tick goes on where it stopped (the longest-due tenants come first).
+    its fetch tasks sent together (one Redis pipeline, see `worker.routing.sent_together`) once it commits: a task
+    sent earlier could find no run, and a run whose task never left (a crash between) is re-driven like any stale
+    run. Batches repeat until no tenant is due any more, so a fleet of any size starts within one tick; a tick
+    that runs out of its period stops, and the next tick goes on where it stopped (the longest-due tenants first).
     """
     settings = get_settings()
     now = utcnow()
@@ -54,8 +55,9 @@ def start_due_runs(tenant_id: str | None = None, trigger: str = "schedule") -> i
             due, started = start_due_batch(
                 s, now, limit=settings.schedule_batch_size, trigger=trigger, tenant_id=tenant_id
             )
-        for run in started:
-            enqueue(fetch, run.tenant_id, run.run_id)
+        with sent_together():
+            for run in started:
+                enqueue(fetch, run.tenant_id, run.run_id)
         total += len(started)
         if due < settings.schedule_batch_size or tenant_id is not None:
             return total
@@ -101,7 +103,8 @@ def redrive_stale_runs(older_than_seconds: int) -> int:
                 else:
                     todo.append((run_id, partial(enqueue, plan_writes, tenant_id, run_id), plan_writes.name))
             touch(s, run_id)
-    for run_id, send_again, name in todo:
-        log.info("re-driving stale run", run_id=run_id, task=name)
-        send_again()
+    with sent_together():
+        for run_id, send_again, name in todo:
+            log.info("re-driving stale run", run_id=run_id, task=name)
+            send_again()
     return len({t[0] for t in todo})
