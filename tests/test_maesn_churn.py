@@ -46,14 +46,19 @@ def _live(sandbox: Any) -> dict[str, tuple[str, str | None]]:
     return {r["remote_id"]: (r["name"].casefold(), r["tax_number"]) for r in rows if not r["deleted"]}
 
 
-def _run_while_churning(sandbox: Any, workers: Workers) -> tuple[Any, set[str], set[str]]:
-    """One full run; returns it, the platform contacts alive from its start to its end, and those alive at its
-    start."""
+def _churn_changes(sandbox: Any) -> int:
+    return int(httpx.get(f"{sandbox.url}/_sandbox/accounts/{TOKEN}", timeout=10).json()["churn_changes"])
+
+
+def _run_while_churning(sandbox: Any, workers: Workers) -> tuple[Any, set[str], set[str], int]:
+    """One full run; returns it, the platform contacts alive from its start to its end, those alive at its
+    start, and how many changes the churn made while it ran."""
+    changes = _churn_changes(sandbox)
     before = set(_live(sandbox))
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None
     run = wait_run(run_id, workers, timeout=240)
-    return run, before & set(_live(sandbox)), before
+    return run, before & set(_live(sandbox)), before, _churn_changes(sandbox) - changes
 
 
 def _wait_for_a_deletion(sandbox: Any, mirrored: set[str], timeout: float = 60) -> None:
@@ -91,11 +96,13 @@ def test_full_walks_of_a_platform_that_changes_all_the_time(env: dict[str, str],
     workers.start(1)
     expected = Counter((c.name.casefold(), c.tax_number) for c in split.remote)
     mirrored: dict[str, bool] = {}
+    moved_under_walks = 0
     for walk in range(2):  # the first full walk, and a later one
         if walk:
             _wait_for_a_deletion(sandbox, set(mirrored))
         known_before = set(mirrored)
-        run, alive_throughout, alive_at_start = _run_while_churning(sandbox, workers)
+        run, alive_throughout, alive_at_start, moved = _run_while_churning(sandbox, workers)
+        moved_under_walks += moved
         assert run.status == "succeeded", run.error
         live = _live(sandbox)
         with db.session() as s:
@@ -112,6 +119,7 @@ def test_full_walks_of_a_platform_that_changes_all_the_time(env: dict[str, str],
         for _app_id, contact in split.app:
             key = (contact.name.casefold(), contact.tax_number)
             assert copies[key] <= max(1, expected[key]), f"{contact.name!r} is on the platform {copies[key]} times"
-    stats = httpx.get(f"{sandbox.url}/_sandbox/accounts/{TOKEN}", timeout=10).json()
-    assert stats["churn_changes"] > 20  # the books really did move under the walks
+    # The books really did move under the walks: counted while runs were under way, not over the whole test, so
+    # it holds however fast the runs are (a change every 150 ms; a run takes several pages and tasks).
+    assert moved_under_walks >= 2
     assert any(mirrored.values())  # and some deletions among the changes were learnt
