@@ -177,6 +177,22 @@ def _remote_row(tenant_id: str, connection_id: int, c: CanonicalContact) -> dict
     }
 
 
+def _mirror_update(ex: Any, needs_reconcile: Any) -> dict[str, Any]:
+    """What a mirror upsert overwrites on conflict (a fetched page and a write's answer alike); the platform's
+    modification time only ever moves forward."""
+    return {
+        "name": ex.name,
+        "data": ex.data,
+        "raw": ex.raw,
+        "content_hash": ex.content_hash,
+        "deleted": ex.deleted,
+        "remote_updated_at": ex.remote_updated_at,
+        "modified_at": func.greatest(RemoteContact.modified_at, ex.modified_at),
+        "needs_reconcile": needs_reconcile,
+        "last_seen_at": ex.last_seen_at,
+    }
+
+
 def upsert_remote_contacts(
     s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
 ) -> tuple[list[int], int]:
@@ -202,17 +218,7 @@ def upsert_remote_contacts(
     changed_expr = RemoteContact.content_hash != ex.content_hash
     stmt = insert_stmt.on_conflict_do_update(
         index_elements=[RemoteContact.connection_id, RemoteContact.remote_id],
-        set_={
-            "name": ex.name,
-            "data": ex.data,
-            "raw": ex.raw,
-            "content_hash": ex.content_hash,
-            "deleted": ex.deleted,
-            "remote_updated_at": ex.remote_updated_at,
-            "modified_at": func.greatest(RemoteContact.modified_at, ex.modified_at),
-            "needs_reconcile": RemoteContact.needs_reconcile | changed_expr,
-            "last_seen_at": ex.last_seen_at,
-        },
+        set_=_mirror_update(ex, RemoteContact.needs_reconcile | changed_expr),
         where=or_(
             changed_expr,
             RemoteContact.deleted.is_distinct_from(ex.deleted),
@@ -254,17 +260,7 @@ def mirror_written(
     ex = insert_stmt.excluded
     stmt = insert_stmt.on_conflict_do_update(
         index_elements=[RemoteContact.connection_id, RemoteContact.remote_id],
-        set_={
-            "name": ex.name,
-            "data": ex.data,
-            "raw": ex.raw,
-            "content_hash": ex.content_hash,
-            "deleted": ex.deleted,
-            "remote_updated_at": ex.remote_updated_at,
-            "modified_at": func.greatest(RemoteContact.modified_at, ex.modified_at),
-            "needs_reconcile": False,
-            "last_seen_at": ex.last_seen_at,
-        },
+        set_=_mirror_update(ex, False),
     ).returning(RemoteContact)
     return {row.remote_id: row for row in s.scalars(stmt, execution_options={"populate_existing": True})}
 
