@@ -2,10 +2,11 @@
 
     PYTHONPATH=src python benchmarks/bench_blocking.py benchmarks/data/p1 [--lost 20]
 
-Applies the rule the batch and the pipeline share (`blocking.common_keys` over the right side's holders of
-each key). Pairs per kind sum, over each left record's usable keys, the right records of the key's block (a
-pair found through two kinds counts in both); `pairs` counts each left record's distinct candidates, as
-`bench_match.py` does. `--lost N` prints N true pairs that share no usable key, with the keys they share.
+Applies the rules the batch and the pipeline share (`blocking.common_keys` over the right side's holders of
+each key, and each left record's `blocking.finding_keys`). Pairs per kind sum, over each left record's
+finding keys, the right records of the key's block (a pair found through two kinds counts in both); `pairs`
+counts each left record's distinct candidates, as `bench_match.py` does. `--lost N` prints N true pairs
+that share no finding key, with the keys they share.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from contactsync.matching.blocking import common_keys, key_kind, prepared_keys
+from contactsync.matching.blocking import common_keys, finding_keys, key_kind, prepared_keys
 from contactsync.matching.csvio import read_records
 from contactsync.matching.prepared import Prepared
 from evaluate import read_truth
@@ -38,14 +39,17 @@ def main() -> None:
         for k in ks:
             index.setdefault(k, []).append(rid)
     common = common_keys({k: len(v) for k, v in index.items()})
+
+    def holders(k: str) -> int:
+        return len(index.get(k, ()))
+
     per_kind: Counter[str] = Counter()
     candidates: dict[str, set[str]] = {}
     for lid, ks in left_keys.items():
         found: set[str] = set()
-        for k in ks:
-            if k in index and k not in common:
-                found.update(index[k])
-                per_kind[key_kind(k)] += len(index[k])
+        for k in finding_keys(ks, holders):
+            found.update(index[k])
+            per_kind[key_kind(k)] += len(index[k])
         candidates[lid] = found
     truth = read_truth(args.data / "truth.csv")
     lost = sorted((lid, rid) for lid, rid in truth if rid not in candidates[lid])
@@ -61,7 +65,7 @@ def main() -> None:
     for lid, rid in lost[: args.lost]:
         for side, record in (("left ", left[lid]), ("right", right[rid])):
             print(side, record.name, "|", record.street, "|", record.postal_code, "|", record.city)
-        print("  shared keys (all too common):", sorted(left_keys[lid] & right_keys[rid]) or "none")
+        print("  shared keys (none a finding key):", sorted(left_keys[lid] & right_keys[rid]) or "none")
 
 
 if __name__ == "__main__":

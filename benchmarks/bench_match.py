@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from contactsync.matching import BlockingStats, match_all
-from contactsync.matching.blocking import common_keys, prepared_keys
+from contactsync.matching.blocking import finding_keys, prepared_keys
 from contactsync.matching.csvio import read_records, write_decisions
 from contactsync.matching.prepared import Prepared
 from evaluate import quality, read_truth
@@ -26,15 +26,14 @@ from memory import PeakMemory, cpu_seconds
 
 
 def blocking_recall(left_path: Path, right_path: Path, truth: set[tuple[str, str]]) -> float:
-    """Share of true pairs that share at least one key not set aside as too common (recomputed, untimed)."""
+    """Share of true pairs whose right record holds one of the left record's finding keys (recomputed, untimed)."""
     left = {r.id: prepared_keys(Prepared(r)) for r in read_records(left_path)}
     right = {r.id: prepared_keys(Prepared(r)) for r in read_records(right_path)}
     right_count: dict[str, int] = {}
     for ks in right.values():
         for k in ks:
             right_count[k] = right_count.get(k, 0) + 1
-    common = common_keys(right_count)
-    kept = sum(1 for lid, rid in truth if (left[lid] & right[rid]) - common)
+    kept = sum(1 for lid, rid in truth if set(finding_keys(left[lid], lambda k: right_count.get(k, 0))) & right[rid])
     return kept / len(truth) if truth else 1.0
 
 

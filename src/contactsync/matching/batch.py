@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from contactsync.matching.blocking import common_keys
+from contactsync.matching.blocking import common_keys, finding_keys
 from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
 from contactsync.matching.model import Model
@@ -24,7 +24,7 @@ from contactsync.matching.scoring import (
     CALIBRATION_STRIDE,
     PROGRESS_EVERY,
     Decision,
-    buckets_of,
+    buckets_by,
     candidate_patterns,
     chunks,
     count_random_patterns,
@@ -52,6 +52,19 @@ def _bounds(n: int, parts: int, part: int) -> tuple[int, int]:
     return n * part // parts, n * (part + 1) // parts
 
 
+def _present(
+    left_keys: Sequence[tuple[str, ...]], own: dict[str, int], others: Sequence[dict[str, int]]
+) -> list[tuple[str, ...]]:
+    """Each left record's finding keys (`blocking.finding_keys`, by global counts) that this worker's slice
+    holds. `own`: the global count of each key the slice holds; `others`: the other slices' counts."""
+
+    def holders(k: str) -> int:
+        n = own.get(k)
+        return n if n is not None else sum(c.get(k, 0) for c in others)
+
+    return [tuple(k for k in finding_keys(ks, holders) if k in own) for ks in left_keys]
+
+
 def _work(
     part: int,
     parts: int,
@@ -77,6 +90,7 @@ def _work(
     del blob
     all_left: list[Prepared] = []
     all_left_keys: list[tuple[str, ...]] = []
+    others: list[dict[str, int]] = []
     for q in range(parts):
         if q == part:
             all_left.extend(own_left)
@@ -89,17 +103,21 @@ def _work(
         for k, n in their_count.items():
             if k in right_count:
                 right_count[k] += n
+        # Kept until the keys are chosen: a left record's choice depends on the global counts of all its keys,
+        # those no record of this worker's slice holds included.
+        others.append(their_count)
         del their_left, their_keys, their_count
     del own_left, own_left_keys
-    # One pass over every left record's keys keeps those this worker's slice holds (usually few); the bucket
-    # lookups then only look at those. Whether a key is too common depends on the global right-side count.
-    present = [tuple(k for k in ks if k in right_count) for ks in all_left_keys]
-    del all_left_keys
+
+    # One pass over every left record's keys chooses its finding keys by the global counts and keeps those
+    # this worker's slice holds (usually few); the bucket lookups then only look at those.
+    present = _present(all_left_keys, right_count, others)
+    del all_left_keys, others
     skip = common_keys(right_count)
     del right_count
     # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
     # references to those lists instead of the key strings saves a large share of the worker's memory.
-    buckets = buckets_of(present, index, skip)
+    buckets = buckets_by(present, index)
     del present
     if calibrate:
         # Every worker sees the same left records against its own right slice, so the parent's merge of the

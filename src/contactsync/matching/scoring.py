@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from contactsync.matching.blocking import prepared_keys
+from contactsync.matching.blocking import finding_keys, prepared_keys
 from contactsync.matching.compare import compare
 from contactsync.matching.decide import Outcome, Pair, probability
 from contactsync.matching.model import Model
@@ -94,8 +94,19 @@ def index_keys(keys: Sequence[Collection[str]], first: int = 0) -> dict[str, lis
 def buckets_of(
     keys: Sequence[Collection[str]], index: dict[str, list[int]], skip: Collection[str]
 ) -> list[tuple[list[int], ...]]:
-    """Per left record, the index buckets of its usable keys."""
-    return [tuple(index[k] for k in ks if k in index and k not in skip) for ks in keys]
+    """Per left record, the index buckets of the keys it finds candidates by (`blocking.finding_keys`);
+    `index` holds every app-side holder of each key not in `skip`."""
+
+    def holders(k: str) -> int:
+        bucket = index.get(k)
+        return 0 if bucket is None or k in skip else len(bucket)
+
+    return [tuple(index[k] for k in finding_keys(ks, holders)) for ks in keys]
+
+
+def buckets_by(keys: Sequence[Collection[str]], index: dict[str, list[int]]) -> list[tuple[list[int], ...]]:
+    """Per left record, the buckets of keys already chosen (`blocking.finding_keys`) that `index` holds."""
+    return [tuple(index[k] for k in ks if k in index) for ks in keys]
 
 
 def score_rows(
