@@ -120,11 +120,10 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
 def dispatch_writes(tenant_id: str, op_ids: Sequence[int], per_minute: int) -> None:
     """Send ledger entries to the tenant's queue in batches, in ledger order.
 
-    A batch waits for its tenant's rate-limit bucket before every request, holding its worker process: at a
-    platform's pace a batch is cut to one second of requests (one entry at 60/min, ten at 600/min), so the
-    tenants sharing a worker take turns as often as with one task per entry. Measured with two tenants at
-    60/min on one worker, batches of 25 or of 5 ran the write phase at about half the limit; batches of one
-    did not.
+    At a platform's pace a batch is cut to one second of requests (one entry at 60/min, ten at 600/min): its short
+    waits for the bucket, between the requests of that second, are taken holding its worker process. A longer
+    wait (the bucket empty) is not: the batch hands its entries back to the queue (`tasks.batch.hand_back`), so
+    the tenants sharing a worker are not held up behind one whose bucket is empty.
     """
     size = max(1, min(get_settings().write_batch_size, per_minute * BATCH_SECONDS // 60))
     ordered = sorted(op_ids)
