@@ -7,17 +7,18 @@ answer recorded after the app edited again marked that later edit as synced, so 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.appinput import AppInput
 from contactsync.contact import CanonicalContact, Phone
-from contactsync.models import Change, Link, RemoteContact, WriteOp
+from contactsync.models import Change, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.states import WriteState
-from contactsync.store.contacts import update_app_content, upsert_app_contacts
-from contactsync.store.ledger import record_updated
+from contactsync.store.contacts import update_app_content, upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.ledger import plan_into_ledger, record_updated
 from contactsync.store.write_states import move_write
 from tests.test_store import make_tenant
 from tests.test_write_safety import app_row, mirror, plan, platform
@@ -145,3 +146,48 @@ def test_a_platform_edit_shown_in_an_update_answer_reaches_the_app(env: dict[str
     plan(conn_id)
     assert app_row("a1").data["emails"] == ["neu@mb.de"]
     assert _open_updates() == []
+
+
+def test_an_app_edit_racing_a_run_that_takes_platform_values_in_keeps_both(env: dict[str, str]) -> None:
+    """The run has taken the platform's new email into the app contact and not committed yet when the app's
+    currency edit comes in: the edit waits for the run and merges into what it committed, instead of writing
+    back the email it read before."""
+    conn_id = _linked_pair()
+    with db.session() as s:
+        upsert_remote_contacts(s, "t1", conn_id, [platform("r1", "Mueller Bau GmbH", None, "neu@mb.de")])
+    planned, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def run_plan() -> None:
+        try:
+            with db.session() as s:
+                run_id = s.scalar(select(func.max(SyncRun.id)))
+                assert run_id is not None
+                out = plan_into_ledger(s, "t1", conn_id, run_id, allow_creates=True)
+                assert out.app_updates == 1
+                planned.set()
+                release.wait(30)
+        except BaseException as exc:  # surfaced in the test's thread
+            errors.append(exc)
+            planned.set()
+
+    def app_edit() -> None:
+        try:  # the app states the field its user changed (a full copy read before the run would be stale)
+            edit = AppInput("a1", CanonicalContact(name="Mueller Bau GmbH", currency="CHF"), datetime.now(UTC))
+            with db.session() as s:
+                assert upsert_app_contacts(s, "t1", [edit]) == (0, 1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    planner = threading.Thread(target=run_plan)
+    planner.start()
+    assert planned.wait(30)
+    editor = threading.Thread(target=app_edit)
+    editor.start()
+    editor.join(0.5)  # the edit is under way (waiting for the run's row lock, once it holds one)
+    release.set()
+    planner.join(30)
+    editor.join(30)
+    assert not errors
+    row = app_row("a1")
+    assert row.data["emails"] == ["neu@mb.de"] and row.data["currency"] == "CHF"

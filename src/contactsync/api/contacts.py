@@ -141,8 +141,9 @@ def upsert_contacts(tenant_id: TenantId, body: ContactBatch) -> UpsertResult:
     return UpsertResult(created=created, changed=changed, unchanged=len(good) - created - changed, errors=errors)
 
 
-def _row(s: Session, tenant_id: str, app_id: str) -> AppContact:
-    row = s.scalar(select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id))
+def _row(s: Session, tenant_id: str, app_id: str, *, lock: bool = False) -> AppContact:
+    query = select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id)
+    row = s.scalar(query.with_for_update(key_share=True) if lock else query)
     if row is None:
         raise not_found("no such contact")
     return row
@@ -175,7 +176,7 @@ def delete_contact(tenant_id: TenantId, app_id: str = AppIdPath) -> AppContactOu
     """The app deleted this contact: it is archived on the platform by the next run where the platform allows
     archiving (never deleted there), and never created there again."""
     with db.session() as s:
-        row = _row(s, tenant_id, app_id)
+        row = _row(s, tenant_id, app_id, lock=True)  # a run may be taking the platform's values in
         if not row.deleted:
             contact = CanonicalContact.model_validate({**row.data, "status": ContactStatus.ARCHIVED})
             row.data, row.content_hash = contact.content(), contact.content_hash()

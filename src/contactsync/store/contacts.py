@@ -73,12 +73,16 @@ def upsert_app_contacts(
     created = changed = 0
     clocks = clocks or {}
     batch = [c if isinstance(c, AppInput) else AppInput(c[0], c[1], clocks.get(c[0])) for c in contacts]
+    # Locked (in id order, as planning locks them) and read fresh: a run taking the platform's values in and this
+    # statement each merge into the row as the other committed it, so neither overwrites the other's fields.
     existing = {
         row.app_id: row
         for row in s.scalars(
-            select(AppContact).where(
-                AppContact.tenant_id == tenant_id, AppContact.app_id.in_([item.app_id for item in batch])
-            )
+            select(AppContact)
+            .where(AppContact.tenant_id == tenant_id, AppContact.app_id.in_([item.app_id for item in batch]))
+            .order_by(AppContact.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
         )
     }
     now = utcnow()

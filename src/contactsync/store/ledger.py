@@ -178,12 +178,23 @@ def plan_into_ledger(
     ).all()
     for chunk in _chunks(list(changed)):
         keys_to_write: dict[int, dict[str, Any]] = {}
+        # The chunk's app contacts are locked before they are read (in id order, as the app's upserts lock them):
+        # a pair whose platform values are taken in must not overwrite an app edit committed since the read.
+        # NO KEY UPDATE: links and ledger entries that only reference the rows go on meanwhile.
+        s.execute(
+            select(AppContact.id)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .where(Link.id.in_(chunk))
+            .order_by(AppContact.id)
+            .with_for_update(of=AppContact, key_share=True)
+        )
         pairs = s.execute(
             select(Link, AppContact, RemoteContact)
             .join(AppContact, AppContact.id == Link.app_contact_id)
             .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
             .where(Link.id.in_(chunk))
             .order_by(Link.id)
+            .execution_options(populate_existing=True)
         ).all()
         for link, app, remote in pairs:
             _plan_one(s, out, queue, keys_to_write, link, app, remote, dialect, conflict_policy)
