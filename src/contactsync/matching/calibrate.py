@@ -38,7 +38,7 @@ from dataclasses import replace
 from math import log2
 
 from contactsync.matching.decide import PRIOR_BITS
-from contactsync.matching.model import DEFAULT_WEIGHTS, LEVELS_BY_FIELD, Model
+from contactsync.matching.model import DEFAULT_WEIGHTS, FREQUENCY_LEVELS, LEVELS_BY_FIELD, Model
 
 FIXED = frozenset(
     {
@@ -128,7 +128,9 @@ def estimate(
             m = (m_num[level] + _PSEUDO) / (m_field[f] + _PSEUDO * len(LEVELS_BY_FIELD[f]))
             default = DEFAULT_WEIGHTS[level]
             weights[level] = max(default - MAX_SHIFT, min(default + MAX_SHIFT, log2(m / u[level])))
-    return replace(base, weights=weights), lam
+    # The exact name levels' u, the reference of the weights' adjustment for how common a name is.
+    name_u = {level: u[level] for level in FREQUENCY_LEVELS if u_by_field.get(_field(level), Counter())[level]}
+    return replace(base, weights=weights, name_u=name_u), lam
 
 
 def token_counts(token_lists: Iterable[tuple[str, ...]]) -> Counter[str]:

@@ -15,7 +15,12 @@ Two rules stand beside the weights and keep a pair from an automatic link, whate
   household share the address and the surname.
 
 Person names (both sides read as a person's) are compared part by part: surname and given name separately,
-also crosswise, with nicknames, initials and phonetic keys; company names as one string.
+also crosswise, with nicknames, initials and phonetic keys; company names as one string. A calibrated model
+also weighs an exact name by how common it is on the app side (`Model.frequency_bits`).
+
+Street, postcode and town that all differ are one level, `MOVED`: a contact who moved (or another contact)
+changes all three at once, and counting them as three independent pieces of evidence put every person who
+moved, name for name the same, out of reach even of review.
 """
 
 from __future__ import annotations
@@ -28,12 +33,16 @@ from rapidfuzz.distance import Indel
 from contactsync.matching.model import DEFAULT_MODEL, Model
 from contactsync.matching.namecompare import company_name_level, distinguishing_words, person_levels
 from contactsync.matching.normalise.names import legal_family
+from contactsync.matching.normalise.persons import PersonName
 from contactsync.matching.normalise.taxids import contradicts, same_id
 from contactsync.matching.prepared import Prepared
 
 CAP_TAX = "different valid tax ids"
 CAP_DISTINCT = "a distinguishing word only one name has"
 CAP_PERSON = "different given names or surnames"
+# Street, postcode and town all different: one event (the contact moved, or it is another contact), one level.
+MOVED = "street:moved"
+_MOVE_PARTS = ("postal:different", "city:different")
 
 
 @dataclass(slots=True)
@@ -118,6 +127,22 @@ def _street_level(a: Prepared, b: Prepared) -> str:
     return "street:different" if sim < 60.0 else "street:other"
 
 
+def _frequency(pa: PersonName, pb: PersonName, surname: str, given: str, model: Model) -> float:
+    """The weights' adjustment for how common the agreeing surname and given name are (`Model.frequency_bits`)."""
+    theirs = {*pb.given, *pb.surname[:3]}
+    bits = 0.0
+    taken = ""
+    if surname == "surname:exact":
+        taken = next((x for x in (*pa.surname[:2], *pa.given[:1]) if x in theirs), "")
+        if taken:
+            bits += model.frequency_bits(surname, taken)
+    if given == "given:exact":
+        word = next((x for x in (*pa.given, *pa.surname[:-1]) if x in theirs and x != taken), "")
+        if word:
+            bits += model.frequency_bits(given, word)
+    return bits
+
+
 def compare(
     a: Prepared, b: Prepared, model: Model = DEFAULT_MODEL, floor: float | None = None, explain: bool = False
 ) -> Scored:
@@ -133,28 +158,33 @@ def compare(
     cap = _exact_fields(a, b, levels)
     if floor is not None:
         bound = sum(w[x] for x in levels) + model.late_max
+        if all(x in levels for x in _MOVE_PARTS):
+            bound += model.moved_gain
         if bound < floor:
             return Scored(bound, cap, levels)
     fields: dict[str, Any] | None = {} if explain else None
-    distinct = 0.0
+    extra = 0.0  # weight beyond the levels': distinguishing words, how common a name is
     if a.tokens and b.tokens:
         pa, pb = a.person, b.person
         if pa is not None and pb is not None and (a.person_known or b.person_known):
             surname, given, crossed = person_levels(pa, pb, model)
             levels += (surname, given)
+            if model.name_u:
+                extra = _frequency(pa, pb, surname, given, model)
             # Another given name at the same address and surname is another member of the household, and
             # another surname may be a marriage: a person decides, whatever the address adds up to.
             if (given == "given:different" or surname == "surname:different") and not cap:
                 cap = CAP_PERSON
             if fields is not None:
                 fields["name"] = {
-                    "weight": round(w[surname] + w[given], 2),
+                    "weight": round(w[surname] + w[given] + extra, 2),
                     "left": a.core,
                     "right": b.core,
                     "as": "person",
                     "surname": surname.partition(":")[2],
                     "given_name": given.partition(":")[2],
                     "crosswise": crossed,
+                    "name_frequency": round(extra, 2),
                 }
         else:
             level, sim = company_name_level(a, b)
@@ -164,19 +194,27 @@ def compare(
             listed, other = distinguishing_words(a, b)
             if listed or other:
                 # Each word counts; a word other than the listed ones by how rare it is in the tenant's data.
-                distinct = w["distinct:listed"] * len(listed) + w["distinct:other"] * sum(
+                extra = w["distinct:listed"] * len(listed) + w["distinct:other"] * sum(
                     2.0 * model.rarity(t) for t in other
                 )
                 levels.append("distinct:listed" if listed else "distinct:other")
                 if listed and not cap:
                     cap = CAP_DISTINCT
                 if fields is not None:
-                    fields["distinguishing"] = {"weight": round(distinct, 2), "listed": listed, "other": other}
+                    fields["distinguishing"] = {"weight": round(extra, 2), "listed": listed, "other": other}
             if a.legal and b.legal:
                 levels.append("legal:same" if legal_family(a.legal) == legal_family(b.legal) else "legal:different")
     if a.street and b.street:
-        levels.append(_street_level(a, b))
-    total = distinct
+        street = _street_level(a, b)
+        if street in ("street:different", "street:other") and all(x in levels for x in _MOVE_PARTS):
+            # Counted as three pieces of evidence, a move would weigh three times; by default the level
+            # weighs what the three did together ("other": street names alike only in their ending, as
+            # "Thiesweg" and "Ulla-Heß-Weg" are), and calibration fits it as one.
+            for x in _MOVE_PARTS:
+                levels.remove(x)
+            street = MOVED
+        levels.append(street)
+    total = extra
     for level in levels:
         if not level.startswith("distinct:"):
             total += w[level]
@@ -208,3 +246,7 @@ def _explain_fields(a: Prepared, b: Prepared, model: Model, levels: list[str], f
             if field == "tax":
                 result = tax_results.get(result, result)
             fields[key] = {"weight": w[level], "result": result, "left": left, "right": right, "level": level}
+        if level == MOVED:
+            for part in ("postal_code", "city"):
+                left, right = sides[part]
+                fields[part] = {"weight": 0.0, "result": "different", "left": left, "right": right, "level": level}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from math import log
+from math import log, log2
 from types import MappingProxyType
 from typing import Any
 
@@ -50,6 +50,8 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "street:other_number": -1.0,
         "street:other": 0.0,
         "street:different": -2.0,
+        # Street, postcode and town all different (see `compare.MOVED`): what the three weigh together.
+        "street:moved": -8.0,
         # Company names by similarity (0-100) of the name cores; identical short names are common by chance.
         "name:exact": 7.0,
         "name:short_exact": 5.0,
@@ -76,6 +78,11 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "distinct:other": -1.5,
     }
 )
+# How far how common a person's name is may move an exact agreement's weight, in bits (see `frequency_bits`).
+# Down further than up: a word seen once on the app side may be a typo that one other record repeats.
+FREQUENCY_DOWN = 6.0
+FREQUENCY_UP = 0.0
+FREQUENCY_LEVELS = ("surname:exact", "given:exact")
 LEVELS_BY_FIELD: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         f: tuple(k for k in DEFAULT_WEIGHTS if k.startswith(f + ":"))
@@ -98,6 +105,9 @@ class Model:
     margin: float = 4.0
     token_counts: Mapping[str, int] = field(default_factory=dict)
     records: int = 0
+    # u (chance agreement between two random records) of the exact person-name levels, as calibration saw it:
+    # the reference for `frequency_bits`. Empty: no adjustment (uncalibrated models).
+    name_u: Mapping[str, float] = field(default_factory=dict)
     # Kinds of pair (see `kind`) a tenant's reviewers have decided consistently: "link" or "apart".
     learned: Mapping[str, str] = field(default_factory=dict)
 
@@ -121,7 +131,30 @@ class Model:
         def top(f: str) -> float:
             return max(w[k] for k in LEVELS_BY_FIELD[f])
 
-        return max(top("name"), top("surname") + top("given")) + top("legal") + top("street")
+        person = top("surname") + top("given") + (len(FREQUENCY_LEVELS) * FREQUENCY_UP if self.name_u else 0.0)
+        return max(top("name"), person) + top("legal") + top("street")
+
+    @cached_property
+    def moved_gain(self) -> float:
+        """How much more a move weighs than its parts (postcode and town different, the best street level):
+        what an early-exit bound must add when it has counted the parts."""
+        w = self.weights
+        parts = w["postal:different"] + w["city:different"] + max(w[k] for k in LEVELS_BY_FIELD["street"])
+        return max(0.0, w["street:moved"] - parts)
+
+    def frequency_bits(self, level: str, token: str) -> float:
+        """How much more (or less) an exact agreement on `token` weighs than the level's average agreement.
+
+        The level's weight is log2(m / u) with u the chance that two random records agree on *some* name;
+        for one name that chance is its share of the app side's records (Splink's term-frequency
+        adjustment). A namesake of a common name is likely; of a rare one, not: for a person who moved,
+        the name is all the evidence there is.
+        """
+        u = self.name_u.get(level)
+        if not u or not self.records:
+            return 0.0
+        share = max(1, self.token_counts.get(token, 0)) / self.records
+        return max(-FREQUENCY_DOWN, min(FREQUENCY_UP, log2(u / share)))
 
     def rarity(self, token: str) -> float:
         """1 for a word no other record holds, falling towards 0 for a word most records hold; 0.5 if unknown."""
@@ -138,7 +171,8 @@ class Model:
         counts = {"token_counts": dict(self.token_counts), "records": self.records} if with_counts else {}
         changed = {k: round(v, 4) for k, v in self.weights.items() if DEFAULT_WEIGHTS.get(k) != v}
         return {"weights": changed, "link_weight": self.link_weight, "review_weight": self.review_weight,
-                "margin": self.margin, "learned": dict(self.learned), **counts}  # fmt: skip
+                "margin": self.margin, "learned": dict(self.learned), "name_u": dict(self.name_u),
+                **counts}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Model:
@@ -148,6 +182,7 @@ class Model:
             review_weight=float(data.get("review_weight", 6.0)),
             margin=float(data.get("margin", 4.0)),
             learned={str(k): str(v) for k, v in data.get("learned", {}).items()},
+            name_u={str(k): float(v) for k, v in data.get("name_u", {}).items()},
             token_counts={str(k): int(v) for k, v in data.get("token_counts", {}).items()},
             records=int(data.get("records", 0)),
         )

@@ -92,7 +92,7 @@ def _surname_level(xs: tuple[str, ...], ys: tuple[str, ...]) -> str:
     """Each side's first surname word against the other's first two (a middle name, a double surname or a
     trade word may stand beside it), so that trade words alone ("Elektro") never make surnames agree."""
     best = len(_SURNAME_RANK) - 1
-    for first, others in ((xs[0], ys[:2]), (ys[0], xs[:2])):
+    for first, others in ((xs[0], ys[:3]), (ys[0], xs[:3])):
         for o in others:
             best = min(best, _SURNAME_RANK.index(_surname_pair(first, o)))
     return _SURNAME_RANK[best]

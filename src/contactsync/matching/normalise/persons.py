@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -65,6 +66,8 @@ _NOISE_WORDS = frozenset(
         "del",
     ]
 )
+# Words that put the owner behind a trade ("Tischlerei Inh. Hirsch", "Landscaping dba Crawford").
+_OWNER_WORDS = frozenset(key_word(w) for w in ("inh", "inhaber", "inhaberin", "dba", "ta", "eigenaar", "owner", "prop"))
 _CONNECTIVE = re.compile(r"[&+]|\b(und|and|et|en)\b", re.IGNORECASE)
 _MAX_WORDS = 5
 
@@ -125,6 +128,19 @@ class PersonName:
     surname: tuple[str, ...]  # surname words, then any trade words of a sole trader
 
 
+def _owner_first(words: Sequence[str]) -> list[str]:
+    """The words with a trade in front of an owner word moved behind the owner's name ("Tischlerei Inh. Hirsch"
+    → "Hirsch Tischlerei"): read in written order, the trade would be taken for a given name, and a sole
+    trader's record would look like another member of the household."""
+    joined = " ".join(words)
+    if " t a " in f" {joined} ":  # "t/a" (trading as), split by the tokeniser
+        words = f" {joined} ".replace(" t a ", " ta ").split()
+    for i, w in enumerate(words):
+        if w in _OWNER_WORDS and 0 < i < len(words) - 1:
+            return [t for t in (*words[i + 1 :], *words[:i]) if t not in _NOISE_WORDS]
+    return [t for t in words if t not in _NOISE_WORDS]
+
+
 def _is_given(word: str) -> bool:
     return len(word) == 1 or word in given_names()
 
@@ -137,7 +153,7 @@ def parse_person(raw: str) -> PersonName | None:
     head, comma, tail = raw.partition(",")
     if comma and tail.strip() and not normalise_name(head).legal:
         # "Keijser, S.": the initial's dot must not read as a legal form ("S." is one in some countries).
-        surname = [t for t in tokens_of(head) if t not in _NOISE_WORDS]
+        surname = _owner_first(tokens_of(head))
         given = [t for t in tokens_of(tail) if t not in _NOISE_WORDS]
         if surname and given and len(surname) + len(given) <= _MAX_WORDS and not any(c.isdigit() for c in raw):
             return PersonName(tuple(given), tuple(surname))
@@ -145,9 +161,13 @@ def parse_person(raw: str) -> PersonName | None:
     norm = normalise_name(raw)
     if norm.legal or not norm.tokens:
         return None
-    words = [t for t in norm.tokens if t not in _NOISE_WORDS]
+    owner = any(t in _OWNER_WORDS for t in norm.tokens[1:-1])
+    words = _owner_first(norm.tokens)
     if not 2 <= len(words) <= _MAX_WORDS or any(w.isdigit() for w in words):
         return None
+    if owner and not _is_given(words[0]) and not _is_given(words[-1]):
+        # "Tischlerei Inh. Hirsch": the owner's surname and the trade; the given name is missing.
+        return PersonName((), tuple(words))
     # Only the first word is taken as the given name: many surnames are given names too ("Keith Riley",
     # "Catherine Reinhardt"), so a middle name stays among the surname words and the comparison looks at
     # the first two of them.
@@ -165,7 +185,7 @@ def parse_person(raw: str) -> PersonName | None:
 def loose_person(tokens: tuple[str, ...]) -> PersonName | None:
     """A short name without legal form read as "Given Surname" (a typo may hide the given name from the list),
     or one word as a surname alone."""
-    words = [t for t in tokens if t not in _NOISE_WORDS]
+    words = _owner_first(tokens)
     if not 1 <= len(words) <= 3 or any(w.isdigit() for w in words):
         return None
     if len(words) == 1:  # a surname alone: the given name is missing
