@@ -22,6 +22,8 @@ The last line of output is one JSON object:
     reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough
     incremental      the same measures for the incremental run, and its share of the full sync's calls and time
     webhook_to_run_p95_s   with --webhooks
+    timeline         with a rate: each tenant's provider calls per `--timeline-step` seconds of the full sync, as
+        the platform counted them (where the bucket sat idle, and which tenant waited behind which)
 
     python -m benchmarks.bench_pipeline --tenants 2 --contacts 5000 --rate 600 --workers 2
     python -m benchmarks.bench_pipeline --tenants 4 --contacts 5000 --rate 0 --workers 2 --changed-fraction 0.01
@@ -37,6 +39,7 @@ import argparse
 import json
 import random
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -95,8 +98,38 @@ def platform_counts(admin: SandboxAdmin, tenants: int) -> tuple[list[int], int]:
     return [sum(s["requests"].values()) for s in stats], sum(int(s["rate_limited"]) for s in stats)
 
 
+class CallTimeline:
+    """Each tenant's platform-counted calls per `step` seconds, sampled in a thread while the runs are under way."""
+
+    def __init__(self, admin: SandboxAdmin, tenants: int, step: float) -> None:
+        self.admin, self.tenants, self.step = admin, tenants, step
+        self.samples: list[list[int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="call-timeline", daemon=True)
+
+    def start(self) -> None:
+        self.samples.append(platform_counts(self.admin, self.tenants)[0])
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.step):
+            self.samples.append(platform_counts(self.admin, self.tenants)[0])
+
+    def stop(self) -> list[list[int]]:
+        """Per tenant, the calls of each step (the last step may be shorter)."""
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(platform_counts(self.admin, self.tenants)[0])
+        steps = zip(self.samples, self.samples[1:], strict=False)
+        deltas = [[a - b for a, b in zip(after, before, strict=True)] for before, after in steps]
+        return [list(column) for column in zip(*deltas, strict=True)]
+
+
 def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dict[str, Any]:
     """Start one run per tenant, wait for all of them, and measure them against the platform's own counts."""
+    timeline = CallTimeline(admin, args.tenants, args.timeline_step) if args.rate and full else None
+    if timeline is not None:
+        timeline.start()
     calls_before, limited_before = platform_counts(admin, args.tenants)
     with db.session() as s:
         writes_before = _writes_done(s)
@@ -113,6 +146,7 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dic
         time.sleep(0.25)
     wall = time.monotonic() - started
     calls_after, limited_after = platform_counts(admin, args.tenants)
+    steps = timeline.stop() if timeline is not None else None
     per_tenant = [a - b for a, b in zip(calls_after, calls_before, strict=True)]
     with db.session() as s:
         writes = _writes_done(s) - writes_before
@@ -137,6 +171,7 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dic
         "writes_done": writes,
         "contacts_per_s": round((fetched + writes) / wall, 1),
         "write_phase_s": write_phase,
+        **({"timeline": {"step_s": args.timeline_step, "calls": steps}} if steps is not None else {}),
     }
 
 
@@ -316,6 +351,7 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--lookback", type=int, help="CONTACTSYNC_LOOKBACK_SECONDS (default: the project's)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeline-step", type=float, default=5.0, help="seconds per step of the call timeline")
     parser.add_argument("--timeout", type=float, default=3600, help="give up on a run after this many seconds")
     parser.add_argument("--profile", type=Path, help="run the workers with the solo pool under cProfile, into DIR")
     print_result_on_servers(run, parser.parse_args())

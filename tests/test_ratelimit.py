@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from contactsync.providers.errors import RateLimited
-from contactsync.providers.ratelimit import bucket_throttle, note_rate_limited
+from contactsync.providers.ratelimit import (
+    WINDOW_MARGIN_SECONDS,
+    book_later,
+    bucket_throttle,
+    bucket_wait,
+    note_rate_limited,
+)
 
 
 def test_bucket_admits_its_budget_then_hands_the_wait_to_the_queue(env: dict[str, str]) -> None:
@@ -35,3 +43,26 @@ def test_a_429_holds_back_every_worker_of_the_connection(env: dict[str, str]) ->
     with pytest.raises(RateLimited) as info:
         throttle()
     assert info.value.retry_after > 20
+
+
+def test_bucket_wait_says_how_long_without_taking_a_slot(env: dict[str, str]) -> None:
+    assert bucket_wait(11, per_minute=2) == 0
+    throttle = bucket_throttle(11, per_minute=2, max_wait_seconds=0.2)
+    throttle()
+    assert bucket_wait(11, per_minute=2) == 0  # one slot left, and asking took none of it
+    throttle()
+    assert 0 < bucket_wait(11, per_minute=2) <= 60 + WINDOW_MARGIN_SECONDS
+    note_rate_limited(12, retry_after=30)
+    assert 20 < bucket_wait(12, per_minute=1000) <= 30  # a 429's cool-down counts too
+
+
+def test_hand_back_bookings_follow_one_another_at_the_buckets_pace(env: dict[str, str]) -> None:
+    now = time.time()
+    first = book_later(13, per_minute=62, requests=10, earliest=now + 5)
+    assert first == pytest.approx(now + 5)
+    # Each request books the bucket's long-run share: its window over its budget (here one second).
+    second = book_later(13, per_minute=62, requests=3, earliest=now)
+    assert second == pytest.approx(first + 10 * (60 + WINDOW_MARGIN_SECONDS) / 62)
+    later = book_later(13, per_minute=62, requests=1, earliest=now + 3600)
+    assert later == pytest.approx(now + 3600)  # a wait beyond the bookings starts where it must
+    assert book_later(14, per_minute=62, requests=1, earliest=now) == pytest.approx(now)  # per connection

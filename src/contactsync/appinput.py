@@ -20,12 +20,18 @@ class AppInput:
     `updated_at` is the app's own edit time (None: unknown). `known` names the synced fields the app stated; the
     default is the fields the contact was built with (pydantic's `model_fields_set`), so a field the app did not
     send is unknown, never false or blank.
+
+    `base_version` is the contact `version` the app's record was based on (from the changes feed or a read), when
+    the app says so. It tells an edit back to a value the app once stated (the user chose EUR again after the
+    platform's GBP reached the app) from a stale copy that never took the platform's value in: see
+    `store.contacts.upsert_app_contacts`.
     """
 
     app_id: str
     contact: CanonicalContact
     updated_at: datetime | None = None
     known: frozenset[str] | None = None
+    base_version: int | None = None
 
     def known_fields(self) -> frozenset[str]:
         fields = self.known if self.known is not None else frozenset(self.contact.model_fields_set)

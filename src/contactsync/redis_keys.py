@@ -40,6 +40,11 @@ def cooldown_key(prefix: str, connection_id: int) -> str:
     return f"{prefix}:cooldown:connection:{connection_id}"
 
 
+def booked_key(prefix: str, connection_id: int) -> str:
+    """Until when (epoch seconds, with a TTL) write batches handed back have booked the connection's bucket."""
+    return f"{prefix}:booked:connection:{connection_id}"
+
+
 def failure_streak_key(prefix: str, run_id: int) -> str:
     """When a run's current streak of failures began, and how far the run had got then (see `tasks.failures`)."""
     return f"{prefix}:failing:run:{run_id}"

@@ -8,9 +8,12 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from contactsync import db
+from contactsync.models import AppContact
 from contactsync.store import changes
+from contactsync.store.contacts import update_app_content
 from tests.api.conftest import ok
 
 T0 = "2026-01-01T00:00:00Z"
@@ -55,6 +58,26 @@ def test_stale_and_replayed_upserts_change_nothing(admin: httpx.Client, tenant: 
     later = {"id": "a1", "name": "Alpha Latest", "updated_at": "2026-01-03T00:00:00Z"}
     assert ok(admin.put(tenant, json={"contacts": [later, older]}))["changed"] == 1
     assert ok(admin.get(f"{tenant}/a1"))["contact"]["name"] == "Alpha Latest"
+
+
+def test_an_edit_based_on_the_platform_value_wins_a_stale_copy_does_not(admin: httpx.Client, tenant: str) -> None:
+    """The app reads (or gets from the feed) the `version` the platform's value made and sends it back as
+    `base_version`: setting the field back to a value it stated before is then its user's edit."""
+    ok(admin.put(tenant, json={"contacts": [{"id": "a1", "name": "Alpha", "currency": "EUR", "updated_at": T0}]}))
+    with db.session() as s:  # the platform's GBP reaches the app contact, as planning takes it in
+        row = s.scalar(select(AppContact).where(AppContact.app_id == "a1"))
+        assert row is not None
+        update_app_content(s, row, {**row.data, "currency": "GBP"})
+    seen = ok(admin.get(f"{tenant}/a1"))
+    assert seen["contact"]["currency"] == "GBP"
+    stale = {"id": "a1", "name": "Alpha", "currency": "EUR", "updated_at": T1, "base_version": seen["version"] - 1}
+    assert ok(admin.put(tenant, json={"contacts": [stale]}))["unchanged"] == 1
+    edit = {**stale, "updated_at": "2026-01-03T00:00:00Z", "base_version": seen["version"]}
+    assert ok(admin.put(tenant, json={"contacts": [edit]}))["changed"] == 1
+    after = ok(admin.get(f"{tenant}/a1"))
+    assert after["contact"]["currency"] == "EUR" and after["version"] == seen["version"] + 1
+    bad = {**edit, "updated_at": "2026-01-04T00:00:00Z", "base_version": -1}
+    assert ok(admin.put(tenant, json={"contacts": [bad]}))["errors"][0]["path"] == "contacts[0].base_version"
 
 
 def test_delete_archives_and_is_repeatable(admin: httpx.Client, tenant: str) -> None:

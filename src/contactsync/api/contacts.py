@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.api.deps import TenantId, not_found
+from contactsync.appinput import AppInput
 from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Link, RemoteContact
 from contactsync.models.base import utcnow
@@ -35,6 +36,14 @@ class AppContactIn(BaseModel):
 
     id: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00/]+$")
     updated_at: datetime = Field(description="The app's own clock for this record; older than stored = stale.")
+    base_version: int | None = Field(
+        default=None,
+        ge=0,
+        description="The contact `version` this record is based on (the last one the app applied from the changes "
+        "feed or read here). With it, a field set back to a value the app stated before the platform's value "
+        "reached it counts as the app's edit; a field that still holds a value the app stated before a later "
+        "platform change does not.",
+    )
     name: str
     emails: list[str] = Field(default_factory=list, max_length=50)
     phones: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
@@ -49,8 +58,8 @@ class AppContactIn(BaseModel):
 class ContactBatch(BaseModel):
     contacts: list[dict[str, Any]] = Field(
         max_length=MAX_BATCH,
-        description="Up to 5,000 records, each {id, updated_at, name, emails, phones, tax_number, addresses, "
-        "is_customer, is_supplier, status, currency}; each is validated on its own.",
+        description="Up to 5,000 records, each {id, updated_at, base_version?, name, emails, phones, tax_number, "
+        "addresses, is_customer, is_supplier, status, currency}; each is validated on its own.",
     )
 
 
@@ -72,6 +81,7 @@ class AppContactOut(BaseModel):
     id: str
     contact: dict[str, Any]
     updated_at: datetime
+    version: int = Field(description="Grows with every change; send it back as `base_version` with an edit.")
     deleted: bool
     remote_id: str | None = Field(description="The platform's id, once linked or created there.")
 
@@ -94,11 +104,9 @@ def _sql_safe(value: Any) -> bool:
     return True
 
 
-def parse_batch(
-    records: list[dict[str, Any]],
-) -> tuple[dict[str, tuple[CanonicalContact, datetime]], list[RecordError]]:
+def parse_batch(records: list[dict[str, Any]]) -> tuple[dict[str, AppInput], list[RecordError]]:
     """Valid records by app id (the newest wins when an id repeats), and the errors of the others."""
-    good: dict[str, tuple[CanonicalContact, datetime]] = {}
+    good: dict[str, AppInput] = {}
     errors: list[RecordError] = []
     for i, raw in enumerate(records):
         app_id = raw.get("id") if isinstance(raw.get("id"), str) else None
@@ -107,7 +115,9 @@ def parse_batch(
                 raise ValueError("text may not contain NUL characters")
             rec = AppContactIn.model_validate(raw)
             # Only the fields the record states: one it leaves out is unknown, not blank.
-            contact = CanonicalContact.model_validate(rec.model_dump(exclude={"id", "updated_at"}, exclude_unset=True))
+            contact = CanonicalContact.model_validate(
+                rec.model_dump(exclude={"id", "updated_at", "base_version"}, exclude_unset=True)
+            )
         except ValidationError as exc:
             for err in exc.errors():
                 errors.append(RecordError(index=i, id=app_id, path=_path(i, err["loc"]), message=err["msg"]))
@@ -116,8 +126,9 @@ def parse_batch(
             errors.append(RecordError(index=i, id=app_id, path=_path(i, ()), message=str(exc)))
             continue
         clock = rec.updated_at if rec.updated_at.tzinfo else rec.updated_at.replace(tzinfo=UTC)
-        if rec.id not in good or good[rec.id][1] < clock:
-            good[rec.id] = (contact, clock)
+        earlier = good.get(rec.id)
+        if earlier is None or earlier.updated_at is None or earlier.updated_at < clock:
+            good[rec.id] = AppInput(rec.id, contact, clock, base_version=rec.base_version)
     return good, errors
 
 
@@ -126,14 +137,13 @@ def upsert_contacts(tenant_id: TenantId, body: ContactBatch) -> UpsertResult:
     """Create or update up to 5,000 of the app's contacts by their app id."""
     good, errors = parse_batch(body.contacts)
     with db.session() as s:
-        created, changed = upsert_app_contacts(
-            s, tenant_id, [(k, v[0]) for k, v in good.items()], clocks={k: v[1] for k, v in good.items()}
-        )
+        created, changed = upsert_app_contacts(s, tenant_id, list(good.values()))
     return UpsertResult(created=created, changed=changed, unchanged=len(good) - created - changed, errors=errors)
 
 
-def _row(s: Session, tenant_id: str, app_id: str) -> AppContact:
-    row = s.scalar(select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id))
+def _row(s: Session, tenant_id: str, app_id: str, *, lock: bool = False) -> AppContact:
+    query = select(AppContact).where(AppContact.tenant_id == tenant_id, AppContact.app_id == app_id)
+    row = s.scalar(query.with_for_update(key_share=True) if lock else query)
     if row is None:
         raise not_found("no such contact")
     return row
@@ -146,7 +156,12 @@ def _out(s: Session, row: AppContact) -> AppContactOut:
         .where(Link.app_contact_id == row.id)
     )
     return AppContactOut(
-        id=row.app_id, contact=row.data, updated_at=row.updated_at, deleted=row.deleted, remote_id=remote_id
+        id=row.app_id,
+        contact=row.data,
+        updated_at=row.updated_at,
+        version=row.version,
+        deleted=row.deleted,
+        remote_id=remote_id,
     )
 
 
@@ -161,7 +176,7 @@ def delete_contact(tenant_id: TenantId, app_id: str = AppIdPath) -> AppContactOu
     """The app deleted this contact: it is archived on the platform by the next run where the platform allows
     archiving (never deleted there), and never created there again."""
     with db.session() as s:
-        row = _row(s, tenant_id, app_id)
+        row = _row(s, tenant_id, app_id, lock=True)  # a run may be taking the platform's values in
         if not row.deleted:
             contact = CanonicalContact.model_validate({**row.data, "status": ContactStatus.ARCHIVED})
             row.data, row.content_hash = contact.content(), contact.content_hash()

@@ -20,6 +20,8 @@ class AppContact(TenantScoped, Base):
     `edited_at` is the app's own edit time as it came with the data (None when unknown: an import time is not an
     edit time). `stated` holds a digest of each field as the app last stated it, so a replayed import that repeats
     an old value does not count as a change; `unknown_fields` are the synced fields the app never stated.
+    `taken_in` records, per field, when the platform's value last reached this contact (`v`: the contact version
+    it made, `at`: the time), so that a later statement by the app can be told apart as an edit or a stale copy.
     """
 
     __tablename__ = "app_contacts"
@@ -36,6 +38,7 @@ class AppContact(TenantScoped, Base):
     edited_at: Mapped[datetime | None]
     stated: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     unknown_fields: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    taken_in: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     status: Mapped[str] = mapped_column(
         String(32), default=AppContactStatus.ACTIVE, server_default=AppContactStatus.ACTIVE.value
     )

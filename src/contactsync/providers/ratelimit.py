@@ -19,7 +19,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from contactsync import metrics
 from contactsync.providers.errors import RateLimited
-from contactsync.redis_keys import cooldown_key, rate_limit_bucket, rate_limit_prefix
+from contactsync.redis_keys import booked_key, cooldown_key, rate_limit_bucket, rate_limit_prefix
 from contactsync.settings import get_settings
 
 WINDOW_MARGIN_SECONDS = 2
@@ -46,14 +46,59 @@ def note_rate_limited(connection_id: int, retry_after: float) -> None:
     _redis(settings.require_redis_url()).set(cooldown_key(settings.redis_prefix, connection_id), b"1", px=millis)
 
 
+def _item(per_minute: int) -> RateLimitItemPerSecond:
+    # The platform counts arrivals, we count departures; with latency jitter a request we send just as our window
+    # frees a slot can still land inside the platform's. Our window is a little longer than the platform's minute.
+    return RateLimitItemPerSecond(per_minute, 60 + WINDOW_MARGIN_SECONDS)
+
+
+def bucket_wait(connection_id: int, per_minute: int) -> float:
+    """Seconds until the connection's bucket admits one more request (0: now), without taking a slot.
+
+    A write batch asks before it marks its next group `in_flight`: a batch that would wait long hands its entries
+    back to the queue instead of holding its worker process (`tasks.write`)."""
+    settings = get_settings()
+    client = _redis(settings.require_redis_url())
+    left_ms = int(client.pttl(cooldown_key(settings.redis_prefix, connection_id)))
+    if left_ms > 0:
+        return left_ms / 1000
+    stats = _limiter(settings.require_redis_url(), settings.redis_prefix).get_window_stats(
+        _item(per_minute), rate_limit_bucket(connection_id)
+    )
+    return 0.0 if stats.remaining > 0 else max(stats.reset_time - time.time(), 0.0)
+
+
+# KEYS[1]: the connection's booking; ARGV: the earliest start, the seconds booked, now (epoch seconds).
+_BOOK = """
+local booked = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(tonumber(ARGV[1]), booked)
+local stop = start + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], tostring(stop), 'PX', math.ceil((stop - tonumber(ARGV[3])) * 1000) + 60000)
+return tostring(start)
+"""
+
+
+def book_later(connection_id: int, per_minute: int, requests: int, earliest: float) -> float:
+    """When (epoch seconds, not before `earliest`) `requests` handed-back requests of the connection may start.
+
+    Batches handed back while the bucket is empty would otherwise all come back when it frees, most of them to be
+    handed back again, holding the tenant's queue in a loop of hand-backs. Each books its place instead: the
+    connection's bookings follow one another at the bucket's long-run pace, so they come back about when the
+    bucket can admit them. Booked time is a promise to no one: a request still takes its slot from the bucket."""
+    settings = get_settings()
+    client = _redis(settings.require_redis_url())
+    cost = requests * (60 + WINDOW_MARGIN_SECONDS) / max(1, per_minute)
+    key = booked_key(settings.redis_prefix, connection_id)
+    start = client.eval(_BOOK, 1, key, repr(earliest), repr(cost), repr(time.time()))
+    return float(start)
+
+
 def bucket_throttle(connection_id: int, per_minute: int, max_wait_seconds: float = 120.0) -> Callable[[], None]:
     """A callable that blocks until the connection's shared bucket admits one more request."""
     settings = get_settings()
     limiter = _limiter(settings.require_redis_url(), settings.redis_prefix)
     client = _redis(settings.require_redis_url())
-    # The platform counts arrivals, we count departures; with latency jitter a request we send just as our window
-    # frees a slot can still land inside the platform's. Our window is a little longer than the platform's minute.
-    item = RateLimitItemPerSecond(per_minute, 60 + WINDOW_MARGIN_SECONDS)
+    item = _item(per_minute)
     bucket = rate_limit_bucket(connection_id)
     cooldown = cooldown_key(settings.redis_prefix, connection_id)
 

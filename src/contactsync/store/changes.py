@@ -147,9 +147,16 @@ def _remote_id_of(s: Session, app_contact_id: int) -> str | None:
 # --- hooks, one call each from the pipeline -----------------------------------------------------------------
 
 
-def app_contact_updated(s: Session, row: AppContact, new_content: dict[str, Any], remote_id: str | None = None) -> None:
+def app_contact_updated(
+    s: Session,
+    row: AppContact,
+    new_content: dict[str, Any],
+    remote_id: str | None = None,
+    version: int | None = None,
+) -> None:
     """Fields the platform changed on a linked app contact (and an archival, said separately). `remote_id`: the
-    linked platform contact's id when the caller holds it (else it is looked up)."""
+    linked platform contact's id when the caller holds it (else it is looked up). `version` is the contact version
+    the change makes: an app that applies the change sends it back as `base_version` with its next edit."""
     old = row.data or {}
     fields = {k: v for k, v in new_content.items() if old.get(k) != v}
     if not fields:
@@ -157,7 +164,12 @@ def app_contact_updated(s: Session, row: AppContact, new_content: dict[str, Any]
     if remote_id is None:
         remote_id = _remote_id_of(s, row.id)
     items: list[dict[str, Any]] = [
-        {"kind": FIELDS_CHANGED, "app_id": row.app_id, "remote_id": remote_id, "data": {"fields": fields}}
+        {
+            "kind": FIELDS_CHANGED,
+            "app_id": row.app_id,
+            "remote_id": remote_id,
+            "data": {"fields": fields} if version is None else {"fields": fields, "version": version},
+        }
     ]
     if fields.get("status") == ContactStatus.ARCHIVED:
         items.append({"kind": ARCHIVED, "app_id": row.app_id, "remote_id": remote_id, "data": {}})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, delete, func, insert, or_, select
@@ -17,7 +17,7 @@ from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import utcnow
 from contactsync.store import changes as feed
-from contactsync.sync.planning import digests
+from contactsync.sync.planning import digests, field_digest
 
 # PostgreSQL takes at most 65,535 bound parameters in one statement; a key row binds three.
 _KEY_ROWS_PER_STATEMENT = 10_000
@@ -62,19 +62,27 @@ def upsert_app_contacts(
 
     The app's edit time of an item is its own `updated_at`, else `clocks[app id]`, else `updated_at`; None means
     unknown (the platform then wins on a first link). A statement not newer than the stored edit time is stale (a
-    replayed or reordered call, an old export) and changes nothing. Only fields whose stated value differs from
-    what the app stated last time change the stored contact, so replaying an import changes nothing, even after
-    the platform's values were taken in.
+    replayed or reordered call, an old export) and changes nothing.
+
+    A field changes the stored contact when its stated value differs from what the app is known to have held for
+    it (`_seen_by_app`): the stored value where the app has seen it, else what the app stated last time. That is
+    how an edit back to a value the app once stated (the platform's GBP reached the app, its user chose EUR
+    again) wins, while a re-import without clocks, or a copy that never took the platform's value in, changes
+    nothing.
     """
     created = changed = 0
     clocks = clocks or {}
     batch = [c if isinstance(c, AppInput) else AppInput(c[0], c[1], clocks.get(c[0])) for c in contacts]
+    # Locked (in id order, as planning locks them) and read fresh: a run taking the platform's values in and this
+    # statement each merge into the row as the other committed it, so neither overwrites the other's fields.
     existing = {
         row.app_id: row
         for row in s.scalars(
-            select(AppContact).where(
-                AppContact.tenant_id == tenant_id, AppContact.app_id.in_([item.app_id for item in batch])
-            )
+            select(AppContact)
+            .where(AppContact.tenant_id == tenant_id, AppContact.app_id.in_([item.app_id for item in batch]))
+            .order_by(AppContact.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
         )
     }
     now = utcnow()
@@ -107,28 +115,52 @@ def upsert_app_contacts(
             s.flush()  # the same app id twice in one batch: the first must be a row before it can be updated
         if edited_at is not None and row.edited_at is not None and edited_at <= row.edited_at:
             continue  # an older statement arriving late (a retried call, an old export): the newer one stands
-        else:
-            restated = {name: d for name, d in stated.items() if row.stated.get(name) != d}
-            unknown = sorted(set(row.unknown_fields) - known)
-            if not restated and not row.deleted and unknown == sorted(row.unknown_fields):
-                continue
-            merged = {**row.data, **{name: content[name] for name in restated}}
-            contact = CanonicalContact.model_validate(merged)
-            row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
-            row.stated = {**row.stated, **restated}
-            row.unknown_fields = unknown
-            row.deleted = False
-            row.version += 1
-            row.updated_at = now
-            if restated:
-                row.edited_at = edited_at
-            changed += 1
-            rekey.append(row)
+        edits = [name for name, d in stated.items() if _seen_by_app(row, name, item.base_version, edited_at) != d]
+        unknown = sorted(set(row.unknown_fields) - known)
+        if not edits and not row.deleted and unknown == sorted(row.unknown_fields):
+            if any(row.stated.get(name) != d for name, d in stated.items()):
+                row.stated = {**row.stated, **stated}  # the app now states the stored values: no edit, no clock
+            continue
+        merged = {**row.data, **{name: content[name] for name in edits}}
+        contact = CanonicalContact.model_validate(merged)
+        row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
+        row.stated = {**row.stated, **stated}
+        row.unknown_fields = unknown
+        row.deleted = False
+        row.version += 1
+        row.updated_at = now
+        if edits:
+            row.edited_at = edited_at
+        changed += 1
+        rekey.append(row)
     # One flush inserts the new rows together (batched, returning their ids), and their keys and those of the
     # changed rows go in with one delete and one insert, instead of a flush and two statements per contact.
     s.flush()
     write_keys_many(s, tenant_id, {row.id: row.data for row in [*rekey, *added]}, new=[row.id for row in added])
     return created, changed
+
+
+def _seen_by_app(row: AppContact, name: str, base_version: int | None, edited_at: datetime | None) -> str | None:
+    """The digest of what the app is known to have held for a field before this statement.
+
+    Until the platform's value of the field reached the contact, that is what the app stated last. After, it is
+    the stored (platform's) value if the app has seen it: its record is based on a version at or after the one
+    that took the value in (`base_version`, the precise answer), or, when the app does not say, its edit time is
+    later than the moment the value was taken in (an app that applies the changes feed holds it by then). A
+    statement without either is treated as the app's own old copy, so a re-import without clocks, or a copy
+    that never took the platform's value in, does not undo the platform's edit.
+    """
+    taken = row.taken_in.get(name)
+    if isinstance(taken, dict):
+        if base_version is not None:
+            seen = base_version >= int(taken.get("v", 0))
+        else:
+            clock = edited_at if edited_at is None or edited_at.tzinfo else edited_at.replace(tzinfo=UTC)
+            seen = clock is not None and clock > datetime.fromisoformat(str(taken.get("at")))
+        if seen:
+            return field_digest(row.data.get(name))
+    stated = row.stated.get(name)
+    return str(stated) if stated is not None else None
 
 
 def update_app_content(
@@ -148,10 +180,13 @@ def update_app_content(
     """
     contact = CanonicalContact.model_validate(content)
     old = row.data
-    feed.app_contact_updated(s, row, contact.content(), remote_id=remote_id)
-    row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
+    new = contact.content()
+    feed.app_contact_updated(s, row, new, remote_id=remote_id, version=row.version + 1)
+    row.data, row.content_hash, row.name = new, contact.content_hash(), contact.name
     row.version += 1
     row.updated_at = utcnow()
+    taken = {"v": row.version, "at": row.updated_at.isoformat()}
+    row.taken_in = {**row.taken_in, **{name: taken for name in SYNCED_FIELDS if old.get(name) != new.get(name)}}
     if not same_keys(old, row.data):  # most platform edits (a phone's type, the currency) leave the keys as they are
         if keys_to_write is None:
             write_keys(s, row.tenant_id, row.id, row.data)

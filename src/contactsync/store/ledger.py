@@ -29,7 +29,7 @@ from contactsync.store.contacts import mirror_written, update_app_content, write
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write
-from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, plan_pair
+from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 
 
 @dataclass
@@ -178,12 +178,23 @@ def plan_into_ledger(
     ).all()
     for chunk in _chunks(list(changed)):
         keys_to_write: dict[int, dict[str, Any]] = {}
+        # The chunk's app contacts are locked before they are read (in id order, as the app's upserts lock them):
+        # a pair whose platform values are taken in must not overwrite an app edit committed since the read.
+        # NO KEY UPDATE: links and ledger entries that only reference the rows go on meanwhile.
+        s.execute(
+            select(AppContact.id)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .where(Link.id.in_(chunk))
+            .order_by(AppContact.id)
+            .with_for_update(of=AppContact, key_share=True)
+        )
         pairs = s.execute(
             select(Link, AppContact, RemoteContact)
             .join(AppContact, AppContact.id == Link.app_contact_id)
             .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
             .where(Link.id.in_(chunk))
             .order_by(Link.id)
+            .execution_options(populate_existing=True)
         ).all()
         for link, app, remote in pairs:
             _plan_one(s, out, queue, keys_to_write, link, app, remote, dialect, conflict_policy)
@@ -227,8 +238,14 @@ def _plan_one(
         update_app_content(s, app, {**app.data, **plan.to_app}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
         out.app_updates += 1
     if plan.to_remote:
-        payload = {"changes": plan.to_remote}
-        queue.add(f"update:{app.id}:{_digest(payload)}", "update", app.id, payload, remote.remote_id)
+        key = f"update:{app.id}:{_digest({'changes': plan.to_remote})}"
+        queue.add(
+            key,
+            "update",
+            app.id,
+            {"changes": plan.to_remote, "base": _plan_base(app, remote, dialect)},
+            remote.remote_id,
+        )
     else:
         mark_synced(link, app, remote, dialect)
 
@@ -300,11 +317,39 @@ def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
     record_answers(s, [Answer(op, contact)])
 
 
+def _plan_base(app: AppContact, remote: RemoteContact, dialect: str) -> dict[str, Any]:
+    """Both sides as the plan saw them, kept with an update so that its answer sets the baseline to them."""
+    return {
+        "app_hash": app.content_hash,
+        "app": digests(carried_content(dialect, app.data)),
+        "remote_hash": remote.content_hash,
+        "remote": digests(remote.data),
+    }
+
+
 def _mark_updated(s: Session, op: WriteOp, remote: RemoteContact) -> None:
+    """An update's answer: the pair is synced as the plan saw it, plus what was written.
+
+    Not as the rows are now: the answer may come long after the plan (a retry, a worker killed and its batch
+    redelivered), and an app edit made in between, or a platform edit the answer already shows, would otherwise
+    be taken as synced and never travel. The baseline keeps the plan's digests for every field the update did
+    not write, so such an edit shows as a change of that side at the next run.
+    """
     link = s.scalar(select(Link).where(Link.app_contact_id == op.app_contact_id))
     app = s.get(AppContact, op.app_contact_id)
-    if link is not None and app is not None:
+    if link is None or app is None:
+        return
+    base = op.payload.get("base")
+    if not isinstance(base, dict):  # an entry planned before plans kept their base
         mark_synced(link, app, remote, _dialect(s, op.connection_id))
+        return
+    written = set(op.payload["changes"])
+    answered = digests(remote.data)
+    remote_base = {name: answered[name] if name in written else d for name, d in base["remote"].items()}
+    link.app_synced_hash = str(base["app_hash"])
+    link.remote_synced_hash = remote.content_hash if remote_base == answered else str(base["remote_hash"])
+    link.baseline = FieldBaseline(app=dict(base["app"]), remote=remote_base).to_json()
+    link.updated_at = utcnow()
 
 
 def _dialect(s: Session, connection_id: int) -> str:

@@ -1,5 +1,5 @@
-"""A write batch's state, and what becomes of its entries that need more than a send: a failed request, and a
-create whose answer was lost, looked for instead of sent again.
+"""A write batch's state, and what becomes of its entries that need more than a send: a failed request, a
+create whose answer was lost, looked for instead of sent again, and entries handed back to wait for the bucket.
 
 Kept apart from `tasks.write` (which takes, sends and records groups of entries) so that each reads as one
 concern; the rules are those of the module docstring there.
@@ -24,16 +24,21 @@ from contactsync.models import WriteState as W
 from contactsync.providers.base import Provider
 from contactsync.providers.errors import AuthLost, LookupIncomplete, ProviderError, RateLimited, Transient
 from contactsync.providers.pool import CallMeter
+from contactsync.providers.ratelimit import book_later
 from contactsync.redact import redact
 from contactsync.settings import get_settings
 from contactsync.store.lost_creates import echo_among
-from contactsync.store.runs import add_counters
-from contactsync.store.tenants import connection_secrets
+from contactsync.store.runs import add_counters, touch
+from contactsync.store.tenants import connection_secrets, requests_per_minute
 from contactsync.store.write_states import move_write
 from contactsync.tasks.failures import Attempt, Failure, classify, one_line
 from contactsync.tasks.failures import handle as handle_failure
 
 log = get_logger(__name__)
+# A batch whose bucket would keep it waiting longer hands its entries back rather than hold its worker process:
+# a hand-back costs a message and a transaction or two, tens of milliseconds; waits shorter than this are not
+# worth it (and are what a group of requests sent at the bucket's pace waits anyway).
+HAND_BACK_SECONDS = 0.5
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Batch:
     task: Task[Any, Any]
     tenant_id: str
     looked: int  # look-ups the lost creates of this batch have had
+    booked: bool = False  # handed back before, it comes at a time it booked on the bucket (`tasks.write`)
     calls: CallMeter = field(default_factory=CallMeter)  # the leased provider's own, once it is open
     provider: Provider | None = None
     conn: Connection | None = None
@@ -182,3 +188,29 @@ def _set_status(op: WriteOp, status: W, error: str) -> None:
         if live is not None and live.status != W.DONE:
             move_write(live, status)
             live.last_error = error[:2000]
+
+
+def max_countdown() -> float:
+    """The longest a message may wait for its time: well inside the broker's visibility timeout (`worker.app`),
+    after which a message held unacknowledged would be delivered a second time."""
+    return max(60, get_settings().stale_run_seconds) / 2
+
+
+def hand_back(b: Batch, entries: int, wait: float) -> float:
+    """When the entries handed back are to come back; their runs are shown alive (waiting, not stalled).
+
+    A batch handed back for the first time books its place, so that the tenant's batches come back at the bucket's
+    pace rather than all at once. One that comes back at its booked time and still finds the bucket empty (the
+    moving window frees its slots in the bursts they were taken in, not at an even pace) comes back as soon as the
+    bucket frees a slot: it has had its place, and going to the end of the line would leave the burst unused."""
+    assert b.conn is not None
+    if b.booked:
+        not_before = time.time() + wait
+    else:
+        not_before = book_later(b.conn.id, requests_per_minute(b.conn), entries, time.time() + wait)
+    with db.session() as s:
+        b.add_counts(s)
+        for run_id in b.runs:
+            touch(s, run_id)
+    log.debug("write batch handed back", entries=entries, wait=round(wait, 2), after=round(not_before - time.time(), 2))
+    return not_before

@@ -16,6 +16,12 @@ round trips, never the per-entry promise:
   `pending`, sent by the redelivery. The group's size is what a kill can leave in doubt.
 - A failed request is settled in batch order after the group's answers are on disk; the task's retry, if one is
   due, is decided by the first failure that asks for it (`tasks.batch`).
+- A batch does not wait for its tenant's bucket while holding its worker process: before it marks a group
+  `in_flight` it asks the bucket, and if the wait would be longer than `HAND_BACK_SECONDS` it hands its entries
+  not yet taken back to the queue, with a place booked on the bucket (`providers.ratelimit.book_later`). Only
+  entries still `pending` (or waiting to be looked for) go back, never one `in_flight`, and the locks are released
+  first, so a handed-back entry is sent once, by the batch that takes it next. The tenants whose queues share a
+  worker are not held up behind a tenant whose bucket is empty.
 - The run's counters are added once per batch, and whether the run is finished is one indexed existence check
   after the batch's last commit; the run row is locked only to end the run.
 
@@ -46,6 +52,7 @@ from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
+from contactsync.providers.ratelimit import bucket_wait
 from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
@@ -57,12 +64,20 @@ from contactsync.store.tenants import owned_connection, provider_for, requests_p
 from contactsync.store.write_locks import locked_entries
 from contactsync.store.write_states import move_write
 from contactsync.sync.walks import creates_allowed
-from contactsync.tasks.batch import Batch, Outcome, look_for_lost_create, settle_failures
+from contactsync.tasks.batch import (
+    HAND_BACK_SECONDS,
+    Batch,
+    Outcome,
+    hand_back,
+    look_for_lost_create,
+    max_countdown,
+    settle_failures,
+)
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import retry_delay
 from contactsync.tasks.sending import Sender
 from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
-from contactsync.worker.routing import enqueue
+from contactsync.worker.routing import enqueue, enqueue_later
 
 log = get_logger(__name__)
 BATCH_SECONDS = 1  # at most this many seconds of a tenant's request budget in one batch
@@ -105,11 +120,10 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
 def dispatch_writes(tenant_id: str, op_ids: Sequence[int], per_minute: int) -> None:
     """Send ledger entries to the tenant's queue in batches, in ledger order.
 
-    A batch waits for its tenant's rate-limit bucket before every request, holding its worker process: at a
-    platform's pace a batch is cut to one second of requests (one entry at 60/min, ten at 600/min), so the
-    tenants sharing a worker take turns as often as with one task per entry. Measured with two tenants at
-    60/min on one worker, batches of 25 or of 5 ran the write phase at about half the limit; batches of one
-    did not.
+    At a platform's pace a batch is cut to one second of requests (one entry at 60/min, ten at 600/min): its short
+    waits for the bucket, between the requests of that second, are taken holding its worker process. A longer
+    wait (the bucket empty) is not: the batch hands its entries back to the queue (`tasks.batch.hand_back`), so
+    the tenants sharing a worker are not held up behind one whose bucket is empty.
     """
     size = max(1, min(get_settings().write_batch_size, per_minute * BATCH_SECONDS // 60))
     ordered = sorted(op_ids)
@@ -118,9 +132,14 @@ def dispatch_writes(tenant_id: str, op_ids: Sequence[int], per_minute: int) -> N
 
 
 @bound_celery_task("contactsync.write_batch", **{**INFRA_RETRY, "max_retries": None})
-def write_batch(self: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: int = 0) -> None:
-    """`looked`: how many look-ups the lost creates among `op_ids` have had (the batch re-queues only those)."""
-    look_ids = _run_batch(self, tenant_id, [int(i) for i in op_ids], looked)
+def write_batch(
+    self: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: int = 0, not_before: float = 0.0
+) -> None:
+    """`looked`: how many look-ups the lost creates among `op_ids` have had (the batch re-queues only those).
+    `not_before`: the time (epoch seconds) a batch that handed these entries back booked on the bucket."""
+    if _travel_on(tenant_id, op_ids, looked, not_before):
+        return
+    look_ids = _run_batch(self, tenant_id, [int(i) for i in op_ids], looked, booked=not_before > 0)
     if look_ids:
         countdown = 1.0 + retry_delay(looked)
         raise self.retry(args=(tenant_id, look_ids, looked + 1), countdown=countdown) from None
@@ -134,13 +153,27 @@ def write(self: Task[Any, Any], tenant_id: str, op_id: int) -> None:
         raise self.retry(countdown=1.0 + retry_delay(self.request.retries)) from None
 
 
-def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: int) -> list[int]:
-    """Work the batch; returns the lost creates to look up again after a pause."""
-    b = Batch(task, tenant_id, looked)
+def _travel_on(tenant_id: str, op_ids: list[int], looked: int, not_before: float) -> bool:
+    """A handed-back batch booked further ahead than a message may wait is queued again, touching nothing (no
+    lock, no row), until its time is near; whether it was."""
+    left = not_before - time.time()
+    if left <= HAND_BACK_SECONDS:
+        return False
+    enqueue_later(min(left, max_countdown()), write_batch, tenant_id, op_ids, looked, not_before)
+    return True
+
+
+def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: int, booked: bool = False) -> list[int]:
+    """Work the batch; returns the lost creates to look up again after a pause. `booked`: the batch comes back
+    at a time it booked on the bucket."""
+    b = Batch(task, tenant_id, looked, booked=booked)
     with locked_entries(op_ids) as mine:
-        rest = _work(b, _still_open(b, mine))
+        rest, not_before = _work(b, _still_open(b, mine))
     # The locks are released before anything is queued again, so a quick next attempt is not turned away.
-    if rest:
+    left = not_before - time.time()
+    if rest and left > 0:
+        enqueue_later(min(left, max_countdown()), write_batch, tenant_id, rest, looked, not_before)
+    elif rest:
         enqueue(write_batch, tenant_id, rest, looked)
     if b.transient is not None:
         # Retried as a whole (its done entries are skipped), with the backoff and give-up budget of any failure:
@@ -168,8 +201,9 @@ def _still_open(b: Batch, op_ids: list[int]) -> list[int]:
     return [o for o in op_ids if o in open_ids]
 
 
-def _work(b: Batch, op_ids: list[int]) -> list[int]:
-    """Send the entries a group at a time; returns those left for a new task when the batch ran out of time."""
+def _work(b: Batch, op_ids: list[int]) -> tuple[list[int], float]:
+    """Send the entries a group at a time; returns those left for a new task (when the batch ran out of time, or
+    handed them back to wait for the bucket) and the time booked for them (0: none)."""
     budget = _time_budget()
     outcomes: list[Outcome] = []
     n = 0
@@ -177,18 +211,20 @@ def _work(b: Batch, op_ids: list[int]) -> list[int]:
         while n < len(op_ids) and not b.stop:
             if time.monotonic() - b.started > budget:
                 _close_batch(b, outcomes)
-                return op_ids[n:]
+                return op_ids[n:], 0.0
             taken = _take(b, op_ids[n : n + sender.width], outcomes)
             outcomes = []
             n += taken.consumed
             if b.stop:
                 break
+            if taken.wait:
+                return op_ids[n:], hand_back(b, len(op_ids) - n, taken.wait)
             if taken.look is not None:
                 outcomes = _listed(look_for_lost_create(b, taken.look))
             elif taken.group:
                 outcomes = _send_group(b, sender, taken.group)
     _close_batch(b, outcomes)
-    return []
+    return [], 0.0
 
 
 def _listed(outcome: Outcome | None) -> list[Outcome]:
@@ -207,6 +243,7 @@ class _Taken:
     consumed: int = 0  # entries of the candidates dealt with (taken, or found done or gone)
     group: list[tuple[WriteOp, W]] = field(default_factory=list)  # marked `in_flight`, with their state before
     look: WriteOp | None = None  # a create that may have reached the platform, to be looked for alone
+    wait: float = 0.0  # the bucket would keep the next group waiting this long: the rest is handed back
 
 
 def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
@@ -238,6 +275,11 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
                     b.provider, b.calls = provider_for(conn)
                 except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
                     b.stop, broken = True, (exc, op)
+                    break
+            if not taken.group:  # asked before anything is marked: an entry handed back is never `in_flight`
+                wait = bucket_wait(conn.id, requests_per_minute(conn))
+                if wait > HAND_BACK_SECONDS:
+                    taken.wait = wait
                     break
             # A create that may have reached the platform is looked for, not sent, unless the platform replays.
             if op.kind == "create" and previous != W.PENDING and not _replays(b):

@@ -41,6 +41,17 @@ def enqueue(task: Task[Concatenate[str, P], Any], tenant_id: str, *args: P.args,
     task.apply_async(args=(tenant_id, *args), kwargs=kwargs or None, queue=queue, producer=_batch_producer.get())
 
 
+def enqueue_later(
+    countdown: float, task: Task[Concatenate[str, P], Any], tenant_id: str, *args: P.args, **kwargs: P.kwargs
+) -> None:
+    """`enqueue`, to run no sooner than `countdown` seconds from now. The worker that takes the message holds it
+    unacknowledged until then, so callers keep `countdown` well inside the broker's visibility timeout."""
+    queue = tenant_queue(tenant_id, get_settings().queue_shards)
+    task.apply_async(
+        args=(tenant_id, *args), kwargs=kwargs or None, queue=queue, countdown=countdown, producer=_batch_producer.get()
+    )
+
+
 @contextmanager
 def sent_together() -> Iterator[None]:
     """Every `enqueue` in the block is buffered and sent in Redis pipelines, the last when the block ends.

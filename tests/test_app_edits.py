@@ -1,0 +1,193 @@
+"""The app's edits against what the platform sent it, on a real database.
+
+Two ways a newer edit used to be lost, both found by the soak: an app that applied the feed (the platform's GBP)
+and then set the field back to a value it had stated before (EUR) was taken for a stale copy; and an update's
+answer recorded after the app edited again marked that later edit as synced, so it never travelled.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from contactsync import db
+from contactsync.appinput import AppInput
+from contactsync.contact import CanonicalContact, Phone
+from contactsync.models import Change, Link, RemoteContact, SyncRun, WriteOp
+from contactsync.states import WriteState
+from contactsync.store.contacts import update_app_content, upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.ledger import plan_into_ledger, record_updated
+from contactsync.store.write_states import move_write
+from tests.test_store import make_tenant
+from tests.test_write_safety import app_row, mirror, plan, platform
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def state(
+    currency: str, phone: str = "+49 30 1111111", clock: datetime | None = T0, base: int | None = None
+) -> AppInput:
+    contact = CanonicalContact(name="Alpha GmbH", currency=currency, phones=(Phone(number=phone),))
+    return AppInput("a1", contact, clock, base_version=base)
+
+
+def take_platform_value(currency: str) -> int:
+    """The platform's value of the currency reaches the app contact (as planning does); returns the version."""
+    with db.session() as s:
+        row = app_row("a1")
+        live = s.merge(row)
+        update_app_content(s, live, {**live.data, "currency": currency})
+        return live.version
+
+
+def test_a_restated_value_is_an_edit_only_where_the_app_has_seen_the_platform_value(env: dict[str, str]) -> None:
+    make_tenant()
+    with db.session() as s:
+        assert upsert_app_contacts(s, "t1", [state("EUR")]) == (1, 0)
+    taken = take_platform_value("GBP")
+    assert app_row("a1").data["currency"] == "GBP"
+    with db.session() as s:  # the feed tells the app which version the platform's value made
+        change = s.scalar(select(Change).where(Change.kind == "fields_changed"))
+        assert change is not None and change.data == {"fields": {"currency": "GBP"}, "version": taken}
+
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    with db.session() as s:
+        # Without a clock (a re-import) and based on a version before the platform's value: a stale copy.
+        assert upsert_app_contacts(s, "t1", [state("EUR", clock=None)]) == (0, 0)
+        assert upsert_app_contacts(s, "t1", [state("EUR", clock=later, base=taken - 1)]) == (0, 0)
+        # A clock older than the moment the value was taken in: the copy could not hold it; its new phone is an
+        # edit, its old currency is not.
+        older = datetime.now(UTC) - timedelta(hours=1)
+        assert upsert_app_contacts(s, "t1", [state("EUR", "+49 30 2222222", clock=older)]) == (0, 1)
+    row = app_row("a1")
+    assert row.data["currency"] == "GBP" and row.data["phones"][0]["number"] == "+49 30 2222222"
+
+    with db.session() as s:  # based on the version that took GBP in: EUR again is the app's edit
+        assert upsert_app_contacts(s, "t1", [state("EUR", "+49 30 2222222", clock=later, base=taken)]) == (0, 1)
+    row = app_row("a1")
+    assert row.data["currency"] == "EUR" and row.edited_at == later
+
+
+def test_a_restated_value_with_a_clock_after_the_platform_value_is_an_edit(env: dict[str, str]) -> None:
+    """An app that does not send `base_version`: its edit time after the platform's value reached the contact
+    says the app could have seen it, so a value different from it is the app's choice."""
+    make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [state("EUR")])
+    take_platform_value("GBP")
+    with db.session() as s:  # the app applied the feed: stating GBP is no edit and moves no clock
+        assert upsert_app_contacts(s, "t1", [state("GBP", clock=datetime.now(UTC))]) == (0, 0)
+    assert app_row("a1").edited_at == T0
+    with db.session() as s:
+        assert upsert_app_contacts(s, "t1", [state("EUR", clock=datetime.now(UTC) + timedelta(seconds=1))]) == (0, 1)
+    assert app_row("a1").data["currency"] == "EUR"
+
+
+def _linked_pair() -> int:
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [AppInput("a1", platform("", "Mueller Bau GmbH", None, "info@mb.de"), T0)])
+    mirror(conn_id, [platform("r1", "Mueller Bau GmbH", None, "info@mb.de")])
+    with db.session() as s:
+        assert s.scalar(select(Link)) is not None
+    plan(conn_id)  # the first sync of the pair: its baseline
+    return conn_id
+
+
+def _app_edit(clock: datetime, **changes: object) -> None:
+    with db.session() as s:
+        row = app_row("a1")
+        contact = CanonicalContact.model_validate({**row.data, **changes})
+        assert upsert_app_contacts(s, "t1", [AppInput("a1", contact, clock)]) == (0, 1)
+
+
+def _answer_open_update(**platform_changes: object) -> dict[str, object]:
+    """The platform applies the open update (plus any edit of its own) and its answer is recorded now."""
+    with db.session() as s:
+        op = s.scalar(select(WriteOp).where(WriteOp.kind == "update", WriteOp.status == WriteState.PENDING))
+        assert op is not None
+        remote = s.scalar(select(RemoteContact).where(RemoteContact.remote_id == op.remote_id))
+        assert remote is not None
+        sent = dict(op.payload["changes"])
+        answer = CanonicalContact.model_validate(
+            {**remote.data, **sent, **platform_changes, "remote_id": remote.remote_id}
+        )
+        move_write(op, WriteState.IN_FLIGHT)
+        record_updated(s, op, answer)
+        return sent
+
+
+def _open_updates() -> list[dict[str, object]]:
+    with db.session() as s:
+        ops = s.scalars(select(WriteOp).where(WriteOp.kind == "update", WriteOp.status == WriteState.PENDING))
+        return [dict(op.payload["changes"]) for op in ops]
+
+
+def test_an_app_edit_made_while_an_update_was_under_way_goes_out_next(env: dict[str, str]) -> None:
+    conn_id = _linked_pair()
+    _app_edit(datetime(2025, 2, 1, tzinfo=UTC), currency="CHF")
+    plan(conn_id)
+    assert _open_updates() == [{"currency": "CHF"}]
+    # Before the answer is recorded (a retry, a redelivered batch) the app's user edits the same field again.
+    _app_edit(datetime(2025, 3, 1, tzinfo=UTC), currency="SEK")
+    assert _answer_open_update() == {"currency": "CHF"}
+    plan(conn_id)
+    assert _open_updates() == [{"currency": "SEK"}]
+
+
+def test_a_platform_edit_shown_in_an_update_answer_reaches_the_app(env: dict[str, str]) -> None:
+    conn_id = _linked_pair()
+    _app_edit(datetime(2025, 2, 1, tzinfo=UTC), currency="CHF")
+    plan(conn_id)
+    # The platform's user changed the email after the plan; the update's answer carries it.
+    _answer_open_update(emails=["neu@mb.de"])
+    plan(conn_id)
+    assert app_row("a1").data["emails"] == ["neu@mb.de"]
+    assert _open_updates() == []
+
+
+def test_an_app_edit_racing_a_run_that_takes_platform_values_in_keeps_both(env: dict[str, str]) -> None:
+    """The run has taken the platform's new email into the app contact and not committed yet when the app's
+    currency edit comes in: the edit waits for the run and merges into what it committed, instead of writing
+    back the email it read before."""
+    conn_id = _linked_pair()
+    with db.session() as s:
+        upsert_remote_contacts(s, "t1", conn_id, [platform("r1", "Mueller Bau GmbH", None, "neu@mb.de")])
+    planned, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def run_plan() -> None:
+        try:
+            with db.session() as s:
+                run_id = s.scalar(select(func.max(SyncRun.id)))
+                assert run_id is not None
+                out = plan_into_ledger(s, "t1", conn_id, run_id, allow_creates=True)
+                assert out.app_updates == 1
+                planned.set()
+                release.wait(30)
+        except BaseException as exc:  # surfaced in the test's thread
+            errors.append(exc)
+            planned.set()
+
+    def app_edit() -> None:
+        try:  # the app states the field its user changed (a full copy read before the run would be stale)
+            edit = AppInput("a1", CanonicalContact(name="Mueller Bau GmbH", currency="CHF"), datetime.now(UTC))
+            with db.session() as s:
+                assert upsert_app_contacts(s, "t1", [edit]) == (0, 1)
+        except BaseException as exc:
+            errors.append(exc)
+
+    planner = threading.Thread(target=run_plan)
+    planner.start()
+    assert planned.wait(30)
+    editor = threading.Thread(target=app_edit)
+    editor.start()
+    editor.join(0.5)  # the edit is under way (waiting for the run's row lock, once it holds one)
+    release.set()
+    planner.join(30)
+    editor.join(30)
+    assert not errors
+    row = app_row("a1")
+    assert row.data["emails"] == ["neu@mb.de"] and row.data["currency"] == "CHF"

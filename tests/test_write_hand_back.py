@@ -1,0 +1,79 @@
+"""A write batch whose bucket would keep it waiting hands its entries back to the queue instead of holding its
+worker process; each entry is still written exactly once.
+
+The bucket is emptied mid-batch (a 429's cool-down, which every worker honours) once the batch's first group is
+recorded: the batch must hand back what it has not marked `in_flight`, book its place on the bucket, and a later
+delivery sends the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+import redis
+from sqlalchemy import select
+
+from contactsync import db
+from contactsync.models import SyncRun, WriteOp
+from contactsync.providers.ratelimit import note_rate_limited
+from contactsync.redis_keys import booked_key
+from contactsync.settings import get_settings
+from contactsync.store.tenants import connection_of
+from contactsync.tasks.schedule import trigger_sync
+from tests.conftest import Workers
+from tests.pipeline import assert_each_app_contact_once, platform_contacts, setup_tenant, wait_run
+
+GROUP = 4
+COOL_DOWN = 8.0  # seconds the bucket stays shut once the first group is recorded
+
+
+def _ledger() -> list[tuple[int, str, int]]:
+    with db.session() as s:
+        rows = s.execute(select(WriteOp.id, WriteOp.status, WriteOp.attempts).order_by(WriteOp.id)).all()
+    return [(int(i), str(st), int(a)) for i, st, a in rows]
+
+
+def _shut_the_bucket_after_the_first_group(connection_id: int, workers: Workers, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Counter(status for _i, status, _a in _ledger())["done"] >= GROUP:
+            note_rate_limited(connection_id, retry_after=COOL_DOWN)
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"no group was recorded; worker logs:\n{workers.logs()}")
+
+
+@pytest.mark.pipeline
+def test_a_batch_waiting_for_its_bucket_hands_its_entries_back_and_each_is_written_once(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    workers.env["CONTACTSYNC_WRITE_CONCURRENCY"] = str(GROUP)
+    split, token = setup_tenant(sandbox, size=80, seed=71, faults={"latency_ms": 150})
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        connection_id = conn.id
+    workers.start(1, concurrency=1)
+    run_id = trigger_sync("t1", full=True)
+    assert run_id is not None
+    _shut_the_bucket_after_the_first_group(connection_id, workers)
+    shut_at = time.time()
+
+    run = wait_run(run_id, workers, timeout=180)
+    assert run.status == "succeeded", (run.status, run.error)
+    settings = get_settings()
+    booked = redis.Redis.from_url(settings.require_redis_url()).get(booked_key(settings.redis_prefix, connection_id))
+    assert booked is not None, "no batch handed its entries back"
+    assert float(booked) >= shut_at  # booked after the bucket's cool-down, not before
+    ledger = _ledger()
+    assert len(ledger) > 2 * GROUP
+    assert all((status, attempts) == ("done", 1) for _i, status, attempts in ledger), ledger  # each sent once
+    rows = platform_contacts(sandbox, token)
+    assert_each_app_contact_once(split, rows)
+    assert len(rows) == len(split.remote) + len(split.app) - split.both
+    with db.session() as s:
+        done = s.get(SyncRun, run_id)
+        assert done is not None and done.created_remote + done.updated_remote == len(ledger)
