@@ -191,3 +191,25 @@ def test_an_app_edit_racing_a_run_that_takes_platform_values_in_keeps_both(env: 
     assert not errors
     row = app_row("a1")
     assert row.data["emails"] == ["neu@mb.de"] and row.data["currency"] == "CHF"
+
+
+def test_a_change_sent_once_before_is_sent_again_when_it_is_due_again(env: dict[str, str]) -> None:
+    """The app sets USD (sent), the books' GBP comes in, the app sets USD again: a second update with the very
+    same change is written, not taken for the first one."""
+    conn_id = _linked_pair()
+    _app_edit(datetime(2025, 2, 1, tzinfo=UTC), currency="USD")
+    plan(conn_id)
+    assert _open_updates() == [{"currency": "USD"}]
+    _answer_open_update()
+    with db.session() as s:  # the platform's user sets GBP; a walk mirrors it and planning takes it in
+        upsert_remote_contacts(
+            s,
+            "t1",
+            conn_id,
+            [platform("r1", "Mueller Bau GmbH", None, "info@mb.de").model_copy(update={"currency": "GBP"})],
+        )
+    plan(conn_id)
+    assert app_row("a1").data["currency"] == "GBP" and _open_updates() == []
+    _app_edit(datetime.now(UTC) + timedelta(seconds=1), currency="USD")
+    plan(conn_id)
+    assert _open_updates() == [{"currency": "USD"}]

@@ -1,9 +1,12 @@
 """Planning writes into the ledger, and recording what the platform answered.
 
-Planning is repeatable: ledger keys are deterministic (`create:<app contact>`, `update:<app contact>:<payload
-digest>`) and inserted with ON CONFLICT DO NOTHING, so planning twice (a redelivered task, a re-driven run)
-never queues a second create for the same contact. A plan's entries are inserted together, in one transaction
-with the rest of planning, so a plan is on disk whole or not at all.
+Planning is repeatable: ledger keys are deterministic (`create:<app contact>`, `update:<app contact>:<app
+contact version>:<payload digest>`) and inserted with ON CONFLICT DO NOTHING, so planning twice (a redelivered
+task, a re-driven run) never queues a second create for the same contact, nor the same update of the same app
+state twice. The version is in an update's key because the same change can be due again later: the app sets
+a field back to a value an earlier update already sent (USD, then the books' GBP, then USD again), and a key of
+the payload alone would find the old entry and drop the new write for good. A plan's entries are inserted
+together, in one transaction with the rest of planning, so a plan is on disk whole or not at all.
 """
 
 from __future__ import annotations
@@ -238,7 +241,7 @@ def _plan_one(
         update_app_content(s, app, {**app.data, **plan.to_app}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
         out.app_updates += 1
     if plan.to_remote:
-        key = f"update:{app.id}:{_digest({'changes': plan.to_remote})}"
+        key = f"update:{app.id}:{app.version}:{_digest({'changes': plan.to_remote})}"
         queue.add(
             key,
             "update",
