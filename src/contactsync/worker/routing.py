@@ -37,16 +37,23 @@ _batch_producer: ContextVar[Producer | None] = ContextVar("batch_producer", defa
 def enqueue(task: Task[Concatenate[str, P], Any], tenant_id: str, *args: P.args, **kwargs: P.kwargs) -> None:
     """Queue `task(tenant_id, *args)` on the tenant's queue shard. The tenant id leads every message: tasks load
     rows only within that tenant, and the log context names it (see `worker.app`)."""
-    queue = tenant_queue(tenant_id, get_settings().queue_shards)
-    task.apply_async(args=(tenant_id, *args), kwargs=kwargs or None, queue=queue, producer=_batch_producer.get())
+    enqueue_later(None, task, tenant_id, *args, **kwargs)
 
 
 def enqueue_later(
-    countdown: float, task: Task[Concatenate[str, P], Any], tenant_id: str, *args: P.args, **kwargs: P.kwargs
+    countdown: float | None,
+    task: Task[Concatenate[str, P], Any],
+    tenant_id: str,
+    *args: P.args,
+    **kwargs: P.kwargs,
 ) -> None:
-    """`enqueue`, to run no sooner than `countdown` seconds from now. The worker that takes the message holds it
-    unacknowledged until then, so callers keep `countdown` well inside the broker's visibility timeout."""
+    """`enqueue`, to run no sooner than `countdown` seconds from now (None: at once). The worker that takes the
+    message holds it unacknowledged until then, so callers keep `countdown` well inside the broker's visibility
+    timeout."""
     queue = tenant_queue(tenant_id, get_settings().queue_shards)
+    if countdown is None:  # at once: the message carries no eta at all
+        task.apply_async(args=(tenant_id, *args), kwargs=kwargs or None, queue=queue, producer=_batch_producer.get())
+        return
     task.apply_async(
         args=(tenant_id, *args), kwargs=kwargs or None, queue=queue, countdown=countdown, producer=_batch_producer.get()
     )
