@@ -41,8 +41,8 @@ from contactsync.matching.stats import BlockingStats, Progress
 # With several processes, each worker owns one contiguous slice of the left side and one of the right side.
 # It prepares both slices itself (forked workers inherit the raw records, so nothing is sent to them), keeps
 # its right slice and that slice's key index for the whole run, and scores *every* left record against it.
-# Prepared left slices, which every worker needs, are exchanged once through the parent as opaque pickled
-# bytes together with each worker's right-side key counts (blocking needs the global counts). Prepared right
+# Each worker's right-side key counts, then its prepared left slice with those records' finding keys (chosen
+# by the global counts), are exchanged once each through the parent as opaque pickled bytes. Prepared right
 # records never cross a process boundary, and no worker reads the others' objects, so the copy-on-write
 # page copying of a shared prepared set does not happen. Only the kept pairs and their explanations travel
 # back to the parent, after which the workers end and free their memory while the parent decides.
@@ -52,17 +52,21 @@ def _bounds(n: int, parts: int, part: int) -> tuple[int, int]:
     return n * part // parts, n * (part + 1) // parts
 
 
-def _present(
+def _own_finding_keys(
     left_keys: Sequence[tuple[str, ...]], own: dict[str, int], others: Sequence[dict[str, int]]
 ) -> list[tuple[str, ...]]:
-    """Each left record's finding keys (`blocking.finding_keys`, by global counts) that this worker's slice
-    holds. `own`: the global count of each key the slice holds; `others`: the other slices' counts."""
+    """Each of this worker's left records' finding keys (`blocking.finding_keys`) by the global counts.
+    `own`: this slice's right-side counts; `others`: the other slices' counts."""
 
     def holders(k: str) -> int:
-        n = own.get(k)
-        return n if n is not None else sum(c.get(k, 0) for c in others)
+        return own.get(k, 0) + sum(c.get(k, 0) for c in others)
 
-    return [tuple(k for k in finding_keys(ks, holders) if k in own) for ks in left_keys]
+    return [tuple(finding_keys(ks, holders)) for ks in left_keys]
+
+
+def _receive(conn: Any, part: int, parts: int, own: Any) -> list[Any]:
+    """Every slice's unpickled message in part order, this worker's own `own` at its place."""
+    return [own if q == part else pickle.loads(conn.recv_bytes()) for q in range(parts)]
 
 
 def _work(
@@ -82,37 +86,34 @@ def _work(
     index = index_keys(own_right_keys, ra)
     del own_right_keys
     right_count = {k: len(v) for k, v in index.items()}
+    # First the right-side key counts go round, so that each worker chooses its own left records' finding keys
+    # by the global counts and passes on only those (two or three per record) rather than all their keys (a
+    # person has about two dozen): the other slices' full key lists were the largest part of a worker's memory.
     # Pickled before the tag is sent, so that a failure here reaches the parent as an error message rather
     # than in place of the bytes it expects next.
-    blob = pickle.dumps((own_left, own_left_keys, right_count), protocol=pickle.HIGHEST_PROTOCOL)
+    blob = pickle.dumps(right_count, protocol=pickle.HIGHEST_PROTOCOL)
+    conn.send(("counts",))
+    conn.send_bytes(blob)
+    del blob
+    others = [c for q, c in enumerate(_receive(conn, part, parts, None)) if q != part]
+    own_finding = _own_finding_keys(own_left_keys, right_count, others)
+    del own_left_keys
+    # Only keys this worker's slice holds matter from here on: no other key can give it a candidate.
+    for their_count in others:
+        for k, n in their_count.items():
+            if k in right_count:
+                right_count[k] += n
+    del others
+    blob = pickle.dumps((own_left, own_finding), protocol=pickle.HIGHEST_PROTOCOL)
     conn.send(("prepared",))
     conn.send_bytes(blob)
     del blob
     all_left: list[Prepared] = []
-    all_left_keys: list[tuple[str, ...]] = []
-    others: list[dict[str, int]] = []
-    for q in range(parts):
-        if q == part:
-            all_left.extend(own_left)
-            all_left_keys.extend(own_left_keys)
-            continue
-        their_left, their_keys, their_count = pickle.loads(conn.recv_bytes())
+    present: list[tuple[str, ...]] = []
+    for their_left, their_finding in _receive(conn, part, parts, (own_left, own_finding)):
         all_left.extend(their_left)
-        all_left_keys.extend(their_keys)
-        # Only keys this worker's slice holds matter here: no other key can give it a candidate.
-        for k, n in their_count.items():
-            if k in right_count:
-                right_count[k] += n
-        # Kept until the keys are chosen: a left record's choice depends on the global counts of all its keys,
-        # those no record of this worker's slice holds included.
-        others.append(their_count)
-        del their_left, their_keys, their_count
-    del own_left, own_left_keys
-
-    # One pass over every left record's keys chooses its finding keys by the global counts and keeps those
-    # this worker's slice holds (usually few); the bucket lookups then only look at those.
-    present = _present(all_left_keys, right_count, others)
-    del all_left_keys, others
+        present.extend(tuple(k for k in ks if k in right_count) for ks in their_finding)
+    del own_left, own_finding
     skip = common_keys(right_count)
     del right_count
     # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
@@ -222,9 +223,10 @@ class _Workers:
             scale = len(self.conns) if stage == "score" else 1
             self.progress(stage, self.done[stage] // scale, self.totals[stage] // scale)
 
-    def exchange(self) -> None:
-        """Pass each worker's prepared left slice and right key counts on to all the other workers."""
-        self.gather("prepared")
+    def exchange(self, tag: str) -> None:
+        """Pass each worker's `tag` message's bytes (its right key counts, then its prepared left slice and
+        those records' finding keys) on to all the other workers."""
+        self.gather(tag)
         blobs = [conn.recv_bytes() for conn in self.conns]
         for part, conn in enumerate(self.conns):
             for q, blob in enumerate(blobs):
@@ -253,12 +255,15 @@ def match_parallel(
     calibrate: bool = False,
 ) -> list[Decision]:
     """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
-    ("prepared",) followed by its pickled slice as raw bytes, receives the other slices; with `calibrate` it
+    ("counts",) followed by its right slice's pickled key counts as raw bytes, receives the other slices';
+    ("prepared",) followed by its pickled left slice and their finding keys, receives the other slices'; with
+    `calibrate` it
     sends ("patterns", its sample of candidate pairs, word counts) and receives the calibrated model; it sends
     ("scored", pairs, their explanations, pairs compared, keys skipped) and ends."""
     pool = _Workers(parts, left, right, model, calibrate, progress)
     try:
-        pool.exchange()
+        pool.exchange("counts")
+        pool.exchange("prepared")
         if calibrate:
             samples = []
             randoms: Counter[tuple[str, ...]] = Counter()
