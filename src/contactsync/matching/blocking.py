@@ -21,8 +21,13 @@ Kinds of key (the prefix before ':' names the kind):
 - ``ps:`` for a person's name, the phonetic key of each of the first two surname words with the given name's
   initial: a person who moved (or whose address is missing on one side) and whose given name has a typo in its
   first letters ("Adnre Steinmann", "G. Haase") keeps no other key,
-- ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
-  companies without tax id, email or phone: whose name is misspelt on one side still meet at their address.
+- ``sd:`` for a person's name, the first surname word and its single-letter deletions (symmetric deletion, as
+  ``n1:``), each with the given name's initial: a typo that changes the surname's phonetic key ("Wohmuth" for
+  "Wohlmuth", "Bloc" for "Bloch", "Fiscsher") still meets when the address is missing or changed on one side,
+- ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, ``st:`` the street's
+  phonetic key and the postcode's first three characters, for people and for companies without tax id, email or
+  phone: whose name is misspelt on one side still meet at their address, ``st:`` also when the house number is
+  missing or mistyped on one side.
 
 Words that say what a company does rather than who it is ("Consulting", "Bau", "Services"), and country
 words, are left out of the name pairs when the name has other words: in a large tenant they would join
@@ -38,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from itertools import combinations
 
-from contactsync.matching.normalise.persons import phonetic
+from contactsync.matching.normalise.persons import ocr_fold, phonetic
 from contactsync.matching.normalise.text import key_word
 from contactsync.matching.prepared import Prepared
 
@@ -47,18 +52,26 @@ from contactsync.matching.prepared import Prepared
 # count over the stored keys) and it does not depend on which remote contacts share a page, so the reconcile
 # task and `contactsync match` set aside exactly the same keys. It also bounds the candidates a key gives
 # each remote record, so pairs compared grow linearly with the remote side. The weak kinds (a name part cut to
-# three letters, a phonetic name part with a town, a phonetic surname with an initial) have blocks that grow
+# three letters, a phonetic name part with a town, a surname, phonetic or one letter off, with an initial, a
+# street within a postcode area) have blocks that grow
 # with the number of people per town or per surname; a block of more than a few app records on such a key is
 # mostly namesakes, and a true pair in it nearly always shares a stronger key too (BENCHMARKS.md, "Matching").
 # 20 keeps the strong kinds where the earlier limit of 400 pairs per block put them for a block of equal sides;
 # 4 for the weak kinds was measured on person sets at 10k and 100k (BENCHMARKS.md).
 HOLDER_LIMIT = 20
 WEAK_HOLDER_LIMIT = 4
-WEAK_KINDS = frozenset({"n2p", "n2s", "pc", "ps"})
+WEAK_KINDS = frozenset({"n2p", "n2s", "pc", "ps", "sd", "st"})
 # How many app-side records a remote record's keys may bring it, summed over its keys, most selective first
 # (see `finding_keys`). The holder limits bound each key; this bounds a record's candidates, which otherwise
-# grew with the tenant (2.3 per record at 10k people, 4.3 at 100k) because every key's block grows.
-CANDIDATE_BUDGET = 10
+# grew with the tenant (2.3 per record at 10k people, 4.3 at 100k) because every key's block grows. 8 rather
+# than 10 since the surname-deletion and street keys: with them, 10 let pairs compared grow 15.6-15.8 times
+# from 10k to 100k records, 8 grows them 14.4-15.0 times for at most 0.0002 of blocking recall (BENCHMARKS.md).
+CANDIDATE_BUDGET = 8
+# Kinds whose keys are one word's deletion neighbourhood: a record's keys of such a kind have nearly the same
+# holders (everyone spelt like it holds them all), so against the budget they count as one key, the largest;
+# counted one by one, a surname's nine keys used up the budget before an email or a name pair behind them.
+# ``n1:`` is not among them: counted once, it added 1-8% more company pairs for no true pair.
+NEIGHBOURHOOD_KINDS = frozenset({"sd"})
 
 _GENERIC_NATURAL = (
     "services service solutions consulting consultants consultancy management systems technologies "
@@ -87,6 +100,12 @@ def _anchors(tokens: tuple[str, ...]) -> list[str]:
     return sorted(set(specific), key=lambda t: (-len(t), t))[:3]
 
 
+def deletions(word: str) -> set[str]:
+    """The word and each of its single-letter deletions: two words one typo apart (a letter replaced, added,
+    dropped, or two neighbours swapped) share at least one of these."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
 def name_keys(tokens: tuple[str, ...]) -> set[str]:
     if not tokens:
         return set()
@@ -96,7 +115,7 @@ def name_keys(tokens: tuple[str, ...]) -> set[str]:
         word = anchors[0]
         keys.add("n1:" + word)
         if len(word) >= _MIN_DELETE:
-            keys.update("n1:" + word[:i] + word[i + 1 :] for i in range(len(word)))
+            keys.update("n1:" + w for w in deletions(word))
         return keys
     for x, y in combinations(anchors, 2):
         a, b = (x, y) if x < y else (y, x)
@@ -123,18 +142,27 @@ def _person_keys(p: Prepared, keys: set[str]) -> None:
     initial = person.given[0][0] if person.given else ""
     if initial:
         keys.update(f"ps:{phonetic(w)}|{initial}" for w in person.surname[:2] if len(w) > 1)
+        surname = ocr_fold(person.surname[0])
+        if len(surname) >= _MIN_DELETE:
+            keys.update(f"sd:{w}|{initial}" for w in deletions(surname))
 
 
 def _address_keys(p: Prepared, keys: set[str]) -> None:
     # Only for records a name typo could otherwise lose: people, and companies without any identifier (a
     # tax id, email or phone already gives the others a key that survives a misspelt name).
-    if not p.street_number or (p.person is None and (p.tax is not None or p.emails or p.phones)):
+    if p.person is None and (p.tax is not None or p.emails or p.phones):
+        return
+    street = phonetic(max(p.street.split(), key=len))[:5] if p.street else ""
+    if street and p.postal:
+        # The street within a postcode area, without the number: a number missing or mistyped on one side
+        # ("Höfigweg" against "Höfigweg 153a") loses the two keys below.
+        keys.add(f"st:{street}|{p.postal[:3]}")
+    if not p.street_number:
         return
     if p.postal:
         keys.add(f"a:{p.postal}|{p.street_number}")
-    if p.street:
-        word = max(p.street.split(), key=len)
-        keys.add(f"as:{phonetic(word)[:5]}|{p.street_number}")
+    if street:
+        keys.add(f"as:{street}|{p.street_number}")
 
 
 def prepared_keys(p: Prepared) -> set[str]:
@@ -151,7 +179,8 @@ def prepared_keys(p: Prepared) -> set[str]:
 
 
 def key_kind(key: str) -> str:
-    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p", "n2s", "pp", "pc", "ps", "a" or "as"."""
+    """The kind of a key: "t", "e", "d", "p", "n", "n1", "n2", "n2p", "n2s", "pp", "pc", "ps", "sd", "a", "as"
+    or "st"."""
     return key.partition(":")[0]
 
 
@@ -168,7 +197,8 @@ def common_keys(holders: Mapping[str, int]) -> set[str]:
 def finding_keys(keys: Iterable[str], holders: Callable[[str], int]) -> list[str]:
     """The keys a remote record finds its candidates by: its usable keys (held by someone, not `too_common`),
     the most selective first (fewest app-side holders, then by key), as long as their holders add up to at
-    most `CANDIDATE_BUDGET`; the most selective one always.
+    most `CANDIDATE_BUDGET` (the keys of one `NEIGHBOURHOOD_KINDS` kind adding only their largest count);
+    the most selective one always.
 
     A true pair nearly always shares one of the record's most selective keys (a tax id, an email, a rare name
     pair, a name at one postcode); the broad keys behind them add namesakes and neighbours. Like `too_common`,
@@ -179,9 +209,14 @@ def finding_keys(keys: Iterable[str], holders: Callable[[str], int]) -> list[str
     ranked = sorted((n, k) for k in keys if (n := holders(k)) > 0 and not too_common(k, n))
     chosen: list[str] = []
     total = 0
+    counted: dict[str, int] = {}  # per neighbourhood kind, the holders already counted
     for n, k in ranked:
-        if chosen and total + n > CANDIDATE_BUDGET:
+        kind = key_kind(k)
+        cost = max(0, n - counted.get(kind, 0)) if kind in NEIGHBOURHOOD_KINDS else n
+        if chosen and total + cost > CANDIDATE_BUDGET:
             break
         chosen.append(k)
-        total += n
+        total += cost
+        if kind in NEIGHBOURHOOD_KINDS:
+            counted[kind] = max(n, counted.get(kind, 0))
     return chosen

@@ -1,0 +1,71 @@
+"""Blocking keys that survive a typo in the surname or a missing house number (`sd:` and `st:` keys)."""
+
+from __future__ import annotations
+
+from contactsync.matching import MatchRecord, blocking_keys
+from contactsync.matching.blocking import deletions, key_kind
+
+
+def person(name: str, street: str | None = None, postal: str | None = None, city: str | None = None) -> MatchRecord:
+    return MatchRecord(id="x", name=name, street=street, postal_code=postal, city=city, country="DE")
+
+
+def kinds(keys: frozenset[str], kind: str) -> set[str]:
+    return {k for k in keys if key_kind(k) == kind}
+
+
+def test_deletions_are_the_word_and_each_one_letter_shorter_form() -> None:
+    assert deletions("bloch") == {"bloch", "loch", "boch", "blch", "bloh", "bloc"}
+    # A replaced letter, an added one and two swapped neighbours each leave one form in common.
+    assert deletions("wohlmuth") & deletions("wohmuth") == {"wohmuth"}
+    assert deletions("kurz") & deletions("kuez") == {"kuz"}
+    assert deletions("fischer") & deletions("ficsher") == {"fisher", "ficher"}
+
+
+def test_surname_deletion_keys_carry_the_given_initial() -> None:
+    keys = blocking_keys(person("Margaret Wohlmuth", "Aleksander-Ferstl-Platz 89", "3128", "Laa an der Thaya"))
+    assert kinds(keys, "sd") == {
+        "sd:wohlmuth|m",
+        "sd:ohlmuth|m",
+        "sd:whlmuth|m",
+        "sd:wolmuth|m",
+        "sd:wohmuth|m",
+        "sd:wohluth|m",
+        "sd:wohlmth|m",
+        "sd:wohlmuh|m",
+        "sd:wohlmut|m",
+    }
+    assert kinds(blocking_keys(person("Wohlmuth")), "sd") == set()  # no given name, no initial: no such key
+    assert kinds(blocking_keys(person("Margaret Ott")), "sd") == set()  # too short to cut
+
+
+def test_a_surname_typo_without_an_address_meets_by_the_surname_deletions() -> None:
+    # The typo changes the surname's phonetic key and one side has no address: no other key is shared.
+    home = person("Margaret Wohlmuth", "Aleksander-Ferstl-Platz 89", "3128", "Laa an der Thaya")
+    assert blocking_keys(person("M. Wohmuth")) & blocking_keys(home) == {"sd:wohmuth|m"}
+    assert blocking_keys(person("Bloc, Catherine")) & blocking_keys(person("Catherine Bloch")) >= {"sd:bloc|c"}
+    # Another initial is another person as far as this key goes.
+    assert not kinds(blocking_keys(person("P. Wohmuth")) & blocking_keys(home), "sd")
+    assert not kinds(blocking_keys(person("M. Wolfram")) & blocking_keys(home), "sd")
+
+
+def test_a_street_without_its_number_meets_by_the_street_and_postcode_area() -> None:
+    full = blocking_keys(person("Anka Wirth", "Höfigweg 153a", "17459", "Gadebusch"))
+    bare = blocking_keys(person("A. Wirzh", "Höfigweg", "17459", "Gadebusch"))
+    assert kinds(full, "st") == {"st:HFKWK|174"}
+    assert kinds(bare, "st") == {"st:HFKWK|174"}
+    assert not kinds(bare, "a") and not kinds(bare, "as")  # no number: the address keys alone would miss it
+    assert {"st:HFKWK|174"} <= full & bare
+    # The same street name in another postcode area (a namesake or a street of the same name elsewhere) does not
+    # share it.
+    elsewhere = blocking_keys(person("Anka Wirth", "Höfigweg 153a", "80331", "München"))
+    assert not kinds(elsewhere, "st") & full
+
+
+def test_companies_with_an_identifier_get_no_street_key() -> None:
+    plain = MatchRecord(id="c", name="Glaser GmbH", street="Höfigweg 3", postal_code="17459", country="DE")
+    taxed = MatchRecord(
+        id="c", name="Glaser GmbH", street="Höfigweg 3", postal_code="17459", country="DE", tax_number="DE136695976"
+    )
+    assert kinds(blocking_keys(plain), "st") == {"st:HFKWK|174"}
+    assert kinds(blocking_keys(taxed), "st") == set()
