@@ -49,15 +49,28 @@ def test_a_surname_typo_without_an_address_meets_by_the_surname_deletions() -> N
     assert not kinds(blocking_keys(person("M. Wolfram")) & blocking_keys(home), "sd")
 
 
-def test_a_street_without_its_number_meets_by_the_street_and_postcode_area() -> None:
+def test_a_hyphenated_or_second_given_name_is_not_taken_for_the_surname() -> None:
+    # "Anna-Luise Franke" is read as given name "anna" and surname words "luise franke"; the deletion keys are
+    # built on "franke", so "Anna-Luise Löwer" elsewhere does not share them.
+    franke = kinds(blocking_keys(person("Anna-Luise Franke")), "sd")
+    assert "sd:franke|a" in franke and not any(k.startswith("sd:luise") for k in franke)
+    assert not franke & kinds(blocking_keys(person("Anna-Luise Löwer Fotografie")), "sd")
+    assert "sd:hering|h" in kinds(blocking_keys(person("Hans Jörg Hering Friseur")), "sd")
+
+
+def test_a_street_without_its_number_meets_by_the_street_postcode_area_and_a_name_letter() -> None:
     full = blocking_keys(person("Anka Wirth", "Höfigweg 153a", "17459", "Gadebusch"))
     bare = blocking_keys(person("A. Wirzh", "Höfigweg", "17459", "Gadebusch"))
-    assert kinds(full, "st") == {"st:HFKWK|174"}
-    assert kinds(bare, "st") == {"st:HFKWK|174"}
+    assert kinds(full, "st") == {"st:HFKWK|174|a", "st:HFKWK|174|w"}
+    assert kinds(bare, "st") == {"st:HFKWK|174|a", "st:HFKWK|174|w"}
     assert not kinds(bare, "a") and not kinds(bare, "as")  # no number: the address keys alone would miss it
-    assert {"st:HFKWK|174"} <= full & bare
-    # The same street name in another postcode area (a namesake or a street of the same name elsewhere) does not
-    # share it.
+    # Whichever word each side takes for the surname, a letter of the name is in common.
+    assert blocking_keys(person("Junck", "Antje-Oestrovsky-Allee 21", "35201")) & blocking_keys(
+        person("Siglinde Adem Junck Fotografie", "Antje-Oestrovsky-Allee 12", "35201")
+    ) == {"st:OSTRF|352|j"}
+    # A neighbour in the same street whose name shares no first letter, and the same name in a street of the
+    # same name in another postcode area, share no street key.
+    assert not kinds(blocking_keys(person("Knud Lange", "Höfigweg 3", "17459", "Gadebusch")), "st") & full
     elsewhere = blocking_keys(person("Anka Wirth", "Höfigweg 153a", "80331", "München"))
     assert not kinds(elsewhere, "st") & full
 
@@ -67,5 +80,5 @@ def test_companies_with_an_identifier_get_no_street_key() -> None:
     taxed = MatchRecord(
         id="c", name="Glaser GmbH", street="Höfigweg 3", postal_code="17459", country="DE", tax_number="DE136695976"
     )
-    assert kinds(blocking_keys(plain), "st") == {"st:HFKWK|174"}
+    assert kinds(blocking_keys(plain), "st") == {"st:HFKWK|174|g"}
     assert kinds(blocking_keys(taxed), "st") == set()

@@ -24,10 +24,10 @@ Kinds of key (the prefix before ':' names the kind):
 - ``sd:`` for a person's name, the first surname word and its single-letter deletions (symmetric deletion, as
   ``n1:``), each with the given name's initial: a typo that changes the surname's phonetic key ("Wohmuth" for
   "Wohlmuth", "Bloc" for "Bloch", "Fiscsher") still meets when the address is missing or changed on one side,
-- ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, ``st:`` the street's
-  phonetic key and the postcode's first three characters, for people and for companies without tax id, email or
-  phone: whose name is misspelt on one side still meet at their address, ``st:`` also when the house number is
-  missing or mistyped on one side.
+- ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
+  companies without tax id, email or phone: whose name is misspelt on one side still meet at their address;
+  ``st:`` for the same records, the street's phonetic key, the postcode's first three characters and the first
+  letter of one of the name's first three words: also when the house number is missing or mistyped on one side.
 
 Words that say what a company does rather than who it is ("Consulting", "Bau", "Services"), and country
 words, are left out of the name pairs when the name has other words: in a large tenant they would join
@@ -43,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from itertools import combinations
 
-from contactsync.matching.normalise.persons import ocr_fold, phonetic
+from contactsync.matching.normalise.persons import given_names, ocr_fold, phonetic
 from contactsync.matching.normalise.text import key_word
 from contactsync.matching.prepared import Prepared
 
@@ -127,6 +127,13 @@ def name_keys(tokens: tuple[str, ...]) -> set[str]:
     return keys
 
 
+def _family_word(surname: tuple[str, ...]) -> str:
+    """The surname word for the deletion keys: the first of the first three that is not a known given name.
+    A hyphenated or second given name ("Anna-Luise Franke", "Hans Jörg Hering") is read as the surname's first
+    word, and its deletions joined namesakes of the given name ("Anna-Luise Löwer") instead of the surname."""
+    return next((w for w in surname[:3] if w not in given_names()), surname[0])
+
+
 def _person_keys(p: Prepared, keys: set[str]) -> None:
     person = p.person
     if person is None:
@@ -142,7 +149,7 @@ def _person_keys(p: Prepared, keys: set[str]) -> None:
     initial = person.given[0][0] if person.given else ""
     if initial:
         keys.update(f"ps:{phonetic(w)}|{initial}" for w in person.surname[:2] if len(w) > 1)
-        surname = ocr_fold(person.surname[0])
+        surname = ocr_fold(_family_word(person.surname))
         if len(surname) >= _MIN_DELETE:
             keys.update(f"sd:{w}|{initial}" for w in deletions(surname))
 
@@ -154,9 +161,11 @@ def _address_keys(p: Prepared, keys: set[str]) -> None:
         return
     street = phonetic(max(p.street.split(), key=len))[:5] if p.street else ""
     if street and p.postal:
-        # The street within a postcode area, without the number: a number missing or mistyped on one side
-        # ("Höfigweg" against "Höfigweg 153a") loses the two keys below.
-        keys.add(f"st:{street}|{p.postal[:3]}")
+        # The street within a postcode area and the first letter of one of the name's first three words,
+        # without the number: a number missing or mistyped on one side ("Höfigweg" against "Höfigweg 153a")
+        # loses the two keys below. Without a letter the key joined every neighbour in the street, whom scoring
+        # sends to review; one letter per word, because the two sides may not agree which word is the surname.
+        keys.update(f"st:{street}|{p.postal[:3]}|{ocr_fold(t)[0]}" for t in p.tokens[:3])
     if not p.street_number:
         return
     if p.postal:
