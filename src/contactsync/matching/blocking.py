@@ -21,9 +21,10 @@ Kinds of key (the prefix before ':' names the kind):
 - ``ps:`` for a person's name, the phonetic key of each of the first two surname words with the given name's
   initial: a person who moved (or whose address is missing on one side) and whose given name has a typo in its
   first letters ("Adnre Steinmann", "G. Haase") keeps no other key,
-- ``sd:`` for a person's name, the first surname word and its single-letter deletions (symmetric deletion, as
-  ``n1:``), each with the given name's initial: a typo that changes the surname's phonetic key ("Wohmuth" for
-  "Wohlmuth", "Bloc" for "Bloch", "Fiscsher") still meets when the address is missing or changed on one side,
+- ``sd:`` for a person's name, the first surname word that is not a known given name and its single-letter
+  deletions (symmetric deletion, as ``n1:``), each with the given name's initial: a typo that changes the
+  surname's phonetic key ("Wohmuth" for "Wohlmuth", "Bloc" for "Bloch", "Ficsher") still meets when the address
+  is missing or changed on one side,
 - ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
   companies without tax id, email or phone: whose name is misspelt on one side still meet at their address;
   ``st:`` for the same records, the street's phonetic key, the postcode's first three characters and the first
@@ -64,8 +65,8 @@ WEAK_KINDS = frozenset({"n2p", "n2s", "pc", "ps", "sd", "st"})
 # How many app-side records a remote record's keys may bring it, summed over its keys, most selective first
 # (see `finding_keys`). The holder limits bound each key; this bounds a record's candidates, which otherwise
 # grew with the tenant (2.3 per record at 10k people, 4.3 at 100k) because every key's block grows. 8 rather
-# than 10 since the surname-deletion and street keys: with them, 10 let pairs compared grow 15.6-15.8 times
-# from 10k to 100k records, 8 grows them 14.4-15.0 times for at most 0.0002 of blocking recall (BENCHMARKS.md).
+# than 10 since the surname-deletion and street keys: with them, 10 let pairs compared grow 15.6-16.0 times
+# from 10k to 100k records, 8 grows them 14.0-14.4 times for 0.0001 of blocking recall (BENCHMARKS.md).
 CANDIDATE_BUDGET = 8
 # Kinds whose keys are one word's deletion neighbourhood: a record's keys of such a kind have nearly the same
 # holders (everyone spelt like it holds them all), so against the budget they count as one key, the largest;
