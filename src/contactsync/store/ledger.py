@@ -28,7 +28,7 @@ from contactsync.models.base import utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.contacts import mirror_written, update_app_content, write_keys_many
+from contactsync.store.contacts import insert_rows, mirror_written, table_of, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write
@@ -83,8 +83,9 @@ class _Queue:
         """Insert what is queued (an entry whose key exists is left as it is); returns new entries per kind."""
         added: dict[str, int] = {}
         for start in range(0, len(self.rows), chunk):
-            stmt = pg_insert(WriteOp).values(self.rows[start : start + chunk]).on_conflict_do_nothing()
-            for kind in s.scalars(stmt.returning(WriteOp.kind)):
+            table = table_of(WriteOp)
+            stmt = pg_insert(table).on_conflict_do_nothing().returning(table.c.kind)
+            for (kind,) in insert_rows(s, stmt, self.rows[start : start + chunk]):
                 added[kind] = added.get(kind, 0) + 1
         self.rows.clear()
         return added
@@ -294,7 +295,8 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
     if links:
         # In app contact order, as reconcile inserts a page's links: two transactions cannot wait on each other.
         links.sort(key=lambda row: int(row["app_contact_id"]))
-        s.execute(pg_insert(Link).values(links).on_conflict_do_nothing())
+        link = table_of(Link)
+        insert_rows(s, pg_insert(link).on_conflict_do_nothing().returning(link.c.id), links)
 
 
 def _created_link(s: Session, op: WriteOp, remote: RemoteContact, adopted: bool) -> dict[str, Any]:
