@@ -51,11 +51,11 @@ from benchmarks.harness import (
     TenantData,
     Workers,
     benchmark_environment,
-    check_platforms,
     p95,
     print_result_on_servers,
     tenant_data,
 )
+from benchmarks.platform_check import check_platforms
 from contactsync import db
 from contactsync.cli.processes import spawn, stop
 from contactsync.models import AppContact, ContactKey, SyncRun

@@ -54,13 +54,12 @@ from benchmarks.harness import (
     TenantData,
     Workers,
     benchmark_environment,
-    check_platforms,
-    linked_pairs,
     p95,
     print_result_on_servers,
     seed_app_contacts,
     tenant_data,
 )
+from benchmarks.platform_check import check_platforms, linked_pairs
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.demo import APP_EDITED_AT

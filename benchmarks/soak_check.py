@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from benchmarks.harness import TenantData, disagreeing, duplicates, linked_pairs, read_platform, runs_by_status
+from benchmarks.harness import TenantData, runs_by_status
+from benchmarks.platform_check import disagreeing, duplicates, linked_pairs, read_platform
 from contactsync import db
 from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link
 

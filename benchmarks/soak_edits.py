@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.harness import linked_pairs
+from benchmarks.platform_check import linked_pairs
 from benchmarks.soak_check import Edit, Tally
 from contactsync import db
 from contactsync.contact import CanonicalContact

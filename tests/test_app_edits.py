@@ -18,7 +18,7 @@ from contactsync.contact import CanonicalContact, Phone
 from contactsync.models import Change, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.states import WriteState
 from contactsync.store.contacts import update_app_content, upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_into_ledger, record_updated
+from contactsync.store.ledger import plan_into_ledger, record_updated, reopen_failed
 from contactsync.store.write_states import move_write
 from tests.test_store import make_tenant
 from tests.test_write_safety import app_row, mirror, plan, platform
@@ -213,3 +213,47 @@ def test_a_change_sent_once_before_is_sent_again_when_it_is_due_again(env: dict[
     _app_edit(datetime.now(UTC) + timedelta(seconds=1), currency="USD")
     plan(conn_id)
     assert _open_updates() == [{"currency": "USD"}]
+
+
+def _refuse_open_update() -> None:
+    with db.session() as s:
+        op = s.scalar(select(WriteOp).where(WriteOp.kind == "update", WriteOp.status == WriteState.PENDING))
+        assert op is not None
+        move_write(op, WriteState.IN_FLIGHT)
+        move_write(op, WriteState.FAILED)
+        op.last_error = "400 currency not allowed"
+
+
+def _updates_by_status() -> list[tuple[str, dict[str, object]]]:
+    with db.session() as s:
+        ops = s.scalars(select(WriteOp).where(WriteOp.kind == "update").order_by(WriteOp.id))
+        return [(str(op.status), dict(op.payload["changes"])) for op in ops]
+
+
+def test_a_refused_update_is_sent_again_only_while_it_is_the_newest_change(env: dict[str, str]) -> None:
+    """Retrying refused writes must never put an older value back: a refused update the app has moved past is
+    cancelled, and the next plan sends the contact as it is now (the refused field included)."""
+    conn_id = _linked_pair()
+    _app_edit(datetime(2025, 2, 1, tzinfo=UTC), currency="CHF")
+    plan(conn_id)
+    _refuse_open_update()
+    with db.session() as s:  # nothing changed since: the same update goes again
+        assert reopen_failed(s, "t1") == (1, 0)
+    assert _updates_by_status() == [("pending", {"currency": "CHF"})]
+    _refuse_open_update()
+
+    _app_edit(datetime(2025, 3, 1, tzinfo=UTC), currency="SEK", emails=["neu@mb.de"])
+    with db.session() as s:
+        assert reopen_failed(s, "t1") == (0, 1)
+    assert _updates_by_status() == [("cancelled", {"currency": "CHF"})]
+    plan(conn_id)
+    assert _updates_by_status()[-1] == ("pending", {"currency": "SEK", "emails": ["neu@mb.de"]})
+
+    # A refused update behind which a later one was planned is cancelled even if the app is back where it was.
+    _refuse_open_update()
+    _app_edit(datetime(2025, 4, 1, tzinfo=UTC), currency="NOK")
+    plan(conn_id)
+    _app_edit(datetime(2025, 5, 1, tzinfo=UTC), currency="SEK")
+    with db.session() as s:
+        assert reopen_failed(s, "t1") == (0, 1)
+    assert [status for status, _changes in _updates_by_status()] == ["cancelled", "cancelled", "pending"]

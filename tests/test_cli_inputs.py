@@ -109,6 +109,10 @@ def test_tenant_ids_and_base_urls() -> None:
     for bad in ("", "-x", "a" * 65, "a/b", "ä", "a b"):
         with pytest.raises(InputError):
             check_tenant_id(bad)
+    for reserved in ("merge", "maesn"):  # the webhook receiver's provider-wide paths
+        with pytest.raises(InputError, match="reserved"):
+            check_tenant_id(reserved)
+    assert check_tenant_id("Merge") == "Merge"  # paths are case-sensitive: /webhooks/Merge is the tenant's
     assert check_base_url("http://127.0.0.1:8765/api")  # loopback never leaves the machine
     assert check_base_url("http://sandbox:8765", ConnectionOptions(allow_insecure_http=True))
     assert check_base_url("https://169.254.169.254/", ConnectionOptions(allow_link_local=True))

@@ -291,7 +291,7 @@ def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:
     with db.session() as s:
         assert [o.last_error for o in failed_ops(s, "t1")] == ["400 Duplicate Name Exists Error"]
         assert failed_ops(s, "other") == []
-        assert reopen_failed(s, "t1") == 1
+        assert reopen_failed(s, "t1") == (1, 0)
         assert failed_ops(s, "t1") == []
         op = s.scalar(select(WriteOp))
         assert op is not None and op.status == "uncertain"  # a reopened create looks before it sends

@@ -17,6 +17,10 @@ import httpx
 from contactsync.providers.options import ConnectionOptions
 
 TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# The webhook receiver's provider-wide paths (`/webhooks/merge`, `/webhooks/maesn`) sit beside the per-tenant
+# path `/webhooks/{tenant_id}`: a tenant of one of these ids would never receive its own webhooks, because the
+# provider-wide route answers first. So they cannot be tenant ids (tests/api keeps this list and the routes equal).
+RESERVED_TENANT_IDS = frozenset({"merge", "maesn"})
 # Cloud metadata services reachable by name or by an address outside 169.254/16 and fe80::/10.
 METADATA_HOSTS = frozenset(
     {"metadata.google.internal", "metadata.goog", "metadata", "instance-data", "instance-data.ec2.internal"}
@@ -33,6 +37,11 @@ def check_tenant_id(value: str) -> str:
         raise InputError(
             f"invalid tenant id {value[:80]!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter "
             "or digit"
+        )
+    if value in RESERVED_TENANT_IDS:
+        raise InputError(
+            f"tenant id {value!r} is reserved: /webhooks/{value} is the {value} provider-wide webhook path; "
+            "choose another id"
         )
     return value
 

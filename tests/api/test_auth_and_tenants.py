@@ -37,6 +37,21 @@ def test_missing_wrong_and_revoked_keys_are_401(server: str, admin: httpx.Client
         assert c.get("/v1/tenants").status_code == 401
 
 
+def test_webhook_path_names_are_not_tenant_ids(server: str, admin: httpx.Client) -> None:
+    from contactsync.api.app import create_app
+    from contactsync.validation import RESERVED_TENANT_IDS
+
+    paths = create_app().openapi()["paths"]
+    fixed = {path.removeprefix("/webhooks/") for path in paths if path.startswith("/webhooks/") and "{" not in path}
+    assert "/webhooks/{tenant_id}" in paths
+    assert fixed == RESERVED_TENANT_IDS  # every provider-wide webhook path is reserved, and nothing else
+    for reserved in sorted(fixed):
+        refused = admin.post("/v1/tenants", json={"id": reserved, "name": "Shadowed"})
+        assert refused.status_code == 422 and "reserved" in refused.text
+    with db.session() as s:
+        assert s.get(Tenant, "merge") is None and s.get(Tenant, "maesn") is None
+
+
 def test_tenant_lifecycle_and_secrets_never_returned(server: str, admin: httpx.Client) -> None:
     created = ok(admin.post("/v1/tenants", json={"id": "acme", "name": "Acme"}), 201)
     assert created["status"] == "unconnected" and created["connection"] is None

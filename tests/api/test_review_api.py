@@ -10,7 +10,7 @@ from sqlalchemy import select
 from contactsync import db
 from contactsync.api.sessions import issue_session, open_session
 from contactsync.contact import CanonicalContact
-from contactsync.models import Connection, Link, ReviewItem, WriteOp
+from contactsync.models import Connection, Link, ReviewItem, Tenant, WriteOp
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.tenants import upsert_tenant
 from tests.api.conftest import client, make_key, ok
@@ -94,6 +94,27 @@ def test_review_sessions_are_signed_expiring_and_scoped(server: str, api: httpx.
         assert foreign.status_code == 404
         expired = issue_session("t1", "anna", ttl_seconds=-1)
         assert browser.get("/review", params={"session": expired}).status_code == 401
+
+
+def test_review_sessions_can_be_revoked(server: str, api: httpx.Client) -> None:
+    items_for("t1")
+    first = ok(api.post("/v1/tenants/t1/review-sessions", json={"user": "anna"}), 201)["url"]
+    second = ok(api.post("/v1/tenants/t1/review-sessions", json={"user": "ben"}), 201)["url"]
+    token = first.split("session=")[1]
+    with httpx.Client(base_url=server) as browser:
+        assert browser.get(first.replace(server, "")).status_code == 200
+        assert api.delete("/v1/tenants/t1/review-sessions").status_code == 204
+        for url in (first, second):  # every session issued until the revocation, whoever holds it
+            refused = browser.get(url.replace(server, ""))
+            assert refused.status_code == 401 and "revoked" in refused.text
+        decision = browser.post("/review/api/items/1/decision", json={"action": "link"},
+                                headers={"X-Review-Session": token})  # fmt: skip
+        assert decision.status_code == 401
+        fresh = ok(api.post("/v1/tenants/t1/review-sessions", json={"user": "anna"}), 201)["url"]
+        assert browser.get(fresh.replace(server, "")).status_code == 200  # issued after it: works at once
+    with db.session() as s:
+        tenant = s.get(Tenant, "t1")
+        assert tenant is not None and tenant.review_sessions_revoked_at is not None
 
 
 def test_review_page_filters_and_pages_server_side(server: str, api: httpx.Client) -> None:

@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from contactsync import db
 from contactsync.api.review import BulkIn, BulkOut, DecisionIn, DecisionOut, apply_bulk, apply_decision, items_page
-from contactsync.api.sessions import ReviewSession, open_session
+from contactsync.api.sessions import ReviewSession, open_session, revoked
 from contactsync.models import Tenant
 from contactsync.store.decisions import Filters
 
@@ -30,9 +30,10 @@ def _session(token: str | None) -> ReviewSession:
     session = open_session(token or "")
     if session is not None:
         with db.session() as s:
-            if s.get(Tenant, session.tenant_id) is not None:
+            tenant = s.get(Tenant, session.tenant_id)
+            if tenant is not None and not revoked(session, tenant.review_sessions_revoked_at):
                 return session
-    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this review link is invalid or has expired")
+    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this review link is invalid, expired or revoked")
 
 
 def show(value: Any) -> str:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contactsync import db
 from contactsync.api.deps import Caller, TenantId, not_found
 from contactsync.api.sessions import issue_session
+from contactsync.models import Tenant
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
 from contactsync.states import ReviewStatus
@@ -152,3 +153,14 @@ def create_review_session(tenant_id: TenantId, body: SessionIn, request: Request
     token = issue_session(tenant_id, body.user, ttl)
     base = str(request.base_url).rstrip("/")
     return SessionOut(url=f"{base}/review?session={token}", expires_at=utcnow() + timedelta(seconds=ttl))
+
+
+@router.delete("/review-sessions", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_review_sessions(tenant_id: TenantId) -> None:
+    """Revoke every review-page session of this tenant issued until now (a leaked link, a person who left);
+    sessions issued afterwards work as usual."""
+    with db.session() as s:
+        tenant = s.get(Tenant, tenant_id, with_for_update=True)
+        if tenant is None:
+            raise not_found("tenant")
+        tenant.review_sessions_revoked_at = utcnow()

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator
 
 from contactsync.api.deps import TENANT_ID_PATTERN
 from contactsync.models import RUN_COUNTERS, Connection, SyncRun, Tenant
 from contactsync.providers.options import AnyDialectOptions
 from contactsync.states import TenantState
+from contactsync.validation import check_tenant_id
 
 Secret = SecretStr
 
@@ -25,6 +26,11 @@ class TenantIn(BaseModel):
     id: str = Field(pattern=TENANT_ID_PATTERN)
     name: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00]+$")
     sync_interval_seconds: int | None = Field(default=None, ge=60, le=7 * 86400)
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        return check_tenant_id(value)
 
 
 class TenantPatch(BaseModel):

@@ -2,13 +2,17 @@
 
 Fernet (already how credentials are sealed) gives an authenticated, timestamped token from the deployment's
 secret key, so nothing is stored server-side and a session cannot be forged, moved to another tenant, or used
-after its time-to-live.
+after its time-to-live. Revoking is the one piece of state: a tenant's `review_sessions_revoked_at` refuses every
+session issued up to that moment (the token carries its own issue time, finer than Fernet's whole seconds, so a
+session issued right after a revocation works).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -19,6 +23,7 @@ from contactsync.settings import get_settings
 class ReviewSession:
     tenant_id: str
     user: str
+    issued_at: float | None  # seconds since the epoch; None in tokens issued before sessions could be revoked
 
 
 def _fernet() -> MultiFernet:
@@ -28,7 +33,7 @@ def _fernet() -> MultiFernet:
 
 def issue_session(tenant_id: str, user: str, ttl_seconds: int | None = None) -> str:
     ttl = ttl_seconds or get_settings().review_session_seconds
-    blob = json.dumps({"t": tenant_id, "u": user, "ttl": ttl}).encode()
+    blob = json.dumps({"t": tenant_id, "u": user, "ttl": ttl, "iat": time.time()}).encode()
     return _fernet().encrypt(blob).decode()
 
 
@@ -41,6 +46,17 @@ def open_session(token: str) -> ReviewSession | None:
         data = json.loads(fernet.decrypt(token.encode()))
         # The token's own ttl, checked against the time Fernet sealed into it.
         fernet.decrypt(token.encode(), ttl=int(data["ttl"]))
-        return ReviewSession(tenant_id=str(data["t"]), user=str(data["u"]))
+        issued = data.get("iat")
+        return ReviewSession(
+            tenant_id=str(data["t"]), user=str(data["u"]), issued_at=float(issued) if issued is not None else None
+        )
     except (InvalidToken, ValueError, KeyError, TypeError):
         return None
+
+
+def revoked(session: ReviewSession, revoked_at: datetime | None) -> bool:
+    """Whether the tenant revoked its sessions after this one was issued (a token without an issue time is
+    revoked by any revocation)."""
+    if revoked_at is None:
+        return False
+    return session.issued_at is None or session.issued_at <= revoked_at.timestamp()

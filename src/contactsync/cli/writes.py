@@ -57,6 +57,7 @@ def writes_retry(tenant_id: str) -> None:
 
     with running_services():
         with db.session() as s:
-            count = reopen_failed(s, tenant_id)
-        run_id = trigger_sync(tenant_id, trigger="retry") if count else None
-    console.print(f"{count} writes reopened" + (f"; run {run_id} started" if run_id else ""))
+            done = reopen_failed(s, tenant_id)
+        run_id = trigger_sync(tenant_id, trigger="retry") if done.reopened or done.superseded else None
+    superseded = f", {done.superseded} superseded by newer changes (sent as they are now)" if done.superseded else ""
+    console.print(f"{done.reopened} writes reopened{superseded}" + (f"; run {run_id} started" if run_id else ""))

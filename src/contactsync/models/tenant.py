@@ -22,6 +22,9 @@ class Tenant(Base):
     # Set by a provider webhook; a run that started before it is followed at once by another one.
     sync_requested_at: Mapped[datetime | None]
     paused: Mapped[bool] = mapped_column(default=False)
+    # Review-page sessions issued at or before this moment are refused (signed tokens cannot be recalled one by
+    # one, so revoking is a line drawn per tenant: a leaked link, a person leaving the tenant's staff).
+    review_sessions_revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = created_at_column()
 
 

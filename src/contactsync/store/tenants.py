@@ -18,7 +18,7 @@ from contactsync.providers.pool import Leased
 from contactsync.providers.registry import DIALECTS, check_options, options_of
 from contactsync.settings import ConfigError, get_settings
 from contactsync.store.connections import reactivate
-from contactsync.validation import check_base_url
+from contactsync.validation import check_base_url, check_tenant_id
 
 
 def vault() -> Vault:
@@ -50,6 +50,7 @@ def upsert_tenant(
     tenant = s.get(Tenant, tenant_id)
     interval = sync_interval_seconds or get_settings().default_sync_interval_seconds
     if tenant is None:
+        check_tenant_id(tenant_id)
         tenant = Tenant(id=tenant_id, name=name, sync_interval_seconds=interval, next_sync_at=next_sync_at)
         s.add(tenant)
         s.flush()
