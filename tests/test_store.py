@@ -274,7 +274,7 @@ def test_review_link_and_reject(env: dict[str, str]) -> None:
 
 
 def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:
-    from contactsync.store.ledger import failed_ops, reopen_failed
+    from contactsync.store.refused_writes import failed_ops, reopen_failed
 
     conn_id = make_tenant()
     with db.session() as s:
