@@ -18,7 +18,8 @@ from contactsync.contact import CanonicalContact, Phone
 from contactsync.models import Change, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.states import WriteState
 from contactsync.store.contacts import update_app_content, upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_into_ledger, record_updated, reopen_failed
+from contactsync.store.ledger import plan_into_ledger, record_updated
+from contactsync.store.refused_writes import reopen_failed
 from contactsync.store.write_states import move_write
 from tests.test_store import make_tenant
 from tests.test_write_safety import app_row, mirror, plan, platform

@@ -83,6 +83,45 @@ def test_remote_upsert_compares_content(env: dict[str, str]) -> None:
         assert s.scalar(select(RemoteContact.remote_updated_at).where(RemoteContact.remote_id == "r2")) == later
 
 
+def test_reread_page_as_mirrored_is_only_read(env: dict[str, str]) -> None:
+    """A page whose contacts are all as mirrored (the first incremental run after a full sync re-reads every
+    contact that sync created) is one read: no row is written or even locked (xmin and xmax stay, as does
+    `last_seen_at`), and a row still waiting for a reconcile is counted. In a mixed page only the record that
+    differs is written, a later modification time included, and the ids come back in page order."""
+    conn_id = make_tenant()
+    stamp = datetime(2030, 1, 1, tzinfo=UTC)
+    page = [company(f"Firma {i} GmbH", remote_id=f"r{i}").model_copy(update={"modified_at": stamp}) for i in range(4)]
+    with db.session() as s:
+        ids, _ = upsert_remote_contacts(s, "t1", conn_id, page)
+        s.execute(RemoteContact.__table__.update().values(needs_reconcile=False))
+        s.execute(RemoteContact.__table__.update().where(RemoteContact.remote_id == "r3").values(needs_reconcile=True))
+    state = select(
+        RemoteContact.remote_id,
+        literal_column("remote_contacts.xmin::text"),
+        literal_column("remote_contacts.xmax::text"),
+        RemoteContact.last_seen_at,
+    )
+    with db.session() as s:
+        before = {r[0]: tuple(r[1:]) for r in s.execute(state)}
+    with db.session() as s:
+        again, pending = upsert_remote_contacts(s, "t1", conn_id, list(reversed(page)))
+    assert again == list(reversed(ids)) and pending == 1  # r3 still waits for its reconcile
+    with db.session() as s:
+        assert {r[0]: tuple(r[1:]) for r in s.execute(state)} == before
+    edited = page[1].model_copy(update={"emails": ("neu@example.org",)})
+    touched = page[2].model_copy(update={"modified_at": datetime(2030, 1, 2, tzinfo=UTC)})
+    with db.session() as s:
+        mixed, pending = upsert_remote_contacts(s, "t1", conn_id, [page[0], edited, touched])
+    assert mixed == ids[:3] and pending == 1  # the edit; a later modification time alone needs no reconcile
+    with db.session() as s:
+        after = {r[0]: tuple(r[1:]) for r in s.execute(state)}
+        assert after["r0"] == before["r0"] and after["r3"] == before["r3"]
+        assert after["r1"][0] != before["r1"][0] and after["r2"][0] != before["r2"][0]
+        row = s.scalar(select(RemoteContact).where(RemoteContact.remote_id == "r1"))
+        assert row is not None and row.data["emails"] == ["neu@example.org"] and row.needs_reconcile
+        assert s.scalar(select(RemoteContact.modified_at).where(RemoteContact.remote_id == "r2")) == touched.modified_at
+
+
 def test_one_active_run_per_tenant(env: dict[str, str]) -> None:
     make_tenant()
     with db.session() as s:
@@ -235,7 +274,7 @@ def test_review_link_and_reject(env: dict[str, str]) -> None:
 
 
 def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:
-    from contactsync.store.ledger import failed_ops, reopen_failed
+    from contactsync.store.refused_writes import failed_ops, reopen_failed
 
     conn_id = make_tenant()
     with db.session() as s:

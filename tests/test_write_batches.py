@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from contactsync import db
 from contactsync.models import Link, SyncRun, WriteOp
 from contactsync.tasks.schedule import trigger_sync
-from contactsync.tasks.write import write_batch
+from contactsync.tasks.write import whole_groups, write_batch
 from tests.conftest import Workers
 from tests.pipeline import (
     assert_each_app_contact_once,
@@ -31,8 +31,19 @@ from tests.pipeline import (
 )
 from tests.test_lost_creates import _platform, _tenant, _writing_run
 
-BATCH = 10
-GROUP = 4  # a batch of 10 is sent as groups of 4, 4 and 2
+BATCH = 12
+GROUP = 4  # a batch of 12 is sent as groups of 4, 4 and 4
+
+
+def test_a_batch_is_a_whole_number_of_groups() -> None:
+    """A batch of more than one group is cut to whole groups: a trailing group of one would be a transaction of
+    its own. One group or less stays as it is (a rate-limited batch is cut by its budget, not by this)."""
+    assert whole_groups(25, 8) == 24
+    assert whole_groups(10, 4) == 8
+    assert whole_groups(16, 8) == 16
+    assert whole_groups(5, 8) == 5
+    assert whole_groups(8, 8) == 8
+    assert whole_groups(7, 1) == 7
 
 
 def _ledger() -> list[tuple[int, str, int]]:

@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     lost_create_lookups: int = Field(default=2, ge=1, le=10, validation_alias="CONTACTSYNC_LOST_CREATE_LOOKUPS")
     # Ledger entries one write task sends, one after the other, within the tenant's rate-limit bucket. Bigger
     # batches cost fewer tasks and transactions per contact; smaller ones spread a run's writes over more
-    # worker processes. A rate-limited connection's batches are smaller still (see `tasks.write`).
+    # worker processes. A rate-limited connection's batches are smaller still, and a batch of more than one group
+    # is cut to a whole number of groups (see `tasks.write`).
     write_batch_size: int = Field(default=25, ge=1, le=500, validation_alias="CONTACTSYNC_WRITE_BATCH_SIZE")
     # Requests of a batch sent at once, each still taking its slot from the tenant's bucket. All of them are marked
     # `in_flight` together before any leaves, so this is also how many creates a killed worker leaves in doubt

@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 @writes.command("failed")
 def writes_failed(tenant_id: str, limit: Annotated[int, typer.Option()] = 50) -> None:
     """Writes the platform refused, with its reason."""
-    from contactsync.store.ledger import failed_ops
+    from contactsync.store.refused_writes import failed_ops
 
     with running_services():
         db.require_schema()
@@ -37,7 +37,7 @@ def writes_failed(tenant_id: str, limit: Annotated[int, typer.Option()] = 50) ->
 @writes.command("parked")
 def writes_parked(tenant_id: str, limit: Annotated[int, typer.Option()] = 100) -> None:
     """Creates whose answer was lost: each run looks for them; sent again only once proven absent."""
-    from contactsync.store.ledger import parked_ops
+    from contactsync.store.refused_writes import parked_ops
 
     with running_services():
         db.require_schema()
@@ -52,7 +52,7 @@ def writes_parked(tenant_id: str, limit: Annotated[int, typer.Option()] = 100) -
 @writes.command("retry")
 def writes_retry(tenant_id: str) -> None:
     """Send the refused writes again with the next run, which starts now."""
-    from contactsync.store.ledger import reopen_failed
+    from contactsync.store.refused_writes import reopen_failed
     from contactsync.tasks.schedule import trigger_sync
 
     with running_services():

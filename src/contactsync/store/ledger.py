@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +28,7 @@ from contactsync.models.base import utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.contacts import mirror_written, update_app_content, write_keys_many
+from contactsync.store.contacts import insert_rows, mirror_written, table_of, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write
@@ -83,8 +83,9 @@ class _Queue:
         """Insert what is queued (an entry whose key exists is left as it is); returns new entries per kind."""
         added: dict[str, int] = {}
         for start in range(0, len(self.rows), chunk):
-            stmt = pg_insert(WriteOp).values(self.rows[start : start + chunk]).on_conflict_do_nothing()
-            for kind in s.scalars(stmt.returning(WriteOp.kind)):
+            table = table_of(WriteOp)
+            stmt = pg_insert(table).on_conflict_do_nothing().returning(table.c.kind)
+            for (kind,) in insert_rows(s, stmt, self.rows[start : start + chunk]):
                 added[kind] = added.get(kind, 0) + 1
         self.rows.clear()
         return added
@@ -294,7 +295,8 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
     if links:
         # In app contact order, as reconcile inserts a page's links: two transactions cannot wait on each other.
         links.sort(key=lambda row: int(row["app_contact_id"]))
-        s.execute(pg_insert(Link).values(links).on_conflict_do_nothing())
+        link = table_of(Link)
+        insert_rows(s, pg_insert(link).on_conflict_do_nothing().returning(link.c.id), links)
 
 
 def _created_link(s: Session, op: WriteOp, remote: RemoteContact, adopted: bool) -> dict[str, Any]:
@@ -364,73 +366,3 @@ def _close(op: WriteOp, remote_id: str) -> None:
     move_write(op, WriteState.DONE)
     op.remote_id = remote_id
     op.last_error = None
-
-
-def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
-    return list(
-        s.scalars(
-            select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)
-            .order_by(WriteOp.id)
-            .limit(limit)
-        )
-    )
-
-
-def parked_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
-    """Creates whose answer was lost, waiting for their echo or for a walk that proves them absent."""
-    return list(
-        s.scalars(
-            select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.PARKED)
-            .order_by(WriteOp.id)
-            .limit(limit)
-        )
-    )
-
-
-class Reopened(NamedTuple):
-    reopened: int
-    superseded: int  # updates cancelled instead: the next plan sends the contact's current values
-
-
-def reopen_failed(s: Session, tenant_id: str) -> Reopened:
-    """Give writes the platform refused another chance (after a person fixed the data or the platform's
-    settings); the next run sends them again. A create is reopened as `uncertain`, so it looks before it sends.
-
-    An update is reopened only while it is still the newest word on its contact: once the app contact changed
-    after its plan, or a later update of the contact was planned, sending it would put an older value back on
-    the platform (possibly after the newer one). It is cancelled instead; its pair was never marked synced, so
-    the next plan sends what the app holds now, the refused fields included."""
-    ops = list(
-        s.scalars(
-            select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)
-            .order_by(WriteOp.id)
-        )
-    )
-    reopened = superseded = 0
-    for op in ops:
-        if op.kind == "update" and _superseded(s, op):
-            op.last_error = f"cancelled on retry: a newer change of the contact supersedes it ({op.last_error or ''})"[
-                :2000
-            ]
-            move_write(op, WriteState.CANCELLED)
-            superseded += 1
-            continue
-        move_write(op, WriteState.UNCERTAIN if op.kind == "create" else WriteState.PENDING)
-        reopened += 1
-    return Reopened(reopened, superseded)
-
-
-def _superseded(s: Session, op: WriteOp) -> bool:
-    later = s.scalar(
-        select(WriteOp.id)
-        .where(WriteOp.app_contact_id == op.app_contact_id, WriteOp.kind == "update", WriteOp.id > op.id)
-        .limit(1)
-    )
-    if later is not None:
-        return True
-    base = op.payload.get("base")
-    app = s.get(AppContact, op.app_contact_id)
-    return app is None or (isinstance(base, dict) and base.get("app_hash") != app.content_hash)

@@ -24,6 +24,7 @@ from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteC
 from contactsync.models.base import utcnow
 from contactsync.states import ReviewStatus, sql_in
 from contactsync.store import changes as feed
+from contactsync.store.contacts import insert_rows, table_of
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
 from contactsync.sync.planning import LinkBasis, same_valid_tax_id
@@ -186,9 +187,9 @@ def _insert_links(
                 "decided_by": "engine",
             }
         )
-    inserted = s.execute(
-        pg_insert(Link).values(rows).on_conflict_do_nothing().returning(Link.remote_contact_id, Link.app_contact_id)
-    ).all()
+    link = table_of(Link)
+    stmt = pg_insert(link).on_conflict_do_nothing().returning(link.c.remote_contact_id, link.c.app_contact_id)
+    inserted = insert_rows(s, stmt, rows)
     return {int(r): int(a) for r, a in inserted}
 
 
@@ -208,14 +209,14 @@ def _open_reviews(s: Session, tenant_id: str, items: dict[int, list[Decision]]) 
         }
         for remote_id, decisions in sorted(items.items())
     ]
-    stmt = pg_insert(ReviewItem).values(rows)
-    s.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[ReviewItem.remote_contact_id],
-            index_where=text(sql_in("status", [ReviewStatus.OPEN])),  # the partial index's own predicate: inferred
-            set_={"candidates": stmt.excluded.candidates},
-        )
+    table = table_of(ReviewItem)
+    stmt = pg_insert(table)
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[table.c.remote_contact_id],
+        index_where=text(sql_in("status", [ReviewStatus.OPEN])),  # the partial index's own predicate: inferred
+        set_={"candidates": stmt.excluded.candidates},
     )
+    insert_rows(s, upsert.returning(table.c.id), rows)
 
 
 def open_conflict_review(s: Session, tenant_id: str, link: Link, reason: str) -> bool:

@@ -125,10 +125,20 @@ def dispatch_writes(tenant_id: str, op_ids: Sequence[int], per_minute: int) -> N
     wait (the bucket empty) is not: the batch hands its entries back to the queue (`tasks.batch.hand_back`), so
     the tenants sharing a worker are not held up behind one whose bucket is empty.
     """
-    size = max(1, min(get_settings().write_batch_size, per_minute * BATCH_SECONDS // 60))
+    settings = get_settings()
+    size = max(
+        1, min(whole_groups(settings.write_batch_size, settings.write_concurrency), per_minute * BATCH_SECONDS // 60)
+    )
     ordered = sorted(op_ids)
     for start in range(0, len(ordered), size):
         enqueue(write_batch, tenant_id, ordered[start : start + size])
+
+
+def whole_groups(batch_size: int, width: int) -> int:
+    """A batch of more than one group is cut to a whole number of groups (25 entries at 8 a group: 24), so that
+    its last group is not a transaction of its own for an entry or two; every group costs one transaction and
+    about ten statements whatever its size."""
+    return batch_size - batch_size % width if batch_size > width else batch_size
 
 
 @bound_celery_task("contactsync.write_batch", **{**INFRA_RETRY, "max_retries": None})
@@ -253,9 +263,11 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
     broken: tuple[Exception, WriteOp] | None = None
     taken = _Taken()
     with db.session() as s:
-        _apply_all(s, b, outcomes)
+        # The entries to record and the candidates are read in one query (held in `rows` while the session works).
+        ids = [*candidates, *(o.op.id for o in outcomes)]
+        rows = {op.id: op for op in s.scalars(select(WriteOp).where(WriteOp.id.in_(ids)))}
+        _apply_all(s, b, outcomes, loaded=True)
         _keep_alive(s, b)
-        rows = {op.id: op for op in s.scalars(select(WriteOp).where(WriteOp.id.in_(candidates)))}
         for op_id in candidates:
             op = rows.get(op_id)
             if op is None or op.tenant_id != b.tenant_id or op.status not in ACTIVE_WRITE_STATES:
@@ -305,14 +317,16 @@ def _replays(b: Batch) -> bool:
     return b.provider is not None and b.provider.idempotency
 
 
-def _apply_all(s: Session, b: Batch, outcomes: list[Outcome]) -> None:
+def _apply_all(s: Session, b: Batch, outcomes: list[Outcome], loaded: bool = False) -> None:
     """Record outcomes together: their entries, app contacts and connection are read in one query each (and held
     here, as the session's identity map keeps only objects someone holds), the answers written in a few
-    statements for the whole group (`record_answers`), the changes feed numbered once at commit."""
+    statements for the whole group (`record_answers`), the changes feed numbered once at commit. `loaded`: the
+    caller has read (and holds) the entries already."""
     if not outcomes:
         return
     held: list[object] = [s.get(Connection, b.conn.id)] if b.conn is not None else []
-    held += s.scalars(select(WriteOp).where(WriteOp.id.in_([o.op.id for o in outcomes]))).all()
+    if not loaded:
+        held += s.scalars(select(WriteOp).where(WriteOp.id.in_([o.op.id for o in outcomes]))).all()
     app_ids = [o.op.app_contact_id for o in outcomes if o.contact is not None]
     if app_ids:
         held += s.scalars(select(AppContact).where(AppContact.id.in_(app_ids))).all()
