@@ -21,6 +21,11 @@ also weighs an exact name by how common it is on the app side (`Model.frequency_
 Street, postcode and town that all differ are one level, `MOVED`: a contact who moved (or another contact)
 changes all three at once, and counting them as three independent pieces of evidence put every person who
 moved, name for name the same, out of reach even of review.
+
+Two person names whose surnames agree and whose given names differ down to their initials (and those of
+their nicknames) are two people, not a typo: another member of the household shares the surname and the
+address, so such a pair is not even worth a review, whatever the address adds (`Scored.dropped`; the
+scoring loop drops it).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from rapidfuzz.distance import Indel
 from contactsync.matching.model import DEFAULT_MODEL, Model
 from contactsync.matching.namecompare import company_name_level, distinguishing_words, person_levels
 from contactsync.matching.normalise.names import legal_family
-from contactsync.matching.normalise.persons import PersonName
+from contactsync.matching.normalise.persons import PersonName, nickname_group
 from contactsync.matching.normalise.taxids import contradicts, same_id
 from contactsync.matching.prepared import Prepared
 
@@ -53,6 +58,28 @@ class Scored:
     cap: str
     levels: list[str]
     fields: dict[str, Any] | None = None
+    # Why the pair is not even worth a review, whatever its weight ("" if it may be; see `other_person`).
+    # The scoring loop drops such a pair.
+    dropped: str = ""
+
+
+NOT_REVIEWED_OTHER_PERSON = "given names with different initials: another person"
+
+
+def _initials(name: PersonName) -> set[str]:
+    """The first letters of the given names, of words that may be a middle name (surname words but the
+    last, as `person_levels` reads them) and of their nicknames ("B." may be Bill, that is William)."""
+    words = (*name.given[:3], *name.surname[:-1])
+    return {x[0] for g in words for x in (g, *nickname_group(g))}
+
+
+def other_person(a: PersonName, b: PersonName) -> bool:
+    """Whether both names have given names and no initial of one side's (or of their nicknames) is one of
+    the other's: "Leandra Furrer" and "Gian-Luca Furrer" at one address are two members of the household,
+    not a typo (a typo seldom hits the first letter) nor an initial or a nickname of one another."""
+    if not a.given or not b.given:
+        return False
+    return not (_initials(a) & _initials(b))
 
 
 def _ratio(x: str, y: str) -> float:
@@ -164,6 +191,7 @@ def compare(
             return Scored(bound, cap, levels)
     fields: dict[str, Any] | None = {} if explain else None
     extra = 0.0  # weight beyond the levels': distinguishing words, how common a name is
+    dropped = ""
     if a.tokens and b.tokens:
         pa, pb = a.person, b.person
         if pa is not None and pb is not None and (a.person_known or b.person_known):
@@ -171,10 +199,13 @@ def compare(
             levels += (surname, given)
             if model.name_u:
                 extra = _frequency(pa, pb, surname, given, model)
-            # Another given name at the same address and surname is another member of the household, and
-            # another surname may be a marriage: a person decides, whatever the address adds up to.
+            # Another given name at the same address and surname may be another member of the household (or
+            # a typo beyond the given-name levels), and another surname may be a marriage: a person decides,
+            # whatever the address adds up to. Given names without a common initial are another member.
             if (given == "given:different" or surname == "surname:different") and not cap:
                 cap = CAP_PERSON
+            if given == "given:different" and surname != "surname:different" and not crossed and other_person(pa, pb):
+                dropped = NOT_REVIEWED_OTHER_PERSON
             if fields is not None:
                 fields["name"] = {
                     "weight": round(w[surname] + w[given] + extra, 2),
@@ -220,7 +251,9 @@ def compare(
             total += w[level]
     if fields is not None:
         _explain_fields(a, b, model, levels, fields)
-    return Scored(total, cap, levels, fields)
+        if dropped:
+            fields["not_reviewed"] = dropped
+    return Scored(total, cap, levels, fields, dropped)
 
 
 def _explain_fields(a: Prepared, b: Prepared, model: Model, levels: list[str], fields: dict[str, Any]) -> None:

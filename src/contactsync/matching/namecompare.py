@@ -60,12 +60,15 @@ def company_name_level(a: Prepared, b: Prepared) -> tuple[str, float]:
 
 def _typo(x: str, y: str) -> bool:
     """One keystroke apart (a letter changed, dropped, added, or two swapped) in a word of four or more, or
-    the same once letter shapes a scanner confuses are read alike."""
+    the same once letter shapes a scanner confuses are read alike (also in a shorter word: "Arny" is Amy as
+    a scanner read it, not another name), or one keystroke apart after that."""
+    fx, fy = ocr_fold(x), ocr_fold(y)
+    if (fx != x or fy != y) and fx == fy:
+        return True
     if min(len(x), len(y)) < 4:
         return False
     if OSA.distance(x, y) <= 1:
         return True
-    fx, fy = ocr_fold(x), ocr_fold(y)
     return (fx != x or fy != y) and OSA.distance(fx, fy) <= 1
 
 

@@ -117,7 +117,8 @@ def score_rows(
     model: Model,
     right_offset: int = 0,
 ) -> tuple[list[Pair], int]:
-    """Score every left row in `rows` against the right records of its buckets; keep pairs worth a review.
+    """Score every left row in `rows` against the right records of its buckets; keep pairs worth a review
+    (weight at least the review threshold, and not `Scored.dropped`).
 
     Buckets hold right indices from `right_offset` on (`right[ri - right_offset]` is record `ri`); the kept
     pairs carry the indices as the buckets give them.
@@ -136,7 +137,7 @@ def score_rows(
         a = left[li]
         for ri in candidates:
             s = compare(a, right[ri - right_offset], model, floor)
-            if s.weight >= floor:
+            if s.weight >= floor and not s.dropped:
                 w = model.adjusted(s.levels, s.weight, s.cap)
                 if w >= floor:
                     kept.append((li, ri, w, s.cap))
