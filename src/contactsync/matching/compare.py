@@ -66,20 +66,27 @@ class Scored:
 NOT_REVIEWED_OTHER_PERSON = "given names with different initials: another person"
 
 
-def _initials(name: PersonName) -> set[str]:
-    """The first letters of the given names, of words that may be a middle name (surname words but the
-    last, as `person_levels` reads them) and of their nicknames ("B." may be Bill, that is William)."""
+def _initials(name: PersonName, nicknames: bool) -> set[str]:
+    """The first letters of the given names and of words that may be a middle name (surname words but the
+    last, as `person_levels` reads them); with `nicknames`, also of their nicknames ("B." may be Bill, that
+    is William)."""
     words = (*name.given[:3], *name.surname[:-1])
-    return {x[0] for g in words for x in (g, *nickname_group(g))}
+    if not nicknames:
+        return {w[0] for w in words}
+    return {x[0] for w in words for x in (w, *nickname_group(w))}
 
 
 def other_person(a: PersonName, b: PersonName) -> bool:
-    """Whether both names have given names and no initial of one side's (or of their nicknames) is one of
-    the other's: "Leandra Furrer" and "Gian-Luca Furrer" at one address are two members of the household,
-    not a typo (a typo seldom hits the first letter) nor an initial or a nickname of one another."""
+    """Whether both names have given names and no initial of one side's is one of the other's: "Leandra
+    Furrer" and "Hans Furrer" at one address are two members of the household, not a typo (a typo seldom hits
+    the first letter). Against a bare initial the other side's nicknames count too: "B. Beyer" may be Bill,
+    that is William Beyer. (Nicknames are not counted between full names: their groups are wide, "Anna"
+    holds "Hannah" and "Savannah", and two full names would seldom differ down to the initial.)"""
     if not a.given or not b.given:
         return False
-    return not (_initials(a) & _initials(b))
+    a_initial = any(len(w) == 1 for w in a.given)
+    b_initial = any(len(w) == 1 for w in b.given)
+    return not (_initials(a, b_initial) & _initials(b, a_initial))
 
 
 def _ratio(x: str, y: str) -> float:
