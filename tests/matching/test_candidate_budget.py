@@ -69,3 +69,17 @@ def test_a_surnames_deletion_keys_count_once_against_the_budget() -> None:
     # Other kinds still count each key: two name pairs of 3 holders each take 6 of the budget.
     names = {"n2:anna|keller": 3, "n2:keller|anne": 3, "e:a@b.de": 2, "p:+49301234567": 1}
     assert finding_keys(names, names.__getitem__) == ["p:+49301234567", "e:a@b.de", "n2:anna|keller"]
+
+
+def test_an_exact_identifier_is_used_whatever_the_budget() -> None:
+    """A switchboard number two other companies share ranks first; the company's own email, held by seven
+    namesakes' records, would not fit the budget behind it, and the app copy it alone finds would be created
+    again. Identifiers always find their holders; broader keys stay under the budget."""
+    holders = {"p:+442074960875": 2, "e:hello@cox.co.uk": 7, "t:GB123456789": 9, "d:cox.co.uk": 14, "n:cox": 5}
+    chosen = finding_keys(holders, holders.__getitem__)
+    assert chosen[0] == "p:+442074960875"  # the most selective key still comes first
+    assert {"e:hello@cox.co.uk", "t:GB123456789"} <= set(chosen)
+    assert "n:cox" in chosen  # 2 + 5 holders fit the budget
+    assert "d:cox.co.uk" not in chosen  # behind the identifiers the budget is spent: a broad key stays out
+    too_many = {"e:info@example.com": HOLDER_LIMIT + 1, "n:acme": 1}
+    assert finding_keys(too_many, too_many.__getitem__) == ["n:acme"]  # a too-common address stays aside

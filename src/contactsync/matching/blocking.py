@@ -73,6 +73,12 @@ CANDIDATE_BUDGET = 8
 # counted one by one, a surname's nine keys used up the budget before an email or a name pair behind them.
 # ``n1:`` is not among them: counted once, it added 1-8% more company pairs for no true pair.
 NEIGHBOURHOOD_KINDS = frozenset({"sd"})
+# Exact identifiers: a tax id or an email address that is usable (not `too_common`) always finds its holders,
+# outside the budget. They are the strongest evidence a pair can share, and their blocks are bounded by
+# `HOLDER_LIMIT` already; under the budget, a cheaper key ranked first (a switchboard number two other companies
+# share) pushed a 7-holder email out, and the same company's app copy, found by nothing else, was created again
+# on the platform (a 100,000-contact pipeline benchmark, BENCHMARKS.md).
+IDENTIFIER_KINDS = frozenset({"t", "e"})
 
 _GENERIC_NATURAL = (
     "services service solutions consulting consultants consultancy management systems technologies "
@@ -208,7 +214,7 @@ def finding_keys(keys: Iterable[str], holders: Callable[[str], int]) -> list[str
     """The keys a remote record finds its candidates by: its usable keys (held by someone, not `too_common`),
     the most selective first (fewest app-side holders, then by key), as long as their holders add up to at
     most `CANDIDATE_BUDGET` (the keys of one `NEIGHBOURHOOD_KINDS` kind adding only their largest count);
-    the most selective one always.
+    the most selective one always, and every usable exact identifier (`IDENTIFIER_KINDS`) besides.
 
     A true pair nearly always shares one of the record's most selective keys (a tax id, an email, a rare name
     pair, a name at one postcode); the broad keys behind them add namesakes and neighbours. Like `too_common`,
@@ -219,12 +225,14 @@ def finding_keys(keys: Iterable[str], holders: Callable[[str], int]) -> list[str
     ranked = sorted((n, k) for k in keys if (n := holders(k)) > 0 and not too_common(k, n))
     chosen: list[str] = []
     total = 0
+    full = False  # the budget is spent: only identifiers still come in
     counted: dict[str, int] = {}  # per neighbourhood kind, the holders already counted
     for n, k in ranked:
         kind = key_kind(k)
         cost = max(0, n - counted.get(kind, 0)) if kind in NEIGHBOURHOOD_KINDS else n
-        if chosen and total + cost > CANDIDATE_BUDGET:
-            break
+        if kind not in IDENTIFIER_KINDS and (full or (chosen and total + cost > CANDIDATE_BUDGET)):
+            full = True
+            continue
         chosen.append(k)
         total += cost
         if kind in NEIGHBOURHOOD_KINDS:
