@@ -13,27 +13,19 @@ from contactsync.states import WriteState
 from contactsync.store.write_states import move_write
 
 
+def _ops_in(s: Session, tenant_id: str, state: WriteState, limit: int) -> list[WriteOp]:
+    query = select(WriteOp).where(WriteOp.tenant_id == tenant_id, WriteOp.status == state)
+    return list(s.scalars(query.order_by(WriteOp.id).limit(limit)))
+
+
 def failed_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
-    return list(
-        s.scalars(
-            select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.FAILED)
-            .order_by(WriteOp.id)
-            .limit(limit)
-        )
-    )
+    """Writes the platform refused, kept for a person."""
+    return _ops_in(s, tenant_id, WriteState.FAILED, limit)
 
 
 def parked_ops(s: Session, tenant_id: str, limit: int = 100) -> list[WriteOp]:
     """Creates whose answer was lost, waiting for their echo or for a walk that proves them absent."""
-    return list(
-        s.scalars(
-            select(WriteOp)
-            .where(WriteOp.tenant_id == tenant_id, WriteOp.status == WriteState.PARKED)
-            .order_by(WriteOp.id)
-            .limit(limit)
-        )
-    )
+    return _ops_in(s, tenant_id, WriteState.PARKED, limit)
 
 
 class Reopened(NamedTuple):
