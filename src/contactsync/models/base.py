@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, MetaData, String, func
+from sqlalchemy import JSON, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -41,3 +41,8 @@ class TenantScoped:
 
 def created_at_column() -> Mapped[datetime]:
     return mapped_column(server_default=func.now(), default=utcnow)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for statements that go through Core without ORM bookkeeping per row."""
+    return cast(Table, model.__table__)

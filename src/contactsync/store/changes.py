@@ -23,13 +23,14 @@ inside the caller's transaction, so a change is in the feed exactly when what it
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, event, insert, or_, select
+from sqlalchemy import event, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
+from contactsync.models.base import table_of
 from contactsync.states import ContactStatus
 
 FIELDS_CHANGED = "fields_changed"
@@ -112,7 +113,7 @@ def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
     first = last - len(items) + 1
     # On the table, with RETURNING: one multi-row INSERT from a cached compilation (see `store.contacts.insert_rows`)
     # instead of the ORM's bulk path and one statement per change.
-    table = cast(Table, Change.__table__)
+    table = table_of(Change)
     s.execute(
         insert(table).returning(table.c.seq),
         [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Integer, Table, delete, func, insert, or_, select
+from sqlalchemy import Integer, delete, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -15,7 +15,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
-from contactsync.models.base import Base, utcnow
+from contactsync.models.base import table_of, utcnow
 from contactsync.store import changes as feed
 from contactsync.sync.planning import digests, field_digest
 
@@ -41,11 +41,6 @@ def write_keys_many(
     ]
     if rows:
         insert_rows(s, insert(table_of(ContactKey)).returning(table_of(ContactKey).c.app_contact_id), rows)
-
-
-def table_of(model: type[Base]) -> Table:
-    """A mapped class's table, for statements that go through Core without ORM bookkeeping per row."""
-    return cast(Table, model.__table__)
 
 
 def insert_rows(s: Session, stmt: Any, rows: Sequence[dict[str, Any]]) -> list[Any]:

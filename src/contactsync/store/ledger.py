@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
-from contactsync.models.base import utcnow
+from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.contacts import insert_rows, mirror_written, table_of, update_app_content, write_keys_many
+from contactsync.store.contacts import insert_rows, mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write

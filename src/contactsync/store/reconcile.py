@@ -21,10 +21,10 @@ from contactsync.matching import Decision, blocking_keys, match_candidates
 from contactsync.matching.blocking import HOLDER_LIMIT, WEAK_HOLDER_LIMIT, common_keys
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteContact, ReviewItem
-from contactsync.models.base import utcnow
+from contactsync.models.base import table_of, utcnow
 from contactsync.states import ReviewStatus, sql_in
 from contactsync.store import changes as feed
-from contactsync.store.contacts import insert_rows, table_of
+from contactsync.store.contacts import insert_rows
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
 from contactsync.sync.planning import LinkBasis, same_valid_tax_id
