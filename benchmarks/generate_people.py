@@ -7,7 +7,9 @@ A small business's books hold many contacts that are people, not companies, and 
 email address, a phone number or a tax id: a name and a postal address is all there is, typed by hand or
 read from a scanned invoice. Each left copy of a person disagrees with its right copy the way such rows do:
 
-- names: keyboard typos (a neighbouring key, a letter dropped, doubled or swapped), OCR confusions (rn/m,
+- names: double given names, hyphenated ("Anna-Luise", "Jean-Pierre") or written apart ("Mary Ann"), with
+  the hyphen dropped or added, the second name dropped, or both cut to initials ("J.-P.") on one side;
+  keyboard typos (a neighbouring key, a letter dropped, doubled or swapped), OCR confusions (rn/m,
   cl/d, l/i, e/c, u/v), transliteration (ü / ue / u), a nickname (Bill / William, Hans / Johannes), the given
   name cut to an initial or missing, a middle name added or dropped, "Surname, Given" or "Surname Given"
   order, a trade word or owner prefix for sole traders ("Hans Müller Elektro", "Inh. Hans Müller") on one
@@ -51,6 +53,14 @@ TRADES = {
     "US": ["Photography", "Handyman Services", "Consulting", "Web Design", "Landscaping"],
     "FR": ["Plomberie", "Photographie", "Traduction", "Coiffure"],
     "NL": ["Schilderwerken", "Fotografie", "Vertalingen", "Klussenbedrijf"],
+}  # fmt: skip
+# Double given names where Faker's locales have none: French ones hyphenated, English ones written apart
+# (German Faker locales already hold hyphenated ones, "Anna-Luise", "Hans-Jürgen").
+DOUBLE_GIVEN = {
+    "FR": ["Jean-Pierre", "Jean-Luc", "Jean-Claude", "Jean-Marc", "Marie-Claire", "Marie-Christine", "Anne-Sophie",
+           "Pierre-Yves", "Marie-Hélène", "Jean-François", "Anne-Laure", "Marie-Thérèse"],
+    "GB": ["Mary Ann", "Sarah Jane", "Anna Marie", "John Paul", "Mary Kate", "Lucy Ann"],
+    "US": ["Mary Ann", "Mary Beth", "Billy Joe", "Jo Ann", "Lee Ann", "John Paul", "Anna Mae"],
 }  # fmt: skip
 OWNER_PREFIX = {"DE": "Inh.", "AT": "Inh.", "CH": "Inh.", "GB": "t/a", "US": "dba", "FR": "M.", "NL": "Eigenaar"}
 STREET_TYPES = [("straße", "str."), ("strasse", "str."), ("Straße", "Str."), ("Street", "St"), ("Road", "Rd"),
@@ -141,6 +151,9 @@ def transliterate(text: str) -> str:
 class PeopleGenerator:
     def __init__(self, seed: int, config: PeopleConfig) -> None:
         self.rng = random.Random(seed)
+        # Double given names draw from their own stream, so that the rest of a seed's set stays as it was
+        # before they were added.
+        self.double_rng = random.Random(seed * 7919 + 17)
         self.cfg = config
         self.fakers = {cc: Faker(loc) for cc, loc in LOCALES.items()}
         for i, f in enumerate(self.fakers.values()):
@@ -151,6 +164,8 @@ class PeopleGenerator:
         cc = cc or rng.choices(list(COUNTRY_WEIGHTS), list(COUNTRY_WEIGHTS.values()))[0]
         f = self.fakers[cc]
         given = rng.choice(list(NICKNAMES)) if rng.random() < 0.08 else f.first_name()
+        if cc in DOUBLE_GIVEN and self.double_rng.random() < 0.08:
+            given = self.double_rng.choice(DOUBLE_GIVEN[cc])
         surname = f.last_name()
         if cc in ("DE", "AT", "CH") and rng.random() < 0.05:
             surname = f"{surname}-{f.last_name()}"
@@ -174,6 +189,22 @@ class PeopleGenerator:
             word = ocr_typo(rng, word)
         return word
 
+    def _double_noise(self, given: str) -> str:
+        """A double given name as another writer has it: hyphen dropped or added, second name dropped, initials."""
+        parts = given.replace("-", " ").split()
+        if len(parts) < 2:
+            return given
+        rng = self.double_rng
+        roll = rng.random()
+        hyphen = "-" in given
+        if roll < 0.2:  # "Anna-Luise" / "Anna Luise"
+            return " ".join(parts) if hyphen else "-".join(parts)
+        if roll < 0.3:
+            return parts[0]
+        if roll < 0.38:
+            return ("-" if hyphen else " ").join(x[0] + "." for x in parts)
+        return given
+
     def name(self, p: Person, noisy: bool) -> str:
         rng, cfg = self.rng, self.cfg
         given, middle, surname, trade = p.given, p.middle, p.surname, p.trade
@@ -182,6 +213,7 @@ class PeopleGenerator:
             return f"{full} {trade}" if trade else full
         if rng.random() < cfg.nickname and given in NICKNAMES:
             given = rng.choice(NICKNAMES[given])
+        given = self._double_noise(given)
         given = self._word_noise(given)
         surname = self._word_noise(surname)
         if rng.random() < 0.1:
