@@ -64,10 +64,11 @@ def test_a_street_without_its_number_meets_by_the_street_postcode_area_and_a_nam
     assert kinds(full, "st") == {"st:HFKWK|174|a", "st:HFKWK|174|w"}
     assert kinds(bare, "st") == {"st:HFKWK|174|a", "st:HFKWK|174|w"}
     assert not kinds(bare, "a") and not kinds(bare, "as")  # no number: the address keys alone would miss it
-    # Whichever word each side takes for the surname, a letter of the name is in common.
+    # Whichever word each side takes for the surname, a letter of the name is in common (and the family word,
+    # Junck behind the second given name Adem, meets by its phonetic key in the postcode area).
     assert blocking_keys(person("Junck", "Antje-Oestrovsky-Allee 21", "35201")) & blocking_keys(
         person("Siglinde Adem Junck Fotografie", "Antje-Oestrovsky-Allee 12", "35201")
-    ) == {"st:OSTRF|352|j"}
+    ) == {"st:OSTRF|352|j", "pp:JNK|352"}
     # A neighbour in the same street whose name shares no first letter, and the same name in a street of the
     # same name in another postcode area, share no street key.
     assert not kinds(blocking_keys(person("Knud Lange", "Höfigweg 3", "17459", "Gadebusch")), "st") & full

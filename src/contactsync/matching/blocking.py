@@ -16,15 +16,16 @@ Kinds of key (the prefix before ':' names the kind):
 - ``n1:`` for one-word names, the word and its single-letter deletions (symmetric deletion: one typo on
   either side still meets),
 - ``pp:``/``pc:`` for a person's name (see `normalise.persons`): the phonetic key (Metaphone) of the surname
-  and of the first given name, each with the postcode's first three characters or with the town's phonetic
-  key, so that a typo in one name part, the postcode or the town still leaves a key in common,
+  (its first word and its family word) and of the first given name, each with the postcode's first three
+  characters or with the town's phonetic key, so that a typo in one name part, the postcode or the town
+  still leaves a key in common,
 - ``ps:`` for a person's name, the phonetic key of each of the first two surname words with the given name's
   initial: a person who moved (or whose address is missing on one side) and whose given name has a typo in its
   first letters ("Adnre Steinmann", "G. Haase") keeps no other key,
-- ``sd:`` for a person's name, the first surname word that is not a known given name and its single-letter
-  deletions (symmetric deletion, as ``n1:``), each with the given name's initial: a typo that changes the
-  surname's phonetic key ("Wohmuth" for "Wohlmuth", "Bloc" for "Bloch", "Ficsher") still meets when the address
-  is missing or changed on one side,
+- ``sd:`` for a person's name, the family word (the first surname word that is not a known given name, see
+  `normalise.persons.family_word`) and its single-letter deletions (symmetric deletion, as ``n1:``), each
+  with the given name's initial: a typo that changes the surname's phonetic key ("Wohmuth" for "Wohlmuth",
+  "Bloc" for "Bloch", "Ficsher") still meets when the address is missing or changed on one side,
 - ``a:`` postcode and house number, ``as:`` the street's phonetic key and house number, for people and for
   companies without tax id, email or phone: whose name is misspelt on one side still meet at their address;
   ``st:`` for the same records, the street's phonetic key, the postcode's first three characters and the first
@@ -44,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from itertools import combinations
 
-from contactsync.matching.normalise.persons import given_names, ocr_fold, phonetic
+from contactsync.matching.normalise.persons import family_word, ocr_fold, phonetic
 from contactsync.matching.normalise.text import key_word
 from contactsync.matching.prepared import Prepared
 
@@ -134,18 +135,14 @@ def name_keys(tokens: tuple[str, ...]) -> set[str]:
     return keys
 
 
-def _family_word(surname: tuple[str, ...]) -> str:
-    """The surname word for the deletion keys: the first of the first three that is not a known given name.
-    A hyphenated or second given name ("Anna-Luise Franke", "Hans Jörg Hering") is read as the surname's first
-    word, and its deletions joined namesakes of the given name ("Anna-Luise Löwer") instead of the surname."""
-    return next((w for w in surname[:3] if w not in given_names()), surname[0])
-
-
 def _person_keys(p: Prepared, keys: set[str]) -> None:
     person = p.person
     if person is None:
         return
-    words = [w for w in (person.surname[0], *person.given[:1]) if len(w) > 1]
+    family = family_word(person.surname)
+    # The first surname word and the family word: "Jean Pierre Martin" may be Jean Pierre of the Martin family
+    # or, rarely, John Thomas the plumber; both readings keep a key.
+    words = [w for w in dict.fromkeys((person.surname[0], family, *person.given[:1])) if len(w) > 1]
     town = phonetic(p.city.split()[0])[:4] if p.city else ""
     for w in words:
         code = phonetic(w)
@@ -156,7 +153,7 @@ def _person_keys(p: Prepared, keys: set[str]) -> None:
     initial = person.given[0][0] if person.given else ""
     if initial:
         keys.update(f"ps:{phonetic(w)}|{initial}" for w in person.surname[:2] if len(w) > 1)
-        surname = ocr_fold(_family_word(person.surname))
+        surname = ocr_fold(family)
         if len(surname) >= _MIN_DELETE:
             keys.update(f"sd:{w}|{initial}" for w in deletions(surname))
 

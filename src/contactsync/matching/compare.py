@@ -36,7 +36,7 @@ from typing import Any
 from rapidfuzz.distance import Indel
 
 from contactsync.matching.model import DEFAULT_MODEL, Model
-from contactsync.matching.namecompare import company_name_level, distinguishing_words, person_levels
+from contactsync.matching.namecompare import company_name_level, distinguishing_words, family_first, person_levels
 from contactsync.matching.normalise.names import legal_family
 from contactsync.matching.normalise.persons import PersonName, nickname_group
 from contactsync.matching.normalise.taxids import contradicts, same_id
@@ -167,7 +167,7 @@ def _frequency(pa: PersonName, pb: PersonName, surname: str, given: str, model: 
     bits = 0.0
     taken = ""
     if surname == "surname:exact":
-        taken = next((x for x in (*pa.surname[:2], *pa.given[:1]) if x in theirs), "")
+        taken = next((x for x in (*family_first(pa.surname)[:2], *pa.given[:1]) if x in theirs), "")
         if taken:
             bits += model.frequency_bits(surname, taken)
     if given == "given:exact":

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 from contactsync.matching.model import Model
-from contactsync.matching.normalise.persons import PersonName, nickname_group, ocr_fold, phonetic
+from contactsync.matching.normalise.persons import PersonName, family_word, nickname_group, ocr_fold, phonetic
 from contactsync.matching.normalise.text import fold, key_word
 from contactsync.matching.prepared import Prepared
 
@@ -91,9 +91,21 @@ def _surname_pair(x: str, y: str) -> str:
 _SURNAME_RANK = ("surname:exact", "surname:close", "surname:near", "surname:different")
 
 
+def family_first(surname: tuple[str, ...]) -> tuple[str, ...]:
+    """The surname words with the family word (`family_word`) first: a second given name read as a surname
+    word ("Jean Pierre Martin" / "Jean Pierre Dupont") must not make two surnames agree."""
+    if len(surname) < 2:
+        return surname
+    family = family_word(surname)
+    if family == surname[0]:
+        return surname
+    return (family, *(w for w in surname if w != family))
+
+
 def _surname_level(xs: tuple[str, ...], ys: tuple[str, ...]) -> str:
-    """Each side's first surname word against the other's first two (a middle name, a double surname or a
-    trade word may stand beside it), so that trade words alone ("Elektro") never make surnames agree."""
+    """Each side's first surname word (the family word, see `family_first`) against the other's first three
+    (a middle name, a double surname or a trade word may stand beside it), so that trade words alone
+    ("Elektro") never make surnames agree."""
     best = len(_SURNAME_RANK) - 1
     for first, others in ((xs[0], ys[:3]), (ys[0], xs[:3])):
         for o in others:
@@ -139,7 +151,10 @@ def person_levels(a: PersonName, b: PersonName, model: Model) -> tuple[str, str,
     # as given names too.
     middle_a = tuple(x for x in a.surname[:-1] if x not in b.surname)
     middle_b = tuple(y for y in b.surname[:-1] if y not in a.surname)
-    straight = (_surname_level(a.surname, b.surname), _given_level(a.given + middle_a, b.given + middle_b))
+    straight = (
+        _surname_level(family_first(a.surname), family_first(b.surname)),
+        _given_level(a.given + middle_a, b.given + middle_b),
+    )
     best = straight
     best_w = w[straight[0]] + w[straight[1]]
     if a.given and b.given:

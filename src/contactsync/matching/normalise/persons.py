@@ -12,6 +12,12 @@ maintained word lists, and a name missing from them only means the record is com
 Given names and surname are split by that list: the known given names (and initials) at the start or, for
 "Surname Given", at the end are the given names; the other words are the surname and, for sole traders, a
 trade ("Müller Elektro"), which the comparison treats as optional.
+
+A hyphenated given name ("Anna-Luise", "Jean-Pierre", "A.-L.") is one given name of several words: its parts
+are all given names. Two given names written apart ("Jean Pierre Martin", "Mary Ann Smith") cannot be told
+from a given name and a surname that is also a given name followed by a trade ("John Thomas Plumbing"), so
+the second word stays among the surname words, and comparisons and keys read the surname by its family word
+(`family_word`): the first surname word that is not a known given name.
 """
 
 from __future__ import annotations
@@ -145,6 +151,40 @@ def _is_given(word: str) -> bool:
     return len(word) == 1 or word in given_names()
 
 
+_HYPHENATED = re.compile(r"[^\W\d_]+\.?(?:\s*-\s*[^\W\d_]+\.?)+")
+
+
+def _compounds(raw: str) -> list[tuple[str, ...]]:
+    """The hyphenated groups of `raw` whose parts are all given names or initials ("Anna-Luise", "A.-L."), as
+    comparison-form words. A hyphenated surname ("Müller-Lüdenscheid") is not one: its parts are not all
+    given names."""
+    out = []
+    for m in _HYPHENATED.finditer(fold(raw)):
+        parts = tuple(t for part in m.group().split("-") for t in tokens_of(part))
+        if len(parts) >= 2 and all(_is_given(t) for t in parts):
+            out.append(parts)
+    return out
+
+
+def _compound_at(words: Sequence[str], i: int, compounds: list[tuple[str, ...]]) -> int:
+    """The length of the hyphenated given name that starts at `words[i]` (1 if none)."""
+    for c in compounds:
+        if tuple(words[i : i + len(c)]) == c:
+            return len(c)
+    return 1
+
+
+def family_word(surname: tuple[str, ...]) -> str:
+    """The word of `surname` that names the family: the first of the first three that is not a known given
+    name (nor an initial), else the last of them. A second given name ("Jean Pierre Martin", "Mary Ann
+    Smith") stands first among the surname words, and read as the surname it makes namesakes of the given
+    name ("Jean Pierre Dupont") agree; many surnames are given names too ("Smith", "Thomas"), hence the last
+    word when all are. A trade word that follows a surname that is also a given name ("John Thomas Plumbing")
+    is taken instead; comparisons therefore still look at the other surname words."""
+    head = surname[:3]
+    return next((w for w in head if len(w) > 1 and w not in given_names()), head[-1])
+
+
 @lru_cache(maxsize=PER_COMPANY_CACHE)
 def parse_person(raw: str) -> PersonName | None:
     """The person's name parts, or None when the name reads as a company's."""
@@ -168,15 +208,23 @@ def parse_person(raw: str) -> PersonName | None:
     if owner and not _is_given(words[0]) and not _is_given(words[-1]):
         # "Tischlerei Inh. Hirsch": the owner's surname and the trade; the given name is missing.
         return PersonName((), tuple(words))
-    # Only the first word is taken as the given name: many surnames are given names too ("Keith Riley",
-    # "Catherine Reinhardt"), so a middle name stays among the surname words and the comparison looks at
-    # the first two of them.
+    compounds = _compounds(raw) if "-" in raw else []
+    # Only the first word (or hyphenated given name) is taken as the given name: many surnames are given
+    # names too ("Keith Riley", "Catherine Reinhardt"), so a middle name stays among the surname words and
+    # the comparison looks at the first two of them.
     if _is_given(words[0]):
-        return PersonName((words[0],), tuple(words[1:]))
+        n = _compound_at(words, 0, compounds)
+        if n < len(words):
+            return PersonName(tuple(words[:n]), tuple(words[n:]))
     # "Elektro Hans Müller": a trade first, then the person; the trade goes behind the surname.
     for i in range(1, len(words) - 1):
         if words[i] in given_names():
-            return PersonName((words[i],), tuple(words[i + 1 :] + words[:i]))
+            n = _compound_at(words, i, compounds)
+            if i + n < len(words):
+                return PersonName(tuple(words[i : i + n]), tuple(words[i + n :] + words[:i]))
+    for c in compounds:  # "Franke Anna-Luise"
+        if len(c) < len(words) and tuple(words[-len(c) :]) == c:
+            return PersonName(c, tuple(words[: -len(c)]))
     if _is_given(words[-1]):  # "Müller Hans"
         return PersonName((words[-1],), tuple(words[:-1]))
     return None
