@@ -24,7 +24,7 @@ from contactsync.models import AppContact, Connection, ContactKey, Link, RemoteC
 from contactsync.models.base import table_of, utcnow
 from contactsync.states import ReviewStatus, sql_in
 from contactsync.store import changes as feed
-from contactsync.store.contacts import insert_rows
+from contactsync.store.arrays import insert_rows
 from contactsync.store.lost_creates import link_echoes
 from contactsync.store.review import tenant_model
 from contactsync.sync.planning import LinkBasis, same_valid_tax_id
