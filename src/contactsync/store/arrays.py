@@ -23,7 +23,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeEngine
 
 ORDINAL = "ordinal"
-I = TypeVar("I", bound=Insert)
+InsertT = TypeVar("InsertT", bound=Insert)
 
 
 def _array_of(column_type: TypeEngine[Any]) -> ARRAY[Any]:
@@ -33,7 +33,7 @@ def _array_of(column_type: TypeEngine[Any]) -> ARRAY[Any]:
     return ARRAY(item, dimensions=1)
 
 
-def from_rows(stmt: I, rows: Sequence[dict[str, Any]]) -> I:
+def from_rows(stmt: InsertT, rows: Sequence[dict[str, Any]]) -> InsertT:
     """`stmt` (an INSERT built without values, with its ON CONFLICT and RETURNING clauses) for `rows`, all with
     the same keys: `INSERT … SELECT col1, col2, … FROM unnest(:col1, :col2, …) WITH ORDINALITY … ORDER BY
     ordinality`. The rows' values are bound in the statement, one array per column; columns the rows do not
