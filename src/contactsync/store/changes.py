@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
 from contactsync.models.base import table_of
 from contactsync.states import ContactStatus
-from contactsync.store.arrays import ORDINAL, unnest
+from contactsync.store.arrays import ORDINAL, rows_of
 
 FIELDS_CHANGED = "fields_changed"
 PLATFORM_ONLY = "platform_only"
@@ -100,8 +100,8 @@ def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> bool:
 
     One statement for the lot: every write group's commit and every reconciled page records changes, so a round
     trip saved here is saved per group and per page. It takes the counter (created on first use) and its row
-    lock, inserts the items numbered from it (their arrays unnested, `store.arrays`: one text whatever their
-    number) and asks whether a push target covers the tenant."""
+    lock, inserts the items numbered from it (sent as one JSON parameter, `store.arrays`: one text whatever
+    their number) and asks whether a push target covers the tenant."""
     n = len(items)
     counter = (
         pg_insert(ChangeCounter)
@@ -111,7 +111,7 @@ def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> bool:
         .cte("counter")
     )
     table = table_of(Change)
-    rows = unnest(
+    rows, params = rows_of(
         table,
         [
             {"kind": i["kind"], "app_id": i.get("app_id"), "remote_id": i.get("remote_id"), "data": i.get("data") or {}}
@@ -141,7 +141,7 @@ def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> bool:
     pushed = (
         select(PushTarget.id).where(or_(PushTarget.tenant_id == tenant_id, PushTarget.tenant_id.is_(None))).exists()
     )
-    count, push = s.execute(select(func.count(), pushed).select_from(written)).one()
+    count, push = s.execute(select(func.count(), pushed).select_from(written), params).one()
     assert count == n
     return bool(push)
 

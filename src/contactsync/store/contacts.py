@@ -324,12 +324,16 @@ def mirror_written(
     if not rows:
         return {}
     # One statement over arrays of the rows (see `store.arrays`), in remote id order.
-    insert_stmt = from_rows(pg_insert(RemoteContact), [rows[k] for k in sorted(rows, key=str)])
+    insert_stmt, params = from_rows(pg_insert(RemoteContact), [rows[k] for k in sorted(rows, key=str)])
     stmt = insert_stmt.on_conflict_do_update(
         index_elements=[RemoteContact.connection_id, RemoteContact.remote_id],
         set_=_mirror_update(insert_stmt.excluded, False),
     ).returning(RemoteContact)
-    return {row.remote_id: row for row in s.scalars(stmt, execution_options={"populate_existing": True})}
+    # Through `from_statement`: the parameters are the statement's own, not rows for the ORM's bulk INSERT.
+    loaded = s.scalars(
+        select(RemoteContact).from_statement(stmt), params, execution_options={"populate_existing": True}
+    )
+    return {row.remote_id: row for row in loaded}
 
 
 def mark_unseen_deleted(
