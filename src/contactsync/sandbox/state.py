@@ -68,6 +68,9 @@ class Faults:
     refuse_filters: bool = False
     # A write committed, then answered 503 (a gateway that timed out waiting for the platform).
     error_after_commit_rate: float = 0.0
+    # Writes after this many (counted since the account was made) hang until the fault is lifted (-1: never), as
+    # on a platform whose write path stalls; it holds requests in flight at a chosen point of a batch.
+    stall_writes_after: int = -1
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None, base: Faults | None = None) -> Faults:
@@ -130,6 +133,7 @@ class Account:
     # Faults injected so far, by kind (see `sandbox.gate`), so a soak can say how many it survived.
     injected: Counter[str] = field(default_factory=Counter)
     creates: int = 0
+    writes_admitted: int = 0  # write requests past auth and rate limit (see `Faults.stall_writes_after`)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     listeners: list[Callable[[Account, EventKind, StoredContact], None]] = field(default_factory=list, repr=False)
     _clock: datetime = field(default_factory=lambda: datetime.now(UTC))
