@@ -18,6 +18,9 @@ The last line of output is one JSON object:
         platform's identity (a link by score alone, or a pair in review): by rule, not lost; counted apart
     contacts_per_s   (contacts fetched + writes done) / wall_s
     write_phase_s    the longest run's planning and writing: from its ledger entries' planning to its end
+    cpu_s            CPU seconds the phase cost: worker processes, PostgreSQL backends of the benchmark's database,
+        and this process (the benchmark and the sandbox, which serves the platform's side); unlike wall_s,
+        these hardly depend on what else the machine runs
     peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
     reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough
     incremental      the same measures for the incremental run, and its share of the full sync's calls and time
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import threading
@@ -54,6 +58,7 @@ from benchmarks.harness import (
     TenantData,
     Workers,
     benchmark_environment,
+    cpu_seconds,
     p95,
     print_result_on_servers,
     seed_app_contacts,
@@ -124,7 +129,7 @@ class CallTimeline:
         return [list(column) for column in zip(*deltas, strict=True)]
 
 
-def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dict[str, Any]:
+def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool, workers: Workers) -> dict[str, Any]:
     """Start one run per tenant, wait for all of them, and measure them against the platform's own counts."""
     timeline = CallTimeline(admin, args.tenants, args.timeline_step) if args.rate and full else None
     if timeline is not None:
@@ -132,6 +137,7 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dic
     calls_before, limited_before = platform_counts(admin, args.tenants)
     with db.session() as s:
         writes_before = _writes_done(s)
+    cpu_before = cpu_seconds(workers.pids(), os.environ["DATABASE_URL"])
     started = time.monotonic()
     run_ids = [trigger_sync(f"t{t}", full=full, trigger="bench") for t in range(args.tenants)]
     assert all(r is not None for r in run_ids), "a tenant already had a run"
@@ -144,6 +150,7 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dic
             raise SystemExit(f"runs not finished after {args.timeout}s: {[(r.id, r.status) for r in runs]}")
         time.sleep(0.25)
     wall = time.monotonic() - started
+    cpu_after = cpu_seconds(workers.pids(), os.environ["DATABASE_URL"])
     calls_after, limited_after = platform_counts(admin, args.tenants)
     steps = timeline.stop() if timeline is not None else None
     per_tenant = [a - b for a, b in zip(calls_after, calls_before, strict=True)]
@@ -170,6 +177,7 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool) -> dic
         "writes_done": writes,
         "contacts_per_s": round((fetched + writes) / wall, 1),
         "write_phase_s": write_phase,
+        "cpu_s": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1) for k in cpu_after},
         **({"timeline": {"step_s": args.timeline_step, "calls": steps}} if steps is not None else {}),
     }
 
@@ -296,12 +304,12 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             pages = TaskTimes()
             pages.start()
             pages.ready.wait(10)
-            full = timed_runs(admin, args, full=True)
+            full = timed_runs(admin, args, full=True, workers=workers)
             say("full sync:", json.dumps(full))
             result.update(full)
             if args.changed_fraction:
                 edited = change_both_sides(admin, args, rng)
-                inc = timed_runs(admin, args, full=False)
+                inc = timed_runs(admin, args, full=False, workers=workers)
                 inc["edited"] = edited
                 inc["calls_share"] = round(inc["provider_calls"] / max(1, full["provider_calls"]), 4)
                 inc["wall_share"] = round(inc["wall_s"] / full["wall_s"], 4)

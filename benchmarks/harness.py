@@ -297,6 +297,37 @@ class RssSampler(threading.Thread):
         return round(self.peak_bytes / 2**20, 1)
 
 
+def cpu_seconds(worker_pids: list[int], database_url: str) -> dict[str, float]:
+    """CPU time used so far (user + system seconds) by the worker processes (main and pool), by this process
+    (the benchmark and the sandbox it serves, in threads) and by the PostgreSQL backends connected to the
+    benchmark's database. The difference between two readings is what a phase cost, whatever else the
+    machine ran meanwhile; a process that ended in between (a pool process replaced) is not counted."""
+
+    def used(procs: list[psutil.Process]) -> float:
+        total = 0.0
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                total += t.user + t.system
+        return total
+
+    workers: list[psutil.Process] = []
+    for pid in worker_pids:
+        with contextlib.suppress(psutil.Error):
+            main = psutil.Process(pid)
+            workers += [main, *main.children(recursive=True)]
+    with psycopg.connect(_admin(database_url), autocommit=True) as conn:
+        backends = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (make_url(database_url).database,),
+        ).fetchall()
+    postgres: list[psutil.Process] = []
+    for (pid,) in backends:
+        with contextlib.suppress(psutil.Error):
+            postgres.append(psutil.Process(pid))
+    return {"workers": used(workers), "postgres": used(postgres), "bench_and_sandbox": used([psutil.Process()])}
+
+
 class TaskTimes(threading.Thread):
     """Runtimes of the workers' reconcile tasks by (run id, page), read from Celery's task events (the workers
     send them), so page costs are measured where they are spent without touching the tasks. With `starts`

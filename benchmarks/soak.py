@@ -9,8 +9,9 @@ which already runs under fire unless `--calm-start`), and meanwhile:
   replaces, or (`--whole-worker-share` of the kills) the whole worker with its pool, started again at once;
 - kills its own Redis (SIGKILL, no save) every `--redis-every` seconds and starts it again on the same port;
 - terminates every PostgreSQL connection to its own database every `--pg-every` seconds;
-- has the sandbox answer 5xx, drop connections and lose the answers of committed writes throughout, and send
-  429 bursts to one account for a few seconds every `--burst-every` seconds;
+- has the sandbox answer 5xx, drop connections, lose the answers of committed writes or answer them 503, and
+  list a created contact only `--platform-lag-ms` after the create throughout, and send 429 bursts to one
+  account for a few seconds every `--burst-every` seconds;
 - edits both sides between runs (a tenant is paused, its run allowed to end, then edited and resumed): field
   edits of linked pairs on either side, some pairs edited on both (the newer side must win), new app contacts
   (to be created on the platform exactly once) and new platform contacts.
@@ -74,8 +75,21 @@ from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.tenants import upsert_tenant
 
-BASE_FAULTS = {"error_rate": 0.05, "reset_rate": 0.02, "drop_after_commit_rate": 0.15, "latency_ms": 5}
-NO_FAULTS = {"error_rate": 0.0, "reset_rate": 0.0, "drop_after_commit_rate": 0.0, "latency_ms": 0, "throttle_rate": 0.0}
+BASE_FAULTS = {
+    "error_rate": 0.05,
+    "reset_rate": 0.02,
+    "drop_after_commit_rate": 0.15,
+    "error_after_commit_rate": 0.03,
+    "latency_ms": 5,
+}
+NO_FAULTS = {
+    "error_rate": 0.0,
+    "reset_rate": 0.0,
+    "drop_after_commit_rate": 0.0,
+    "error_after_commit_rate": 0.0,
+    "latency_ms": 0,
+    "throttle_rate": 0.0,
+}
 
 
 _T0 = time.monotonic()
@@ -106,7 +120,13 @@ class Soak:
             data = tenant_data(2000 + t, self.args.contacts, 0.5)
             self.datas.append(data)
             token = f"soak-{t}"
-            admin.create_account(token, seed=self.args.seed, count=0, contacts=data.remote, faults=BASE_FAULTS)
+            admin.create_account(
+                token,
+                seed=self.args.seed,
+                count=0,
+                contacts=data.remote,
+                faults={**BASE_FAULTS, "visibility_lag_ms": self.args.platform_lag_ms},
+            )
             with db.session() as s:
                 upsert_tenant(
                     s, f"t{t}", name=f"Soak tenant {t}", dialect="merge",
@@ -314,7 +334,14 @@ def main() -> int:
         "--visibility-lag",
         type=int,
         default=3,
-        help="CONTACTSYNC_VISIBILITY_LAG_SECONDS for the soak's processes (its sandbox shows creates at once)",
+        help="CONTACTSYNC_VISIBILITY_LAG_SECONDS for the soak's processes (above the sandbox's --platform-lag-ms)",
+    )
+    parser.add_argument(
+        "--platform-lag-ms",
+        type=int,
+        default=1000,
+        help="the sandbox lists a created contact only this long after the create (a platform's lag); keep it "
+        "below --visibility-lag, the lag contactsync is told to expect",
     )
     parser.add_argument(
         "--keep-database", action="store_true", help="keep the database (and logs) when an invariant fails"
@@ -335,7 +362,7 @@ def main() -> int:
             "CONTACTSYNC_LOG_LEVEL": "INFO",
             "CONTACTSYNC_SCHEDULE_TICK_SECONDS": "1",
             "CONTACTSYNC_STALE_RUN_SECONDS": "5",
-            # The soak's sandbox lists a created contact at once, so its true visibility lag is 0; a few seconds
+            # The soak's sandbox lists a created contact `--platform-lag-ms` after the create; a few seconds
             # (not the 15-minute default meant for real platforms) lets a lost create whose request never
             # arrived be proven absent, and sent again, within the soak's settling runs.
             "CONTACTSYNC_VISIBILITY_LAG_SECONDS": str(args.visibility_lag),

@@ -3,7 +3,9 @@ worker process; each entry is still written exactly once.
 
 The bucket is emptied mid-batch (a 429's cool-down, which every worker honours) once the batch's first group is
 recorded: the batch must hand back what it has not marked `in_flight`, book its place on the bucket, and a later
-delivery sends the rest.
+delivery sends the rest. The platform holds the second group's requests until the bucket is shut, so the batch
+still has entries to hand back however slowly this test gets to look (on a loaded machine it once looked only
+after the batch had sent everything).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import select
@@ -36,11 +39,17 @@ def _ledger() -> list[tuple[int, str, int]]:
     return [(int(i), str(st), int(a)) for i, st, a in rows]
 
 
-def _shut_the_bucket_after_the_first_group(connection_id: int, workers: Workers, timeout: float = 120) -> None:
+def _shut_the_bucket_after_the_first_group(
+    connection_id: int, workers: Workers, sandbox: Any, token: str, timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if Counter(status for _i, status, _a in _ledger())["done"] >= GROUP:
             note_rate_limited(connection_id, retry_after=COOL_DOWN)
+            # The second group's requests were held by the platform until now: let them through.
+            httpx.patch(
+                f"{sandbox.url}/_sandbox/accounts/{token}", json={"faults": {"stall_writes_after": -1}}, timeout=30
+            ).raise_for_status()
             return
         time.sleep(0.02)
     raise AssertionError(f"no group was recorded; worker logs:\n{workers.logs()}")
@@ -51,7 +60,7 @@ def test_a_batch_waiting_for_its_bucket_hands_its_entries_back_and_each_is_writt
     env: dict[str, str], workers: Workers, sandbox: Any
 ) -> None:
     workers.env["CONTACTSYNC_WRITE_CONCURRENCY"] = str(GROUP)
-    split, token = setup_tenant(sandbox, size=80, seed=71, faults={"latency_ms": 150})
+    split, token = setup_tenant(sandbox, size=80, seed=71, faults={"latency_ms": 150, "stall_writes_after": GROUP})
     with db.session() as s:
         conn = connection_of(s, "t1")
         assert conn is not None
@@ -59,7 +68,7 @@ def test_a_batch_waiting_for_its_bucket_hands_its_entries_back_and_each_is_writt
     workers.start(1, concurrency=1)
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None
-    _shut_the_bucket_after_the_first_group(connection_id, workers)
+    _shut_the_bucket_after_the_first_group(connection_id, workers, sandbox, token)
     shut_at = time.time()
 
     run = wait_run(run_id, workers, timeout=180)

@@ -3,6 +3,7 @@ refused, a committed write is answered 503. Over real HTTP, configured through t
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -52,3 +53,30 @@ def test_a_write_committed_then_answered_503(admin: Any, api: httpx.Client) -> N
     answer = api.post(f"{PREFIX}/contacts", json={"model": {"name": "Committed Ltd"}}, headers=_headers(token))
     assert answer.status_code == 503
     assert [c["name"] for c in admin.contacts(token)] == ["Committed Ltd"]
+
+
+def test_a_stalled_write_path_holds_writes_until_lifted(admin: Any, sandbox: Any) -> None:
+    token = admin.create_account(count=0, faults={"stall_writes_after": 1})
+    with (
+        httpx.Client(base_url=sandbox.url, timeout=30) as first,
+        httpx.Client(base_url=sandbox.url, timeout=30) as late,
+    ):
+        sent = first.post(f"{PREFIX}/contacts", json={"model": {"name": "First Ltd"}}, headers=_headers(token))
+        assert sent.status_code == 201  # writes before the stall pass
+        held: dict[str, int] = {}
+        thread = threading.Thread(
+            target=lambda: held.setdefault(
+                "status",
+                late.post(
+                    f"{PREFIX}/contacts", json={"model": {"name": "Held Ltd"}}, headers=_headers(token)
+                ).status_code,
+            )
+        )
+        thread.start()
+        thread.join(0.6)
+        assert thread.is_alive() and "status" not in held  # still held by the platform
+        assert [c["name"] for c in admin.contacts(token)] == ["First Ltd"]
+        admin.configure(token, faults={"stall_writes_after": -1})
+        thread.join(10)
+        assert held == {"status": 201}
+    assert sorted(c["name"] for c in admin.contacts(token)) == ["First Ltd", "Held Ltd"]

@@ -42,12 +42,18 @@ from contactsync.matching.scoring import (
 from contactsync.matching.stats import BlockingStats, Progress
 from contactsync.matching.tenantfit import wants_calibration
 
-__all__ = ["BlockingStats", "Decision", "Progress", "match_all", "match_candidates"]
+__all__ = ["BlockingStats", "Decision", "Progress", "match_all", "match_candidates", "prepare"]
+
+
+def prepare(record: MatchRecord | Prepared) -> Prepared:
+    """A record normalised for blocking and scoring (names, phones, addresses parsed once); most of a page's
+    matching time. A prepared record depends on the record alone, so it may be kept and used again."""
+    return record if isinstance(record, Prepared) else Prepared(record)
 
 
 def match_candidates(
-    left: Sequence[MatchRecord],
-    right: Sequence[MatchRecord],
+    left: Sequence[MatchRecord | Prepared],
+    right: Sequence[MatchRecord | Prepared],
     model: Model = DEFAULT_MODEL,
     common: Collection[str] = (),
 ) -> list[Decision]:
@@ -55,10 +61,11 @@ def match_candidates(
 
     `common` are the keys `blocking.too_common` sets aside among all the app records (not only `right`):
     a pair that shares only such a key is not compared, exactly as in `match_all`, even when the app record
-    is a candidate through another remote record's key.
+    is a candidate through another remote record's key. Records the caller has prepared already (`prepare`: to
+    read their blocking keys first, or kept from an earlier page) are not prepared again.
     """
-    lp = [Prepared(r) for r in left]
-    rp = [Prepared(r) for r in right]
+    lp = [prepare(r) for r in left]
+    rp = [prepare(r) for r in right]
     index = index_keys([prepared_keys(p) for p in rp])
     buckets = buckets_of([prepared_keys(p) for p in lp], index, common)
     kept, _ = score_rows(range(len(lp)), lp, rp, buckets, model)

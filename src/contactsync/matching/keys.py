@@ -7,6 +7,6 @@ from contactsync.matching.prepared import Prepared
 from contactsync.matching.record import MatchRecord
 
 
-def blocking_keys(record: MatchRecord) -> frozenset[str]:
+def blocking_keys(record: MatchRecord | Prepared) -> frozenset[str]:
     """The keys to persist for an app contact, and to look up for a remote one (see `blocking`)."""
-    return frozenset(prepared_keys(Prepared(record)))
+    return frozenset(prepared_keys(record if isinstance(record, Prepared) else Prepared(record)))

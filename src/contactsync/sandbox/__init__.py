@@ -5,8 +5,9 @@ Importable (`create_app`, `run_in_thread`; `serve_in_thread` for any other ASGI 
 """
 
 from contactsync.sandbox.app import create_app, new_state
+from contactsync.sandbox.faults import Faults
 from contactsync.sandbox.server import SandboxHandle, ServerHandle, run_in_thread, serve, serve_in_thread
-from contactsync.sandbox.state import Account, Faults, SandboxState
+from contactsync.sandbox.state import Account, SandboxState
 
 __all__ = [
     "Account",

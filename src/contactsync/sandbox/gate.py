@@ -82,6 +82,8 @@ async def gated(
         return rate_limit_response(account, wait, error)
     if account.faults.throttle_rate and _chance(account, account.faults.throttle_rate, "429"):
         return rate_limit_response(account, 0.5, error)
+    if is_write:
+        await _stall(account)
     faults = account.faults
     if faults.latency_ms:
         await asyncio.sleep(faults.latency_ms / 1000.0)
@@ -106,6 +108,17 @@ async def gated(
         account.injected["503 after commit"] += 1
         return error(503, "The accounting platform did not answer in time.")
     return response
+
+
+async def _stall(account: Account, longest: float = 120.0) -> None:
+    """Hold a write while the account's write path is stalled; never longer than `longest`, so a test that
+    forgets to lift the fault fails on its own assertions rather than hanging."""
+    with account.lock:
+        seen = account.writes_admitted
+        account.writes_admitted += 1
+    deadline = time.monotonic() + longest
+    while 0 <= account.faults.stall_writes_after <= seen and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def _chance(account: Account, rate: float, kind: str) -> bool:

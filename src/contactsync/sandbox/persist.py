@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from contactsync.contact import CanonicalContact
-from contactsync.sandbox.state import Account, Faults, SandboxState, StoredContact
+from contactsync.sandbox.faults import Faults
+from contactsync.sandbox.state import Account, SandboxState, StoredContact
 
 FORMAT = 1
 

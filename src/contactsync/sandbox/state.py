@@ -17,13 +17,14 @@ import threading
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.sandbox.faults import Faults
 from contactsync.sandbox.seed import companies
 from contactsync.sandbox.variants import validate as validate_variant
 
@@ -42,42 +43,6 @@ class WriteRejected(Exception):
 
 class UnknownContact(KeyError):
     pass
-
-
-@dataclass
-class Faults:
-    """Per-account misbehaviour. Rates are probabilities per request; defaults are a well-behaved platform."""
-
-    error_rate: float = 0.0
-    latency_ms: int = 0
-    reset_rate: float = 0.0
-    # 429 with `Retry-After: 1` at this rate, whatever the limit: the platform's own load shedding, or other apps
-    # spending the tenant's budget; turned on for a few seconds it is a burst of 429s.
-    throttle_rate: float = 0.0
-    drop_after_commit_rate: float = 0.0
-    # Backdate each change's provider timestamp by up to this much, as a late commit or skewed node would.
-    clock_skew_ms: int = 0
-    # A contact created through the API shows in list and search results only this long after the create, then
-    # stamped with that later `modified_at` (a unified API stores what it created on its next sync; platforms'
-    # search indexes lag). Reading it by id works at once.
-    visibility_lag_ms: int = 0
-    # List filters (`name`, `email_address`) ignored: the whole list comes back, as from a platform that does
-    # not support them.
-    ignore_filters: bool = False
-    # List filters (`name`, `email_address`) refused with a 400, as by a platform that rejects what it does not know.
-    refuse_filters: bool = False
-    # A write committed, then answered 503 (a gateway that timed out waiting for the platform).
-    error_after_commit_rate: float = 0.0
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None, base: Faults | None = None) -> Faults:
-        current = base or cls()
-        if not data:
-            return current
-        unknown = set(data) - set(current.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
-        return replace(current, **data)
 
 
 @dataclass
@@ -130,6 +95,7 @@ class Account:
     # Faults injected so far, by kind (see `sandbox.gate`), so a soak can say how many it survived.
     injected: Counter[str] = field(default_factory=Counter)
     creates: int = 0
+    writes_admitted: int = 0  # write requests past auth and rate limit (see `Faults.stall_writes_after`)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     listeners: list[Callable[[Account, EventKind, StoredContact], None]] = field(default_factory=list, repr=False)
     _clock: datetime = field(default_factory=lambda: datetime.now(UTC))

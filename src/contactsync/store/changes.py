@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, insert, or_, select
+from sqlalchemy import event, func, insert, literal, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
 from contactsync.models.base import table_of
 from contactsync.states import ContactStatus
+from contactsync.store.arrays import ORDINAL, rows_of
 
 FIELDS_CHANGED = "fields_changed"
 PLATFORM_ONLY = "platform_only"
@@ -52,7 +53,8 @@ def record(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
     if not items:
         return
     if s.in_nested_transaction():
-        _write(s, tenant_id, items)
+        if _write(s, tenant_id, items):
+            s.info.setdefault(_PUSH, set()).add(tenant_id)
         s.info.setdefault(_WRITTEN, set()).add(tenant_id)
         return
     s.info.setdefault(_PENDING, []).extend((tenant_id, item) for item in items)
@@ -65,16 +67,9 @@ def flush(s: Session) -> None:
     for tenant_id, item in pending:
         by_tenant.setdefault(tenant_id, []).append(item)
     for tenant_id in sorted(by_tenant):  # one order for every transaction: counters are locked in tenant order
-        _write(s, tenant_id, by_tenant[tenant_id])
-    changed = set(by_tenant) | s.info.pop(_WRITTEN, set())
-    if not changed:
-        return
-    pushed = s.scalars(
-        select(PushTarget.tenant_id).where(or_(PushTarget.tenant_id.in_(list(changed)), PushTarget.tenant_id.is_(None)))
-    ).all()
-    if pushed:
-        targets = changed if None in pushed else {t for t in pushed if t is not None}
-        s.info.setdefault(_PUSH, set()).update(targets)
+        if _write(s, tenant_id, by_tenant[tenant_id]):
+            s.info.setdefault(_PUSH, set()).add(tenant_id)
+    s.info.pop(_WRITTEN, None)
 
 
 @event.listens_for(Session, "before_commit")
@@ -100,34 +95,55 @@ def _after_rollback(s: Session) -> None:
         s.info.pop(key, None)
 
 
-def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> None:
-    # One statement takes the counter (created on first use) and its row lock: every write task's commit and
-    # every reconciled page records changes, so a round trip saved here is saved per contact.
-    counter = pg_insert(ChangeCounter).values(tenant_id=tenant_id, last_seq=len(items))
-    last = s.execute(
-        counter.on_conflict_do_update(
-            index_elements=[ChangeCounter.tenant_id],
-            set_={"last_seq": ChangeCounter.last_seq + len(items)},
-        ).returning(ChangeCounter.last_seq)
-    ).scalar_one()
-    first = last - len(items) + 1
-    # On the table, with RETURNING: one multi-row INSERT from a cached compilation (see `store.contacts.insert_rows`)
-    # instead of the ORM's bulk path and one statement per change.
+def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> bool:
+    """Number the items and insert them; returns whether a push target hears of the tenant's changes.
+
+    One statement for the lot: every write group's commit and every reconciled page records changes, so a round
+    trip saved here is saved per group and per page. It takes the counter (created on first use) and its row
+    lock, inserts the items numbered from it (sent as one JSON parameter, `store.arrays`: one text whatever
+    their number) and asks whether a push target covers the tenant."""
+    n = len(items)
+    counter = (
+        pg_insert(ChangeCounter)
+        .values(tenant_id=tenant_id, last_seq=n)
+        .on_conflict_do_update(index_elements=[ChangeCounter.tenant_id], set_={"last_seq": ChangeCounter.last_seq + n})
+        .returning(ChangeCounter.last_seq)
+        .cte("counter")
+    )
     table = table_of(Change)
-    s.execute(
-        insert(table).returning(table.c.seq),
+    rows, params = rows_of(
+        table,
         [
-            {
-                "tenant_id": tenant_id,
-                "seq": first + i,
-                "kind": item["kind"],
-                "app_id": item.get("app_id"),
-                "remote_id": item.get("remote_id"),
-                "data": item.get("data") or {},
-            }
-            for i, item in enumerate(items)
+            {"kind": i["kind"], "app_id": i.get("app_id"), "remote_id": i.get("remote_id"), "data": i.get("data") or {}}
+            for i in items
         ],
     )
+    numbered = (
+        select(
+            literal(tenant_id, table.c.tenant_id.type),
+            counter.c.last_seq - n + rows.c[ORDINAL],
+            rows.c.kind,
+            rows.c.app_id,
+            rows.c.remote_id,
+            rows.c.data,
+            func.now(),  # a statement in a WITH gets no Python-side defaults
+        )
+        .select_from(counter)
+        .join(rows, true())
+        .order_by(rows.c[ORDINAL])
+    )
+    written = (
+        insert(table)
+        .from_select(["tenant_id", "seq", "kind", "app_id", "remote_id", "data", "created_at"], numbered)
+        .returning(table.c.seq)
+        .cte("written")
+    )
+    pushed = (
+        select(PushTarget.id).where(or_(PushTarget.tenant_id == tenant_id, PushTarget.tenant_id.is_(None))).exists()
+    )
+    count, push = s.execute(select(func.count(), pushed).select_from(written), params).one()
+    assert count == n
+    return bool(push)
 
 
 def read(s: Session, tenant_id: str, after: int, limit: int) -> list[Change]:

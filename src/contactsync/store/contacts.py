@@ -17,6 +17,7 @@ from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import table_of, utcnow
 from contactsync.store import changes as feed
+from contactsync.store.arrays import from_rows, insert_rows
 from contactsync.sync.planning import digests, field_digest
 
 
@@ -41,20 +42,6 @@ def write_keys_many(
     ]
     if rows:
         insert_rows(s, insert(table_of(ContactKey)).returning(table_of(ContactKey).c.app_contact_id), rows)
-
-
-def insert_rows(s: Session, stmt: Any, rows: Sequence[dict[str, Any]]) -> list[Any]:
-    """Run an INSERT … RETURNING for many rows; returns what it returned.
-
-    Why not `.values([...rows])`: such a statement is compiled anew for every row count, with a bound parameter
-    per cell, and psycopg parses each new text again; that was about a sixth of a worker's time. Given as an
-    executemany of one fixed statement with RETURNING, SQLAlchemy compiles it once (cached) and sends the rows as
-    multi-row INSERTs of up to 1,000 rows ("insertmanyvalues"), in the order given, so a caller that orders its
-    rows to take index entries in one order keeps that order. `stmt` is built on the table (`Model.__table__`),
-    not the mapped class, so the rows go through Core as they are, without ORM bookkeeping per row."""
-    if not rows:
-        return []
-    return list(s.execute(stmt, list(rows)))
 
 
 def same_keys(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -336,15 +323,17 @@ def mirror_written(
     rows.pop(None, None)
     if not rows:
         return {}
-    insert_stmt = pg_insert(RemoteContact)
-    ex = insert_stmt.excluded
+    # One statement over arrays of the rows (see `store.arrays`), in remote id order.
+    insert_stmt, params = from_rows(pg_insert(RemoteContact), [rows[k] for k in sorted(rows, key=str)])
     stmt = insert_stmt.on_conflict_do_update(
         index_elements=[RemoteContact.connection_id, RemoteContact.remote_id],
-        set_=_mirror_update(ex, False),
+        set_=_mirror_update(insert_stmt.excluded, False),
     ).returning(RemoteContact)
-    # An executemany of one statement (compiled once, see `insert_rows`), in remote id order.
-    ordered = [rows[k] for k in sorted(rows, key=str)]
-    return {row.remote_id: row for row in s.scalars(stmt, ordered, execution_options={"populate_existing": True})}
+    # Through `from_statement`: the parameters are the statement's own, not rows for the ORM's bulk INSERT.
+    loaded = s.scalars(
+        select(RemoteContact).from_statement(stmt), params, execution_options={"populate_existing": True}
+    )
+    return {row.remote_id: row for row in loaded}
 
 
 def mark_unseen_deleted(

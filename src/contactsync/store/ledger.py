@@ -28,7 +28,8 @@ from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.contacts import insert_rows, mirror_written, update_app_content, write_keys_many
+from contactsync.store.arrays import insert_rows
+from contactsync.store.contacts import mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write

@@ -51,21 +51,24 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
     try:
         provider, calls = provider_for(conn)
         window = _window(tenant_id, run_id, conn, provider)
+        with db.session() as s:
+            run = get_run(s, tenant_id, run_id)
+            if run is None or run.status != RunStatus.FETCHING:
+                return
+            token, page_no = run.page_token, run.pages_fetched
         while True:
-            with db.session() as s:
-                run = get_run(s, tenant_id, run_id)
-                if run is None or run.status != RunStatus.FETCHING:
-                    return
-                token, page_no = run.page_token, run.pages_fetched
             page = provider.fetch_page(window, token)
             gone = _confirmed_absences(tenant_id, run_id, conn, provider, page)
             with db.session() as s:
+                # The run is read here, locked, once a page: a duplicate of this task, or a run paused or failed
+                # meanwhile, is seen before anything is recorded (at the cost of the one page fetched since).
                 run = lock_run(s, tenant_id, run_id)
                 if run is None or run.status != RunStatus.FETCHING or run.pages_fetched != page_no:
                     return  # a duplicate of this task got there first
                 pending = _record_page(s, run, conn, page_no, page, calls, gone)
+                recorded, token, page_no = page_no, run.page_token, run.pages_fetched
             if pending:
-                enqueue(reconcile, tenant_id, run_id, page_no)
+                enqueue(reconcile, tenant_id, run_id, recorded)
             if page.next_token is None:
                 break
         enqueue(advance, tenant_id, run_id)

@@ -178,7 +178,7 @@ def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: 
     at a time it booked on the bucket."""
     b = Batch(task, tenant_id, looked, booked=booked)
     with locked_entries(op_ids) as mine:
-        rest, not_before = _work(b, _still_open(b, mine))
+        rest, not_before = _work(b, mine)  # entries found done (a redelivered batch) are skipped as they are read
     # The locks are released before anything is queued again, so a quick next attempt is not turned away.
     left = not_before - time.time()
     if rest and left > 0:
@@ -193,22 +193,6 @@ def _run_batch(task: Task[Any, Any], tenant_id: str, op_ids: list[int], looked: 
         return []
     _finish_runs_if_done(b)
     return b.look_again
-
-
-def _still_open(b: Batch, op_ids: list[int]) -> list[int]:
-    """The entries that still need work, read once (a redelivered batch skips its done entries in one query);
-    the runs of all of them are checked for their end afterwards, as a done entry may be a run's last."""
-    if not op_ids:
-        return []
-    with db.session() as s:
-        rows = s.execute(
-            select(WriteOp.id, WriteOp.status, WriteOp.run_id).where(
-                WriteOp.id.in_(op_ids), WriteOp.tenant_id == b.tenant_id
-            )
-        ).all()
-    b.runs.update(run_id for _id, _status, run_id in rows if run_id is not None)
-    open_ids = {op_id for op_id, status, _run in rows if status in ACTIVE_WRITE_STATES}
-    return [o for o in op_ids if o in open_ids]
 
 
 def _work(b: Batch, op_ids: list[int]) -> tuple[list[int], float]:
@@ -263,9 +247,21 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
     broken: tuple[Exception, WriteOp] | None = None
     taken = _Taken()
     with db.session() as s:
-        # The entries to record and the candidates are read in one query (held in `rows` while the session works).
+        # The entries to record and the candidates, with their app contacts and connections, are read in one query
+        # (and held in `held` while the session works: its identity map keeps only objects someone references).
         ids = [*candidates, *(o.op.id for o in outcomes)]
-        rows = {op.id: op for op in s.scalars(select(WriteOp).where(WriteOp.id.in_(ids)))}
+        rows: dict[int, WriteOp] = {}
+        held: list[object] = []
+        for entry, app, entry_conn in s.execute(
+            select(WriteOp, AppContact, Connection)
+            .outerjoin(AppContact, AppContact.id == WriteOp.app_contact_id)
+            .outerjoin(Connection, Connection.id == WriteOp.connection_id)
+            .where(WriteOp.id.in_(ids))
+        ):
+            rows[entry.id] = entry
+            held += [app, entry_conn]
+        # Every run the batch touches is checked for its end afterwards, as a done entry may be a run's last.
+        b.runs.update(e.run_id for e in rows.values() if e.run_id is not None and e.tenant_id == b.tenant_id)
         _apply_all(s, b, outcomes, loaded=True)
         _keep_alive(s, b)
         for op_id in candidates:
@@ -321,15 +317,16 @@ def _apply_all(s: Session, b: Batch, outcomes: list[Outcome], loaded: bool = Fal
     """Record outcomes together: their entries, app contacts and connection are read in one query each (and held
     here, as the session's identity map keeps only objects someone holds), the answers written in a few
     statements for the whole group (`record_answers`), the changes feed numbered once at commit. `loaded`: the
-    caller has read (and holds) the entries already."""
+    caller has read (and holds) the entries, their app contacts and connections already."""
     if not outcomes:
         return
-    held: list[object] = [s.get(Connection, b.conn.id)] if b.conn is not None else []
+    held: list[object] = []
     if not loaded:
+        held += [s.get(Connection, b.conn.id)] if b.conn is not None else []
         held += s.scalars(select(WriteOp).where(WriteOp.id.in_([o.op.id for o in outcomes]))).all()
-    app_ids = [o.op.app_contact_id for o in outcomes if o.contact is not None]
-    if app_ids:
-        held += s.scalars(select(AppContact).where(AppContact.id.in_(app_ids))).all()
+        app_ids = [o.op.app_contact_id for o in outcomes if o.contact is not None]
+        if app_ids:
+            held += s.scalars(select(AppContact).where(AppContact.id.in_(app_ids))).all()
     answers: list[Answer] = []
     for outcome in outcomes:
         live = s.get(WriteOp, outcome.op.id)

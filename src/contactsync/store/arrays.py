@@ -1,0 +1,91 @@
+"""Many rows in one statement of one fixed text: `INSERT … SELECT … FROM jsonb_array_elements(:rows)`.
+
+A multi-row `INSERT … VALUES (…), (…)` is a new text for every row count, with a parameter per cell. SQLAlchemy
+caches its compiled form, but psycopg parses every text longer than its cache takes again, and PostgreSQL parses
+and plans it again: a page of 100 mirrored contacts was a 1,300-parameter text parsed and planned anew, on every
+page and for every write group's answers. Here the rows travel as one parameter, a JSON array of rows (one
+`json.dumps`, in C), and the statement unpacks it with a typed cast per column. Its text is the same whatever
+the number of rows, so psycopg parses it once, and after a few executions prepares it on the server, which then
+skips parsing and planning too. (An array parameter per column, `unnest(:col1, :col2, …)`, was measured first:
+psycopg's dumping of Python lists into array literals cost twice what the cached text saved.)
+
+Rows go in (and take their index entries) in the order given, so callers that order rows to keep two
+transactions from waiting on each other keep that order.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy import JSON, Table, Text, bindparam, cast, column, func, literal_column, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
+
+ORDINAL = "ordinal"
+InsertT = TypeVar("InsertT", bound=Insert)
+
+
+def _plain(value: Any) -> str:
+    """JSON for what `json` does not know: times as ISO 8601 with their offset, which PostgreSQL casts back."""
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} cannot be sent as a row value")
+
+
+def from_rows(stmt: InsertT, rows: Sequence[dict[str, Any]]) -> tuple[InsertT, dict[str, str]]:
+    """`stmt` (an INSERT built without values, with its ON CONFLICT and RETURNING clauses) for `rows`, all with
+    the same keys, in their order, and the parameters to execute it with. Columns the rows do not name take
+    their defaults, as in a plain INSERT (a Python-side default is computed once for the statement)."""
+    table = stmt.table
+    assert isinstance(table, Table)
+    columns = tuple(rows[0])
+    unpacked = _unpacked(table, columns)
+    query = select(*(unpacked.c[c] for c in columns)).order_by(unpacked.c[ORDINAL])
+    return stmt.from_select(columns, query), row_params(rows)
+
+
+def rows_of(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, dict[str, str]]:
+    """The rows (all with the same keys, columns of `table`) as a subquery with a column of each name, typed as
+    the table's, and `ordinal` (1, 2, …: their order), and the parameters that carry them."""
+    return _unpacked(table, tuple(rows[0])), row_params(rows)
+
+
+def row_params(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+    columns = list(rows[0])
+    return {"rows": json.dumps([[r.get(c) for c in columns] for r in rows], default=_plain, separators=(",", ":"))}
+
+
+@functools.lru_cache(maxsize=64)
+def _unpacked(table: Table, columns: tuple[str, ...]) -> Any:
+    """Built once per table and column list (building it is most of the cost of a small insert). A JSON
+    document column keeps a None as JSON null, as an INSERT of the value does; any other column takes it as
+    NULL."""
+    elements = (
+        func.jsonb_array_elements(cast(bindparam("rows", type_=Text), JSONB))
+        .table_valued(column("cells", JSONB), with_ordinality=ORDINAL)
+        .render_derived(name="elements")
+    )
+    values = []
+    for i, name in enumerate(columns):
+        kind = table.c[name].type
+        at: ColumnElement[Any] = literal_column(str(i))  # a literal: the text stays the same
+        if isinstance(kind, JSON):
+            values.append(elements.c.cells.op("->", return_type=JSONB)(at).label(name))
+        else:
+            values.append(cast(elements.c.cells.op("->>", return_type=Text)(at), kind).label(name))
+    return select(*values, elements.c[ORDINAL]).subquery("rows")
+
+
+def insert_rows(s: Session, stmt: Insert, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    """Run an INSERT for many rows in one statement (`from_rows`), in the order given; returns what it returned.
+    `stmt` is built on the table (`table_of(Model)`), so the rows go through Core without ORM bookkeeping."""
+    if not rows:
+        return []
+    query, params = from_rows(stmt, rows)
+    return list(s.execute(query, params))
