@@ -77,11 +77,18 @@ def test_broken_records_are_quarantined_and_the_page_goes_on(
     split, token = setup_tenant(sandbox, size=40, seed=12)
     admin(sandbox, token, "POST", "/mutate", op="broken", any={"id": None, "name": 42, "status": "HAPPY"})
     admin(sandbox, token, "POST", "/mutate", op="broken", any={"id": "x1", "name": "A" * 20000})
+    # What PostgreSQL cannot store at all: taken in, either would fail the page's transaction on every retry.
+    admin(sandbox, token, "POST", "/mutate", op="broken", any={"id": "x2", "name": "Nul\x00 GmbH"})
+    admin(sandbox, token, "POST", "/mutate", op="broken", any={"id": "x" * 300, "name": "Long Id GmbH"})
     workers.start(1)
     run = full_sync(workers)
     assert run.status == "succeeded"
-    assert run.quarantined == 2
+    assert run.quarantined == 4
     assert run.fetched == len(split.remote)
     with db.session() as s:
-        reasons = list(s.scalars(select(QuarantinedRecord.reason)))
-    assert len(reasons) == 2 and all(reasons)
+        stored = {
+            reason: rid for reason, rid in s.execute(select(QuarantinedRecord.reason, QuarantinedRecord.remote_id))
+        }
+    assert len(stored) == 4 and all(stored)
+    assert stored["name contains a NUL character"] == "x2"
+    assert stored["id is 300 characters long (limit 255)"] is None

@@ -22,6 +22,9 @@ BROKEN = {
         ({**MERGE_GOOD, "id": "m5", "modified_at": "yesterday"}, "modified_at is not a time"),
         ({**MERGE_GOOD, "id": "m6", "email_address": ["a@b.c"]}, "email_address should be a string"),
         ("just a string", "a contact should be an object"),
+        ({**MERGE_GOOD, "id": "m7", "name": "Nul\x00 GmbH"}, "name contains a NUL character"),
+        ({**MERGE_GOOD, "id": "m" * 256}, "id is 256 characters long (limit 255)"),
+        ({**MERGE_GOOD, "id": "m8", "addresses": [{"city\x00": "Köln"}]}, "a key in addresses[0] contains a NUL"),
     ],
     "maesn": [
         ({"companyName": "No Id GmbH", "updatedDate": STAMP}, "id is missing"),
@@ -31,6 +34,8 @@ BROKEN = {
         ({**MAESN_GOOD, "id": "a4", "companyName": INVALID_UTF8}, "companyName is not valid UTF-8"),
         ({**MAESN_GOOD, "id": "a5", "companyName": None}, "companyName (or name, or firstName/lastName) is missing"),
         ({**MAESN_GOOD, "id": "a6", "emailAddresses": 42}, "emailAddresses should be a list of objects or strings"),
+        ({**MAESN_GOOD, "id": "a7", "companyName": "Nul\x00 GmbH"}, "companyName contains a NUL character"),
+        ({**MAESN_GOOD, "id": "a\x00"}, "id contains a NUL character"),
     ],
 }
 

@@ -71,7 +71,7 @@ def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> Canonical
         raw_id = str(raw_id)
     if not isinstance(raw_id, str) or not raw_id:
         raise RecordError("id is missing or not a string")
-    rid = raw_id
+    rid = records.checked_id(raw_id)
     records.check_strings(record, rid)
     status = records.enum(record.get("status"))
     if status is None and (record.get("isArchived") is True or record.get("archived") is True):

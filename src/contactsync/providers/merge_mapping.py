@@ -43,7 +43,7 @@ def from_merge(record: Any) -> CanonicalContact:
     raw_id = record.get("id")
     if not isinstance(raw_id, str) or not raw_id:
         raise RecordError("id is missing or not a string")
-    rid = raw_id
+    rid = records.checked_id(raw_id)
     records.check_strings(record, rid)
     status = records.enum(record.get("status"))
     if status not in _STATUS_IN:

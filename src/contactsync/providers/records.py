@@ -1,7 +1,9 @@
 """Per-record contract checks shared by the dialect mappings, so one bad record never sinks its page.
 
-A record is refused before mapping when any of its strings is not valid UTF-8 or is absurdly long: both are
-reported with the field's path, which is what someone fixing the data at the platform needs to know.
+A record is refused before mapping when any of its strings is not valid UTF-8, holds a NUL character or is
+absurdly long: each is reported with the field's path, which is what someone fixing the data at the platform
+needs to know. PostgreSQL's text and JSONB cannot hold NUL at all, so such a record, taken in, would fail its
+whole page's transaction on every retry instead of being set aside.
 """
 
 from __future__ import annotations
@@ -19,12 +21,26 @@ from contactsync.providers.errors import RecordError
 
 # Far above any field a platform allows, far below what would hurt memory or the database.
 MAX_STRING = 100_000
+# The stored length of a platform's id (the mirror's and the quarantine's `remote_id` columns).
+MAX_ID = 255
 _EXCERPT = 300
 
 
+def checked_id(raw_id: str) -> str:
+    """A platform id the store can hold; one that it cannot refuses its record (without naming it as the id)."""
+    if "\x00" in raw_id:
+        raise RecordError("id contains a NUL character")
+    if len(raw_id) > MAX_ID:
+        raise RecordError(f"id is {len(raw_id):,} characters long (limit {MAX_ID})")
+    return raw_id
+
+
 def check_strings(value: Any, remote_id: str | None, path: str = "") -> None:
-    """Refuse strings that are not UTF-8 (they arrive as lone surrogates) or longer than `MAX_STRING`."""
+    """Refuse strings that are not UTF-8 (they arrive as lone surrogates), hold NUL or are longer than
+    `MAX_STRING`, as values and as object keys."""
     if isinstance(value, str):
+        if "\x00" in value:
+            raise RecordError(f"{path or 'value'} contains a NUL character", remote_id=remote_id)
         if len(value) > MAX_STRING:
             raise RecordError(
                 f"{path or 'value'} is {len(value):,} characters long (limit {MAX_STRING:,})",
@@ -36,7 +52,10 @@ def check_strings(value: Any, remote_id: str | None, path: str = "") -> None:
             raise RecordError(f"{path or 'value'} is not valid UTF-8", remote_id=remote_id) from None
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_strings(item, remote_id, f"{path}.{key}" if path else str(key))
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str):
+                check_strings(key, remote_id, f"a key in {path or 'the record'}")
+            check_strings(item, remote_id, where)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_strings(item, remote_id, f"{path}[{index}]")
