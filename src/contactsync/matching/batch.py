@@ -44,8 +44,9 @@ from contactsync.matching.stats import BlockingStats, Progress
 # Each worker's right-side key counts, then its prepared left slice with those records' finding keys (chosen
 # by the global counts), are exchanged once each through the parent as opaque pickled bytes. Prepared right
 # records never cross a process boundary, and no worker reads the others' objects, so the copy-on-write
-# page copying of a shared prepared set does not happen. Only the kept pairs and their explanations travel
-# back to the parent, after which the workers end and free their memory while the parent decides.
+# page copying of a shared prepared set does not happen. Only the kept pairs travel back to the parent, with
+# the prepared records they refer to, after which the workers end and free their memory while the parent
+# decides and explains the decided pairs.
 
 
 def _bounds(n: int, parts: int, part: int) -> tuple[int, int]:
@@ -134,14 +135,14 @@ def _work(
         kept.extend(part_kept)
         compared += n
         conn.send(("score", b - a))
-    # Explain every kept pair now (a few per left record at most) rather than only the decided ones later,
-    # so that the worker can exit, and free its memory, before the parent resolves and builds the decisions.
-    # The index and the prepared left records no kept pair refers to are released first: the explanations
-    # then reuse their memory instead of adding to the peak.
-    needed = {li: all_left[li] for li, _, _, _ in kept}
+    # The prepared records of the kept pairs go to the parent, which explains only the decided pairs once the
+    # workers have ended. Explaining every kept pair here made the run's peak: a few nested dicts per pair, built
+    # and pickled while both workers still held their whole slices, and unpickled again in the parent.
+    needed_left = {li: all_left[li] for li, _, _, _ in kept}
     del all_left, buckets, index
-    explained = [explain(needed[li], own_right[ri - ra], model) for li, ri, _, _ in kept]
-    conn.send(("scored", kept, explained, compared, skip))
+    needed_right = {ri: own_right[ri - ra] for _, ri, _, _ in kept}
+    del own_right
+    conn.send(("scored", kept, needed_left, needed_right, compared, skip))
 
 
 def _worker(
@@ -257,9 +258,9 @@ def match_parallel(
     """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
     ("counts",) followed by its right slice's pickled key counts as raw bytes, receives the other slices';
     ("prepared",) followed by its pickled left slice and their finding keys, receives the other slices'; with
-    `calibrate` it
-    sends ("patterns", its sample of candidate pairs, word counts) and receives the calibrated model; it sends
-    ("scored", pairs, their explanations, pairs compared, keys skipped) and ends."""
+    `calibrate` it sends ("patterns", its sample of candidate pairs, word counts) and receives the calibrated
+    model; it sends ("scored", pairs, the prepared left and right records they refer to by index, pairs
+    compared, keys skipped) and ends."""
     pool = _Workers(parts, left, right, model, calibrate, progress)
     try:
         pool.exchange("counts")
@@ -281,12 +282,14 @@ def match_parallel(
         if stats is not None:
             stats.model = model
         kept: list[Pair] = []
-        explanations: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
+        lefts: dict[int, Prepared] = {}
+        rights: dict[int, Prepared] = {}
         compared = 0
         skipped: set[str] = set()
-        for _, part_kept, part_explained, n, part_skipped in pool.gather("scored"):
+        for _, part_kept, part_left, part_right, n, part_skipped in pool.gather("scored"):
             kept.extend(part_kept)
-            explanations.update(zip(((li, ri) for li, ri, _, _ in part_kept), part_explained, strict=True))
+            lefts.update(part_left)
+            rights.update(part_right)
             compared += n
             skipped |= part_skipped  # each worker knows the skipped keys its own slice holds
         pool.close()
@@ -297,8 +300,8 @@ def match_parallel(
         right_ids = [r.id for r in right]
         outcomes = resolve(kept, left_ids, right_ids, model)
         del kept
-        explained = [explanations[o.left, o.right] for o in outcomes]
-        del explanations
+        explained = [explain(lefts[o.left], rights[o.right], model) for o in outcomes]
+        del lefts, rights
         return decisions(outcomes, left_ids, right_ids, explained)
     finally:
         pool.close()
