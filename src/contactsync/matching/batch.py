@@ -10,7 +10,7 @@ import multiprocessing
 import pickle
 import traceback
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -65,9 +65,33 @@ def _own_finding_keys(
     return [tuple(finding_keys(ks, holders)) for ks in left_keys]
 
 
-def _receive(conn: Any, part: int, parts: int, own: Any) -> list[Any]:
-    """Every slice's unpickled message in part order, this worker's own `own` at its place."""
-    return [own if q == part else pickle.loads(conn.recv_bytes()) for q in range(parts)]
+# Records per pickled piece of a prepared left slice: the whole slice pickled at once (about 30 MiB for 55,000
+# people) was held beside the worker's own slices, and so was the other slice's on arrival.
+EXCHANGE_PIECE = 10000
+
+
+def _send_pieces(conn: Any, tag: str, pieces: Sequence[Any]) -> None:
+    """`(tag, number of pieces)`, then each piece pickled as raw bytes, one at a time. The first piece is
+    pickled before the tag is sent, so that a failure there reaches the parent as an error message rather
+    than in place of the bytes it expects next."""
+    blobs = (pickle.dumps(piece, protocol=pickle.HIGHEST_PROTOCOL) for piece in pieces)
+    first = next(blobs)
+    conn.send((tag, len(pieces)))
+    conn.send_bytes(first)
+    del first
+    for blob in blobs:
+        conn.send_bytes(blob)
+
+
+def _receive(conn: Any, part: int, parts: int, own: Sequence[Any]) -> Iterator[Any]:
+    """Every slice's unpickled pieces in part order, this worker's own pieces `own` at its place; each piece
+    is unpickled as it arrives, so only one piece's bytes are held at a time."""
+    for q in range(parts):
+        if q == part:
+            yield from own
+            continue
+        for _ in range(conn.recv()):
+            yield pickle.loads(conn.recv_bytes())
 
 
 def _work(
@@ -90,13 +114,8 @@ def _work(
     # First the right-side key counts go round, so that each worker chooses its own left records' finding keys
     # by the global counts and passes on only those (two or three per record) rather than all their keys (a
     # person has about two dozen): the other slices' full key lists were the largest part of a worker's memory.
-    # Pickled before the tag is sent, so that a failure here reaches the parent as an error message rather
-    # than in place of the bytes it expects next.
-    blob = pickle.dumps(right_count, protocol=pickle.HIGHEST_PROTOCOL)
-    conn.send(("counts",))
-    conn.send_bytes(blob)
-    del blob
-    others = [c for q, c in enumerate(_receive(conn, part, parts, None)) if q != part]
+    _send_pieces(conn, "counts", [right_count])
+    others = list(_receive(conn, part, parts, []))
     own_finding = _own_finding_keys(own_left_keys, right_count, others)
     del own_left_keys
     # Only keys this worker's slice holds matter from here on: no other key can give it a candidate.
@@ -105,16 +124,17 @@ def _work(
             if k in right_count:
                 right_count[k] += n
     del others
-    blob = pickle.dumps((own_left, own_finding), protocol=pickle.HIGHEST_PROTOCOL)
-    conn.send(("prepared",))
-    conn.send_bytes(blob)
-    del blob
+    own_pieces = [
+        (own_left[i : i + EXCHANGE_PIECE], own_finding[i : i + EXCHANGE_PIECE])
+        for i in range(0, max(len(own_left), 1), EXCHANGE_PIECE)
+    ]
+    _send_pieces(conn, "prepared", own_pieces)
     all_left: list[Prepared] = []
     present: list[tuple[str, ...]] = []
-    for their_left, their_finding in _receive(conn, part, parts, (own_left, own_finding)):
+    for their_left, their_finding in _receive(conn, part, parts, own_pieces):
         all_left.extend(their_left)
         present.extend(tuple(k for k in ks if k in right_count) for ks in their_finding)
-    del own_left, own_finding
+    del own_left, own_finding, own_pieces
     skip = common_keys(right_count)
     del right_count
     # From here on a left record needs only the buckets of its usable keys in this worker's index: holding
@@ -227,12 +247,14 @@ class _Workers:
     def exchange(self, tag: str) -> None:
         """Pass each worker's `tag` message's bytes (its right key counts, then its prepared left slice and
         those records' finding keys) on to all the other workers."""
-        self.gather(tag)
-        blobs = [conn.recv_bytes() for conn in self.conns]
+        replies = self.gather(tag)
+        blobs = [[conn.recv_bytes() for _ in range(reply[1])] for conn, reply in zip(self.conns, replies, strict=True)]
         for part, conn in enumerate(self.conns):
-            for q, blob in enumerate(blobs):
+            for q, pieces in enumerate(blobs):
                 if q != part:
-                    conn.send_bytes(blob)
+                    conn.send(len(pieces))
+                    for blob in pieces:
+                        conn.send_bytes(blob)
 
     def close(self) -> None:
         """Wait for the workers to end (they end by themselves after scoring); stop them if they do not."""
@@ -256,8 +278,9 @@ def match_parallel(
     calibrate: bool = False,
 ) -> list[Decision]:
     """The batch over `parts` worker processes. Protocol, per worker: it sends progress messages throughout,
-    ("counts",) followed by its right slice's pickled key counts as raw bytes, receives the other slices';
-    ("prepared",) followed by its pickled left slice and their finding keys, receives the other slices'; with
+    ("counts", 1) followed by its right slice's pickled key counts as raw bytes, receives the other slices'
+    (each as the number of pieces, then the pieces); ("prepared", n) followed by its left slice and their
+    finding keys pickled in n pieces (`EXCHANGE_PIECE` records each), receives the other slices'; with
     `calibrate` it sends ("patterns", its sample of candidate pairs, word counts) and receives the calibrated
     model; it sends ("scored", pairs, the prepared left and right records they refer to by index, pairs
     compared, keys skipped) and ends."""
