@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,6 +36,22 @@ def test_a_created_contact_shows_in_lists_only_after_the_lag_stamped_then(admin:
     assert "Late Ltd" in _names(api, token, name="Late Ltd")
     shown = next(c for c in admin.contacts(token) if c["name"] == "Late Ltd")
     assert shown["modified_at"] > sent_at  # stamped when it became visible, not when it was created
+
+
+def test_a_platform_edit_before_the_lag_ends_keeps_its_own_time(admin: Any, api: httpx.Client) -> None:
+    """The unified API stamps the contact when it stores it; the platform's edit time stays the edit's, so an app
+    edit made after it is still the newer one."""
+    token = admin.create_account(count=0, faults={"visibility_lag_ms": 2000})
+    created = api.post(f"{PREFIX}/contacts", json={"model": {"name": "Early Edit Ltd"}}, headers=_headers(token))
+    remote_id = created.json()["model"]["id"]
+    before = datetime.now(UTC)
+    admin.mutate(token, "edit", id=remote_id, changes={"currency": "EUR"})
+    after = datetime.now(UTC)
+    model = api.get(f"{PREFIX}/contacts/{remote_id}", headers=_headers(token)).json()
+    edited_at = datetime.fromisoformat(model["remote_updated_at"].replace("Z", "+00:00"))
+    stored_at = datetime.fromisoformat(model["modified_at"].replace("Z", "+00:00"))
+    assert before - timedelta(milliseconds=5) <= edited_at <= after + timedelta(milliseconds=5)
+    assert stored_at >= edited_at + timedelta(milliseconds=1500)  # the lag's end, not the edit
 
 
 def test_filters_can_be_ignored_or_refused(admin: Any, api: httpx.Client) -> None:

@@ -247,11 +247,11 @@ class Account:
             if "name" in changes:
                 self._check_name(updated.name, contact_id)
             stamp = self._stamp(backdate_ms)
-            if stored.visible_at is not None and stored.visible_at > stamp:
-                stamp = stored.visible_at  # not stored by the unified API yet: its stamp comes then
             stored.contact = _synced_only(updated)
-            stored.modified_at = stamp
+            # The platform's own edit time is the edit's; only the unified API's stamp waits for the contact to be
+            # stored there (a platform edit made meanwhile is still older than an app edit made after it).
             stored.remote_updated_at = stamp
+            stored.modified_at = max(stamp, stored.visible_at) if stored.visible_at is not None else stamp
             self._emit("updated", stored)
             return stored
 
