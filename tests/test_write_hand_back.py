@@ -2,10 +2,11 @@
 worker process; each entry is still written exactly once.
 
 The bucket is emptied mid-batch (a 429's cool-down, which every worker honours) once the batch's first group is
-recorded: the batch must hand back what it has not marked `in_flight`, book its place on the bucket, and a later
-delivery sends the rest. The platform holds the second group's requests until the bucket is shut, so the batch
-still has entries to hand back however slowly this test gets to look (on a loaded machine it once looked only
-after the batch had sent everything).
+recorded and the platform holds all of the second group's requests: the batch must hand back what it has not marked
+`in_flight`, book its place on the bucket, and a later delivery sends the rest. The platform holds those requests
+until the bucket is shut, so the batch still has entries to hand back however slowly this test gets to look (on a
+loaded machine it once looked only after the batch had sent everything), and none of them is still before its
+bucket slot, where it would wait out the cool-down instead (which once let the batch find the bucket open again).
 """
 
 from __future__ import annotations
@@ -39,12 +40,20 @@ def _ledger() -> list[tuple[int, str, int]]:
     return [(int(i), str(st), int(a)) for i, st, a in rows]
 
 
+def _held_writes(sandbox: Any, token: str) -> int:
+    stats = httpx.get(f"{sandbox.url}/_sandbox/accounts/{token}/stats", timeout=30).json()
+    return int(stats["injected"].get("stalled write", 0))
+
+
 def _shut_the_bucket_after_the_first_group(
     connection_id: int, workers: Workers, sandbox: Any, token: str, timeout: float = 120
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if Counter(status for _i, status, _a in _ledger())["done"] >= GROUP:
+        # Shut only once the platform holds the whole second group: a request of it still before its bucket slot
+        # would wait out the cool-down there, and the batch would find the bucket open again when it next asked.
+        if _held_writes(sandbox, token) >= GROUP:
+            assert Counter(status for _i, status, _a in _ledger())["done"] == GROUP
             note_rate_limited(connection_id, retry_after=COOL_DOWN)
             # The second group's requests were held by the platform until now: let them through.
             httpx.patch(
@@ -75,7 +84,7 @@ def test_a_batch_waiting_for_its_bucket_hands_its_entries_back_and_each_is_writt
     assert run.status == "succeeded", (run.status, run.error)
     settings = get_settings()
     booked = redis.Redis.from_url(settings.require_redis_url()).get(booked_key(settings.redis_prefix, connection_id))
-    assert booked is not None, "no batch handed its entries back"
+    assert booked is not None, f"no batch handed its entries back; worker logs:\n{workers.logs()}"
     assert float(booked) >= shut_at  # booked after the bucket's cool-down, not before
     ledger = _ledger()
     assert len(ledger) > 2 * GROUP

@@ -92,6 +92,7 @@ def test_a_stalled_write_path_holds_writes_until_lifted(admin: Any, sandbox: Any
         thread.start()
         thread.join(0.6)
         assert thread.is_alive() and "status" not in held  # still held by the platform
+        assert admin.stats(token)["injected"] == {"stalled write": 1}  # and counted, so a test can wait for it
         assert [c["name"] for c in admin.contacts(token)] == ["First Ltd"]
         admin.configure(token, faults={"stall_writes_after": -1})
         thread.join(10)

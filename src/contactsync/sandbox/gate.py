@@ -116,6 +116,8 @@ async def _stall(account: Account, longest: float = 120.0) -> None:
     with account.lock:
         seen = account.writes_admitted
         account.writes_admitted += 1
+        if 0 <= account.faults.stall_writes_after <= seen:
+            account.injected["stalled write"] += 1
     deadline = time.monotonic() + longest
     while 0 <= account.faults.stall_writes_after <= seen and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
