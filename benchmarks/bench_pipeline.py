@@ -23,7 +23,8 @@ The last line of output is one JSON object:
         these hardly depend on what else the machine runs
     peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
     reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough
-    incremental      the same measures for the incremental run, and its share of the full sync's calls and time
+    incremental      the same measures for the incremental run, and its share of the full sync's calls and time;
+        `stages`: its tasks by name (count, summed runtime, first start and last end from the run's start)
     webhook_to_run_p95_s   with --webhooks
     timeline         with a rate: each tenant's provider calls per `--timeline-step` seconds of the full sync, as
         the platform counted them (where the bucket sat idle, and which tenant waited behind which)
@@ -148,7 +149,7 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool, worker
             break
         if time.monotonic() - started > args.timeout:
             raise SystemExit(f"runs not finished after {args.timeout}s: {[(r.id, r.status) for r in runs]}")
-        time.sleep(0.25)
+        time.sleep(0.05)  # a run of a second or two is measured to within this, not a quarter of a second
     wall = time.monotonic() - started
     cpu_after = cpu_seconds(workers.pids(), os.environ["DATABASE_URL"])
     calls_after, limited_after = platform_counts(admin, args.tenants)
@@ -180,6 +181,22 @@ def timed_runs(admin: SandboxAdmin, args: argparse.Namespace, full: bool, worker
         "cpu_s": {k: round(cpu_after[k] - cpu_before.get(k, 0.0), 1) for k in cpu_after},
         **({"timeline": {"step_s": args.timeline_step, "calls": steps}} if steps is not None else {}),
     }
+
+
+def stages(events: TaskTimes, began: float, ended: float) -> dict[str, dict[str, float]]:
+    """Where a phase's time went, by task name over all tenants: how many ran, their summed runtime, and when the
+    first started and the last ended, in seconds from the phase's start (the workers' clock is this machine's)."""
+    out: dict[str, dict[str, float]] = {}
+    for spans in events.spans.values():
+        for name, start, runtime in spans:
+            if not began <= start <= ended:
+                continue
+            row = out.setdefault(name.removeprefix("contactsync."), {"n": 0, "busy_s": 0.0, "first": 1e9, "last": 0.0})
+            row["n"] += 1
+            row["busy_s"] += runtime
+            row["first"] = min(row["first"], start - began)
+            row["last"] = max(row["last"], start + runtime - began)
+    return {k: {f: round(v, 3) for f, v in row.items()} for k, row in sorted(out.items(), key=lambda i: i[1]["first"])}
 
 
 def _write_phase(s: Any, run_ids: list[int]) -> float | None:
@@ -309,8 +326,11 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             result.update(full)
             if args.changed_fraction:
                 edited = change_both_sides(admin, args, rng)
+                began = time.time()
                 inc = timed_runs(admin, args, full=False, workers=workers)
                 inc["edited"] = edited
+                time.sleep(0.5)  # the last tasks' events
+                inc["stages"] = stages(pages, began, began + inc["wall_s"])
                 inc["calls_share"] = round(inc["provider_calls"] / max(1, full["provider_calls"]), 4)
                 inc["wall_share"] = round(inc["wall_s"] / full["wall_s"], 4)
                 say("incremental:", json.dumps(inc))

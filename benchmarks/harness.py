@@ -331,12 +331,17 @@ def cpu_seconds(worker_pids: list[int], database_url: str) -> dict[str, float]:
 class TaskTimes(threading.Thread):
     """Runtimes of the workers' reconcile tasks by (run id, page), read from Celery's task events (the workers
     send them), so page costs are measured where they are spent without touching the tasks. With `starts`
-    (task names), also when each run's first task of those names started (the worker's clock, epoch seconds)."""
+    (task names), also when each run's first task of those names started (the worker's clock, epoch seconds).
+    `spans` holds, by tenant id, every task of a tenant that ended: (name, start, runtime), for where its runs'
+    time went (a tenant's runs follow one another, so a run's tasks are those between its start and its end)."""
 
     def __init__(self, starts: frozenset[str] = frozenset()) -> None:
         super().__init__(daemon=True)
         self.pages: dict[tuple[int, int], float] = {}
         self.started: dict[tuple[str, int], float] = {}
+        self.spans: dict[str, list[tuple[str, float, float]]] = {}
+        self._task: dict[str, tuple[str, str]] = {}
+        self._began: dict[str, float] = {}
         self._starts = starts
         self._args: dict[str, tuple[int, int]] = {}
         self._run_of: dict[str, tuple[str, int]] = {}
@@ -349,6 +354,10 @@ class TaskTimes(threading.Thread):
 
         def received(event: dict[str, Any]) -> None:
             name = event.get("name")
+            with contextlib.suppress(ValueError, SyntaxError, TypeError, IndexError):
+                args = ast.literal_eval(event.get("args") or "[]")
+                if isinstance(args[0], str):  # (tenant id, ...): a tenant's task
+                    self._task[event["uuid"]] = (str(name), args[0])
             if name == "contactsync.reconcile":
                 with contextlib.suppress(ValueError, SyntaxError, TypeError):
                     args = ast.literal_eval(event.get("args") or "[]")
@@ -359,11 +368,15 @@ class TaskTimes(threading.Thread):
                     self._run_of[event["uuid"]] = (str(name), int(args[1]))
 
         def started(event: dict[str, Any]) -> None:
+            self._began[event.get("uuid", "")] = float(event["timestamp"])
             key = self._run_of.pop(event.get("uuid", ""), None)
             if key is not None:
                 self.started.setdefault(key, float(event["timestamp"]))
 
         def succeeded(event: dict[str, Any]) -> None:
+            task, began = self._task.pop(event.get("uuid", ""), None), self._began.pop(event.get("uuid", ""), None)
+            if task is not None and began is not None:
+                self.spans.setdefault(task[1], []).append((task[0], began, float(event.get("runtime") or 0.0)))
             key = self._args.pop(event.get("uuid", ""), None)
             if key is not None:
                 self.pages[key] = float(event.get("runtime") or 0.0)
