@@ -74,8 +74,14 @@ class CanonicalContact(BaseModel):
 
     def content_hash(self) -> str:
         """A stable digest of the synced fields: equal hashes mean nothing worth syncing changed."""
-        blob = json.dumps(self.content(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return content_digest(self.content())
+
+
+def content_digest(content: dict[str, Any]) -> str:
+    """`CanonicalContact.content_hash` of a contact whose `content()` the caller holds already (a fetched page
+    mirrors both, and dumping the model is most of the cost)."""
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 SYNCED_FIELDS: tuple[str, ...] = (

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
 from contactsync.appinput import AppInput
-from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact, content_digest
 from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
@@ -194,14 +194,15 @@ def update_app_content(
 
 
 def _remote_row(tenant_id: str, connection_id: int, c: CanonicalContact) -> dict[str, Any]:
+    data = c.content()
     return {
         "tenant_id": tenant_id,
         "connection_id": connection_id,
         "remote_id": c.remote_id,
         "name": c.name,
-        "data": c.content(),
+        "data": data,
         "raw": c.raw,
-        "content_hash": c.content_hash(),
+        "content_hash": content_digest(data),
         "deleted": c.deleted,
         "remote_updated_at": c.remote_updated_at,
         "modified_at": c.modified_at,
