@@ -9,11 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
-from contactsync.models import AppContact, Connection, QuarantinedRecord, RemoteContact, Tenant
+from contactsync.models import AppContact, Connection, Link, QuarantinedRecord, RemoteContact, RunPage, Tenant
 from contactsync.models.base import utcnow
+from contactsync.sandbox.seed import companies
+from contactsync.store.contacts import upsert_app_contacts
 from contactsync.tasks.schedule import start_due_runs
 from tests.conftest import Workers
-from tests.pipeline import a_matched_pair, admin, full_sync, setup_tenant
+from tests.pipeline import a_matched_pair, admin, full_sync, platform_contacts, setup_tenant
 
 pytestmark = pytest.mark.pipeline
 
@@ -49,6 +51,40 @@ def test_platform_edit_reaches_the_app_and_is_not_pushed_back(
     with db.session() as s:
         app = s.scalar(select(AppContact).where(AppContact.app_id == app_id))
         assert app is not None and app.data["emails"][0] == "books@example.org"
+
+
+def test_a_company_new_on_both_sides_is_matched_within_the_incremental_walk(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    """An incremental page with one new contact among echoes is reconciled by the walk itself (no reconcile
+    task), with the matcher: the company the app and the platform both gained is linked, not created twice."""
+    _split, token = setup_tenant(sandbox, size=60, seed=14)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    (company,) = companies(914, 1)
+    admin(sandbox, token, "POST", "/mutate", op="add", contact=company.model_dump(mode="json"))
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("app-new", company.model_copy(update={"remote_id": None}))], updated_at=utcnow())
+    sent_before = _reconcile_tasks_received(workers)
+    run = full_sync(workers, full=False)
+    assert run.status == "succeeded" and run.kind == "incremental", run.error
+    assert run.created_remote == 0 and run.linked == 1
+    assert _reconcile_tasks_received(workers) == sent_before
+    with db.session() as s:
+        method = s.scalar(
+            select(Link.method)
+            .join(AppContact, AppContact.id == Link.app_contact_id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .where(AppContact.app_id == "app-new", RemoteContact.name == company.name)
+        )
+        assert method in ("exact", "fuzzy")
+        assert s.scalar(select(func.count()).select_from(RunPage).where(RunPage.run_id == run.id)) >= 1
+        assert not s.scalar(select(func.count()).select_from(RunPage).where(~RunPage.reconciled))
+    assert [c["name"] for c in platform_contacts(sandbox, token)].count(company.name) == 1
+
+
+def _reconcile_tasks_received(workers: Workers) -> int:
+    return sum(p.read_text().count("contactsync.reconcile[") for p in workers.log_dir.glob("worker*.log"))
 
 
 def test_maesn_deletion_is_inferred_only_from_a_complete_full_walk(

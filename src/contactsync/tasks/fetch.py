@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.orm import Session
 
 from contactsync import db
@@ -27,13 +28,20 @@ from contactsync.store.lost_creates import clock_margin, reach_back, visibility_
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
-from contactsync.tasks.failures import Attempt
+from contactsync.tasks.failures import INFRA_ERRORS, Attempt
 from contactsync.tasks.failures import handle as handle_failure
-from contactsync.tasks.reconcile import advance, reconcile
+from contactsync.tasks.reconcile import advance, reconcile, reconcile_page
 from contactsync.worker.app import INFRA_RETRY, bound_celery_task
 from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)
+
+# A page with at most this many contacts to reconcile (an incremental walk's page: one or two edits among
+# contacts as mirrored) is reconciled by the fetch itself, right after the page's commit. Its own task would cost
+# more than matching a few contacts: a message, a session, and a wait behind the walk, since the tenant's queue
+# is served by the worker processes that walk it. A page of a first walk (a hundred new contacts) still gets its
+# own task, so that pages are matched in parallel while the walk goes on.
+INLINE_RECONCILE_MAX = 10
 
 
 @bound_celery_task("contactsync.fetch", **{**INFRA_RETRY, "max_retries": None})
@@ -67,13 +75,33 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                     return  # a duplicate of this task got there first
                 pending = _record_page(s, run, conn, page_no, page, calls, gone)
                 recorded, token, page_no = page_no, run.page_token, run.pages_fetched
-            if pending:
+            if pending > INLINE_RECONCILE_MAX:
                 enqueue(reconcile, tenant_id, run_id, recorded)
+            elif pending:
+                _reconcile_here(tenant_id, run_id, recorded)
             if page.next_token is None:
                 break
         enqueue(advance, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
+
+
+def _reconcile_here(tenant_id: str, run_id: int, page_no: int) -> None:
+    """Reconcile a small page in this task. Whatever stops it hands the page to its own reconcile task, which
+    retries an outage and fails the run (as the reconcile stage) on anything else, as for any page. The walk goes
+    on meanwhile, unless it must stop itself: an outage, or its time limit, is the fetch's to retry too.
+
+    A worker killed between the page's commit and this leaves the page unreconciled: the run waits for the
+    stale-run re-drive, which sends every unreconciled page's task, as after a crash between any commit and the
+    message it was to send."""
+    try:
+        reconcile_page(tenant_id, run_id, page_no)
+    except Exception as exc:
+        log.warning("reconciling a page in its walk failed; handed to its own task", run_id=run_id, page=page_no,
+                    exc_info=True)  # fmt: skip
+        enqueue(reconcile, tenant_id, run_id, page_no)
+        if isinstance(exc, (*INFRA_ERRORS, SoftTimeLimitExceeded)):
+            raise
 
 
 def _infers_deletions(conn: Connection) -> bool:
@@ -115,10 +143,10 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
 
 def _record_page(
     s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallMeter, gone: list[str]
-) -> bool:
+) -> int:
     """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction.
 
-    Returns whether the page has anything to reconcile. A page of contacts all as mirrored (an incremental
+    Returns how many of the page's contacts wait to be reconciled. A page of contacts all as mirrored (an incremental
     walk's overlap, or the contacts our own writes created) is recorded as reconciled already, so no task is
     sent for it; a contact still waiting from an earlier run counts as something to reconcile."""
     ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
@@ -140,7 +168,7 @@ def _record_page(
     add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
-    return pending > 0
+    return pending
 
 
 def _window(tenant_id: str, run_id: int, conn: Connection, provider: Provider) -> Window:

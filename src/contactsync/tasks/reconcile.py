@@ -18,6 +18,14 @@ log = get_logger(__name__)
 
 @celery_task("contactsync.reconcile", **INFRA_RETRY)
 def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
+    reconcile_page(tenant_id, run_id, page_no)
+    advance(tenant_id, run_id)
+
+
+def reconcile_page(tenant_id: str, run_id: int, page_no: int) -> None:
+    """Reconcile a recorded page once, in one transaction: the page row is locked and marked with the links and
+    reviews it made, so a second reconcile of it (a redelivered task) does nothing. The reconcile task runs it, and
+    so does the fetch itself for a page with little to reconcile (`tasks.fetch`)."""
     with db.session() as s:
         run = get_run(s, tenant_id, run_id)
         page = s.get(RunPage, (run_id, page_no), with_for_update=True)
@@ -27,7 +35,6 @@ def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
             outcome = reconcile_remote(s, tenant_id, [int(i) for i in page.remote_contact_ids])
             page.reconciled = True
             add_counters(s, run_id, linked=outcome.linked, reviewed=outcome.reviewed)
-    advance(tenant_id, run_id)
 
 
 @celery_task("contactsync.advance", **INFRA_RETRY)
