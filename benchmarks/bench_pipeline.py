@@ -32,6 +32,8 @@ The last line of output is one JSON object:
     python -m benchmarks.bench_pipeline --tenants 2 --contacts 5000 --rate 600 --workers 2
     python -m benchmarks.bench_pipeline --tenants 4 --contacts 5000 --rate 0 --workers 2 --changed-fraction 0.01
     python -m benchmarks.bench_pipeline --tenants 1 --contacts 2000 --rate 0 --profile /tmp/prof   # cProfile
+    python -m benchmarks.bench_pipeline --tenants 1 --contacts 5000 --rate 0 --workers 1 --changed-fraction 0.01 \
+        --profile-incremental /tmp/prof   # cProfile of the incremental run alone
 
 Servers: DATABASE_URL / REDIS_URL when set (the benchmark creates and drops its own database there and uses its
 own Redis key prefix), else embedded ones under a temporary directory. `--rate 0` means no platform limit.
@@ -289,6 +291,16 @@ def _wait_idle(tenant_id: str, timeout: float) -> None:
     raise SystemExit(f"{tenant_id} still has a run after {timeout}s")
 
 
+def profiled_workers(env: dict[str, str], tmp: Path, args: argparse.Namespace, into: Path) -> Workers:
+    """Workers under cProfile with the solo pool, started: `python -m celery ...` becomes `python -m cProfile -o
+    FILE -m celery ...`. One worker writes `worker.prof` (more than one would each overwrite it)."""
+    into.mkdir(parents=True, exist_ok=True)
+    prefix = [sys.executable, "-m", "cProfile", "-o", str(into / "worker.prof")]
+    workers = Workers(env, tmp, args.workers, args.concurrency, prefix, ["--pool", "solo"])
+    workers.start_all()
+    return workers
+
+
 def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> dict[str, Any]:
     rng = random.Random(args.seed)
     settings = {"CONTACTSYNC_QUEUE_SHARDS": str(max(args.workers, args.tenants))}
@@ -308,14 +320,11 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
                 seed(admin, sandbox.url, t, data, args)
             took = time.monotonic() - seeding
             say(f"seeded {args.tenants} tenant(s) x {args.contacts} contacts per side in {took:.1f}s")
-            prefix: list[str] = []
-            extra: list[str] = []
-            if args.profile:  # `python -m celery ...` becomes `python -m cProfile -o FILE -m celery ...`
-                args.profile.mkdir(parents=True, exist_ok=True)
-                prefix = [sys.executable, "-m", "cProfile", "-o", str(args.profile / "worker.prof")]
-                extra = ["--pool", "solo"]
-            workers = Workers(env, tmp, args.workers, args.concurrency, prefix, extra)
-            workers.start_all()
+            if args.profile:
+                workers = profiled_workers(env, tmp, args, args.profile)
+            else:
+                workers = Workers(env, tmp, args.workers, args.concurrency)
+                workers.start_all()
             rss = RssSampler(workers)
             rss.start()
             pages = TaskTimes()
@@ -326,6 +335,9 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             result.update(full)
             if args.changed_fraction:
                 edited = change_both_sides(admin, args, rng)
+                if args.profile_incremental:  # the same workers, now each under cProfile with the solo pool
+                    workers.stop()
+                    workers = profiled_workers(env, tmp, args, args.profile_incremental)
                 began = time.time()
                 inc = timed_runs(admin, args, full=False, workers=workers)
                 inc["edited"] = edited
@@ -381,6 +393,9 @@ def main() -> None:
     parser.add_argument("--timeline-step", type=float, default=5.0, help="seconds per step of the call timeline")
     parser.add_argument("--timeout", type=float, default=3600, help="give up on a run after this many seconds")
     parser.add_argument("--profile", type=Path, help="run the workers with the solo pool under cProfile, into DIR")
+    parser.add_argument(
+        "--profile-incremental", type=Path, help="as --profile, for the incremental run only (the full sync unprofiled)"
+    )
     print_result_on_servers(run, parser.parse_args())
 
 
