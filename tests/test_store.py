@@ -12,7 +12,7 @@ from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, WriteOp
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import plan_into_ledger
-from contactsync.store.reconcile import reconcile_remote
+from contactsync.store.reconcile import reconcile_remote, settle_linked
 from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_config, connection_of, upsert_tenant
 
@@ -183,6 +183,41 @@ def test_reconcile_links_and_plans_each_create_once(env: dict[str, str]) -> None
         ]
         # The linked pair differs only in the name's spelling: one side's value is taken, the other is queued.
         assert first.remote_updates + first.app_updates == 1
+
+
+def test_a_changed_linked_contact_is_settled_without_the_matcher_and_nothing_else_is(env: dict[str, str]) -> None:
+    """A page's edit to a linked pair needs no reconcile; a new contact, and a linked one deleted on the platform
+    (the feed must say so), still wait for theirs, and what reconcile then decides is what it decided before."""
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(
+            s, "t1", [("a1", company("Alpha GmbH", tax="DE123456789")), ("a2", company("Beta AG", tax="DE234567891"))]
+        )
+        ids, _ = upsert_remote_contacts(
+            s,
+            "t1",
+            conn_id,
+            [company("Alpha GmbH", tax="DE123456789", remote_id="r1"), company("Beta AG", tax="DE234567891",
+                                                                              remote_id="r2")],
+        )  # fmt: skip
+        assert reconcile_remote(s, "t1", ids).linked == 2
+    page = [
+        company("Alpha GmbH", tax="DE123456789", email="neu@alpha.de", remote_id="r1"),
+        company("Beta AG", tax="DE234567891", remote_id="r2").model_copy(update={"deleted": True}),
+        company("Gamma Ltd", remote_id="r3"),
+    ]
+    with db.session() as s:
+        ids, pending = upsert_remote_contacts(s, "t1", conn_id, page)
+        assert pending == 3
+        assert settle_linked(s, ids) == 1
+        assert settle_linked(s, ids) == 0  # once
+    with db.session() as s:
+        waiting = set(s.scalars(select(RemoteContact.remote_id).where(RemoteContact.needs_reconcile)))
+        assert waiting == {"r2", "r3"}
+        outcome = reconcile_remote(s, "t1", ids)
+        assert (outcome.linked, outcome.unmatched) == (0, 1)
+        assert not s.scalar(select(func.count()).select_from(RemoteContact).where(RemoteContact.needs_reconcile))
+        assert s.scalar(select(func.count()).select_from(Link)) == 2
 
 
 def test_review_candidates_are_not_created(env: dict[str, str]) -> None:

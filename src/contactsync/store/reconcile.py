@@ -106,6 +106,29 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
     return outcome
 
 
+def settle_linked(s: Session, remote_ids: Sequence[int]) -> int:
+    """Clear the reconcile flag of those of `remote_ids` that are linked already and not deleted; how many.
+
+    For them `reconcile_remote` does nothing else: a linked contact is never matched again (planning compares the
+    pair's hashes for what changed), and only a deleted one has something to say (the feed's deletion item), so
+    those are left to it. A fetched page of edits to linked pairs (most of an incremental walk's changes) then
+    needs no reconcile at all. Rows are locked in id order, as the page's upsert locks them."""
+    if not remote_ids:
+        return 0
+    table = table_of(RemoteContact)
+    t = table.c
+    linked = select(Link.remote_contact_id).where(Link.remote_contact_id == t.id).exists()
+    ordered = (
+        select(t.id)
+        .where(t.id.in_(sorted(remote_ids)), t.needs_reconcile.is_(True), t.deleted.is_(False), linked)
+        .order_by(t.id)
+        .with_for_update()
+        .scalar_subquery()
+    )
+    settled = s.execute(update(table).where(t.id.in_(ordered)).values(needs_reconcile=False).returning(t.id)).all()
+    return len(settled)
+
+
 # App contacts prepared for the matcher, kept per process: an app contact is a candidate of many pages (every
 # page holding a remote contact that shares one of its keys), and preparing it is most of a page's matching
 # time. By id and content hash, so a changed contact is prepared again; bounded, so a big tenant's run holds

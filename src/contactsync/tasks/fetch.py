@@ -25,6 +25,7 @@ from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
+from contactsync.store.reconcile import settle_linked
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
@@ -148,8 +149,12 @@ def _record_page(
 
     Returns how many of the page's contacts wait to be reconciled. A page of contacts all as mirrored (an incremental
     walk's overlap, or the contacts our own writes created) is recorded as reconciled already, so no task is
-    sent for it; a contact still waiting from an earlier run counts as something to reconcile."""
+    sent for it; a contact still waiting from an earlier run counts as something to reconcile. So does a changed
+    one, unless it is linked already (and not deleted): the matcher has nothing to decide for it, and it is
+    settled here (`store.reconcile.settle_linked`), so a page of edits to linked pairs is reconciled with it."""
     ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
+    if pending:
+        pending -= settle_linked(s, ids)
     for q in page.quarantined:
         s.add(
             QuarantinedRecord(
