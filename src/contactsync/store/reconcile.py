@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, any_, bindparam, func, select, text, true, update
+from sqlalchemy import ARRAY, Integer, Text, any_, bindparam, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -112,20 +112,19 @@ def settle_linked(s: Session, remote_ids: Sequence[int]) -> int:
     For them `reconcile_remote` does nothing else: a linked contact is never matched again (planning compares the
     pair's hashes for what changed), and only a deleted one has something to say (the feed's deletion item), so
     those are left to it. A fetched page of edits to linked pairs (most of an incremental walk's changes) then
-    needs no reconcile at all. Rows are locked in id order, as the page's upsert locks them."""
+    needs no reconcile at all."""
     if not remote_ids:
         return 0
     table = table_of(RemoteContact)
     t = table.c
     linked = select(Link.remote_contact_id).where(Link.remote_contact_id == t.id).exists()
-    ordered = (
-        select(t.id)
-        .where(t.id.in_(sorted(remote_ids)), t.needs_reconcile.is_(True), t.deleted.is_(False), linked)
-        .order_by(t.id)
-        .with_for_update()
-        .scalar_subquery()
-    )
-    settled = s.execute(update(table).where(t.id.in_(ordered)).values(needs_reconcile=False).returning(t.id)).all()
+    settled = s.execute(
+        update(table)
+        .where(t.id == any_(bindparam("ids", sorted(remote_ids), ARRAY(Integer))), t.needs_reconcile.is_(True),
+               t.deleted.is_(False), linked)
+        .values(needs_reconcile=False)
+        .returning(t.id)
+    ).all()  # fmt: skip
     return len(settled)
 
 
