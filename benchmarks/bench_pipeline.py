@@ -33,7 +33,7 @@ The last line of output is one JSON object:
     python -m benchmarks.bench_pipeline --tenants 4 --contacts 5000 --rate 0 --workers 2 --changed-fraction 0.01
     python -m benchmarks.bench_pipeline --tenants 1 --contacts 2000 --rate 0 --profile /tmp/prof   # cProfile
     python -m benchmarks.bench_pipeline --tenants 1 --contacts 5000 --rate 0 --workers 1 --changed-fraction 0.01 \
-        --profile-incremental /tmp/prof   # cProfile of the incremental run alone
+        --profile-incremental prof   # cProfile of the incremental run alone
 
 Servers: DATABASE_URL / REDIS_URL when set (the benchmark creates and drops its own database there and uses its
 own Redis key prefix), else embedded ones under a temporary directory. `--rate 0` means no platform limit.
