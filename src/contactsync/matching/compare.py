@@ -67,9 +67,9 @@ NOT_REVIEWED_OTHER_PERSON = "given names with different initials: another person
 
 
 def _initials(name: PersonName, nicknames: bool) -> set[str]:
-    """The first letters of the given names and of words that may be a middle name (surname words but the
-    last, as `person_levels` reads them); with `nicknames`, also of their nicknames ("B." may be Bill, that
-    is William)."""
+    """The first letters of the given names and of every word that may be a middle name (surname words but
+    the last: wider than `person_levels`' middle words, since dropping a pair is final); with `nicknames`, also
+    of their nicknames ("B." may be Bill, that is William)."""
     words = (*name.given[:3], *name.surname[:-1])
     if not nicknames:
         return {w[0] for w in words}
