@@ -146,10 +146,10 @@ def test_broken_tenants_each_fail_their_own_run_with_a_reason(
     assert "gave up after 3 s failing" in errors["closed"] and "failed on the wire" in errors["closed"]
     assert "gave up after 3 s rate limited" in errors["forever"] and "429" in errors["forever"]
     assert "more than 33554432 bytes" in errors["huge"]
-    # Whichever bound ends an attempt first (the task's soft time limit, or the request's deadline on a slow
-    # machine), the run gives up on it.
+    # The worker's soft time limit (5 s) ends each attempt long before the request's deadline (60 s), although
+    # this process, which queued the run, has the default limits: the worker's own configuration governs.
     assert "gave up after 3 s failing" in errors["slow"]
-    assert "time limit" in errors["slow"] or "did not complete within 60 s" in errors["slow"]
+    assert "time limit" in errors["slow"], errors["slow"]
     assert "cannot be decrypted" in errors["rotated"]
     assert all(p.poll() is None for p in workers.procs)  # the worker survived all of it
     assert peak_rss_mb(workers) < 500

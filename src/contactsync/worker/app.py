@@ -76,7 +76,13 @@ def configure(capp: Celery) -> None:
             "schedule-tick": {
                 "task": "contactsync.schedule_tick",
                 "schedule": settings.schedule_tick_seconds,
-                "options": {"queue": CONTROL_QUEUE, "expires": settings.schedule_tick_seconds * 2},
+                # No time limits in the message: the worker's own apply (see `worker.routing`).
+                "options": {
+                    "queue": CONTROL_QUEUE,
+                    "expires": settings.schedule_tick_seconds * 2,
+                    "time_limit": None,
+                    "soft_time_limit": None,
+                },
             }
         },
     )
