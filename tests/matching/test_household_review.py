@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contactsync.matching import DEFAULT_MODEL, MatchRecord, match_candidates
-from contactsync.matching.compare import CAP_PERSON, NOT_REVIEWED_OTHER_PERSON, compare, other_person
+from contactsync.matching.compare import CAP_PERSON, NOT_REVIEWED_OTHER_PERSON, compare, other_person, short_form
 from contactsync.matching.normalise.persons import parse_person
 from contactsync.matching.prepared import Prepared
 
@@ -70,3 +70,16 @@ def test_a_short_given_name_a_scanner_misread_is_close_and_links() -> None:
         assert [(d.left_id, d.right_id, d.decision) for d in decisions] == [("l1", "r1", "link")]
     # Three letters that are not a scanner's confusion stay different names.
     assert "given:different" in compare(*names("Ida Miller", "Amy Miller")).levels
+
+
+def test_a_short_form_that_drops_the_first_letters_is_reviewed() -> None:
+    # Hans for Johannes, Hana for Johanna: initials differ, yet one person; a person decides.
+    assert short_form("hans", "johannes") and short_form("johanna", "hana") and short_form("lisa", "elisabeth")
+    assert not short_form("anna", "hans") and not short_form("leandra", "hans")
+    hans, johannes = parse_person("Hans Stecher"), parse_person("Johannes Stecher")
+    assert hans is not None and johannes is not None
+    assert not other_person(hans, johannes)
+    decisions = match_candidates([rec("l1", "Mace, Hana")], [rec("r1", "Johanna Mace")], HOUSEHOLD_HEAVY)
+    assert [(d.decision, d.explanation["reason"]) for d in decisions] == [("review", f"review at most: {CAP_PERSON}")]
+    # Names that share nothing stay another member of the household.
+    assert match_candidates([rec("l1", "Leandra Stecher")], [rec("r1", "Johannes Stecher")], HOUSEHOLD_HEAVY) == []

@@ -67,9 +67,9 @@ NOT_REVIEWED_OTHER_PERSON = "given names with different initials: another person
 
 
 def _initials(name: PersonName, nicknames: bool) -> set[str]:
-    """The first letters of the given names and of words that may be a middle name (surname words but the
-    last, as `person_levels` reads them); with `nicknames`, also of their nicknames ("B." may be Bill, that
-    is William)."""
+    """The first letters of the given names and of every word that may be a middle name (surname words but
+    the last: wider than `person_levels`' middle words, since dropping a pair is final); with `nicknames`, also
+    of their nicknames ("B." may be Bill, that is William)."""
     words = (*name.given[:3], *name.surname[:-1])
     if not nicknames:
         return {w[0] for w in words}
@@ -86,7 +86,18 @@ def other_person(a: PersonName, b: PersonName) -> bool:
         return False
     a_initial = any(len(w) == 1 for w in a.given)
     b_initial = any(len(w) == 1 for w in b.given)
-    return not (_initials(a, b_initial) & _initials(b, a_initial))
+    if _initials(a, b_initial) & _initials(b, a_initial):
+        return False
+    return not any(short_form(x, y) for x in a.given[:3] for y in b.given[:3])
+
+
+def short_form(x: str, y: str) -> bool:
+    """Whether one of two given names may be a short form of the other that drops its first letters: Hans or
+    Hannes for Johannes, Hana for Johanna, Lisa for Elisabeth, Tina for Christina, Bert for Robert. Their
+    initials differ, yet they are one person; the nickname lists hold few of these beyond English. Such a
+    pair stays a person's to decide (the given names still compare as different, so it is capped)."""
+    short, long = (x, y) if len(x) <= len(y) else (y, x)
+    return len(short) >= 3 and len(long) > len(short) and short[:3] in long[1:]
 
 
 def _ratio(x: str, y: str) -> float:

@@ -144,13 +144,24 @@ def _given_level(xs: tuple[str, ...], ys: tuple[str, ...]) -> str:
     return _GIVEN_RANK[best]
 
 
+def middle_words(a: PersonName, b: PersonName) -> tuple[str, ...]:
+    """The words of `a`'s surname that may be a middle name: all but the last, except those the other surname
+    has, exactly or up to a typo. The first part of a double surname is such a word too: "Killerr-Rosenow"
+    against "Killer-Rosenow" would otherwise compare "killerr" with "killer" as given names, a close given
+    name, and Sybilla and Gundula of one household were linked."""
+    return tuple(x for x in a.surname[:-1] if all(_surname_pair(x, y) not in _SAME_SURNAME_WORD for y in b.surname))
+
+
+_SAME_SURNAME_WORD = frozenset({"surname:exact", "surname:close"})
+
+
 def person_levels(a: PersonName, b: PersonName, model: Model) -> tuple[str, str, bool]:
     """(surname level, given-name level, whether the parts matched crosswise) for the better reading."""
     w = model.weights
     # Words that may be a middle name (surname words but the last, unless the other surname has them) count
     # as given names too.
-    middle_a = tuple(x for x in a.surname[:-1] if x not in b.surname)
-    middle_b = tuple(y for y in b.surname[:-1] if y not in a.surname)
+    middle_a = middle_words(a, b)
+    middle_b = middle_words(b, a)
     straight = (
         _surname_level(family_first(a.surname), family_first(b.surname)),
         _given_level(a.given + middle_a, b.given + middle_b),

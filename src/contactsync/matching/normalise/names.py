@@ -58,8 +58,9 @@ DESCRIPTORS = frozenset(
     )
 )
 
-_SPLIT = re.compile(r"[^a-z0-9]+")
-# Dots and apostrophes join rather than split, so "G.m.b.H." reads as "gmbh" and "McDonald's" as "mcdonalds".
+# Dots and apostrophes join rather than split, so "G.m.b.H." reads as "gmbh" and "McDonald's" as "mcdonalds":
+# a name is split into chunks at everything else, and each chunk loses its joiners.
+_CHUNKS = re.compile(r"[^a-z0-9'’`.]+")
 _JOINERS = re.compile(r"['’`.]")
 _MAX_FORM_TOKENS = 6
 
@@ -76,9 +77,23 @@ class NameNorm:
 
 
 def tokens_of(text: str) -> list[str]:
-    """Comparison-form tokens of a name, with connectives removed; '&' and '+' read as 'and'."""
-    folded = _JOINERS.sub("", fold(text).replace("&", " and ").replace("+", " and "))
-    return [key_word(t) for t in _SPLIT.split(folded) if t and t not in STOP_WORDS]
+    """Comparison-form tokens of a name, with connectives removed; '&' and '+' read as 'and'.
+
+    A one-letter connective ("e", "y") that stands with its own dot, or first or last, joins nothing: it is
+    an initial ("E. Jöbstl", "Zobel-Lorch, E."). Dropped, it turned a person's initial into no given name at
+    all, and "E. Jöbstl" was linked to "Leo Jöbstl" of the same household as a missing given name would be.
+    """
+    folded = fold(text).replace("&", " and ").replace("+", " and ")
+    chunks = [c for c in _CHUNKS.split(folded) if c]
+    out = []
+    for i, chunk in enumerate(chunks):
+        t = _JOINERS.sub("", chunk)
+        if not t:
+            continue
+        if t in STOP_WORDS and not (len(t) == 1 and (chunk.endswith(".") or i == 0 or i == len(chunks) - 1)):
+            continue
+        out.append(key_word(t))
+    return out
 
 
 def _build_forms() -> dict[str, str]:
