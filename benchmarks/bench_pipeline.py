@@ -31,7 +31,7 @@ The last line of output is one JSON object:
 
     python -m benchmarks.bench_pipeline --tenants 2 --contacts 5000 --rate 600 --workers 2
     python -m benchmarks.bench_pipeline --tenants 4 --contacts 5000 --rate 0 --workers 2 --changed-fraction 0.01
-    python -m benchmarks.bench_pipeline --tenants 1 --contacts 2000 --rate 0 --profile /tmp/prof   # cProfile
+    python -m benchmarks.bench_pipeline --tenants 1 --contacts 2000 --rate 0 --profile prof   # cProfile
     python -m benchmarks.bench_pipeline --tenants 1 --contacts 5000 --rate 0 --workers 1 --changed-fraction 0.01 \
         --profile-incremental prof   # cProfile of the incremental run alone
 
