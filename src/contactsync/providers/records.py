@@ -47,7 +47,7 @@ def check_strings(value: Any, remote_id: str | None, path: str = "") -> None:
 
 def _clean(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" not in value and len(value) <= MAX_STRING and (value.isascii() or _utf8(value))
+        return _string_problem(value) is None
     if isinstance(value, dict):
         return all((not isinstance(k, str) or _clean(k)) and _clean(v) for k, v in value.items())
     if isinstance(value, list):
@@ -55,27 +55,25 @@ def _clean(value: Any) -> bool:
     return True
 
 
-def _utf8(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+def _string_problem(value: str) -> str | None:
+    """What is wrong with one string (None: nothing), in words that follow the field's path."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    if len(value) > MAX_STRING:
+        return f"is {len(value):,} characters long (limit {MAX_STRING:,})"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "is not valid UTF-8"
+    return None
 
 
 def _check_with_paths(value: Any, remote_id: str | None, path: str = "") -> None:
     if isinstance(value, str):
-        if "\x00" in value:
-            raise RecordError(f"{path or 'value'} contains a NUL character", remote_id=remote_id)
-        if len(value) > MAX_STRING:
-            raise RecordError(
-                f"{path or 'value'} is {len(value):,} characters long (limit {MAX_STRING:,})",
-                remote_id=remote_id,
-            )
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise RecordError(f"{path or 'value'} is not valid UTF-8", remote_id=remote_id) from None
+        problem = _string_problem(value)
+        if problem is not None:
+            raise RecordError(f"{path or 'value'} {problem}", remote_id=remote_id)
     elif isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else str(key)
