@@ -32,6 +32,14 @@ def make_app() -> Celery:
     return capp
 
 
+# Celery writes the sending process's time limits into every message (its `timelimit` header), and a worker
+# applies the message's limits over its own. The process that queues a task (the API, the beat, a command line) is
+# often configured apart from the workers, so a worker's CONTACTSYNC_TASK_*TIME_LIMIT_SECONDS would hold only for
+# the tasks the workers queue themselves. Every message is sent with these options instead (`worker.routing` and
+# the beat's schedule): it carries no limits, the worker running it applies its own, and a retry keeps none.
+NO_TIME_LIMITS: dict[str, Any] = {"time_limit": None, "soft_time_limit": None}
+
+
 def configure(capp: Celery) -> None:
     """(Re)apply the settings to the app; called again after the CLI starts embedded servers or a test
     switches to its own Redis prefix, so already-imported task modules keep using the one app object."""
@@ -76,13 +84,7 @@ def configure(capp: Celery) -> None:
             "schedule-tick": {
                 "task": "contactsync.schedule_tick",
                 "schedule": settings.schedule_tick_seconds,
-                # No time limits in the message: the worker's own apply (see `worker.routing`).
-                "options": {
-                    "queue": CONTROL_QUEUE,
-                    "expires": settings.schedule_tick_seconds * 2,
-                    "time_limit": None,
-                    "soft_time_limit": None,
-                },
+                "options": {"queue": CONTROL_QUEUE, "expires": settings.schedule_tick_seconds * 2, **NO_TIME_LIMITS},
             }
         },
     )

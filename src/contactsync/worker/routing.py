@@ -26,7 +26,7 @@ from kombu import Producer
 
 from contactsync.redis_keys import tenant_queue
 from contactsync.settings import get_settings
-from contactsync.worker.app import app
+from contactsync.worker.app import NO_TIME_LIMITS, app
 
 P = ParamSpec("P")
 
@@ -51,18 +51,10 @@ def enqueue_later(
     message holds it unacknowledged until then, so callers keep `countdown` well inside the broker's visibility
     timeout."""
     queue = tenant_queue(tenant_id, get_settings().queue_shards)
-    options: dict[str, Any] = {"queue": queue, "producer": _batch_producer.get(), **_WORKER_TIME_LIMITS}
+    options: dict[str, Any] = {"queue": queue, "producer": _batch_producer.get(), **NO_TIME_LIMITS}
     if countdown is not None:  # else at once: the message carries no eta at all
         options["countdown"] = countdown
     task.apply_async(args=(tenant_id, *args), kwargs=kwargs or None, **options)
-
-
-# Celery writes the sending process's time limits into every message (its `timelimit` header), and a worker
-# applies the message's limits over its own. The process that queues a task (the API, the beat, a command line) is
-# often configured apart from the workers, so a worker's CONTACTSYNC_TASK_*TIME_LIMIT_SECONDS would hold only for
-# the tasks the workers queue themselves. Messages carry no limits instead: the worker running a task applies its
-# own (and a retry keeps the message's none).
-_WORKER_TIME_LIMITS: dict[str, Any] = {"time_limit": None, "soft_time_limit": None}
 
 
 @contextmanager
