@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -37,15 +38,19 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """(database server URL, Redis URL) for the whole session."""
+def servers() -> Iterator[tuple[str, str]]:
+    """(database server URL, Redis URL) for the whole session.
+
+    Embedded servers live in a directory of their own, not under pytest's temporary root: run as root, the
+    PostgreSQL server runs as its own user, which must traverse the path to its data, and every pytest that starts
+    on the machine (another job's, too) takes the others' access to that root away again (mode 0700)."""
     pg: EmbeddedPostgres | None = None
     rd: EmbeddedRedis | None = None
     # TEST_* first; else the servers the operator configured for contactsync itself (tests only ever create and
     # drop their own databases there and use their own key prefixes); else embedded ones.
     db_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
-    base = tmp_path_factory.mktemp("servers")
+    base = Path(tempfile.mkdtemp(prefix="contactsync-test-servers-"))
     if not db_url:
         pg = EmbeddedPostgres(base / "pg")
         db_url = pg.start()
@@ -60,6 +65,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
             rd.stop()
         if pg is not None:
             pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
