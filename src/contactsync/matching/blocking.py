@@ -219,13 +219,20 @@ def finding_keys(keys: Iterable[str], holders: Callable[[str], int]) -> list[str
     (every holder of a usable key is fetched), so the reconcile task and `contactsync match` compare the same
     pairs. `holders(key)` is 0 for a key no app record holds or one set aside as too common.
     """
-    ranked = sorted((n, k) for k in keys if (n := holders(k)) > 0 and not too_common(k, n))
+    # `too_common` and `key_kind` written out: this runs for every key of every remote record of a batch.
+    ranked: list[tuple[int, str, str]] = []
+    for k in keys:
+        n = holders(k)
+        if n > 0:
+            kind = k.partition(":")[0]
+            if n <= (WEAK_HOLDER_LIMIT if kind in WEAK_KINDS else HOLDER_LIMIT):
+                ranked.append((n, k, kind))
+    ranked.sort()
     chosen: list[str] = []
     total = 0
     full = False  # the budget is spent: only identifiers still come in
     counted: dict[str, int] = {}  # per neighbourhood kind, the holders already counted
-    for n, k in ranked:
-        kind = key_kind(k)
+    for n, k, kind in ranked:
         cost = max(0, n - counted.get(kind, 0)) if kind in NEIGHBOURHOOD_KINDS else n
         if kind not in IDENTIFIER_KINDS and (full or (chosen and total + cost > CANDIDATE_BUDGET)):
             full = True
