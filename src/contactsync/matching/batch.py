@@ -11,10 +11,12 @@ import pickle
 import traceback
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from multiprocessing.connection import Connection, wait
+from operator import add
 from typing import Any
 
-from contactsync.matching.blocking import common_keys, finding_keys
+from contactsync.matching.blocking import chosen_keys, common_keys
 from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
 from contactsync.matching.model import Model
@@ -59,10 +61,18 @@ def _own_finding_keys(
     """Each of this worker's left records' finding keys (`blocking.finding_keys`) by the global counts.
     `own`: this slice's right-side counts; `others`: the other slices' counts."""
 
-    def holders(k: str) -> int:
-        return own.get(k, 0) + sum(c.get(k, 0) for c in others)
-
-    return [tuple(finding_keys(ks, holders)) for ks in left_keys]
+    # Every key of every left record is counted here: `map` over the counts' `get` does the lookups in C (a
+    # Python call per key took about as long as preparing the records' keys).
+    own_get = own.get
+    other_gets = [c.get for c in others]
+    zeros = repeat(0)
+    out: list[tuple[str, ...]] = []
+    for ks in left_keys:
+        counts = list(map(own_get, ks, zeros))
+        for get in other_gets:
+            counts = list(map(add, counts, map(get, ks, zeros)))
+        out.append(tuple(chosen_keys(ks, counts)))
+    return out
 
 
 # Records per pickled piece of a prepared left slice: the whole slice pickled at once (about 30 MiB for 55,000

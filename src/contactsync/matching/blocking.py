@@ -42,8 +42,8 @@ budget of candidates (`finding_keys`), so that pairs compared grow with the remo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from itertools import combinations
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import combinations, compress
 
 from contactsync.matching.normalise.persons import family_word, ocr_fold, phonetic
 from contactsync.matching.normalise.text import key_word
@@ -219,10 +219,17 @@ def finding_keys(keys: Iterable[str], holders: Callable[[str], int]) -> list[str
     (every holder of a usable key is fetched), so the reconcile task and `contactsync match` compare the same
     pairs. `holders(key)` is 0 for a key no app record holds or one set aside as too common.
     """
-    # `too_common` and `key_kind` written out: this runs for every key of every remote record of a batch.
+    listed = list(keys)
+    return chosen_keys(listed, [holders(k) for k in listed])
+
+
+def chosen_keys(keys: Sequence[str], counts: Sequence[int]) -> list[str]:
+    """`finding_keys` of `keys`, given each key's number of app-side holders (`counts[i]` is `keys[i]`'s).
+    The batch's workers count a record's keys with C-level lookups (`map` over the counts' `get`)."""
+    # `too_common` and `key_kind` written out: this runs for every remote record of a batch, and only the keys
+    # someone holds are looked at in Python (most of a person's two dozen keys are held by nobody).
     ranked: list[tuple[int, str, str]] = []
-    for k in keys:
-        n = holders(k)
+    for k, n in zip(compress(keys, counts), compress(counts, counts), strict=True):
         if n > 0:
             kind = k.partition(":")[0]
             if n <= (WEAK_HOLDER_LIMIT if kind in WEAK_KINDS else HOLDER_LIMIT):
