@@ -120,7 +120,7 @@ def _work(
     own_right, own_right_keys = prepare_slice(right[ra:rb], conn)
     index = index_keys(own_right_keys, ra)
     del own_right_keys
-    right_count = {k: len(v) for k, v in index.items()}
+    right_count = dict(zip(index, map(len, index.values()), strict=True))
     # First the right-side key counts go round, so that each worker chooses its own left records' finding keys
     # by the global counts and passes on only those (two or three per record) rather than all their keys (a
     # person has about two dozen): the other slices' full key lists were the largest part of a worker's memory.
@@ -143,7 +143,7 @@ def _work(
     present: list[tuple[str, ...]] = []
     for their_left, their_finding in _receive(conn, part, parts, own_pieces):
         all_left.extend(their_left)
-        present.extend(tuple(k for k in ks if k in right_count) for ks in their_finding)
+        present.extend(tuple(filter(right_count.__contains__, ks)) for ks in their_finding)
     del own_left, own_finding, own_pieces
     skip = common_keys(right_count)
     del right_count

@@ -106,7 +106,8 @@ def buckets_of(
 
 def buckets_by(keys: Sequence[Collection[str]], index: dict[str, list[int]]) -> list[tuple[list[int], ...]]:
     """Per left record, the buckets of keys already chosen (`blocking.finding_keys`) that `index` holds."""
-    return [tuple(index[k] for k in ks if k in index) for ks in keys]
+    get, held = index.__getitem__, index.__contains__
+    return [tuple(map(get, filter(held, ks))) for ks in keys]
 
 
 def score_rows(
