@@ -3,8 +3,9 @@ import random
 
 import pytest
 
-from contactsync.matching import BlockingStats, MatchRecord, blocking_keys, match_all, match_candidates
+from contactsync.matching import BlockingStats, MatchRecord, batch, blocking_keys, match_all, match_candidates
 from contactsync.matching.compare import compare
+from contactsync.matching.model import Model
 from contactsync.matching.prepared import Prepared
 
 
@@ -197,4 +198,32 @@ def test_a_failing_worker_is_reported_not_hung_on() -> None:
     left = [rec(f"l{i}", f"Firma {i} GmbH", city="Berlin") for i in range(2600)]
     left[100] = MatchRecord(id="bad", name=123)  # type: ignore[arg-type]  # what a broken caller might pass
     with pytest.raises(RuntimeError, match="worker failed"):
+        match_all(left, right, workers=2)
+
+
+def _pooled_sets() -> tuple[list[MatchRecord], list[MatchRecord]]:
+    right = [rec(f"r{i:05}", f"Firma{i} Bau GmbH", city="Berlin", postal_code=f"{10000 + i}") for i in range(2600)]
+    left = [rec(f"l{i:05}", f"Firma{i} Bau", city="Berlin", postal_code=f"{10000 + i}") for i in range(2600)]
+    return left, right
+
+
+def test_decided_pairs_explained_in_pieces_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The explaining processes send their explanations in pieces; with pieces of 7 pairs, each process sends
+    # nearly 200 of them, read in whatever order they arrive, and every decision must keep its own explanation.
+    monkeypatch.setattr(batch, "EXPLAIN_PIECE", 7)
+    left, right = _pooled_sets()
+    decisions = match_all(left, right, workers=2)
+    assert decisions == match_all(left, right, workers=1)
+    assert len(decisions) > 2000 and sum(d.decision == "link" for d in decisions) > 1500
+    cores = {r.id: Prepared(r).core for r in left}
+    assert all(d.explanation["fields"]["name"]["left"] == cores[d.left_id] for d in decisions)
+
+
+def test_a_failing_explanation_is_reported_not_hung_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(a: Prepared, b: Prepared, model: Model) -> tuple[float, dict[str, object]]:
+        raise ValueError(f"cannot explain {a.id}")
+
+    monkeypatch.setattr(batch, "explain", broken)
+    left, right = _pooled_sets()
+    with pytest.raises(RuntimeError, match=r"process failed(.|\n)*cannot explain"):
         match_all(left, right, workers=2)
