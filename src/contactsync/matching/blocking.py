@@ -185,9 +185,11 @@ def prepared_keys(p: Prepared) -> set[str]:
     _address_keys(p, keys)
     if p.tax is not None and len(p.tax.number) >= 6:
         keys.add("t:" + p.tax.number)
-    keys.update("e:" + e for e in p.emails)
-    keys.update("d:" + d for d in p.domains)
-    keys.update("p:" + ph for ph in p.phones)
+    if p.emails:
+        keys.update("e:" + e for e in p.emails)
+        keys.update("d:" + d for d in p.domains)
+    if p.phones:
+        keys.update("p:" + ph for ph in p.phones)
     return keys
 
 

@@ -63,20 +63,23 @@ class Prepared:
         self.person_known = person is not None
         self.person: PersonName | None = person or (loose_person(self.tokens) if norm and not norm.legal else None)
         self.tax: TaxId | None = normalise_tax_id(record.tax_number, self.country) if record.tax_number else None
-        raw_emails = [e for e in (record.email, *record.emails) if e]
         emails: list[str] = []
-        for raw in raw_emails:
-            emails.extend(split_emails(raw))
+        for raw in (record.email, *record.emails):
+            if raw:
+                emails.extend(split_emails(raw))
         # Sorted, duplicate-free tuples rather than frozensets: a record rarely has more than one or two values,
         # and a one-element frozenset costs 216 bytes against a tuple's 48 (three such fields on every one of
-        # a batch's records).
-        self.emails: tuple[str, ...] = tuple(sorted(set(emails)))
-        self.domains: tuple[str, ...] = tuple(sorted({d for d in map(domain_of, emails) if not is_free_mail(d)}))
+        # a batch's records). Many records (people) have none: nothing is built for them.
+        self.emails: tuple[str, ...] = ()
+        self.domains: tuple[str, ...] = ()
+        if emails:
+            self.emails = tuple(sorted(set(emails)))
+            self.domains = tuple(sorted({d for d in map(domain_of, emails) if not is_free_mail(d)}))
         phones: list[str] = []
         for raw_phone in (record.phone, *record.phones):
             if raw_phone:
                 phones.extend(split_phones(raw_phone, self.country))
-        self.phones: tuple[str, ...] = tuple(sorted(set(phones)))
+        self.phones: tuple[str, ...] = tuple(sorted(set(phones))) if phones else ()
         street = normalise_street(record.street) if record.street else None
         self.street = street.name if street else ""
         self.street_number = street.number if street else ""

@@ -182,7 +182,9 @@ class StreetNorm:
     number: str  # the first house number found, "" if none
 
 
+@lru_cache(maxsize=65536)
 def _street_word(word: str) -> str:
+    """One street word's short form (cached: street words recur across a tenant, "str", "weg", "road")."""
     word = key_word(word)
     short = _STREET_WORDS.get(word)
     if short is not None:
