@@ -290,6 +290,7 @@ def _explainer(
     conn: Any,
     inherited: list[Connection],
 ) -> None:
+    """One explaining process (`_explain_apart`): explains its share of the pairs and sends the explanations."""
     for c in inherited:  # the parent's ends (see `_worker`)
         c.close()
     try:

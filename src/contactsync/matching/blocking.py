@@ -228,8 +228,8 @@ def finding_keys(keys: Iterable[str], holders: Callable[[str], int]) -> list[str
 def chosen_keys(keys: Sequence[str], counts: Sequence[int]) -> list[str]:
     """`finding_keys` of `keys`, given each key's number of app-side holders (`counts[i]` is `keys[i]`'s).
     The batch's workers count a record's keys with C-level lookups (`map` over the counts' `get`)."""
-    # `too_common` and `key_kind` written out: this runs for every remote record of a batch, and only the keys
-    # someone holds are looked at in Python (most of a person's two dozen keys are held by nobody).
+    # `too_common` and `key_kind` written out: this runs for every remote record of a batch (a person has about
+    # two dozen keys, some 17 of them held at 100k); the keys nobody holds are passed over by `compress`, in C.
     ranked: list[tuple[int, str, str]] = []
     for k, n in zip(compress(keys, counts), compress(counts, counts), strict=True):
         if n > 0:
