@@ -29,7 +29,7 @@ from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
 from contactsync.store.arrays import insert_rows
-from contactsync.store.contacts import mirror_written, update_app_content, write_keys_many
+from contactsync.store.contacts import Mirrored, mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write
@@ -276,7 +276,7 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
     A create's link is confirmed (it is our own create), and its baseline is what was sent: an app edit made
     while the create was under way shows as a change and goes out with the next run.
     """
-    remotes: dict[tuple[int, str], RemoteContact] = {}
+    remotes: dict[tuple[int, str], Mirrored] = {}
     for connection_id in sorted({a.op.connection_id for a in answers}):
         tenant_id = next(a.op.tenant_id for a in answers if a.op.connection_id == connection_id)
         written = [a.contact for a in answers if a.op.connection_id == connection_id]
@@ -300,7 +300,7 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
         insert_rows(s, pg_insert(link).on_conflict_do_nothing().returning(link.c.id), links)
 
 
-def _created_link(s: Session, op: WriteOp, remote: RemoteContact, adopted: bool) -> dict[str, Any]:
+def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> dict[str, Any]:
     app = s.get(AppContact, op.app_contact_id)
     assert app is not None
     sent = CanonicalContact.model_validate(op.payload)
@@ -333,7 +333,7 @@ def _plan_base(app: AppContact, remote: RemoteContact, dialect: str) -> dict[str
     }
 
 
-def _mark_updated(s: Session, op: WriteOp, remote: RemoteContact) -> None:
+def _mark_updated(s: Session, op: WriteOp, remote: Mirrored) -> None:
     """An update's answer: the pair is synced as the plan saw it, plus what was written.
 
     Not as the rows are now: the answer may come long after the plan (a retry, a worker killed and its batch
@@ -347,7 +347,9 @@ def _mark_updated(s: Session, op: WriteOp, remote: RemoteContact) -> None:
         return
     base = op.payload.get("base")
     if not isinstance(base, dict):  # an entry planned before plans kept their base
-        mark_synced(link, app, remote, _dialect(s, op.connection_id))
+        row = s.get(RemoteContact, remote.id)
+        assert row is not None
+        mark_synced(link, app, row, _dialect(s, op.connection_id))
         return
     written = set(op.payload["changes"])
     answered = digests(remote.data)
