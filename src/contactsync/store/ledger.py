@@ -11,6 +11,7 @@ together, in one transaction with the rest of planning, so a plan is on disk who
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -20,15 +21,15 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
-from contactsync.contact import CanonicalContact
+from contactsync.contact import CanonicalContact, content_digest
 from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.arrays import insert_rows
+from contactsync.store.arrays import from_rows, insert_rows, row_params
 from contactsync.store.contacts import Mirrored, mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
@@ -199,6 +200,8 @@ def plan_into_ledger(
             .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
             .where(Link.id.in_(chunk))
             .order_by(Link.id)
+            # The platform's raw payload is the largest document of a pair and planning never reads it.
+            .options(defer(RemoteContact.raw))
             .execution_options(populate_existing=True)
         ).all()
         for link, app, remote in pairs:
@@ -296,14 +299,20 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
     if links:
         # In app contact order, as reconcile inserts a page's links: two transactions cannot wait on each other.
         links.sort(key=lambda row: int(row["app_contact_id"]))
-        link = table_of(Link)
-        insert_rows(s, pg_insert(link).on_conflict_do_nothing().returning(link.c.id), links)
+        s.execute(_link_insert(tuple(links[0])), row_params(links))
+
+
+@functools.cache
+def _link_insert(columns: tuple[str, ...]) -> Any:
+    """The created links' insert over one JSON parameter of rows (`store.arrays`), built once per process."""
+    link = table_of(Link)
+    return from_rows(pg_insert(link).on_conflict_do_nothing(), [dict.fromkeys(columns)])[0]
 
 
 def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> dict[str, Any]:
     app = s.get(AppContact, op.app_contact_id)
     assert app is not None
-    sent = CanonicalContact.model_validate(op.payload)
+    sent = CanonicalContact.model_validate(op.payload).content()
     return {
         "tenant_id": op.tenant_id,
         "app_contact_id": app.id,
@@ -313,9 +322,9 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
         "score": 1.0,
         "explanation": {"adopted_after_lost_response": adopted},
         "decided_by": "writer",
-        "app_synced_hash": sent.content_hash(),
+        "app_synced_hash": content_digest(sent),
         "remote_synced_hash": remote.content_hash,
-        "baseline": baseline_of(carried_content(_dialect(s, op.connection_id), sent.content()), remote.data).to_json(),
+        "baseline": baseline_of(carried_content(_dialect(s, op.connection_id), sent), remote.data).to_json(),
     }
 
 
