@@ -33,7 +33,7 @@ from contactsync.store.arrays import from_rows, insert_rows, row_params
 from contactsync.store.contacts import Mirrored, mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
-from contactsync.store.write_states import move_write
+from contactsync.store.write_states import move_write, save_writes
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 
 
@@ -296,6 +296,7 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
         else:
             _mark_updated(s, op, remote)
         _close(op, remote.remote_id)
+    save_writes(s, [a.op for a in answers])
     if links:
         # In app contact order, as reconcile inserts a page's links: two transactions cannot wait on each other.
         links.sort(key=lambda row: int(row["app_contact_id"]))

@@ -62,7 +62,7 @@ from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, re
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
 from contactsync.store.tenants import owned_connection, provider_for, requests_per_minute
 from contactsync.store.write_locks import locked_entries
-from contactsync.store.write_states import move_write
+from contactsync.store.write_states import move_write, save_writes
 from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.batch import (
     HAND_BACK_SECONDS,
@@ -305,6 +305,7 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
                 op.first_sent_at = utcnow()
             taken.group.append((op, previous))
             taken.consumed += 1
+        save_writes(s, [op for op, _previous in taken.group])
         s.flush()
         s.expunge_all()
     if broken is not None:
