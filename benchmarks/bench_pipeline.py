@@ -22,7 +22,8 @@ The last line of output is one JSON object:
         and this process (the benchmark and the sandbox, which serves the platform's side); unlike wall_s,
         these hardly depend on what else the machine runs
     peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
-    reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough
+    reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough:
+        the page's reconcile alone (the run's advance, with the model's refit, is a task of its own)
     incremental      the same measures for the incremental run, and its share of the full sync's calls and time;
         `stages`: its tasks by name (count, summed runtime, first start and last end from the run's start)
     webhook_to_run_p95_s   with --webhooks

@@ -11,6 +11,8 @@ from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.matching import DEFAULT_MODEL, MatchRecord, Model, match_all
 from contactsync.matching.csvio import read_records
+from contactsync.matching.tenantfit import person_share
+from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Link, MatchModel, RemoteContact, RunPage
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.matchmodel import base_model, refit_if_stale
@@ -82,3 +84,20 @@ def test_a_company_tenant_keeps_the_defaults_and_a_grown_tenant_is_fitted_again(
         refit_if_stale(s, "t1")
         s.refresh(stored)
         assert stored.remote_records == 13 and stored.fitted_at > fitted_at
+
+
+def test_the_stored_person_share_counts_every_live_record_of_both_sides_once(env: dict[str, str]) -> None:
+    """The share is read from distinct names with their counts: a name on both sides, or twice on one, counts
+    once per record; a deleted record not at all. The figure is `tenantfit.person_share` over the live records."""
+    conn_id = make_tenant()
+    app = [("a1", "Anna Keller"), ("a2", "Hans Brandt"), ("a3", "Firma Eins GmbH"), ("a4", "Anna Keller")]
+    remote = [("r1", "Anna Keller"), ("r2", "Firma Eins GmbH"), ("r3", "Firma Zwei AG"), ("r4", "Peter Hahn")]
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(i, company(n)) for i, n in app])
+        upsert_remote_contacts(s, "t1", conn_id, [company(n, remote_id=i) for i, n in remote])
+        gone = company("Peter Hahn", remote_id="r4").model_copy(update={"deleted": True})
+        upsert_remote_contacts(s, "t1", conn_id, [gone])
+        refit_if_stale(s, "t1")
+        stored = s.get(MatchModel, "t1")
+        live = [match_record(i, {"name": n}) for i, n in [*app, *remote[:3]]]
+        assert stored is not None and stored.person_share == person_share(live) == 4 / 7

@@ -35,11 +35,16 @@ from contactsync.matching.scoring import (
 PERSON_SHARE = 0.4
 
 
+def is_person_name(name: str | None) -> bool:
+    """Whether a name reads as a person's by itself (the test `person_share` counts)."""
+    return bool(name and parse_person(name) is not None)
+
+
 def person_share(records: Sequence[MatchRecord]) -> float:
     """The share of records whose name reads as a person's by itself."""
     if not records:
         return 0.0
-    return sum(1 for r in records if r.name and parse_person(r.name) is not None) / len(records)
+    return sum(1 for r in records if is_person_name(r.name)) / len(records)
 
 
 def wants_calibration(left: Sequence[MatchRecord], right: Sequence[MatchRecord]) -> bool:

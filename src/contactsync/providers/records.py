@@ -39,19 +39,39 @@ def check_strings(value: Any, remote_id: str | None, path: str = "") -> None:
     """Refuse strings that are not UTF-8 (they arrive as lone surrogates), hold NUL or are longer than
     `MAX_STRING`, as values and as object keys.
 
-    Nearly every record passes: it is walked once without building the path of each value (most of the cost of
-    a page's mapping went into those paths), and walked again with them only to name what is wrong."""
+    Nearly every record passes, so the fast check gathers the record's strings (values and keys) in one walk
+    without recursion and tests them together: the longest against the limit, and their concatenation for NUL and
+    for UTF-8 (a concatenation holds a lone surrogate exactly when one of its parts does). The record is walked
+    again with each value's path only to name what is wrong."""
     if not _clean(value):
         _check_with_paths(value, remote_id, path)
 
 
 def _clean(value: Any) -> bool:
-    if isinstance(value, str):
-        return _string_problem(value) is None
-    if isinstance(value, dict):
-        return all((not isinstance(k, str) or _clean(k)) and _clean(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_clean(item) for item in value)
+    strings: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings.append(item)
+        elif isinstance(item, dict):
+            strings.extend(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    if not strings:
+        return True
+    if max(map(len, strings)) > MAX_STRING:
+        return False
+    joined = "".join(strings)
+    if "\x00" in joined:
+        return False
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return True
 
 

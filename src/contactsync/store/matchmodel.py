@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.matching import DEFAULT_MODEL, Model
 from contactsync.matching.record import MatchRecord
-from contactsync.matching.tenantfit import PERSON_SHARE, fit_model, person_share
+from contactsync.matching.tenantfit import PERSON_SHARE, fit_model, is_person_name
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, MatchModel, RemoteContact
 from contactsync.models.base import utcnow
@@ -61,19 +61,24 @@ def _sizes(s: Session, tenant_id: str) -> tuple[int, int]:
 
 
 def _person_share(s: Session, tenant_id: str) -> float:
-    """`tenantfit.person_share` over both whole sides, read name by name in chunks: only the name decides it,
-    and holding every record of a 100,000-contact tenant at once would take a worker far past its memory."""
-    persons = total = 0
-    for model in (AppContact, RemoteContact):
-        names = s.execute(
-            select(model.id, model.data["name"].as_string())
-            .where(model.tenant_id == tenant_id, model.deleted.is_(False))
-            .execution_options(yield_per=_CHUNK)
+    """`tenantfit.person_share` over both whole sides, from each distinct name and how many records carry it.
+
+    Only the name decides it, so PostgreSQL groups the two sides' names (from the rows' `name` column, not their
+    JSON documents) and each distinct name is read and parsed once: the copies our creates made of app contacts
+    carry the app contact's name, and a company present on both sides often has the same name on each. Read in
+    chunks: holding every name of a 100,000-contact tenant at once would take a worker far past its memory."""
+    names = union_all(
+        *(
+            select(model.name).where(model.tenant_id == tenant_id, model.deleted.is_(False))
+            for model in (AppContact, RemoteContact)
         )
-        for chunk in names.partitions():
-            # person_share is a count over the chunk divided by its size: multiplied back, it is that count
-            persons += round(person_share([match_record(str(i), {"name": n}) for i, n in chunk]) * len(chunk))
-            total += len(chunk)
+    ).subquery()
+    counted = s.execute(select(names.c.name, func.count()).group_by(names.c.name).execution_options(yield_per=_CHUNK))
+    persons = total = 0
+    for name, count in counted:
+        total += count
+        if is_person_name(name):
+            persons += count
     return persons / total if total else 0.0
 
 

@@ -18,8 +18,19 @@ log = get_logger(__name__)
 
 @celery_task("contactsync.reconcile", **INFRA_RETRY)
 def reconcile(tenant_id: str, run_id: int, page_no: int) -> None:
+    """Reconcile one page; the task that finds every page of a finished walk reconciled sends the run's advance.
+
+    The advance (with the model's refit, which reads both whole sides) is a task of its own rather than the tail
+    of whichever page happens to finish last: a page task costs what its page costs, and the refit is retried on
+    its own. The check runs after the page's commit, so of two last pages finishing together at least the one
+    committing second sees both; the walk sends the advance too when it ends (the pages reconciled before it),
+    and the advance itself checks again under the run's lock, so a second message does nothing."""
     reconcile_page(tenant_id, run_id, page_no)
-    advance(tenant_id, run_id)
+    with db.session() as s:
+        run = get_run(s, tenant_id, run_id)
+        due = run is not None and run.status == RunStatus.RECONCILING and not unreconciled_pages(s, run_id)
+    if due:
+        enqueue(advance, tenant_id, run_id)
 
 
 def reconcile_page(tenant_id: str, run_id: int, page_no: int) -> None:
