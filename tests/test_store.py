@@ -502,3 +502,47 @@ def test_planning_in_chunks_plans_what_planning_at_once_does(
     assert chunked.creates == 5 and chunked.app_updates == 7  # type: ignore[attr-defined]
     assert chunked_state == whole_state
     assert chunked_state["feed"] == [(f"a{n}", f"r{n}") for n in range(7)]
+
+
+def test_entries_are_saved_in_one_statement_and_left_clean(env: dict[str, str]) -> None:
+    """`save_writes` writes every moved entry's state, attempts, times, error and remote id with one UPDATE; the
+    ORM, which would send one UPDATE per entry, finds nothing left to write at commit."""
+    from sqlalchemy import event
+
+    from contactsync.states import WriteState
+    from contactsync.store.write_states import move_write, save_writes
+
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", company("Acme")), ("a2", company("Beta"))])
+    with db.session() as s:
+        app_ids = s.scalars(select(AppContact.id).order_by(AppContact.id)).all()
+        for n, app_id in enumerate(app_ids):
+            s.add(WriteOp(tenant_id="t1", connection_id=conn_id, op_key=f"create:{n}", kind="create",
+                          app_contact_id=app_id, payload={}, idempotency_key=f"k{n}"))  # fmt: skip
+    sent_at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    statements: list[str] = []
+    with db.session() as s:
+        ops = s.scalars(select(WriteOp).order_by(WriteOp.id)).all()
+        first, second = ops
+        for op in ops:
+            move_write(op, WriteState.IN_FLIGHT)
+            op.attempts, op.first_sent_at = 1, sent_at
+        move_write(second, WriteState.DONE)
+        second.remote_id, second.last_error = "r-2", None
+        first.last_error = "timed out"
+        conn = s.connection()
+        event.listen(conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        save_writes(s, [first, second, second])
+        s.flush()
+    assert len([q for q in statements if q.lstrip().upper().startswith("UPDATE WRITE_OPS")]) == 1, statements
+    with db.session() as s:
+        rows = s.execute(
+            select(
+                WriteOp.status, WriteOp.attempts, WriteOp.first_sent_at, WriteOp.remote_id, WriteOp.last_error
+            ).order_by(WriteOp.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (WriteState.IN_FLIGHT, 1, sent_at, None, "timed out"),
+        (WriteState.DONE, 1, sent_at, "r-2", None),
+    ]

@@ -22,17 +22,18 @@ inside the caller's transaction, so a change is in the feed exactly when what it
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import event, func, insert, literal, or_, select, true
+from sqlalchemy import Integer, bindparam, event, func, insert, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
 from contactsync.models.base import table_of
 from contactsync.states import ContactStatus
-from contactsync.store.arrays import ORDINAL, rows_of
+from contactsync.store.arrays import ORDINAL, row_params, rows_of
 
 FIELDS_CHANGED = "fields_changed"
 PLATFORM_ONLY = "platform_only"
@@ -103,6 +104,21 @@ def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> bool:
     lock, inserts the items numbered from it (sent as one JSON parameter, `store.arrays`: one text whatever
     their number) and asks whether a push target covers the tenant."""
     n = len(items)
+    rows = [
+        {"kind": i["kind"], "app_id": i.get("app_id"), "remote_id": i.get("remote_id"), "data": i.get("data") or {}}
+        for i in items
+    ]
+    count, push = s.execute(_numbered_insert(), {**row_params(rows), "tenant_id": tenant_id, "n": n}).one()
+    assert count == n
+    return bool(push)
+
+
+@functools.cache
+def _numbered_insert() -> Any:
+    """`_write`'s statement, built once per process (its tenant, count and rows are parameters): building and
+    keying it for SQLAlchemy's cache cost more than running it, on every commit that records changes."""
+    tenant_id = bindparam("tenant_id", type_=table_of(Change).c.tenant_id.type)
+    n = bindparam("n", type_=Integer)
     counter = (
         pg_insert(ChangeCounter)
         .values(tenant_id=tenant_id, last_seq=n)
@@ -111,16 +127,10 @@ def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> bool:
         .cte("counter")
     )
     table = table_of(Change)
-    rows, params = rows_of(
-        table,
-        [
-            {"kind": i["kind"], "app_id": i.get("app_id"), "remote_id": i.get("remote_id"), "data": i.get("data") or {}}
-            for i in items
-        ],
-    )
+    rows, _params = rows_of(table, [dict.fromkeys(("kind", "app_id", "remote_id", "data"))])
     numbered = (
         select(
-            literal(tenant_id, table.c.tenant_id.type),
+            tenant_id,
             counter.c.last_seq - n + rows.c[ORDINAL],
             rows.c.kind,
             rows.c.app_id,
@@ -141,9 +151,7 @@ def _write(s: Session, tenant_id: str, items: Sequence[dict[str, Any]]) -> bool:
     pushed = (
         select(PushTarget.id).where(or_(PushTarget.tenant_id == tenant_id, PushTarget.tenant_id.is_(None))).exists()
     )
-    count, push = s.execute(select(func.count(), pushed).select_from(written), params).one()
-    assert count == n
-    return bool(push)
+    return select(func.count(), pushed).select_from(written)
 
 
 def read(s: Session, tenant_id: str, after: int, limit: int) -> list[Change]:

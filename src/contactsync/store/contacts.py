@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +19,7 @@ from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import table_of, utcnow
 from contactsync.store import changes as feed
-from contactsync.store.arrays import from_rows, insert_rows
+from contactsync.store.arrays import from_rows, insert_rows, row_params
 from contactsync.sync.planning import digests, field_digest
 
 
@@ -310,31 +312,52 @@ def _as_mirrored(stored: Any, row: dict[str, Any]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Mirrored:
+    """A write's answer as the mirror now holds it: the row's id and what the answer wrote (the upsert below
+    overwrites these columns whatever the row held, so they need not be read back)."""
+
+    id: int
+    remote_id: str
+    content_hash: str
+    data: dict[str, Any]
+
+
 def mirror_written(
     s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
-) -> dict[str, RemoteContact]:
+) -> dict[str, Mirrored]:
     """Mirror the contacts a group of writes got back, in one statement; returns the rows by remote id.
 
     Every answer a write task records pays for this: each row is inserted or overwritten with the answer, never
-    left waiting for a reconcile, and comes back as the session's object. Unlike a fetched page's upsert it always
-    writes (the writer's answer is the newest word on the contact); the platform's modification time only ever
-    moves forward. A contact answered twice is written once, as last answered.
+    left waiting for a reconcile. Unlike a fetched page's upsert it always writes (the writer's answer is the
+    newest word on the contact); the platform's modification time only ever moves forward. A contact answered
+    twice is written once, as last answered. Only the row ids come back: no ORM object, no document decoded again
+    (a group's answers are recorded once per write group, and that was most of what recording one cost).
     """
-    rows = {c.remote_id: {**_remote_row(tenant_id, connection_id, c), "needs_reconcile": False} for c in contacts}
-    rows.pop(None, None)
+    rows = {
+        c.remote_id: {**_remote_row(tenant_id, connection_id, c), "needs_reconcile": False}
+        for c in contacts
+        if c.remote_id is not None
+    }
     if not rows:
         return {}
-    # One statement over arrays of the rows (see `store.arrays`), in remote id order.
-    insert_stmt, params = from_rows(pg_insert(RemoteContact), [rows[k] for k in sorted(rows, key=str)])
-    stmt = insert_stmt.on_conflict_do_update(
-        index_elements=[RemoteContact.connection_id, RemoteContact.remote_id],
-        set_=_mirror_update(insert_stmt.excluded, False),
-    ).returning(RemoteContact)
-    # Through `from_statement`: the parameters are the statement's own, not rows for the ORM's bulk INSERT.
-    loaded = s.scalars(
-        select(RemoteContact).from_statement(stmt), params, execution_options={"populate_existing": True}
-    )
-    return {row.remote_id: row for row in loaded}
+    ordered = [rows[k] for k in sorted(rows)]  # in remote id order, as before
+    ids: dict[str, int] = {r[0]: r[1] for r in s.execute(_written_upsert(tuple(ordered[0])), row_params(ordered))}
+    return {
+        remote_id: Mirrored(ids[remote_id], remote_id, row["content_hash"], row["data"])
+        for remote_id, row in rows.items()
+    }
+
+
+@functools.cache
+def _written_upsert(columns: tuple[str, ...]) -> Any:
+    """The answers' upsert over one JSON parameter of rows (see `store.arrays`), built once per process: building
+    and keying the statement cost more than running it."""
+    table = table_of(RemoteContact)
+    insert_stmt, _params = from_rows(pg_insert(table), [dict.fromkeys(columns)])
+    return insert_stmt.on_conflict_do_update(
+        index_elements=[table.c.connection_id, table.c.remote_id], set_=_mirror_update(insert_stmt.excluded, False)
+    ).returning(table.c.remote_id, table.c.id)
 
 
 def mark_unseen_deleted(

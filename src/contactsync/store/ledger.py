@@ -11,6 +11,7 @@ together, in one transaction with the rest of planning, so a plan is on disk who
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -20,19 +21,19 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
-from contactsync.contact import CanonicalContact
+from contactsync.contact import CanonicalContact, content_digest
 from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.arrays import insert_rows
-from contactsync.store.contacts import mirror_written, update_app_content, write_keys_many
+from contactsync.store.arrays import from_rows, insert_rows, row_params
+from contactsync.store.contacts import Mirrored, mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
-from contactsync.store.write_states import move_write
+from contactsync.store.write_states import move_write, save_writes
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 
 
@@ -199,6 +200,8 @@ def plan_into_ledger(
             .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
             .where(Link.id.in_(chunk))
             .order_by(Link.id)
+            # The platform's raw payload is the largest document of a pair and planning never reads it.
+            .options(defer(RemoteContact.raw))
             .execution_options(populate_existing=True)
         ).all()
         for link, app, remote in pairs:
@@ -276,7 +279,7 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
     A create's link is confirmed (it is our own create), and its baseline is what was sent: an app edit made
     while the create was under way shows as a change and goes out with the next run.
     """
-    remotes: dict[tuple[int, str], RemoteContact] = {}
+    remotes: dict[tuple[int, str], Mirrored] = {}
     for connection_id in sorted({a.op.connection_id for a in answers}):
         tenant_id = next(a.op.tenant_id for a in answers if a.op.connection_id == connection_id)
         written = [a.contact for a in answers if a.op.connection_id == connection_id]
@@ -293,17 +296,24 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
         else:
             _mark_updated(s, op, remote)
         _close(op, remote.remote_id)
+    save_writes(s, [a.op for a in answers])
     if links:
         # In app contact order, as reconcile inserts a page's links: two transactions cannot wait on each other.
         links.sort(key=lambda row: int(row["app_contact_id"]))
-        link = table_of(Link)
-        insert_rows(s, pg_insert(link).on_conflict_do_nothing().returning(link.c.id), links)
+        s.execute(_link_insert(tuple(links[0])), row_params(links))
 
 
-def _created_link(s: Session, op: WriteOp, remote: RemoteContact, adopted: bool) -> dict[str, Any]:
+@functools.cache
+def _link_insert(columns: tuple[str, ...]) -> Any:
+    """The created links' insert over one JSON parameter of rows (`store.arrays`), built once per process."""
+    link = table_of(Link)
+    return from_rows(pg_insert(link).on_conflict_do_nothing(), [dict.fromkeys(columns)])[0]
+
+
+def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> dict[str, Any]:
     app = s.get(AppContact, op.app_contact_id)
     assert app is not None
-    sent = CanonicalContact.model_validate(op.payload)
+    sent = CanonicalContact.model_validate(op.payload).content()
     return {
         "tenant_id": op.tenant_id,
         "app_contact_id": app.id,
@@ -313,9 +323,9 @@ def _created_link(s: Session, op: WriteOp, remote: RemoteContact, adopted: bool)
         "score": 1.0,
         "explanation": {"adopted_after_lost_response": adopted},
         "decided_by": "writer",
-        "app_synced_hash": sent.content_hash(),
+        "app_synced_hash": content_digest(sent),
         "remote_synced_hash": remote.content_hash,
-        "baseline": baseline_of(carried_content(_dialect(s, op.connection_id), sent.content()), remote.data).to_json(),
+        "baseline": baseline_of(carried_content(_dialect(s, op.connection_id), sent), remote.data).to_json(),
     }
 
 
@@ -333,7 +343,7 @@ def _plan_base(app: AppContact, remote: RemoteContact, dialect: str) -> dict[str
     }
 
 
-def _mark_updated(s: Session, op: WriteOp, remote: RemoteContact) -> None:
+def _mark_updated(s: Session, op: WriteOp, remote: Mirrored) -> None:
     """An update's answer: the pair is synced as the plan saw it, plus what was written.
 
     Not as the rows are now: the answer may come long after the plan (a retry, a worker killed and its batch
@@ -347,7 +357,9 @@ def _mark_updated(s: Session, op: WriteOp, remote: RemoteContact) -> None:
         return
     base = op.payload.get("base")
     if not isinstance(base, dict):  # an entry planned before plans kept their base
-        mark_synced(link, app, remote, _dialect(s, op.connection_id))
+        row = s.get(RemoteContact, remote.id)
+        assert row is not None
+        mark_synced(link, app, row, _dialect(s, op.connection_id))
         return
     written = set(op.payload["changes"])
     answered = digests(remote.data)

@@ -42,7 +42,7 @@ from typing import Any
 
 from celery import Task
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from contactsync import db
 from contactsync.contact import CanonicalContact
@@ -62,7 +62,7 @@ from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, re
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
 from contactsync.store.tenants import owned_connection, provider_for, requests_per_minute
 from contactsync.store.write_locks import locked_entries
-from contactsync.store.write_states import move_write
+from contactsync.store.write_states import move_write, save_writes
 from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.batch import (
     HAND_BACK_SECONDS,
@@ -81,6 +81,9 @@ from contactsync.worker.routing import enqueue, enqueue_later
 
 log = get_logger(__name__)
 BATCH_SECONDS = 1  # at most this many seconds of a tenant's request budget in one batch
+# Recording an answer needs an app contact's ids alone (its link, its feed entry): its documents are not read and
+# decoded for every entry of every group (anything else asked of the row is loaded when asked).
+_APP_IDS_ONLY = load_only(AppContact.id, AppContact.tenant_id, AppContact.app_id)
 
 
 @celery_task("contactsync.plan_writes", **INFRA_RETRY)
@@ -257,6 +260,7 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
             .outerjoin(AppContact, AppContact.id == WriteOp.app_contact_id)
             .outerjoin(Connection, Connection.id == WriteOp.connection_id)
             .where(WriteOp.id.in_(ids))
+            .options(_APP_IDS_ONLY)
         ):
             rows[entry.id] = entry
             held += [app, entry_conn]
@@ -301,6 +305,7 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
                 op.first_sent_at = utcnow()
             taken.group.append((op, previous))
             taken.consumed += 1
+        save_writes(s, [op for op, _previous in taken.group])
         s.flush()
         s.expunge_all()
     if broken is not None:
@@ -326,7 +331,7 @@ def _apply_all(s: Session, b: Batch, outcomes: list[Outcome], loaded: bool = Fal
         held += s.scalars(select(WriteOp).where(WriteOp.id.in_([o.op.id for o in outcomes]))).all()
         app_ids = [o.op.app_contact_id for o in outcomes if o.contact is not None]
         if app_ids:
-            held += s.scalars(select(AppContact).where(AppContact.id.in_(app_ids))).all()
+            held += s.scalars(select(AppContact).where(AppContact.id.in_(app_ids)).options(_APP_IDS_ONLY)).all()
     answers: list[Answer] = []
     for outcome in outcomes:
         live = s.get(WriteOp, outcome.op.id)
