@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -98,3 +99,17 @@ def test_a_stalled_write_path_holds_writes_until_lifted(admin: Any, sandbox: Any
         thread.join(10)
         assert held == {"status": 201}
     assert sorted(c["name"] for c in admin.contacts(token)) == ["First Ltd", "Held Ltd"]
+
+
+def test_every_answer_is_dated_when_it_is_sent(api: httpx.Client) -> None:
+    """A walk places a request in time by its Date (`maesn_walk`), trusting it to lag no more than a real server's
+    cached Date does. Requests every 20 ms over 2.5 s cross second boundaries: each Date is the second it was sent
+    in, not an older one."""
+    for _ in range(125):
+        asked = time.time()
+        response = api.get("/_sandbox/health")
+        answered = time.time()
+        dated = parsedate_to_datetime(response.headers["date"]).timestamp()
+        assert int(asked) <= dated <= answered, (asked, response.headers["date"], answered)
+        assert len(response.headers.get_list("date")) == 1
+        time.sleep(0.02)

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from email.utils import formatdate
 from types import TracebackType
 from typing import Any, Self
 
@@ -54,8 +55,35 @@ class SandboxHandle(ServerHandle):
         self.state = state
 
 
-# The sandbox's uvicorn options beyond the app, host, port and log level.
-_SANDBOX_OPTIONS: dict[str, Any] = {"access_log": False, "lifespan": "off", "timeout_keep_alive": 30}
+# The sandbox's uvicorn options beyond the app, host, port and log level. uvicorn's own Date header is off: the
+# sandbox stamps its own (`_dated`).
+_SANDBOX_OPTIONS: dict[str, Any] = {
+    "access_log": False,
+    "lifespan": "off",
+    "timeout_keep_alive": 30,
+    "date_header": False,
+}
+
+
+def _dated(app: Callable[..., Any]) -> Callable[..., Any]:
+    """`app` with a Date header read from the clock as each response starts.
+
+    uvicorn's Date is a copy its main loop refreshes every ten 0.1 s sleeps; on a loaded machine, or while a
+    handler holds the loop, it falls more than 2 s behind, more than the second a real server's cached Date lags
+    and that a walk allows for when it places a request in time (`maesn_walk`). Rows stamped just before the walk
+    then look changed during it, and a page-number walk gives up after its passes."""
+
+    async def dated(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        async def send_dated(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", formatdate(usegmt=True).encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_dated if scope["type"] == "http" else send)
+
+    return dated
 
 
 def serve_in_thread(
@@ -91,11 +119,15 @@ def run_in_thread(
 ) -> SandboxHandle:
     """Start a sandbox on a daemon thread and return once it accepts connections."""
     state = state or new_state()
-    served = serve_in_thread(create_app(state), host, port, name="sandbox", log_level=log_level, **_SANDBOX_OPTIONS)
+    served = serve_in_thread(
+        _dated(create_app(state)), host, port, name="sandbox", log_level=log_level, **_SANDBOX_OPTIONS
+    )
     return SandboxHandle(served, state)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765, *, log_level: str = "info") -> None:
     """Serve the sandbox in the foreground until interrupted (`contactsync sandbox --port N`)."""
-    config = uvicorn.Config(create_app(new_state()), host=host, port=port, log_level=log_level, **_SANDBOX_OPTIONS)
+    config = uvicorn.Config(
+        _dated(create_app(new_state())), host=host, port=port, log_level=log_level, **_SANDBOX_OPTIONS
+    )
     uvicorn.Server(config).run()
