@@ -22,7 +22,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Link, RemoteContact
 from contactsync.models.base import utcnow
 from contactsync.states import ContactStatus
-from contactsync.store.contacts import upsert_app_contacts, write_keys
+from contactsync.store.contacts import drop_keys, upsert_app_contacts
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/contacts", tags=["contacts"])
 MAX_BATCH = 5000
@@ -181,5 +181,5 @@ def delete_contact(tenant_id: TenantId, app_id: str = AppIdPath) -> AppContactOu
             contact = CanonicalContact.model_validate({**row.data, "status": ContactStatus.ARCHIVED})
             row.data, row.content_hash = contact.content(), contact.content_hash()
             row.deleted, row.version, row.updated_at = True, row.version + 1, utcnow()
-            write_keys(s, tenant_id, row.id, row.data)
+            drop_keys(s, [row.id])  # never a candidate now, nor counted as a key's holder
         return _out(s, row)

@@ -47,7 +47,8 @@ class AppContact(TenantScoped, Base):
 
 class ContactKey(TenantScoped, Base):
     """The matcher's blocking keys of one app contact, rewritten whenever the contact changes, so a reconcile
-    task finds a page's candidates with one indexed query instead of rebuilding an index per page."""
+    task finds a page's candidates with one indexed query instead of rebuilding an index per page. A deleted
+    contact holds none (`store.contacts.drop_keys`)."""
 
     __tablename__ = "contact_keys"
     __table_args__ = (Index("ix_contact_keys_tenant_key", "tenant_id", "key"),)

@@ -5,7 +5,8 @@ rules gained phonetic and address keys (matcher v2) keep their old keys until th
 a tenant would not find the people and identifier-less companies the new keys bring together. The key rules
 are Python, not SQL, so this is a command rather than an Alembic data migration, run after the migrations.
 It works in batches of `BATCH` contacts, each in its own transaction, and rewrites only contacts whose keys
-differ from what the rules give now: running it again changes nothing.
+differ from what the rules give now: running it again changes nothing. A deleted contact holds no keys
+(`contacts.drop_keys`); those deleted before that rule have theirs taken away here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from contactsync import db
 from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey
-from contactsync.store.contacts import write_keys
+from contactsync.store.contacts import drop_keys, write_keys
 
 BATCH = 1000
 
@@ -28,7 +29,7 @@ def refresh_keys(batch: int = BATCH) -> int:
     while True:
         with db.session() as s:
             rows = s.execute(
-                select(AppContact.id, AppContact.tenant_id, AppContact.data)
+                select(AppContact.id, AppContact.tenant_id, AppContact.data, AppContact.deleted)
                 .where(AppContact.id > after)
                 .order_by(AppContact.id)
                 .limit(batch)
@@ -42,7 +43,12 @@ def refresh_keys(batch: int = BATCH) -> int:
                 )
             ):
                 stored.setdefault(contact_id, set()).add(key)
-            for contact_id, tenant_id, data in rows:
+            gone = [r.id for r in rows if r.deleted and r.id in stored]
+            drop_keys(s, gone)
+            rewritten += len(gone)
+            for contact_id, tenant_id, data, deleted in rows:
+                if deleted:
+                    continue
                 if set(blocking_keys(match_record(str(contact_id), data))) != stored.get(contact_id, set()):
                     write_keys(s, tenant_id, contact_id, data)
                     rewritten += 1

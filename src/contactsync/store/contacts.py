@@ -28,6 +28,18 @@ def write_keys(s: Session, tenant_id: str, app_contact_id: int, content: dict[st
     write_keys_many(s, tenant_id, {app_contact_id: content})
 
 
+def drop_keys(s: Session, app_contact_ids: Sequence[int]) -> None:
+    """Take deleted app contacts' keys away (`upsert_app_contacts` writes them again for one the app restates).
+
+    A deleted contact is never a candidate, yet a key's holders decide whether it is too common to find by
+    (`reconcile._candidates`): counted, a few deleted namesakes set aside a key that `contactsync match`, given
+    the live contacts, finds a pair by. Holding none keeps that count a read of the (tenant, key) index that
+    stops one past the limit; filtering deleted rows in it would visit each holder's contact, deleted ones too.
+    """
+    if app_contact_ids:
+        s.execute(delete(ContactKey).where(ContactKey.app_contact_id.in_(list(app_contact_ids))))
+
+
 def write_keys_many(
     s: Session, tenant_id: str, contents: Mapping[int, dict[str, Any]], *, new: Iterable[int] = ()
 ) -> None:
@@ -126,7 +138,7 @@ def upsert_app_contacts(
         row.data, row.content_hash, row.name = contact.content(), contact.content_hash(), contact.name
         row.stated = {**row.stated, **stated}
         row.unknown_fields = unknown
-        row.deleted = False
+        row.deleted = False  # stated again after a deletion: its keys are written again below
         row.version += 1
         row.updated_at = now
         if edits:
@@ -187,7 +199,8 @@ def update_app_content(
     row.updated_at = utcnow()
     taken = {"v": row.version, "at": row.updated_at.isoformat()}
     row.taken_in = {**row.taken_in, **{name: taken for name in SYNCED_FIELDS if old.get(name) != new.get(name)}}
-    if not same_keys(old, row.data):  # most platform edits (a phone's type, the currency) leave the keys as they are
+    # Most platform edits (a phone's type, the currency) leave the keys as they are; a deleted contact holds none.
+    if not row.deleted and not same_keys(old, row.data):
         if keys_to_write is None:
             write_keys(s, row.tenant_id, row.id, row.data)
         else:

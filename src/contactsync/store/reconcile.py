@@ -153,7 +153,9 @@ def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[AppCo
     those keys, which the matcher sets aside too).
 
     A key that too many app contacts share (a surname, a franchise's domain) says little and would flood the page
-    with candidates; the batch matcher's rule sets it aside (`common_keys`), so both decide alike. The rule only
+    with candidates; the batch matcher's rule sets it aside (`common_keys`), so both decide alike. Deleted app
+    contacts hold no keys (`contacts.drop_keys`), so the holders counted are the live contacts, the ones the
+    batch matcher would be given. The rule only
     asks whether a key's holders exceed a limit, so each key's index entries are read up to `_HOLDERS_READ` (one
     past the highest limit) and no further: the cost of a page does not grow with the size of the tenant, as a
     count over every holder of a common key would.
