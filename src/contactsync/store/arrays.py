@@ -42,18 +42,23 @@ def from_rows(stmt: InsertT, rows: Sequence[dict[str, Any]]) -> tuple[InsertT, d
     """`stmt` (an INSERT built without values, with its ON CONFLICT and RETURNING clauses) for `rows`, all with
     the same keys, in their order, and the parameters to execute it with. Columns the rows do not name take
     their defaults, as in a plain INSERT (a Python-side default is computed once for the statement)."""
+    return from_columns(stmt, tuple(rows[0])), row_params(rows)
+
+
+def from_columns(stmt: InsertT, columns: tuple[str, ...]) -> InsertT:
+    """`from_rows`' statement alone, for rows with these keys: a caller that keeps it (built once per process)
+    executes it with `row_params` of its rows."""
     table = stmt.table
     assert isinstance(table, Table)
-    columns = tuple(rows[0])
-    unpacked = _unpacked(table, columns)
+    unpacked = rows_subquery(table, columns)
     query = select(*(unpacked.c[c] for c in columns)).order_by(unpacked.c[ORDINAL])
-    return stmt.from_select(columns, query), row_params(rows)
+    return stmt.from_select(columns, query)
 
 
 def rows_of(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, dict[str, str]]:
     """The rows (all with the same keys, columns of `table`) as a subquery with a column of each name, typed as
     the table's, and `ordinal` (1, 2, …: their order), and the parameters that carry them."""
-    return _unpacked(table, tuple(rows[0])), row_params(rows)
+    return rows_subquery(table, tuple(rows[0])), row_params(rows)
 
 
 def row_params(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
@@ -62,8 +67,9 @@ def row_params(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _unpacked(table: Table, columns: tuple[str, ...]) -> Any:
-    """Built once per table and column list (building it is most of the cost of a small insert). A JSON
+def rows_subquery(table: Table, columns: tuple[str, ...]) -> Any:
+    """`rows_of`' subquery alone, for rows with these keys (executed with `row_params`). Built once per table and
+    column list (building it is most of the cost of a small insert). A JSON
     document column keeps a None as JSON null, as an INSERT of the value does; any other column takes it as
     NULL."""
     elements = (

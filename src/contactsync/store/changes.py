@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from contactsync.models import AppContact, Change, ChangeCounter, PushTarget, RemoteContact
 from contactsync.models.base import table_of
 from contactsync.states import ContactStatus
-from contactsync.store.arrays import ORDINAL, row_params, rows_of
+from contactsync.store.arrays import ORDINAL, row_params, rows_subquery
 
 FIELDS_CHANGED = "fields_changed"
 PLATFORM_ONLY = "platform_only"
@@ -127,7 +127,7 @@ def _numbered_insert() -> Any:
         .cte("counter")
     )
     table = table_of(Change)
-    rows, _params = rows_of(table, [dict.fromkeys(("kind", "app_id", "remote_id", "data"))])
+    rows = rows_subquery(table, ("kind", "app_id", "remote_id", "data"))
     numbered = (
         select(
             tenant_id,

@@ -19,7 +19,7 @@ from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
 from contactsync.models.base import table_of, utcnow
 from contactsync.store import changes as feed
-from contactsync.store.arrays import from_rows, insert_rows, row_params
+from contactsync.store.arrays import from_columns, insert_rows, row_params
 from contactsync.sync.planning import digests, field_digest
 
 
@@ -367,7 +367,7 @@ def _written_upsert(columns: tuple[str, ...]) -> Any:
     """The answers' upsert over one JSON parameter of rows (see `store.arrays`), built once per process: building
     and keying the statement cost more than running it."""
     table = table_of(RemoteContact)
-    insert_stmt, _params = from_rows(pg_insert(table), [dict.fromkeys(columns)])
+    insert_stmt = from_columns(pg_insert(table), columns)
     return insert_stmt.on_conflict_do_update(
         index_elements=[table.c.connection_id, table.c.remote_id], set_=_mirror_update(insert_stmt.excluded, False)
     ).returning(table.c.remote_id, table.c.id)

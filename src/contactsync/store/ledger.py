@@ -29,7 +29,7 @@ from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
-from contactsync.store.arrays import from_rows, insert_rows, row_params
+from contactsync.store.arrays import from_columns, insert_rows, row_params
 from contactsync.store.contacts import Mirrored, mirror_written, update_app_content, write_keys_many
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
@@ -307,7 +307,7 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
 def _link_insert(columns: tuple[str, ...]) -> Any:
     """The created links' insert over one JSON parameter of rows (`store.arrays`), built once per process."""
     link = table_of(Link)
-    return from_rows(pg_insert(link).on_conflict_do_nothing(), [dict.fromkeys(columns)])[0]
+    return from_columns(pg_insert(link).on_conflict_do_nothing(), columns)
 
 
 def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from contactsync.models import WriteOp
 from contactsync.models.base import table_of, utcnow
 from contactsync.states import WRITE_TRANSITIONS, WriteState
-from contactsync.store.arrays import row_params, rows_of
+from contactsync.store.arrays import row_params, rows_subquery
 from contactsync.store.transitions import checked_move
 
 
@@ -54,5 +54,5 @@ def save_writes(s: Session, ops: Sequence[WriteOp]) -> None:
 def _saved_update() -> Any:
     """`UPDATE write_ops … FROM` the rows of one JSON parameter (`store.arrays`), built once per process."""
     table = table_of(WriteOp)
-    rows, _params = rows_of(table, [dict.fromkeys(("id", *_SAVED))])
+    rows = rows_subquery(table, ("id", *_SAVED))
     return update(table).where(table.c.id == rows.c.id).values({name: rows.c[name] for name in _SAVED})
