@@ -30,7 +30,7 @@ from contactsync.models.contacts import AppContactStatus
 from contactsync.providers.registry import carried_content
 from contactsync.store import changes as feed
 from contactsync.store.arrays import from_columns, insert_rows, row_params
-from contactsync.store.contacts import Mirrored, mirror_written, update_app_content, write_keys_many
+from contactsync.store.contacts import Mirrored, mirror_written, rewrite_changed_keys, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write, save_writes
@@ -183,7 +183,7 @@ def plan_into_ledger(
         .order_by(Link.id)
     ).all()
     for chunk in _chunks(list(changed)):
-        keys_to_write: dict[int, dict[str, Any]] = {}
+        keys_to_write: dict[int, frozenset[str]] = {}
         # The chunk's app contacts are locked before they are read (in id order, as the app's upserts lock them):
         # a pair whose platform values are taken in must not overwrite an app edit committed since the read.
         # NO KEY UPDATE: links and ledger entries that only reference the rows go on meanwhile.
@@ -206,7 +206,7 @@ def plan_into_ledger(
         ).all()
         for link, app, remote in pairs:
             _plan_one(s, out, queue, keys_to_write, link, app, remote, dialect, conflict_policy)
-        write_keys_many(s, tenant_id, keys_to_write)
+        rewrite_changed_keys(s, tenant_id, keys_to_write)
         _count(added, queue.insert(s))
         s.flush()  # the chunk's rows are clean now: the session lets them go once `pairs` is dropped
         del pairs
@@ -223,7 +223,7 @@ def _plan_one(
     s: Session,
     out: PlanOutcome,
     queue: _Queue,
-    keys_to_write: dict[int, dict[str, Any]],
+    keys_to_write: dict[int, frozenset[str]],
     link: Link,
     app: AppContact,
     remote: RemoteContact,
