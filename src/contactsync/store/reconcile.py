@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ARRAY, Integer, Text, any_, bindparam, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from contactsync.matching import Decision, blocking_keys, match_candidates, prepare
 from contactsync.matching.blocking import HOLDER_LIMIT, WEAK_HOLDER_LIMIT, common_keys
@@ -33,6 +33,17 @@ from contactsync.sync.planning import LinkBasis, same_valid_tax_id
 
 # `too_common` compares a key's holders with a limit; a count capped one past the highest limit decides the same.
 _HOLDERS_READ = max(HOLDER_LIMIT, WEAK_HOLDER_LIMIT) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An app contact as a page's matching reads it: the columns it needs, read without an ORM object (a page
+    loads hundreds of candidates, and nothing in reconciling changes them)."""
+
+    id: int
+    app_id: str
+    content_hash: str
+    data: dict[str, Any]
 
 
 @dataclass
@@ -55,6 +66,8 @@ def reconcile_remote(s: Session, tenant_id: str, remote_ids: Sequence[int]) -> R
                 RemoteContact.needs_reconcile.is_(True),
             )
             .order_by(RemoteContact.id)
+            # The platform's raw payload is the largest document of a row and reconciling never reads it.
+            .options(defer(RemoteContact.raw))
         )
     )
     if not rows:
@@ -136,7 +149,7 @@ _PREPARED: OrderedDict[tuple[int, str], Prepared] = OrderedDict()
 _PREPARED_MAX = 4096
 
 
-def _prepared_app(app: AppContact) -> Prepared:
+def _prepared_app(app: Candidate) -> Prepared:
     key = (app.id, app.content_hash)
     hit = _PREPARED.get(key)
     if hit is not None:
@@ -148,7 +161,7 @@ def _prepared_app(app: AppContact) -> Prepared:
     return made
 
 
-def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[AppContact], set[str]]:
+def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[Candidate], set[str]]:
     """The app contacts that share a blocking key with the page, leaving out keys too common to say much (and
     those keys, which the matcher sets aside too).
 
@@ -196,20 +209,16 @@ def _candidates(s: Session, tenant_id: str, keys: list[str]) -> tuple[list[AppCo
         .cte("candidate_ids")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    candidates = list(
-        s.scalars(
-            select(AppContact)
-            .join(candidate_ids, candidate_ids.c.app_contact_id == AppContact.id)
-            .where(AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False))
-            .order_by(AppContact.id)
-        )
+    rows = s.execute(
+        select(AppContact.id, AppContact.app_id, AppContact.content_hash, AppContact.data)
+        .join(candidate_ids, candidate_ids.c.app_contact_id == AppContact.id)
+        .where(AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False))
+        .order_by(AppContact.id)
     )
-    return candidates, common
+    return [Candidate(*row) for row in rows], common
 
 
-def _insert_links(
-    s: Session, tenant_id: str, pairs: list[tuple[RemoteContact, AppContact, Decision]]
-) -> dict[int, int]:
+def _insert_links(s: Session, tenant_id: str, pairs: list[tuple[RemoteContact, Candidate, Decision]]) -> dict[int, int]:
     """Insert the page's sure links in one statement; returns {remote contact id: app contact id} of those that
     went in. One that meets an existing link on either side (another page or worker got there first) is skipped
     by ON CONFLICT and goes to review. Rows go in app contact order, so two pages inserting at once take their
