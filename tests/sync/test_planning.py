@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +16,7 @@ from contactsync.sync.planning import (
     LinkBasis,
     PairState,
     baseline_of,
+    field_digest,
     plan_pair,
     same_valid_tax_id,
     tax_ids_contradict,
@@ -283,3 +287,13 @@ def test_planning_invariants(
         assert plan.review == REVIEW_TAX_CONFLICT and plan.in_sync
     if app_before is not None and app_before == app:
         assert plan.to_remote == {}  # the app changed nothing: nothing of its goes out
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "Müller GmbH", True, 0, 1.5, ["a@x.example", "b@x.example"], [{"street": "Hauptstr. 1", "zip": "1"}]],
+)
+def test_a_fields_digest_is_the_one_stored_baselines_hold(value: Any) -> None:
+    """Baselines stored by earlier versions are compared with new digests: the text digested must not change."""
+    blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    assert field_digest(value) == hashlib.sha256(blob.encode()).hexdigest()[:16]
