@@ -6,7 +6,6 @@ from sqlalchemy import delete, literal_column, select
 from sqlalchemy.orm import Session
 
 from contactsync import db
-from contactsync.contact import Address, CanonicalContact
 from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey
@@ -15,21 +14,7 @@ from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_of
-from tests.test_store import make_tenant
-
-
-def _firm(
-    name: str, tax: str, currency: str | None = None, email: str | None = None, rid: str | None = None
-) -> CanonicalContact:
-    return CanonicalContact(
-        remote_id=rid,
-        name=name,
-        is_customer=True,
-        tax_number=tax,
-        currency=currency,
-        emails=(email,) if email else (),
-        addresses=(Address(city="Berlin", country="DE"),),
-    )
+from tests.test_store import company, make_tenant
 
 
 def _key_rows(s: Session, app_contact_id: int) -> dict[str, str]:
@@ -48,7 +33,7 @@ def test_platform_values_that_leave_the_keys_as_they_are_do_not_rewrite_them_and
     conn_id = make_tenant()
     with db.session() as s:
         upsert_app_contacts(
-            s, "t1", [("a1", _firm("Alpha GmbH", "DE123456789")), ("a2", _firm("Beta AG", "DE234567891"))]
+            s, "t1", [("a1", company("Alpha GmbH", "DE123456789")), ("a2", company("Beta AG", "DE234567891"))]
         )
         # The platform knows a currency for Alpha (no key depends on it) and an email for Beta (a key does).
         ids, _ = upsert_remote_contacts(
@@ -56,8 +41,8 @@ def test_platform_values_that_leave_the_keys_as_they_are_do_not_rewrite_them_and
             "t1",
             conn_id,
             [
-                _firm("Alpha GmbH", "DE123456789", currency="EUR", rid="r1"),
-                _firm("Beta AG", "DE234567891", email="info@beta-ag.de", rid="r2"),
+                company("Alpha GmbH", "DE123456789", currency="EUR", remote_id="r1"),
+                company("Beta AG", "DE234567891", email="info@beta-ag.de", remote_id="r2"),
             ],
         )
         assert reconcile_remote(s, "t1", ids).linked == 2
@@ -87,7 +72,7 @@ def test_stored_keys_are_what_decides_a_rewrite(env: dict[str, str]) -> None:
     make_tenant()
     with db.session() as s:
         upsert_app_contacts(
-            s, "t1", [("a1", _firm("Alpha GmbH", "DE123456789")), ("a2", _firm("Beta AG", "DE234567891"))]
+            s, "t1", [("a1", company("Alpha GmbH", "DE123456789")), ("a2", company("Beta AG", "DE234567891"))]
         )
         apps = {a.app_id: a for a in s.scalars(select(AppContact))}
         s.execute(delete(ContactKey).where(ContactKey.app_contact_id == apps["a1"].id))

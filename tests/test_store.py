@@ -18,13 +18,18 @@ from contactsync.store.tenants import connection_config, connection_of, upsert_t
 
 
 def company(
-    name: str, tax: str | None = None, email: str | None = None, remote_id: str | None = None
+    name: str,
+    tax: str | None = None,
+    email: str | None = None,
+    remote_id: str | None = None,
+    currency: str | None = None,
 ) -> CanonicalContact:
     return CanonicalContact(
         remote_id=remote_id,
         name=name,
         is_customer=True,
         tax_number=tax,
+        currency=currency,
         emails=(email,) if email else (),
         addresses=(Address(city="Berlin", country="DE"),),
     )
