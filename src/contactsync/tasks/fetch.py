@@ -7,8 +7,7 @@ watermark moves only in the transaction that records the last page: a failed wal
 from __future__ import annotations
 
 import copy
-import threading
-from concurrent.futures import Future, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from celery import Task
@@ -19,7 +18,7 @@ from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
-from contactsync.providers.base import Page, PageToken, Provider, Window
+from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
 from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import dialect_of, options_of
@@ -69,12 +68,23 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                 return
             token, page_no = run.page_token, run.pages_fetched
         ahead: Future[Page] | None = None
-        try:
+        # One thread, for the page fetched ahead. Leaving the block waits for its request: a walk that stopped (a
+        # duplicate, a failure) counts that request with its calls, and the pooled provider is never used by two
+        # tasks at once. The page it got is then dropped, as a page fetched but never recorded always was: the
+        # run's token names the page to fetch next.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
             while True:
                 page = ahead.result() if ahead is not None else provider.fetch_page(window, token)
                 # The next page is asked for while this one is recorded: the walk waits on the platform and on the
-                # database at once instead of in turn (most of an incremental walk is such waiting).
-                ahead = _fetch_ahead(provider, window, page.next_token) if page.next_token is not None else None
+                # database at once instead of in turn (most of an incremental walk is such waiting). Only one
+                # thread uses the provider at a time: the walk takes the page before it uses the provider again
+                # (a last page's absentees are asked for after it, and a last page has nothing to fetch ahead).
+                # The thread gets its own copy of the token, which the walk records meanwhile.
+                ahead = (
+                    pool.submit(provider.fetch_page, window, copy.deepcopy(page.next_token))
+                    if page.next_token is not None
+                    else None
+                )
                 gone = _confirmed_absences(tenant_id, run_id, conn, provider, page)
                 with db.session() as s:
                     # The run is read here, locked, once a page: a duplicate of this task, or a run paused or failed
@@ -91,35 +101,9 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                     _reconcile_here(tenant_id, run_id, recorded)
                 if page.next_token is None:
                     break
-        finally:
-            # A walk that stopped waits for the page it asked for ahead: that request is counted with this
-            # task's calls, and the pooled provider is not used by two tasks at once.
-            if ahead is not None:
-                wait([ahead])
         enqueue(advance, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
-
-
-def _fetch_ahead(provider: Provider, window: Window, token: PageToken) -> Future[Page]:
-    """Fetch a page in a thread of its own; its result, or what it raised, comes out of `Future.result`, where
-    the walk would otherwise have fetched it, so a failure is handled as one of a page fetched in turn.
-
-    Only one thread uses the provider at a time: the walk takes the page before it uses the provider again (the
-    absentees of a walk's last page are asked for after it, and a last page has nothing to fetch ahead), and a
-    walk that stops (a duplicate, a failure) waits for the thread's one request before it ends. The page it got
-    is then dropped, as a page fetched but never recorded always was: the run's token names the page to fetch
-    next. The thread gets its own copy of the token, which the walk records meanwhile."""
-    future: Future[Page] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(provider.fetch_page(window, copy.deepcopy(token)))
-        except BaseException as exc:  # handed over whole, as the walk itself would have met it
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="fetch-ahead", daemon=True).start()
-    return future
 
 
 def _reconcile_here(tenant_id: str, run_id: int, page_no: int) -> None:
