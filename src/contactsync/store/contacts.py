@@ -45,14 +45,16 @@ def write_keys_many(
 ) -> None:
     """Rewrite the blocking keys of many contacts in two statements (one delete, one multi-row insert) instead
     of two per contact. `new` names contacts inserted in this transaction, which have no keys to delete."""
-    fresh = set(new)
-    stale = sorted(i for i in contents if i not in fresh)
+    key_sets = {i: blocking_keys(match_record(str(i), contents[i])) for i in contents}
+    _replace_keys(s, tenant_id, key_sets, stale=set(contents) - set(new))
+
+
+def _replace_keys(s: Session, tenant_id: str, key_sets: Mapping[int, frozenset[str]], stale: set[int]) -> None:
+    """Delete the keys of the `stale` contacts and insert `key_sets`, in two statements."""
     if stale:
-        s.execute(delete(ContactKey).where(ContactKey.app_contact_id.in_(stale)))
+        s.execute(delete(ContactKey).where(ContactKey.app_contact_id.in_(sorted(stale))))
     rows = [
-        {"tenant_id": tenant_id, "app_contact_id": i, "key": k}
-        for i in sorted(contents)
-        for k in sorted(blocking_keys(match_record(str(i), contents[i])))
+        {"tenant_id": tenant_id, "app_contact_id": i, "key": k} for i in sorted(key_sets) for k in sorted(key_sets[i])
     ]
     if rows:
         insert_rows(s, insert(table_of(ContactKey)).returning(table_of(ContactKey).c.app_contact_id), rows)
@@ -72,13 +74,7 @@ def rewrite_changed_keys(s: Session, tenant_id: str, key_sets: Mapping[int, froz
     ):
         stored[app_contact_id].add(key)
     changed = {i: keys for i, keys in key_sets.items() if stored[i] != keys}
-    if changed:
-        s.execute(delete(ContactKey).where(ContactKey.app_contact_id.in_(sorted(changed))))
-        rows = [
-            {"tenant_id": tenant_id, "app_contact_id": i, "key": k} for i in sorted(changed) for k in sorted(changed[i])
-        ]
-        if rows:
-            insert_rows(s, insert(table_of(ContactKey)).returning(table_of(ContactKey).c.app_contact_id), rows)
+    _replace_keys(s, tenant_id, changed, stale=set(changed))
 
 
 def same_keys(old: dict[str, Any], new: dict[str, Any]) -> bool:
