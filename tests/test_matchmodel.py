@@ -86,6 +86,38 @@ def test_a_company_tenant_keeps_the_defaults_and_a_grown_tenant_is_fitted_again(
         assert stored.remote_records == 13 and stored.fitted_at > fitted_at
 
 
+def test_the_copies_our_creates_made_do_not_make_the_model_stale_but_the_platforms_own_records_do(
+    env: dict[str, str],
+) -> None:
+    """A first sync creates on the platform what only the app had: copies of app contacts the fit already read.
+    They would grow the platform's side by half here; the next run must not fit again for them."""
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(f"a{i}", company(f"Firma {i} GmbH")) for i in range(15)])
+        upsert_remote_contacts(s, "t1", conn_id, [company(f"Firma {i} GmbH", remote_id=f"r{i}") for i in range(10)])
+        refit_if_stale(s, "t1")
+        stored = s.get(MatchModel, "t1")
+        assert stored is not None and (stored.app_records, stored.remote_records) == (15, 10)
+        fitted_at = stored.fitted_at
+        copies, _ = upsert_remote_contacts(
+            s, "t1", conn_id, [company(f"Firma {i} GmbH", remote_id=f"c{i}") for i in range(10, 15)]
+        )
+        apps = {app_id: i for app_id, i in s.execute(select(AppContact.app_id, AppContact.id))}
+        for n, remote_id in enumerate(copies):
+            app_id = apps[f"a{10 + n}"]
+            s.add(Link(tenant_id="t1", app_contact_id=app_id, remote_contact_id=remote_id, method="created",
+                       score=1.0, decided_by="writer"))  # fmt: skip
+        s.flush()
+        assert not refit_if_stale(s, "t1")
+        s.refresh(stored)
+        assert stored.fitted_at == fitted_at and stored.remote_records == 10
+        # The platform's own new records (not ours) still count: 13 against 10 is more than REFIT_CHANGE.
+        upsert_remote_contacts(s, "t1", conn_id, [company(f"Neu {i} AG", remote_id=f"n{i}") for i in range(3)])
+        refit_if_stale(s, "t1")
+        s.refresh(stored)
+        assert stored.remote_records == 13 and stored.fitted_at > fitted_at
+
+
 def test_the_stored_person_share_counts_every_live_record_of_both_sides_once(env: dict[str, str]) -> None:
     """The share is read from distinct names with their counts: a name on both sides, or twice on one, counts
     once per record; a deleted record not at all. The figure is `tenantfit.person_share` over the live records."""

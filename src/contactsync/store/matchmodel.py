@@ -2,8 +2,9 @@
 
 Fitting (`matching.tenantfit`) reads both of the tenant's sides (see memory below), so it is not done per page: a
 run fits it once all its pages are reconciled (`refit_if_stale`) when there is no model yet or either side's
-size has moved by more than `REFIT_CHANGE` since the last fit, and the contacts of that run the engine did
-not link are reconciled again with it (`store.refit`). Every reconcile loads the stored model as the base on
+size has moved by more than `REFIT_CHANGE` since the last fit (the platform's side counted without the copies
+our creates made), and the contacts of that run the engine did not link are reconciled again with it
+(`store.refit`). Every reconcile loads the stored model as the base on
 which the tenant's review decisions are applied (`store.review.tenant_model`), so labels still override it.
 
 The loaded model is cached per process by tenant and fit time: it carries the tenant's word counts, which are
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import exists, func, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,7 @@ from contactsync.matching import DEFAULT_MODEL, Model
 from contactsync.matching.record import MatchRecord
 from contactsync.matching.tenantfit import PERSON_SHARE, fit_model, is_person_name
 from contactsync.matchinput import match_record
-from contactsync.models import AppContact, MatchModel, RemoteContact
+from contactsync.models import AppContact, Link, MatchModel, RemoteContact
 from contactsync.models.base import utcnow
 
 REFIT_CHANGE = 0.2  # a side that grew or shrank by more than this share since the last fit: fit again
@@ -53,9 +54,15 @@ def base_model(s: Session, tenant_id: str) -> Model:
 
 
 def _sizes(s: Session, tenant_id: str) -> tuple[int, int]:
+    """The live records of each side, the platform's side without the copies our creates put there.
+
+    A create copies an app contact the last fit already read on the app side, so it does not make the model
+    stale: counted, a first sync that creates what only the app had would grow the platform's side past
+    `REFIT_CHANGE` and have the next run fit again for nothing new. The fit itself still reads every record."""
     apps = s.scalar(select(func.count()).where(AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False)))
+    ours = exists().where(Link.remote_contact_id == RemoteContact.id, Link.method == "created")
     remotes = s.scalar(
-        select(func.count()).where(RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False))
+        select(func.count()).where(RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False), ~ours)
     )
     return int(apps or 0), int(remotes or 0)
 
