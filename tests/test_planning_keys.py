@@ -12,9 +12,7 @@ from contactsync.models import AppContact, ContactKey
 from contactsync.store.contacts import rewrite_changed_keys, upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote
-from contactsync.store.runs import cursor_of, start_run
-from contactsync.store.tenants import connection_of
-from tests.test_store import company, make_tenant
+from tests.test_store import company, make_tenant, run_after_full_walk
 
 
 def _key_rows(s: Session, app_contact_id: int) -> dict[str, str]:
@@ -50,11 +48,7 @@ def test_platform_values_that_leave_the_keys_as_they_are_do_not_rewrite_them_and
         apps = {a.app_id: a.id for a in s.scalars(select(AppContact))}
         before = {app_id: _key_rows(s, i) for app_id, i in apps.items()}
     with db.session() as s:
-        conn = connection_of(s, "t1")
-        assert conn is not None
-        run = start_run(s, conn)
-        assert run is not None
-        cursor_of(s, conn).last_full_at = run.started_at
+        run = run_after_full_walk(s)
         out = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
         assert out.app_updates == 2
     with db.session() as s:

@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, literal_column, select
+from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.contact import Address, CanonicalContact
-from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, WriteOp
+from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, SyncRun, WriteOp
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote, settle_linked
@@ -49,6 +50,16 @@ def make_tenant(tenant_id: str = "t1") -> int:
         conn = connection_of(s, tenant_id)
         assert conn is not None
         return conn.id
+
+
+def run_after_full_walk(s: Session, tenant_id: str = "t1") -> SyncRun:
+    """A new run of the tenant, its connection's full walk dated to the run's start: planning may create."""
+    conn = connection_of(s, tenant_id)
+    assert conn is not None
+    run = start_run(s, conn)
+    assert run is not None
+    cursor_of(s, conn).last_full_at = run.started_at
+    return run
 
 
 def test_credentials_are_encrypted_at_rest(env: dict[str, str]) -> None:
@@ -174,11 +185,7 @@ def test_reconcile_links_and_plans_each_create_once(env: dict[str, str]) -> None
         assert link is not None
         alpha = s.scalar(select(AppContact).where(AppContact.app_id == "a1"))
         assert alpha is not None and link.app_contact_id == alpha.id
-        conn = connection_of(s, "t1")
-        assert conn is not None
-        run = start_run(s, conn)
-        assert run is not None
-        cursor_of(s, conn).last_full_at = run.started_at
+        run = run_after_full_walk(s)
         first = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
         second = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
         assert first.creates == 1 and second.creates == 0
@@ -319,11 +326,7 @@ def test_failed_writes_can_be_reopened(env: dict[str, str]) -> None:
     conn_id = make_tenant()
     with db.session() as s:
         upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH"))])
-        conn = connection_of(s, "t1")
-        assert conn is not None
-        run = start_run(s, conn)
-        assert run is not None
-        cursor_of(s, conn).last_full_at = run.started_at
+        run = run_after_full_walk(s)
         plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
         op = s.scalar(select(WriteOp))
         assert op is not None
@@ -473,11 +476,7 @@ def _plan_tenant(tenant_id: str, chunk: int, monkeypatch: pytest.MonkeyPatch) ->
             [company(f"Firm {n} GmbH", tax=t, email=f"x{n}@firm.de", remote_id=f"r{n}") for n, t in enumerate(taxes)],
         )
         assert reconcile_remote(s, tenant_id, ids).linked == 7
-        conn = connection_of(s, tenant_id)
-        assert conn is not None
-        run = start_run(s, conn)
-        assert run is not None
-        cursor_of(s, conn).last_full_at = run.started_at
+        run = run_after_full_walk(s, tenant_id)
         out = plan_into_ledger(s, tenant_id, conn_id, run.id, allow_creates=True)
         s.flush()
         apps = s.scalars(select(AppContact).where(AppContact.tenant_id == tenant_id).order_by(AppContact.app_id)).all()
