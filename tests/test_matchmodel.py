@@ -15,7 +15,7 @@ from contactsync.matching.tenantfit import person_share
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Link, MatchModel, RemoteContact, RunPage
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.matchmodel import base_model, refit_if_stale
+from contactsync.store.matchmodel import _sizes, base_model, refit_if_stale
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.refit import refit_and_rereconcile
 from contactsync.store.review import tenant_model
@@ -108,6 +108,8 @@ def test_the_copies_our_creates_made_do_not_make_the_model_stale_but_the_platfor
             s.add(Link(tenant_id="t1", app_contact_id=app_id, remote_contact_id=remote_id, method="created",
                        score=1.0, decided_by="writer"))  # fmt: skip
         s.flush()
+        # The platform holds 15 now, 10 of its own: a fit would sample all 15, staleness looks at the 10.
+        assert _sizes(s, "t1") == (15, 15, 10)
         assert not refit_if_stale(s, "t1")
         s.refresh(stored)
         assert stored.fitted_at == fitted_at and stored.remote_records == 10

@@ -93,5 +93,5 @@ class MatchModel(Base):
     calibrated: Mapped[bool]
     person_share: Mapped[float]
     app_records: Mapped[int]
-    remote_records: Mapped[int]
+    remote_records: Mapped[int]  # the platform's live records without the copies our creates made
     fitted_at: Mapped[datetime] = created_at_column()

@@ -4,8 +4,8 @@ Fitting (`matching.tenantfit`) reads both of the tenant's sides (see memory belo
 run fits it once all its pages are reconciled (`refit_if_stale`) when there is no model yet or either side's
 size has moved by more than `REFIT_CHANGE` since the last fit (the platform's side counted without the copies
 our creates made), and the contacts of that run the engine did not link are reconciled again with it
-(`store.refit`). Every reconcile loads the stored model as the base on
-which the tenant's review decisions are applied (`store.review.tenant_model`), so labels still override it.
+(`store.refit`). Every reconcile loads the stored model as the base on which the tenant's review decisions are
+applied (`store.review.tenant_model`), so labels still override it.
 
 The loaded model is cached per process by tenant and fit time: it carries the tenant's word counts, which are
 too large to parse again for every page.
@@ -53,18 +53,22 @@ def base_model(s: Session, tenant_id: str) -> Model:
     return model
 
 
-def _sizes(s: Session, tenant_id: str) -> tuple[int, int]:
-    """The live records of each side, the platform's side without the copies our creates put there.
+def _sizes(s: Session, tenant_id: str) -> tuple[int, int, int]:
+    """The live records of the app's side, of the platform's side, and of the platform's side without the copies
+    our creates put there.
 
-    A create copies an app contact the last fit already read on the app side, so it does not make the model
-    stale: counted, a first sync that creates what only the app had would grow the platform's side past
-    `REFIT_CHANGE` and have the next run fit again for nothing new. The fit itself still reads every record."""
+    The last is what says whether the platform's side moved: a create copies an app contact, which the app side
+    counts already, so a first sync that creates what only the app had does not make the model stale (counted, it
+    would grow the platform's side past `REFIT_CHANGE` and have the next run fit again for nothing new). A fit
+    still reads, and samples from, every live record."""
     apps = s.scalar(select(func.count()).where(AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False)))
     ours = exists().where(Link.remote_contact_id == RemoteContact.id, Link.method == "created")
-    remotes = s.scalar(
-        select(func.count()).where(RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False), ~ours)
-    )
-    return int(apps or 0), int(remotes or 0)
+    remotes, copies = s.execute(
+        select(func.count(), func.count().filter(ours)).where(
+            RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False)
+        )
+    ).one()
+    return int(apps or 0), int(remotes or 0), int(remotes or 0) - int(copies or 0)
 
 
 def _person_share(s: Session, tenant_id: str) -> float:
@@ -116,9 +120,10 @@ def _moved(before: int, now: int) -> bool:
 def refit_if_stale(s: Session, tenant_id: str, force: bool = False) -> bool:
     """Fit and store the tenant's model if it is missing or stale; True if the stored model's decisions may
     have changed (a calibrated model was stored, or a calibrated one was replaced by the defaults)."""
-    apps, remotes = _sizes(s, tenant_id)
+    apps, remotes, platform_own = _sizes(s, tenant_id)
     row = s.get(MatchModel, tenant_id, with_for_update=True)
-    if row is not None and not force and not _moved(row.app_records, apps) and not _moved(row.remote_records, remotes):
+    unmoved = row is not None and not _moved(row.app_records, apps) and not _moved(row.remote_records, platform_own)
+    if unmoved and not force:
         return False
     share = _person_share(s, tenant_id)
     calibrate = apps > 0 and remotes > 0 and share >= PERSON_SHARE
@@ -131,7 +136,7 @@ def refit_if_stale(s: Session, tenant_id: str, force: bool = False) -> bool:
         "calibrated": model is not DEFAULT_MODEL and calibrate,
         "person_share": share,
         "app_records": apps,
-        "remote_records": remotes,
+        "remote_records": platform_own,
         "fitted_at": utcnow(),
     }
     s.execute(
