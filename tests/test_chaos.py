@@ -57,13 +57,11 @@ class RestartPolicy(threading.Thread):
 
     kombu can end a worker that loses Redis while it holds unacknowledged messages (BENCHMARKS.md, "a Celery
     worker can exit on a Redis restart"); a lone worker gone leaves the run waiting for ever. What these tests
-    check is what the data holds after the restart, so they run the workers as a deployment does; `restarts`
-    says how often the policy acted."""
+    check is what the data holds after the restart, so they run the workers as a deployment does."""
 
     def __init__(self, workers: Workers) -> None:
         super().__init__(daemon=True)
         self.workers = workers
-        self.restarts = 0
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -71,7 +69,6 @@ class RestartPolicy(threading.Thread):
             for proc in list(self.workers.procs):
                 if proc.poll() is not None and not self._done.is_set():
                     self.workers.procs.remove(proc)
-                    self.restarts += 1
                     self.workers.start(1, concurrency=2)
 
     def stop(self) -> None:
