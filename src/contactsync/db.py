@@ -50,7 +50,7 @@ def session() -> Iterator[Session]:
 _AFTER_COMMIT = "contactsync.after_commit"
 
 
-def on_commit(s: Session, callback: Callable[[], None]) -> None:
+def on_commit(s: Session, callback: Callable[[], object]) -> None:
     """Run `callback` once the session's transaction has committed, never if it rolls back.
 
     Metrics and lifecycle log lines describe what the database now holds; recorded inside a transaction that a

@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # `in_flight` together before any leaves, so this is also how many creates a killed worker leaves in doubt
     # (each resolved by the lost-create path). 1 sends the batch one entry after the other.
     write_concurrency: int = Field(default=8, ge=1, le=10, validation_alias="CONTACTSYNC_WRITE_CONCURRENCY")
+    # ANALYZE the tables a sync fills in bulk when a run's walk or the run ends and they changed as much as
+    # autovacuum waits for (see `store.statistics`). Off: planner statistics are left to autovacuum alone.
+    analyze_after_runs: bool = Field(default=True, validation_alias="CONTACTSYNC_ANALYZE_AFTER_RUNS")
 
     @field_validator("log_level", mode="before")
     @classmethod

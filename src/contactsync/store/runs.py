@@ -35,6 +35,7 @@ from contactsync.models import (
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
 from contactsync.states import RUN_TRANSITIONS
+from contactsync.store.statistics import refresh_stale_statistics
 from contactsync.store.transitions import checked_move
 
 log = get_logger(__name__)
@@ -222,6 +223,8 @@ def _finish(s: Session, run: SyncRun, status: RunStatus, error: str | None) -> N
     run.finished_at = utcnow()
     run.heartbeat_at = run.finished_at
     _report_finished(s, run)
+    # What the run loaded is planned from fresh statistics by the tenant's next run (see `store.statistics`).
+    db.on_commit(s, refresh_stale_statistics)
     tenant = s.get(Tenant, run.tenant_id)
     if tenant is not None:
         requested = tenant.sync_requested_at is not None and tenant.sync_requested_at >= run.started_at

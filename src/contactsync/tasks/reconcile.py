@@ -9,6 +9,7 @@ from contactsync.states import RunStatus
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.refit import refit_and_rereconcile
 from contactsync.store.runs import add_counters, get_run, lock_run, transition_run, unreconciled_pages
+from contactsync.store.statistics import refresh_stale_statistics
 from contactsync.tasks.write import plan_writes
 from contactsync.worker.app import INFRA_RETRY, celery_task
 from contactsync.worker.routing import enqueue
@@ -61,4 +62,5 @@ def advance(tenant_id: str, run_id: int) -> None:
             add_counters(s, run_id, linked=again.linked)
         transition_run(s, run, RunStatus.WRITING)
         log.info("run reconciled", tenant_id=tenant_id, run_id=run_id, connection_id=run.connection_id)
+    refresh_stale_statistics()  # the walk's mirror and links, before planning reads them
     enqueue(plan_writes, tenant_id, run_id)

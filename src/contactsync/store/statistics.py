@@ -1,0 +1,73 @@
+"""Planner statistics for the tables a sync fills in bulk.
+
+PostgreSQL plans every statement from what ANALYZE last saw. Tables the migrations create empty and a tenant's
+first sync then fills have no statistics until autovacuum analyzes them, and where autovacuum is off or has not
+come round yet the planner takes a table of thousands of rows for a few pages. Measured on 4 tenants of 5,000
+contacts: the walk's look-up of a page's mirrored rows then read the connection's whole mirror through the
+connection index (about 50 ms a page instead of about 1 ms), and the first incremental run after the full syncs
+spent 3.5 times the database time (5.6 s instead of 1.6 s). PostgreSQL's own advice after a bulk load is to run
+ANALYZE. This does so when a run's walk or the run ends, by autovacuum's own rule and settings, so that where
+autovacuum keeps up there is usually nothing left to do.
+
+Maintenance is never worth a run: a table another session is analyzing (autovacuum, another worker) is skipped
+after a short lock wait, and a failure is logged and dropped.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from contactsync import db
+from contactsync.logs import get_logger
+from contactsync.settings import get_settings
+
+log = get_logger(__name__)
+
+# The tables one sync inserts into or rewrites by the thousand. Names from here only are put in ANALYZE.
+BULK_TABLES = ("app_contacts", "contact_keys", "links", "remote_contacts", "write_ops")
+
+# Autovacuum's rule (threshold + scale factor x rows at the last analysis), with the server's own settings.
+_STALE = text(
+    """
+    SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+    WHERE s.schemaname = current_schema() AND s.relname = ANY(:tables)
+      AND s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
+          + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)
+    ORDER BY s.relname
+    """
+)
+
+# How long an ANALYZE waits for a table another session is analyzing before it leaves the table to that one.
+LOCK_WAIT = "200ms"
+
+
+def stale_tables() -> list[str]:
+    """The bulk tables whose changes since their last analysis are as many as autovacuum waits for."""
+    with db.engine().connect() as conn:
+        return [str(name) for name in conn.execute(_STALE, {"tables": list(BULK_TABLES)}).scalars()]
+
+
+def refresh_stale_statistics() -> list[str]:
+    """ANALYZE each stale bulk table (each in its own short transaction); returns the tables analyzed."""
+    if not get_settings().analyze_after_runs:
+        return []
+    analyzed: list[str] = []
+    try:
+        stale = stale_tables()
+    except SQLAlchemyError as exc:
+        log.warning("planner statistics not checked", error=str(exc).strip())
+        return analyzed
+    for table in stale:
+        if table not in BULK_TABLES:  # never a name from elsewhere in a statement
+            continue
+        try:
+            with db.engine().begin() as conn:
+                conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+                conn.execute(text(f'ANALYZE "{table}"'))
+            analyzed.append(table)
+        except SQLAlchemyError as exc:  # busy with another session's ANALYZE, or the server away: the next end tries
+            log.info("table not analyzed", table=table, error=str(exc).strip().splitlines()[0])
+    if analyzed:
+        log.info("planner statistics refreshed", tables=analyzed)
+    return analyzed
