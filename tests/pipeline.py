@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from contactsync import db
 from contactsync.contact import CanonicalContact
@@ -129,3 +129,11 @@ def full_sync(workers: Workers, full: bool = True) -> SyncRun:
     run_id = trigger_sync("t1", full=full)
     assert run_id is not None
     return wait_run(run_id, workers)
+
+
+def autovacuum_off(tables: tuple[str, ...]) -> None:
+    """Autovacuum leaves these tables of the test's database alone, so any ANALYZE they see is the code's own
+    (on servers where autovacuum runs, it could otherwise come first and leave nothing to analyze)."""
+    with db.session() as s:
+        for table in tables:
+            s.execute(text(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)'))

@@ -16,10 +16,12 @@ from sqlalchemy import func, select, text
 
 from contactsync import db
 from contactsync.models import Link, WriteOp
+from contactsync.store.statistics import BULK_TABLES
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
 from tests.pipeline import (
     assert_each_app_contact_once,
+    autovacuum_off,
     platform_contacts,
     setup_tenant,
     sync_until_settled,
@@ -45,6 +47,7 @@ def assert_analyzed(table: str, timeout: float = 30) -> None:
 @pytest.mark.parametrize("dialect", ["merge", "maesn"])
 def test_full_then_incremental_sync(env: dict[str, str], workers: Workers, sandbox: Any, dialect: str) -> None:
     split, token = setup_tenant(sandbox, size=240, seed=11, dialect=dialect)
+    autovacuum_off(BULK_TABLES)
     workers.start(2)
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None

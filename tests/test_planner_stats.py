@@ -16,8 +16,9 @@ from contactsync.demo import split_companies
 from contactsync.embedded import refresh_process_settings
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
-from contactsync.store.statistics import refresh_stale_statistics, stale_tables
+from contactsync.store.statistics import BULK_TABLES, refresh_stale_statistics, stale_tables
 from contactsync.store.tenants import upsert_tenant
+from tests.pipeline import autovacuum_off
 
 
 def _conninfo(env: dict[str, str]) -> str:
@@ -38,6 +39,7 @@ def _analyses(env: dict[str, str], table: str) -> tuple[int, float]:
 
 def _load_app_contacts(count: int) -> None:
     split = split_companies(companies(5, count))
+    autovacuum_off(BULK_TABLES)
     with db.session() as s:
         upsert_tenant(s, "t1", name="Tenant", dialect="merge", base_url="http://127.0.0.1:1", api_key="k",
                       account_token="acct")  # fmt: skip
