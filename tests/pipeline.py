@@ -137,3 +137,17 @@ def autovacuum_off(tables: tuple[str, ...]) -> None:
     with db.session() as s:
         for table in tables:
             s.execute(text(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)'))
+
+
+def analyses(table: str) -> tuple[int, float]:
+    """(ANALYZE statements the table has seen, never autovacuum's; the rows the planner believes it holds, -1
+    before any analysis)."""
+    with db.session() as s:
+        count, rows = s.execute(
+            text(
+                "SELECT s.analyze_count, c.reltuples FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+                " WHERE s.relname = :t"
+            ),
+            {"t": table},
+        ).one()
+    return int(count), float(rows)

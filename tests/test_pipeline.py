@@ -12,7 +12,7 @@ from typing import Any
 
 import psutil
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.models import Link, WriteOp
@@ -20,6 +20,7 @@ from contactsync.store.statistics import BULK_TABLES
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
 from tests.pipeline import (
+    analyses,
     assert_each_app_contact_once,
     autovacuum_off,
     platform_contacts,
@@ -33,13 +34,7 @@ pytestmark = pytest.mark.pipeline
 
 def assert_analyzed(table: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while True:
-        with db.session() as s:
-            count = s.execute(
-                text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = :t"), {"t": table}
-            ).scalar_one()
-        if count >= 1:
-            return
+    while analyses(table)[0] < 1:
         assert time.monotonic() < deadline, f"{table} was never analyzed"
         time.sleep(0.5)
 

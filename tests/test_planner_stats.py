@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-import psycopg
 import pytest
+from sqlalchemy import text
 
 from contactsync import db
 from contactsync.demo import split_companies
@@ -18,23 +18,7 @@ from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.statistics import BULK_TABLES, refresh_stale_statistics, stale_tables
 from contactsync.store.tenants import upsert_tenant
-from tests.pipeline import autovacuum_off
-
-
-def _conninfo(env: dict[str, str]) -> str:
-    return env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-
-
-def _analyses(env: dict[str, str], table: str) -> tuple[int, float]:
-    """(manual ANALYZEs of the table, the row count the planner believes: -1 before any analysis)."""
-    with psycopg.connect(_conninfo(env)) as conn:
-        row = conn.execute(
-            "SELECT s.analyze_count, c.reltuples FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
-            " WHERE s.relname = %s",
-            (table,),
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), float(row[1])
+from tests.pipeline import analyses, autovacuum_off
 
 
 def _load_app_contacts(count: int) -> None:
@@ -56,7 +40,7 @@ def _wait_stale(table: str, timeout: float = 30) -> None:
 
 
 def test_bulk_loaded_tables_are_analyzed_once_and_then_left_alone(env: dict[str, str]) -> None:
-    assert _analyses(env, "app_contacts") == (0, -1)
+    assert analyses("app_contacts") == (0, -1)
     _load_app_contacts(600)
     _wait_stale("app_contacts")
     _wait_stale("contact_keys")
@@ -64,24 +48,24 @@ def test_bulk_loaded_tables_are_analyzed_once_and_then_left_alone(env: dict[str,
     analyzed = refresh_stale_statistics()
 
     assert {"app_contacts", "contact_keys"} <= set(analyzed)
-    count, rows = _analyses(env, "app_contacts")
+    count, rows = analyses("app_contacts")
     assert count == 1 and rows > 100  # the planner now knows the table holds the loaded contacts
-    assert _analyses(env, "contact_keys")[0] == 1
+    assert analyses("contact_keys")[0] == 1
     assert refresh_stale_statistics() == []  # nothing changed since: autovacuum's rule finds nothing to do
-    assert _analyses(env, "app_contacts")[0] == 1
+    assert analyses("app_contacts")[0] == 1
 
 
 def test_a_table_another_session_is_analyzing_is_skipped_not_waited_for(env: dict[str, str]) -> None:
     _load_app_contacts(600)
     _wait_stale("app_contacts")
     _wait_stale("contact_keys")
-    with psycopg.connect(_conninfo(env)) as holder:
+    with db.engine().connect() as holder:
         # The lock an ANALYZE (autovacuum's too) holds while it runs.
-        holder.execute("LOCK TABLE app_contacts IN SHARE UPDATE EXCLUSIVE MODE")
+        holder.execute(text("LOCK TABLE app_contacts IN SHARE UPDATE EXCLUSIVE MODE"))
         analyzed = refresh_stale_statistics()
         assert "app_contacts" not in analyzed
         assert "contact_keys" in analyzed  # the other tables are not held up by the busy one
-        assert _analyses(env, "app_contacts")[0] == 0
+        assert analyses("app_contacts")[0] == 0
         holder.rollback()
     assert "app_contacts" in refresh_stale_statistics()  # the next run's end takes it up
 
@@ -92,4 +76,4 @@ def test_switched_off_nothing_is_analyzed(env: dict[str, str], monkeypatch: pyte
     _load_app_contacts(600)
     _wait_stale("app_contacts")
     assert refresh_stale_statistics() == []
-    assert _analyses(env, "app_contacts")[0] == 0
+    assert analyses("app_contacts")[0] == 0
