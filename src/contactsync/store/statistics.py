@@ -56,7 +56,7 @@ def refresh_stale_statistics() -> list[str]:
     try:
         stale = stale_tables()
     except SQLAlchemyError as exc:
-        log.warning("planner statistics not checked", error=str(exc).strip())
+        log.warning("planner statistics not checked", error=_first_line(exc))
         return analyzed
     for table in stale:
         if table not in BULK_TABLES:  # never a name from elsewhere in a statement
@@ -67,7 +67,12 @@ def refresh_stale_statistics() -> list[str]:
                 conn.execute(text(f'ANALYZE "{table}"'))
             analyzed.append(table)
         except SQLAlchemyError as exc:  # busy with another session's ANALYZE, or the server away: the next end tries
-            log.info("table not analyzed", table=table, error=str(exc).strip().splitlines()[0])
+            log.info("table not analyzed", table=table, error=_first_line(exc))
     if analyzed:
         log.info("planner statistics refreshed", tables=analyzed)
     return analyzed
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    """The server's message without the statement and background link SQLAlchemy appends."""
+    return str(exc).strip().splitlines()[0]
