@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import base64
-import contextlib
 import json
 import threading
 import time
@@ -145,7 +144,7 @@ class SentEvents(threading.Thread):
         super().__init__(daemon=True)
         self.sent: list[dict[str, Any]] = []
         self.seen_any = threading.Event()
-        self._halt = threading.Event()
+        self._receiver: Any = None
 
     def run(self) -> None:
         def any_event(event: dict[str, Any]) -> None:
@@ -153,11 +152,12 @@ class SentEvents(threading.Thread):
                 self.sent.append(event)
             self.seen_any.set()
 
+        # One capture for the thread's whole life, ended by `should_stop`: a capture that times out closes its
+        # consumer, and the fanout subscription with it, so a loop of short captures would miss whatever is
+        # published between one capture's end and the next one's subscription (pub/sub keeps nothing).
         with app.connection_for_read() as conn:
-            receiver = app.events.Receiver(conn, handlers={"*": any_event})
-            while not self._halt.is_set():
-                with contextlib.suppress(TimeoutError):
-                    receiver.capture(limit=None, timeout=0.5, wakeup=False)
+            self._receiver = app.events.Receiver(conn, handlers={"*": any_event})
+            self._receiver.capture(limit=None, timeout=None, wakeup=False)
 
     def listening(self) -> None:
         """Return once the receiver gets events (its subscription is lazy): probes until one arrives."""
@@ -169,8 +169,14 @@ class SentEvents(threading.Thread):
         raise AssertionError("the event receiver never started listening")
 
     def stop(self) -> None:
-        self._halt.set()
+        if self._receiver is not None:
+            self._receiver.should_stop = True  # seen within a second: the consumer's drain wakes that often
         self.join(5)
+
+
+def fetches_announced(events: SentEvents) -> dict[str, dict[str, Any]]:
+    """The task-sent events of fetch tasks received so far, by tenant."""
+    return {ast.literal_eval(e["args"])[0]: e for e in list(events.sent) if e.get("name") == "contactsync.fetch"}
 
 
 def test_one_tick_sends_every_fetch_of_a_large_fleet_with_its_sent_event(
@@ -195,13 +201,13 @@ def test_one_tick_sends_every_fetch_of_a_large_fleet_with_its_sent_event(
         assert sum(1 for tenants in queues.values() if tenants) == 8
         with db.session() as s:
             run_ids = {r.tenant_id: r.id for r in s.scalars(select(SyncRun))}
-        for _ in range(150):  # the events are on their way; no figure depends on how fast
-            if len(events.sent) >= 300:
+        for _ in range(300):  # the events are on their way; no figure depends on how fast
+            if len(fetches_announced(events)) >= 300:
                 break
             time.sleep(0.1)
     finally:
         events.stop()
-    announced = {ast.literal_eval(e["args"])[0]: e for e in events.sent if e.get("name") == "contactsync.fetch"}
+    announced = fetches_announced(events)
     assert set(announced) == set(due)
     for tid, event in announced.items():
         assert event["queue"] == tenant_queue(tid, 8)
