@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
@@ -26,6 +26,9 @@ class AppContact(TenantScoped, Base):
 
     __tablename__ = "app_contacts"
     __table_args__ = (UniqueConstraint("tenant_id", "app_id"),)
+
+    # Not indexed alone: the unique (tenant, app id) index serves a look-up by tenant (migration 0016).
+    tenant_id: Mapped[str] = mapped_column(String(64))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_id: Mapped[str] = mapped_column(String(255))
@@ -65,10 +68,18 @@ class RemoteContact(TenantScoped, Base):
     """The local mirror of one remote contact. `raw` keeps what the platform sent; `data` the canonical form."""
 
     __tablename__ = "remote_contacts"
-    __table_args__ = (UniqueConstraint("connection_id", "remote_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "remote_id"),
+        # The mirrored contacts no reconcile has looked at yet, by connection: a handful at any time, so the index
+        # stays small, and a row leaves it (no new index entry) when reconcile clears the flag (migration 0016).
+        # Written as the queries write it (`IS TRUE`): the planner uses a partial index only for a condition it
+        # can prove implies the index's own, and it does not equate `IS TRUE` with the bare column.
+        Index("ix_remote_contacts_pending", "connection_id", postgresql_where=text("needs_reconcile IS TRUE")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    # Not indexed alone: the unique (connection, remote id) index serves a look-up by connection (migration 0016).
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     remote_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]]
@@ -78,6 +89,6 @@ class RemoteContact(TenantScoped, Base):
     remote_updated_at: Mapped[datetime | None]
     modified_at: Mapped[datetime | None]
     # Set when the content changed and the matcher has not looked at it since; cleared by reconcile.
-    needs_reconcile: Mapped[bool] = mapped_column(default=True, index=True)
+    needs_reconcile: Mapped[bool] = mapped_column(default=True)
     first_seen_at: Mapped[datetime] = created_at_column()
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)

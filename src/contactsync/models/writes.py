@@ -37,7 +37,8 @@ class WriteOp(TenantScoped, Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
+    # Not indexed alone: the unique (connection, op key) index serves a look-up by connection (migration 0016).
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id", ondelete="SET NULL"), index=True)
     op_key: Mapped[str] = mapped_column(String(255))
     # create | update
