@@ -77,3 +77,19 @@ def test_switched_off_nothing_is_analyzed(env: dict[str, str], monkeypatch: pyte
     _wait_stale("app_contacts")
     assert refresh_stale_statistics() == []
     assert analyses("app_contacts")[0] == 0
+
+
+def test_rows_a_run_wrote_count_before_the_servers_counters_show_them(env: dict[str, str]) -> None:
+    """The server counts a session's changed rows when the session has been idle a while (up to ten seconds), so a
+    run that loaded a table and checks at once gives its own count: by the same rule, that alone makes the table
+    stale."""
+    autovacuum_off(BULK_TABLES)
+    with db.engine().connect() as conn:
+        threshold = int(conn.execute(text("SHOW autovacuum_analyze_threshold")).scalar_one())
+    assert stale_tables() == []  # a new database: the server has counted no change anywhere
+    assert stale_tables({"remote_contacts": threshold}) == []  # never analyzed and empty: more than the threshold
+    written = {"remote_contacts": threshold + 1, "links": 1, "sync_runs": 10**6}
+    assert stale_tables(written) == ["remote_contacts"]  # only bulk tables, and only past the rule
+
+    assert refresh_stale_statistics(written) == ["remote_contacts"]
+    assert analyses("remote_contacts")[0] == 1

@@ -222,9 +222,12 @@ def _finish(s: Session, run: SyncRun, status: RunStatus, error: str | None) -> N
     run.error = error
     run.finished_at = utcnow()
     run.heartbeat_at = run.finished_at
-    _report_finished(s, run)
-    # What the run loaded is planned from fresh statistics by the tenant's next run (see `store.statistics`).
-    db.on_commit(s, refresh_stale_statistics)
+    counters = _report_finished(s, run)
+    # What the run loaded is planned from fresh statistics by the tenant's next run (see `store.statistics`): its
+    # ledger entries, and for each create a link and a mirrored copy.
+    writes, creates = counters["created_remote"] + counters["updated_remote"], counters["created_remote"]
+    written = {"write_ops": writes, "links": creates, "remote_contacts": creates}
+    db.on_commit(s, lambda: refresh_stale_statistics(written))
     tenant = s.get(Tenant, run.tenant_id)
     if tenant is not None:
         requested = tenant.sync_requested_at is not None and tenant.sync_requested_at >= run.started_at
@@ -234,8 +237,9 @@ def _finish(s: Session, run: SyncRun, status: RunStatus, error: str | None) -> N
         )
 
 
-def _report_finished(s: Session, run: SyncRun) -> None:
-    """The run's outcome and its counters, as metrics and one log line, once the transaction commits.
+def _report_finished(s: Session, run: SyncRun) -> dict[str, int]:
+    """The run's outcome and its counters, as metrics and one log line, once the transaction commits; returns the
+    counters.
 
     The counters are read back from the row: tasks add to them with UPDATE statements the ORM object has not seen.
     """
@@ -256,6 +260,7 @@ def _report_finished(s: Session, run: SyncRun) -> None:
         log.info("run finished", outcome=outcome, seconds=round(seconds, 3), error=error, **ids, **counters)
 
     db.on_commit(s, report)
+    return counters
 
 
 def stale_runs(s: Session, older_than_seconds: int) -> list[SyncRun]:
