@@ -34,6 +34,7 @@ def setup_tenant(
     dialect: str = "merge",
     options: dict[str, Any] | None = None,
     extra_remote: list[CanonicalContact] | None = None,
+    tenant_id: str = "t1",
 ) -> tuple[Any, str]:
     split = split_companies(companies(seed, size))
     token = f"acct-{seed}"
@@ -49,7 +50,7 @@ def setup_tenant(
     with db.session() as s:
         upsert_tenant(
             s,
-            "t1",
+            tenant_id,
             name="Tenant",
             dialect=dialect,
             base_url=f"{sandbox.url}/api/accounting/v1" if dialect == "merge" else sandbox.url,
@@ -62,7 +63,7 @@ def setup_tenant(
                 **(options or {}),
             },
         )
-        upsert_app_contacts(s, "t1", split.app, updated_at=OLD)
+        upsert_app_contacts(s, tenant_id, split.app, updated_at=OLD)
     return split, token
 
 

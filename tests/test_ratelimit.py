@@ -10,6 +10,7 @@ from contactsync.providers.errors import RateLimited
 from contactsync.providers.ratelimit import (
     WINDOW_MARGIN_SECONDS,
     book_later,
+    bucket_state,
     bucket_throttle,
     bucket_wait,
     note_rate_limited,
@@ -54,6 +55,21 @@ def test_bucket_wait_says_how_long_without_taking_a_slot(env: dict[str, str]) ->
     assert 0 < bucket_wait(11, per_minute=2) <= 60 + WINDOW_MARGIN_SECONDS
     note_rate_limited(12, retry_after=30)
     assert 20 < bucket_wait(12, per_minute=1000) <= 30  # a 429's cool-down counts too
+
+
+def test_bucket_state_says_how_much_room_is_left_without_taking_a_slot(env: dict[str, str]) -> None:
+    assert bucket_state(13, per_minute=3).room == 3
+    throttle = bucket_throttle(13, per_minute=3, max_wait_seconds=0.2)
+    throttle()
+    assert bucket_state(13, per_minute=3) == bucket_state(13, per_minute=3)  # asking took nothing
+    assert bucket_state(13, per_minute=3).room == 2
+    throttle()
+    throttle()
+    empty = bucket_state(13, per_minute=3)
+    assert empty.room == 0 and 0 < empty.wait <= 60 + WINDOW_MARGIN_SECONDS
+    note_rate_limited(14, retry_after=30)
+    cooling = bucket_state(14, per_minute=1000)
+    assert cooling.room == 0 and 20 < cooling.wait <= 30  # a 429's cool-down leaves no room however empty the bucket
 
 
 def test_hand_back_bookings_follow_one_another_at_the_buckets_pace(env: dict[str, str]) -> None:

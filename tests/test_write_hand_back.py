@@ -22,10 +22,11 @@ from sqlalchemy import select
 
 from contactsync import db
 from contactsync.models import SyncRun, WriteOp
-from contactsync.providers.ratelimit import note_rate_limited
+from contactsync.providers.ratelimit import bucket_throttle, bucket_wait, note_rate_limited
 from contactsync.redis_keys import booked_key
 from contactsync.settings import get_settings
 from contactsync.store.tenants import connection_of
+from contactsync.tasks.batch import HAND_BACK_SECONDS
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
 from tests.pipeline import assert_each_app_contact_once, platform_contacts, setup_tenant, wait_run
@@ -95,3 +96,49 @@ def test_a_batch_waiting_for_its_bucket_hands_its_entries_back_and_each_is_writt
     with db.session() as s:
         done = s.get(SyncRun, run_id)
         assert done is not None and done.created_remote + done.updated_remote == len(ledger)
+
+
+@pytest.mark.pipeline
+def test_a_group_is_no_larger_than_its_buckets_room_so_the_worker_serves_other_tenants_meanwhile(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    """A group that outgrew its bucket's room used to wait for slots mid-group holding its worker process, up to a
+    whole window, while the tenants sharing that worker waited behind it. A group is now no larger than the room
+    the bucket has left, and what does not fit is handed back: another tenant served by the same (single) worker
+    process syncs while the first tenant's bucket is still empty.
+
+    At 600 requests a minute a batch holds 10 entries, sent in groups of 8. The bucket is filled up to 4 slots
+    before the run starts (as earlier requests of the minute would have): the walk takes one or two of them, and
+    the first group finds 2 or 3 left."""
+    per_minute, left = 600, 4
+    split, _token = setup_tenant(sandbox, size=60, seed=73, options={"rate_limit_per_minute": per_minute})
+    assert len(split.app) - split.both > GROUP  # more creates than the room left
+    other, other_token = setup_tenant(sandbox, size=20, seed=74, tenant_id="t2")
+    with db.session() as s:
+        conn = connection_of(s, "t1")
+        assert conn is not None
+        connection_id = conn.id
+    take_slot = bucket_throttle(connection_id, per_minute, max_wait_seconds=1)
+    for _ in range(per_minute - left):
+        take_slot()
+    workers.start(1, concurrency=1)
+    run_id = trigger_sync("t1", full=True)
+    assert run_id is not None
+    deadline = time.monotonic() + 120
+    while bucket_wait(connection_id, per_minute) <= HAND_BACK_SECONDS:
+        assert time.monotonic() < deadline, f"t1 never emptied its bucket; worker logs:\n{workers.logs()}"
+        time.sleep(0.05)
+    reopens_at = time.time() + bucket_wait(connection_id, per_minute)
+
+    other_run_id = trigger_sync("t2", full=True)
+    assert other_run_id is not None
+    other_run = wait_run(other_run_id, workers, timeout=180)
+    assert other_run.status == "succeeded", (other_run.status, other_run.error)
+    assert time.time() < reopens_at, f"t2 waited for t1's bucket; worker logs:\n{workers.logs()}"
+    assert len(platform_contacts(sandbox, other_token)) == len(other.remote) + len(other.app) - other.both
+    with db.session() as s:
+        sent = s.execute(
+            select(WriteOp.status, WriteOp.attempts).where(WriteOp.tenant_id == "t1", WriteOp.attempts > 0)
+        ).all()
+    assert 0 < len(sent) < left  # what t1 sent fitted in its bucket's room: none of it waited for a slot
+    assert all(attempts == 1 for _status, attempts in sent), sent

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 from limits import RateLimitItemPerSecond
@@ -52,20 +53,37 @@ def _item(per_minute: int) -> RateLimitItemPerSecond:
     return RateLimitItemPerSecond(per_minute, 60 + WINDOW_MARGIN_SECONDS)
 
 
-def bucket_wait(connection_id: int, per_minute: int) -> float:
-    """Seconds until the connection's bucket admits one more request (0: now), without taking a slot.
+@dataclass(frozen=True)
+class BucketState:
+    """What the connection's bucket admits now, read without taking a slot."""
+
+    wait: float  # seconds until it admits one more request (0: now)
+    room: int  # requests it admits now without waiting (0 while it is empty or cooling down after a 429)
+
+
+def bucket_state(connection_id: int, per_minute: int) -> BucketState:
+    """The connection's bucket as it stands, without taking a slot.
 
     A write batch asks before it marks its next group `in_flight`: a batch that would wait long hands its entries
-    back to the queue instead of holding its worker process (`tasks.write`)."""
+    back to the queue instead of holding its worker process, and a group is no larger than the room left, since
+    a request of a group that outgrows the bucket waits for its slot holding the process, up to a whole window
+    (`tasks.write`)."""
     settings = get_settings()
     client = _redis(settings.require_redis_url())
     left_ms = int(client.pttl(cooldown_key(settings.redis_prefix, connection_id)))
     if left_ms > 0:
-        return left_ms / 1000
+        return BucketState(wait=left_ms / 1000, room=0)
     stats = _limiter(settings.require_redis_url(), settings.redis_prefix).get_window_stats(
         _item(per_minute), rate_limit_bucket(connection_id)
     )
-    return 0.0 if stats.remaining > 0 else max(stats.reset_time - time.time(), 0.0)
+    if stats.remaining > 0:
+        return BucketState(wait=0.0, room=stats.remaining)
+    return BucketState(wait=max(stats.reset_time - time.time(), 0.0), room=0)
+
+
+def bucket_wait(connection_id: int, per_minute: int) -> float:
+    """Seconds until the connection's bucket admits one more request (0: now), without taking a slot."""
+    return bucket_state(connection_id, per_minute).wait
 
 
 # KEYS[1]: the connection's booking; ARGV: the earliest start, the seconds booked, now (epoch seconds).

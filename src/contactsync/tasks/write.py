@@ -20,8 +20,9 @@ round trips, never the per-entry promise:
   `in_flight` it asks the bucket, and if the wait would be longer than `HAND_BACK_SECONDS` it hands its entries
   not yet taken back to the queue, with a place booked on the bucket (`providers.ratelimit.book_later`). Only
   entries still `pending` (or waiting to be looked for) go back, never one `in_flight`, and the locks are released
-  first, so a handed-back entry is sent once, by the batch that takes it next. The tenants whose queues share a
-  worker are not held up behind a tenant whose bucket is empty.
+  first, so a handed-back entry is sent once, by the batch that takes it next. A group is no larger than the room
+  the bucket has left when it is taken: a request beyond it would wait for a slot, up to a whole window, holding
+  the process. The tenants whose queues share a worker are not held up behind a tenant whose bucket is empty.
 - The run's counters are added once per batch, and whether the run is finished is one indexed existence check
   after the batch's last commit; the run row is locked only to end the run.
 
@@ -52,7 +53,7 @@ from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.ratelimit import bucket_wait
+from contactsync.providers.ratelimit import bucket_state
 from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
@@ -249,6 +250,7 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
     sign that each create may have arrived). A group is of one run; a create to be looked for goes alone."""
     broken: tuple[Exception, WriteOp] | None = None
     taken = _Taken()
+    room = len(candidates)  # the bucket's room now, read before the group's first entry is marked
     with db.session() as s:
         # The entries to record and the candidates, with their app contacts and connections, are read in one query
         # (and held in `held` while the session works: its identity map keeps only objects someone references).
@@ -289,10 +291,15 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
                     b.stop, broken = True, (exc, op)
                     break
             if not taken.group:  # asked before anything is marked: an entry handed back is never `in_flight`
-                wait = bucket_wait(conn.id, requests_per_minute(conn))
-                if wait > HAND_BACK_SECONDS:
-                    taken.wait = wait
+                bucket = bucket_state(conn.id, requests_per_minute(conn))
+                if bucket.wait > HAND_BACK_SECONDS:
+                    taken.wait = bucket.wait
                     break
+                room = bucket.room
+            elif len(taken.group) >= room:
+                # The bucket has no slot now for one more: the next group asks it again (and hands back if it is
+                # empty) instead of this one waiting for slots mid-group while it holds the worker process.
+                break
             # A create that may have reached the platform is looked for, not sent, unless the platform replays.
             if op.kind == "create" and previous != W.PENDING and not _replays(b):
                 if not taken.group:
