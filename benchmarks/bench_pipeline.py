@@ -35,6 +35,7 @@ The last line of output is one JSON object:
     python -m benchmarks.bench_pipeline --tenants 1 --contacts 2000 --rate 0 --profile prof   # cProfile
     python -m benchmarks.bench_pipeline --tenants 1 --contacts 5000 --rate 0 --workers 1 --changed-fraction 0.01 \
         --profile-incremental prof   # cProfile of the incremental run alone
+    python -m benchmarks.bench_pipeline --tenants 2 --contacts 5000 --rate 600 --workers 2 --logs logs   # keep logs
 
 Servers: DATABASE_URL / REDIS_URL when set (the benchmark creates and drops its own database there and uses its
 own Redis key prefix), else embedded ones under a temporary directory. `--rate 0` means no platform limit.
@@ -312,6 +313,10 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
         "workers": f"{args.workers}x{args.concurrency}", "page_size": args.page_size,
     }  # fmt: skip
     workers: Workers | None = None
+    logs = tmp
+    if args.logs is not None:  # kept after the run, for a run worth looking into
+        logs = args.logs
+        logs.mkdir(parents=True, exist_ok=True)
     with benchmark_environment(server_db, redis_url, "bench", settings) as env, run_in_thread() as sandbox:
         try:
             admin = SandboxAdmin(sandbox.url)
@@ -322,9 +327,9 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             took = time.monotonic() - seeding
             say(f"seeded {args.tenants} tenant(s) x {args.contacts} contacts per side in {took:.1f}s")
             if args.profile:
-                workers = profiled_workers(env, tmp, args, args.profile)
+                workers = profiled_workers(env, logs, args, args.profile)
             else:
-                workers = Workers(env, tmp, args.workers, args.concurrency)
+                workers = Workers(env, logs, args.workers, args.concurrency)
                 workers.start_all()
             rss = RssSampler(workers)
             rss.start()
@@ -338,7 +343,7 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
                 edited = change_both_sides(admin, args, rng)
                 if args.profile_incremental:  # the same workers, now each under cProfile with the solo pool
                     workers.stop()
-                    workers = profiled_workers(env, tmp, args, args.profile_incremental)
+                    workers = profiled_workers(env, logs, args, args.profile_incremental)
                 began = time.time()
                 inc = timed_runs(admin, args, full=False, workers=workers)
                 inc["edited"] = edited
@@ -397,6 +402,7 @@ def main() -> None:
     parser.add_argument(
         "--profile-incremental", type=Path, help="as --profile, for the incremental run only (the full sync unprofiled)"
     )
+    parser.add_argument("--logs", type=Path, help="write the workers' logs into DIR and keep them (default: discarded)")
     print_result_on_servers(run, parser.parse_args())
 
 
