@@ -12,7 +12,6 @@ from contactsync.providers.ratelimit import (
     book_later,
     bucket_state,
     bucket_throttle,
-    bucket_wait,
     note_rate_limited,
 )
 
@@ -46,15 +45,15 @@ def test_a_429_holds_back_every_worker_of_the_connection(env: dict[str, str]) ->
     assert info.value.retry_after > 20
 
 
-def test_bucket_wait_says_how_long_without_taking_a_slot(env: dict[str, str]) -> None:
-    assert bucket_wait(11, per_minute=2) == 0
+def test_bucket_state_says_how_long_without_taking_a_slot(env: dict[str, str]) -> None:
+    assert bucket_state(11, per_minute=2).wait == 0
     throttle = bucket_throttle(11, per_minute=2, max_wait_seconds=0.2)
     throttle()
-    assert bucket_wait(11, per_minute=2) == 0  # one slot left, and asking took none of it
+    assert bucket_state(11, per_minute=2).wait == 0  # one slot left, and asking took none of it
     throttle()
-    assert 0 < bucket_wait(11, per_minute=2) <= 60 + WINDOW_MARGIN_SECONDS
+    assert 0 < bucket_state(11, per_minute=2).wait <= 60 + WINDOW_MARGIN_SECONDS
     note_rate_limited(12, retry_after=30)
-    assert 20 < bucket_wait(12, per_minute=1000) <= 30  # a 429's cool-down counts too
+    assert 20 < bucket_state(12, per_minute=1000).wait <= 30  # a 429's cool-down counts too
 
 
 def test_bucket_state_says_how_much_room_is_left_without_taking_a_slot(env: dict[str, str]) -> None:

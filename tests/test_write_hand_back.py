@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from contactsync import db
 from contactsync.models import SyncRun, WriteOp
-from contactsync.providers.ratelimit import bucket_throttle, bucket_wait, note_rate_limited
+from contactsync.providers.ratelimit import bucket_state, bucket_throttle, note_rate_limited
 from contactsync.redis_keys import booked_key
 from contactsync.settings import get_settings
 from contactsync.store.tenants import connection_of
@@ -125,10 +125,10 @@ def test_a_group_is_no_larger_than_its_buckets_room_so_the_worker_serves_other_t
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None
     deadline = time.monotonic() + 120
-    while bucket_wait(connection_id, per_minute) <= HAND_BACK_SECONDS:
+    while bucket_state(connection_id, per_minute).wait <= HAND_BACK_SECONDS:
         assert time.monotonic() < deadline, f"t1 never emptied its bucket; worker logs:\n{workers.logs()}"
         time.sleep(0.05)
-    reopens_at = time.time() + bucket_wait(connection_id, per_minute)
+    reopens_at = time.time() + bucket_state(connection_id, per_minute).wait
 
     other_run_id = trigger_sync("t2", full=True)
     assert other_run_id is not None

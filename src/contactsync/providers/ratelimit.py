@@ -81,11 +81,6 @@ def bucket_state(connection_id: int, per_minute: int) -> BucketState:
     return BucketState(wait=max(stats.reset_time - time.time(), 0.0), room=0)
 
 
-def bucket_wait(connection_id: int, per_minute: int) -> float:
-    """Seconds until the connection's bucket admits one more request (0: now), without taking a slot."""
-    return bucket_state(connection_id, per_minute).wait
-
-
 # KEYS[1]: the connection's booking; ARGV: the earliest start, the seconds booked, now (epoch seconds).
 _BOOK = """
 local booked = tonumber(redis.call('GET', KEYS[1]) or '0')
