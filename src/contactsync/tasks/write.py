@@ -22,9 +22,9 @@ round trips, never the per-entry promise:
   entries still `pending` (or waiting to be looked for) go back, never one `in_flight`, and the locks are released
   first, so a handed-back entry is sent once, by the batch that takes it next. A group is no larger than the room
   the bucket has left when it is taken: a request beyond it would wait for a slot, up to a whole window, holding
-  the process. So the tenants whose queues share a worker are not held up behind a tenant whose bucket is empty;
-  not yet: two batches of one tenant that read the room at the same moment can both count it, and the requests
-  beyond it wait (BENCHMARKS.md, "Fewer indexes for a sync's writes to keep", traces one such stall).
+  the process. The aim: the tenants whose queues share a worker are not held up behind a tenant whose bucket is
+  empty. One case still breaks it: two batches of one tenant that read the room at the same moment both count
+  it, and the requests beyond it wait (BENCHMARKS.md, "The 600/min stall", traces one).
 - The run's counters are added once per batch, and whether the run is finished is one indexed existence check
   after the batch's last commit; the run row is locked only to end the run.
 
