@@ -17,6 +17,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -35,6 +36,7 @@ from contactsync.store.reconcile import open_conflict_review, review_candidate_i
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.write_states import move_write, save_writes
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
+from contactsync.sync.walks import walk_shows_our_create
 
 
 @dataclass
@@ -47,6 +49,20 @@ class PlanOutcome:
     held: int = 0
     reviews: int = 0
     removals: int = 0
+    # Updates of contacts our creates made that wait for a walk begun after the platform's visibility lag.
+    deferred: int = 0
+
+
+@dataclass(frozen=True)
+class _Settled:
+    walk_started_at: datetime | None
+    visibility_lag: timedelta | None
+
+    def shows(self, link: Link) -> bool:
+        """Whether the plan's walk shows the platform's side of the pair as the platform's users left it."""
+        if self.visibility_lag is None or link.method != "created":
+            return True
+        return walk_shows_our_create(link.created_at, self.walk_started_at, self.visibility_lag)
 
 
 def _digest(payload: dict[str, Any]) -> str:
@@ -141,8 +157,15 @@ def plan_into_ledger(
     allow_creates: bool,
     dialect: str = "merge",
     conflict_policy: str = "newer",
+    *,
+    walk_started_at: datetime | None = None,
+    visibility_lag: timedelta | None = None,
 ) -> PlanOutcome:
+    """Queue the run's creates and updates. `walk_started_at` and `visibility_lag`: when the walk this plan rests
+    on began, and how long the platform may take to list a contact it created (without them, no update waits for
+    the lag; see `sync.walks.walk_shows_our_create`)."""
     out = PlanOutcome()
+    settled = _Settled(walk_started_at, visibility_lag)
     queue = _Queue(tenant_id, connection_id, run_id, [])
     added: dict[str, int] = {}
     if allow_creates:
@@ -205,7 +228,7 @@ def plan_into_ledger(
             .execution_options(populate_existing=True)
         ).all()
         for link, app, remote in pairs:
-            _plan_one(s, out, queue, keys_to_write, link, app, remote, dialect, conflict_policy)
+            _plan_one(s, out, queue, keys_to_write, link, app, remote, dialect, conflict_policy, settled)
         rewrite_changed_keys(s, tenant_id, keys_to_write)
         _count(added, queue.insert(s))
         s.flush()  # the chunk's rows are clean now: the session lets them go once `pairs` is dropped
@@ -229,6 +252,7 @@ def _plan_one(
     remote: RemoteContact,
     dialect: str,
     conflict_policy: str,
+    settled: _Settled,
 ) -> None:
     """One changed linked pair: the platform's removal state, then what goes to the app, the platform or review."""
     if platform_state_changed(s, link, app, platform_state_of(remote)):
@@ -245,7 +269,11 @@ def _plan_one(
     if plan.to_app:
         update_app_content(s, app, {**app.data, **plan.to_app}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
         out.app_updates += 1
-    if plan.to_remote:
+    if plan.to_remote and not settled.shows(link):
+        # The platform may not list what its users did to the contact our create made yet: the pair is planned
+        # again by a later run (its baseline is left as it was), whose walk shows the platform as it is.
+        out.deferred += 1
+    elif plan.to_remote:
         key = f"update:{app.id}:{app.version}:{_digest({'changes': plan.to_remote})}"
         queue.add(
             key,

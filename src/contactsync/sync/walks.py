@@ -46,3 +46,14 @@ def unseen_judged_from(walk_started_at: datetime, visibility_lag: timedelta) -> 
     """Our own creates first seen at or after this time are not judged by the walk: the platform may not list
     them yet (its visibility lag), and marking them deleted would send them again."""
     return walk_started_at - visibility_lag
+
+
+def walk_shows_our_create(created_at: datetime, walk_started_at: datetime | None, visibility_lag: timedelta) -> bool:
+    """Whether the walk a plan rests on could show a contact our create made at `created_at`, with whatever the
+    platform's users did to it since.
+
+    A platform lists a contact it created for us only after its visibility lag, and an edit made on the platform
+    meanwhile is listed with it, not before. An update planned from a walk that began sooner rests on our own
+    create's answer, not on the platform: sent, it would overwrite that edit unseen (the app's change is older,
+    or the two are a conflict the walk could not show). Such updates wait for a walk that began after the lag."""
+    return walk_started_at is not None and walk_started_at >= created_at + visibility_lag

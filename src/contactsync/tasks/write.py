@@ -60,7 +60,7 @@ from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
 from contactsync.store.ledger import Answer, plan_into_ledger, record_answers
-from contactsync.store.lost_creates import recheck_parked
+from contactsync.store.lost_creates import recheck_parked, visibility_lag
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
 from contactsync.store.tenants import owned_connection, provider_for, requests_per_minute
@@ -104,11 +104,22 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
         policy = options_of(conn.dialect, conn.options).conflict_policy
-        out = plan_into_ledger(s, run.tenant_id, run.connection_id, run_id, allow_creates, conn.dialect, policy)
+        out = plan_into_ledger(
+            s,
+            run.tenant_id,
+            run.connection_id,
+            run_id,
+            allow_creates,
+            conn.dialect,
+            policy,
+            walk_started_at=run.started_at,
+            visibility_lag=visibility_lag(conn),
+        )
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
-        if out.held or out.reviews or out.removals:
-            log.info("planning held identity changes, opened conflict reviews or saw platform removals",
-                     run_id=run_id, held=out.held, reviews=out.reviews, removals=out.removals)  # fmt: skip
+        if out.held or out.reviews or out.removals or out.deferred:
+            log.info("planning held identity changes, opened conflict reviews, saw platform removals or deferred "
+                     "updates of contacts the platform may not list yet", run_id=run_id, held=out.held,
+                     reviews=out.reviews, removals=out.removals, deferred=out.deferred)  # fmt: skip
         # After this run's walk (and its echo recognition): what is still open of the lost creates is looked up
         # again, or sent again where the walk proved its absence.
         in_review = frozenset(review_candidate_ids(s, run.tenant_id))
