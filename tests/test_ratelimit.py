@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -13,6 +15,8 @@ from contactsync.providers.ratelimit import (
     bucket_state,
     bucket_throttle,
     note_rate_limited,
+    prepaid_slot,
+    reserve,
 )
 
 
@@ -81,3 +85,42 @@ def test_hand_back_bookings_follow_one_another_at_the_buckets_pace(env: dict[str
     later = book_later(13, per_minute=62, requests=1, earliest=now + 3600)
     assert later == pytest.approx(now + 3600)  # a wait beyond the bookings starts where it must
     assert book_later(14, per_minute=62, requests=1, earliest=now) == pytest.approx(now)  # per connection
+
+
+def test_reserve_takes_what_is_asked_while_there_is_room_then_what_is_left_then_nothing(env: dict[str, str]) -> None:
+    assert reserve(21, per_minute=5, wanted=3).room == 3
+    assert bucket_state(21, per_minute=5).room == 2
+    assert reserve(21, per_minute=5, wanted=3).room == 2  # the rest of the room, not all or nothing
+    empty = reserve(21, per_minute=5, wanted=1)
+    assert empty.room == 0 and 0 < empty.wait <= 60 + WINDOW_MARGIN_SECONDS
+    note_rate_limited(22, retry_after=30)
+    cooling = reserve(22, per_minute=1000, wanted=4)
+    assert cooling.room == 0 and 20 < cooling.wait <= 30  # a 429's cool-down admits no group
+
+
+def test_batches_reserving_at_once_never_take_more_than_the_room(env: dict[str, str]) -> None:
+    """Eight batches of one tenant reserve groups of up to five from a bucket of twelve, all at the same moment:
+    together they take exactly twelve slots (read-then-take would let several count the same room)."""
+    start = threading.Barrier(8)
+
+    def batch() -> int:
+        start.wait()
+        return reserve(23, per_minute=12, wanted=5).room
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        taken = list(pool.map(lambda _i: batch(), range(8)))
+    assert sum(taken) == 12 and max(taken) <= 5
+    assert bucket_state(23, per_minute=12).room == 0
+
+
+def test_a_prepaid_request_takes_no_slot_but_the_next_one_does(env: dict[str, str]) -> None:
+    throttle = bucket_throttle(24, per_minute=2, max_wait_seconds=0.2)
+    assert reserve(24, per_minute=2, wanted=2).room == 2
+    with prepaid_slot():
+        throttle()  # spends its reserved slot: the bucket is full, yet it is not held back
+        with pytest.raises(RateLimited):
+            throttle()  # a second request of the same call takes a slot of its own, and there is none
+    with prepaid_slot():
+        note_rate_limited(24, retry_after=30)
+        with pytest.raises(RateLimited):
+            throttle()  # a 429's cool-down holds back a prepaid request too

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import redis
@@ -62,12 +64,7 @@ class BucketState:
 
 
 def bucket_state(connection_id: int, per_minute: int) -> BucketState:
-    """The connection's bucket as it stands, without taking a slot.
-
-    A write batch asks before it marks its next group `in_flight`: a batch that would wait long hands its entries
-    back to the queue instead of holding its worker process, and a group is no larger than the room left, since
-    a request of a group that outgrows the bucket waits for its slot holding the process, up to a whole window
-    (`tasks.write`)."""
+    """The connection's bucket as it stands, without taking a slot (what `reserve` may take)."""
     settings = get_settings()
     client = _redis(settings.require_redis_url())
     left_ms = int(client.pttl(cooldown_key(settings.redis_prefix, connection_id)))
@@ -79,6 +76,41 @@ def bucket_state(connection_id: int, per_minute: int) -> BucketState:
     if stats.remaining > 0:
         return BucketState(wait=0.0, room=stats.remaining)
     return BucketState(wait=max(stats.reset_time - time.time(), 0.0), room=0)
+
+
+# Set while a request whose slot its caller took beforehand (`reserve`) goes out: its throttle takes none.
+_PREPAID: ContextVar[bool] = ContextVar("contactsync_prepaid_slot", default=False)
+
+
+def reserve(connection_id: int, per_minute: int, wanted: int) -> BucketState:
+    """Take up to `wanted` slots of the connection's bucket at once; `room` is how many were taken (0: none, and
+    `wait` says how long until one frees).
+
+    A write batch takes its group's slots before it marks the group `in_flight` and sends it (each request then
+    runs under `prepaid_slot`). Reading the room and taking it one request at a time lets two batches of a tenant
+    count the same room: both mark full groups, and the requests beyond it wait for slots, up to a whole window,
+    each holding a worker process that other tenants' queues need. Taken together, slots are all or nothing: a
+    batch that lost the race reads the room again and takes what is left."""
+    settings = get_settings()
+    limiter = _limiter(settings.require_redis_url(), settings.redis_prefix)
+    for _attempt in range(3):
+        state = bucket_state(connection_id, per_minute)
+        if not state.room:
+            return state
+        taking = min(wanted, state.room)
+        if limiter.hit(_item(per_minute), rate_limit_bucket(connection_id), cost=taking):
+            return BucketState(wait=0.0, room=taking)
+    return BucketState(wait=0.05, room=0)  # three races lost in a row: the caller asks again a moment later
+
+
+@contextmanager
+def prepaid_slot() -> Iterator[None]:
+    """The next request in this context spends a slot `reserve` took (a 429's cooldown is still waited out)."""
+    token = _PREPAID.set(True)
+    try:
+        yield
+    finally:
+        _PREPAID.reset(token)
 
 
 # KEYS[1]: the connection's booking; ARGV: the earliest start, the seconds booked, now (epoch seconds).
@@ -117,12 +149,15 @@ def bucket_throttle(connection_id: int, per_minute: int, max_wait_seconds: float
 
     def throttle() -> None:
         deadline = time.monotonic() + max_wait_seconds
+        prepaid = _PREPAID.get()
+        if prepaid:
+            _PREPAID.set(False)  # one request: a second one of the same call (a read-back) takes its own slot
         while True:
             left_ms = int(client.pttl(cooldown))
             reason = "cooldown"
             if left_ms > 0:
                 pause = left_ms / 1000
-            elif limiter.hit(item, bucket):
+            elif prepaid or limiter.hit(item, bucket):
                 break
             else:
                 stats = limiter.get_window_stats(item, bucket)

@@ -16,15 +16,16 @@ round trips, never the per-entry promise:
   `pending`, sent by the redelivery. The group's size is what a kill can leave in doubt.
 - A failed request is settled in batch order after the group's answers are on disk; the task's retry, if one is
   due, is decided by the first failure that asks for it (`tasks.batch`).
-- A batch does not wait for its tenant's bucket while holding its worker process: before it marks a group
-  `in_flight` it asks the bucket, and if the wait would be longer than `HAND_BACK_SECONDS` it hands its entries
-  not yet taken back to the queue, with a place booked on the bucket (`providers.ratelimit.book_later`). Only
-  entries still `pending` (or waiting to be looked for) go back, never one `in_flight`, and the locks are released
-  first, so a handed-back entry is sent once, by the batch that takes it next. A group is no larger than the room
-  the bucket has left when it is taken: a request beyond it would wait for a slot, up to a whole window, holding
-  the process. The aim: the tenants whose queues share a worker are not held up behind a tenant whose bucket is
-  empty. One case still breaks it: two batches of one tenant that read the room at the same moment both count
-  it, and the requests beyond it wait (BENCHMARKS.md, "The 600/min stall", traces one).
+- A batch does not wait for its tenant's bucket while holding its worker process. Before it marks a group
+  `in_flight` it takes the group's slots from the bucket, all at once (`providers.ratelimit.reserve`), and cuts
+  the group to the slots it got; the group's requests spend those slots and never wait for one. With no slot to
+  be had for longer than `HAND_BACK_SECONDS`, the batch hands its entries not yet taken back to the queue, with a
+  place booked on the bucket (`providers.ratelimit.book_later`). Only entries still `pending` (or waiting to be
+  looked for) go back, never one `in_flight`, and the locks are released first, so a handed-back entry is sent
+  once, by the batch that takes it next. Taking the slots together matters: two batches of one tenant that read
+  the room and then took it request by request both counted the same room, and the requests beyond it waited up
+  to a whole window, each holding a process the other tenants' queues needed (BENCHMARKS.md, "The 600/min
+  stall").
 - The run's counters are added once per batch, and whether the run is finished is one indexed existence check
   after the batch's last commit; the run row is locked only to end the run.
 
@@ -55,7 +56,7 @@ from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.ratelimit import bucket_state
+from contactsync.providers.ratelimit import prepaid_slot, reserve
 from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
@@ -230,6 +231,8 @@ def _work(b: Batch, op_ids: list[int]) -> tuple[list[int], float]:
                 break
             if taken.wait:
                 return op_ids[n:], hand_back(b, len(op_ids) - n, taken.wait)
+            if taken.pause:
+                time.sleep(taken.pause)
             if taken.look is not None:
                 outcomes = _listed(look_for_lost_create(b, taken.look))
             elif taken.group:
@@ -255,15 +258,18 @@ class _Taken:
     group: list[tuple[WriteOp, W]] = field(default_factory=list)  # marked `in_flight`, with their state before
     look: WriteOp | None = None  # a create that may have reached the platform, to be looked for alone
     wait: float = 0.0  # the bucket would keep the next group waiting this long: the rest is handed back
+    pause: float = 0.0  # the bucket frees a slot this soon: the batch waits for it (no group was taken)
 
 
 def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
     """One transaction: record the previous group's outcomes, then read the next entries and mark a group of them
     `in_flight` together (on disk before any of their requests goes out: a worker killed mid-request leaves the
-    sign that each create may have arrived). A group is of one run; a create to be looked for goes alone."""
+    sign that each create may have arrived). A group is of one run; a create to be looked for goes alone. The
+    group's slots are taken from the bucket before it is marked, all at once (`providers.ratelimit.reserve`), and
+    it is cut to the slots taken: its requests then never wait for a slot while they hold the worker process."""
     broken: tuple[Exception, WriteOp] | None = None
     taken = _Taken()
-    room = len(candidates)  # the bucket's room now, read before the group's first entry is marked
+    chosen: list[tuple[WriteOp, W, int]] = []  # with its state before and the entries dealt with before it
     with db.session() as s:
         # The entries to record and the candidates, with their app contacts and connections, are read in one query
         # (and held in `held` while the session works: its identity map keeps only objects someone references).
@@ -288,7 +294,7 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
             if op is None or op.tenant_id != b.tenant_id or op.status not in ACTIVE_WRITE_STATES:
                 taken.consumed += 1
                 continue
-            first = taken.group[0][0] if taken.group else None
+            first = chosen[0][0] if chosen else None
             if first is not None and (first.run_id, first.connection_id) != (op.run_id, op.connection_id):
                 break
             previous = W(op.status)
@@ -303,28 +309,29 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
                 except Exception as exc:  # credentials that cannot be decrypted, an option the dialect rejects
                     b.stop, broken = True, (exc, op)
                     break
-            if not taken.group:  # asked before anything is marked: an entry handed back is never `in_flight`
-                bucket = bucket_state(conn.id, requests_per_minute(conn))
-                if bucket.wait > HAND_BACK_SECONDS:
-                    taken.wait = bucket.wait
-                    break
-                room = bucket.room
-            elif len(taken.group) >= room:
-                # The bucket has no slot now for one more: the next group asks it again (and hands back if it is
-                # empty) instead of this one waiting for slots mid-group while it holds the worker process.
-                break
             # A create that may have reached the platform is looked for, not sent, unless the platform replays.
             if op.kind == "create" and previous != W.PENDING and not _replays(b):
-                if not taken.group:
+                if not chosen:
                     taken.look = op
                     taken.consumed += 1
                 break
-            move_write(op, W.IN_FLIGHT)
-            op.attempts += 1
-            if op.first_sent_at is None:
-                op.first_sent_at = utcnow()
-            taken.group.append((op, previous))
+            chosen.append((op, previous, taken.consumed))
             taken.consumed += 1
+        if chosen and b.conn is not None:
+            slots = reserve(b.conn.id, requests_per_minute(b.conn), len(chosen))
+            if slots.room < len(chosen):
+                # The candidates from the first entry without a slot on are left to the next group.
+                taken.consumed = chosen[slots.room][2]
+            if not slots.room and slots.wait > HAND_BACK_SECONDS:
+                taken.wait = slots.wait  # the rest is handed back (unmarked) to come back when the bucket frees
+            elif not slots.room:
+                taken.pause = max(slots.wait, 0.01)  # a slot frees in a moment: worth waiting for here
+            for op, previous, _before in chosen[: slots.room]:
+                move_write(op, W.IN_FLIGHT)
+                op.attempts += 1
+                if op.first_sent_at is None:
+                    op.first_sent_at = utcnow()
+                taken.group.append((op, previous))
         save_writes(s, [op for op, _previous in taken.group])
         s.flush()
         s.expunge_all()
@@ -404,10 +411,16 @@ def _call(provider: Provider, op: WriteOp) -> Callable[[], CanonicalContact]:
     """The entry's request, ready to run in any thread (no database, no task state)."""
     if op.kind == "create":
         contact = CanonicalContact.model_validate(dict(op.payload))
-        return lambda: provider.create(contact, idempotency_key=op.idempotency_key)
+        return lambda: _prepaid(provider.create, contact, idempotency_key=op.idempotency_key)
     assert op.remote_id is not None
     remote_id, changes = op.remote_id, dict(op.payload["changes"])
-    return lambda: provider.update(remote_id, changes)
+    return lambda: _prepaid(provider.update, remote_id, changes)
+
+
+def _prepaid(send: Callable[..., CanonicalContact], *args: Any, **kwargs: Any) -> CanonicalContact:
+    """The request spends the slot its group took (`_take`)."""
+    with prepaid_slot():
+        return send(*args, **kwargs)
 
 
 def _finish_runs_if_done(b: Batch) -> None:
