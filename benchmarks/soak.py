@@ -16,7 +16,8 @@ which already runs under fire unless `--calm-start`), and meanwhile:
   edits of linked pairs on either side, some pairs edited on both (the newer side must win), new app contacts
   (to be created on the platform exactly once) and new platform contacts.
 
-Then the faults stop, every tenant runs twice more, the tenants are paused, and the soak checks:
+Then the faults stop, every tenant runs twice more (two runs begun at least `--visibility-lag` later, as an
+update of a contact created just before waits for such a walk), the tenants are paused, and the soak checks:
 
 1. every run ended (none is left fetching, reconciling or writing);
 2. no duplicate on any platform (no name more often than the books plus the creates justify);
@@ -45,7 +46,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +261,8 @@ class Soak:
     # -- the end ------------------------------------------------------------------------------------------
 
     def settle(self) -> dict[str, int]:
-        """Faults off, everything running, two more runs per tenant; then pause all and wait for the last runs."""
+        """Faults off, everything running, two more runs per tenant begun a visibility lag from now; then pause all
+        and wait for the last runs."""
         assert self.workers is not None and self.admin is not None
         for t in range(self.args.tenants):
             self.admin.configure(f"soak-{t}", faults=NO_FAULTS)
@@ -269,7 +271,9 @@ class Soak:
         self.tally.worker_exits += self.workers.restart_exited()
         if self.beat.poll() is not None:
             self._start_beat()
-        quiet = datetime.now(UTC)
+        # Runs that began a visibility lag from now: an update of a contact created before now waits for a walk
+        # that began that long after its create (`sync.walks.walk_shows_our_create`).
+        quiet = datetime.now(UTC) + timedelta(seconds=self.args.visibility_lag)
         with db.session() as s:
             s.execute(update(Tenant).values(paused=False, next_sync_at=None))
         deadline = time.monotonic() + self.args.drain_timeout
