@@ -12,6 +12,7 @@ from contactsync.sync.walks import (
     deletions_after_walk,
     infers_deletions,
     unseen_judged_from,
+    walk_shows_our_create,
 )
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -47,3 +48,11 @@ def test_what_a_finished_walk_may_mark_deleted(full_walk: bool, infers: bool, st
 
 def test_own_creates_younger_than_the_visibility_lag_are_not_judged() -> None:
     assert unseen_judged_from(T0, timedelta(seconds=30)) == T0 - timedelta(seconds=30)
+
+
+def test_an_update_of_our_create_rests_only_on_a_walk_begun_after_the_lag() -> None:
+    lag = timedelta(minutes=15)
+    assert not walk_shows_our_create(T0, T0 + timedelta(minutes=14, seconds=59), lag)
+    assert walk_shows_our_create(T0, T0 + lag, lag)
+    assert not walk_shows_our_create(T0, None, lag)  # no walk known: nothing rests on one
+    assert walk_shows_our_create(T0, T0, timedelta(0))  # a platform that lists its creates at once
