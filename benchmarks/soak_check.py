@@ -18,7 +18,7 @@ from sqlalchemy import select
 from benchmarks.harness import TenantData, runs_by_status
 from benchmarks.platform_check import disagreeing, duplicates, linked_pairs, read_platform
 from contactsync import db
-from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link
+from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link, RemoteContact, SyncRun, WriteOp
 
 
 def say(*parts: Any) -> None:
@@ -91,6 +91,8 @@ def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
                         if h.tenant == tenant and h.app_contact_id == app_contact_id:
                             stamp = datetime.fromtimestamp(h.at, UTC).isoformat()
                             say(f"    edit at {stamp}: {h.side} {h.field} = {h.value!r}")
+                    for line in _trace(tenant, app_contact_id):
+                        say("    " + line)
         with db.session() as s:
             linked_app_ids = set(
                 s.scalars(
@@ -112,3 +114,31 @@ def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
         "newest_edits_lost": stale_edits,
         "added_app_contacts_not_synced": missing_total,
     }
+
+
+def _trace(tenant: str, app_contact_id: int) -> list[str]:
+    """What contactsync holds about a pair whose newest edit was lost, so that a failure read from a CI log alone
+    can be explained: the link, both sides' clocks, the ledger entries of the app contact and the tenant's runs."""
+    lines: list[str] = []
+    with db.session() as s:
+        link = s.scalar(select(Link).where(Link.app_contact_id == app_contact_id))
+        app = s.get(AppContact, app_contact_id)
+        if link is not None:
+            lines.append(f"link: method={link.method} basis={link.basis} created={link.created_at.isoformat()} "
+                         f"updated={link.updated_at.isoformat()} baseline={json.dumps(link.baseline)}")  # fmt: skip
+            remote = s.get(RemoteContact, link.remote_contact_id)
+            if remote is not None:
+                lines.append(f"platform mirror: remote_updated_at={remote.remote_updated_at} "
+                             f"modified_at={remote.modified_at} last_seen_at={remote.last_seen_at}")  # fmt: skip
+        if app is not None:
+            lines.append(f"app: edited_at={app.edited_at} updated_at={app.updated_at} version={app.version} "
+                         f"taken_in={json.dumps(app.taken_in)}")  # fmt: skip
+        for op in s.scalars(select(WriteOp).where(WriteOp.app_contact_id == app_contact_id).order_by(WriteOp.id)):
+            changes = op.payload.get("changes") if op.kind == "update" else None
+            lines.append(f"ledger {op.id}: run {op.run_id} {op.kind} {op.status} attempts={op.attempts} "
+                         f"created={op.created_at.isoformat()} first_sent={op.first_sent_at} "
+                         f"updated={op.updated_at.isoformat()} changes={json.dumps(changes)}")  # fmt: skip
+        for run in s.scalars(select(SyncRun).where(SyncRun.tenant_id == tenant).order_by(SyncRun.id)):
+            lines.append(f"run {run.id}: {run.kind} {run.status} {run.started_at.isoformat()} -> "
+                         f"{run.finished_at.isoformat() if run.finished_at else None}")  # fmt: skip
+    return lines
