@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.contact import CanonicalContact
@@ -48,23 +49,39 @@ def setup_tenant(
     }
     httpx.post(f"{sandbox.url}/_sandbox/accounts", json=body, timeout=60).raise_for_status()
     with db.session() as s:
-        upsert_tenant(
+        # Merge's page size: Maesn's pages keep their default size (it has no `page_size` option).
+        connect_tenant(
             s,
-            tenant_id,
-            name="Tenant",
+            sandbox,
+            token,
+            tenant_id=tenant_id,
             dialect=dialect,
-            base_url=f"{sandbox.url}/api/accounting/v1" if dialect == "merge" else sandbox.url,
-            api_key="k",
-            account_token=token,
-            # Merge's page size: Maesn's pages keep their default size (it has no `page_size` option).
-            options={
-                "rate_limit_per_minute": 100_000,
-                **({"page_size": 50} if dialect == "merge" else {}),
-                **(options or {}),
-            },
+            options={**({"page_size": 50} if dialect == "merge" else {}), **(options or {})},
         )
         upsert_app_contacts(s, tenant_id, split.app, updated_at=OLD)
     return split, token
+
+
+def connect_tenant(
+    s: Session,
+    sandbox: Any,
+    token: str,
+    *,
+    tenant_id: str = "t1",
+    dialect: str = "merge",
+    options: dict[str, Any] | None = None,
+) -> None:
+    """The tenant, connected to the sandbox account `token` (no rate limit unless `options` set one)."""
+    upsert_tenant(
+        s,
+        tenant_id,
+        name="Tenant",
+        dialect=dialect,
+        base_url=f"{sandbox.url}/api/accounting/v1" if dialect == "merge" else sandbox.url,
+        api_key="k",
+        account_token=token,
+        options={"rate_limit_per_minute": 100_000, **(options or {})},
+    )
 
 
 def wait_run(run_id: int, workers: Workers, timeout: float = 120, redrive: bool = False) -> SyncRun:

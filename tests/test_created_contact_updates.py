@@ -25,8 +25,9 @@ from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import PlanOutcome, plan_into_ledger
 from contactsync.store.runs import cursor_of, start_run
-from contactsync.store.tenants import connection_of, provider_for, upsert_tenant
+from contactsync.store.tenants import connection_of, provider_for
 from contactsync.tasks.write import write
+from tests.pipeline import connect_tenant
 
 LAG = timedelta(seconds=30)  # what contactsync is told the platform may take
 NEW = CanonicalContact(name="Fjordkant Logistik GmbH", is_customer=True, emails=("post@fjordkant.example",))
@@ -37,16 +38,7 @@ def _tenant(sandbox: Any) -> tuple[SandboxAdmin, str]:
     # The platform lists what it created a few seconds after the create (well inside the lag we expect).
     token = admin.create_account(contacts=[], rate_limit_per_minute=100_000, faults={"visibility_lag_ms": 3_000})
     with db.session() as s:
-        upsert_tenant(
-            s,
-            "t1",
-            name="T",
-            dialect="merge",
-            base_url=f"{sandbox.url}/api/accounting/v1",
-            api_key="k",
-            account_token=token,
-            options={"rate_limit_per_minute": 100_000},
-        )
+        connect_tenant(s, sandbox, token)
         upsert_app_contacts(s, "t1", [("a1", NEW)], updated_at=datetime.now(UTC))
     return admin, token
 

@@ -23,8 +23,9 @@ from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.lost_creates import recheck_parked
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import cursor_of, finish_writing, start_run
-from contactsync.store.tenants import connection_of, upsert_tenant
+from contactsync.store.tenants import connection_of
 from contactsync.tasks.write import write
+from tests.pipeline import connect_tenant
 
 MINE = CanonicalContact(
     name="Nordlicht Handel GmbH",
@@ -52,16 +53,7 @@ def _tenant(sandbox: Any, faults: dict[str, Any], lag_seconds: float = 900) -> s
     }
     httpx.post(f"{sandbox.url}/_sandbox/accounts", json=body, timeout=30).raise_for_status()
     with db.session() as s:
-        upsert_tenant(
-            s,
-            "t1",
-            name="T",
-            dialect="merge",
-            base_url=f"{sandbox.url}/api/accounting/v1",
-            api_key="k",
-            account_token=token,
-            options={"rate_limit_per_minute": 100_000, "visibility_lag_seconds": lag_seconds},
-        )
+        connect_tenant(s, sandbox, token, options={"visibility_lag_seconds": lag_seconds})
         upsert_app_contacts(s, "t1", [("a1", MINE)])
     return token
 
