@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.demo import split_companies
-from contactsync.models import AppContact, Link, RemoteContact, SyncRun
+from contactsync.models import AppContact, Connection, Link, RemoteContact, SyncRun
+from contactsync.models.base import utcnow
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
-from contactsync.store.tenants import upsert_tenant
+from contactsync.store.runs import cursor_of, start_run
+from contactsync.store.tenants import connection_of, upsert_tenant
 from contactsync.tasks.schedule import redrive_stale_runs, trigger_sync
 from tests.conftest import Workers
 
@@ -82,6 +84,17 @@ def connect_tenant(
         account_token=token,
         options={"rate_limit_per_minute": 100_000, **(options or {})},
     )
+
+
+def writing_run(s: Session, tenant_id: str = "t1") -> tuple[Connection, SyncRun]:
+    """A full run of the tenant in its writing stage, its connection's full walk dated now (planning may create)."""
+    conn = connection_of(s, tenant_id)
+    assert conn is not None
+    run = start_run(s, conn, full=True)
+    assert run is not None
+    run.status = "writing"
+    cursor_of(s, conn).last_full_at = utcnow()
+    return conn, run
 
 
 def wait_run(run_id: int, workers: Workers, timeout: float = 120, redrive: bool = False) -> SyncRun:

@@ -24,10 +24,9 @@ from contactsync.providers.base import Window
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import PlanOutcome, plan_into_ledger
-from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_of, provider_for
 from contactsync.tasks.write import write
-from tests.pipeline import connect_tenant
+from tests.pipeline import connect_tenant, writing_run
 
 LAG = timedelta(seconds=30)  # what contactsync is told the platform may take
 NEW = CanonicalContact(name="Fjordkant Logistik GmbH", is_customer=True, emails=("post@fjordkant.example",))
@@ -46,12 +45,7 @@ def _tenant(sandbox: Any) -> tuple[SandboxAdmin, str]:
 def _plan(walk_started_at: datetime) -> tuple[PlanOutcome, list[int]]:
     """Plan a run whose walk began at `walk_started_at`; returns the outcome and the new ledger entries."""
     with db.session() as s:
-        conn = connection_of(s, "t1")
-        assert conn is not None
-        run = start_run(s, conn, full=True)
-        assert run is not None
-        run.status = "writing"
-        cursor_of(s, conn).last_full_at = utcnow()
+        conn, run = writing_run(s)
         before = set(s.scalars(select(WriteOp.id)))
         out = plan_into_ledger(
             s, "t1", conn.id, run.id, allow_creates=True, walk_started_at=walk_started_at, visibility_lag=LAG

@@ -22,10 +22,10 @@ from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contac
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.lost_creates import recheck_parked
 from contactsync.store.reconcile import reconcile_remote
-from contactsync.store.runs import cursor_of, finish_writing, start_run
+from contactsync.store.runs import finish_writing
 from contactsync.store.tenants import connection_of
 from contactsync.tasks.write import write
-from tests.pipeline import connect_tenant
+from tests.pipeline import connect_tenant, writing_run
 
 MINE = CanonicalContact(
     name="Nordlicht Handel GmbH",
@@ -61,12 +61,7 @@ def _tenant(sandbox: Any, faults: dict[str, Any], lag_seconds: float = 900) -> s
 def _writing_run(first_sent_ago: timedelta | None = None) -> tuple[int, int]:
     """A run in its writing stage with one create planned and, when asked, already sent (its answer lost)."""
     with db.session() as s:
-        conn = connection_of(s, "t1")
-        assert conn is not None
-        run = start_run(s, conn, full=True)
-        assert run is not None
-        run.status = "writing"
-        cursor_of(s, conn).last_full_at = utcnow()
+        conn, run = writing_run(s)
         plan_into_ledger(s, "t1", conn.id, run.id, allow_creates=True)
         op = s.scalar(select(WriteOp))
         assert op is not None
