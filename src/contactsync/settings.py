@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     flower_basic_auth: str | None = Field(default=None, validation_alias="CONTACTSYNC_FLOWER_BASIC_AUTH")
     # A whole request (connect, headers and body) must end within this, however slowly the server trickles.
     http_deadline_seconds: float = Field(default=120.0, gt=0, validation_alias="CONTACTSYNC_HTTP_DEADLINE_SECONDS")
+    # Providers (an HTTP client each, with its idle connections) a worker process keeps, for the connections it used
+    # last; a fleet's worker serves hundreds of tenants (see `providers.pool`).
+    provider_pool_size: int = Field(default=64, ge=1, le=100_000, validation_alias="CONTACTSYNC_PROVIDER_POOL_SIZE")
     # The largest provider answer read (after decompression); a bigger one fails its run, not the worker.
     max_response_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, validation_alias="CONTACTSYNC_MAX_RESPONSE_BYTES"

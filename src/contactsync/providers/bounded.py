@@ -14,6 +14,7 @@ the worker until the kernel kills it with every other tenant's task.
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import ssl
 import time
@@ -132,6 +133,13 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context, built once a process: building one loads the CA bundle (milliseconds),
+    and every provider a worker opens built two. A context is safe to share between connections and threads."""
+    return httpx.create_ssl_context()
+
+
 class DeadlineTransport(httpx.HTTPTransport):
     """httpx's own transport, its connection pool built with the deadline-aware network backend.
 
@@ -141,9 +149,9 @@ class DeadlineTransport(httpx.HTTPTransport):
     """
 
     def __init__(self, limits: httpx.Limits, *, base_url: str = "", allow_link_local: bool = False) -> None:
-        super().__init__(limits=limits)
+        super().__init__(limits=limits, verify=_ssl_context())
         common: dict[str, typing.Any] = {
-            "ssl_context": httpx.create_ssl_context(),
+            "ssl_context": _ssl_context(),
             "max_connections": limits.max_connections,
             "max_keepalive_connections": limits.max_keepalive_connections,
             "keepalive_expiry": limits.keepalive_expiry,

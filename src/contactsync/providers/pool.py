@@ -1,14 +1,20 @@
 """Providers kept per worker process and connection, each behind its connection's shared rate-limit bucket and
 with its requests counted where they are sent.
 
-Building an httpx client costs ~20 ms (TLS context), more than a typical API call, and a kept client also keeps
-its connections alive between tasks. The key holds everything a provider is built from (the caller's
-fingerprint of the connection), so a re-connected tenant (new credentials, URL or options) gets a new one.
+Building a provider costs more than a typical API call, and a kept client also keeps its connections alive
+between tasks. The key holds everything a provider is built from (the caller's fingerprint of the connection), so
+a re-connected tenant (new credentials, URL or options) gets a new one.
+
+A process keeps the providers of the `CONTACTSYNC_PROVIDER_POOL_SIZE` connections it used last and closes the
+one it used longest ago beyond that. A worker serves every tenant of its queue shards, hundreds in a big fleet:
+unbounded, each of them would keep a client and its idle sockets (httpcore closes an expired keep-alive
+connection only when its pool is next used, so a tenant synced every 15 minutes holds one all along).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -17,6 +23,7 @@ import httpx
 from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.ratelimit import bucket_throttle
 from contactsync.providers.registry import dialect_of, open_provider, options_of
+from contactsync.settings import get_settings
 
 
 class CallMeter:
@@ -50,7 +57,7 @@ class _Pooled(NamedTuple):
     calls: CallMeter
 
 
-_pool: dict[int, _Pooled] = {}
+_pool: OrderedDict[int, _Pooled] = OrderedDict()  # least recently leased first
 
 
 def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionConfig]) -> Leased:
@@ -66,6 +73,8 @@ def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionC
         calls = CallMeter()
         provider = open_provider(opened, throttle=bucket_throttle(connection_id, per_minute), on_request=calls)
         pooled = _pool[connection_id] = _Pooled(fingerprint, provider, calls)
+        _evict(keep=get_settings().provider_pool_size)
+    _pool.move_to_end(connection_id)
     pooled.calls.take()  # requests of an earlier task that ended without counting them are not this one's
     return Leased(pooled.provider, pooled.calls)
 
@@ -73,6 +82,14 @@ def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionC
 def requests_per_minute(dialect: str, options: dict[str, Any]) -> int:
     """A connection's request budget: its `rate_limit_per_minute` option, else its dialect's."""
     return options_of(dialect, options).rate_limit_per_minute or dialect_of(dialect).requests_per_minute
+
+
+def _evict(keep: int) -> None:
+    """Close the least recently leased providers beyond `keep`. A process runs one task at a time, and a task
+    leases the connections it uses as it goes, so the provider a task holds is never the one closed here."""
+    while len(_pool) > keep:
+        _connection_id, pooled = _pool.popitem(last=False)
+        pooled.provider.close()
 
 
 def forget() -> None:
