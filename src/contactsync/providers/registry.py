@@ -93,6 +93,11 @@ def carried_content(dialect: str, content: dict[str, Any]) -> dict[str, Any]:
     """The part of canonical content the dialect can carry. Comparing app and remote through this view keeps a
     field the platform cannot hold (Merge's second email, say) from looking like a difference to sync, and from
     being overwritten in the app by the platform's poorer copy."""
-    view = dialect_of(dialect).carried(CanonicalContact.model_validate(content))
+    return carried_view(dialect, CanonicalContact.model_validate(content))
+
+
+def carried_view(dialect: str, contact: CanonicalContact) -> dict[str, Any]:
+    """`carried_content` of a contact already validated (validating is most of the view's cost)."""
+    view = dialect_of(dialect).carried(contact)
     view.pop("deleted", None)
     return view

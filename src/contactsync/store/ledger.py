@@ -28,7 +28,7 @@ from contactsync.contact import CanonicalContact, content_digest
 from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
-from contactsync.providers.registry import carried_content
+from contactsync.providers.registry import carried_content, carried_view
 from contactsync.store import changes as feed
 from contactsync.store.arrays import from_columns, insert_rows, row_params
 from contactsync.store.contacts import Mirrored, mirror_written, rewrite_changed_keys, update_app_content
@@ -130,10 +130,14 @@ def pair_state(link: Link, app: AppContact, remote: RemoteContact, dialect: str,
     )
 
 
-def mark_synced(link: Link, app: AppContact, remote: RemoteContact, dialect: str) -> None:
-    """Both sides as they are now are the new baseline: later changes are measured from here."""
+def mark_synced(
+    link: Link, app: AppContact, remote: RemoteContact, dialect: str, app_content: dict[str, Any] | None = None
+) -> None:
+    """Both sides as they are now are the new baseline: later changes are measured from here. `app_content`: the
+    app side's carried view where the caller holds it already (`PairState.app_content` of an unchanged app row)."""
     link.app_synced_hash, link.remote_synced_hash = app.content_hash, remote.content_hash
-    link.baseline = baseline_of(carried_content(dialect, app.data), remote.data).to_json()
+    carried = carried_content(dialect, app.data) if app_content is None else app_content
+    link.baseline = baseline_of(carried, remote.data).to_json()
     link.updated_at = utcnow()
 
 
@@ -259,7 +263,8 @@ def _plan_one(
         out.removals += 1
     if link.ended_at is not None:
         return
-    plan = plan_pair(pair_state(link, app, remote, dialect, conflict_policy))
+    state = pair_state(link, app, remote, dialect, conflict_policy)
+    plan = plan_pair(state)
     if plan.review is not None:
         if open_conflict_review(s, link.tenant_id, link, plan.review):
             out.reviews += 1
@@ -283,7 +288,8 @@ def _plan_one(
             remote.remote_id,
         )
     else:
-        mark_synced(link, app, remote, dialect)
+        # The carried view planning read still holds unless platform values were just taken into the app.
+        mark_synced(link, app, remote, dialect, app_content=None if plan.to_app else state.app_content)
 
 
 def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopted: bool) -> None:
@@ -341,7 +347,8 @@ def _link_insert(columns: tuple[str, ...]) -> Any:
 def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> dict[str, Any]:
     app = s.get(AppContact, op.app_contact_id)
     assert app is not None
-    sent = CanonicalContact.model_validate(op.payload).content()
+    contact = CanonicalContact.model_validate(op.payload)
+    sent = contact.content()
     return {
         "tenant_id": op.tenant_id,
         "app_contact_id": app.id,
@@ -353,7 +360,7 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
         "decided_by": "writer",
         "app_synced_hash": content_digest(sent),
         "remote_synced_hash": remote.content_hash,
-        "baseline": baseline_of(carried_content(_dialect(s, op.connection_id), sent), remote.data).to_json(),
+        "baseline": baseline_of(carried_view(_dialect(s, op.connection_id), contact), remote.data).to_json(),
     }
 
 

@@ -271,20 +271,24 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
     taken = _Taken()
     chosen: list[tuple[WriteOp, W, int]] = []  # with its state before and the entries dealt with before it
     with db.session() as s:
-        # The entries to record and the candidates, with their app contacts and connections, are read in one query
-        # (and held in `held` while the session works: its identity map keeps only objects someone references).
+        # The entries to record and the candidates, with their app contacts, are read in one query (and held in
+        # `held` while the session works: its identity map keeps only objects someone references).
         ids = [*candidates, *(o.op.id for o in outcomes)]
         rows: dict[int, WriteOp] = {}
         held: list[object] = []
-        for entry, app, entry_conn in s.execute(
-            select(WriteOp, AppContact, Connection)
+        for entry, app in s.execute(
+            select(WriteOp, AppContact)
             .outerjoin(AppContact, AppContact.id == WriteOp.app_contact_id)
-            .outerjoin(Connection, Connection.id == WriteOp.connection_id)
             .where(WriteOp.id.in_(ids))
             .options(_APP_IDS_ONLY)
         ):
             rows[entry.id] = entry
-            held += [app, entry_conn]
+            held.append(app)
+        # Their connections (one, as a rule) in a statement of their own: joined, every entry's row carried its
+        # connection's columns, options and credentials included, for the ORM to read and throw away.
+        if rows:
+            connection_ids = sorted({e.connection_id for e in rows.values()})
+            held += s.scalars(select(Connection).where(Connection.id.in_(connection_ids))).all()
         # Every run the batch touches is checked for its end afterwards, as a done entry may be a run's last.
         b.runs.update(e.run_id for e in rows.values() if e.run_id is not None and e.tenant_id == b.tenant_id)
         _apply_all(s, b, outcomes, loaded=True)
