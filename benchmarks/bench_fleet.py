@@ -20,6 +20,8 @@ The last line of output is one JSON object:
     finished, runs_by_status, sync_window_s, all_finished   what the window saw; when not `all_finished`, the
                          figures describe a partial sync, and duplicates/lost cover only the tenants that finished
     duplicates, lost, checked_tenants   as in bench_pipeline, for each tenant whose run ended
+    peak_rss_mb          the largest single worker process (main or pool) during the window, as in bench_pipeline:
+                         a worker serves every tenant of its shards, so what it keeps per tenant shows here
 
     python -m benchmarks.bench_fleet --tenants 1000 --workers 2 --shards 8 --sync-seconds 300
     python -m benchmarks.bench_fleet --tenants 1000 --big 20000 --workers 2 --shards 8 --sync-seconds 300
@@ -47,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from benchmarks.bench_pipeline import say, seed
 from benchmarks.harness import (
+    RssSampler,
     TaskTimes,
     TenantData,
     Workers,
@@ -217,6 +220,8 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             say(f"seeded {args.tenants} tenants, {result['contacts_per_side']} contacts per side, {result['seed_s']}s")
             workers = Workers(env, tmp, args.workers, args.concurrency)
             workers.start_all()
+            rss = RssSampler(workers)
+            rss.start()
             events = TaskTimes(starts=frozenset({"contactsync.fetch"}))
             events.start()
             events.ready.wait(10)
@@ -231,6 +236,7 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             result["sync_window_s"] = round(time.monotonic() - window_began, 1)
             time.sleep(1.0)  # the last task-started events still on their way
             events.stop()
+            result["peak_rss_mb"] = rss.stop()
             big_shard = tenant_queue("t0", args.shards) if args.big else None
             result["big_shard"] = big_shard
             result["shard_runs"] = dict(sorted(Counter(tenant_queue(r.tenant_id, args.shards) for r in runs).items()))
