@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from contactsync import db
 from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
-from contactsync.models import AppContact, ContactKey
+from contactsync.models import AppContact, ContactKey, SyncRun
 from contactsync.store.contacts import rewrite_changed_keys, upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote
@@ -78,3 +78,70 @@ def test_stored_keys_are_what_decides_a_rewrite(env: dict[str, str]) -> None:
     with db.session() as s:
         assert set(_key_rows(s, apps["a1"].id)) == set(wanted[apps["a1"].id])
         assert _key_rows(s, apps["a2"].id) == kept
+
+
+def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced_sets(env: dict[str, str]) -> None:
+    """Planning's in-sync pairs get their hashes and baselines in one statement (`store.synced_links`), the same
+    values the ORM would have written one link at a time, and nothing is written twice at commit."""
+    from sqlalchemy import event
+
+    from contactsync.models import Link, RemoteContact
+    from contactsync.providers.registry import carried_content
+    from contactsync.sync.planning import baseline_of
+
+    conn_id = make_tenant()
+    names = [("Alpha GmbH", "DE123456789"), ("Beta AG", "DE234567891"), ("Gamma KG", "DE345678912")]
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(f"a{i}", company(n, v)) for i, (n, v) in enumerate(names)])
+        ids, _ = upsert_remote_contacts(
+            s, "t1", conn_id, [company(n, v, remote_id=f"r{i}") for i, (n, v) in enumerate(names)]
+        )
+        assert reconcile_remote(s, "t1", ids).linked == 3
+    statements: list[tuple[str, bool]] = []  # the text, and whether it was run once per link (executemany)
+    with db.session() as s:
+        run = run_after_full_walk(s)
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append((a[2], a[5])))
+        out = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
+        assert out.app_updates == 0 and out.remote_updates == 0
+    updates = [many for q, many in statements if q.lstrip().upper().startswith("UPDATE LINKS")]
+    assert updates == [False], statements
+    with db.session() as s:
+        pairs = s.execute(
+            select(Link, AppContact, RemoteContact)
+            .join(AppContact, AppContact.id == Link.app_contact_id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+        ).all()
+        assert len(pairs) == 3
+        for link, app, remote in pairs:
+            assert (link.app_synced_hash, link.remote_synced_hash) == (app.content_hash, remote.content_hash)
+            assert link.baseline == baseline_of(carried_content("merge", app.data), remote.data).to_json()
+
+
+def test_a_person_accepting_two_tax_ids_is_read_from_the_link_by_planning(env: dict[str, str]) -> None:
+    """Planning reads the link's accepted tax ids on their own (not the whole explanation): a pair whose valid tax
+    ids differ goes to review once, and after a person confirms the link it is planned and synced."""
+    from contactsync.models import Link, ReviewItem
+    from contactsync.store import review
+
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH", "DE136695976", email="info@alpha.de"))])
+        (remote_id,), _ = upsert_remote_contacts(
+            s, "t1", conn_id, [company("Alpha GmbH", "DE811569869", email="info@alpha.de", remote_id="r1")]
+        )
+        app_id = s.scalars(select(AppContact.id)).one()
+        s.add(Link(tenant_id="t1", app_contact_id=app_id, remote_contact_id=remote_id, method="fuzzy", score=0.9,
+                   explanation={"reason": "by the score"}, decided_by="engine"))  # fmt: skip
+    with db.session() as s:
+        assert plan_into_ledger(s, "t1", conn_id, run_after_full_walk(s).id, allow_creates=True).reviews == 1
+    with db.session() as s:
+        item = s.scalars(select(ReviewItem)).one()
+        review.link(s, "t1", item.id, "a1", "person")
+    with db.session() as s:
+        run_id = s.scalars(select(SyncRun.id).order_by(SyncRun.id.desc())).first()
+        out = plan_into_ledger(s, "t1", conn_id, run_id, allow_creates=True)
+        assert out.reviews == 0
+    with db.session() as s:
+        link = s.scalars(select(Link)).one()
+        assert link.explanation["accepted_tax_ids"] == ["DE136695976", "DE811569869"]
+        assert link.app_synced_hash is not None and link.baseline is not None  # planned and synced, not held

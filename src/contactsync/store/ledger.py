@@ -34,6 +34,7 @@ from contactsync.store.arrays import from_columns, insert_rows, row_params
 from contactsync.store.contacts import Mirrored, mirror_written, rewrite_changed_keys, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
+from contactsync.store.synced_links import save_synced
 from contactsync.store.write_states import move_write, save_writes
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 from contactsync.sync.walks import walk_shows_our_create
@@ -109,9 +110,11 @@ class _Queue:
         return added
 
 
-def pair_state(link: Link, app: AppContact, remote: RemoteContact, dialect: str, conflict_policy: str) -> PairState:
-    """What planning needs to know about one linked pair, read from the rows."""
-    accepted = link.explanation.get("accepted_tax_ids") if isinstance(link.explanation, dict) else None
+def pair_state(
+    link: Link, app: AppContact, remote: RemoteContact, dialect: str, conflict_policy: str, accepted: Any
+) -> PairState:
+    """What planning needs to know about one linked pair, read from the rows (`accepted`: the tax ids a person
+    accepted as the same company, the link explanation's `accepted_tax_ids`)."""
     return PairState(
         app_content=carried_content(dialect, app.data),
         app_hash=app.content_hash,
@@ -126,7 +129,7 @@ def pair_state(link: Link, app: AppContact, remote: RemoteContact, dialect: str,
         basis=LinkBasis(link.basis),
         app_unknown=frozenset(app.unknown_fields),
         baseline=FieldBaseline.from_json(link.baseline),
-        accepted_tax_ids=(str(accepted[0]), str(accepted[1])) if accepted else None,
+        accepted_tax_ids=(str(accepted[0]), str(accepted[1])) if isinstance(accepted, list) and accepted else None,
     )
 
 
@@ -222,17 +225,21 @@ def plan_into_ledger(
             .with_for_update(of=AppContact, key_share=True)
         )
         pairs = s.execute(
-            select(Link, AppContact, RemoteContact)
+            select(Link, AppContact, RemoteContact, Link.explanation["accepted_tax_ids"])
             .join(AppContact, AppContact.id == Link.app_contact_id)
             .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
             .where(Link.id.in_(chunk))
             .order_by(Link.id)
-            # The platform's raw payload is the largest document of a pair and planning never reads it.
-            .options(defer(RemoteContact.raw))
+            # The platform's raw payload is the largest document of a pair and planning never reads it; of the
+            # match's explanation (the next largest) it reads one key, selected on its own.
+            .options(defer(RemoteContact.raw), defer(Link.explanation))
             .execution_options(populate_existing=True)
         ).all()
-        for link, app, remote in pairs:
-            _plan_one(s, out, queue, keys_to_write, link, app, remote, dialect, conflict_policy, settled)
+        synced: list[Link] = []
+        for link, app, remote, accepted in pairs:
+            pair = (link, app, remote, accepted)
+            _plan_one(s, out, queue, keys_to_write, synced, pair, dialect, conflict_policy, settled)
+        save_synced(s, synced)
         rewrite_changed_keys(s, tenant_id, keys_to_write)
         _count(added, queue.insert(s))
         s.flush()  # the chunk's rows are clean now: the session lets them go once `pairs` is dropped
@@ -251,19 +258,20 @@ def _plan_one(
     out: PlanOutcome,
     queue: _Queue,
     keys_to_write: dict[int, frozenset[str]],
-    link: Link,
-    app: AppContact,
-    remote: RemoteContact,
+    synced: list[Link],
+    pair: tuple[Link, AppContact, RemoteContact, Any],
     dialect: str,
     conflict_policy: str,
     settled: _Settled,
 ) -> None:
-    """One changed linked pair: the platform's removal state, then what goes to the app, the platform or review."""
+    """One changed linked pair (with its accepted tax ids, see `pair_state`): the platform's removal state, then
+    what goes to the app, the platform or review."""
+    link, app, remote, accepted = pair
     if platform_state_changed(s, link, app, platform_state_of(remote)):
         out.removals += 1
     if link.ended_at is not None:
         return
-    state = pair_state(link, app, remote, dialect, conflict_policy)
+    state = pair_state(link, app, remote, dialect, conflict_policy, accepted)
     plan = plan_pair(state)
     if plan.review is not None:
         if open_conflict_review(s, link.tenant_id, link, plan.review):
@@ -290,6 +298,7 @@ def _plan_one(
     else:
         # The carried view planning read still holds unless platform values were just taken into the app.
         mark_synced(link, app, remote, dialect, app_content=None if plan.to_app else state.app_content)
+        synced.append(link)  # written with the chunk's other synced links (`store.synced_links`)
 
 
 def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopted: bool) -> None:
