@@ -135,7 +135,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
 
 @functools.lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
-    """httpx's default verifying context, built once a process: building one loads the CA bundle (milliseconds),
+    """httpx's default verifying context, built once a process: building one loads the CA bundle (tens of milliseconds),
     and every provider a worker opens built two. A context is safe to share between connections and threads."""
     return httpx.create_ssl_context()
 
