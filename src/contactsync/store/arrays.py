@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Table, Text, bindparam, cast, column, func, literal_column, select
+from sqlalchemy import JSON, Table, Text, bindparam, cast, column, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -95,3 +96,25 @@ def insert_rows(s: Session, stmt: Insert, rows: Sequence[dict[str, Any]]) -> lis
         return []
     query, params = from_rows(stmt, rows)
     return list(s.execute(query, params))
+
+
+def save_loaded(s: Session, objects: Sequence[Any], names: tuple[str, ...], table: Table) -> None:
+    """Write the columns `names` of loaded ORM objects (rows of `table`, keyed by `id`) in one `UPDATE … FROM` the
+    rows of one parameter, in the caller's transaction, instead of the ORM's UPDATE and bookkeeping per object.
+    Afterwards those columns are clean in the session, so a later flush writes only what else changed."""
+    unique = list({o.id: o for o in objects}.values())  # an object listed twice is one row to update
+    if not unique:
+        return
+    rows = [{"id": o.id, **{name: getattr(o, name) for name in names}} for o in unique]
+    with s.no_autoflush:  # else the ORM would write the same rows first, one UPDATE each
+        s.execute(_update_from_rows(table, names), row_params(rows))
+    for o in unique:
+        for name in names:
+            set_committed_value(o, name, getattr(o, name))
+
+
+@functools.lru_cache(maxsize=16)
+def _update_from_rows(table: Table, names: tuple[str, ...]) -> Any:
+    """`save_loaded`'s statement, built once per process for each table and column list."""
+    rows = rows_subquery(table, ("id", *names))
+    return update(table).where(table.c.id == rows.c.id).values({name: rows.c[name] for name in names})
