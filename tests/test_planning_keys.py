@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, literal_column, select
+from sqlalchemy import delete, event, literal_column, select
 from sqlalchemy.orm import Session
 
 from contactsync import db
 from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
-from contactsync.models import AppContact, ContactKey, SyncRun
+from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, SyncRun
+from contactsync.providers.registry import carried_content
+from contactsync.store import review
 from contactsync.store.contacts import rewrite_changed_keys, upsert_app_contacts, upsert_remote_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.reconcile import reconcile_remote
+from contactsync.sync.planning import baseline_of
 from tests.test_store import company, make_tenant, run_after_full_walk
 
 
@@ -83,12 +86,6 @@ def test_stored_keys_are_what_decides_a_rewrite(env: dict[str, str]) -> None:
 def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced_sets(env: dict[str, str]) -> None:
     """Planning's in-sync pairs get their hashes and baselines in one statement (`store.synced_links`), the same
     values the ORM would have written one link at a time, and nothing is written twice at commit."""
-    from sqlalchemy import event
-
-    from contactsync.models import Link, RemoteContact
-    from contactsync.providers.registry import carried_content
-    from contactsync.sync.planning import baseline_of
-
     conn_id = make_tenant()
     names = [("Alpha GmbH", "DE123456789"), ("Beta AG", "DE234567891"), ("Gamma KG", "DE345678912")]
     with db.session() as s:
@@ -120,9 +117,6 @@ def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced
 def test_a_person_accepting_two_tax_ids_is_read_from_the_link_by_planning(env: dict[str, str]) -> None:
     """Planning reads the link's accepted tax ids on their own (not the whole explanation): a pair whose valid tax
     ids differ goes to review once, and after a person confirms the link it is planned and synced."""
-    from contactsync.models import Link, ReviewItem
-    from contactsync.store import review
-
     conn_id = make_tenant()
     with db.session() as s:
         upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH", "DE136695976", email="info@alpha.de"))])

@@ -56,7 +56,11 @@ def test_a_process_keeps_the_providers_of_the_connections_it_used_last(
     built: list[int] = []
 
     def opened(connection_id: int) -> Callable[[], ConnectionConfig]:
-        return lambda: (built.append(connection_id), config)[1]
+        def build() -> ConnectionConfig:
+            built.append(connection_id)
+            return config
+
+        return build
 
     try:
         first = pool.lease(1, "fp", opened(1)).provider
