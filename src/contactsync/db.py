@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from contactsync import jsontext
 from contactsync.settings import get_settings
 
 _engine: Engine | None = None
@@ -25,7 +26,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def engine() -> Engine:
     global _engine, _sessions
     if _engine is None:
-        _engine = create_engine(get_settings().sqlalchemy_url(), pool_pre_ping=True, pool_size=5, max_overflow=5)
+        _engine = create_engine(
+            get_settings().sqlalchemy_url(),
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            # JSON documents in and out through orjson (see `jsontext`: the same values, a fraction of the CPU).
+            json_serializer=jsontext.dumps_bytes,
+            json_deserializer=jsontext.loads,
+        )
         _sessions = sessionmaker(_engine, expire_on_commit=False)
     return _engine
 

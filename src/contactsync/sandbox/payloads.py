@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.responses import Response
 
+from contactsync import jsontext
+
 INVALID_UTF8 = "__invalid_utf8__"
 _MARKER = json.dumps(INVALID_UTF8).encode()
 
@@ -30,7 +32,7 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def raw_json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    body = jsontext.dumps_bytes(payload)
     if _MARKER in body:
         body = body.replace(_MARKER, b'"\xff\xfe broken \xc3"')
     return Response(body, status_code=status, headers=headers, media_type="application/json")

@@ -4,7 +4,7 @@ A multi-row `INSERT … VALUES (…), (…)` is a new text for every row count, 
 caches its compiled form, but psycopg parses every text longer than its cache takes again, and PostgreSQL parses
 and plans it again: a page of 100 mirrored contacts was a 1,300-parameter text parsed and planned anew, on every
 page and for every write group's answers. Here the rows travel as one parameter, a JSON array of rows (one
-`json.dumps`, in C), and the statement unpacks it with a typed cast per column. Its text is the same whatever
+dump, `jsontext.dumps`), and the statement unpacks it with a typed cast per column. Its text is the same whatever
 the number of rows, so psycopg parses it once, and after a few executions prepares it on the server, which then
 skips parsing and planning too. (An array parameter per column, `unnest(:col1, :col2, …)`, was measured first:
 psycopg's dumping of Python lists into array literals cost twice what the cached text saved.)
@@ -16,7 +16,6 @@ transactions from waiting on each other keep that order.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, TypeVar
@@ -27,6 +26,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ColumnElement
+
+from contactsync import jsontext
 
 ORDINAL = "ordinal"
 InsertT = TypeVar("InsertT", bound=Insert)
@@ -64,7 +65,7 @@ def rows_of(table: Table, rows: Sequence[dict[str, Any]]) -> tuple[Any, dict[str
 
 def row_params(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     columns = list(rows[0])
-    return {"rows": json.dumps([[r.get(c) for c in columns] for r in rows], default=_plain, separators=(",", ":"))}
+    return {"rows": jsontext.dumps([[r.get(c) for c in columns] for r in rows], default=_plain)}
 
 
 @functools.lru_cache(maxsize=64)
