@@ -9,12 +9,12 @@ contactsync does not model are the same contact for sync purposes.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contactsync import jsontext
 from contactsync.states import ContactStatus
 
 AddressType = Literal["billing", "shipping", "other"]
@@ -80,8 +80,7 @@ class CanonicalContact(BaseModel):
 def content_digest(content: dict[str, Any]) -> str:
     """`CanonicalContact.content_hash` of a contact whose `content()` the caller holds already (a fetched page
     mirrors both, and dumping the model is most of the cost)."""
-    blob = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(jsontext.sorted_bytes(content)).hexdigest()
 
 
 SYNCED_FIELDS: tuple[str, ...] = (

@@ -8,8 +8,11 @@ the standard library did before, so the values a caller gets, and the errors it 
 difference is kept: a float NaN or infinity is encoded as null, where the standard library wrote a token that no
 JSON parser, PostgreSQL included, accepts (the statement failed).
 
-Digests that are stored (`contact.content_digest`, `sync.planning.field_digest`) keep the standard library's
-text on purpose: a different byte for the same value would make every stored hash differ once.
+Digests that are stored (`contact.content_digest`, `sync.planning.field_digest`) hash `sorted_bytes`, which is
+byte for byte the standard library's sorted, compact, non-ASCII text for what a contact's content holds: strings
+(orjson escapes every code point as the standard library does, checked over all of them), booleans, None,
+integers, lists and string-keyed objects. A different byte for the same value would make every stored hash
+differ once.
 """
 
 from __future__ import annotations
@@ -57,3 +60,18 @@ def dumps_bytes(value: Any) -> bytes:
         return orjson.dumps(value, option=_OPTIONS)
     except TypeError:
         return json.dumps(value).encode()
+
+
+# Times and dataclasses go to the caller's `default`, as in the standard library (orjson would write its own text).
+_SORTED = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def sorted_bytes(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """`json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default)` as UTF-8.
+
+    Keys sort alike (UTF-8 byte order is code point order). Floats are the exception: orjson writes `1e-7`
+    where the standard library writes `1e-07`, so this is for documents without them (contact content has none)."""
+    try:
+        return orjson.dumps(value, default=default, option=_SORTED)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=default).encode()

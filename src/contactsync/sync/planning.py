@@ -24,13 +24,13 @@ The rules, and why:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
 from contactsync.matching.normalise.taxids import TaxId, contradicts, normalise_tax_id, same_id
 
@@ -111,13 +111,10 @@ def is_blank(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 
 
-# `json.dumps` with these options builds an encoder on every call, about half of a field's digest; a baseline is
-# a digest per synced field of each side, for every pair planned and every answer recorded. Same text as before.
-_FIELD_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
 def field_digest(value: Any) -> str:
-    return hashlib.sha256(_FIELD_ENCODER.encode(value).encode()).hexdigest()[:16]
+    """A baseline is a digest per synced field of each side, for every pair planned and every answer recorded;
+    the text hashed is the standard library's sorted compact JSON, as it always was (`jsontext.sorted_bytes`)."""
+    return hashlib.sha256(jsontext.sorted_bytes(value, default=str)).hexdigest()[:16]
 
 
 def digests(content: Mapping[str, Any], fields: Iterable[str] = SYNCED_FIELDS) -> dict[str, str]:
