@@ -5,7 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from contactsync.contact import CanonicalContact
 from contactsync.sandbox import run_in_thread
+from contactsync.sandbox.state import SandboxState
 
 
 def test_the_provider_clock_is_strictly_increasing_per_account(admin):
@@ -85,3 +87,15 @@ def test_run_in_thread_serves_on_a_free_port_and_stops():
         assert httpx.get(handle.url + "/_sandbox/health").json() == {"ok": True}
     with pytest.raises(httpx.ConnectError):
         httpx.get(handle.url + "/_sandbox/health", timeout=1.0)
+
+
+def test_a_cursor_lists_from_where_it_points_with_contacts_in_their_lag_left_out() -> None:
+    account = SandboxState().create_account({"token": "lag", "count": 40, "faults": {"visibility_lag_ms": 60_000}})
+    lagging = account.mutate_add(CanonicalContact(name="Just Created Ltd"), via_api=True)
+    account.mutate_add(CanonicalContact(name="Seeded Later Ltd"))
+    every = account.ordered()
+    assert [s.seq for s in every] == sorted(s.seq for s in every)
+    for cursor in (0, 1, 17, 40, 41, 42, 99):
+        listed = list(account.listed_after(cursor))
+        assert listed == [s for s in every if s.seq > cursor and s is not lagging]
+    assert lagging not in account.listed() and len(account.listed()) == 41

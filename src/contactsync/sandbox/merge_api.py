@@ -247,8 +247,8 @@ class MergeDialect:
         page_size = min(page_size, variant.get("merge_page_cap", page_size))
         rows: list[StoredContact] = []
         more = False
-        for stored in account.listed():
-            if stored.seq <= start or not _matches(stored, after, before, include_deleted, wanted):
+        for stored in account.listed_after(start):
+            if not _matches(stored, after, before, include_deleted, wanted):
                 continue
             if len(rows) == page_size:
                 more = True

@@ -15,10 +15,13 @@ import hashlib
 import random
 import threading
 import uuid
+from bisect import bisect_right
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
+from operator import attrgetter
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -27,6 +30,8 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.sandbox.faults import Faults
 from contactsync.sandbox.seed import companies
 from contactsync.sandbox.variants import validate as validate_variant
+
+_SEQ = attrgetter("seq")
 
 EventKind = Literal["created", "updated", "deleted"]
 Listener = Callable[["Account", EventKind, "StoredContact"], None]
@@ -155,14 +160,24 @@ class Account:
     # -- reads ----------------------------------------------------------------------------------------------
 
     def ordered(self) -> list[StoredContact]:
+        # Contacts are only added, each with the next seq, so this sort finds one run (a comparison per contact,
+        # in C); a key function written in Python cost a call per contact on every list request.
         with self.lock:
-            return sorted(self.contacts.values(), key=lambda s: s.seq)
+            return sorted(self.contacts.values(), key=_SEQ)
 
     def listed(self) -> list[StoredContact]:
         """What list and search results show now: everything but contacts still inside their visibility lag."""
+        return list(self.listed_after(0))
+
+    def listed_after(self, seq: int) -> Iterator[StoredContact]:
+        """`listed()` from the first contact after `seq` on, read as the caller goes: a cursor's page reads from
+        where the cursor points up to what the page takes, not the whole account (a walk's pages cost the square
+        of the account otherwise, a third of the sandbox's CPU in a pipeline benchmark)."""
         now = datetime.now(UTC)
-        with self.lock:
-            return [s for s in self.ordered() if s.visible_at is None or s.visible_at <= now]
+        order = self.ordered()
+        for stored in islice(order, bisect_right(order, seq, key=_SEQ), None):
+            if stored.visible_at is None or stored.visible_at <= now:
+                yield stored
 
     def get(self, contact_id: str) -> StoredContact:
         with self.lock:
