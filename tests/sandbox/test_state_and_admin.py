@@ -99,3 +99,8 @@ def test_a_cursor_lists_from_where_it_points_with_contacts_in_their_lag_left_out
         listed = list(account.listed_after(cursor))
         assert listed == [s for s in every if s.seq > cursor and s is not lagging]
     assert lagging not in account.listed() and len(account.listed()) == 41
+    # Listing keeps the order between calls; a contact added since is listed, an edit keeps its place.
+    added = account.mutate_add(CanonicalContact(name="Added Since Ltd"))
+    account.mutate_edit(every[0].id, {"currency": "CHF"})
+    assert list(account.listed_after(41)) == [every[-1], added]
+    assert account.ordered() == [*every, added]
