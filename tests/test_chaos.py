@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from contactsync import db
 from contactsync.embedded import EmbeddedRedis, refresh_process_settings
@@ -117,15 +117,21 @@ def test_postgres_connections_killed_mid_run(
     run_id = trigger_sync("t1", full=True)
     assert run_id is not None
     wait_for_writes(10)
-    admin_url = env["DATABASE_URL"].replace("postgresql+psycopg://", "postgresql://")
-    name = admin_url.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+    url = make_url(env["DATABASE_URL"])
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    name = url.database
+    terminated = 0
+    with psycopg.connect(admin, autocommit=True) as conn:
         for _ in range(3):
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
+            terminated += len(
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                    " AND pid <> pg_backend_pid()",
+                    (name,),
+                ).fetchall()
             )
             time.sleep(0.5)
+    assert terminated > 0  # the workers' connections to this test's database were there to cut
     db.reset_engine()
     run = sync_until_settled(run_id, workers, redrive=True)[-1]
     assert run.status == "succeeded", run.error
