@@ -17,8 +17,10 @@ from contactsync.appinput import AppInput
 from contactsync.contact import CanonicalContact, Phone
 from contactsync.models import Change, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.states import WriteState
-from contactsync.store.contacts import update_app_content, upsert_app_contacts, upsert_remote_contacts
-from contactsync.store.ledger import plan_into_ledger, record_updated
+from contactsync.store.answers import record_updated
+from contactsync.store.contacts import update_app_content, upsert_app_contacts
+from contactsync.store.ledger import plan_into_ledger
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.refused_writes import reopen_failed
 from contactsync.store.write_states import move_write
 from tests.test_store import make_tenant

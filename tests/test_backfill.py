@@ -10,7 +10,8 @@ from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, RemoteContact
 from contactsync.store.backfill import refresh_keys
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
 from tests.test_settings import _cli
 from tests.test_store import make_tenant

@@ -22,8 +22,9 @@ from contactsync.models import AppContact, Link, RemoteContact, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Window
 from contactsync.sandbox.admin_client import SandboxAdmin
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import PlanOutcome, plan_into_ledger
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.tenants import connection_of, provider_for
 from contactsync.tasks.write import write
 from tests.pipeline import connect_tenant, writing_run

@@ -17,7 +17,8 @@ from contactsync.matching.blocking import WEAK_HOLDER_LIMIT
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem
 from contactsync.store.backfill import refresh_keys
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
 from tests.test_store import make_tenant
 

@@ -18,9 +18,10 @@ from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.models import Link, RemoteContact, SyncRun, WriteOp
 from contactsync.models.base import utcnow
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.lost_creates import recheck_parked
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import finish_writing
 from contactsync.store.tenants import connection_of
@@ -197,8 +198,8 @@ def test_a_refused_look_up_is_not_a_refused_write(env: dict[str, str], sandbox: 
 
 
 def test_a_full_walk_does_not_infer_deleted_what_we_created_inside_the_lag(env: dict[str, str], sandbox: Any) -> None:
-    from contactsync.store.contacts import mark_unseen_deleted
-    from contactsync.store.ledger import record_created
+    from contactsync.store.answers import record_created
+    from contactsync.store.mirror import mark_unseen_deleted
 
     _tenant(sandbox, {})
     run_id, op_id = _writing_run()

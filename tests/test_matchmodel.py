@@ -14,8 +14,9 @@ from contactsync.matching.csvio import read_records
 from contactsync.matching.tenantfit import person_share
 from contactsync.matchinput import match_record
 from contactsync.models import AppContact, Link, MatchModel, RemoteContact, RunPage
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.matchmodel import _sizes, base_model, refit_if_stale
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.refit import refit_and_rereconcile
 from contactsync.store.review import tenant_model

@@ -11,8 +11,9 @@ from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, SyncRun
 from contactsync.providers.registry import carried_content
 from contactsync.store import review
-from contactsync.store.contacts import rewrite_changed_keys, upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import rewrite_changed_keys, upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.sync.planning import baseline_of
 from tests.test_store import company, make_tenant, run_after_full_walk

@@ -15,7 +15,7 @@ from contactsync.models import RunPage, SyncRun
 from contactsync.redis_keys import celery_keyprefix, tenant_queue
 from contactsync.settings import get_settings
 from contactsync.states import RunStatus
-from contactsync.store.contacts import upsert_remote_contacts
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.runs import start_run, transition_run
 from contactsync.store.tenants import connection_of
 from contactsync.tasks.reconcile import reconcile

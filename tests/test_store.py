@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, SyncRun, WriteOp
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote, settle_linked
 from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_config, connection_of, upsert_tenant

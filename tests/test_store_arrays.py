@@ -10,7 +10,7 @@ from contactsync.models import Change, ReviewItem
 from contactsync.models.base import table_of
 from contactsync.store import changes as feed
 from contactsync.store.arrays import insert_rows
-from contactsync.store.contacts import upsert_remote_contacts
+from contactsync.store.mirror import upsert_remote_contacts
 from tests.test_store import company, make_tenant
 
 

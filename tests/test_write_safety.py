@@ -19,8 +19,9 @@ from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem, WriteOp
 from contactsync.states import ContactStatus
 from contactsync.store import changes
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.review import link as review_link
 from contactsync.store.review import reject as review_reject

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from contactsync import db
 from contactsync.models import AppContact, Change, Connection, RemoteContact, ReviewItem, SyncRun, Tenant
-from contactsync.store.contacts import upsert_remote_contacts
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.runs import start_run
 from contactsync.store.tenants import upsert_tenant
 from tests.api.conftest import client, make_key, ok

@@ -11,7 +11,8 @@ from contactsync import db
 from contactsync.api.sessions import issue_session, open_session
 from contactsync.contact import CanonicalContact
 from contactsync.models import Connection, Link, ReviewItem, Tenant, WriteOp
-from contactsync.store.contacts import upsert_app_contacts, upsert_remote_contacts
+from contactsync.store.contacts import upsert_app_contacts
+from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.tenants import upsert_tenant
 from tests.api.conftest import client, make_key, ok
 

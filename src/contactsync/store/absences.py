@@ -1,7 +1,7 @@
 """Mirrored contacts a full walk did not return, and marking the ones the platform confirms gone.
 
 On platforms without a deleted flag, "missing from a complete full walk of a still platform" is how deletions
-show (`contacts.mark_unseen_deleted`). A walk that saw the platform change may have missed rows, so absence
+show (`mirror.mark_unseen_deleted`). A walk that saw the platform change may have missed rows, so absence
 proves nothing there; but each absentee can still be asked for by id, and a "not found" then is the platform's
 own word. These helpers find the absentees and mark the confirmed ones; the provider calls sit in the task.
 """
@@ -14,7 +14,7 @@ from sqlalchemy import Integer, func, select
 from sqlalchemy.orm import Session
 
 from contactsync.models import RemoteContact, RunPage
-from contactsync.store.contacts import mark_rows_deleted
+from contactsync.store.mirror import mark_rows_deleted
 
 
 def unseen_remote_ids(

@@ -1,25 +1,22 @@
-"""Both contact tables: the app's contacts with their blocking keys, and the mirror of remote contacts."""
+"""The app's contacts with their blocking keys (the mirror of remote contacts is `store.mirror`)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, delete, func, insert, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
 
 from contactsync.appinput import AppInput
-from contactsync.contact import SYNCED_FIELDS, CanonicalContact, content_digest
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.matching import blocking_keys
 from contactsync.matchinput import match_record
-from contactsync.models import AppContact, ContactKey, Link, RemoteContact, RunPage
+from contactsync.models import AppContact, ContactKey
 from contactsync.models.base import table_of, utcnow
 from contactsync.store import changes as feed
-from contactsync.store.arrays import from_columns, insert_rows, row_params
+from contactsync.store.arrays import insert_rows
 from contactsync.sync.planning import digests, field_digest
 
 
@@ -230,207 +227,3 @@ def update_app_content(
     elif not same_keys(old, row.data):
         write_keys(s, row.tenant_id, row.id, row.data)
     return row.content_hash
-
-
-def _remote_row(tenant_id: str, connection_id: int, c: CanonicalContact) -> dict[str, Any]:
-    data = c.content()
-    return {
-        "tenant_id": tenant_id,
-        "connection_id": connection_id,
-        "remote_id": c.remote_id,
-        "name": c.name,
-        "data": data,
-        "raw": c.raw,
-        "content_hash": content_digest(data),
-        "deleted": c.deleted,
-        "remote_updated_at": c.remote_updated_at,
-        "modified_at": c.modified_at,
-        "needs_reconcile": True,
-        "last_seen_at": utcnow(),
-    }
-
-
-def _mirror_update(ex: Any, needs_reconcile: Any) -> dict[str, Any]:
-    """What a mirror upsert overwrites on conflict (a fetched page and a write's answer alike); the platform's
-    modification time only ever moves forward."""
-    return {
-        "name": ex.name,
-        "data": ex.data,
-        "raw": ex.raw,
-        "content_hash": ex.content_hash,
-        "deleted": ex.deleted,
-        "remote_updated_at": ex.remote_updated_at,
-        "modified_at": func.greatest(RemoteContact.modified_at, ex.modified_at),
-        "needs_reconcile": needs_reconcile,
-        "last_seen_at": ex.last_seen_at,
-    }
-
-
-def upsert_remote_contacts(
-    s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
-) -> tuple[list[int], int]:
-    """Mirror a fetched page. Returns the row ids (in page order) and how many rows need reconciling.
-
-    The page's mirrored rows are read first (one SELECT of their hashes, deletion and times, no ORM objects).
-    A record whose hash, deletion, platform edit time and modification time are all as mirrored is not written at
-    all: most of an incremental walk is such rows (the overlap of windows, and the contacts our own writes created
-    or updated, which were mirrored from the write's answer), and the first incremental run after a full sync
-    re-reads every contact that sync created. Only new and differing records go to the upsert, whose conflict
-    clause checks the same conditions again against the row as it is then, so nothing a concurrent writer
-    committed meanwhile is overwritten with a page that agrees with it. One still waiting for a reconcile (its run
-    died) is counted, like one that changed.
-    """
-    rows = []
-    seen: set[str] = set()
-    for c in contacts:
-        if c.remote_id is None or c.remote_id in seen:
-            continue
-        seen.add(c.remote_id)
-        rows.append(_remote_row(tenant_id, connection_id, c))
-    if not rows:
-        return [], 0
-    t = table_of(RemoteContact).c
-    stored = {
-        r.remote_id: r
-        for r in s.execute(
-            select(
-                t.id, t.remote_id, t.content_hash, t.deleted, t.remote_updated_at, t.modified_at, t.needs_reconcile
-            ).where(t.connection_id == connection_id, t.remote_id.in_([r["remote_id"] for r in rows]))
-        )
-    }
-    by_remote = {r["remote_id"]: r for r in rows}
-    ids = {remote_id: r.id for remote_id, r in stored.items() if _as_mirrored(r, by_remote[remote_id])}
-    pending = sum(1 for remote_id in ids if stored[remote_id].needs_reconcile)
-    todo = [r for r in rows if r["remote_id"] not in ids]
-    if todo:
-        insert_stmt = pg_insert(table_of(RemoteContact))
-        ex = insert_stmt.excluded
-        changed_expr = t.content_hash != ex.content_hash
-        stmt = insert_stmt.on_conflict_do_update(
-            index_elements=[t.connection_id, t.remote_id],
-            set_=_mirror_update(ex, t.needs_reconcile | changed_expr),
-            where=or_(
-                changed_expr,
-                t.deleted.is_distinct_from(ex.deleted),
-                t.remote_updated_at.is_distinct_from(ex.remote_updated_at),
-                func.greatest(t.modified_at, ex.modified_at).is_distinct_from(t.modified_at),
-            ),
-        ).returning(t.id, t.remote_id, t.needs_reconcile)
-        written = insert_rows(s, stmt, todo)
-        for r in written:
-            ids[r.remote_id] = r.id
-        pending += sum(1 for r in written if r.needs_reconcile)
-        late = [r["remote_id"] for r in todo if r["remote_id"] not in ids]
-        if late:
-            # Left alone by the conflict clause: a concurrent writer committed what the page says between the read
-            # above and the upsert (row-locked by the clause, so this read sees the row as it is).
-            for r in s.execute(
-                select(t.id, t.remote_id, t.needs_reconcile).where(
-                    t.connection_id == connection_id, t.remote_id.in_(late)
-                )
-            ):
-                ids[r.remote_id] = r.id
-                pending += 1 if r.needs_reconcile else 0
-    return [ids[r["remote_id"]] for r in rows], pending
-
-
-def _as_mirrored(stored: Any, row: dict[str, Any]) -> bool:
-    """Whether a fetched record is as its mirrored row is: the upsert's conflict clause, in Python. A time
-    without a zone is not compared here (the upsert decides)."""
-    page_time, mirrored_time = row["modified_at"], stored.modified_at
-    if any(x is not None and x.tzinfo is None for x in (page_time, row["remote_updated_at"])):
-        return False
-    newer = page_time is not None and (mirrored_time is None or page_time > mirrored_time)
-    return (
-        stored.content_hash == row["content_hash"]
-        and stored.deleted == row["deleted"]
-        and stored.remote_updated_at == row["remote_updated_at"]
-        and not newer
-    )
-
-
-@dataclass(frozen=True)
-class Mirrored:
-    """A write's answer as the mirror now holds it: the row's id and what the answer wrote (the upsert below
-    overwrites these columns whatever the row held, so they need not be read back)."""
-
-    id: int
-    remote_id: str
-    content_hash: str
-    data: dict[str, Any]
-
-
-def mirror_written(
-    s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
-) -> dict[str, Mirrored]:
-    """Mirror the contacts a group of writes got back, in one statement; returns the rows by remote id.
-
-    Every answer a write task records pays for this: each row is inserted or overwritten with the answer, never
-    left waiting for a reconcile. Unlike a fetched page's upsert it always writes (the writer's answer is the
-    newest word on the contact); the platform's modification time only ever moves forward. A contact answered
-    twice is written once, as last answered. Only the row ids come back: no ORM object, no document decoded again
-    (a group's answers are recorded once per write group, and that was most of what recording one cost).
-    """
-    rows = {
-        c.remote_id: {**_remote_row(tenant_id, connection_id, c), "needs_reconcile": False}
-        for c in contacts
-        if c.remote_id is not None
-    }
-    if not rows:
-        return {}
-    ordered = [rows[k] for k in sorted(rows)]  # in remote id order, as before
-    ids: dict[str, int] = {r[0]: r[1] for r in s.execute(_written_upsert(tuple(ordered[0])), row_params(ordered))}
-    return {
-        remote_id: Mirrored(ids[remote_id], remote_id, row["content_hash"], row["data"])
-        for remote_id, row in rows.items()
-    }
-
-
-@functools.cache
-def _written_upsert(columns: tuple[str, ...]) -> Any:
-    """The answers' upsert over one JSON parameter of rows (see `store.arrays`), built once per process: building
-    and keying the statement cost more than running it."""
-    table = table_of(RemoteContact)
-    insert_stmt = from_columns(pg_insert(table), columns)
-    return insert_stmt.on_conflict_do_update(
-        index_elements=[table.c.connection_id, table.c.remote_id], set_=_mirror_update(insert_stmt.excluded, False)
-    ).returning(table.c.remote_id, table.c.id)
-
-
-def mark_unseen_deleted(
-    s: Session, tenant_id: str, connection_id: int, run_id: int, *, created_since: datetime | None = None
-) -> int:
-    """After a *complete* full walk, mark mirrored contacts it did not return as deleted (soft: rows stay).
-
-    Only ever called from the transaction that records a full walk's last page, so a walk that failed half-way
-    can never turn "not seen yet" into "deleted". Contacts we created ourselves at or after `created_since` are
-    not judged by this walk: the platform may not list them yet (its visibility lag).
-    """
-    ours = aliased(RemoteContact)
-    too_fresh = (
-        select(ours.id)
-        .join(Link, Link.remote_contact_id == ours.id)
-        .where(Link.tenant_id == tenant_id, Link.method == "created", ours.first_seen_at >= created_since)
-    )
-    seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
-        RunPage.run_id == run_id
-    )
-    rows = s.scalars(
-        select(RemoteContact).where(
-            RemoteContact.tenant_id == tenant_id,
-            RemoteContact.connection_id == connection_id,
-            RemoteContact.deleted.is_(False),
-            RemoteContact.id.not_in(seen),
-            *([RemoteContact.id.not_in(too_fresh)] if created_since is not None else []),
-        )
-    ).all()
-    return mark_rows_deleted(rows)
-
-
-def mark_rows_deleted(rows: Sequence[RemoteContact]) -> int:
-    """Mirror rows as deleted on the platform (content and hash included) and queue them for reconcile."""
-    for row in rows:
-        contact = CanonicalContact.model_validate({**row.data, "deleted": True})
-        row.data, row.content_hash, row.deleted = contact.content(), contact.content_hash(), True
-        row.needs_reconcile = True
-    return len(rows)

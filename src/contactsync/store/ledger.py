@@ -1,4 +1,4 @@
-"""Planning writes into the ledger, and recording what the platform answered.
+"""Planning writes into the ledger (what the platform answered is recorded by `store.answers`).
 
 Planning is repeatable: ledger keys are deterministic (`create:<app contact>`, `update:<app contact>:<app
 contact version>:<payload digest>`) and inserted with ON CONFLICT DO NOTHING, so planning twice (a redelivered
@@ -11,11 +11,10 @@ together, in one transaction with the rest of planning, so a plan is on disk who
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,18 +23,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, defer
 
-from contactsync.contact import CanonicalContact, content_digest
-from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
+from contactsync.models import AppContact, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
-from contactsync.providers.registry import carried_content, carried_view
-from contactsync.store import changes as feed
-from contactsync.store.arrays import from_columns, insert_rows, row_params
-from contactsync.store.contacts import Mirrored, mirror_written, rewrite_changed_keys, update_app_content
+from contactsync.providers.registry import carried_content
+from contactsync.store.arrays import insert_rows
+from contactsync.store.contacts import rewrite_changed_keys, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.synced_links import save_synced
-from contactsync.store.write_states import move_write, save_writes
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 from contactsync.sync.walks import walk_shows_our_create
 
@@ -301,82 +297,6 @@ def _plan_one(
         synced.append(link)  # written with the chunk's other synced links (`store.synced_links`)
 
 
-def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopted: bool) -> None:
-    """The platform holds the contact now (created, or found after a lost answer): mirror it and link it."""
-    record_answers(s, [Answer(op, contact, adopted)])
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What the platform answered to one ledger entry (`adopted`: a lost create's echo, found by a look-up)."""
-
-    op: WriteOp
-    contact: CanonicalContact
-    adopted: bool = False
-
-
-def record_answers(s: Session, answers: Sequence[Answer]) -> None:
-    """Record what the platform answered to a group of entries: the returned contacts mirrored in one statement,
-    a create's links inserted in one more, each entry closed.
-
-    A create's link is confirmed (it is our own create), and its baseline is what was sent: an app edit made
-    while the create was under way shows as a change and goes out with the next run.
-    """
-    remotes: dict[tuple[int, str], Mirrored] = {}
-    for connection_id in sorted({a.op.connection_id for a in answers}):
-        tenant_id = next(a.op.tenant_id for a in answers if a.op.connection_id == connection_id)
-        written = [a.contact for a in answers if a.op.connection_id == connection_id]
-        for remote_id, row in mirror_written(s, tenant_id, connection_id, written).items():
-            remotes[(connection_id, remote_id)] = row
-    links: list[dict[str, Any]] = []
-    for answer in answers:
-        op = answer.op
-        assert answer.contact.remote_id is not None
-        remote = remotes[(op.connection_id, answer.contact.remote_id)]
-        if op.kind == "create":
-            links.append(_created_link(s, op, remote, answer.adopted))
-            feed.remote_id_assigned(s, op.tenant_id, op.app_contact_id, remote.remote_id)
-        else:
-            _mark_updated(s, op, remote)
-        _close(op, remote.remote_id)
-    save_writes(s, [a.op for a in answers])
-    if links:
-        # In app contact order, as reconcile inserts a page's links: two transactions cannot wait on each other.
-        links.sort(key=lambda row: int(row["app_contact_id"]))
-        s.execute(_link_insert(tuple(links[0])), row_params(links))
-
-
-@functools.cache
-def _link_insert(columns: tuple[str, ...]) -> Any:
-    """The created links' insert over one JSON parameter of rows (`store.arrays`), built once per process."""
-    link = table_of(Link)
-    return from_columns(pg_insert(link).on_conflict_do_nothing(), columns)
-
-
-def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> dict[str, Any]:
-    app = s.get(AppContact, op.app_contact_id)
-    assert app is not None
-    contact = CanonicalContact.model_validate(op.payload)
-    sent = contact.content()
-    return {
-        "tenant_id": op.tenant_id,
-        "app_contact_id": app.id,
-        "remote_contact_id": remote.id,
-        "method": "created",
-        "basis": LinkBasis.CREATED,
-        "score": 1.0,
-        "explanation": {"adopted_after_lost_response": adopted},
-        "decided_by": "writer",
-        "app_synced_hash": content_digest(sent),
-        "remote_synced_hash": remote.content_hash,
-        "baseline": baseline_of(carried_view(_dialect(s, op.connection_id), contact), remote.data).to_json(),
-    }
-
-
-def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
-    record_answers(s, [Answer(op, contact)])
-
-
 def _plan_base(app: AppContact, remote: RemoteContact, dialect: str) -> dict[str, Any]:
     """Both sides as the plan saw them, kept with an update so that its answer sets the baseline to them."""
     return {
@@ -385,41 +305,3 @@ def _plan_base(app: AppContact, remote: RemoteContact, dialect: str) -> dict[str
         "remote_hash": remote.content_hash,
         "remote": digests(remote.data),
     }
-
-
-def _mark_updated(s: Session, op: WriteOp, remote: Mirrored) -> None:
-    """An update's answer: the pair is synced as the plan saw it, plus what was written.
-
-    Not as the rows are now: the answer may come long after the plan (a retry, a worker killed and its batch
-    redelivered), and an app edit made in between, or a platform edit the answer already shows, would otherwise
-    be taken as synced and never travel. The baseline keeps the plan's digests for every field the update did
-    not write, so such an edit shows as a change of that side at the next run.
-    """
-    link = s.scalar(select(Link).where(Link.app_contact_id == op.app_contact_id))
-    app = s.get(AppContact, op.app_contact_id)
-    if link is None or app is None:
-        return
-    base = op.payload.get("base")
-    if not isinstance(base, dict):  # an entry planned before plans kept their base
-        row = s.get(RemoteContact, remote.id)
-        assert row is not None
-        mark_synced(link, app, row, _dialect(s, op.connection_id))
-        return
-    written = set(op.payload["changes"])
-    answered = digests(remote.data)
-    remote_base = {name: answered[name] if name in written else d for name, d in base["remote"].items()}
-    link.app_synced_hash = str(base["app_hash"])
-    link.remote_synced_hash = remote.content_hash if remote_base == answered else str(base["remote_hash"])
-    link.baseline = FieldBaseline(app=dict(base["app"]), remote=remote_base).to_json()
-    link.updated_at = utcnow()
-
-
-def _dialect(s: Session, connection_id: int) -> str:
-    conn = s.get(Connection, connection_id)
-    return conn.dialect if conn is not None else "merge"
-
-
-def _close(op: WriteOp, remote_id: str) -> None:
-    move_write(op, WriteState.DONE)
-    op.remote_id = remote_id
-    op.last_error = None

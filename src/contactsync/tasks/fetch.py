@@ -25,8 +25,8 @@ from contactsync.providers.registry import dialect_of, options_of
 from contactsync.providers.window import advance_watermark, next_window
 from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
-from contactsync.store.contacts import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
+from contactsync.store.mirror import mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.reconcile import settle_linked
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for

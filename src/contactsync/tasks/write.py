@@ -60,7 +60,8 @@ from contactsync.providers.ratelimit import prepaid_slot, reserve
 from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
-from contactsync.store.ledger import Answer, plan_into_ledger, record_answers
+from contactsync.store.answers import Answer, record_answers
+from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.lost_creates import recheck_parked, visibility_lag
 from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
 from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
