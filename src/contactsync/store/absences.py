@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Integer, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from contactsync.models import RemoteContact, RunPage
-from contactsync.store.mirror import mark_rows_deleted
+from contactsync.models import RemoteContact
+from contactsync.store.mirror import live, mark_live_deleted, walked
 
 
 def unseen_remote_ids(
@@ -22,15 +22,9 @@ def unseen_remote_ids(
 ) -> list[str] | None:
     """Remote ids of live mirrored contacts that neither the run's recorded pages nor `also_seen` (the page
     about to be recorded) hold; None when there are more than `limit` (too many to ask for one by one)."""
-    seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
-        RunPage.run_id == run_id
-    )
     extra = list(also_seen)
     query = select(RemoteContact.remote_id).where(
-        RemoteContact.tenant_id == tenant_id,
-        RemoteContact.connection_id == connection_id,
-        RemoteContact.deleted.is_(False),
-        RemoteContact.id.not_in(seen),
+        *live(tenant_id, connection_id), RemoteContact.id.not_in(walked(run_id))
     )
     if extra:
         query = query.where(RemoteContact.remote_id.not_in(extra))
@@ -43,12 +37,4 @@ def mark_deleted(s: Session, tenant_id: str, connection_id: int, remote_ids: Ite
     ids = list(remote_ids)
     if not ids:
         return 0
-    rows = s.scalars(
-        select(RemoteContact).where(
-            RemoteContact.tenant_id == tenant_id,
-            RemoteContact.connection_id == connection_id,
-            RemoteContact.deleted.is_(False),
-            RemoteContact.remote_id.in_(ids),
-        )
-    ).all()
-    return mark_rows_deleted(rows)
+    return mark_live_deleted(s, tenant_id, connection_id, RemoteContact.remote_id.in_(ids))

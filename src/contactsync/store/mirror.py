@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Integer, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
 
 from contactsync.contact import CanonicalContact, content_digest
 from contactsync.models import Link, RemoteContact, RunPage
@@ -196,29 +198,38 @@ def mark_unseen_deleted(
     can never turn "not seen yet" into "deleted". Contacts we created ourselves at or after `created_since` are
     not judged by this walk: the platform may not list them yet (its visibility lag).
     """
-    ours = aliased(RemoteContact)
-    too_fresh = (
-        select(ours.id)
-        .join(Link, Link.remote_contact_id == ours.id)
-        .where(Link.tenant_id == tenant_id, Link.method == "created", ours.first_seen_at >= created_since)
-    )
-    seen = select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
+    conditions = [RemoteContact.id.not_in(walked(run_id))]
+    if created_since is not None:
+        ours = aliased(RemoteContact)
+        too_fresh = (
+            select(ours.id)
+            .join(Link, Link.remote_contact_id == ours.id)
+            .where(Link.tenant_id == tenant_id, Link.method == "created", ours.first_seen_at >= created_since)
+        )
+        conditions.append(RemoteContact.id.not_in(too_fresh))
+    return mark_live_deleted(s, tenant_id, connection_id, *conditions)
+
+
+def walked(run_id: int) -> Select[Any]:
+    """The mirror row ids a run's recorded pages hold."""
+    return select(func.jsonb_array_elements_text(RunPage.remote_contact_ids).cast(Integer)).where(
         RunPage.run_id == run_id
     )
-    rows = s.scalars(
-        select(RemoteContact).where(
-            RemoteContact.tenant_id == tenant_id,
-            RemoteContact.connection_id == connection_id,
-            RemoteContact.deleted.is_(False),
-            RemoteContact.id.not_in(seen),
-            *([RemoteContact.id.not_in(too_fresh)] if created_since is not None else []),
-        )
-    ).all()
-    return mark_rows_deleted(rows)
 
 
-def mark_rows_deleted(rows: Sequence[RemoteContact]) -> int:
-    """Mirror rows as deleted on the platform (content and hash included) and queue them for reconcile."""
+def live(tenant_id: str, connection_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The conditions of a connection's mirrored contacts that are not deleted on the platform."""
+    return (
+        RemoteContact.tenant_id == tenant_id,
+        RemoteContact.connection_id == connection_id,
+        RemoteContact.deleted.is_(False),
+    )
+
+
+def mark_live_deleted(s: Session, tenant_id: str, connection_id: int, *where: ColumnElement[bool]) -> int:
+    """Mark the connection's live mirrored rows that meet `where` deleted on the platform (content and hash
+    included) and queue them for reconcile; how many."""
+    rows = s.scalars(select(RemoteContact).where(*live(tenant_id, connection_id), *where)).all()
     for row in rows:
         contact = CanonicalContact.model_validate({**row.data, "deleted": True})
         row.data, row.content_hash, row.deleted = contact.content(), contact.content_hash(), True
