@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 from contactsync import db
 from contactsync.contact import Address, CanonicalContact
 from contactsync.models import AppContact, ContactKey, Link, RemoteContact, ReviewItem, SyncRun, WriteOp
+from contactsync.providers.records import raw_digest
+from contactsync.store.absences import mark_deleted
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
-from contactsync.store.mirror import upsert_remote_contacts
+from contactsync.store.mirror import known_records, upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote, settle_linked
 from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_config, connection_of, upsert_tenant
@@ -137,6 +139,47 @@ def test_reread_page_as_mirrored_is_only_read(env: dict[str, str]) -> None:
         row = s.scalar(select(RemoteContact).where(RemoteContact.remote_id == "r1"))
         assert row is not None and row.data["emails"] == ["neu@example.org"] and row.needs_reconcile
         assert s.scalar(select(RemoteContact.modified_at).where(RemoteContact.remote_id == "r2")) == touched.modified_at
+
+
+def test_a_record_the_mirror_was_mapped_from_is_known_until_anything_else_changes_its_row(
+    env: dict[str, str],
+) -> None:
+    """The mirror keeps the digest of the record each row was mapped from: the same record is known (and is
+    taken as mirrored without being mapped: its row's id comes back, waiting reconciles counted); another
+    record, a row without a record, and a row marked deleted by a walk's absences (its content changed, its record
+    did not) are not. A record that differs from the row's only outside the synced fields still rewrites the
+    row's digest, so the next walk knows it."""
+    conn_id = make_tenant()
+    records = {
+        f"r{i}": {"id": f"r{i}", "name": f"Firma {i} GmbH", "modified_at": "2030-01-01T00:00:00Z"} for i in range(3)
+    }
+    page = [
+        company(f"Firma {i} GmbH", remote_id=f"r{i}").model_copy(update={"raw": records[f"r{i}"]}) for i in range(3)
+    ]
+    bare = company("Ohne Rohdaten AG", remote_id="r9")
+    with db.session() as s:
+        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [*page, bare])
+        s.execute(RemoteContact.__table__.update().values(needs_reconcile=False))
+    digests = {remote_id: raw_digest(record) for remote_id, record in records.items()}
+    asked = {**digests, "r1": raw_digest({**records["r1"], "name": "Firma 1 AG"}), "r9": digests["r0"], "nope": "x"}
+    with db.session() as s:
+        assert known_records(s, conn_id, asked) == {"r0", "r2"}
+        s.execute(RemoteContact.__table__.update().where(RemoteContact.remote_id == "r2").values(needs_reconcile=True))
+    with db.session() as s:
+        again, pending = upsert_remote_contacts(s, "t1", conn_id, [page[1]], unchanged=["r0", "r2"])
+    assert again == [ids[1], ids[0], ids[2]] and pending == 1  # r2 still waits for its reconcile
+    with db.session() as s:
+        assert mark_deleted(s, "t1", conn_id, ["r0"]) == 1
+    with db.session() as s:
+        assert known_records(s, conn_id, digests) == {"r1", "r2"}
+    # The platform adds a field contactsync does not carry: same content, new record, new digest.
+    extra = {**records["r1"], "remote_data": None}
+    with db.session() as s:
+        upsert_remote_contacts(s, "t1", conn_id, [page[1].model_copy(update={"raw": extra})])
+        assert known_records(s, conn_id, {"r1": raw_digest(extra)}) == {"r1"}
+        assert not s.scalar(select(RemoteContact.needs_reconcile).where(RemoteContact.remote_id == "r1"))
+    with db.session() as s, pytest.raises(LookupError):
+        upsert_remote_contacts(s, "t1", conn_id, [], unchanged=["gone"])
 
 
 def test_one_active_run_per_tenant(env: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from contactsync.contact import Address, CanonicalContact, Phone
 from contactsync.providers.http import retry_after_seconds
 from contactsync.providers.maesn_mapping import carried_by_maesn, from_maesn, to_maesn, writable_view
 from contactsync.providers.merge_mapping import carried_by_merge, from_merge, to_merge
+from contactsync.providers.records import raw_digest
 from contactsync.providers.window import DEFAULT_LOOKBACK, advance_watermark, next_window
 from contactsync.sandbox.seed import companies
 
@@ -112,3 +113,12 @@ def test_advance_never_moves_backwards_or_on_nothing_seen():
     assert advance_watermark(None, T0) == T0
     assert advance_watermark(T0, T0 - timedelta(seconds=1)) == T0
     assert advance_watermark(T0, T0 + timedelta(seconds=1)) == T0 + timedelta(seconds=1)
+
+
+def test_raw_digest_is_of_the_record_as_sent_whatever_its_key_order() -> None:
+    record = {"id": "r1", "name": "Alpha GmbH", "phone_numbers": [{"number": "+49 30 1", "type": "MOBILE"}], "n": 2**70}
+    same = {"n": 2**70, "phone_numbers": [{"type": "MOBILE", "number": "+49 30 1"}], "name": "Alpha GmbH", "id": "r1"}
+    assert raw_digest(record) == raw_digest(same)
+    assert len({raw_digest(record), raw_digest({**record, "name": "Alpha AG"}), raw_digest({**record, "x": None})}) == 3
+    assert raw_digest({**record, "phone_numbers": [{"number": "+49 30 1", "type": "MOBILE"}] * 2}) != raw_digest(record)
+    assert raw_digest({"id": "r1", "name": "\ud800"}) is None  # not text: such a record is refused anyway

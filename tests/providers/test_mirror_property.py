@@ -3,7 +3,9 @@
 The mirror is what the fetch task keeps: a dict by remote id, upserted by content, with deletions applied
 (Merge reports them; for Maesn, ids missing from a complete full walk, decided by the sync core's own rule in
 `sync.walks`). Walks advance the watermark only when they complete; a walk that fails (Maesn gives up when its
-list keeps moving) is simply started again.
+list keeps moving) is simply started again. Like the fetch task, the mirror tells the walk which records it
+holds as they are (by the digest of the record each row came from), and a record the walk leaves unmapped
+counts as seen and as it was.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from contactsync.providers.base import Window
 from contactsync.providers.errors import NotFound, Transient
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge_mapping import carried_by_merge
+from contactsync.providers.records import raw_digest
 from contactsync.providers.registry import dialect_of
 from contactsync.providers.window import advance_watermark, next_window
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions
@@ -45,13 +48,18 @@ class Mirror:
         self.provider = provider
         self.dialect = dialect
         self.rows: dict[str, dict[str, Any]] = {}
+        self.digests: dict[str, str | None] = {}  # of the record each row was mapped from
+        self.mapped = 0
         self.watermark: Any = None
         self.walk: tuple[Window, Any, list[Any], set[str]] | None = None
 
     def apply(self, contact: CanonicalContact) -> None:
+        self.mapped += 1
         if contact.deleted:
             self.rows.pop(contact.remote_id or "", None)
+            self.digests.pop(contact.remote_id or "", None)
             return
+        self.digests[contact.remote_id or ""] = raw_digest(contact.raw)
         content = CARRIED[self.dialect](contact)
         if self.rows.get(contact.remote_id or "") != content:
             self.rows[contact.remote_id or ""] = content
@@ -62,13 +70,14 @@ class Mirror:
             self.walk = (next_window(self.watermark, LOOKBACK), None, [], set())
         window, token, stamps, seen = self.walk
         try:
-            page = self.provider.fetch_page(window, token)
+            page = self.provider.fetch_page(window, token, self.known)
         except Transient:
             self.walk = None  # a failed walk leaves the watermark alone and starts over
             return False
         for contact in page.contacts:
             self.apply(contact)
             seen.add(contact.remote_id)
+        seen.update(page.unchanged)
         stamps.append(page.max_modified_at)
         if page.next_token is not None:
             self.walk = (window, page.next_token, stamps, seen)
@@ -84,7 +93,11 @@ class Mirror:
         for missing in set(self.rows) - seen if deletions is not Deletions.NONE else ():
             if deletions is Deletions.UNSEEN or self._gone(missing):
                 del self.rows[missing]
+                self.digests.pop(missing, None)
         return True
+
+    def known(self, digests: dict[str, str]) -> set[str]:
+        return {remote_id for remote_id, digest in digests.items() if self.digests.get(remote_id) == digest}
 
     def _gone(self, remote_id: str) -> bool:
         """The platform's word on one absentee of a walk that saw it change (as the fetch task asks it)."""
@@ -153,6 +166,25 @@ def _run(admin: Any, connect: Any, dialect: str, operations: list[tuple[Any, ...
     mirror.watermark = None
     mirror.finish()
     assert mirror.rows == platform
+
+
+def test_a_merge_walk_maps_only_the_records_the_mirror_does_not_hold(admin, connect):
+    """A second full walk over an unchanged account maps nothing, yet sees every contact and moves the
+    watermark as far; after edits, only the edited records are mapped again."""
+    token = admin.create_account(seed=7, count=12)
+    mirror = Mirror(connect("merge", token, page_size=5), "merge")
+    mirror.finish()
+    assert mirror.mapped == 12
+    first, rows = mirror.watermark, dict(mirror.rows)
+    mirror.watermark, mirror.mapped = None, 0
+    mirror.finish()
+    assert mirror.mapped == 0 and mirror.rows == rows and mirror.watermark == first
+    live = sorted(r["remote_id"] for r in admin.contacts(token) if not r["deleted"])
+    for remote_id in live[:2]:
+        admin.mutate(token, "edit", id=remote_id, changes={"name": f"Neu {remote_id} GmbH"})
+    mirror.watermark = None
+    mirror.finish()
+    assert mirror.mapped == 2 and mirror.rows == _platform(admin, token, "merge")
 
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -84,6 +84,9 @@ class RemoteContact(TenantScoped, Base):
     name: Mapped[str] = mapped_column(Text)
     data: Mapped[dict[str, Any]]
     raw: Mapped[dict[str, Any] | None]
+    # `providers.records.raw_digest` of `raw` when the row holds exactly what mapping `raw` gives; None once
+    # anything else changed the row (a deletion inferred from a walk): such a row's record is always mapped.
+    raw_digest: Mapped[str | None] = mapped_column(String(32))
     content_hash: Mapped[str] = mapped_column(String(64))
     deleted: Mapped[bool] = mapped_column(default=False)
     remote_updated_at: Mapped[datetime | None]

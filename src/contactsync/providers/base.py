@@ -8,6 +8,7 @@ that once the last page has been committed).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -15,6 +16,9 @@ from typing import Any, Protocol
 from contactsync.contact import CanonicalContact
 
 PageToken = dict[str, Any]
+# Asked with a page's records as {remote id: `providers.records.raw_digest`}, answers the remote ids whose mirrored
+# row was mapped from that very record: the walk need not map them again (see `Provider.fetch_page`).
+KnownRecords = Callable[[Mapping[str, str]], set[str]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class Page:
     # On the last page: whether "not seen in this (full) walk" may be read as "deleted". False when the walk saw
     # the platform change under it, so that a row it may have missed is never taken for a deletion.
     infer_deletions: bool = True
+    # Remote ids of records on the page that were not mapped because the mirror holds them as they are (only when
+    # `fetch_page` was given `known`); they count in `max_modified_at` like the mapped ones.
+    unchanged: list[str] = field(default_factory=list)
 
 
 class Provider(Protocol):
@@ -74,8 +81,11 @@ class Provider(Protocol):
     # create whose answer was lost may simply be sent again.
     idempotency: bool
 
-    def fetch_page(self, window: Window, token: PageToken | None) -> Page:
-        """Fetch the page `token` points at (the first page when None)."""
+    def fetch_page(self, window: Window, token: PageToken | None, known: KnownRecords | None = None) -> Page:
+        """Fetch the page `token` points at (the first page when None). With `known`, a dialect whose mapping
+        depends on the record alone may leave the records the mirror holds as they are unmapped (`Page.unchanged`);
+        one that cannot tell ignores it. Mapping a re-read record was most of an incremental walk's CPU: the first
+        walk after a full sync re-reads every contact the sync created or updated."""
         ...
 
     def get(self, remote_id: str) -> CanonicalContact: ...

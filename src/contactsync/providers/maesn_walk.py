@@ -22,7 +22,7 @@ import httpx
 from contactsync.contact import CanonicalContact
 from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
-from contactsync.providers.base import Page, PageToken, RefusedRecord, Window
+from contactsync.providers.base import KnownRecords, Page, PageToken, RefusedRecord, Window
 from contactsync.providers.errors import NotFound, Permanent, RecordError, WalkIncomplete
 from contactsync.providers.http import HttpCaller
 from contactsync.providers.maesn_mapping import from_maesn
@@ -95,7 +95,8 @@ class MaesnWalk:
     scope: dict[str, str]
     list_prefix: str
 
-    def fetch_page(self, window: Window, token: PageToken | None) -> Page:
+    def fetch_page(self, window: Window, token: PageToken | None, known: KnownRecords | None = None) -> Page:
+        # `known` is not used: a Maesn record's mapping depends on the list it came from (customers or suppliers).
         if token is None or token.get("v") != TOKEN_VERSION:
             # A token from an older walk format cannot be resumed faithfully: walk again (repeats are harmless).
             token = self._new_token(window)

@@ -23,6 +23,7 @@ PATCH answered 204, or with a model that cannot be read, is followed by a `get`.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -32,7 +33,7 @@ import httpx
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
-from contactsync.providers.base import ConnectionConfig, Page, PageToken, RefusedRecord, Window
+from contactsync.providers.base import ConnectionConfig, KnownRecords, Page, PageToken, RefusedRecord, Window
 from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
 from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
@@ -85,7 +86,7 @@ class MergeProvider:
 
     # -- walking ------------------------------------------------------------------------------------------
 
-    def fetch_page(self, window: Window, token: PageToken | None) -> Page:
+    def fetch_page(self, window: Window, token: PageToken | None, known: KnownRecords | None = None) -> Page:
         if token is None:
             params: dict[str, Any] = {
                 "page_size": self.page_size,
@@ -108,8 +109,9 @@ class MergeProvider:
         if bound is None:
             started = _date_header(response)
             bound = _iso(started) if started else None
-        contacts, quarantined = _map_page(body["results"])
-        stamps = [c.modified_at for c in contacts if c.modified_at is not None]
+        fresh, unchanged, unchanged_stamps = _set_apart_known(body["results"], known)
+        contacts, quarantined = _map_page(fresh)
+        stamps = [c.modified_at for c in contacts if c.modified_at is not None] + unchanged_stamps
         top = max(stamps) if stamps else None
         if top is not None and bound is not None:
             top = min(top, datetime.fromisoformat(bound.replace("Z", "+00:00")))
@@ -117,7 +119,9 @@ class MergeProvider:
         if following is not None and following == {k: token.get(k) for k in following}:
             raise Transient("merge: a contacts page pointed at itself as the next page")
         next_token = {"params": token["params"], "bound": bound, **following} if following else None
-        return Page(contacts=contacts, quarantined=quarantined, next_token=next_token, max_modified_at=top)
+        return Page(
+            contacts=contacts, quarantined=quarantined, next_token=next_token, max_modified_at=top, unchanged=unchanged
+        )
 
     def _own_url(self, url: str) -> str:
         """A `next` URL, refused unless it keeps our scheme, host and port: the request carries the connection's
@@ -277,6 +281,39 @@ def _next_of(value: Any, current: httpx.URL) -> dict[str, str] | None:
 
 def _has_email(contact: CanonicalContact, email: str) -> bool:
     return any(records.same_text(own, email) for own in contact.emails)
+
+
+def _set_apart_known(results: list[Any], known: KnownRecords | None) -> tuple[list[Any], list[str], list[datetime]]:
+    """The page's records to map, and the remote ids (with their `modified_at`) of those the mirror holds as they
+    are. A Merge contact maps from itself alone, so a record with the digest of the one its row was mapped from
+    maps to what the row holds. An id the page lists twice is mapped both times, as before (the first wins)."""
+    if known is None or not results:
+        return results, [], []
+    ids = [record.get("id") if isinstance(record, dict) else None for record in results]
+    once = {i for i, n in Counter(ids).items() if isinstance(i, str) and i and n == 1}
+    digests: dict[str, str] = {}
+    for remote_id, record in zip(ids, results, strict=True):
+        if remote_id in once and (digest := records.raw_digest(record)) is not None:
+            digests[remote_id] = digest
+    held = known(digests) & digests.keys() if digests else set()
+    if not held:
+        return results, [], []
+    fresh: list[Any] = []
+    unchanged: list[str] = []
+    stamps: list[datetime] = []
+    for remote_id, record in zip(ids, results, strict=True):
+        if remote_id not in held:
+            fresh.append(record)
+            continue
+        try:  # mapped before from this very record, so it parses; one that does not is mapped (and refused)
+            stamp = records.timestamp(record, "modified_at", remote_id, required=True)
+        except RecordError:
+            fresh.append(record)
+            continue
+        unchanged.append(remote_id)
+        if stamp is not None:
+            stamps.append(stamp)
+    return fresh, unchanged, stamps
 
 
 def _map_page(results: Any) -> tuple[list[CanonicalContact], list[RefusedRecord]]:

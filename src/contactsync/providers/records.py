@@ -8,6 +8,7 @@ whole page's transaction on every retry instead of being set aside.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contactsync import __version__, jsontext
 from contactsync.contact import CanonicalContact
 from contactsync.providers.base import RefusedRecord
 from contactsync.providers.errors import RecordError
@@ -24,6 +26,26 @@ MAX_STRING = 100_000
 # The stored length of a platform's id (the mirror's and the quarantine's `remote_id` columns).
 MAX_ID = 255
 _EXCERPT = 300
+# What a raw digest stands for besides the record: the mapping that turned it into the mirrored row. Raise the
+# revision with any change to a dialect's mapping (a release changes the version anyway), so that rows mapped by
+# older code are mapped again rather than taken as they are.
+_MAPPING_REVISION = 1
+_DIGEST_KEY = f"contactsync {__version__} mapping {_MAPPING_REVISION}".encode()
+
+
+def raw_digest(record: Any) -> str | None:
+    """A digest of a platform record as sent (key order aside) and of the mapping code, or None for a record it
+    cannot be taken of (one that is not JSON-able as text: such a record is refused by the mapping anyway).
+
+    A mirrored row keeps the digest of the record it was mapped from; a walk that finds a record with the same
+    digest knows the row already holds what mapping it would give, and does not map it again. The mapping must
+    then depend on the record alone (Merge's does); a dialect whose mapping depends on where a record was listed
+    must not skip by digest."""
+    try:
+        text = jsontext.sorted_bytes(record)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.blake2b(text, digest_size=16, key=_DIGEST_KEY[:64]).hexdigest()
 
 
 def checked_id(raw_id: str) -> str:

@@ -7,12 +7,13 @@ contact that nothing changed (see `upsert_remote_contacts`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, func, or_, select
+from sqlalchemy import Integer, String, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
@@ -21,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from contactsync.contact import CanonicalContact, content_digest
 from contactsync.models import Link, RemoteContact, RunPage
 from contactsync.models.base import table_of, utcnow
+from contactsync.providers.records import raw_digest
 from contactsync.store.arrays import from_columns, insert_rows, row_params
 
 
@@ -33,6 +35,7 @@ def _remote_row(tenant_id: str, connection_id: int, c: CanonicalContact) -> dict
         "name": c.name,
         "data": data,
         "raw": c.raw,
+        "raw_digest": raw_digest(c.raw) if c.raw is not None else None,
         "content_hash": content_digest(data),
         "deleted": c.deleted,
         "remote_updated_at": c.remote_updated_at,
@@ -49,6 +52,7 @@ def _mirror_update(ex: Any, needs_reconcile: Any) -> dict[str, Any]:
         "name": ex.name,
         "data": ex.data,
         "raw": ex.raw,
+        "raw_digest": ex.raw_digest,
         "content_hash": ex.content_hash,
         "deleted": ex.deleted,
         "remote_updated_at": ex.remote_updated_at,
@@ -58,10 +62,36 @@ def _mirror_update(ex: Any, needs_reconcile: Any) -> dict[str, Any]:
     }
 
 
+def known_records(s: Session, connection_id: int, digests: Mapping[str, str]) -> set[str]:
+    """Of a page's records ({remote id: raw digest}), the remote ids whose mirrored row was mapped from that very
+    record (`providers.base.KnownRecords`)."""
+    rows = s.execute(_KNOWN, {"connection_id": connection_id, "remote_ids": list(digests)})
+    return {remote_id for remote_id, digest in rows if digests.get(remote_id) == digest}
+
+
+_t = table_of(RemoteContact).c
+# The page's ids travel as one array parameter (`= ANY`), not a parameter each (`IN`): a text of a hundred
+# placeholders is converted by psycopg on every execution, which cost twice the CPU of the whole look-up.
+_PAGE_IDS = bindparam("remote_ids", type_=ARRAY(String))
+_KNOWN = select(_t.remote_id, _t.raw_digest).where(
+    _t.connection_id == bindparam("connection_id"), _t.remote_id == any_(_PAGE_IDS), _t.raw_digest.is_not(None)
+)
+_STORED = select(
+    _t.id, _t.remote_id, _t.content_hash, _t.raw_digest, _t.deleted, _t.remote_updated_at, _t.modified_at,
+    _t.needs_reconcile,
+).where(_t.connection_id == bindparam("connection_id"), _t.remote_id == any_(_PAGE_IDS))  # fmt: skip
+
+
 def upsert_remote_contacts(
-    s: Session, tenant_id: str, connection_id: int, contacts: Sequence[CanonicalContact]
+    s: Session,
+    tenant_id: str,
+    connection_id: int,
+    contacts: Sequence[CanonicalContact],
+    unchanged: Sequence[str] = (),
 ) -> tuple[list[int], int]:
-    """Mirror a fetched page. Returns the row ids (in page order) and how many rows need reconciling.
+    """Mirror a fetched page. Returns the row ids (in page order, the `unchanged` last) and how many rows need
+    reconciling. `unchanged`: remote ids of the page's records the walk did not map because their rows were
+    mapped from the same records (`known_records`); they are as mirrored.
 
     The page's mirrored rows are read first (one SELECT of their hashes, deletion and times, no ORM objects).
     A record whose hash, deletion, platform edit time and modification time are all as mirrored is not written at
@@ -73,25 +103,27 @@ def upsert_remote_contacts(
     died) is counted, like one that changed.
     """
     rows = []
-    seen: set[str] = set()
+    seen: set[str] = set(unchanged)
     for c in contacts:
         if c.remote_id is None or c.remote_id in seen:
             continue
         seen.add(c.remote_id)
         rows.append(_remote_row(tenant_id, connection_id, c))
-    if not rows:
+    if not rows and not unchanged:
         return [], 0
     t = table_of(RemoteContact).c
-    stored = {
-        r.remote_id: r
-        for r in s.execute(
-            select(
-                t.id, t.remote_id, t.content_hash, t.deleted, t.remote_updated_at, t.modified_at, t.needs_reconcile
-            ).where(t.connection_id == connection_id, t.remote_id.in_([r["remote_id"] for r in rows]))
-        )
-    }
+    page_ids = [*unchanged, *(r["remote_id"] for r in rows)]
+    stored = {r.remote_id: r for r in s.execute(_STORED, {"connection_id": connection_id, "remote_ids": page_ids})}
+    missing = [remote_id for remote_id in unchanged if remote_id not in stored]
+    if missing:
+        # Known a moment ago: only a connection's removal takes mirrored rows away. Never dropped in silence.
+        raise LookupError(f"mirrored rows of {len(missing)} unmapped records are gone, e.g. {missing[0]!r}")
     by_remote = {r["remote_id"]: r for r in rows}
-    ids = {remote_id: r.id for remote_id, r in stored.items() if _as_mirrored(r, by_remote[remote_id])}
+    ids = {
+        remote_id: r.id
+        for remote_id, r in stored.items()
+        if remote_id not in by_remote or _as_mirrored(r, by_remote[remote_id])
+    }
     pending = sum(1 for remote_id in ids if stored[remote_id].needs_reconcile)
     todo = [r for r in rows if r["remote_id"] not in ids]
     if todo:
@@ -103,6 +135,7 @@ def upsert_remote_contacts(
             set_=_mirror_update(ex, t.needs_reconcile | changed_expr),
             where=or_(
                 changed_expr,
+                t.raw_digest.is_distinct_from(ex.raw_digest),
                 t.deleted.is_distinct_from(ex.deleted),
                 t.remote_updated_at.is_distinct_from(ex.remote_updated_at),
                 func.greatest(t.modified_at, ex.modified_at).is_distinct_from(t.modified_at),
@@ -123,7 +156,7 @@ def upsert_remote_contacts(
             ):
                 ids[r.remote_id] = r.id
                 pending += 1 if r.needs_reconcile else 0
-    return [ids[r["remote_id"]] for r in rows], pending
+    return [*(ids[r["remote_id"]] for r in rows), *(ids[remote_id] for remote_id in unchanged)], pending
 
 
 def _as_mirrored(stored: Any, row: dict[str, Any]) -> bool:
@@ -135,6 +168,7 @@ def _as_mirrored(stored: Any, row: dict[str, Any]) -> bool:
     newer = page_time is not None and (mirrored_time is None or page_time > mirrored_time)
     return (
         stored.content_hash == row["content_hash"]
+        and stored.raw_digest == row["raw_digest"]
         and stored.deleted == row["deleted"]
         and stored.remote_updated_at == row["remote_updated_at"]
         and not newer
@@ -233,5 +267,6 @@ def mark_live_deleted(s: Session, tenant_id: str, connection_id: int, *where: Co
     for row in rows:
         contact = CanonicalContact.model_validate({**row.data, "deleted": True})
         row.data, row.content_hash, row.deleted = contact.content(), contact.content_hash(), True
+        row.raw_digest = None  # no longer what `raw` maps to: the record is mapped again when next listed
         row.needs_reconcile = True
     return len(rows)

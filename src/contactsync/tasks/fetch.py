@@ -7,6 +7,7 @@ watermark moves only in the transaction that records the last page: a failed wal
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -18,7 +19,7 @@ from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
-from contactsync.providers.base import Page, Provider, Window
+from contactsync.providers.base import KnownRecords, Page, Provider, Window
 from contactsync.providers.errors import NotFound
 from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import dialect_of, options_of
@@ -26,7 +27,7 @@ from contactsync.providers.window import advance_watermark, next_window
 from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
-from contactsync.store.mirror import mark_unseen_deleted, upsert_remote_contacts
+from contactsync.store.mirror import known_records, mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.reconcile import settle_linked
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
@@ -67,6 +68,7 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             if run is None or run.status != RunStatus.FETCHING:
                 return
             token, page_no = run.page_token, run.pages_fetched
+        known = _known_records(conn.id)
         ahead: Future[Page] | None = None
         # One thread, for the page fetched ahead. Leaving the block waits for its request: a walk that stopped (a
         # duplicate, a failure) counts that request with its calls, and the pooled provider is never used by two
@@ -74,14 +76,14 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         # run's token names the page to fetch next.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
             while True:
-                page = ahead.result() if ahead is not None else provider.fetch_page(window, token)
+                page = ahead.result() if ahead is not None else provider.fetch_page(window, token, known)
                 # The next page is asked for while this one is recorded: the walk waits on the platform and on the
                 # database at once instead of in turn (most of an incremental walk is such waiting). Only one
                 # thread uses the provider at a time: the walk takes the page before it uses the provider again
                 # (a last page's absentees are asked for after it, and a last page has nothing to fetch ahead).
                 # The thread gets its own copy of the token, which the walk records meanwhile.
                 ahead = (
-                    pool.submit(provider.fetch_page, window, copy.deepcopy(page.next_token))
+                    pool.submit(provider.fetch_page, window, copy.deepcopy(page.next_token), known)
                     if page.next_token is not None
                     else None
                 )
@@ -104,6 +106,17 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         enqueue(advance, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
+
+
+def _known_records(connection_id: int) -> KnownRecords:
+    """The mirror's answer to "which of these records do you hold as they are", in a session of its own (it is
+    asked from the thread that fetches ahead too)."""
+
+    def known(digests: Mapping[str, str]) -> set[str]:
+        with db.session() as s:
+            return known_records(s, connection_id, digests)
+
+    return known
 
 
 def _reconcile_here(tenant_id: str, run_id: int, page_no: int) -> None:
@@ -147,7 +160,7 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
             return []
         asked = options_of(conn.dialect, conn.options).verify_absences_max
         limit = 50 if asked is None else asked
-        seen = [c.remote_id for c in page.contacts if c.remote_id]
+        seen = [*(c.remote_id for c in page.contacts if c.remote_id), *page.unchanged]
         absent = unseen_remote_ids(s, tenant_id, conn.id, run_id, seen, limit=limit)
     if absent is None:
         log.info("too many contacts missing from a changing walk to verify; no deletions inferred", run_id=run_id)
@@ -171,7 +184,7 @@ def _record_page(
     sent for it; a contact still waiting from an earlier run counts as something to reconcile. So does a changed
     one, unless it is linked already (and not deleted): the matcher has nothing to decide for it, and it is
     settled here (`store.reconcile.settle_linked`), so a page of edits to linked pairs is reconciled with it."""
-    ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts)
+    ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts, page.unchanged)
     if pending:
         pending -= settle_linked(s, ids)
     for q in page.quarantined:
@@ -189,7 +202,8 @@ def _record_page(
     run.page_token = page.next_token
     run.pages_fetched = page_no + 1
     run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
-    add_counters(s, run.id, fetched=len(page.contacts), quarantined=len(page.quarantined), api_calls=calls.take())
+    fetched = len(page.contacts) + len(page.unchanged)
+    add_counters(s, run.id, fetched=fetched, quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
     return pending
