@@ -52,6 +52,13 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
         written = [a.contact for a in answers if a.op.connection_id == connection_id]
         for remote_id, row in mirror_written(s, tenant_id, connection_id, written).items():
             remotes[(connection_id, remote_id)] = row
+    # The updated pairs' links in one query: read one by one, each read also flushed the link changed before it.
+    updated = sorted({a.op.app_contact_id for a in answers if a.op.kind != "create"})
+    pairs = (
+        {link.app_contact_id: link for link in s.scalars(select(Link).where(Link.app_contact_id.in_(updated)))}
+        if updated
+        else {}
+    )
     links: list[dict[str, Any]] = []
     for answer in answers:
         op = answer.op
@@ -61,7 +68,7 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
             links.append(_created_link(s, op, remote, answer.adopted))
             feed.remote_id_assigned(s, op.tenant_id, op.app_contact_id, remote.remote_id)
         else:
-            _mark_updated(s, op, remote)
+            _mark_updated(s, op, remote, pairs.get(op.app_contact_id))
         _close(op, remote.remote_id)
     save_writes(s, [a.op for a in answers])
     if links:
@@ -101,7 +108,7 @@ def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
     record_answers(s, [Answer(op, contact)])
 
 
-def _mark_updated(s: Session, op: WriteOp, remote: Mirrored) -> None:
+def _mark_updated(s: Session, op: WriteOp, remote: Mirrored, link: Link | None) -> None:
     """An update's answer: the pair is synced as the plan saw it, plus what was written.
 
     Not as the rows are now: the answer may come long after the plan (a retry, a worker killed and its batch
@@ -109,7 +116,6 @@ def _mark_updated(s: Session, op: WriteOp, remote: Mirrored) -> None:
     be taken as synced and never travel. The baseline keeps the plan's digests for every field the update did
     not write, so such an edit shows as a change of that side at the next run.
     """
-    link = s.scalar(select(Link).where(Link.app_contact_id == op.app_contact_id))
     app = s.get(AppContact, op.app_contact_id)
     if link is None or app is None:
         return
