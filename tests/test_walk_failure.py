@@ -18,6 +18,7 @@ from contactsync import db
 from contactsync.models import SyncCursor, SyncRun
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.seed import companies
+from contactsync.store.mirror import Known
 from contactsync.store.tenants import upsert_tenant
 from contactsync.tasks.fetch import fetch
 from contactsync.tasks.schedule import trigger_sync
@@ -66,3 +67,15 @@ def test_a_walk_that_cannot_finish_fails_its_run_with_the_reason_and_frees_the_t
         cursor = s.get(SyncCursor, run.connection_id)
         assert cursor is None or cursor.watermark is None  # the failed walk moved no watermark
     assert trigger_sync("t1", full=True) is not None  # the lease is free: the next sync starts
+
+
+def test_a_record_left_unmapped_without_the_mirrors_word_stops_the_walk() -> None:
+    """A provider may leave unmapped only records the mirror said it holds; any other is an error, never a
+    record silently dropped from the walk. The rows the mirror named are handed to their page once."""
+    from contactsync.tasks.fetch import _KnownRows
+
+    known = _KnownRows(connection_id=1)
+    known.found["r1"] = Known(id=7, needs_reconcile=False)
+    with pytest.raises(LookupError):
+        known.take(["r1", "r2"])
+    assert known.take(["r1"]) == {"r1": Known(id=7, needs_reconcile=False)} and not known.found

@@ -62,18 +62,27 @@ def _mirror_update(ex: Any, needs_reconcile: Any) -> dict[str, Any]:
     }
 
 
-def known_records(s: Session, connection_id: int, digests: Mapping[str, str]) -> set[str]:
-    """Of a page's records ({remote id: raw digest}), the remote ids whose mirrored row was mapped from that very
-    record (`providers.base.KnownRecords`)."""
+@dataclass(frozen=True)
+class Known:
+    """A mirrored row that holds what its platform record maps to (`known_records`): what recording that record
+    again needs of it."""
+
+    id: int
+    needs_reconcile: bool
+
+
+def known_records(s: Session, connection_id: int, digests: Mapping[str, str]) -> dict[str, Known]:
+    """Of a page's records ({remote id: raw digest}), the rows mapped from that very record, by remote id
+    (`providers.base.KnownRecords` answers their ids)."""
     rows = s.execute(_KNOWN, {"connection_id": connection_id, "remote_ids": list(digests)})
-    return {remote_id for remote_id, digest in rows if digests.get(remote_id) == digest}
+    return {r.remote_id: Known(r.id, r.needs_reconcile) for r in rows if digests.get(r.remote_id) == r.raw_digest}
 
 
 _t = table_of(RemoteContact).c
 # The page's ids travel as one array parameter (`= ANY`), not a parameter each (`IN`): a text of a hundred
 # placeholders is converted by psycopg on every execution, which cost twice the CPU of the whole look-up.
 _PAGE_IDS = bindparam("remote_ids", type_=ARRAY(String))
-_KNOWN = select(_t.remote_id, _t.raw_digest).where(
+_KNOWN = select(_t.id, _t.remote_id, _t.raw_digest, _t.needs_reconcile).where(
     _t.connection_id == bindparam("connection_id"), _t.remote_id == any_(_PAGE_IDS), _t.raw_digest.is_not(None)
 )
 _STORED = select(
@@ -87,11 +96,12 @@ def upsert_remote_contacts(
     tenant_id: str,
     connection_id: int,
     contacts: Sequence[CanonicalContact],
-    unchanged: Sequence[str] = (),
+    unchanged: Mapping[str, Known] | None = None,
 ) -> tuple[list[int], int]:
     """Mirror a fetched page. Returns the row ids (in page order, the `unchanged` last) and how many rows need
-    reconciling. `unchanged`: remote ids of the page's records the walk did not map because their rows were
-    mapped from the same records (`known_records`); they are as mirrored.
+    reconciling. `unchanged`: the page's records the walk did not map because their rows were mapped from the
+    same records, as `known_records` found them; they are as mirrored and not read again. (A row that
+    started waiting for a reconcile since is still reconciled: planning picks up every row left waiting.)
 
     The page's mirrored rows are read first (one SELECT of their hashes, deletion and times, no ORM objects).
     A record whose hash, deletion, platform edit time and modification time are all as mirrored is not written at
@@ -102,6 +112,7 @@ def upsert_remote_contacts(
     committed meanwhile is overwritten with a page that agrees with it. One still waiting for a reconcile (its run
     died) is counted, like one that changed.
     """
+    unchanged = unchanged or {}
     rows = []
     seen: set[str] = set(unchanged)
     for c in contacts:
@@ -112,19 +123,17 @@ def upsert_remote_contacts(
     if not rows and not unchanged:
         return [], 0
     t = table_of(RemoteContact).c
-    page_ids = [*unchanged, *(r["remote_id"] for r in rows)]
-    stored = {r.remote_id: r for r in s.execute(_STORED, {"connection_id": connection_id, "remote_ids": page_ids})}
-    missing = [remote_id for remote_id in unchanged if remote_id not in stored]
-    if missing:
-        # Known a moment ago: only a connection's removal takes mirrored rows away. Never dropped in silence.
-        raise LookupError(f"mirrored rows of {len(missing)} unmapped records are gone, e.g. {missing[0]!r}")
+    page_ids = [r["remote_id"] for r in rows]
+    stored = (
+        {r.remote_id: r for r in s.execute(_STORED, {"connection_id": connection_id, "remote_ids": page_ids})}
+        if rows
+        else {}
+    )
     by_remote = {r["remote_id"]: r for r in rows}
-    ids = {
-        remote_id: r.id
-        for remote_id, r in stored.items()
-        if remote_id not in by_remote or _as_mirrored(r, by_remote[remote_id])
-    }
+    ids = {remote_id: r.id for remote_id, r in stored.items() if _as_mirrored(r, by_remote[remote_id])}
     pending = sum(1 for remote_id in ids if stored[remote_id].needs_reconcile)
+    ids.update((remote_id, known.id) for remote_id, known in unchanged.items())
+    pending += sum(1 for known in unchanged.values() if known.needs_reconcile)
     todo = [r for r in rows if r["remote_id"] not in ids]
     if todo:
         insert_stmt = pg_insert(table_of(RemoteContact))
@@ -156,7 +165,7 @@ def upsert_remote_contacts(
             ):
                 ids[r.remote_id] = r.id
                 pending += 1 if r.needs_reconcile else 0
-    return [*(ids[r["remote_id"]] for r in rows), *(ids[remote_id] for remote_id in unchanged)], pending
+    return [*(ids[r["remote_id"]] for r in rows), *(known.id for known in unchanged.values())], pending
 
 
 def _as_mirrored(stored: Any, row: dict[str, Any]) -> bool:

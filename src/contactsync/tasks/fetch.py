@@ -19,7 +19,7 @@ from contactsync import db
 from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
-from contactsync.providers.base import KnownRecords, Page, Provider, Window
+from contactsync.providers.base import Page, Provider, Window
 from contactsync.providers.errors import NotFound
 from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import dialect_of, options_of
@@ -27,7 +27,7 @@ from contactsync.providers.window import advance_watermark, next_window
 from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
-from contactsync.store.mirror import known_records, mark_unseen_deleted, upsert_remote_contacts
+from contactsync.store.mirror import Known, known_records, mark_unseen_deleted, upsert_remote_contacts
 from contactsync.store.reconcile import settle_linked
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
@@ -68,7 +68,7 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             if run is None or run.status != RunStatus.FETCHING:
                 return
             token, page_no = run.page_token, run.pages_fetched
-        known = _known_records(conn.id)
+        known = _KnownRows(conn.id)
         ahead: Future[Page] | None = None
         # One thread, for the page fetched ahead. Leaving the block waits for its request: a walk that stopped (a
         # duplicate, a failure) counts that request with its calls, and the pooled provider is never used by two
@@ -95,7 +95,7 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                     run = lock_run(s, tenant_id, run_id)
                     if run is None or run.status != RunStatus.FETCHING or run.pages_fetched != page_no:
                         return  # a duplicate of this task got there first
-                    pending = _record_page(s, run, conn, page_no, page, calls, gone)
+                    pending = _record_page(s, run, conn, page_no, page, calls, gone, known.take(page.unchanged))
                     recorded, token, page_no = page_no, run.page_token, run.pages_fetched
                 if pending > INLINE_RECONCILE_MAX:
                     enqueue(reconcile, tenant_id, run_id, recorded)
@@ -108,15 +108,28 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
 
 
-def _known_records(connection_id: int) -> KnownRecords:
-    """The mirror's answer to "which of these records do you hold as they are", in a session of its own (it is
-    asked from the thread that fetches ahead too)."""
+class _KnownRows:
+    """The mirror's answer to "which of these records do you hold as they are" (`providers.base.KnownRecords`),
+    asked in a session of its own (the thread that fetches ahead asks too). The rows it found are kept until
+    their page is recorded, which then need not read them again."""
 
-    def known(digests: Mapping[str, str]) -> set[str]:
+    def __init__(self, connection_id: int) -> None:
+        self.connection_id = connection_id
+        self.found: dict[str, Known] = {}
+
+    def __call__(self, digests: Mapping[str, str]) -> set[str]:
         with db.session() as s:
-            return known_records(s, connection_id, digests)
+            found = known_records(s, self.connection_id, digests)
+        self.found.update(found)
+        return set(found)
 
-    return known
+    def take(self, remote_ids: list[str]) -> dict[str, Known]:
+        missing = [remote_id for remote_id in remote_ids if remote_id not in self.found]
+        if missing:  # the provider left a record unmapped that the mirror was not asked about: never dropped
+            raise LookupError(
+                f"{len(missing)} records were left unmapped without the mirror's word, e.g. {missing[0]!r}"
+            )
+        return {remote_id: self.found.pop(remote_id) for remote_id in remote_ids}
 
 
 def _reconcile_here(tenant_id: str, run_id: int, page_no: int) -> None:
@@ -175,7 +188,14 @@ def _confirmed_absences(tenant_id: str, run_id: int, conn: Connection, provider:
 
 
 def _record_page(
-    s: Session, run: SyncRun, conn: Connection, page_no: int, page: Page, calls: CallMeter, gone: list[str]
+    s: Session,
+    run: SyncRun,
+    conn: Connection,
+    page_no: int,
+    page: Page,
+    calls: CallMeter,
+    gone: list[str],
+    unchanged: dict[str, Known],
 ) -> int:
     """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction.
 
@@ -184,7 +204,7 @@ def _record_page(
     sent for it; a contact still waiting from an earlier run counts as something to reconcile. So does a changed
     one, unless it is linked already (and not deleted): the matcher has nothing to decide for it, and it is
     settled here (`store.reconcile.settle_linked`), so a page of edits to linked pairs is reconciled with it."""
-    ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts, page.unchanged)
+    ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts, unchanged)
     if pending:
         pending -= settle_linked(s, ids)
     for q in page.quarantined:
