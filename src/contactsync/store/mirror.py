@@ -104,13 +104,13 @@ def upsert_remote_contacts(
     started waiting for a reconcile since is still reconciled: planning picks up every row left waiting.)
 
     The page's mirrored rows are read first (one SELECT of their hashes, deletion and times, no ORM objects).
-    A record whose hash, deletion, platform edit time and modification time are all as mirrored is not written at
-    all: most of an incremental walk is such rows (the overlap of windows, and the contacts our own writes created
-    or updated, which were mirrored from the write's answer), and the first incremental run after a full sync
-    re-reads every contact that sync created. Only new and differing records go to the upsert, whose conflict
-    clause checks the same conditions again against the row as it is then, so nothing a concurrent writer
-    committed meanwhile is overwritten with a page that agrees with it. One still waiting for a reconcile (its run
-    died) is counted, like one that changed.
+    A record whose hash, record digest, deletion, platform edit time and modification time are all as mirrored
+    is not written at all: most of an incremental walk is such rows (the overlap of windows, and the contacts
+    our own writes created or updated, which were mirrored from the write's answer), and the first incremental
+    run after a full sync re-reads every contact that sync created. Only new and differing records go to the
+    upsert, whose conflict clause checks the same conditions again against the row as it is then, so nothing a
+    concurrent writer committed meanwhile is overwritten with a page that agrees with it. One still waiting for
+    a reconcile (its run died) is counted, like one that changed.
     """
     unchanged = unchanged or {}
     rows = []
