@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, String, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -71,7 +72,7 @@ class Known:
     needs_reconcile: bool
 
 
-def known_records(s: Session, connection_id: int, digests: Mapping[str, str]) -> dict[str, Known]:
+def known_records(s: Session | DbConnection, connection_id: int, digests: Mapping[str, str]) -> dict[str, Known]:
     """Of a page's records ({remote id: raw digest}), the rows mapped from that very record, by remote id
     (`providers.base.KnownRecords` answers their ids)."""
     rows = s.execute(_KNOWN, {"connection_id": connection_id, "remote_ids": list(digests)})

@@ -13,6 +13,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.orm import Session
 
 from contactsync import db
@@ -68,13 +69,12 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             if run is None or run.status != RunStatus.FETCHING:
                 return
             token, page_no = run.page_token, run.pages_fetched
-        known = _KnownRows(conn.id)
         ahead: Future[Page] | None = None
         # One thread, for the page fetched ahead. Leaving the block waits for its request: a walk that stopped (a
         # duplicate, a failure) counts that request with its calls, and the pooled provider is never used by two
         # tasks at once. The page it got is then dropped, as a page fetched but never recorded always was: the
         # run's token names the page to fetch next.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
+        with _KnownRows(conn.id) as known, ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
             while True:
                 page = ahead.result() if ahead is not None else provider.fetch_page(window, token, known)
                 # The next page is asked for while this one is recorded: the walk waits on the platform and on the
@@ -109,26 +109,45 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
 
 
 class _KnownRows:
-    """The mirror's answer to "which of these records do you hold as they are" (`providers.base.KnownRecords`),
-    asked in a session of its own (the thread that fetches ahead asks too). The rows it found are kept until
-    their page is recorded, which then need not read them again."""
+    """The mirror's answer to "which of these records do you hold as they are" (`providers.base.KnownRecords`).
+    The rows it found are kept until their page is recorded, which then need not read them again.
+
+    It asks on a connection of its own, held for the walk: the question comes from whichever thread fetches the
+    page (never two at once), and the walk's own sessions keep the connection they had, with the statements
+    PostgreSQL has prepared on it. Each question is its own short transaction."""
 
     def __init__(self, connection_id: int) -> None:
         self.connection_id = connection_id
         self.found: dict[str, Known] = {}
+        self._conn: DbConnection | None = None
+
+    def __enter__(self) -> _KnownRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __call__(self, digests: Mapping[str, str]) -> set[str]:
-        with db.session() as s:
-            found = known_records(s, self.connection_id, digests)
+        if self._conn is None:
+            self._conn = db.engine().connect()
+        try:
+            found = known_records(self._conn, self.connection_id, digests)
+            self._conn.rollback()  # nothing was written: the transaction only ends, holding no snapshot
+        except BaseException:
+            self._close()  # a connection the server dropped is not asked again; the walk's failure handling decides
+            raise
         self.found.update(found)
         return set(found)
 
     def take(self, remote_ids: list[str]) -> dict[str, Known]:
         missing = [remote_id for remote_id in remote_ids if remote_id not in self.found]
         if missing:  # the provider left a record unmapped that the mirror was not asked about: never dropped
-            raise LookupError(
-                f"{len(missing)} records were left unmapped without the mirror's word, e.g. {missing[0]!r}"
-            )
+            raise LookupError(f"{len(missing)} records left unmapped unasked, e.g. {missing[0]!r}")
         return {remote_id: self.found.pop(remote_id) for remote_id in remote_ids}
 
 
