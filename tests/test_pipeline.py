@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
-from contactsync.models import Link, WriteOp
+from contactsync.models import Link, RemoteContact, WriteOp
 from contactsync.store.statistics import BULK_TABLES
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
@@ -56,6 +56,8 @@ def test_full_then_incremental_sync(env: dict[str, str], workers: Workers, sandb
     assert_each_app_contact_once(split, rows)
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Link)) == len(split.app)
+        # Every mirrored row, listed or written, keeps the record it came from: a re-read of it need not be mapped.
+        assert s.scalar(select(func.count()).select_from(RemoteContact).where(RemoteContact.raw_digest.is_(None))) == 0
     # The run analyzed what it loaded into tables that had no statistics (`store.statistics`): the next run is
     # planned from them. `analyze_count` counts ANALYZE statements, never autovacuum's.
     assert_analyzed("remote_contacts")

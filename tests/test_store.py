@@ -15,7 +15,7 @@ from contactsync.providers.records import raw_digest
 from contactsync.store.absences import mark_deleted
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
-from contactsync.store.mirror import known_records, upsert_remote_contacts
+from contactsync.store.mirror import holds_records, known_records, upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote, settle_linked
 from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_config, connection_of, upsert_tenant
@@ -158,7 +158,10 @@ def test_a_record_the_mirror_was_mapped_from_is_known_until_anything_else_change
     ]
     bare = company("Ohne Rohdaten AG", remote_id="r9")
     with db.session() as s:
+        upsert_remote_contacts(s, "t1", conn_id, [bare])
+        assert not holds_records(s, conn_id)  # a walk then does not ask about its pages
         ids, _ = upsert_remote_contacts(s, "t1", conn_id, [*page, bare])
+        assert holds_records(s, conn_id)
         s.execute(RemoteContact.__table__.update().values(needs_reconcile=False))
     digests = {remote_id: raw_digest(record) for remote_id, record in records.items()}
     asked = {**digests, "r1": raw_digest({**records["r1"], "name": "Firma 1 AG"}), "r9": digests["r0"], "nope": "x"}

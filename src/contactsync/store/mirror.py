@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, any_, bindparam, func, or_, select
+from sqlalchemy import Integer, String, any_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection as DbConnection
@@ -77,6 +77,13 @@ def known_records(s: Session | DbConnection, connection_id: int, digests: Mappin
     (`providers.base.KnownRecords` answers their ids)."""
     rows = s.execute(_KNOWN, {"connection_id": connection_id, "remote_ids": list(digests)})
     return {r.remote_id: Known(r.id, r.needs_reconcile) for r in rows if digests.get(r.remote_id) == r.raw_digest}
+
+
+def holds_records(s: Session, connection_id: int) -> bool:
+    """Whether any mirrored row of the connection keeps the record it was mapped from (`known_records` can find
+    something at all)."""
+    t = table_of(RemoteContact).c
+    return bool(s.scalar(select(exists().where(t.connection_id == connection_id, t.raw_digest.is_not(None)))))
 
 
 _t = table_of(RemoteContact).c

@@ -28,7 +28,13 @@ from contactsync.providers.window import advance_watermark, next_window
 from contactsync.states import ConnectionStatus, RunStatus
 from contactsync.store.absences import mark_deleted, unseen_remote_ids
 from contactsync.store.lost_creates import clock_margin, reach_back, visibility_lag
-from contactsync.store.mirror import Known, known_records, mark_unseen_deleted, upsert_remote_contacts
+from contactsync.store.mirror import (
+    Known,
+    holds_records,
+    known_records,
+    mark_unseen_deleted,
+    upsert_remote_contacts,
+)
 from contactsync.store.reconcile import settle_linked
 from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
@@ -69,21 +75,24 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             if run is None or run.status != RunStatus.FETCHING:
                 return
             token, page_no = run.page_token, run.pages_fetched
+            # A mirror that holds no record yet (a connection's first walk) is not asked about every page.
+            asks = holds_records(s, conn.id)
         ahead: Future[Page] | None = None
         # One thread, for the page fetched ahead. Leaving the block waits for its request: a walk that stopped (a
         # duplicate, a failure) counts that request with its calls, and the pooled provider is never used by two
         # tasks at once. The page it got is then dropped, as a page fetched but never recorded always was: the
         # run's token names the page to fetch next.
         with _KnownRows(conn.id) as known, ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
+            ask = known if asks else None
             while True:
-                page = ahead.result() if ahead is not None else provider.fetch_page(window, token, known)
+                page = ahead.result() if ahead is not None else provider.fetch_page(window, token, ask)
                 # The next page is asked for while this one is recorded: the walk waits on the platform and on the
                 # database at once instead of in turn (most of an incremental walk is such waiting). Only one
                 # thread uses the provider at a time: the walk takes the page before it uses the provider again
                 # (a last page's absentees are asked for after it, and a last page has nothing to fetch ahead).
                 # The thread gets its own copy of the token, which the walk records meanwhile.
                 ahead = (
-                    pool.submit(provider.fetch_page, window, copy.deepcopy(page.next_token), known)
+                    pool.submit(provider.fetch_page, window, copy.deepcopy(page.next_token), ask)
                     if page.next_token is not None
                     else None
                 )
