@@ -17,7 +17,7 @@ from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.mirror import holds_records, known_records, upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote, settle_linked
-from contactsync.store.runs import cursor_of, start_run
+from contactsync.store.runs import add_counters, count_into, cursor_of, lock_run, start_run
 from contactsync.store.tenants import connection_config, connection_of, upsert_tenant
 
 
@@ -598,3 +598,25 @@ def test_entries_are_saved_in_one_statement_and_left_clean(env: dict[str, str]) 
         (WriteState.IN_FLIGHT, 1, sent_at, None, "timed out"),
         (WriteState.DONE, 1, sent_at, "r-2", None),
     ]
+
+
+def test_counts_written_with_the_run_rows_other_changes_add_to_the_row_as_it_is(env: dict[str, str]) -> None:
+    """A page's counters go into the UPDATE that moves the run's token (`count_into`): each adds to the row as
+    committed, including what another task counted meanwhile, and a counter read back is the row's."""
+    make_tenant()
+    with db.session() as s:
+        run_id = run_after_full_walk(s).id
+    with db.session() as s:
+        run = lock_run(s, "t1", run_id)
+        assert run is not None
+        add_counters(s, run_id, fetched=2)  # another task's count, committed before ours in the same row
+        run.pages_fetched = 1
+        count_into(s, run, fetched=100, quarantined=1, api_calls=0)
+        s.flush()
+        assert run.fetched == 102 and run.quarantined == 1 and run.api_calls == 0
+        count_into(s, run, fetched=50)
+    with db.session() as s:
+        row = s.get(SyncRun, run_id)
+        assert row is not None and (row.fetched, row.quarantined, row.pages_fetched) == (152, 1, 1)
+        with pytest.raises(ValueError):
+            count_into(s, row, nonsense=1)

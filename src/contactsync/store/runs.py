@@ -91,6 +91,19 @@ def add_counters(s: Session, run_id: int, **deltas: int) -> None:
     db.on_commit(s, lambda: metrics.count_contacts(deltas))
 
 
+def count_into(s: Session, run: SyncRun, **deltas: int) -> None:
+    """`add_counters` for a run row this session has locked and changes anyway (a walk's page moves its token):
+    the increments go into the UPDATE that writes the row's other changes, one statement instead of two. Each
+    counter is written as `counter + delta`, so it adds to the row as it is; read back, it is loaded again."""
+    for name, delta in deltas.items():
+        if name not in RUN_COUNTERS:
+            raise ValueError(f"unknown run counter {name}")
+        if delta:
+            setattr(run, name, getattr(SyncRun, name) + delta)
+    run.heartbeat_at = utcnow()
+    db.on_commit(s, lambda: metrics.count_contacts(deltas))
+
+
 def get_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
     """A run by id, only if it is this tenant's: a task never acts on another tenant's rows, whatever its
     message says."""

@@ -36,7 +36,7 @@ from contactsync.store.mirror import (
     upsert_remote_contacts,
 )
 from contactsync.store.reconcile import settle_linked
-from contactsync.store.runs import add_counters, cursor_of, get_run, lock_run, record_page, transition_run
+from contactsync.store.runs import count_into, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
 from contactsync.tasks.failures import INFRA_ERRORS, Attempt
@@ -251,7 +251,7 @@ def _record_page(
     run.pages_fetched = page_no + 1
     run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
     fetched = len(page.contacts) + len(page.unchanged)
-    add_counters(s, run.id, fetched=fetched, quarantined=len(page.quarantined), api_calls=calls.take())
+    count_into(s, run, fetched=fetched, quarantined=len(page.quarantined), api_calls=calls.take())
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
     return pending
