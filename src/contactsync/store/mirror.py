@@ -26,6 +26,18 @@ from contactsync.models.base import table_of, utcnow
 from contactsync.providers.records import raw_digest
 from contactsync.store.arrays import from_columns, insert_rows, row_params
 
+_t = table_of(RemoteContact).c
+# The page's ids travel as one array parameter (`= ANY`), not a parameter each (`IN`): a text of a hundred
+# placeholders is converted by psycopg on every execution, which cost twice the CPU of the whole look-up.
+_PAGE_IDS = bindparam("remote_ids", type_=ARRAY(String))
+_KNOWN = select(_t.id, _t.remote_id, _t.raw_digest, _t.needs_reconcile).where(
+    _t.connection_id == bindparam("connection_id"), _t.remote_id == any_(_PAGE_IDS), _t.raw_digest.is_not(None)
+)
+_STORED = select(
+    _t.id, _t.remote_id, _t.content_hash, _t.raw_digest, _t.deleted, _t.remote_updated_at, _t.modified_at,
+    _t.needs_reconcile,
+).where(_t.connection_id == bindparam("connection_id"), _t.remote_id == any_(_PAGE_IDS))  # fmt: skip
+
 
 def _remote_row(tenant_id: str, connection_id: int, c: CanonicalContact) -> dict[str, Any]:
     data = c.content()
@@ -82,21 +94,7 @@ def known_records(s: Session | DbConnection, connection_id: int, digests: Mappin
 def holds_records(s: Session, connection_id: int) -> bool:
     """Whether any mirrored row of the connection keeps the record it was mapped from (`known_records` can find
     something at all)."""
-    t = table_of(RemoteContact).c
-    return bool(s.scalar(select(exists().where(t.connection_id == connection_id, t.raw_digest.is_not(None)))))
-
-
-_t = table_of(RemoteContact).c
-# The page's ids travel as one array parameter (`= ANY`), not a parameter each (`IN`): a text of a hundred
-# placeholders is converted by psycopg on every execution, which cost twice the CPU of the whole look-up.
-_PAGE_IDS = bindparam("remote_ids", type_=ARRAY(String))
-_KNOWN = select(_t.id, _t.remote_id, _t.raw_digest, _t.needs_reconcile).where(
-    _t.connection_id == bindparam("connection_id"), _t.remote_id == any_(_PAGE_IDS), _t.raw_digest.is_not(None)
-)
-_STORED = select(
-    _t.id, _t.remote_id, _t.content_hash, _t.raw_digest, _t.deleted, _t.remote_updated_at, _t.modified_at,
-    _t.needs_reconcile,
-).where(_t.connection_id == bindparam("connection_id"), _t.remote_id == any_(_PAGE_IDS))  # fmt: skip
+    return bool(s.scalar(select(exists().where(_t.connection_id == connection_id, _t.raw_digest.is_not(None)))))
 
 
 def upsert_remote_contacts(
@@ -130,7 +128,7 @@ def upsert_remote_contacts(
         rows.append(_remote_row(tenant_id, connection_id, c))
     if not rows and not unchanged:
         return [], 0
-    t = table_of(RemoteContact).c
+    t = _t
     page_ids = [r["remote_id"] for r in rows]
     stored = (
         {r.remote_id: r for r in s.execute(_STORED, {"connection_id": connection_id, "remote_ids": page_ids})}
@@ -166,11 +164,7 @@ def upsert_remote_contacts(
         if late:
             # Left alone by the conflict clause: a concurrent writer committed what the page says between the read
             # above and the upsert (row-locked by the clause, so this read sees the row as it is).
-            for r in s.execute(
-                select(t.id, t.remote_id, t.needs_reconcile).where(
-                    t.connection_id == connection_id, t.remote_id.in_(late)
-                )
-            ):
+            for r in s.execute(_STORED, {"connection_id": connection_id, "remote_ids": late}):
                 ids[r.remote_id] = r.id
                 pending += 1 if r.needs_reconcile else 0
     return [*(ids[r["remote_id"]] for r in rows), *(known.id for known in unchanged.values())], pending

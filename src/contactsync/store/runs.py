@@ -80,13 +80,7 @@ def start_run(s: Session, conn: Connection, *, full: bool = False, trigger: str 
 
 def add_counters(s: Session, run_id: int, **deltas: int) -> None:
     """Atomic increments, safe when tasks on several workers count into the same run."""
-    values: dict[str, Any] = {}
-    for name, delta in deltas.items():
-        if name not in RUN_COUNTERS:
-            raise ValueError(f"unknown run counter {name}")
-        if delta:
-            values[name] = getattr(SyncRun, name) + delta
-    values["heartbeat_at"] = utcnow()
+    values: dict[str, Any] = {**_increments(deltas), "heartbeat_at": utcnow()}
     s.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
     db.on_commit(s, lambda: metrics.count_contacts(deltas))
 
@@ -95,13 +89,21 @@ def count_into(s: Session, run: SyncRun, **deltas: int) -> None:
     """`add_counters` for a run row this session has locked and changes anyway (a walk's page moves its token):
     the increments go into the UPDATE that writes the row's other changes, one statement instead of two. Each
     counter is written as `counter + delta`, so it adds to the row as it is; read back, it is loaded again."""
+    for name, increment in _increments(deltas).items():
+        setattr(run, name, increment)
+    run.heartbeat_at = utcnow()
+    db.on_commit(s, lambda: metrics.count_contacts(deltas))
+
+
+def _increments(deltas: dict[str, int]) -> dict[str, Any]:
+    """`counter + delta` for each named run counter that moves; an unknown name is refused."""
+    out: dict[str, Any] = {}
     for name, delta in deltas.items():
         if name not in RUN_COUNTERS:
             raise ValueError(f"unknown run counter {name}")
         if delta:
-            setattr(run, name, getattr(SyncRun, name) + delta)
-    run.heartbeat_at = utcnow()
-    db.on_commit(s, lambda: metrics.count_contacts(deltas))
+            out[name] = getattr(SyncRun, name) + delta
+    return out
 
 
 def get_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
