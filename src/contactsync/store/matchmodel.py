@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, union_all
+from sqlalchemy import func, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -60,13 +60,17 @@ def _sizes(s: Session, tenant_id: str) -> tuple[int, int, int]:
     The last is what says whether the platform's side moved: a create copies an app contact, which the app side
     counts already, so a first sync that creates what only the app had does not make the model stale (counted, it
     would grow the platform's side past `REFIT_CHANGE` and have the next run fit again for nothing new). A fit
-    still reads, and samples from, every live record."""
+    still reads, and samples from, every live record.
+
+    Every run asks this. The copies are counted through an outer join (a platform row has at most one link):
+    as an EXISTS per row, PostgreSQL probed the links index once for each of the tenant's platform rows. At
+    7,500 platform rows the count took 26-61 ms against 22-30 ms (three tenants, one run each)."""
     apps = s.scalar(select(func.count()).where(AppContact.tenant_id == tenant_id, AppContact.deleted.is_(False)))
-    ours = exists().where(Link.remote_contact_id == RemoteContact.id, Link.method == "created")
     remotes, copies = s.execute(
-        select(func.count(), func.count().filter(ours)).where(
-            RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False)
-        )
+        select(func.count(), func.count().filter(Link.method == "created"))
+        .select_from(RemoteContact)
+        .outerjoin(Link, Link.remote_contact_id == RemoteContact.id)
+        .where(RemoteContact.tenant_id == tenant_id, RemoteContact.deleted.is_(False))
     ).one()
     return int(apps or 0), int(remotes or 0), int(remotes or 0) - int(copies or 0)
 
