@@ -33,7 +33,7 @@ def test_old_keys_are_rewritten_in_batches_once_and_reconcile_then_finds_the_can
         s.execute(delete(ContactKey))
         ids = list(s.scalars(select(AppContact.id).order_by(AppContact.id)))
         s.execute(insert(ContactKey), [{"tenant_id": "t1", "app_contact_id": i, "key": f"old:{i}"} for i in ids])
-        (remote,), _ = upsert_remote_contacts(s, "t1", conn_id, [person("Schmitt, Johan", "Lindwurmstr. 12", "r1")])
+        (remote,), _, _ = upsert_remote_contacts(s, "t1", conn_id, [person("Schmitt, Johan", "Lindwurmstr. 12", "r1")])
         assert reconcile_remote(s, "t1", [remote]).unmatched == 1  # the old keys find no candidate
     assert refresh_keys(batch=4) == len(ids)  # two batches
     assert refresh_keys(batch=4) == 0  # nothing left to rewrite

@@ -49,7 +49,9 @@ def pipeline_and_batch(conn_id: int) -> tuple[tuple[set[str], set[str]], tuple[s
         s.execute(update(RemoteContact).values(needs_reconcile=True))
         s.execute(delete(ReviewItem))
         s.execute(delete(Link))
-        (remote_id,), _ = upsert_remote_contacts(s, "t1", conn_id, [person("Adnre Steinmann", None, None, None, "r1")])
+        (remote_id,), _, _ = upsert_remote_contacts(
+            s, "t1", conn_id, [person("Adnre Steinmann", None, None, None, "r1")]
+        )
         reconcile_remote(s, "t1", [remote_id])
     with db.session() as s:
         links = {f"{r}>{a}" for r, a in s.execute(select(Link.remote_contact_id, Link.app_contact_id))}

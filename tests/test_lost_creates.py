@@ -133,7 +133,7 @@ def test_a_walk_recognises_the_echo_of_a_parked_create(env: dict[str, str], sand
         assert conn is not None
         namesake = NAMESAKE.model_copy(update={"remote_id": "r-namesake"})
         echo = MINE.model_copy(update={"remote_id": "r-echo"})
-        ids, _ = upsert_remote_contacts(s, "t1", conn.id, [namesake, echo])
+        ids, _, _ = upsert_remote_contacts(s, "t1", conn.id, [namesake, echo])
         reconcile_remote(s, "t1", ids)
     with db.session() as s:
         op = s.get(WriteOp, op_id)

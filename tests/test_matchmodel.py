@@ -41,7 +41,7 @@ def test_a_person_heavy_tenant_gets_a_calibrated_model_and_its_run_is_decided_ag
     conn_id = make_tenant()
     with db.session() as s:
         upsert_app_contacts(s, "t1", [(r.id, _contact(r, False)) for r in right])
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [_contact(r, True) for r in left])
+        ids, _, _ = upsert_remote_contacts(s, "t1", conn_id, [_contact(r, True) for r in left])
         first = reconcile_remote(s, "t1", ids)  # as the pages of a first sync are: no model stored yet
         conn = connection_of(s, "t1")
         assert conn is not None
@@ -100,7 +100,7 @@ def test_the_copies_our_creates_made_do_not_make_the_model_stale_but_the_platfor
         stored = s.get(MatchModel, "t1")
         assert stored is not None and (stored.app_records, stored.remote_records) == (15, 10)
         fitted_at = stored.fitted_at
-        copies, _ = upsert_remote_contacts(
+        copies, _, _ = upsert_remote_contacts(
             s, "t1", conn_id, [company(f"Firma {i} GmbH", remote_id=f"c{i}") for i in range(10, 15)]
         )
         apps = {app_id: i for app_id, i in s.execute(select(AppContact.app_id, AppContact.id))}

@@ -50,6 +50,7 @@ def test_full_then_incremental_sync(env: dict[str, str], workers: Workers, sandb
     assert run.status == "succeeded", run.error
     app_only = len(split.app) - split.both
     assert run.fetched == len(split.remote)
+    assert run.mirrored == len(split.remote)  # a first walk writes every record it reads
     assert run.created_remote == app_only
     rows = platform_contacts(sandbox, token)
     assert len(rows) == len(split.remote) + app_only
@@ -68,6 +69,9 @@ def test_full_then_incremental_sync(env: dict[str, str], workers: Workers, sandb
     run2 = wait_run(second, workers)
     assert run2.status == "succeeded" and run2.kind == "incremental"
     assert run2.created_remote == 0
+    # Its walk re-read the contacts the full sync created, mirrored from the creates' answers: nothing to write,
+    # and nothing for the statistics hint to count (`tasks.reconcile.advance`).
+    assert run2.fetched >= app_only and run2.mirrored == 0
     assert len(platform_contacts(sandbox, token)) == len(rows)
 
 

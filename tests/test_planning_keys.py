@@ -38,7 +38,7 @@ def test_platform_values_that_leave_the_keys_as_they_are_do_not_rewrite_them_and
             s, "t1", [("a1", company("Alpha GmbH", "DE123456789")), ("a2", company("Beta AG", "DE234567891"))]
         )
         # The platform knows a currency for Alpha (no key depends on it) and an email for Beta (a key does).
-        ids, _ = upsert_remote_contacts(
+        ids, _, _ = upsert_remote_contacts(
             s,
             "t1",
             conn_id,
@@ -91,7 +91,7 @@ def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced
     names = [("Alpha GmbH", "DE123456789"), ("Beta AG", "DE234567891"), ("Gamma KG", "DE345678912")]
     with db.session() as s:
         upsert_app_contacts(s, "t1", [(f"a{i}", company(n, v)) for i, (n, v) in enumerate(names)])
-        ids, _ = upsert_remote_contacts(
+        ids, _, _ = upsert_remote_contacts(
             s, "t1", conn_id, [company(n, v, remote_id=f"r{i}") for i, (n, v) in enumerate(names)]
         )
         assert reconcile_remote(s, "t1", ids).linked == 3
@@ -121,7 +121,7 @@ def test_a_person_accepting_two_tax_ids_is_read_from_the_link_by_planning(env: d
     conn_id = make_tenant()
     with db.session() as s:
         upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH", "DE136695976", email="info@alpha.de"))])
-        (remote_id,), _ = upsert_remote_contacts(
+        (remote_id,), _, _ = upsert_remote_contacts(
             s, "t1", conn_id, [company("Alpha GmbH", "DE811569869", email="info@alpha.de", remote_id="r1")]
         )
         app_id = s.scalars(select(AppContact.id)).one()

@@ -42,7 +42,7 @@ def queued(tenant_id: str) -> list[tuple[str, list[Any]]]:
 def test_the_page_task_that_finds_every_page_reconciled_sends_the_advance(env: dict[str, str]) -> None:
     conn_id = make_tenant()
     with db.session() as s:
-        ids, _ = upsert_remote_contacts(
+        ids, _, _ = upsert_remote_contacts(
             s, "t1", conn_id, [company(f"Firma {i} GmbH", remote_id=f"r{i}") for i in range(4)]
         )
         conn = connection_of(s, "t1")

@@ -79,13 +79,13 @@ def test_remote_upsert_compares_content(env: dict[str, str]) -> None:
     conn_id = make_tenant()
     page = [company("Alpha GmbH", remote_id="r1"), company("Beta AG", remote_id="r2")]
     with db.session() as s:
-        ids, changed = upsert_remote_contacts(s, "t1", conn_id, page)
+        ids, changed, _ = upsert_remote_contacts(s, "t1", conn_id, page)
         assert changed == 2 and len(ids) == 2
         s.execute(RemoteContact.__table__.update().values(needs_reconcile=False))
     with db.session() as s:
-        ids2, changed2 = upsert_remote_contacts(s, "t1", conn_id, page)
+        ids2, changed2, _ = upsert_remote_contacts(s, "t1", conn_id, page)
         assert ids2 == ids and changed2 == 0
-        ids3, changed3 = upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH & Co", remote_id="r1")])
+        ids3, changed3, _ = upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH & Co", remote_id="r1")])
         assert ids3 == ids[:1] and changed3 == 1
         assert s.scalar(select(func.count()).select_from(RemoteContact)) == 2
     # A record fetched again as mirrored is not written at all (its row version stays); any difference is.
@@ -111,7 +111,8 @@ def test_reread_page_as_mirrored_is_only_read(env: dict[str, str]) -> None:
     stamp = datetime(2030, 1, 1, tzinfo=UTC)
     page = [company(f"Firma {i} GmbH", remote_id=f"r{i}").model_copy(update={"modified_at": stamp}) for i in range(4)]
     with db.session() as s:
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, page)
+        ids, _, written = upsert_remote_contacts(s, "t1", conn_id, page)
+        assert written == 4
         s.execute(RemoteContact.__table__.update().values(needs_reconcile=False))
         s.execute(RemoteContact.__table__.update().where(RemoteContact.remote_id == "r3").values(needs_reconcile=True))
     state = select(
@@ -123,15 +124,17 @@ def test_reread_page_as_mirrored_is_only_read(env: dict[str, str]) -> None:
     with db.session() as s:
         before = {r[0]: tuple(r[1:]) for r in s.execute(state)}
     with db.session() as s:
-        again, pending = upsert_remote_contacts(s, "t1", conn_id, list(reversed(page)))
+        again, pending, written = upsert_remote_contacts(s, "t1", conn_id, list(reversed(page)))
     assert again == list(reversed(ids)) and pending == 1  # r3 still waits for its reconcile
+    assert written == 0  # what the run's statistics hint counts (`tasks.reconcile.advance`)
     with db.session() as s:
         assert {r[0]: tuple(r[1:]) for r in s.execute(state)} == before
     edited = page[1].model_copy(update={"emails": ("neu@example.org",)})
     touched = page[2].model_copy(update={"modified_at": datetime(2030, 1, 2, tzinfo=UTC)})
     with db.session() as s:
-        mixed, pending = upsert_remote_contacts(s, "t1", conn_id, [page[0], edited, touched])
+        mixed, pending, written = upsert_remote_contacts(s, "t1", conn_id, [page[0], edited, touched])
     assert mixed == ids[:3] and pending == 1  # the edit; a later modification time alone needs no reconcile
+    assert written == 2
     with db.session() as s:
         after = {r[0]: tuple(r[1:]) for r in s.execute(state)}
         assert after["r0"] == before["r0"] and after["r3"] == before["r3"]
@@ -160,7 +163,7 @@ def test_a_record_the_mirror_was_mapped_from_is_known_until_anything_else_change
     with db.session() as s:
         upsert_remote_contacts(s, "t1", conn_id, [bare])
         assert not holds_records(s, conn_id)  # a walk then does not ask about its pages
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [*page, bare])
+        ids, _, _ = upsert_remote_contacts(s, "t1", conn_id, [*page, bare])
         assert holds_records(s, conn_id)
         s.execute(RemoteContact.__table__.update().values(needs_reconcile=False))
     digests = {remote_id: raw_digest(record) for remote_id, record in records.items()}
@@ -172,7 +175,7 @@ def test_a_record_the_mirror_was_mapped_from_is_known_until_anything_else_change
         known = known_records(s, conn_id, asked)
         assert {r: k.id for r, k in known.items()} == {"r0": ids[0], "r2": ids[2]} and known["r2"].needs_reconcile
     with db.session() as s:
-        again, pending = upsert_remote_contacts(s, "t1", conn_id, [page[1]], unchanged=known)
+        again, pending, _ = upsert_remote_contacts(s, "t1", conn_id, [page[1]], unchanged=known)
     assert again == [ids[1], ids[0], ids[2]] and pending == 1  # r2 still waits for its reconcile
     with db.session() as s:
         assert mark_deleted(s, "t1", conn_id, ["r0"]) == 1
@@ -221,7 +224,7 @@ def test_reconcile_links_and_plans_each_create_once(env: dict[str, str]) -> None
                 ("a2", company("Gamma Ltd", email="hi@gamma.co.uk")),
             ],
         )
-        ids, _ = upsert_remote_contacts(
+        ids, _, _ = upsert_remote_contacts(
             s,
             "t1",
             conn_id,
@@ -253,7 +256,7 @@ def test_a_changed_linked_contact_is_settled_without_the_matcher_and_nothing_els
         upsert_app_contacts(
             s, "t1", [("a1", company("Alpha GmbH", tax="DE123456789")), ("a2", company("Beta AG", tax="DE234567891"))]
         )
-        ids, _ = upsert_remote_contacts(
+        ids, _, _ = upsert_remote_contacts(
             s,
             "t1",
             conn_id,
@@ -267,7 +270,7 @@ def test_a_changed_linked_contact_is_settled_without_the_matcher_and_nothing_els
         company("Gamma Ltd", remote_id="r3"),
     ]
     with db.session() as s:
-        ids, pending = upsert_remote_contacts(s, "t1", conn_id, page)
+        ids, pending, _ = upsert_remote_contacts(s, "t1", conn_id, page)
         assert pending == 3
         assert settle_linked(s, ids) == 1
         assert settle_linked(s, ids) == 0  # once
@@ -284,7 +287,7 @@ def test_review_candidates_are_not_created(env: dict[str, str]) -> None:
     conn_id = make_tenant()
     with db.session() as s:
         upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH"))])
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH", remote_id="r1")])
+        ids, _, _ = upsert_remote_contacts(s, "t1", conn_id, [company("Alpha GmbH", remote_id="r1")])
         alpha_id = s.scalar(select(AppContact.id))
         remote = s.get(RemoteContact, ids[0])
         assert remote is not None and alpha_id is not None
@@ -330,7 +333,7 @@ def test_review_link_and_reject(env: dict[str, str]) -> None:
     conn_id = make_tenant()
     with db.session() as s:
         upsert_app_contacts(s, "t1", [("a1", company("Alpha GmbH")), ("a2", company("Alpha AG"))])
-        ids, _ = upsert_remote_contacts(
+        ids, _, _ = upsert_remote_contacts(
             s, "t1", conn_id, [company("Alpha", remote_id="r1"), company("Beta", remote_id="r2")]
         )
         a1, a2 = s.scalars(select(AppContact.id).order_by(AppContact.app_id)).all()
@@ -393,10 +396,10 @@ def test_second_platform_copy_of_a_linked_contact_goes_to_review(env: dict[str, 
     alpha = company("Alpha Maschinenbau GmbH", tax="DE811907980", email="info@alpha-maschinen.de")
     with db.session() as s:
         upsert_app_contacts(s, "t1", [("a1", alpha)])
-        first, _ = upsert_remote_contacts(s, "t1", conn_id, [alpha.model_copy(update={"remote_id": "r1"})])
+        first, _, _ = upsert_remote_contacts(s, "t1", conn_id, [alpha.model_copy(update={"remote_id": "r1"})])
         assert reconcile_remote(s, "t1", first).linked == 1
         # The books hold the same company twice (a duplicate someone made on the platform).
-        second, _ = upsert_remote_contacts(s, "t1", conn_id, [alpha.model_copy(update={"remote_id": "r2"})])
+        second, _, _ = upsert_remote_contacts(s, "t1", conn_id, [alpha.model_copy(update={"remote_id": "r2"})])
         outcome = reconcile_remote(s, "t1", second)
         assert (outcome.linked, outcome.reviewed) == (0, 1)
         assert s.scalar(select(func.count()).select_from(Link)) == 1
@@ -419,11 +422,11 @@ def test_a_page_links_in_one_go_and_a_taken_app_contact_sends_its_remote_to_revi
     with db.session() as s:
         upsert_app_contacts(s, "t1", [(f"a{i}", c) for i, c in enumerate(firms)])
         # The third app contact was linked by another page already (its remote copy came first).
-        taken, _ = upsert_remote_contacts(s, "t1", conn_id, [firms[2].model_copy(update={"remote_id": "r-old"})])
+        taken, _, _ = upsert_remote_contacts(s, "t1", conn_id, [firms[2].model_copy(update={"remote_id": "r-old"})])
         assert reconcile_remote(s, "t1", taken).linked == 1
         page = [c.model_copy(update={"remote_id": f"r{i}"}) for i, c in enumerate(firms)]
         page.append(company("Niemand KG", remote_id="r-new"))
-        ids, pending = upsert_remote_contacts(s, "t1", conn_id, page)
+        ids, pending, _ = upsert_remote_contacts(s, "t1", conn_id, page)
         assert pending == 4
         outcome = reconcile_remote(s, "t1", ids)
         assert (outcome.linked, outcome.reviewed, outcome.unmatched) == (2, 1, 1)
@@ -444,7 +447,7 @@ def test_review_decisions_are_kept_as_labels_and_refit_the_tenant_model(env: dic
     other = ["city:same", "given:initial", "postal:different", "surname:exact"]
     with db.session() as s:
         upsert_app_contacts(s, "t1", [(f"a{i}", company(f"Person {i}")) for i in range(6)])
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [company(f"P {i}", remote_id=f"r{i}") for i in range(6)])
+        ids, _, _ = upsert_remote_contacts(s, "t1", conn_id, [company(f"P {i}", remote_id=f"r{i}") for i in range(6)])
         apps = s.scalars(select(AppContact.id).order_by(AppContact.app_id)).all()
         for rid in ids:
             s.add(
@@ -517,7 +520,7 @@ def _plan_tenant(tenant_id: str, chunk: int, monkeypatch: pytest.MonkeyPatch) ->
     with db.session() as s:
         upsert_app_contacts(s, tenant_id, [(f"a{n}", company(f"Firm {n} GmbH", tax=t)) for n, t in enumerate(taxes)])
         upsert_app_contacts(s, tenant_id, [(f"only{n}", company(f"Solo {n} AG")) for n in range(5)])
-        ids, _ = upsert_remote_contacts(
+        ids, _, _ = upsert_remote_contacts(
             s,
             tenant_id,
             conn_id,

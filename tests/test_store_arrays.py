@@ -17,7 +17,7 @@ from tests.test_store import company, make_tenant
 def test_rows_go_in_in_the_order_given_with_json_lists_and_defaults(env: dict[str, str]) -> None:
     conn_id = make_tenant()
     with db.session() as s:
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [company(f"C{i}", remote_id=f"r{i}") for i in range(5)])
+        ids, _, _ = upsert_remote_contacts(s, "t1", conn_id, [company(f"C{i}", remote_id=f"r{i}") for i in range(5)])
         table = table_of(ReviewItem)
         rows = [
             {"tenant_id": "t1", "remote_contact_id": rid, "candidates": [{"app_contact_id": n}] * n}

@@ -59,7 +59,7 @@ def import_csv(tmp_path: Path, rows: list[str], header: str = HEADER) -> int:
 
 def mirror(conn_id: int, contacts: list[CanonicalContact]) -> None:
     with db.session() as s:
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, contacts)
+        ids, _, _ = upsert_remote_contacts(s, "t1", conn_id, contacts)
         reconcile_remote(s, "t1", ids)
 
 
@@ -162,7 +162,9 @@ def test_differing_valid_tax_ids_go_to_review_not_to_the_platform(env: dict[str,
     import_csv(tmp_path, ["a1,Müller Bau GmbH,DE 811 907 980,info@mueller-bau.de,Hauptstr. 1,Berlin,10115,DE"])
     with db.session() as s:
         a1 = s.scalar(select(AppContact.id))
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [platform("r1", "Müller Bau GmbH", DE_A, "x@mueller-bau.de")])
+        ids, _, _ = upsert_remote_contacts(
+            s, "t1", conn_id, [platform("r1", "Müller Bau GmbH", DE_A, "x@mueller-bau.de")]
+        )
         # A link as a sister-company mix-up leaves it (the matcher itself keeps such pairs apart).
         s.add(Link(tenant_id="t1", app_contact_id=a1, remote_contact_id=ids[0], method="fuzzy", score=0.95,
                    decided_by="engine", basis=LinkBasis.SCORE))  # fmt: skip
@@ -188,7 +190,9 @@ def test_person_confirms_a_tax_id_conflict(env: dict[str, str], tmp_path: Path) 
     import_csv(tmp_path, ["a1,Müller Bau GmbH,DE 811 907 980,info@mueller-bau.de,Hauptstr. 1,Berlin,10115,DE"])
     with db.session() as s:
         a1 = s.scalar(select(AppContact.id))
-        ids, _ = upsert_remote_contacts(s, "t1", conn_id, [platform("r1", "Müller Bau GmbH", DE_A, "x@mueller-bau.de")])
+        ids, _, _ = upsert_remote_contacts(
+            s, "t1", conn_id, [platform("r1", "Müller Bau GmbH", DE_A, "x@mueller-bau.de")]
+        )
         s.add(Link(tenant_id="t1", app_contact_id=a1, remote_contact_id=ids[0], method="fuzzy", score=0.95,
                    decided_by="engine", basis=LinkBasis.SCORE))  # fmt: skip
     plan(conn_id)

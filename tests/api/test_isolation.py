@@ -47,7 +47,7 @@ def tenant_b() -> dict[str, str]:
         upsert_app_contacts(s, "b", [("b1", CanonicalContact(name="Bee GmbH"))])
         conn = s.scalar(select(Connection).where(Connection.tenant_id == "b"))
         assert conn is not None
-        (remote_id,), _ = upsert_remote_contacts(s, "b", conn.id, [CanonicalContact(name="Bee", remote_id="r1")])
+        (remote_id,), _, _ = upsert_remote_contacts(s, "b", conn.id, [CanonicalContact(name="Bee", remote_id="r1")])
         app = s.scalar(select(AppContact).where(AppContact.app_id == "b1"))
         assert app is not None
         item = ReviewItem(

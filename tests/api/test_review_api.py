@@ -28,7 +28,7 @@ def items_for(tenant_id: str) -> list[int]:
         assert conn is not None
         apps = [(f"a{i}", CanonicalContact(name=f"Firm {i} GmbH")) for i in range(len(SCORES))]
         upsert_app_contacts(s, tenant_id, apps)
-        remote_ids, _ = upsert_remote_contacts(
+        remote_ids, _, _ = upsert_remote_contacts(
             s, tenant_id, conn.id, [CanonicalContact(name=f"Firm {i}", remote_id=f"r{i}") for i in range(len(SCORES))]
         )
         from contactsync.models import AppContact

@@ -17,6 +17,7 @@ __all__ = ["ACTIVE_RUN_STATES", "RUN_COUNTERS", "QuarantinedRecord", "RunPage", 
 # Counters a run accumulates; tasks on different workers add to them with atomic UPDATEs.
 RUN_COUNTERS = (
     "fetched",
+    "mirrored",
     "quarantined",
     "linked",
     "reviewed",
@@ -57,6 +58,8 @@ class SyncRun(TenantScoped, Base):
     pages_fetched: Mapped[int] = mapped_column(default=0)
     max_modified_at: Mapped[datetime | None]
     fetched: Mapped[int] = mapped_column(default=0)
+    # Of the records fetched, those the walk wrote to the mirror (new or changed): most of a re-read is neither.
+    mirrored: Mapped[int] = mapped_column(default=0, server_default="0")
     quarantined: Mapped[int] = mapped_column(default=0)
     linked: Mapped[int] = mapped_column(default=0)
     reviewed: Mapped[int] = mapped_column(default=0)

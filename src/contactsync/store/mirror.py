@@ -10,7 +10,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, String, any_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -97,17 +97,25 @@ def holds_records(s: Session, connection_id: int) -> bool:
     return bool(s.scalar(select(exists().where(_t.connection_id == connection_id, _t.raw_digest.is_not(None)))))
 
 
+class MirroredPage(NamedTuple):
+    """What mirroring a fetched page did."""
+
+    ids: list[int]  # the page's rows, in page order (the records the walk did not map last)
+    pending: int  # rows that need reconciling
+    written: int  # rows inserted or rewritten: the rest were as the page has them
+
+
 def upsert_remote_contacts(
     s: Session,
     tenant_id: str,
     connection_id: int,
     contacts: Sequence[CanonicalContact],
     unchanged: Mapping[str, Known] | None = None,
-) -> tuple[list[int], int]:
-    """Mirror a fetched page. Returns the row ids (in page order, the `unchanged` last) and how many rows need
-    reconciling. `unchanged`: the page's records the walk did not map because their rows were mapped from the
-    same records, as `known_records` found them; they are as mirrored and not read again. (A row that
-    started waiting for a reconcile since is still reconciled: planning picks up every row left waiting.)
+) -> MirroredPage:
+    """Mirror a fetched page. `unchanged`: the page's records the walk did not map because their rows were
+    mapped from the same records, as `known_records` found them; they are as mirrored and not read again. (A
+    row that started waiting for a reconcile since is still reconciled: planning picks up every row left
+    waiting.)
 
     The page's mirrored rows are read first (one SELECT of their hashes, deletion and times, no ORM objects).
     A record whose hash, record digest, deletion, platform edit time and modification time are all as mirrored
@@ -127,7 +135,7 @@ def upsert_remote_contacts(
         seen.add(c.remote_id)
         rows.append(_remote_row(tenant_id, connection_id, c))
     if not rows and not unchanged:
-        return [], 0
+        return MirroredPage([], 0, 0)
     t = _t
     page_ids = [r["remote_id"] for r in rows]
     stored = (
@@ -141,6 +149,7 @@ def upsert_remote_contacts(
     ids.update((remote_id, known.id) for remote_id, known in unchanged.items())
     pending += sum(1 for known in unchanged.values() if known.needs_reconcile)
     todo = [r for r in rows if r["remote_id"] not in ids]
+    written_count = 0
     if todo:
         insert_stmt = pg_insert(table_of(RemoteContact))
         ex = insert_stmt.excluded
@@ -157,6 +166,7 @@ def upsert_remote_contacts(
             ),
         ).returning(t.id, t.remote_id, t.needs_reconcile)
         written = insert_rows(s, stmt, todo)
+        written_count = len(written)
         for r in written:
             ids[r.remote_id] = r.id
         pending += sum(1 for r in written if r.needs_reconcile)
@@ -167,7 +177,8 @@ def upsert_remote_contacts(
             for r in s.execute(_STORED, {"connection_id": connection_id, "remote_ids": late}):
                 ids[r.remote_id] = r.id
                 pending += 1 if r.needs_reconcile else 0
-    return [*(ids[r["remote_id"]] for r in rows), *(known.id for known in unchanged.values())], pending
+    row_ids = [*(ids[r["remote_id"]] for r in rows), *(known.id for known in unchanged.values())]
+    return MirroredPage(row_ids, pending, written_count)
 
 
 def _as_mirrored(stored: Any, row: dict[str, Any]) -> bool:

@@ -232,7 +232,8 @@ def _record_page(
     sent for it; a contact still waiting from an earlier run counts as something to reconcile. So does a changed
     one, unless it is linked already (and not deleted): the matcher has nothing to decide for it, and it is
     settled here (`store.reconcile.settle_linked`), so a page of edits to linked pairs is reconciled with it."""
-    ids, pending = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts, unchanged)
+    mirrored = upsert_remote_contacts(s, run.tenant_id, conn.id, page.contacts, unchanged)
+    ids, pending = mirrored.ids, mirrored.pending
     if pending:
         pending -= settle_linked(s, ids)
     for q in page.quarantined:
@@ -251,7 +252,9 @@ def _record_page(
     run.pages_fetched = page_no + 1
     run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
     fetched = len(page.contacts) + len(page.unchanged)
-    count_into(s, run, fetched=fetched, quarantined=len(page.quarantined), api_calls=calls.take())
+    count_into(
+        s, run, fetched=fetched, mirrored=mirrored.written, quarantined=len(page.quarantined), api_calls=calls.take()
+    )
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
     return pending

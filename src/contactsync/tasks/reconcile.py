@@ -62,7 +62,7 @@ def advance(tenant_id: str, run_id: int) -> None:
             add_counters(s, run_id, linked=again.linked)
         transition_run(s, run, RunStatus.WRITING)
         log.info("run reconciled", tenant_id=tenant_id, run_id=run_id, connection_id=run.connection_id)
-        # At most as many rows as it fetched (an unchanged contact is not rewritten), and the links it made.
-        written = {"remote_contacts": run.fetched, "links": run.linked + again.linked}
+        # The rows its walk wrote to the mirror (a re-read contact as mirrored is not rewritten), and its links.
+        written = {"remote_contacts": run.mirrored, "links": run.linked + again.linked}
     refresh_stale_statistics(written)  # the walk's mirror and links, before planning reads them
     enqueue(plan_writes, tenant_id, run_id)
