@@ -84,6 +84,30 @@ def test_stored_keys_are_what_decides_a_rewrite(env: dict[str, str]) -> None:
         assert _key_rows(s, apps["a2"].id) == kept
 
 
+def test_only_the_keys_that_moved_are_deleted_and_inserted(env: dict[str, str]) -> None:
+    """A contact some of whose keys move keeps the rows of the others (the same rows, not written again), loses the
+    rows of the keys it no longer has and gains rows for its new ones; another contact's keys are not touched."""
+    make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(
+            s, "t1", [("a1", company("Alpha GmbH", "DE123456789")), ("a2", company("Beta AG", "DE234567891"))]
+        )
+        apps = {a.app_id: a.id for a in s.scalars(select(AppContact))}
+    with db.session() as s:
+        before = {app_id: _key_rows(s, i) for app_id, i in apps.items()}
+    kept, dropped = sorted(before["a1"])[1:], sorted(before["a1"])[0]
+    assert kept and dropped not in kept
+    wanted = frozenset([*kept, "test:new-key"])
+    with db.session() as s:
+        rewrite_changed_keys(s, "t1", {apps["a1"]: wanted})
+    with db.session() as s:
+        after = _key_rows(s, apps["a1"])
+        assert set(after) == wanted
+        assert {k: after[k] for k in kept} == {k: before["a1"][k] for k in kept}  # the same rows
+        assert after["test:new-key"] != before["a1"][kept[0]]  # a row of this transaction
+        assert _key_rows(s, apps["a2"]) == before["a2"]
+
+
 def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced_sets(env: dict[str, str]) -> None:
     """Planning's in-sync pairs get their hashes and baselines in one statement (`store.synced_links`), the same
     values the ORM would have written one link at a time, and nothing is written twice at commit."""

@@ -16,7 +16,7 @@ from contactsync.matchinput import match_record
 from contactsync.models import AppContact, ContactKey
 from contactsync.models.base import table_of, utcnow
 from contactsync.store import changes as feed
-from contactsync.store.arrays import insert_rows
+from contactsync.store.arrays import insert_rows, rows_of
 from contactsync.sync.planning import digests, field_digest
 
 
@@ -63,7 +63,11 @@ def rewrite_changed_keys(s: Session, tenant_id: str, key_sets: Mapping[int, froz
     Planning collects the new keys of the app contacts it takes platform values into (a first sync: thousands).
     Comparing them with the stored keys, read in one statement, replaces preparing each contact's old content
     again to see whether its keys moved: preparing (phone parsing, VAT validation) is what keys cost. The stored
-    keys come one row a contact (an array): a row a key made this read most of the statement's client time."""
+    keys come one row a contact (an array): a row a key made this read most of the statement's client time.
+
+    Only the keys that moved are deleted and inserted: an edit moves few of a contact's keys (a new email address
+    its address and domain keys), and a contact has about a dozen. The caller holds the contacts' rows locked
+    (planning does), so the keys read here are the rows' keys until it commits."""
     if not key_sets:
         return
     stored: dict[int, frozenset[str]] = {i: frozenset() for i in key_sets}
@@ -73,8 +77,15 @@ def rewrite_changed_keys(s: Session, tenant_id: str, key_sets: Mapping[int, froz
         .group_by(ContactKey.app_contact_id)
     ):
         stored[app_contact_id] = frozenset(keys)
-    changed = {i: keys for i, keys in key_sets.items() if stored[i] != keys}
-    _replace_keys(s, tenant_id, changed, stale=set(changed))
+    gone = [{"app_contact_id": i, "key": k} for i in sorted(key_sets) for k in sorted(stored[i] - key_sets[i])]
+    if gone:
+        table = table_of(ContactKey)
+        pairs, params = rows_of(table, gone)
+        s.execute(
+            delete(table).where(table.c.app_contact_id == pairs.c.app_contact_id, table.c.key == pairs.c.key), params
+        )
+    added = {i: key_sets[i] - stored[i] for i in key_sets}
+    _replace_keys(s, tenant_id, {i: keys for i, keys in added.items() if keys}, stale=set())
 
 
 def same_keys(old: dict[str, Any], new: dict[str, Any]) -> bool:
