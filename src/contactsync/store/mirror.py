@@ -100,7 +100,7 @@ def holds_records(s: Session, connection_id: int) -> bool:
 class MirroredPage(NamedTuple):
     """What mirroring a fetched page did."""
 
-    ids: list[int]  # the page's rows, in page order (the records the walk did not map last)
+    ids: list[int]  # the page's rows, in page order (the `unchanged` records, which the walk did not map, last)
     pending: int  # rows that need reconciling
     written: int  # rows inserted or rewritten: the rest were as the page has them
 

@@ -2,8 +2,8 @@
 
 `fetched` counts every record a walk read, and most of an incremental walk is records the mirror holds as they
 are (the look-back, the contacts the last run created). The run's statistics hint (`store.statistics`) needs
-the rows written, not the rows read: counted as read, a re-read of a few thousand unchanged records made the
-next plan wait for an ANALYZE of the mirror it had not changed.
+the rows written, not the rows read: counted as read, a re-read of a few thousand unchanged records could pass
+autovacuum's rule and have the run ANALYZE a mirror it had not changed before it planned.
 
 Revision ID: 0018
 Revises: 0017
