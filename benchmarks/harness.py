@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 import psycopg
+import redis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -118,12 +119,14 @@ def benchmark_environment(
 ) -> Iterator[dict[str, str]]:
     """A benchmark's own world on shared servers: a fresh database (migrated here, dropped on the way out), a Redis
     key prefix and a secret key of its own, exported with `settings` (CONTACTSYNC_*) for this process and the
-    workers it spawns; yields the exported values. Stop the workers before leaving: the drop ends their sessions."""
+    workers it spawns; yields the exported values. Stop the workers before leaving: the drop ends their sessions,
+    and the prefix's keys (queue bindings, webhook dedup marks) are deleted, so a shared Redis keeps none."""
     database = fresh_database(server_db)
+    prefix = f"{name}-{uuid.uuid4().hex[:8]}"
     env = {
         "DATABASE_URL": database,
         "REDIS_URL": redis_url,
-        "CONTACTSYNC_REDIS_PREFIX": f"{name}-{uuid.uuid4().hex[:8]}",
+        "CONTACTSYNC_REDIS_PREFIX": prefix,
         "CONTACTSYNC_SECRET_KEY": new_key(),
         "CONTACTSYNC_LOG_LEVEL": "INFO",  # workers report "ready." at INFO
         **settings,
@@ -134,6 +137,22 @@ def benchmark_environment(
             yield env
     finally:
         drop_database(database)
+        _delete_keys(redis_url, prefix)
+
+
+def _delete_keys(redis_url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                client.delete(*batch)
+                batch.clear()
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
 
 
 # -- data -----------------------------------------------------------------------------------------------------
