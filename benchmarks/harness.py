@@ -137,14 +137,15 @@ def benchmark_environment(
             yield env
     finally:
         drop_database(database)
-        _delete_keys(redis_url, prefix)
+        delete_prefixed_keys(redis_url, prefix)
 
 
-def _delete_keys(redis_url: str, prefix: str) -> None:
+def delete_prefixed_keys(redis_url: str, prefix: str) -> None:
+    """Delete every key under a run's `CONTACTSYNC_REDIS_PREFIX` (a benchmark's, a test's), a thousand at a time."""
     client = redis.Redis.from_url(redis_url)
     try:
         batch: list[bytes] = []
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
             batch.append(key)
             if len(batch) == 1000:
                 client.delete(*batch)

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-import redis
 from sqlalchemy.engine import make_url
 
 # Metrics recorded by code the tests run in this process go to a scratch directory, not the working tree's data dir.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="contactsync-test-metrics-"))
+
+from benchmarks.harness import delete_prefixed_keys
 
 from contactsync.crypto import new_key
 from contactsync.embedded import EmbeddedPostgres, EmbeddedRedis, refresh_process_settings
@@ -120,9 +121,7 @@ def fresh_env(
     yield values
     monkeypatch.undo()
     refresh_process_settings()
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(match=f"{prefix}*", count=1000):
-        client.delete(key)
+    delete_prefixed_keys(redis_url, prefix)
     with psycopg.connect(_admin_conninfo(db_url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
