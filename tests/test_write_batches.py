@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from contactsync import db
 from contactsync.models import Link, SyncRun, WriteOp
 from contactsync.tasks.schedule import trigger_sync
-from contactsync.tasks.write import whole_groups, write_batch
+from contactsync.tasks.write import batches, whole_groups, write_batch
 from tests.conftest import Workers
 from tests.pipeline import (
     assert_each_app_contact_once,
@@ -44,6 +44,27 @@ def test_a_batch_is_a_whole_number_of_groups() -> None:
     assert whole_groups(5, 8) == 5
     assert whole_groups(8, 8) == 8
     assert whole_groups(7, 1) == 7
+
+
+def test_a_tail_of_one_group_goes_with_the_batch_before_it() -> None:
+    """50 entries at 24 a batch are two batches, not three with a last one of two entries. A tail of more than a
+    group keeps its batch; a batch paced to one second of requests is never lengthened; nor is a batch of less
+    than one group (its size is then the setting's, which a folded tail would exceed)."""
+
+    def sizes(n: int, batch_size: int = 25, width: int = 8, per_minute: int = 100_000) -> list[int]:
+        cut = batches(list(range(n)), batch_size, width, per_minute)
+        assert [i for batch in cut for i in batch] == list(range(n))  # every entry once, in order
+        return [len(batch) for batch in cut]
+
+    assert sizes(50) == [24, 26]
+    assert sizes(48) == [24, 24]
+    assert sizes(57) == [24, 24, 9]
+    assert sizes(32) == [32]
+    assert sizes(2) == [2]
+    assert sizes(0) == []
+    assert sizes(50, per_minute=600) == [10] * 5
+    assert sizes(21, per_minute=600) == [10, 10, 1]
+    assert sizes(12, batch_size=5) == [5, 5, 2]
 
 
 def _ledger() -> list[tuple[int, str, int]]:
