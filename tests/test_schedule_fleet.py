@@ -231,3 +231,62 @@ def test_runs_whose_messages_never_left_are_redriven_to_their_shards(env: dict[s
     for queue, tenants in queues.items():
         assert all(tenant_queue(tid, shards) == queue for tid in tenants), queue
     assert Counter(tid for tenants in queues.values() for tid in tenants) == Counter(due)
+
+
+def _waits_on_a_lock(fragment: str) -> bool:
+    """Whether a backend of this database runs a statement containing `fragment` and waits for a row lock."""
+    with db.engine().connect() as conn:
+        return bool(
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND query LIKE %(q)s AND pid <> pg_backend_pid()",
+                {"q": f"%{fragment}%"},
+            ).scalar()
+        )
+
+
+def _until(done: threading.Thread, condition: Any, timeout: float = 30.0) -> None:
+    """Until `condition()` holds or the thread has ended (which the caller's assertions then judge)."""
+    deadline = time.monotonic() + timeout
+    while done.is_alive() and not condition():
+        assert time.monotonic() < deadline, "neither the lock wait nor the thread's end came"
+        time.sleep(0.01)
+
+
+def test_a_pause_under_way_holds_the_tick_back_and_wins(env: dict[str, str]) -> None:
+    """A tick that reaches a tenant while a pause of it is being committed waits for the pause and starts no
+    run; reading the row as it was before the pause, it would start one the pause promised would not start."""
+    (tenant,) = add_due_tenants(1)
+    started: list[int] = []
+    with db.engine().connect() as pausing:
+        pausing.execute(update(Tenant).where(Tenant.id == tenant).values(paused=True))  # not committed yet
+        tick = threading.Thread(target=lambda: started.append(start_due_runs()))
+        tick.start()
+        _until(tick, lambda: _waits_on_a_lock("FOR SHARE OF tenants"))
+        pausing.commit()
+    tick.join(30)
+    assert started == [0]
+    assert active_runs() == Counter()
+
+
+def test_a_pause_after_the_tick_read_the_tenant_returns_once_the_run_is_visible(env: dict[str, str]) -> None:
+    """A pause committed while a tick that found the tenant due has not committed its run yet waits for that
+    commit: once the pause returns, whoever looks sees the run it let start (a run under way finishes), and
+    nothing starts later."""
+    (tenant,) = add_due_tenants(1)
+    seen_after_pause: list[int] = []
+
+    def pause() -> None:
+        with db.session() as s:
+            s.execute(update(Tenant).where(Tenant.id == tenant).values(paused=True))
+        seen_after_pause.append(active_runs()[tenant])
+
+    with db.session() as s:
+        found, started = start_due_batch(s, utcnow(), limit=10, trigger="schedule")
+        assert found == 1 and len(started) == 1
+        pauser = threading.Thread(target=pause)
+        pauser.start()
+        _until(pauser, lambda: _waits_on_a_lock("UPDATE tenants"))
+    pauser.join(30)
+    assert seen_after_pause == [1]
+    assert start_due_runs() == 0  # paused: the next tick starts nothing

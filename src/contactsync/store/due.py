@@ -52,6 +52,12 @@ def start_due_batch(
         )
         .order_by(Tenant.next_sync_at.nulls_first(), Tenant.id)
         .limit(limit)
+        # The batch's tenant rows are share-locked until its runs commit: a pause (or any change of the row)
+        # committed before then waits for the runs, which it then sees, and a pause under way holds the batch
+        # back, which then reads the row paused and leaves it out. Without the lock a pause could return while a
+        # tick that read the tenant as not paused was still to insert its run: the run started after the pause
+        # that promised none would.
+        .with_for_update(read=True, of=Tenant)
     )
     if tenant_id is not None:
         query = query.where(Tenant.id == tenant_id)
