@@ -26,7 +26,7 @@ from contactsync.settings import get_settings
 from contactsync.states import ACTIVE_RUN_STATES
 from contactsync.store.due import start_due_batch
 from contactsync.store.tenants import upsert_tenant
-from contactsync.tasks.schedule import redrive_stale_runs, start_due_runs, trigger_sync
+from contactsync.tasks.schedule import TenantPaused, redrive_stale_runs, start_due_runs, trigger_sync
 from contactsync.worker.app import app
 
 DUE = 60
@@ -290,3 +290,27 @@ def test_a_pause_after_the_tick_read_the_tenant_returns_once_the_run_is_visible(
     pauser.join(30)
     assert seen_after_pause == [1]
     assert start_due_runs() == 0  # paused: the next tick starts nothing
+
+
+def test_a_sync_asked_for_while_a_pause_commits_is_refused(env: dict[str, str]) -> None:
+    """The API's "sync now" reads the pause where it starts the run: a pause being committed is waited for and
+    honoured. An operator's own sync (the CLI) does not ask, and runs a paused tenant."""
+    (tenant,) = add_due_tenants(1)
+    outcome: list[object] = []
+
+    def sync_now() -> None:
+        try:
+            outcome.append(trigger_sync(tenant, trigger="api", unless_paused=True))
+        except TenantPaused as exc:
+            outcome.append(exc)
+
+    with db.engine().connect() as pausing:
+        pausing.execute(update(Tenant).where(Tenant.id == tenant).values(paused=True))  # not committed yet
+        asking = threading.Thread(target=sync_now)
+        asking.start()
+        _until(asking, lambda: _waits_on_a_lock("FOR SHARE"))
+        pausing.commit()
+    asking.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], TenantPaused), outcome
+    assert active_runs() == Counter()
+    assert trigger_sync(tenant) is not None  # the operator's sync

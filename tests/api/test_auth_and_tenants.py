@@ -74,7 +74,8 @@ def test_tenant_lifecycle_and_secrets_never_returned(server: str, admin: httpx.C
         secrets = vault().open(stored.credentials)
     assert secrets["account_token"] == "new-token" and secrets["api_key"] == "secret-api-key"
     assert ok(admin.post("/v1/tenants/acme/pause"))["status"] == "paused"
-    assert admin.post("/v1/tenants/acme/runs", json={"kind": "full"}).status_code == 409
+    refused = admin.post("/v1/tenants/acme/runs", json={"kind": "full"})
+    assert refused.status_code == 409 and "paused" in refused.text
     assert ok(admin.post("/v1/tenants/acme/resume"))["status"] == "active"
     ok(
         admin.put(

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from contactsync import db
 from contactsync.api.deps import TenantId, not_found
 from contactsync.api.schemas import RunOut
-from contactsync.models import QuarantinedRecord, SyncRun, Tenant, WriteOp
+from contactsync.models import QuarantinedRecord, SyncRun, WriteOp
 from contactsync.states import WriteState
 from contactsync.store.tenants import connection_of
 
@@ -74,20 +74,23 @@ def get_run(tenant_id: TenantId, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=Triggered)
 def trigger_run(tenant_id: TenantId, body: TriggerIn) -> Triggered:
     """Start a sync now; 409 when the tenant has one under way, is paused, or has no connection."""
-    from contactsync.tasks.schedule import trigger_sync
+    from contactsync.tasks.schedule import TenantPaused, trigger_sync
 
     with db.session() as s:
         if connection_of(s, tenant_id) is None:
             raise HTTPException(status.HTTP_409_CONFLICT, "the tenant has no connection")
-        tenant = s.get(Tenant, tenant_id)
-        if tenant is not None and tenant.paused:
-            raise HTTPException(status.HTTP_409_CONFLICT, "the tenant is paused; resume it first")
         active = s.scalar(
             select(func.count())
             .select_from(SyncRun)
             .where(SyncRun.tenant_id == tenant_id, SyncRun.finished_at.is_(None))
         )
-    run_id = trigger_sync(tenant_id, full=body.kind == "full", trigger="api") if not active else None
+    try:
+        # The pause is read where the run starts, in its transaction: a pause committed meanwhile is honoured.
+        run_id = (
+            trigger_sync(tenant_id, full=body.kind == "full", trigger="api", unless_paused=True) if not active else None
+        )
+    except TenantPaused:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the tenant is paused; resume it first") from None
     if run_id is None:
         raise HTTPException(status.HTTP_409_CONFLICT, "a run is under way")
     return Triggered(run_id=run_id)

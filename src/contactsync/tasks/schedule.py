@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from contactsync import db
 from contactsync.logs import get_logger
-from contactsync.models import Connection, RunStatus
+from contactsync.models import Connection, RunStatus, Tenant
 from contactsync.models.base import utcnow
 from contactsync.settings import get_settings
 from contactsync.store.due import start_due_batch
@@ -66,12 +66,25 @@ def start_due_runs(tenant_id: str | None = None, trigger: str = "schedule") -> i
             return total
 
 
-def trigger_sync(tenant_id: str, *, full: bool = False, trigger: str = "manual") -> int | None:
-    """Start a run now (CLI, webhook). Returns the run id, or None when the tenant already has an active run."""
+class TenantPaused(RuntimeError):
+    """A run was asked for a paused tenant by a caller that honours the pause."""
+
+
+def trigger_sync(
+    tenant_id: str, *, full: bool = False, trigger: str = "manual", unless_paused: bool = False
+) -> int | None:
+    """Start a run now (CLI, API). Returns the run id, or None when the tenant already has an active run.
+
+    `unless_paused`: raise `TenantPaused` for a paused tenant. The pause is read with the tenant's row share-locked
+    until the run commits, as the schedule tick reads it (`store.due`): a pause committed meanwhile either waits
+    for the run or is seen, never returns before a run that then starts. An operator's own sync (the CLI) runs
+    a paused tenant on purpose and does not ask."""
     with db.session() as s:
         conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
         if conn is None:
             raise LookupError(f"tenant {tenant_id!r} has no connection")
+        if unless_paused and s.scalar(select(Tenant.paused).where(Tenant.id == tenant_id).with_for_update(read=True)):
+            raise TenantPaused(tenant_id)
         run = start_run(s, conn, full=full, trigger=trigger)
         run_id = run.id if run is not None else None
     if run_id is not None:
