@@ -143,3 +143,22 @@ def test_access_log_keeps_no_session_token(server: str, api: httpx.Client) -> No
     record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s" %d', ("c", "GET", url, 200), None)
     assert _RedactSessions().filter(record)
     assert token not in record.getMessage() and "/review?session=" in record.getMessage()
+
+
+def test_a_decision_for_a_paused_tenant_is_kept_and_starts_no_run(server: str, api: httpx.Client) -> None:
+    """The pause promises that no new run starts: the decision is recorded, and travels with the first run after
+    the tenant is resumed (the tenant is marked as asking for one)."""
+    from contactsync.models import SyncRun
+
+    ids = items_for("t1")
+    with db.session() as s:
+        tenant = s.get(Tenant, "t1")
+        assert tenant is not None
+        tenant.paused = True
+    done = ok(api.post(f"/v1/tenants/t1/review-items/{ids[0]}/decision", json={"action": "link", "by": "ops"}))
+    assert done["run_id"] is None
+    with db.session() as s:
+        assert list(s.scalars(select(SyncRun))) == []
+        assert s.scalar(select(ReviewItem.status).where(ReviewItem.id == ids[0])) == "linked"
+        tenant = s.get(Tenant, "t1")
+        assert tenant is not None and tenant.sync_requested_at is not None

@@ -83,9 +83,10 @@ def purge_tenant(s: Session, tenant_id: str) -> None:
 
 def request_sync(tenant_id: str, trigger: str) -> int | None:
     """Start a run now to act on something a person decided; if one is under way, the tenant is marked so the
-    next run starts as soon as it ends (that run may have planned before the decision)."""
+    next run starts as soon as it ends (that run may have planned before the decision). A paused tenant starts
+    none: the decision is kept and travels with the first run after the tenant is resumed."""
     from contactsync import db
-    from contactsync.tasks.schedule import trigger_sync
+    from contactsync.tasks.schedule import TenantPaused, trigger_sync
 
     with db.session() as s:
         tenant = s.get(Tenant, tenant_id)
@@ -93,6 +94,6 @@ def request_sync(tenant_id: str, trigger: str) -> int | None:
             return None
         tenant.sync_requested_at = utcnow()
     try:
-        return trigger_sync(tenant_id, trigger=trigger)
-    except LookupError:
+        return trigger_sync(tenant_id, trigger=trigger, unless_paused=True)
+    except (LookupError, TenantPaused):
         return None
