@@ -77,8 +77,8 @@ def trigger_sync(
 
     `unless_paused`: raise `TenantPaused` for a paused tenant. The pause is read with the tenant's row share-locked
     until the run commits, as the schedule tick reads it (`store.due`): a pause committed meanwhile either waits
-    for the run or is seen, never returns before a run that then starts. An operator's own sync (the CLI) runs
-    a paused tenant on purpose and does not ask."""
+    for the run or is seen, never returns before a run that then starts. The API asks; an operator's own commands
+    (the CLI's sync and write retry) and a new connection's first sync do not."""
     with db.session() as s:
         conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
         if conn is None:

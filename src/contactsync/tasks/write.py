@@ -155,8 +155,8 @@ def batches(op_ids: Sequence[int], batch_size: int, width: int, per_minute: int)
 
     Where the pace does not cut them, a tail of one group or less goes with the batch before it (50 entries at
     24 a batch: 24 and 26, not 24, 24 and 2). A batch of its own for it costs a message, a task, the entries'
-    locks and the batch's closing transactions, more than the one group it adds to the batch before; an
-    incremental run's few updates were a third more batches for it. A paced batch stays one second long."""
+    locks and the batch's closing transactions, more than the one group it adds to the batch before. A paced
+    batch stays one second long."""
     grouped = whole_groups(batch_size, width)
     paced = per_minute * BATCH_SECONDS // 60
     size = max(1, min(grouped, paced))
