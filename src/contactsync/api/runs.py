@@ -6,14 +6,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from contactsync import db
 from contactsync.api.deps import TenantId, not_found
 from contactsync.api.schemas import RunOut
 from contactsync.models import QuarantinedRecord, SyncRun, WriteOp
 from contactsync.states import WriteState
-from contactsync.store.tenants import connection_of
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/runs", tags=["runs"])
 
@@ -76,19 +75,12 @@ def trigger_run(tenant_id: TenantId, body: TriggerIn) -> Triggered:
     """Start a sync now; 409 when the tenant has one under way, is paused, or has no connection."""
     from contactsync.tasks.schedule import TenantPaused, trigger_sync
 
-    with db.session() as s:
-        if connection_of(s, tenant_id) is None:
-            raise HTTPException(status.HTTP_409_CONFLICT, "the tenant has no connection")
-        active = s.scalar(
-            select(func.count())
-            .select_from(SyncRun)
-            .where(SyncRun.tenant_id == tenant_id, SyncRun.finished_at.is_(None))
-        )
+    # Each refusal is decided where the run starts, in its transaction: the connection, the pause (read
+    # share-locked, so a pause committed meanwhile is honoured) and the tenant's one active run (its lease).
     try:
-        # The pause is read where the run starts, in its transaction: a pause committed meanwhile is honoured.
-        run_id = (
-            trigger_sync(tenant_id, full=body.kind == "full", trigger="api", unless_paused=True) if not active else None
-        )
+        run_id = trigger_sync(tenant_id, full=body.kind == "full", trigger="api", unless_paused=True)
+    except LookupError:
+        raise HTTPException(status.HTTP_409_CONFLICT, "the tenant has no connection") from None
     except TenantPaused:
         raise HTTPException(status.HTTP_409_CONFLICT, "the tenant is paused; resume it first") from None
     if run_id is None:
