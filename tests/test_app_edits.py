@@ -260,3 +260,41 @@ def test_a_refused_update_is_sent_again_only_while_it_is_the_newest_change(env: 
     with db.session() as s:
         assert reopen_failed(s, "t1") == (0, 1)
     assert [status for status, _changes in _updates_by_status()] == ["cancelled", "cancelled", "pending"]
+
+
+def test_an_app_edit_undone_between_runs_beats_an_older_platform_edit(env: dict[str, str]) -> None:
+    """The app goes EUR, GBP, EUR between two runs and the platform's user sets CHF in between: the app's EUR is
+    the newer edit and goes out, though the app holds what the last sync left it (found by the soak)."""
+    conn_id = _linked_pair()
+    _app_edit(datetime(2025, 2, 1, tzinfo=UTC), currency="EUR")
+    plan(conn_id)
+    assert _open_updates() == [{"currency": "EUR"}]
+    _answer_open_update()
+    plan(conn_id)
+    assert _open_updates() == []
+    _app_edit(datetime(2025, 3, 1, 12, 0, tzinfo=UTC), currency="GBP")
+    with db.session() as s:  # the platform's edit, older than the app's last one
+        chf = platform("r1", "Mueller Bau GmbH", None, "info@mb.de").model_copy(update={"currency": "CHF"})
+        upsert_remote_contacts(
+            s, "t1", conn_id, [chf.model_copy(update={"remote_updated_at": datetime(2025, 3, 1, 12, 1, tzinfo=UTC)})]
+        )
+    _app_edit(datetime(2025, 3, 1, 12, 2, tzinfo=UTC), currency="EUR")
+    plan(conn_id)
+    assert app_row("a1").data["currency"] == "EUR"
+    assert _open_updates() == [{"currency": "EUR"}]
+
+
+def test_an_undone_app_edit_older_than_the_platform_edit_takes_the_platform_value(env: dict[str, str]) -> None:
+    conn_id = _linked_pair()
+    _app_edit(datetime(2025, 3, 1, 12, 0, tzinfo=UTC), currency="GBP")
+    plan(conn_id)
+    _answer_open_update()
+    _app_edit(datetime(2025, 3, 1, 12, 1, tzinfo=UTC), currency="EUR")
+    _app_edit(datetime(2025, 3, 1, 12, 2, tzinfo=UTC), currency="GBP")
+    with db.session() as s:
+        chf = platform("r1", "Mueller Bau GmbH", None, "info@mb.de").model_copy(update={"currency": "CHF"})
+        upsert_remote_contacts(
+            s, "t1", conn_id, [chf.model_copy(update={"remote_updated_at": datetime(2025, 3, 1, 12, 3, tzinfo=UTC)})]
+        )
+    plan(conn_id)
+    assert app_row("a1").data["currency"] == "CHF" and _open_updates() == []

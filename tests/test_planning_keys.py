@@ -136,7 +136,7 @@ def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced
         assert len(pairs) == 3
         for link, app, remote in pairs:
             assert (link.app_synced_hash, link.remote_synced_hash) == (app.content_hash, remote.content_hash)
-            assert link.baseline == baseline_of(carried_content("merge", app.data), remote.data).to_json()
+            assert link.baseline == baseline_of(carried_content("merge", app.data), remote.data, app.version).to_json()
 
 
 def test_a_person_accepting_two_tax_ids_is_read_from_the_link_by_planning(env: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from contactsync.sync.planning import (
     REVIEW_TAX_CONFLICT,
+    FieldBaseline,
     LinkBasis,
     PairState,
     baseline_of,
@@ -107,6 +108,34 @@ def test_both_changed_fills_blanks_and_newer_wins_conflicts() -> None:
     assert plan.to_app == {"name": "B", "tax_number": "DE1"}
     assert plan.to_remote == {"emails": ["a@x.de"]}
     assert plan.conflicts == ("name",)
+
+
+def test_an_app_edit_undone_since_the_sync_is_still_an_edit() -> None:
+    """EUR, GBP, EUR again between two runs, and the platform's CHF in between: the digests alone show no app
+    edit; the field's edit version, later than the baseline's, does, and the newer side wins."""
+    before = {"name": "X", "currency": "EUR"}
+    baseline = baseline_of(before, before, app_version=3)
+    now_app, now_remote = before, {"name": "X", "currency": "CHF"}
+    common: dict[str, Any] = {"app_hash": "a1", "baseline": baseline, "remote_updated_at": OLD}
+    plan = plan_pair(state(now_app, now_remote, app_updated_at=NEW, app_edited={"currency": 5}, **common))
+    assert plan.to_remote == {"currency": "EUR"} and plan.to_app == {} and plan.conflicts == ("currency",)
+    # The platform's edit is the newer one: it wins the same conflict.
+    plan = plan_pair(state(now_app, now_remote, app_edited={"currency": 5}, **{**common, "remote_updated_at": NEW}))
+    assert plan.to_app == {"currency": "CHF"} and plan.to_remote == {}
+    # An edit the last sync already saw (its version is not later) is no edit now: the platform's value comes in.
+    for edited in ({"currency": 3}, {"currency": 2}, {}):
+        plan = plan_pair(state(now_app, now_remote, app_updated_at=NEW, app_edited=edited, **common))
+        assert plan.to_app == {"currency": "CHF"} and plan.to_remote == {}
+    # A baseline without a version (written before versions were kept): the digests alone decide, as before.
+    old_baseline = {**common, "baseline": baseline_of(before, before)}
+    plan = plan_pair(state(now_app, now_remote, app_updated_at=NEW, app_edited={"currency": 5}, **old_baseline))
+    assert plan.to_app == {"currency": "CHF"}
+
+
+def test_a_baselines_app_version_survives_its_json() -> None:
+    baseline = baseline_of({"name": "X"}, {"name": "Y"}, app_version=7)
+    assert FieldBaseline.from_json(json.loads(json.dumps(baseline.to_json()))) == baseline
+    assert FieldBaseline.from_json(baseline_of({"name": "X"}, {}).to_json()) == baseline_of({"name": "X"}, {})
 
 
 def test_first_link_with_app_clock_newer_pushes_app_value() -> None:

@@ -22,6 +22,8 @@ class AppContact(TenantScoped, Base):
     an old value does not count as a change; `unknown_fields` are the synced fields the app never stated.
     `taken_in` records, per field, when the platform's value last reached this contact (`v`: the contact version
     it made, `at`: the time), so that a later statement by the app can be told apart as an edit or a stale copy.
+    `edited_fields` records, per field, the version the app's last edit of it made, so that planning sees an edit
+    and its undo between two runs as an edit (`sync.planning.FieldBaseline`).
     """
 
     __tablename__ = "app_contacts"
@@ -42,6 +44,7 @@ class AppContact(TenantScoped, Base):
     stated: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     unknown_fields: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     taken_in: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    edited_fields: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     status: Mapped[str] = mapped_column(
         String(32), default=AppContactStatus.ACTIVE, server_default=AppContactStatus.ACTIVE.value
     )

@@ -89,6 +89,7 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
     assert app is not None
     contact = CanonicalContact.model_validate(op.payload)
     sent = contact.content()
+    dialect = _dialect(s, op.connection_id)
     return {
         "tenant_id": op.tenant_id,
         "app_contact_id": app.id,
@@ -100,7 +101,9 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
         "decided_by": "writer",
         "app_synced_hash": content_digest(sent),
         "remote_synced_hash": remote.content_hash,
-        "baseline": baseline_of(carried_view(_dialect(s, op.connection_id), contact), remote.data).to_json(),
+        # The app's version now, not the sent one (a create's entry does not keep it): an edit made while the
+        # create was under way still shows by its digest, unless it was undone before the answer.
+        "baseline": baseline_of(carried_view(dialect, contact), remote.data, app.version).to_json(),
     }
 
 
@@ -130,7 +133,10 @@ def _mark_updated(s: Session, op: WriteOp, remote: Mirrored, link: Link | None) 
     remote_base = {name: answered[name] if name in written else d for name, d in base["remote"].items()}
     link.app_synced_hash = str(base["app_hash"])
     link.remote_synced_hash = remote.content_hash if remote_base == answered else str(base["remote_hash"])
-    link.baseline = FieldBaseline(app=dict(base["app"]), remote=remote_base).to_json()
+    version = base.get("app_version")
+    link.baseline = FieldBaseline(
+        app=dict(base["app"]), remote=remote_base, app_version=int(version) if version is not None else None
+    ).to_json()
     link.updated_at = utcnow()
 
 

@@ -173,6 +173,7 @@ def upsert_app_contacts(
         row.updated_at = now
         if edits:
             row.edited_at = edited_at
+            row.edited_fields = {**row.edited_fields, **{name: row.version for name in edits}}
         changed += 1
         rekey.append(row)
     # One flush inserts the new rows together (batched, returning their ids), and their keys and those of the

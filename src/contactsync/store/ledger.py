@@ -126,6 +126,7 @@ def pair_state(
         app_unknown=frozenset(app.unknown_fields),
         baseline=FieldBaseline.from_json(link.baseline),
         accepted_tax_ids=(str(accepted[0]), str(accepted[1])) if isinstance(accepted, list) and accepted else None,
+        app_edited=app.edited_fields,
     )
 
 
@@ -136,7 +137,7 @@ def mark_synced(
     app side's carried view where the caller holds it already (`PairState.app_content` of an unchanged app row)."""
     link.app_synced_hash, link.remote_synced_hash = app.content_hash, remote.content_hash
     carried = carried_content(dialect, app.data) if app_content is None else app_content
-    link.baseline = baseline_of(carried, remote.data).to_json()
+    link.baseline = baseline_of(carried, remote.data, app.version).to_json()
     link.updated_at = utcnow()
 
 
@@ -304,6 +305,7 @@ def _plan_base(app: AppContact, remote: RemoteContact, dialect: str) -> dict[str
     """Both sides as the plan saw them, kept with an update so that its answer sets the baseline to them."""
     return {
         "app_hash": app.content_hash,
+        "app_version": app.version,
         "app": digests(carried_content(dialect, app.data)),
         "remote_hash": remote.content_hash,
         "remote": digests(remote.data),

@@ -126,7 +126,9 @@ def _link_created(s: Session, tenant_id: str, op: WriteOp, remote: RemoteContact
             decided_by="writer",
             app_synced_hash=app.content_hash if app.data == op.payload else None,
             remote_synced_hash=remote.content_hash,
-            baseline=baseline_of(carried_content(dialect, sent.content()), remote.data).to_json(),
+            baseline=baseline_of(
+                carried_content(dialect, sent.content()), remote.data, app.version if app.data == op.payload else None
+            ).to_json(),
         )
         .on_conflict_do_nothing()
         .returning(Link.id)

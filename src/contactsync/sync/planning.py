@@ -53,19 +53,29 @@ REVIEW_TAX_CONFLICT = "tax_id_conflict"
 
 @dataclass(frozen=True)
 class FieldBaseline:
-    """Digest of every synced field on each side at the last sync."""
+    """Digest of every synced field on each side at the last sync, and the app contact's version then.
+
+    The version is what tells an app edit back to the synced value (EUR, GBP, EUR again between two runs) from no
+    edit at all: the digests are the same, the field's edit version (`PairState.app_edited`) is later. None where
+    unknown (a baseline written before versions were kept, a create's link): the digests alone decide then.
+    """
 
     app: Mapping[str, str]
     remote: Mapping[str, str]
+    app_version: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"app": dict(self.app), "remote": dict(self.remote)}
+        doc: dict[str, Any] = {"app": dict(self.app), "remote": dict(self.remote)}
+        if self.app_version is not None:
+            doc["app_version"] = self.app_version
+        return doc
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any] | None) -> FieldBaseline | None:
         if not doc or "app" not in doc or "remote" not in doc:
             return None
-        return cls(app=dict(doc["app"]), remote=dict(doc["remote"]))
+        version = doc.get("app_version")
+        return cls(app=dict(doc["app"]), remote=dict(doc["remote"]), app_version=int(version) if version else None)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,8 @@ class PairState:
     baseline: FieldBaseline | None = None
     # (app tax id, platform tax id) a person saw differ and linked anyway.
     accepted_tax_ids: tuple[str, str] | None = None
+    # Per field, the app contact version the app's last edit of it made (`AppContact.edited_fields`).
+    app_edited: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -121,9 +133,11 @@ def digests(content: Mapping[str, Any], fields: Iterable[str] = SYNCED_FIELDS) -
     return {name: field_digest(content.get(name)) for name in fields}
 
 
-def baseline_of(app_content: Mapping[str, Any], remote_content: Mapping[str, Any]) -> FieldBaseline:
-    """The baseline to store after a sync that left the two sides as given."""
-    return FieldBaseline(app=digests(app_content), remote=digests(remote_content))
+def baseline_of(
+    app_content: Mapping[str, Any], remote_content: Mapping[str, Any], app_version: int | None = None
+) -> FieldBaseline:
+    """The baseline to store after a sync that left the two sides as given (the app side at `app_version`)."""
+    return FieldBaseline(app=digests(app_content), remote=digests(remote_content), app_version=app_version)
 
 
 def tax_id_of(content: Mapping[str, Any]) -> TaxId | None:
@@ -223,15 +237,31 @@ def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
     current = state.app_hash if app_side else state.remote_hash
     synced = state.app_synced_hash if app_side else state.remote_synced_hash
     unknown = state.app_unknown if app_side else frozenset()
+    edited_again = _edited_since_sync(state) if app_side else frozenset()
     if synced is not None and synced == current:
-        return frozenset()
+        return edited_again
     if state.baseline is None:
         if synced is None:
             return frozenset()  # never synced: a first link, decided by clocks, not by change
         return frozenset(SYNCED_FIELDS) - unknown
     before = state.baseline.app if app_side else state.baseline.remote
-    return frozenset(
+    return edited_again | frozenset(
         name for name in SYNCED_FIELDS if name not in unknown and before.get(name) != field_digest(content.get(name))
+    )
+
+
+def _edited_since_sync(state: PairState) -> frozenset[str]:
+    """Fields the app edited since the last sync, whatever their value now: an edit and its undo between two runs
+    (EUR, GBP, EUR) leave the digest as it was, yet the app's EUR is newer than a platform edit made in between.
+
+    Only the app side can be told so: the platform shows a run its states, not its edits."""
+    version = state.baseline.app_version if state.baseline is not None else None
+    if version is None:
+        return frozenset()
+    return frozenset(
+        name
+        for name, edited in state.app_edited.items()
+        if name in SYNCED_FIELDS and name not in state.app_unknown and int(edited) > version
     )
 
 
