@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from benchmarks.platform_check import linked_pairs
 from benchmarks.soak_check import Edit, Tally
 from contactsync import db
 from contactsync.contact import CanonicalContact
-from contactsync.models import AppContact
+from contactsync.models import AppContact, Connection, RemoteContact
 from contactsync.providers.registry import carried_content
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.contacts import upsert_app_contacts
@@ -99,13 +101,29 @@ class Editor:
         self.tally.edits.append(Edit(tenant, app_contact_id, "app", name, _carried(name, value), time.time()))
         return _carried(name, value)
 
+    @staticmethod
+    def _walked(tenant: str, remote_id: str, name: str) -> Any:
+        """The field as the last walk mirrored it (carried as the dialect does)."""
+        with db.session() as s:
+            data = s.scalar(
+                select(RemoteContact.data)
+                .join(Connection, Connection.id == RemoteContact.connection_id)
+                .where(Connection.tenant_id == tenant, RemoteContact.remote_id == remote_id)
+            )
+        return None if data is None else _carried(name, data.get(name))
+
     def _edit_platform(
         self, tenant: str, token: str, app_contact_id: int, remote_id: str, taken: Sequence[Any], name: str = ""
     ) -> Any:
-        """Edit the platform's copy to a value none of `taken` (what the pair held when last synced, and so on)."""
+        """Edit the platform's copy to a value none of `taken` (what the pair held when last synced, and so on).
+
+        Nor the value the last walk saw: a platform shows a sync its contacts' states, not their edits, so an edit
+        back to that value between two walks (EUR, GBP, EUR) looks like no edit to any sync, and an app edit made
+        meanwhile would be expected to lose to what no sync can see. The app side reports its edits, so its edits
+        and their undos are made (`store.contacts.upsert_app_contacts` keeps them)."""
         assert self.admin is not None
         name = name or self.rng.choice(["phones", "emails", "currency"])
-        value = _random_value(name, self.rng, *taken)
+        value = _random_value(name, self.rng, *taken, self._walked(tenant, remote_id, name))
         self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
         self.tally.edits.append(Edit(tenant, app_contact_id, "platform", name, _carried(name, value), time.time()))
         return _carried(name, value)
