@@ -5,7 +5,10 @@ The rules, and why:
 - **Per field, which side changed since the last sync.** The link keeps a digest of every field on each side
   as it was at the last sync (`FieldBaseline`). A field only one side changed goes to the other side; a field
   neither side changed is left alone even if the two differ (an earlier decision stands). Where no per-field
-  baseline exists yet, the whole-content hashes tell whether a side changed at all.
+  baseline exists yet, the whole-content hashes tell whether a side changed at all. An app edit undone before
+  the next run (EUR, GBP, EUR) is still an edit: the app says when it edits, so each field's edit version is
+  compared with the app version the baseline was taken at. The platform shows a sync states only; its undo
+  between two walks is invisible to any sync.
 - **A first link, or both sides changed the same field**, is a conflict decided by the app's own clock (the edit
   time that came with its data) against the platform's — or by the connection's `conflict_policy` ("app" or
   "platform") where one side is the master. An import time is not an edit time: where the app's clock is unknown,
