@@ -24,8 +24,9 @@ The last line of output is one JSON object:
     peak_rss_mb      the largest single worker process (main or pool), sampled four times a second
     reconcile_page_s reconcile task time of page 10 and page 900 (or the last page), when there are pages enough:
         the page's reconcile alone (the run's advance, with the model's refit, is a task of its own)
-    incremental      the same measures for the incremental run, and its share of the full sync's calls and time;
-        `stages`: its tasks by name (count, summed runtime, first start and last end from the run's start)
+    stages           the full sync's tasks by name (count, summed runtime, first start and last end from the
+        runs' start): how long the walk and its reconcile took before the first write, for instance
+    incremental      the same measures for the incremental run, and its share of the full sync's calls and time
     webhook_to_run_p95_s   with --webhooks
     timeline         with a rate: each tenant's provider calls per `--timeline-step` seconds of the full sync, as
         the platform counted them (where the bucket sat idle, and which tenant waited behind which)
@@ -342,7 +343,10 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             pages = TaskTimes()
             pages.start()
             pages.ready.wait(10)
+            began = time.time()
             full = timed_runs(admin, args, full=True, workers=workers)
+            time.sleep(0.5)  # the last tasks' events
+            full["stages"] = stages(pages, began, began + full["wall_s"])
             say("full sync:", json.dumps(full))
             result.update(full)
             if args.changed_fraction:
