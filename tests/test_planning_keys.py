@@ -164,3 +164,40 @@ def test_a_person_accepting_two_tax_ids_is_read_from_the_link_by_planning(env: d
         link = s.scalars(select(Link)).one()
         assert link.explanation["accepted_tax_ids"] == ["DE136695976", "DE811569869"]
         assert link.app_synced_hash is not None and link.baseline is not None  # planned and synced, not held
+
+
+def test_a_chunk_of_contacts_taking_platform_values_in_is_written_by_one_update(env: dict[str, str]) -> None:
+    """The app contacts planning takes platform values into go out in one statement (`save_taken_in`), with every
+    column `update_app_content` sets, and their blocking keys follow the new values."""
+    conn_id = make_tenant()
+    names = [("Alpha GmbH", "DE123456789"), ("Beta AG", "DE234567891"), ("Gamma KG", "DE345678912")]
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(f"a{i}", company(n, v)) for i, (n, v) in enumerate(names)])
+        ids, _, _ = upsert_remote_contacts(
+            s,
+            "t1",
+            conn_id,
+            [
+                company(n, v, email=f"info{i}@example.de", currency="CHF", remote_id=f"r{i}")
+                for i, (n, v) in enumerate(names)
+            ],
+        )
+        assert reconcile_remote(s, "t1", ids).linked == 3
+    statements: list[tuple[str, bool]] = []
+    with db.session() as s:
+        run = run_after_full_walk(s)
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append((a[2], a[5])))
+        out = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
+        assert out.app_updates == 3 and out.remote_updates == 0
+    updates = [many for q, many in statements if q.lstrip().upper().startswith("UPDATE APP_CONTACTS")]
+    assert updates == [False], statements
+    with db.session() as s:
+        for i in range(3):
+            app = s.scalars(select(AppContact).where(AppContact.app_id == f"a{i}")).one()
+            assert app.data["emails"] == [f"info{i}@example.de"] and app.data["currency"] == "CHF"
+            assert app.version == 2 and set(app.taken_in) == {"emails", "currency"}
+            assert app.taken_in["emails"]["v"] == 2 and app.updated_at.isoformat() == app.taken_in["emails"]["at"]
+            stored = set(s.scalars(select(ContactKey.key).where(ContactKey.app_contact_id == app.id)))
+            assert stored == set(blocking_keys(match_record(str(app.id), app.data)))
+            link = s.scalars(select(Link).where(Link.app_contact_id == app.id)).one()
+            assert link.app_synced_hash == app.content_hash

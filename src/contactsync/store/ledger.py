@@ -31,7 +31,7 @@ from contactsync.store.arrays import insert_rows
 from contactsync.store.contacts import rewrite_changed_keys, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
-from contactsync.store.synced_links import save_synced
+from contactsync.store.synced_links import save_synced, save_taken_in
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 from contactsync.sync.walks import walk_shows_our_create
 
@@ -236,10 +236,12 @@ def plan_into_ledger(
             .execution_options(populate_existing=True)
         ).all()
         synced: list[Link] = []
+        taken: list[AppContact] = []
         for link, app, remote, accepted in pairs:
             pair = (link, app, remote, accepted)
-            _plan_one(s, out, queue, keys_to_write, synced, pair, dialect, conflict_policy, settled)
+            _plan_one(s, out, queue, keys_to_write, (synced, taken), pair, dialect, conflict_policy, settled)
         save_synced(s, synced)
+        save_taken_in(s, taken)
         rewrite_changed_keys(s, tenant_id, keys_to_write)
         _count(added, queue.insert(s))
         s.flush()  # the chunk's rows are clean now: the session lets them go once `pairs` is dropped
@@ -258,15 +260,17 @@ def _plan_one(
     out: PlanOutcome,
     queue: _Queue,
     keys_to_write: dict[int, frozenset[str]],
-    synced: list[Link],
+    saved: tuple[list[Link], list[AppContact]],
     pair: tuple[Link, AppContact, RemoteContact, Any],
     dialect: str,
     conflict_policy: str,
     settled: _Settled,
 ) -> None:
     """One changed linked pair (with its accepted tax ids, see `pair_state`): the platform's removal state, then
-    what goes to the app, the platform or review."""
+    what goes to the app, the platform or review. `saved`: the chunk's links left in sync and app contacts that
+    took platform values in, which the caller writes together (`store.synced_links`)."""
     link, app, remote, accepted = pair
+    synced, taken = saved
     if platform_state_changed(s, link, app, platform_state_of(remote)):
         out.removals += 1
     if link.ended_at is not None:
@@ -281,6 +285,7 @@ def _plan_one(
     out.held += len(plan.held)
     if plan.to_app:
         update_app_content(s, app, {**app.data, **plan.to_app}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
+        taken.append(app)
         out.app_updates += 1
     if plan.to_remote and not settled.shows(link):
         # The platform may not list what its users did to the contact our create made yet: the pair is planned
