@@ -105,8 +105,12 @@ def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
         missing_total += len(missing)
         if missing:
             say(f"{tenant}: {len(missing)} added app contact(s) never reached the platform, e.g. {missing[:5]}")
+    failures = _failed_runs()
+    for line in failures:
+        say(f"a run failed (allowed; its reason): {line}")
     return {
         "runs": dict(statuses),
+        "failed_run_reasons": failures,
         "unfinished_runs": unfinished,
         "duplicates": dup_total,
         "lost": lost_total + stale_edits + missing_total,
@@ -114,6 +118,17 @@ def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
         "newest_edits_lost": stale_edits,
         "added_app_contacts_not_synced": missing_total,
     }
+
+
+def _failed_runs(limit: int = 5) -> list[str]:
+    """The reasons of the runs that ended `failed`, the commonest first. A failed run breaks no invariant (the next
+    run starts afresh), but a soak's count of them says nothing about why without its reasons."""
+    with db.session() as s:
+        reasons = Counter(
+            f"{run.kind} run: {(run.error or '')[:300]}"
+            for run in s.scalars(select(SyncRun).where(SyncRun.status == "failed"))
+        )
+    return [f"{n} x {reason}" for reason, n in reasons.most_common(limit)]
 
 
 def _trace(tenant: str, app_contact_id: int) -> list[str]:
@@ -132,7 +147,8 @@ def _trace(tenant: str, app_contact_id: int) -> list[str]:
                              f"modified_at={remote.modified_at} last_seen_at={remote.last_seen_at}")  # fmt: skip
         if app is not None:
             lines.append(f"app: edited_at={app.edited_at} updated_at={app.updated_at} version={app.version} "
-                         f"taken_in={json.dumps(app.taken_in)}")  # fmt: skip
+                         f"taken_in={json.dumps(app.taken_in)} "
+                         f"edited_fields={json.dumps(app.edited_fields)}")  # fmt: skip
         for op in s.scalars(select(WriteOp).where(WriteOp.app_contact_id == app_contact_id).order_by(WriteOp.id)):
             changes = op.payload.get("changes") if op.kind == "update" else None
             lines.append(f"ledger {op.id}: run {op.run_id} {op.kind} {op.status} attempts={op.attempts} "
