@@ -3,11 +3,14 @@ the retry it is asked for instead of queueing one)."""
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from kombu import Connection as BrokerConnection
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy import select
 
 from contactsync import db
@@ -107,3 +110,17 @@ def test_a_bug_fails_the_run_with_its_type_and_message(attempt: Attempt) -> None
     failure: Any = KeyError("results")
     assert decide(attempt, failure) is None
     assert run_of(attempt).error == "fetch: KeyError: 'results'"
+
+
+def test_a_broker_out_of_reach_is_retried_by_the_task_and_never_fails_the_run(attempt: Attempt) -> None:
+    """A message a task sends while Redis restarts fails with kombu's own error, not redis-py's (a soak's fetch
+    ended `failed` on it). It is our infrastructure, not the platform: the task is retried, the run goes on."""
+    with socket.socket() as probe:  # a port nothing listens on: the real connection is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(BrokerUnreachable) as refused, BrokerConnection(f"redis://127.0.0.1:{port}/0") as broker:
+        broker.ensure_connection(max_retries=1, interval_start=0, interval_step=0)
+    with pytest.raises(BrokerUnreachable):
+        decide(attempt, refused.value)
+    run = run_of(attempt)
+    assert run.status == "fetching" and run.error is None

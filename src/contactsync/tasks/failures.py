@@ -31,8 +31,6 @@ import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import task_failure
-from redis.exceptions import ConnectionError as RedisConnectionError
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contactsync import db
 from contactsync.logs import get_logger
@@ -46,11 +44,10 @@ from contactsync.settings import get_settings
 from contactsync.store.runs import add_counters, get_run, lock_run, transition_run
 from contactsync.store.tenants import connection_secrets
 from contactsync.tasks.outcomes import pause_for_reauth, retry_delay
+from contactsync.worker.app import INFRA_ERRORS
 
 log = get_logger(__name__)
 
-# Outages of our own infrastructure: the task is idempotent and is retried as a whole (see `worker.app`).
-INFRA_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, RedisConnectionError)
 _MAX_TEXT = 2000
 
 
@@ -112,7 +109,7 @@ def handle(
     `record(kind, text)` lets the task keep its own side (a ledger entry's state) before the decision; the
     calls made so far are counted into the run here.
     """
-    if isinstance(exc, INFRA_ERRORS):
+    if isinstance(exc, INFRA_ERRORS):  # our own infrastructure out of reach: the task is retried as a whole
         raise exc
     kind = classify(exc)
     with db.session() as s:

@@ -39,10 +39,10 @@ from contactsync.store.reconcile import settle_linked
 from contactsync.store.runs import count_into, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
-from contactsync.tasks.failures import INFRA_ERRORS, Attempt
+from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.reconcile import advance, reconcile, reconcile_page
-from contactsync.worker.app import INFRA_RETRY, bound_celery_task
+from contactsync.worker.app import INFRA_ERRORS, INFRA_RETRY, bound_celery_task
 from contactsync.worker.routing import enqueue
 
 log = get_logger(__name__)

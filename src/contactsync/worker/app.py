@@ -15,6 +15,7 @@ import structlog
 from celery import Celery, Task
 from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutting_down
 from kombu import Exchange, Queue
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -104,8 +105,17 @@ celery = app
 # Options every pipeline task shares: a database or broker that is restarting is waited out with backoff
 # (the task is idempotent, so running it again is safe); anything else is a bug or a provider error, which the
 # tasks handle themselves, and a run left behind by either is re-driven by the schedule tick.
+# The database or Redis out of reach: retried by the task, never a run's failure. kombu wraps a broker it cannot
+# reach (a message a task sends while Redis restarts) in its own OperationalError, not redis-py's error.
+INFRA_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    RedisConnectionError,
+    BrokerUnreachable,
+)
+
 INFRA_RETRY: dict[str, Any] = {
-    "autoretry_for": (OperationalError, InterfaceError, RedisConnectionError),
+    "autoretry_for": INFRA_ERRORS,
     "retry_backoff": 2,
     "retry_backoff_max": 60,
     "retry_jitter": True,
