@@ -60,7 +60,8 @@ class FieldBaseline:
 
     The version is what tells an app edit back to the synced value (EUR, GBP, EUR again between two runs) from no
     edit at all: the digests are the same, the field's edit version (`PairState.app_edited`) is later. None where
-    unknown (a baseline written before versions were kept, a create's link): the digests alone decide then.
+    unknown (a baseline written before versions were kept, a lost create adopted after the app changed): the
+    digests alone decide then.
     """
 
     app: Mapping[str, str]
@@ -78,7 +79,8 @@ class FieldBaseline:
         if not doc or "app" not in doc or "remote" not in doc:
             return None
         version = doc.get("app_version")
-        return cls(app=dict(doc["app"]), remote=dict(doc["remote"]), app_version=int(version) if version else None)
+        app_version = None if version is None else int(version)
+        return cls(app=dict(doc["app"]), remote=dict(doc["remote"]), app_version=app_version)
 
 
 @dataclass(frozen=True)
