@@ -12,7 +12,7 @@ from contactsync.models import AppContact, ContactKey, Link, RemoteContact, Revi
 from contactsync.providers.registry import carried_content
 from contactsync.store import review
 from contactsync.store.contacts import rewrite_changed_keys, upsert_app_contacts
-from contactsync.store.ledger import plan_into_ledger
+from contactsync.store.ledger import PlanOutcome, plan_into_ledger
 from contactsync.store.mirror import upsert_remote_contacts
 from contactsync.store.reconcile import reconcile_remote
 from contactsync.sync.planning import baseline_of
@@ -108,6 +108,20 @@ def test_only_the_keys_that_moved_are_deleted_and_inserted(env: dict[str, str]) 
         assert _key_rows(s, apps["a2"]) == before["a2"]
 
 
+def _plan_recording_statements(conn_id: int) -> tuple[PlanOutcome, list[tuple[str, bool]]]:
+    """Plan a run after a full walk; each statement's text, and whether it was run once per row (executemany)."""
+    statements: list[tuple[str, bool]] = []
+    with db.session() as s:
+        run = run_after_full_walk(s)
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append((a[2], a[5])))
+        out = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
+    return out, statements
+
+
+def _updates_of(table: str, statements: list[tuple[str, bool]]) -> list[bool]:
+    return [many for q, many in statements if q.lstrip().upper().startswith(f"UPDATE {table.upper()}")]
+
+
 def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced_sets(env: dict[str, str]) -> None:
     """Planning's in-sync pairs get their hashes and baselines in one statement (`store.synced_links`), the same
     values the ORM would have written one link at a time, and nothing is written twice at commit."""
@@ -119,14 +133,9 @@ def test_a_chunk_of_pairs_in_sync_is_written_by_one_update_with_what_mark_synced
             s, "t1", conn_id, [company(n, v, remote_id=f"r{i}") for i, (n, v) in enumerate(names)]
         )
         assert reconcile_remote(s, "t1", ids).linked == 3
-    statements: list[tuple[str, bool]] = []  # the text, and whether it was run once per link (executemany)
-    with db.session() as s:
-        run = run_after_full_walk(s)
-        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append((a[2], a[5])))
-        out = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
-        assert out.app_updates == 0 and out.remote_updates == 0
-    updates = [many for q, many in statements if q.lstrip().upper().startswith("UPDATE LINKS")]
-    assert updates == [False], statements
+    out, statements = _plan_recording_statements(conn_id)
+    assert out.app_updates == 0 and out.remote_updates == 0
+    assert _updates_of("links", statements) == [False], statements
     with db.session() as s:
         pairs = s.execute(
             select(Link, AppContact, RemoteContact)
@@ -183,14 +192,9 @@ def test_a_chunk_of_contacts_taking_platform_values_in_is_written_by_one_update(
             ],
         )
         assert reconcile_remote(s, "t1", ids).linked == 3
-    statements: list[tuple[str, bool]] = []
-    with db.session() as s:
-        run = run_after_full_walk(s)
-        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append((a[2], a[5])))
-        out = plan_into_ledger(s, "t1", conn_id, run.id, allow_creates=True)
-        assert out.app_updates == 3 and out.remote_updates == 0
-    updates = [many for q, many in statements if q.lstrip().upper().startswith("UPDATE APP_CONTACTS")]
-    assert updates == [False], statements
+    out, statements = _plan_recording_statements(conn_id)
+    assert out.app_updates == 3 and out.remote_updates == 0
+    assert _updates_of("app_contacts", statements) == [False], statements
     with db.session() as s:
         for i in range(3):
             app = s.scalars(select(AppContact).where(AppContact.app_id == f"a{i}")).one()
