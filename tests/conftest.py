@@ -6,6 +6,7 @@ own Redis key prefix, so tests never see each other's rows, queues or rate-limit
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -21,7 +22,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 # Metrics recorded by code the tests run in this process go to a scratch directory, not the working tree's data dir.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="contactsync-test-metrics-"))
+# The process that makes it (pytest's main process: its xdist workers inherit the variable) removes it at exit.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="contactsync-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 from benchmarks.harness import delete_prefixed_keys
 
