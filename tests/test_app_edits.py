@@ -17,7 +17,7 @@ from contactsync.appinput import AppInput
 from contactsync.contact import CanonicalContact, Phone
 from contactsync.models import Change, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.states import WriteState
-from contactsync.store.answers import record_updated
+from contactsync.store.answers import record_created, record_updated
 from contactsync.store.contacts import update_app_content, upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
 from contactsync.store.mirror import upsert_remote_contacts
@@ -298,3 +298,36 @@ def test_an_undone_app_edit_older_than_the_platform_edit_takes_the_platform_valu
         )
     plan(conn_id)
     assert app_row("a1").data["currency"] == "CHF" and _open_updates() == []
+
+
+def test_an_app_edit_undone_while_a_create_was_under_way_beats_an_older_platform_edit(env: dict[str, str]) -> None:
+    """The create sent EUR; before its answer was recorded the app went GBP and back to EUR, and the platform's
+    user set CHF in between: the app's EUR is the newer edit. The link's baseline is taken at the version the
+    create sent, not the app's version when the answer came (which hid the undone edit)."""
+    conn_id = make_tenant()
+    with db.session() as s:
+        first = platform("", "Mueller Bau GmbH", None, "info@mb.de").model_copy(update={"currency": "EUR"})
+        upsert_app_contacts(s, "t1", [AppInput("a1", first, T0)])
+    plan(conn_id)
+    sent_version = app_row("a1").version
+    with db.session() as s:
+        op = s.scalar(select(WriteOp).where(WriteOp.kind == "create"))
+        assert op is not None and op.app_version == sent_version and op.payload["currency"] == "EUR"
+    _app_edit(datetime(2025, 3, 1, 12, 0, tzinfo=UTC), currency="GBP")
+    _app_edit(datetime(2025, 3, 1, 12, 2, tzinfo=UTC), currency="EUR")
+    with db.session() as s:  # the answer, recorded only now (a redelivered batch)
+        op = s.scalar(select(WriteOp).where(WriteOp.kind == "create"))
+        assert op is not None
+        move_write(op, WriteState.IN_FLIGHT)
+        answer = CanonicalContact.model_validate({**op.payload, "remote_id": "r9"})
+        record_created(s, op, answer, adopted=False)
+    with db.session() as s:
+        link = s.scalar(select(Link))
+        assert link is not None and link.baseline["app_version"] == sent_version
+        chf = platform("r9", "Mueller Bau GmbH", None, "info@mb.de").model_copy(update={"currency": "CHF"})
+        upsert_remote_contacts(
+            s, "t1", conn_id, [chf.model_copy(update={"remote_updated_at": datetime(2025, 3, 1, 12, 1, tzinfo=UTC)})]
+        )
+    plan(conn_id)
+    assert app_row("a1").data["currency"] == "EUR"
+    assert _open_updates() == [{"currency": "EUR"}]

@@ -46,6 +46,9 @@ class WriteOp(TenantScoped, Base):
     app_contact_id: Mapped[int] = mapped_column(ForeignKey("app_contacts.id", ondelete="CASCADE"))
     remote_id: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]]
+    # A create's: the app contact's version its payload was read at (None for an update, and for creates planned
+    # before it was kept): the version the created link's baseline is taken at, whenever its answer comes.
+    app_version: Mapped[int | None]
     idempotency_key: Mapped[str] = mapped_column(String(64))
     # a WriteState
     status: Mapped[str] = mapped_column(String(16), default=WriteState.PENDING, index=True)

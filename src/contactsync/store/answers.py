@@ -101,10 +101,15 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
         "decided_by": "writer",
         "app_synced_hash": content_digest(sent),
         "remote_synced_hash": remote.content_hash,
-        # The app's version now, not the sent one (a create's entry does not keep it): an edit made while the
-        # create was under way still shows by its digest, unless it was undone before the answer.
-        "baseline": baseline_of(carried_view(dialect, contact), remote.data, app.version).to_json(),
+        # The version the create sent, not the app's now: an edit made while the create was under way, even one
+        # undone before the answer, is then later than the link. An entry planned before the version was kept
+        # takes the app's now (such an undone edit is then missed).
+        "baseline": baseline_of(carried_view(dialect, contact), remote.data, _sent_version(op, app)).to_json(),
     }
+
+
+def _sent_version(op: WriteOp, app: AppContact) -> int:
+    return app.version if op.app_version is None else op.app_version
 
 
 def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:

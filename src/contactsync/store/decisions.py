@@ -118,6 +118,7 @@ def decide(s: Session, tenant_id: str, item_id: int, action: Action, app_id: str
             kind="create",
             app_contact_id=app.id,
             payload=app.data,
+            app_version=app.version,
             idempotency_key=str(uuid.uuid4()),
             status=WriteState.PENDING,
         )

@@ -77,7 +77,13 @@ class _Queue:
     rows: list[dict[str, Any]]
 
     def add(
-        self, key: str, kind: str, app_contact_id: int, payload: dict[str, Any], remote_id: str | None = None
+        self,
+        key: str,
+        kind: str,
+        app_contact_id: int,
+        payload: dict[str, Any],
+        remote_id: str | None = None,
+        app_version: int | None = None,
     ) -> None:
         self.rows.append(
             {
@@ -89,6 +95,7 @@ class _Queue:
                 "app_contact_id": app_contact_id,
                 "remote_id": remote_id,
                 "payload": payload,
+                "app_version": app_version,
                 "idempotency_key": str(uuid.uuid4()),
                 "status": WriteState.PENDING,
             }
@@ -190,10 +197,12 @@ def plan_into_ledger(
             .order_by(AppContact.id)
         ).all()
         for chunk in _chunks([i for i in unlinked if i not in in_review]):
-            for app_id, data in s.execute(
-                select(AppContact.id, AppContact.data).where(AppContact.id.in_(chunk)).order_by(AppContact.id)
+            for app_id, data, version in s.execute(
+                select(AppContact.id, AppContact.data, AppContact.version)
+                .where(AppContact.id.in_(chunk))
+                .order_by(AppContact.id)
             ):
-                queue.add(f"create:{app_id}", "create", app_id, data)
+                queue.add(f"create:{app_id}", "create", app_id, data, app_version=version)
             _count(added, queue.insert(s))
     changed = s.scalars(
         select(Link.id)
