@@ -212,6 +212,8 @@ class Workers:
     procs: list[subprocess.Popen[bytes] | None] = field(default_factory=list)
     # Where each worker's log stood when it was last started: "ready." counts only after that.
     _offsets: dict[int, int] = field(default_factory=dict)
+    # Why workers exited on their own (`restart_exited`): the exit code and the last lines each logged.
+    exits: list[str] = field(default_factory=list)
 
     def start_all(self) -> None:
         self.procs = [None] * self.count
@@ -255,11 +257,24 @@ class Workers:
         raise RuntimeError(f"worker {i} not ready in {timeout}s:\n{self.logs()}")
 
     def restart_exited(self) -> int:
-        """Start again every worker that exited on its own, as a deployment's restart policy would; how many."""
+        """Start again every worker that exited on its own, as a deployment's restart policy would; how many.
+        Each exit's code and the last lines it logged are kept in `exits`."""
         exited = [i for i, p in enumerate(self.procs) if p is not None and p.poll() is not None]
         for i in exited:
+            proc = self.procs[i]
+            assert proc is not None
+            self.exits.append(f"worker {i} exit {proc.returncode}: {self._last_lines(i)}")
             self.start(i, wait=False)
         return len(exited)
+
+    def _last_lines(self, i: int, lines: int = 40) -> str:
+        """What worker `i` logged last since it was started: from its last traceback on, if it logged one."""
+        with open(self._log(i), "rb") as fh:
+            fh.seek(self._offsets.get(i, 0))
+            logged = fh.read().decode(errors="replace").strip().splitlines()
+        starts = [n for n, line in enumerate(logged) if line.startswith("Traceback")]
+        tail = logged[starts[-1] :] if starts else logged
+        return " | ".join(line.strip()[:300] for line in tail[-lines:])
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p is not None and p.poll() is None]

@@ -425,6 +425,7 @@ def main() -> int:
         "pg_backends_terminated": tally.pg_backends_terminated,
         "beat_restarts": tally.beat_restarts,
         "worker_exits_restarted": tally.worker_exits,
+        "worker_exit_reasons": soak.workers.exits[:10] if soak.workers is not None else [],
         "faults_injected": dict(injected),
         "burst_windows": tally.bursts,
         "edit_rounds": tally.edit_rounds,
