@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+import redis
 from kombu import Connection, Exchange, Queue
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -50,6 +51,34 @@ def test_ack_on_closed_channel_is_a_connection_error_and_the_message_stays_unack
         again = Queue(f"{prefix}-q", Exchange(f"{prefix}-x", type="direct"), routing_key=f"{prefix}-q")
         redelivered = again(conn.channel()).get(no_ack=True)
         assert redelivered is not None and redelivered.payload == {"n": 1}
+
+
+@pytest.mark.parametrize("transport", [TRANSPORT_PATH, None], ids=["ours", "kombus"])
+def test_closing_a_connection_whose_client_the_clean_up_took(env: dict[str, str], transport: str | None) -> None:
+    """The second way (found by the soak: workers exiting with "'NoneType' object has no attribute 'hostname'"
+    after Redis restarts, in `Connection.release` and in a reject on the event loop's close). The consumer's
+    clean-up of a broken connection ends with `_do_close_transport`, which takes the transport's client; when
+    closing the default channel had been cut short by the outage, the channel is closed again by the release, and
+    putting its unacked message back needs a client. Ours raises the connection error kombu and Celery expect
+    there; kombu's raises the AttributeError that ends a worker."""
+    prefix = env["CONTACTSYNC_REDIS_PREFIX"]
+    options = {"global_keyprefix": f"{prefix}:"}
+    conn = Connection(env["REDIS_URL"], transport=transport, transport_options=options)
+    exchange = Exchange(f"{prefix}-x", type="direct")
+    queue = Queue(f"{prefix}-q", exchange, routing_key=f"{prefix}-q")
+    with conn.Producer() as producer:
+        producer.publish({"n": 1}, exchange=exchange, routing_key=f"{prefix}-q", declare=[queue])
+    message = queue(conn.default_channel).get(no_ack=False)
+    assert message is not None
+    conn._do_close_transport()  # type: ignore[attr-defined]  # the end of the clean-up, its channel close cut short
+    if transport is None:
+        with pytest.raises(AttributeError):
+            conn.release()
+        return
+    conn.release()  # the channel's close cannot restore its message: a connection error, ignored by the release
+    message.reject_log_error(logging.getLogger("test"), conn.connection_errors)  # type: ignore[attr-defined]
+    # Not lost: still in the transport's unacked set, restored after the visibility timeout.
+    assert redis.Redis.from_url(env["REDIS_URL"]).hlen(f"{prefix}:unacked") == 1
 
 
 def test_kombus_own_transport_still_has_the_fault_this_guards_against(env: dict[str, str]) -> None:

@@ -5,7 +5,9 @@ new one. A task that was running meanwhile finishes afterwards, and with late ac
 the *old* channel: kombu then rebuilds that channel's connection pool from `self.connection.client` and fails with
 `AttributeError: 'NoneType' object has no attribute 'hostname'`. Celery treats an AttributeError as unrecoverable
 and the whole worker process exits (kombu 5.7.0; reported upstream as celery/kombu#582 and #970 for the same call
-path). Without a supervisor restarting it, every tenant on the worker's shard then stops.
+path). The same happens when the consumer's clean-up took the connection's client while a channel's close was
+cut short by the outage: that channel's next close (`Connection.release`) or a reject of its message fails the
+same way. Without a supervisor restarting it, every tenant on the worker's shard then stops.
 
 The message of a closed channel cannot be acknowledged any more; what is right is what Celery already does for a
 broker connection error during an ack: log it and carry on. The message stays in Redis's unacked set and is
@@ -27,7 +29,10 @@ TRANSPORT_PATH = "contactsync.worker.broker:Transport"
 
 class Channel(kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
-        if self.connection is None:
+        # The channel gave up its transport (closed), or the transport lost its client: the consumer's clean-up
+        # of a broken connection (`Connection.collect`, then `close`) takes the client away even when closing
+        # a channel was cut short by the outage, and that channel's next close, ack or reject lands here.
+        if self.connection is None or self.connection.client is None:
             raise RedisConnectionError("the broker channel was closed with its connection; the message stays unacked")
         params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]  # untyped in kombu
         return params
