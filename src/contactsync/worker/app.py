@@ -57,6 +57,11 @@ def configure(capp: Celery) -> None:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
+        # A task running when the broker connection drops finishes its work; its ack then fails (logged, see
+        # `worker.broker`) and the message is delivered again after the visibility timeout, which an idempotent
+        # task shrugs off. Cancelling it (Celery 6's coming default) would only throw that work away: said
+        # explicitly so the choice survives that default's change.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         # No task may hold a worker slot without end: the soft limit raises inside the task (its run fails with
         # the reason), the hard one kills the child process (the task is redelivered, the run re-driven).
         task_soft_time_limit=settings.task_soft_time_limit_seconds,
