@@ -15,8 +15,9 @@ import httpx
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.appinput import AppInput
 from contactsync.contact import Address, CanonicalContact
-from contactsync.models import Link, RemoteContact, SyncRun, WriteOp
+from contactsync.models import AppContact, Link, RemoteContact, SyncRun, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.ledger import plan_into_ledger
@@ -120,6 +121,32 @@ def test_a_lost_create_is_adopted_once_its_echo_shows_and_the_namesake_stays_unl
         run = s.get(SyncRun, run_id)
         assert run is not None and (run.status, run.created_remote) == ("succeeded", 1)
     assert len(_platform(sandbox, token)) == 2
+
+
+def test_an_adopted_create_is_linked_at_the_version_it_sent(env: dict[str, str], sandbox: Any) -> None:
+    """The app edited the contact and undid the edit while the create's answer was lost: the adopted link's
+    baseline is the sent version's, so that edit still counts as the app's (it would look older than the link if
+    the link took the app's version at adoption)."""
+    token = _tenant(sandbox, {"ignore_filters": True, "visibility_lag_ms": 1_000})
+    _run_id, op_id = _writing_run(first_sent_ago=timedelta(seconds=1))
+    _commit_on_platform(sandbox, token)
+    with db.session() as s:
+        op = s.get(WriteOp, op_id)
+        assert op is not None and op.app_version is not None
+        sent_version = op.app_version
+        later = utcnow() + timedelta(seconds=1)
+        edited = MINE.model_copy(update={"emails": ("billing@nordlicht-handel.de",)})
+        assert upsert_app_contacts(s, "t1", [AppInput("a1", edited, later)]) == (0, 1)
+        assert upsert_app_contacts(s, "t1", [AppInput("a1", MINE, later + timedelta(seconds=1))]) == (0, 1)
+    time.sleep(1.2)
+    write.apply(args=["t1", op_id])
+    with db.session() as s:
+        op = s.get(WriteOp, op_id)
+        link = s.scalar(select(Link))
+        app = s.get(AppContact, op.app_contact_id) if op is not None else None
+        assert op is not None and op.status == "done" and link is not None and app is not None
+        assert app.data == op.payload and app.version > sent_version  # the same document, two edits later
+        assert link.baseline["app_version"] == sent_version
 
 
 def test_a_walk_recognises_the_echo_of_a_parked_create(env: dict[str, str], sandbox: Any) -> None:
