@@ -8,6 +8,7 @@ both sides, and every app contact the soak added linked to a platform contact.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,6 +112,7 @@ def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
     return {
         "runs": dict(statuses),
         "failed_run_reasons": failures,
+        "partial_run_write_errors": _write_errors(),
         "unfinished_runs": unfinished,
         "duplicates": dup_total,
         "lost": lost_total + stale_edits + missing_total,
@@ -127,6 +129,17 @@ def _failed_runs(limit: int = 5) -> list[str]:
         reasons = Counter(
             f"{run.kind} run: {(run.error or '')[:300]}"
             for run in s.scalars(select(SyncRun).where(SyncRun.status == "failed"))
+        )
+    return [f"{n} x {reason}" for reason, n in reasons.most_common(limit)]
+
+
+def _write_errors(limit: int = 5) -> list[str]:
+    """Why ledger entries ended failed or parked (what makes a run `partial`), the commonest first, digits
+    dropped so that one cause counts once: the soak's injected faults should be all there is."""
+    with db.session() as s:
+        reasons = Counter(
+            f"{op.kind} {op.status}: {re.sub(r'[0-9]+', 'N', (op.last_error or '')[:200])}"
+            for op in s.scalars(select(WriteOp).where(WriteOp.status.in_(("failed", "parked"))))
         )
     return [f"{n} x {reason}" for reason, n in reasons.most_common(limit)]
 
