@@ -134,8 +134,8 @@ def _failed_runs(limit: int = 5) -> list[str]:
 
 
 def _write_errors(limit: int = 5) -> list[str]:
-    """Why ledger entries ended failed or parked (what makes a run `partial`), the commonest first, digits
-    dropped so that one cause counts once: the soak's injected faults should be all there is."""
+    """Why ledger entries are still failed or parked after the settling runs (what left a run `partial` and no
+    later run finished), the commonest first, digits dropped so that one cause counts once."""
     with db.session() as s:
         reasons = Counter(
             f"{op.kind} {op.status}: {re.sub(r'[0-9]+', 'N', (op.last_error or '')[:200])}"
