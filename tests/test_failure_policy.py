@@ -124,3 +124,23 @@ def test_a_broker_out_of_reach_is_retried_by_the_task_and_never_fails_the_run(at
         decide(attempt, refused.value)
     run = run_of(attempt)
     assert run.status == "fetching" and run.error is None
+
+
+def test_a_retry_the_broker_could_not_take_leaves_the_run_for_the_re_drive(attempt: Attempt) -> None:
+    """A task's infrastructure retry that cannot be queued (Redis gone as it retries) makes Celery reject the
+    message and send `task_failure` with `Reject(reason)` (a soak's run failed "write: Reject: (OperationalError
+    …)"). The run is left active for the stale-run re-drive; any other failure of such a task still fails it."""
+    from celery.exceptions import Reject
+    from celery.signals import task_failure
+
+    from contactsync.tasks.write import plan_writes
+
+    refused = BrokerUnreachable("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+    task_failure.send(sender=plan_writes, task_id="x", exception=Reject(refused, requeue=False),
+                      args=["t1", attempt.run_id], kwargs={}, traceback=None, einfo=None)  # fmt: skip
+    run = run_of(attempt)
+    assert run.status == "fetching" and run.error is None
+    task_failure.send(sender=plan_writes, task_id="y", exception=KeyError("results"),
+                      args=["t1", attempt.run_id], kwargs={}, traceback=None, einfo=None)  # fmt: skip
+    run = run_of(attempt)
+    assert run.status == "failed" and run.error == "write: KeyError: 'results'"

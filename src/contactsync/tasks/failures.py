@@ -12,6 +12,8 @@ Every run must end, with a reason a person can act on. So:
 - Configuration errors (a key that cannot decrypt the credentials) and any unexpected exception fail the run
   with the exception's one-line text, instead of leaving it `fetching` for the stale-run re-drive forever.
 - Database and broker outages are not decided here: they are re-raised for the tasks' infrastructure retry.
+  When even that retry cannot be queued (the broker gone as it retries), the run is left for the stale-run
+  re-drive, not failed.
 
 The budget counts from the first failure of a streak, and a streak ends when the run has moved on (pages
 fetched, contacts written) between two failures; it is kept in Redis beside the run so that every worker
@@ -29,7 +31,7 @@ from typing import Any, NoReturn
 
 import redis
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import task_failure
 
 from contactsync import db
@@ -250,6 +252,14 @@ def _fail_the_run_of_a_failed_task(
         return
     tenant_id, run_id = args[0], args[1]
     if not isinstance(tenant_id, str) or not isinstance(run_id, int):
+        return
+    reason = getattr(exception, "reason", None) if isinstance(exception, Reject) else None  # untyped in the stubs
+    if isinstance(reason, INFRA_ERRORS):
+        # The task's infrastructure retry could not be queued (the broker out of reach as it retried): Celery
+        # rejects the message and reports a failure. Not the run's: it is left active, and the stale-run
+        # re-drive sends its stage again (found by a soak: a plan_writes retried while Redis restarted).
+        log.warning("a task's retry could not be queued; its run is left for the re-drive", run_id=run_id,
+                    error=one_line(reason))  # fmt: skip
         return
     try:
         fail_run(Attempt(stage, tenant_id, run_id, 0, CallMeter()), one_line(exception))
