@@ -19,7 +19,7 @@ from sqlalchemy import select
 from benchmarks.harness import TenantData, runs_by_status
 from benchmarks.platform_check import disagreeing, duplicates, linked_pairs, read_platform
 from contactsync import db
-from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link, RemoteContact, SyncRun, WriteOp
+from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link, RemoteContact, SyncRun, WriteOp, WriteState
 
 
 def say(*parts: Any) -> None:
@@ -139,7 +139,7 @@ def _write_errors(limit: int = 5) -> list[str]:
     with db.session() as s:
         reasons = Counter(
             f"{op.kind} {op.status}: {re.sub(r'[0-9]+', 'N', (op.last_error or '')[:200])}"
-            for op in s.scalars(select(WriteOp).where(WriteOp.status.in_(("failed", "parked"))))
+            for op in s.scalars(select(WriteOp).where(WriteOp.status.in_((WriteState.FAILED, WriteState.PARKED))))
         )
     return [f"{n} x {reason}" for reason, n in reasons.most_common(limit)]
 
