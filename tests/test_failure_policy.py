@@ -133,7 +133,7 @@ def test_a_retry_the_broker_could_not_take_leaves_the_run_for_the_re_drive(attem
     from celery.exceptions import Reject
     from celery.signals import task_failure
 
-    from contactsync.tasks.write import plan_writes
+    from contactsync.tasks.plan import plan_writes
 
     refused = BrokerUnreachable("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
     task_failure.send(sender=plan_writes, task_id="x", exception=Reject(refused, requeue=False),

@@ -20,8 +20,9 @@ from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.models import Link, SyncRun, WriteOp
+from contactsync.tasks.plan import batches, whole_groups
 from contactsync.tasks.schedule import trigger_sync
-from contactsync.tasks.write import batches, whole_groups, write_batch
+from contactsync.tasks.write import write_batch
 from tests.conftest import Workers
 from tests.pipeline import (
     assert_each_app_contact_once,

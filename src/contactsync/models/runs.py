@@ -71,6 +71,9 @@ class SyncRun(TenantScoped, Base):
     # Creates whose answer was lost and that wait, parked, for evidence when the run ended.
     parked: Mapped[int] = mapped_column(default=0)
     api_calls: Mapped[int] = mapped_column(default=0)
+    # False from when planning commits the run's creates (sent at once) until it has planned the linked pairs too:
+    # the run does not end in between, however soon its creates are done (`tasks.plan`).
+    writes_planned: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = created_at_column()
     heartbeat_at: Mapped[datetime] = created_at_column()

@@ -5,8 +5,10 @@ contact version>:<payload digest>`) and inserted with ON CONFLICT DO NOTHING, so
 task, a re-driven run) never queues a second create for the same contact, nor the same update of the same app
 state twice. The version is in an update's key because the same change can be due again later: the app sets
 a field back to a value an earlier update already sent (USD, then the books' GBP, then USD again), and a key of
-the payload alone would find the old entry and drop the new write for good. A plan's entries are inserted
-together, in one transaction with the rest of planning, so a plan is on disk whole or not at all.
+the payload alone would find the old entry and drop the new write for good. A plan's creates are inserted
+together, in one transaction, and so are its linked pairs' entries with the rest of their planning: each part is
+on disk whole or not at all. The run task commits the creates first, so that they are sent while the pairs are
+planned (`tasks.plan`); the run's `writes_planned` keeps it from ending in between.
 """
 
 from __future__ import annotations
@@ -172,38 +174,76 @@ def plan_into_ledger(
     walk_started_at: datetime | None = None,
     visibility_lag: timedelta | None = None,
 ) -> PlanOutcome:
-    """Queue the run's creates and updates. `walk_started_at` and `visibility_lag`: when the walk this plan rests
-    on began, and how long the platform may take to list a contact it created (without them, no update waits for
-    the lag; see `sync.walks.walk_shows_our_create`)."""
+    """Queue the run's creates and updates in one transaction (`plan_creates`, then `plan_pairs`).
+    `walk_started_at` and `visibility_lag`: when the walk this plan rests on began, and how long the platform may
+    take to list a contact it created (without them, no update waits for the lag; see
+    `sync.walks.walk_shows_our_create`)."""
     out = PlanOutcome()
+    if allow_creates:
+        out.creates = plan_creates(s, tenant_id, connection_id, run_id)
+    plan_pairs(
+        s,
+        out,
+        tenant_id,
+        connection_id,
+        run_id,
+        dialect,
+        conflict_policy,
+        walk_started_at=walk_started_at,
+        visibility_lag=visibility_lag,
+    )
+    return out
+
+
+def plan_creates(s: Session, tenant_id: str, connection_id: int, run_id: int) -> int:
+    """Queue a create for every active app contact without a link that no open review holds back; returns how
+    many entries are new. Every link counts, ended ones too: a contact deleted on the platform is not created
+    again."""
+    queue = _Queue(tenant_id, connection_id, run_id, [])
+    added: dict[str, int] = {}
+    in_review = review_candidate_ids(s, tenant_id)
+    # Asked as NOT EXISTS, which PostgreSQL can run as an anti-join; NOT IN cannot be (its NULL rule), so it was a
+    # filter testing every app contact against the hashed subquery. Every run plans: at 5,000 contacts a tenant
+    # the statement took 22-30 ms (medians of four tenants) against 27-32 ms.
+    linked = exists().where(Link.app_contact_id == AppContact.id, Link.tenant_id == tenant_id)
+    unlinked = s.scalars(
+        select(AppContact.id)
+        .where(
+            AppContact.tenant_id == tenant_id,
+            AppContact.deleted.is_(False),
+            AppContact.status == AppContactStatus.ACTIVE,
+            ~linked,
+        )
+        .order_by(AppContact.id)
+    ).all()
+    for chunk in _chunks([i for i in unlinked if i not in in_review]):
+        for app_id, data, version in s.execute(
+            select(AppContact.id, AppContact.data, AppContact.version)
+            .where(AppContact.id.in_(chunk))
+            .order_by(AppContact.id)
+        ):
+            queue.add(f"create:{app_id}", "create", app_id, data, app_version=version)
+        _count(added, queue.insert(s))
+    return added.get("create", 0)
+
+
+def plan_pairs(
+    s: Session,
+    out: PlanOutcome,
+    tenant_id: str,
+    connection_id: int,
+    run_id: int,
+    dialect: str = "merge",
+    conflict_policy: str = "newer",
+    *,
+    walk_started_at: datetime | None = None,
+    visibility_lag: timedelta | None = None,
+) -> None:
+    """Plan every linked pair of the connection whose either side changed since its baseline: what goes to the
+    app, the platform or review. Counted into `out` (`remote_updates`: new update entries)."""
     settled = _Settled(walk_started_at, visibility_lag)
     queue = _Queue(tenant_id, connection_id, run_id, [])
     added: dict[str, int] = {}
-    if allow_creates:
-        in_review = review_candidate_ids(s, tenant_id)
-        # Every link counts, ended ones too: a contact deleted on the platform is not created again. Asked as NOT
-        # EXISTS, which PostgreSQL can run as an anti-join; NOT IN cannot be (its NULL rule), so it was a filter
-        # testing every app contact against the hashed subquery. Every run plans: at 5,000 contacts a tenant the
-        # statement took 22-30 ms (medians of four tenants) against 27-32 ms.
-        linked = exists().where(Link.app_contact_id == AppContact.id, Link.tenant_id == tenant_id)
-        unlinked = s.scalars(
-            select(AppContact.id)
-            .where(
-                AppContact.tenant_id == tenant_id,
-                AppContact.deleted.is_(False),
-                AppContact.status == AppContactStatus.ACTIVE,
-                ~linked,
-            )
-            .order_by(AppContact.id)
-        ).all()
-        for chunk in _chunks([i for i in unlinked if i not in in_review]):
-            for app_id, data, version in s.execute(
-                select(AppContact.id, AppContact.data, AppContact.version)
-                .where(AppContact.id.in_(chunk))
-                .order_by(AppContact.id)
-            ):
-                queue.add(f"create:{app_id}", "create", app_id, data, app_version=version)
-            _count(added, queue.insert(s))
     changed = s.scalars(
         select(Link.id)
         .join(AppContact, AppContact.id == Link.app_contact_id)
@@ -255,8 +295,7 @@ def plan_into_ledger(
         _count(added, queue.insert(s))
         s.flush()  # the chunk's rows are clean now: the session lets them go once `pairs` is dropped
         del pairs
-    out.creates, out.remote_updates = added.get("create", 0), added.get("update", 0)
-    return out
+    out.remote_updates += added.get("update", 0)
 
 
 def _count(total: dict[str, int], more: dict[str, int]) -> None:

@@ -112,6 +112,15 @@ def get_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
     return s.scalar(select(SyncRun).where(SyncRun.id == run_id, SyncRun.tenant_id == tenant_id))
 
 
+PLANNING_LOCK = 7302  # first key of the two-key advisory lock a run's planning takes; the second is the run id
+
+
+def lock_planning(s: Session, run_id: int) -> None:
+    """One planning of a run at a time, until the transaction ends (`tasks.plan`: its second transaction does not
+    hold the run's row)."""
+    s.execute(text("SELECT pg_advisory_xact_lock(:c, :r)"), {"c": PLANNING_LOCK, "r": run_id})
+
+
 def lock_run(s: Session, tenant_id: str, run_id: int) -> SyncRun | None:
     return s.scalar(
         select(SyncRun)

@@ -4,6 +4,6 @@ Messages carry ids only (run id, page number, ledger id); each task reloads what
 duplicated message finds the current state and does nothing it has already done.
 """
 
-from contactsync.tasks import fetch, process, push, reconcile, schedule, write
+from contactsync.tasks import fetch, plan, process, push, reconcile, schedule, write
 
-__all__ = ["fetch", "process", "push", "reconcile", "schedule", "write"]
+__all__ = ["fetch", "plan", "process", "push", "reconcile", "schedule", "write"]

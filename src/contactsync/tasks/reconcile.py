@@ -10,7 +10,7 @@ from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.refit import refit_and_rereconcile
 from contactsync.store.runs import add_counters, get_run, lock_run, transition_run, unreconciled_pages
 from contactsync.store.statistics import refresh_stale_statistics
-from contactsync.tasks.write import plan_writes
+from contactsync.tasks.plan import plan_writes
 from contactsync.worker.app import INFRA_RETRY, celery_task
 from contactsync.worker.routing import enqueue
 

@@ -22,8 +22,9 @@ from contactsync.store.due import start_due_batch
 from contactsync.store.runs import open_write_ops, stale_runs, start_run, touch, unreconciled_pages
 from contactsync.store.tenants import requests_per_minute
 from contactsync.tasks.fetch import fetch
+from contactsync.tasks.plan import dispatch_writes, plan_writes
 from contactsync.tasks.reconcile import advance, reconcile
-from contactsync.tasks.write import dispatch_writes, plan_writes, write_batch
+from contactsync.tasks.write import write_batch
 from contactsync.worker.app import celery_task
 from contactsync.worker.routing import enqueue, sent_together
 
@@ -108,7 +109,9 @@ def redrive_stale_runs(older_than_seconds: int) -> int:
                 if not pages:
                     todo.append((run_id, partial(enqueue, advance, tenant_id, run_id), advance.name))
             elif run.status == RunStatus.WRITING:
-                ops = open_write_ops(s, run)
+                # A planning cut short between its creates and its pairs (`tasks.plan`) plans again; it queues the
+                # open entries itself.
+                ops = open_write_ops(s, run) if run.writes_planned else []
                 if ops:
                     conn = s.get(Connection, run.connection_id)
                     per_minute = requests_per_minute(conn) if conn is not None else 1

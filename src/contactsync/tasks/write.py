@@ -1,5 +1,5 @@
-"""Plan the run's writes into the ledger, then send them in batches, each entry exactly once as far as the
-platform can tell.
+"""Send a run's ledger entries in batches, each entry exactly once as far as the platform can tell (`tasks.plan`
+plans and queues them).
 
 A write task carries a batch of ledger entries (`CONTACTSYNC_WRITE_BATCH_SIZE`) and sends them a group at a time:
 up to `CONTACTSYNC_WRITE_CONCURRENCY` requests at once (`tasks.sending`), each taking its slot from the tenant's
@@ -40,7 +40,7 @@ a completed walk of its whole window after the visibility lag makes it `pending`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,24 +51,19 @@ from sqlalchemy.orm import Session, load_only
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.logs import get_logger
-from contactsync.models import ACTIVE_WRITE_STATES, AppContact, Connection, SyncCursor, WriteOp
+from contactsync.models import ACTIVE_WRITE_STATES, AppContact, Connection, WriteOp
 from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
 from contactsync.providers.ratelimit import prepaid_slot, reserve
-from contactsync.providers.registry import options_of
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
 from contactsync.store.answers import Answer, record_answers
-from contactsync.store.ledger import plan_into_ledger
-from contactsync.store.lost_creates import recheck_parked, visibility_lag
-from contactsync.store.reconcile import pending_remote_ids, reconcile_remote, review_candidate_ids
-from contactsync.store.runs import add_counters, finish_writing, has_open_writes, lock_run, open_write_ops, touch
+from contactsync.store.runs import finish_writing, has_open_writes, lock_run, touch
 from contactsync.store.tenants import owned_connection, provider_for, requests_per_minute
 from contactsync.store.write_locks import locked_entries
 from contactsync.store.write_states import move_write, save_writes
-from contactsync.sync.walks import creates_allowed
 from contactsync.tasks.batch import (
     HAND_BACK_SECONDS,
     Batch,
@@ -81,97 +76,13 @@ from contactsync.tasks.batch import (
 from contactsync.tasks.failures import handle as handle_failure
 from contactsync.tasks.outcomes import retry_delay
 from contactsync.tasks.sending import Sender
-from contactsync.worker.app import INFRA_RETRY, bound_celery_task, celery_task
+from contactsync.worker.app import INFRA_RETRY, bound_celery_task
 from contactsync.worker.routing import enqueue, enqueue_later
 
 log = get_logger(__name__)
-BATCH_SECONDS = 1  # at most this many seconds of a tenant's request budget in one batch
 # Recording an answer needs an app contact's ids alone (its link, its feed entry): its documents are not read and
 # decoded for every entry of every group (anything else asked of the row is loaded when asked).
 _APP_IDS_ONLY = load_only(AppContact.id, AppContact.tenant_id, AppContact.app_id)
-
-
-@celery_task("contactsync.plan_writes", **INFRA_RETRY)
-def plan_writes(tenant_id: str, run_id: int) -> None:
-    with db.session() as s:
-        run = lock_run(s, tenant_id, run_id)
-        if run is None or run.status != R.WRITING:
-            return
-        leftovers = pending_remote_ids(s, run.tenant_id, run.connection_id)
-        if leftovers:
-            late = reconcile_remote(s, run.tenant_id, leftovers)
-            add_counters(s, run_id, linked=late.linked, reviewed=late.reviewed)
-        cursor = s.get(SyncCursor, run.connection_id)
-        allow_creates = creates_allowed(cursor.last_full_at if cursor is not None else None)
-        conn = s.get(Connection, run.connection_id)
-        assert conn is not None
-        policy = options_of(conn.dialect, conn.options).conflict_policy
-        out = plan_into_ledger(
-            s,
-            run.tenant_id,
-            run.connection_id,
-            run_id,
-            allow_creates,
-            conn.dialect,
-            policy,
-            walk_started_at=run.started_at,
-            visibility_lag=visibility_lag(conn),
-        )
-        add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
-        if out.held or out.reviews or out.removals or out.deferred:
-            log.info("planning held identity changes, opened conflict reviews, saw platform removals or deferred "
-                     "updates of contacts the platform may not list yet", run_id=run_id, held=out.held,
-                     reviews=out.reviews, removals=out.removals, deferred=out.deferred)  # fmt: skip
-        # After this run's walk (and its echo recognition): what is still open of the lost creates is looked up
-        # again, or sent again where the walk proved its absence.
-        in_review = frozenset(review_candidate_ids(s, run.tenant_id))
-        _rechecked, resend = recheck_parked(s, run, conn, in_review)
-        if resend:
-            log.info("lost creates proven absent by a complete walk; sending again", run_id=run_id, count=resend)
-        op_ids = open_write_ops(s, run)
-        ids = {"tenant_id": tenant_id, "run_id": run_id, "connection_id": run.connection_id}
-        log.info("writes planned", writes=len(op_ids), app_updates=out.app_updates, conflicts=out.conflicts, **ids)
-        if not op_ids:
-            finish_writing(s, run)
-    dispatch_writes(tenant_id, op_ids, requests_per_minute(conn))
-
-
-def dispatch_writes(tenant_id: str, op_ids: Sequence[int], per_minute: int) -> None:
-    """Send ledger entries to the tenant's queue in batches, in ledger order.
-
-    At a platform's pace a batch is cut to one second of requests (one entry at 60/min, ten at 600/min): its short
-    waits for the bucket, between the requests of that second, are taken holding its worker process. A longer
-    wait (the bucket empty) is not: the batch hands its entries back to the queue (`tasks.batch.hand_back`), so
-    the tenants sharing a worker are not held up behind one whose bucket is empty.
-    """
-    settings = get_settings()
-    ordered = sorted(op_ids)
-    for batch in batches(ordered, settings.write_batch_size, settings.write_concurrency, per_minute):
-        enqueue(write_batch, tenant_id, batch)
-
-
-def batches(op_ids: Sequence[int], batch_size: int, width: int, per_minute: int) -> list[list[int]]:
-    """The entries cut into batches of whole groups, or of one second of requests at the platform's pace.
-
-    Where the pace does not cut them, a tail of one group or less goes with the batch before it (50 entries at
-    24 a batch: 24 and 26, not 24, 24 and 2). A batch of its own for it costs a message, a task, the entries'
-    locks and the batch's closing transactions, more than the one group it adds to the batch before. A paced
-    batch stays one second long."""
-    grouped = whole_groups(batch_size, width)
-    paced = per_minute * BATCH_SECONDS // 60
-    size = max(1, min(grouped, paced))
-    cut = [list(op_ids[start : start + size]) for start in range(0, len(op_ids), size)]
-    if len(cut) > 1 and width <= size == grouped < paced and len(cut[-1]) <= width:
-        tail = cut.pop()
-        cut[-1] += tail
-    return cut
-
-
-def whole_groups(batch_size: int, width: int) -> int:
-    """A batch of more than one group is cut to a whole number of groups (25 entries at 8 a group: 24), so that
-    its last group is not a transaction of its own for an entry or two; every group costs one transaction and
-    about ten statements whatever its size."""
-    return batch_size - batch_size % width if batch_size > width else batch_size
 
 
 @bound_celery_task("contactsync.write_batch", **{**INFRA_RETRY, "max_retries": None})
@@ -450,5 +361,12 @@ def _finish_runs_if_done(b: Batch) -> None:
             if has_open_writes(s, b.tenant_id, run_id):
                 continue
             run = lock_run(s, b.tenant_id, run_id)
-            if run is not None and run.status == R.WRITING:
+            # Asked again with the row locked: planning may have committed the run's pairs since, setting
+            # `writes_planned` with their entries (`tasks.plan`).
+            if (
+                run is not None
+                and run.status == R.WRITING
+                and run.writes_planned
+                and not has_open_writes(s, b.tenant_id, run_id)
+            ):
                 finish_writing(s, run)
