@@ -30,7 +30,7 @@ from contactsync.store.reconcile import reconcile_remote
 from contactsync.store.runs import lock_run
 from contactsync.store.tenants import connection_of
 from contactsync.tasks.batch import Batch
-from contactsync.tasks.plan import plan_run_creates, plan_run_pairs, plan_writes
+from contactsync.tasks.plan import plan_linked_pairs, plan_run_creates, plan_run_pairs, plan_writes
 from contactsync.tasks.schedule import redrive_stale_runs
 from contactsync.tasks.write import _finish_runs_if_done, write_batch
 from tests.pipeline import connect_tenant, writing_run
@@ -86,7 +86,8 @@ def test_the_creates_go_out_first_and_the_run_waits_for_its_pairs(env: dict[str,
     run = _run(run_id)
     assert (run.status, run.finished_at, run.created_remote) == ("writing", None, 1)  # not ended: pairs to plan
 
-    assert plan_run_pairs("t1", run_id) == []
+    planned = plan_run_pairs("t1", run_id)
+    assert planned is not None and planned[0] == []  # nothing open: the run ends here
     with db.session() as s:
         link = s.get(Link, link_id)
         assert link is not None and link.app_synced_hash is not None  # the pair's baseline
@@ -138,8 +139,12 @@ def test_a_planning_cut_short_after_its_creates_is_planned_again_by_the_re_drive
     assert redrive_stale_runs(60) == 1
     assert _queued_tasks("t1") == ["contactsync.plan_writes"]
 
-    plan_writes.apply(args=["t1", run_id])  # the re-driven planning: its creates queued, its pairs planned
-    assert _queued_tasks("t1") == ["contactsync.write_batch"]
+    plan_writes.apply(args=["t1", run_id])  # the re-driven planning: its open create queued, then its pairs
+    assert _queued_tasks("t1") == ["contactsync.write_batch", "contactsync.plan_pairs"]
+    with db.session() as s:
+        create = s.scalar(select(WriteOp.id))
+    plan_linked_pairs.apply(args=["t1", run_id, create])
+    assert _queued_tasks("t1") == []  # the create was queued before; the pair planned nothing to send
     with db.session() as s:
         link = s.get(Link, link_id)
         assert link is not None and link.app_synced_hash is not None

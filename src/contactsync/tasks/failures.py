@@ -240,6 +240,7 @@ _RUN_TASKS = {
     "contactsync.reconcile": "reconcile",
     "contactsync.advance": "reconcile",
     "contactsync.plan_writes": "write",
+    "contactsync.plan_pairs": "write",
 }
 
 

@@ -1,18 +1,21 @@
 """Plan a run's writes into the ledger and queue them in batches (`tasks.write` sends them).
 
-Planning is two transactions, and the creates are queued between them. The first plans what the walk left for
-creating (the app's contacts that no platform contact matched), re-checks the lost creates of earlier runs, and
-commits; its entries go to the tenant's queue at once. The second plans the linked pairs whose either side
-changed (the app's side taken in, updates to the platform, conflicts to review) while the creates are sent. A
-first sync plans thousands of linked pairs, which took seconds that the creates waited for and a rate-limited
-tenant's budget lost (BENCHMARKS.md, "Rate-limited runs").
+Planning is two tasks, each one transaction. `plan_writes` plans what the walk left for creating (the app's
+contacts that no platform contact matched), re-checks the lost creates of earlier runs, commits, and queues the
+entries; then it queues `plan_pairs`, which plans the linked pairs whose either side changed (the app's side
+taken in, updates to the platform, conflicts to review) and queues what that adds. A first sync plans thousands
+of linked pairs: in one task, that took seconds which the creates waited for and a rate-limited tenant's budget
+lost (BENCHMARKS.md, "Rate-limited runs"). As a task of its own queued behind the creates, it holds no worker
+process the creates' batches could use: where two tenants share a worker, both of whose processes planned, no
+batch ran until one of them had finished.
 
-The run does not end between the two, however soon its creates are done: the first transaction clears the
-run's `writes_planned`, which only the second sets again, and a write batch ends a run only when it is set and,
-with the run's row locked, no entry is open (`tasks.write`). The second transaction takes the run's row only at
-its end, to count and to set the flag: the write batches add their counters to that row meanwhile, so holding it
-through planning would stop every batch at its close. Two plannings of one run (a redelivered message, a
-re-driven run) take turns on an advisory lock; each step is repeatable (ledger keys, baselines).
+The run does not end between the two, however soon its creates are done: the first clears the run's
+`writes_planned`, which only the second sets again, and a write batch ends a run only when it is set and, with
+the run's row locked, no entry is open (`tasks.write`). The second takes the run's row only at its end, to count
+and to set the flag: write batches add their counters to that row meanwhile, so holding it through planning
+would stop every batch at its close. A planning cut short between the two leaves the flag cleared; the stale-run
+re-drive then sends `plan_writes` again. Two plannings of one run (a redelivered message, a re-driven run) take
+turns on an advisory lock; each step is repeatable (ledger keys, baselines).
 """
 
 from __future__ import annotations
@@ -48,15 +51,25 @@ BATCH_SECONDS = 1  # at most this many seconds of a tenant's request budget in o
 
 @celery_task("contactsync.plan_writes", **INFRA_RETRY)
 def plan_writes(tenant_id: str, run_id: int) -> None:
+    """The run's creates, queued at once; its linked pairs are planned by a task of their own queued after them,
+    which leaves this worker process free for the creates (see the module docstring)."""
     first = plan_run_creates(tenant_id, run_id)
     if first is None:
         return
     queued, per_minute = first
     dispatch_writes(tenant_id, queued, per_minute)
-    rest = plan_run_pairs(tenant_id, run_id)
-    if rest:
-        sent = set(queued)
-        dispatch_writes(tenant_id, [i for i in rest if i not in sent], per_minute)
+    enqueue(plan_linked_pairs, tenant_id, run_id, max(queued, default=0))
+
+
+@celery_task("contactsync.plan_pairs", **INFRA_RETRY)
+def plan_linked_pairs(tenant_id: str, run_id: int, queued_up_to: int = 0) -> None:
+    """The run's linked pairs; queues the open entries after `queued_up_to` (the last one `plan_writes` queued):
+    the entries this plan adds, and any another path queued itself (a review's create), which a batch skips
+    once done."""
+    planned = plan_run_pairs(tenant_id, run_id)
+    if planned is not None:
+        open_ids, per_minute = planned
+        dispatch_writes(tenant_id, [i for i in open_ids if i > queued_up_to], per_minute)
 
 
 def plan_run_creates(tenant_id: str, run_id: int) -> tuple[list[int], int] | None:
@@ -90,14 +103,14 @@ def plan_run_creates(tenant_id: str, run_id: int) -> tuple[list[int], int] | Non
     return op_ids, per_minute
 
 
-def plan_run_pairs(tenant_id: str, run_id: int) -> list[int]:
-    """The second transaction: the linked pairs. Returns the connection's open entries (the caller queues those
-    the first did not); ends the run here when none is open."""
+def plan_run_pairs(tenant_id: str, run_id: int) -> tuple[list[int], int] | None:
+    """The second transaction: the linked pairs. Returns the connection's open entries and its pace, or None (the
+    run is not writing); ends the run here when no entry is open."""
     with db.session() as s:
         lock_planning(s, run_id)
         run = get_run(s, tenant_id, run_id)  # not locked yet: see the module docstring
         if run is None or run.status != R.WRITING:
-            return []
+            return None
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
         out = PlanOutcome()
@@ -118,7 +131,7 @@ def plan_run_pairs(tenant_id: str, run_id: int) -> list[int]:
                      reviews=out.reviews, removals=out.removals, deferred=out.deferred)  # fmt: skip
         run = lock_run(s, tenant_id, run_id)
         if run is None or run.status != R.WRITING:
-            return []  # stopped meanwhile; what was planned stays in the ledger for the connection's next run
+            return None  # stopped meanwhile; what was planned stays in the ledger for the connection's next run
         add_counters(s, run_id, updated_app=out.app_updates, conflicts=out.conflicts, reviewed=out.reviews)
         run.writes_planned = True
         # Read with the row locked: an entry a write batch settled before is seen settled, and a batch that
@@ -128,7 +141,8 @@ def plan_run_pairs(tenant_id: str, run_id: int) -> list[int]:
         log.info("writes planned", writes=len(op_ids), app_updates=out.app_updates, conflicts=out.conflicts, **ids)
         if not op_ids:
             finish_writing(s, run)
-    return op_ids
+        per_minute = requests_per_minute(conn)
+    return op_ids, per_minute
 
 
 def dispatch_writes(tenant_id: str, op_ids: Sequence[int], per_minute: int) -> None:
