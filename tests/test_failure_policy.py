@@ -144,3 +144,16 @@ def test_a_retry_the_broker_could_not_take_leaves_the_run_for_the_re_drive(attem
                       args=["t1", attempt.run_id], kwargs={}, traceback=None, einfo=None)  # fmt: skip
     run = run_of(attempt)
     assert run.status == "failed" and run.error == "write: KeyError: 'results'"
+
+
+def test_a_failed_planning_of_the_linked_pairs_fails_the_run(attempt: Attempt) -> None:
+    """The pairs are planned by a task of their own: a bug there fails the run like one in the creates' planning,
+    instead of leaving it writing, its `writes_planned` cleared, for the re-drive to plan again and again."""
+    from celery.signals import task_failure
+
+    from contactsync.tasks.plan import plan_linked_pairs
+
+    task_failure.send(sender=plan_linked_pairs, task_id="z", exception=KeyError("pairs"),
+                      args=["t1", attempt.run_id, 0], kwargs={}, traceback=None, einfo=None)  # fmt: skip
+    run = run_of(attempt)
+    assert run.status == "failed" and run.error == "write: KeyError: 'pairs'"
