@@ -19,7 +19,7 @@ import redis
 from sqlalchemy import select, update
 
 from contactsync import db
-from contactsync.models import Link, SyncRun, WriteOp
+from contactsync.models import AppContact, Link, SyncRun, WriteOp
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.redis_keys import celery_keyprefix, tenant_queue
@@ -149,6 +149,21 @@ def test_a_planning_cut_short_after_its_creates_is_planned_again_by_the_re_drive
         link = s.get(Link, link_id)
         assert link is not None and link.app_synced_hash is not None
     assert _run(run_id).writes_planned is True
+
+
+def test_with_nothing_to_create_the_pairs_are_planned_in_the_same_task(env: dict[str, str], sandbox: Any) -> None:
+    """No create to send while the pairs are planned (an incremental run, as a rule): no hop through the queue."""
+    run_id, link_id = _tenant_with_a_pair_and_an_app_only_contact(sandbox)
+    with db.session() as s:
+        s.execute(update(AppContact).where(AppContact.app_id == "a1").values(deleted=True))
+    _drain_queue("t1")
+    plan_writes.apply(args=["t1", run_id])
+    assert _queued_tasks("t1") == []
+    with db.session() as s:
+        link = s.get(Link, link_id)
+        assert link is not None and link.app_synced_hash is not None
+        assert s.scalar(select(WriteOp)) is None
+    assert _run(run_id).status == "succeeded"
 
 
 def _waits_for_the_run_row() -> bool:

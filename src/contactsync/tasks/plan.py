@@ -2,12 +2,12 @@
 
 Planning is two tasks, each one transaction. `plan_writes` plans what the walk left for creating (the app's
 contacts that no platform contact matched), re-checks the lost creates of earlier runs, commits, and queues the
-entries; then it queues `plan_pairs`, which plans the linked pairs whose either side changed (the app's side
-taken in, updates to the platform, conflicts to review) and queues what that adds. A first sync plans thousands
-of linked pairs: in one task, that took seconds which the creates waited for and a rate-limited tenant's budget
-lost (BENCHMARKS.md, "Rate-limited runs"). As a task of its own queued behind the creates, it holds no worker
-process the creates' batches could use: where two tenants share a worker, both of whose processes planned, no
-batch ran until one of them had finished.
+entries; then it queues `plan_pairs` (or, with nothing queued, runs it itself), which plans the linked pairs
+whose either side changed (the app's side taken in, updates to the platform, conflicts to review) and queues what
+that adds. A first sync plans thousands of linked pairs: in one task, that took seconds which the creates waited
+for and a rate-limited tenant's budget lost (BENCHMARKS.md, "Rate-limited runs"). As a task of its own queued
+behind the creates, it holds no worker process the creates' batches could use: where two tenants share a
+worker, both of whose processes planned, no batch ran until one of them had finished.
 
 The run does not end between the two, however soon its creates are done: the first clears the run's
 `writes_planned`, which only the second sets again, and a write batch ends a run only when it is set and, with
@@ -57,8 +57,11 @@ def plan_writes(tenant_id: str, run_id: int) -> None:
     if first is None:
         return
     queued, per_minute = first
+    if not queued:  # nothing to send meanwhile (an incremental run, as a rule): no hop through the queue
+        plan_linked_pairs(tenant_id, run_id)
+        return
     dispatch_writes(tenant_id, queued, per_minute)
-    enqueue(plan_linked_pairs, tenant_id, run_id, max(queued, default=0))
+    enqueue(plan_linked_pairs, tenant_id, run_id, max(queued))
 
 
 @celery_task("contactsync.plan_pairs", **INFRA_RETRY)
