@@ -70,8 +70,8 @@ def _digest(payload: dict[str, Any]) -> str:
 
 @dataclass
 class _Queue:
-    """Ledger rows planned by one `plan_into_ledger`, inserted together: one statement per chunk instead of one per
-    entry, as planning a big tenant's first sync queues tens of thousands."""
+    """Ledger rows planned by one `plan_creates` or `plan_pairs`, inserted together: one statement per chunk instead
+    of one per entry, as planning a big tenant's first sync queues tens of thousands."""
 
     tenant_id: str
     connection_id: int
