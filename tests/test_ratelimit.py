@@ -8,9 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from contactsync.providers import ratelimit
 from contactsync.providers.errors import RateLimited
 from contactsync.providers.ratelimit import (
-    WINDOW_MARGIN_SECONDS,
+    WINDOW_SECONDS,
+    answered,
     book_later,
     bucket_state,
     bucket_throttle,
@@ -18,6 +20,7 @@ from contactsync.providers.ratelimit import (
     prepaid_slot,
     reserve,
 )
+from contactsync.settings import get_settings
 
 
 def test_bucket_admits_its_budget_then_hands_the_wait_to_the_queue(env: dict[str, str]) -> None:
@@ -55,7 +58,7 @@ def test_bucket_state_says_how_long_without_taking_a_slot(env: dict[str, str]) -
     throttle()
     assert bucket_state(11, per_minute=2).wait == 0  # one slot left, and asking took none of it
     throttle()
-    assert 0 < bucket_state(11, per_minute=2).wait <= 60 + WINDOW_MARGIN_SECONDS
+    assert 0 < bucket_state(11, per_minute=2).wait <= WINDOW_SECONDS
     note_rate_limited(12, retry_after=30)
     assert 20 < bucket_state(12, per_minute=1000).wait <= 30  # a 429's cool-down counts too
 
@@ -69,7 +72,7 @@ def test_bucket_state_says_how_much_room_is_left_without_taking_a_slot(env: dict
     throttle()
     throttle()
     empty = bucket_state(13, per_minute=3)
-    assert empty.room == 0 and 0 < empty.wait <= 60 + WINDOW_MARGIN_SECONDS
+    assert empty.room == 0 and 0 < empty.wait <= WINDOW_SECONDS
     note_rate_limited(14, retry_after=30)
     cooling = bucket_state(14, per_minute=1000)
     assert cooling.room == 0 and 20 < cooling.wait <= 30  # a 429's cool-down leaves no room however empty the bucket
@@ -81,7 +84,7 @@ def test_hand_back_bookings_follow_one_another_at_the_buckets_pace(env: dict[str
     assert first == pytest.approx(now + 5)
     # Each request books the bucket's long-run share: its window over its budget (here one second).
     second = book_later(13, per_minute=62, requests=3, earliest=now)
-    assert second == pytest.approx(first + 10 * (60 + WINDOW_MARGIN_SECONDS) / 62)
+    assert second == pytest.approx(first + 10 * WINDOW_SECONDS / 62)
     later = book_later(13, per_minute=62, requests=1, earliest=now + 3600)
     assert later == pytest.approx(now + 3600)  # a wait beyond the bookings starts where it must
     assert book_later(14, per_minute=62, requests=1, earliest=now) == pytest.approx(now)  # per connection
@@ -92,7 +95,7 @@ def test_reserve_takes_what_is_asked_while_there_is_room_then_what_is_left_then_
     assert bucket_state(21, per_minute=5).room == 2
     assert reserve(21, per_minute=5, wanted=3).room == 2  # the rest of the room, not all or nothing
     empty = reserve(21, per_minute=5, wanted=1)
-    assert empty.room == 0 and 0 < empty.wait <= 60 + WINDOW_MARGIN_SECONDS
+    assert empty.room == 0 and 0 < empty.wait <= WINDOW_SECONDS
     note_rate_limited(22, retry_after=30)
     cooling = reserve(22, per_minute=1000, wanted=4)
     assert cooling.room == 0 and 20 < cooling.wait <= 30  # a 429's cool-down admits no group
@@ -124,3 +127,55 @@ def test_a_prepaid_request_takes_no_slot_but_the_next_one_does(env: dict[str, st
         note_rate_limited(24, retry_after=30)
         with pytest.raises(RateLimited):
             throttle()  # a 429's cool-down holds back a prepaid request too
+
+
+def test_a_slot_frees_a_window_after_its_request_was_answered_not_after_it_was_taken(env: dict[str, str]) -> None:
+    """The platform counts a request when it arrives, which may be any time until its answer: a slot counted from
+    when it was taken could let a slow request's arrival and a later one's share a platform window."""
+    throttle = bucket_throttle(31, per_minute=1, max_wait_seconds=0.2)
+    note_answer = throttle()
+    time.sleep(1.0)  # the request takes a second
+    note_answer()
+    wait = bucket_state(31, per_minute=1).wait
+    # Counted from the take it would be 59 s; from the answer it is (nearly) the whole window.
+    assert WINDOW_SECONDS - 0.3 < wait <= WINDOW_SECONDS
+
+
+def test_an_unanswered_slot_is_held_for_the_longest_a_request_may_take_then_a_window(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed mid-request never notes its answer: the slot is held until the request can no longer
+    arrive (the HTTP deadline), and a window after that; one whose answer is noted frees a window after it."""
+    monkeypatch.setattr(ratelimit, "WINDOW_SECONDS", 1)
+    monkeypatch.setenv("CONTACTSYNC_HTTP_DEADLINE_SECONDS", "2")
+    get_settings.cache_clear()
+    try:
+        lost = bucket_throttle(32, per_minute=1, max_wait_seconds=0.2)
+        lost()  # never answered
+        answered_one = bucket_throttle(33, per_minute=1, max_wait_seconds=0.2)
+        answered_one()()  # answered at once
+        time.sleep(1.3)
+        assert bucket_state(33, per_minute=1).room == 1  # a window after its answer
+        assert bucket_state(32, per_minute=1).room == 0  # still possibly on its way
+        time.sleep(2.0)
+        assert bucket_state(32, per_minute=1).room == 1  # past the deadline and a window
+    finally:
+        get_settings.cache_clear()
+
+
+def test_answered_slots_never_count_later_than_they_did(env: dict[str, str]) -> None:
+    """Noting a slot answered again (a group noted after its requests each were) does not hold it longer."""
+    slots = reserve(34, per_minute=1, wanted=1).slots
+    answered(34, slots)
+    first = bucket_state(34, per_minute=1).wait
+    time.sleep(0.5)
+    answered(34, slots)
+    assert bucket_state(34, per_minute=1).wait <= first - 0.4
+
+
+def test_reserve_names_the_slots_it_took(env: dict[str, str]) -> None:
+    first = reserve(35, per_minute=5, wanted=3)
+    second = reserve(35, per_minute=5, wanted=3)
+    assert len(first.slots) == 3 and len(second.slots) == 2
+    assert not set(first.slots) & set(second.slots)
+    assert reserve(35, per_minute=5, wanted=1).slots == ()

@@ -32,13 +32,15 @@ def shard_queues(shards: int) -> list[str]:
     return [f"contactsync.tenant.{i}" for i in range(shards)]
 
 
-def rate_limit_prefix(prefix: str) -> str:
-    """Prefix of the `limits` library's bucket keys: one bucket per connection, shared by every worker."""
-    return f"{prefix}:ratelimit"
+def rate_limit_slots(prefix: str, connection_id: int) -> str:
+    """The connection's rate-limit bucket, shared by every worker: a sorted set of the slots taken in the last
+    window, each scored with the latest time its request may have reached the platform (`providers.ratelimit`)."""
+    return f"{prefix}:ratelimit:connection:{connection_id}"
 
 
-def rate_limit_bucket(connection_id: int) -> str:
-    return f"connection:{connection_id}"
+def rate_limit_sequence(prefix: str, connection_id: int) -> str:
+    """The counter that names the connection's rate-limit slots."""
+    return f"{prefix}:ratelimit:sequence:{connection_id}"
 
 
 def cooldown_key(prefix: str, connection_id: int) -> str:

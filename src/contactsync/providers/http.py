@@ -44,6 +44,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _EXCERPT = 160
 # Client headers that carry no credential; every other one does (Authorization, X-Account-Token, X-API-KEY...).
+# Called before each request, it waits for the connection's rate-limit bucket; what it returns (if anything) is
+# called once the request is answered or given up on (`providers.ratelimit.bucket_throttle`).
+Throttle = Callable[[], Callable[[], None] | None]
 _PLAIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "connection", "content-type"})
 
 
@@ -160,7 +163,7 @@ class HttpCaller:
         self,
         client: httpx.Client,
         *,
-        throttle: Callable[[], None] | None,
+        throttle: Throttle | None,
         default_retry_after: float,
         label: str,
         deadline_seconds: float = 120.0,
@@ -179,7 +182,7 @@ class HttpCaller:
         config: ConnectionConfig,
         auth_headers: Mapping[str, str],
         *,
-        throttle: Callable[[], None] | None,
+        throttle: Throttle | None,
         transport: httpx.BaseTransport | None,
         label: str,
         on_request: Callable[[httpx.Request], None] | None = None,
@@ -225,8 +228,22 @@ class HttpCaller:
         json_body: Any,
         headers: Mapping[str, str] | None,
     ) -> httpx.Response:
-        if self._throttle is not None:
-            self._throttle()
+        answered = self._throttle() if self._throttle is not None else None
+        try:
+            return self._answered_request(method, path, params=params, json_body=json_body, headers=headers)
+        finally:
+            if answered is not None:
+                answered()  # the request is answered or given up on: its rate-limit slot's minute starts now
+
+    def _answered_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
         target: str | httpx.URL = path
         for _ in range(_MAX_REDIRECTS + 1):
             response = self._send(method, path, target, params=params, json_body=json_body, headers=headers)

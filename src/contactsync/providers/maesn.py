@@ -59,7 +59,7 @@ from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig
 from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, body_or_none
+from contactsync.providers.http import HttpCaller, Throttle, body_or_none
 from contactsync.providers.maesn_mapping import WRITABLE, from_maesn, to_maesn
 from contactsync.providers.maesn_walk import MaesnWalk
 from contactsync.providers.options import MaesnOptions
@@ -75,7 +75,7 @@ class MaesnProvider(MaesnWalk):
         self,
         config: ConnectionConfig,
         *,
-        throttle: Callable[[], None] | None = None,
+        throttle: Throttle | None = None,
         transport: httpx.BaseTransport | None = None,
         on_request: Callable[[httpx.Request], None] | None = None,
     ) -> None:

@@ -35,7 +35,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, KnownRecords, Page, PageToken, RefusedRecord, Window
 from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, body_excerpt, body_or_none, decode_json
+from contactsync.providers.http import HttpCaller, Throttle, body_excerpt, body_or_none, decode_json
 from contactsync.providers.merge_mapping import from_merge, to_merge
 from contactsync.providers.options import MergeOptions
 
@@ -67,7 +67,7 @@ class MergeProvider:
         self,
         config: ConnectionConfig,
         *,
-        throttle: Callable[[], None] | None = None,
+        throttle: Throttle | None = None,
         transport: httpx.BaseTransport | None = None,
         on_request: Callable[[httpx.Request], None] | None = None,
     ) -> None:

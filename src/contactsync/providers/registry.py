@@ -12,6 +12,7 @@ import httpx
 
 from contactsync.contact import CanonicalContact
 from contactsync.providers.base import ConnectionConfig, Provider
+from contactsync.providers.http import Throttle
 from contactsync.providers.maesn import MaesnProvider
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge import MergeProvider
@@ -83,7 +84,7 @@ def check_options(dialect: str, given: Mapping[str, Any]) -> ConnectionOptions:
 def open_provider(
     config: ConnectionConfig,
     *,
-    throttle: Callable[[], None] | None = None,
+    throttle: Throttle | None = None,
     on_request: Callable[[httpx.Request], None] | None = None,
 ) -> Provider:
     return dialect_of(config.dialect).factory(config, throttle=throttle, on_request=on_request)

@@ -56,7 +56,7 @@ from contactsync.models import RunStatus as R
 from contactsync.models import WriteState as W
 from contactsync.models.base import utcnow
 from contactsync.providers.base import Provider
-from contactsync.providers.ratelimit import prepaid_slot, reserve
+from contactsync.providers.ratelimit import answered, prepaid_slot, reserve
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus
 from contactsync.store.answers import Answer, record_answers
@@ -162,7 +162,7 @@ def _work(b: Batch, op_ids: list[int]) -> tuple[list[int], float]:
             if taken.look is not None:
                 outcomes = _listed(look_for_lost_create(b, taken.look))
             elif taken.group:
-                outcomes = _send_group(b, sender, taken.group)
+                outcomes = _send_group(b, sender, taken.group, taken.slots)
     _close_batch(b, outcomes)
     return [], 0.0
 
@@ -185,6 +185,7 @@ class _Taken:
     look: WriteOp | None = None  # a create that may have reached the platform, to be looked for alone
     wait: float = 0.0  # the bucket would keep the next group waiting this long: the rest is handed back
     pause: float = 0.0  # the bucket frees a slot this soon: the batch waits for it (no group was taken)
+    slots: tuple[int, ...] = ()  # the group's rate-limit slots, noted answered once its requests are
 
 
 def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
@@ -256,6 +257,7 @@ def _take(b: Batch, candidates: list[int], outcomes: list[Outcome]) -> _Taken:
                 taken.wait = slots.wait  # the rest is handed back (unmarked) to come back when the bucket frees
             elif not slots.room:
                 taken.pause = max(slots.wait, 0.01)  # a slot frees in a moment: worth waiting for here
+            taken.slots = slots.slots
             for op, previous, _before in chosen[: slots.room]:
                 move_write(op, W.IN_FLIGHT)
                 op.attempts += 1
@@ -320,13 +322,17 @@ def _close_batch(b: Batch, outcomes: list[Outcome]) -> None:
         b.add_counts(s)
 
 
-def _send_group(b: Batch, sender: Sender, group: list[tuple[WriteOp, W]]) -> list[Outcome]:
+def _send_group(b: Batch, sender: Sender, group: list[tuple[WriteOp, W]], slots: tuple[int, ...]) -> list[Outcome]:
     """Send the group's requests at once; returns the answers to record. A failed entry is dealt with in batch
     order, after the group's answers are on disk: its failure may end the task (a retry), and an answer left
-    unrecorded would leave its create in doubt for nothing."""
-    provider = b.provider
-    assert provider is not None
-    results = sender.run([_call(provider, op) for op, _previous in group])
+    unrecorded would leave its create in doubt for nothing. The group's slots are noted answered when the last of
+    its requests is (`providers.ratelimit`: a slot's minute starts when its request's answer is in)."""
+    provider, conn = b.provider, b.conn
+    assert provider is not None and conn is not None
+    try:
+        results = sender.run([_call(provider, op) for op, _previous in group])
+    finally:
+        answered(conn.id, slots)
     b.count(group[0][0].run_id, api_calls=b.calls.take())
     outcomes = [Outcome(op, contact=r.value) for (op, _p), r in zip(group, results, strict=True) if r.error is None]
     failed = [(op, previous, r.error) for (op, previous), r in zip(group, results, strict=True) if r.error]
