@@ -345,7 +345,7 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
             pages.ready.wait(10)
             began = time.time()
             full = timed_runs(admin, args, full=True, workers=workers)
-            time.sleep(0.5)  # the last tasks' events
+            pages.settle()  # the last tasks' events
             full["stages"] = stages(pages, began, began + full["wall_s"])
             say("full sync:", json.dumps(full))
             result.update(full)
@@ -357,7 +357,7 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
                 began = time.time()
                 inc = timed_runs(admin, args, full=False, workers=workers)
                 inc["edited"] = edited
-                time.sleep(0.5)  # the last tasks' events
+                pages.settle()  # the last tasks' events
                 inc["stages"] = stages(pages, began, began + inc["wall_s"])
                 inc["calls_share"] = round(inc["provider_calls"] / max(1, full["provider_calls"]), 4)
                 inc["wall_share"] = round(inc["wall_s"] / full["wall_s"], 4)

@@ -408,6 +408,10 @@ class TaskTimes(threading.Thread):
             if key is not None:
                 self.started.setdefault(key, float(event["timestamp"]))
 
+        def ended(event: dict[str, Any]) -> None:  # failed or retried: no span, but no longer running
+            self._task.pop(event.get("uuid", ""), None)
+            self._began.pop(event.get("uuid", ""), None)
+
         def succeeded(event: dict[str, Any]) -> None:
             task, began = self._task.pop(event.get("uuid", ""), None), self._began.pop(event.get("uuid", ""), None)
             if task is not None and began is not None:
@@ -421,12 +425,27 @@ class TaskTimes(threading.Thread):
             try:
                 with app.connection_for_read() as conn:
                     self._receiver = app.events.Receiver(
-                        conn, handlers={"task-received": received, "task-started": started, "task-succeeded": succeeded}
+                        conn,
+                        handlers={
+                            "task-received": received,
+                            "task-started": started,
+                            "task-succeeded": succeeded,
+                            "task-failed": ended,
+                            "task-retried": ended,
+                        },
                     )
                     self.ready.set()
                     self._receiver.capture(limit=None, timeout=None, wakeup=False)
             except Exception:  # the broker restarting: listen again
                 time.sleep(0.5)
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait (up to `timeout`) until every task seen starting has reported its end: the task that ends a run
+        reports after the run's row says it ended, and a fixed pause missed it on a busy machine."""
+        deadline = time.monotonic() + timeout
+        time.sleep(0.2)
+        while self._began and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def stop(self) -> None:
         self._halt.set()
