@@ -43,10 +43,10 @@ _NETSUITE_LIMIT = "SSS_REQUEST_LIMIT_EXCEEDED"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _EXCERPT = 160
-# Client headers that carry no credential; every other one does (Authorization, X-Account-Token, X-API-KEY...).
 # Called before each request, it waits for the connection's rate-limit bucket; what it returns (if anything) is
 # called once the request is answered or given up on (`providers.ratelimit.bucket_throttle`).
 Throttle = Callable[[], Callable[[], None] | None]
+# Client headers that carry no credential; every other one does (Authorization, X-Account-Token, X-API-KEY...).
 _PLAIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "connection", "content-type"})
 
 

@@ -326,13 +326,13 @@ def _send_group(b: Batch, sender: Sender, group: list[tuple[WriteOp, W]], slots:
     """Send the group's requests at once; returns the answers to record. A failed entry is dealt with in batch
     order, after the group's answers are on disk: its failure may end the task (a retry), and an answer left
     unrecorded would leave its create in doubt for nothing. The group's slots are noted answered when the last of
-    its requests is (`providers.ratelimit`: a slot's minute starts when its request's answer is in)."""
+    its requests is (`providers.ratelimit`: a slot's minute starts when its request's answer is in); not when the
+    task is cut short while waiting for them (its time limit), since its requests are still out then: the
+    slots are held for the longest a request may take."""
     provider, conn = b.provider, b.conn
     assert provider is not None and conn is not None
-    try:
-        results = sender.run([_call(provider, op) for op, _previous in group])
-    finally:
-        answered(conn.id, slots)
+    results = sender.run([_call(provider, op) for op, _previous in group])
+    answered(conn.id, slots)
     b.count(group[0][0].run_id, api_calls=b.calls.take())
     outcomes = [Outcome(op, contact=r.value) for (op, _p), r in zip(group, results, strict=True) if r.error is None]
     failed = [(op, previous, r.error) for (op, previous), r in zip(group, results, strict=True) if r.error]
