@@ -206,10 +206,15 @@ class HttpCaller:
         json_body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        note_answered = None
         try:
+            note_answered = self._throttle() if self._throttle is not None else None
             return self._request(method, path, params=params, json_body=json_body, headers=headers)
         except ProviderError as exc:
             raise self.redacted(exc) from exc.__cause__
+        finally:
+            if note_answered is not None:
+                note_answered()  # the request is answered or given up on: its rate-limit slot's minute starts now
 
     def redacted(self, exc: ProviderError) -> ProviderError:
         """The error with our credentials masked wherever the server's words repeat them (see `redact`)."""
@@ -220,22 +225,6 @@ class HttpCaller:
         return exc
 
     def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None,
-        json_body: Any,
-        headers: Mapping[str, str] | None,
-    ) -> httpx.Response:
-        answered = self._throttle() if self._throttle is not None else None
-        try:
-            return self._answered_request(method, path, params=params, json_body=json_body, headers=headers)
-        finally:
-            if answered is not None:
-                answered()  # the request is answered or given up on: its rate-limit slot's minute starts now
-
-    def _answered_request(
         self,
         method: str,
         path: str,
