@@ -97,3 +97,21 @@ def test_the_worker_app_uses_it_for_redis_urls_only() -> None:
     assert transport_for("rediss://cache.internal:6380/0") == TRANSPORT_PATH
     assert transport_for("sentinel://a:26379;sentinel://b:26379") is None
     assert transport_for("amqp://guest@localhost//") is None
+
+
+def test_the_reminder_of_a_setting_already_chosen_is_silenced_and_other_warnings_are_not() -> None:
+    """Celery's text itself (what a worker would log at each reconnect), so a changed wording fails here."""
+    import warnings
+
+    from celery.exceptions import CPendingDeprecationWarning
+    from celery.worker.consumer.consumer import CANCEL_TASKS_BY_DEFAULT
+
+    from contactsync.worker.app import quiet_settled_reminders
+
+    assert app.conf.worker_cancel_long_running_tasks_on_connection_loss is False  # the choice is made
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_settled_reminders()
+        warnings.warn(CANCEL_TASKS_BY_DEFAULT, CPendingDeprecationWarning, stacklevel=1)
+        warnings.warn("some other coming change", CPendingDeprecationWarning, stacklevel=1)
+    assert [str(w.message) for w in seen] == ["some other coming change"]

@@ -8,11 +8,13 @@ re-drives runs whose worker died (see `tasks.schedule`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import structlog
 from celery import Celery, Task
+from celery.exceptions import CPendingDeprecationWarning
 from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutting_down
 from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as BrokerUnreachable
@@ -25,9 +27,21 @@ from contactsync.settings import get_settings
 from contactsync.worker.broker import transport_for
 
 
+def quiet_settled_reminders() -> None:
+    """Celery warns at every broker reconnect that `worker_cancel_long_running_tasks_on_connection_loss` will
+    default to True in Celery 6, even when it is set (as it is in `configure`): a warning in every worker's log at
+    each Redis restart, for a choice already made. That one reminder is silenced; every other warning stays."""
+    warnings.filterwarnings(
+        "ignore",
+        message=r"\s*In Celery 5\.1 we introduced an optional breaking change",
+        category=CPendingDeprecationWarning,
+    )
+
+
 def make_app() -> Celery:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    quiet_settled_reminders()
     capp = Celery("contactsync", include=["contactsync.tasks"])
     configure(capp)
     return capp
