@@ -623,3 +623,39 @@ def test_counts_written_with_the_run_rows_other_changes_add_to_the_row_as_it_is(
         assert row is not None and (row.fetched, row.quarantined, row.pages_fetched) == (152, 1, 1)
         with pytest.raises(ValueError):
             count_into(s, row, nonsense=1)
+
+
+def test_a_batch_counting_after_another_task_ended_the_run_from_the_ledger_counts_nothing_twice(
+    env: dict[str, str],
+) -> None:
+    """A write batch commits a refused entry's state, then adds its counters in a later transaction; the run may
+    end in between (another batch, the pairs' planning), taking its write counts from the ledger. The batch's
+    late counts must not add to them (a refused write was counted twice), while the calls it made still count."""
+    from contactsync.states import RunStatus, WriteState
+    from contactsync.store.runs import finish_writing, transition_run
+
+    conn_id = make_tenant()
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [("a1", company("Acme")), ("a2", company("Beta"))])
+    with db.session() as s:
+        run = run_after_full_walk(s)
+        transition_run(s, run, RunStatus.RECONCILING)
+        transition_run(s, run, RunStatus.WRITING)
+        run_id = run.id
+        app_ids = s.scalars(select(AppContact.id).order_by(AppContact.id)).all()
+        for n, (app_id, status) in enumerate(zip(app_ids, (WriteState.FAILED, WriteState.DONE), strict=True)):
+            s.add(WriteOp(tenant_id="t1", connection_id=conn_id, run_id=run_id, op_key=f"create:{n}", kind="create",
+                          app_contact_id=app_id, payload={}, idempotency_key=f"k{n}", status=status))  # fmt: skip
+    with db.session() as s:
+        run = lock_run(s, "t1", run_id)
+        assert run is not None
+        finish_writing(s, run)  # the ledger: one refused, one created
+    with db.session() as s:
+        add_counters(s, run_id, write_errors=1, created_remote=1, api_calls=2)  # the batch's counts, late
+    with db.session() as s:
+        row = s.get(SyncRun, run_id)
+        assert row is not None and row.status == RunStatus.PARTIAL
+        assert (row.write_errors, row.created_remote, row.api_calls) == (1, 1, 2)
+        add_counters(s, run_id, fetched=3)  # counters the ledger does not give still add
+    with db.session() as s:
+        assert s.get(SyncRun, run_id).fetched == 3  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -78,9 +78,22 @@ def start_run(s: Session, conn: Connection, *, full: bool = False, trigger: str 
     return run
 
 
+# The counters `finish_writing` takes from the ledger when it ends a run (at least what the ledger holds).
+_LEDGER_COUNTERS = frozenset({"created_remote", "updated_remote", "write_errors"})
+
+
 def add_counters(s: Session, run_id: int, **deltas: int) -> None:
-    """Atomic increments, safe when tasks on several workers count into the same run."""
-    values: dict[str, Any] = {**_increments(deltas), "heartbeat_at": utcnow()}
+    """Atomic increments, safe when tasks on several workers count into the same run.
+
+    A write batch commits its entries' states before it adds its counters, and another task may end the run in
+    between (a batch finding nothing open, the planning of the pairs), counting those entries from the ledger.
+    The counters the ledger gave a run that has ended are therefore not added to again: added, a refused write
+    counted twice. Whether the run has ended is read in the UPDATE itself, after any lock the ending holds."""
+    increments = _increments(deltas)
+    for name in _LEDGER_COUNTERS & increments.keys():
+        column = getattr(SyncRun, name)
+        increments[name] = case((SyncRun.finished_at.is_(None), increments[name]), else_=column)
+    values: dict[str, Any] = {**increments, "heartbeat_at": utcnow()}
     s.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
     db.on_commit(s, lambda: metrics.count_contacts(deltas))
 
