@@ -33,6 +33,7 @@ import redis
 from contactsync import metrics
 from contactsync.logs import get_logger
 from contactsync.providers.errors import RateLimited
+from contactsync.providers.http import Throttle
 from contactsync.redis_keys import booked_key, cooldown_key, rate_limit_sequence, rate_limit_slots
 from contactsync.settings import get_settings
 
@@ -82,11 +83,21 @@ end
 return 0
 """
 
+# KEYS[1]: the connection's booking; ARGV: the earliest start, the seconds booked, now (epoch seconds).
+_BOOK = """
+local booked = tonumber(redis.call('GET', KEYS[1]) or '0')
+local start = math.max(tonumber(ARGV[1]), booked)
+local stop = start + tonumber(ARGV[2])
+redis.call('SET', KEYS[1], tostring(stop), 'PX', math.ceil((stop - tonumber(ARGV[3])) * 1000) + 60000)
+return tostring(start)
+"""
+
 
 @dataclass(frozen=True)
 class _Scripts:
     take: redis.commands.core.Script
     answered: redis.commands.core.Script
+    book: redis.commands.core.Script
 
 
 @functools.lru_cache(maxsize=4)
@@ -98,7 +109,11 @@ def _redis(redis_url: str) -> redis.Redis:
 def _scripts(redis_url: str) -> _Scripts:
     # Registered scripts run by digest and are loaded again by redis-py when a restarted Redis has lost them.
     client = _redis(redis_url)
-    return _Scripts(take=client.register_script(_TAKE), answered=client.register_script(_ANSWERED))
+    return _Scripts(
+        take=client.register_script(_TAKE),
+        answered=client.register_script(_ANSWERED),
+        book=client.register_script(_BOOK),
+    )
 
 
 def note_rate_limited(connection_id: int, retry_after: float) -> None:
@@ -185,16 +200,6 @@ def prepaid_slot() -> Iterator[None]:
         _PREPAID.reset(token)
 
 
-# KEYS[1]: the connection's booking; ARGV: the earliest start, the seconds booked, now (epoch seconds).
-_BOOK = """
-local booked = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = math.max(tonumber(ARGV[1]), booked)
-local stop = start + tonumber(ARGV[2])
-redis.call('SET', KEYS[1], tostring(stop), 'PX', math.ceil((stop - tonumber(ARGV[3])) * 1000) + 60000)
-return tostring(start)
-"""
-
-
 def book_later(connection_id: int, per_minute: int, requests: int, earliest: float) -> float:
     """When (epoch seconds, not before `earliest`) `requests` handed-back requests of the connection may start.
 
@@ -203,24 +208,20 @@ def book_later(connection_id: int, per_minute: int, requests: int, earliest: flo
     connection's bookings follow one another at the bucket's long-run pace, so they come back about when the
     bucket can admit them. Booked time is a promise to no one: a request still takes its slot from the bucket."""
     settings = get_settings()
-    client = _redis(settings.require_redis_url())
     cost = requests * WINDOW_SECONDS / max(1, per_minute)
     key = booked_key(settings.redis_prefix, connection_id)
-    start = client.eval(_BOOK, 1, key, repr(earliest), repr(cost), repr(time.time()))
+    start = _scripts(settings.require_redis_url()).book(
+        keys=[key], args=[repr(earliest), repr(cost), repr(time.time())]
+    )
     return float(start)
 
 
-def _nothing() -> None:
-    """What a prepaid request notes: nothing (its group notes the slots it took)."""
-
-
-def bucket_throttle(
-    connection_id: int, per_minute: int, max_wait_seconds: float = 120.0
-) -> Callable[[], Callable[[], None]]:
+def bucket_throttle(connection_id: int, per_minute: int, max_wait_seconds: float = 120.0) -> Throttle:
     """A callable that blocks until the connection's shared bucket admits one more request, and returns the
-    callable to call once that request's answer (or failure) is in (`answered`)."""
+    callable to call once that request's answer (or failure) is in (`answered`); None for a prepaid request,
+    whose group notes the slots it took."""
 
-    def throttle() -> Callable[[], None]:
+    def throttle() -> Callable[[], None] | None:
         deadline = time.monotonic() + max_wait_seconds
         prepaid = _PREPAID.get()
         if prepaid:
@@ -231,7 +232,7 @@ def bucket_throttle(
                 slots = state.slots
                 return lambda: answered(connection_id, slots)
             if prepaid and not state.cooling:
-                return _nothing
+                return None
             reason = "cooldown" if state.cooling else "bucket"
             pause = state.wait if state.cooling else min(max(state.wait, 0.01), 1.0)
             if time.monotonic() + pause > deadline:
