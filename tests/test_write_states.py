@@ -45,3 +45,13 @@ def test_open_entries_move_as_the_evidence_says(start: WriteState) -> None:
         op = entry(start)
         move_write(op, to)
         assert op.status == to
+
+
+def test_a_creates_sent_version_is_the_kept_one_else_the_apps_only_while_it_holds_what_was_sent() -> None:
+    sent = {"name": "Acme GmbH", "currency": "EUR"}
+    kept = WriteOp(id=1, kind="create", payload=sent, app_version=3)
+    assert kept.sent_app_version({"name": "Acme GmbH", "currency": "GBP"}, 5) == 3
+    legacy = WriteOp(id=2, kind="create", payload=sent, app_version=None)
+    assert legacy.sent_app_version(dict(sent), 4) == 4
+    # The app edited since the plan: the app's version now would call that edit synced
+    assert legacy.sent_app_version({"name": "Acme GmbH", "currency": "GBP"}, 5) is None

@@ -59,3 +59,12 @@ class WriteOp(TenantScoped, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def sent_app_version(self, app_data: dict[str, Any], app_version: int) -> int | None:
+        """The app version a create sent, given the app contact's data and version now: kept by the entry; for an
+        entry planned before it was kept, the app's version only while the app still holds what was sent (else
+        None: the link's baseline then judges the app side by its digests, and an edit made since is not taken
+        as synced)."""
+        if self.app_version is not None:
+            return self.app_version
+        return app_version if app_data == self.payload else None

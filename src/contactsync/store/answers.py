@@ -102,14 +102,11 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
         "app_synced_hash": content_digest(sent),
         "remote_synced_hash": remote.content_hash,
         # The version the create sent, not the app's now: an edit made while the create was under way, even one
-        # undone before the answer, is then later than the link. An entry planned before the version was kept
-        # takes the app's now (such an undone edit is then missed).
-        "baseline": baseline_of(carried_view(dialect, contact), remote.data, _sent_version(op, app)).to_json(),
+        # undone before the answer, is then later than the link.
+        "baseline": baseline_of(
+            carried_view(dialect, contact), remote.data, op.sent_app_version(app.data, app.version)
+        ).to_json(),
     }
-
-
-def _sent_version(op: WriteOp, app: AppContact) -> int:
-    return app.version if op.app_version is None else op.app_version
 
 
 def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:

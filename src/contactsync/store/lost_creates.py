@@ -105,14 +105,6 @@ def link_echoes(s: Session, tenant_id: str, remotes: Sequence[RemoteContact], di
     return linked
 
 
-def _sent_version(op: WriteOp, app: AppContact) -> int | None:
-    """The app version the create sent: kept by its entry, else (an entry planned before it was kept) the app's
-    version when the app still holds what was sent."""
-    if op.app_version is not None:
-        return op.app_version
-    return app.version if app.data == op.payload else None
-
-
 def _link_created(s: Session, tenant_id: str, op: WriteOp, remote: RemoteContact, *, via: str) -> bool:
     app = s.get(AppContact, op.app_contact_id)
     conn = s.get(Connection, op.connection_id)
@@ -135,7 +127,7 @@ def _link_created(s: Session, tenant_id: str, op: WriteOp, remote: RemoteContact
             app_synced_hash=app.content_hash if app.data == op.payload else None,
             remote_synced_hash=remote.content_hash,
             baseline=baseline_of(
-                carried_content(dialect, sent.content()), remote.data, _sent_version(op, app)
+                carried_content(dialect, sent.content()), remote.data, op.sent_app_version(app.data, app.version)
             ).to_json(),
         )
         .on_conflict_do_nothing()
