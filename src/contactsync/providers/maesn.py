@@ -67,6 +67,14 @@ from contactsync.providers.options import MaesnOptions
 log = logging.getLogger(__name__)
 
 
+def written_by_maesn(options: MaesnOptions) -> frozenset[str]:
+    """The synced fields a Maesn connection with these options can write: the version's write schema, plus the
+    roles where the resource says them ("split"). A field outside it keeps the platform's value, whatever the
+    app holds: it is never a change that failed to travel."""
+    version = options.api_version or "v1"
+    return WRITABLE[version] | ({"is_customer", "is_supplier"} if options.resources == "split" else frozenset())
+
+
 class MaesnProvider(MaesnWalk):
     dialect = "maesn"
     idempotency = False  # Maesn has no Idempotency-Key: a lost create is found with `search`

@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 
-from contactsync.contact import CanonicalContact
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.http import Throttle
-from contactsync.providers.maesn import MaesnProvider
+from contactsync.providers.maesn import MaesnProvider, written_by_maesn
 from contactsync.providers.maesn_mapping import carried_by_maesn
 from contactsync.providers.merge import MergeProvider
 from contactsync.providers.merge_mapping import carried_by_merge
@@ -27,6 +27,8 @@ class Dialect:
     factory: Callable[..., Provider]
     # The part of canonical content the dialect can carry (see `carried_content`).
     carried: Callable[[CanonicalContact], dict[str, Any]]
+    # The synced fields a connection with the given options can write (see `written_fields`).
+    written: Callable[[Any], frozenset[str]]
     webhooks: WebhookFormat
     # Whether the platform marks deleted contacts. Where it does not, a contact missing from a complete full
     # walk is the only sign of a deletion, so such walks infer deletions (the `infer_deletions` option's default).
@@ -45,6 +47,7 @@ _DIALECTS: dict[str, Dialect] = {
             "merge",
             MergeProvider,
             carried_by_merge,
+            lambda _options: frozenset(SYNCED_FIELDS),
             MERGE_WEBHOOKS,
             flags_deletions=True,
             options=MergeOptions,
@@ -54,6 +57,7 @@ _DIALECTS: dict[str, Dialect] = {
             "maesn",
             MaesnProvider,
             carried_by_maesn,
+            written_by_maesn,
             MAESN_WEBHOOKS,
             flags_deletions=False,
             options=MaesnOptions,
@@ -74,6 +78,13 @@ def dialect_of(name: str) -> Dialect:
 def options_of(dialect: str, stored: Mapping[str, Any] | None) -> ConnectionOptions:
     """A connection's options as its row stores them (see `ConnectionOptions.loaded`)."""
     return dialect_of(dialect).options.loaded(stored)
+
+
+def written_fields(dialect: str, stored: Mapping[str, Any] | None) -> frozenset[str]:
+    """The synced fields a connection of `dialect` with these stored options can write to its platform (Maesn's
+    v1 schema has no currency, status or roles on /contacts, say): an app value of any other field stays in the
+    app only, and the two sides may differ there for good."""
+    return dialect_of(dialect).written(options_of(dialect, stored))
 
 
 def check_options(dialect: str, given: Mapping[str, Any]) -> ConnectionOptions:

@@ -1,0 +1,36 @@
+"""What a connection can write, by dialect and options: the fields that must agree on both sides after a sync."""
+
+from __future__ import annotations
+
+from contactsync.contact import SYNCED_FIELDS
+from contactsync.providers.maesn_mapping import to_maesn
+from contactsync.providers.registry import written_fields
+
+
+def test_merge_writes_every_synced_field() -> None:
+    assert written_fields("merge", {}) == frozenset(SYNCED_FIELDS)
+
+
+def test_maesn_v1_on_contacts_writes_neither_roles_nor_status_nor_currency() -> None:
+    written = written_fields("maesn", {})
+    assert written == {"name", "emails", "tax_number", "phones", "addresses"}
+    assert written_fields("maesn", {"resources": "split"}) == written | {"is_customer", "is_supplier"}
+
+
+def test_maesn_v2_writes_roles_and_no_tax_id() -> None:
+    assert written_fields("maesn", {"api_version": "v2"}) == {
+        "name", "emails", "phones", "addresses", "is_customer", "is_supplier"
+    }  # fmt: skip
+
+
+def test_what_maesn_is_said_to_write_is_what_its_write_body_holds() -> None:
+    everything = {
+        "name": "Acme GmbH", "is_customer": True, "is_supplier": False, "emails": ["a@acme.example"],
+        "tax_number": "DE123456789", "phones": [{"number": "+49301234567", "type": "work"}],
+        "addresses": [{"street_1": "Hauptstr. 1", "city": "Berlin", "country": "DE", "type": "billing"}],
+        "status": "active", "currency": "EUR",
+    }  # fmt: skip
+    for version in ("v1", "v2"):
+        for field in SYNCED_FIELDS:
+            alone = to_maesn({field: everything[field]}, version=version)
+            assert bool(alone) == (field in written_fields("maesn", {"api_version": version})), (version, field)
