@@ -21,7 +21,7 @@ from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem
 from contactsync.providers.base import Window
 from contactsync.providers.errors import RateLimited
-from contactsync.providers.registry import carried_content, open_provider
+from contactsync.providers.registry import carried_content, open_provider, written_fields
 from contactsync.states import ReviewStatus
 from contactsync.store.tenants import connection_config
 from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, same_valid_tax_id
@@ -72,6 +72,9 @@ class PairView:
     # is not confirmed (a score alone may have linked a sister company: `sync.planning`'s guarded identity), or
     # a person has the pair in review. None: every difference is a change that should have arrived.
     identity_guard: str | None = None
+    # The fields the connection can write (`providers.registry.written_fields`): only these must agree. Another
+    # field keeps the platform's value by rule (Maesn's v1 schema has no currency, status or /contacts roles).
+    written: frozenset[str] = frozenset(SYNCED_FIELDS)
 
 
 def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[PairView]:
@@ -80,6 +83,7 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
         conn = s.scalar(select(Connection).where(Connection.tenant_id == tenant_id))
         assert conn is not None
         dialect = conn.dialect
+        written = written_fields(dialect, conn.options)
         in_review = set(
             s.scalars(
                 select(ReviewItem.remote_contact_id).where(
@@ -104,17 +108,18 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
             guard = "in review"
         elif basis not in CONFIRMED_BASES and not (view is not None and same_valid_tax_id(app, view)):
             guard = f"link not confirmed ({basis})"
-        out.append(PairView(app_pk, app_id, remote_id, app, view, guard))
+        out.append(PairView(app_pk, app_id, remote_id, app, view, guard, written))
     return out
 
 
 def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
-    """Linked pairs whose two sides differ in a synced field (pairs whose platform contact is gone excepted)."""
+    """Linked pairs whose two sides differ in a synced field their connection can write (pairs whose platform
+    contact is gone excepted)."""
     bad = []
     for pair in pairs:
         if pair.platform is None:
             continue
-        fields = [f for f in SYNCED_FIELDS if pair.app.get(f) != pair.platform.get(f)]
+        fields = [f for f in SYNCED_FIELDS if f in pair.written and pair.app.get(f) != pair.platform.get(f)]
         if fields:
             bad.append((pair, fields))
     return bad

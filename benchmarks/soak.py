@@ -28,6 +28,7 @@ It prints the kills and faults survived and one JSON line, and exits 1 when an i
 
     python -m benchmarks.soak --minutes 20
     python -m benchmarks.soak --minutes 0.25 --tenants 2 --contacts 40 --kill-every 2   # smoke
+    python -m benchmarks.soak --minutes 10 --dialects merge,maesn   # tenants on both dialects, in turn
 
 It uses only servers it owns: a Redis it starts (the one it restarts), and PostgreSQL from DATABASE_URL (a
 database it creates and drops; only that database's connections are cut) or an embedded one.
@@ -72,6 +73,7 @@ from contactsync.crypto import new_key
 from contactsync.demo import APP_EDITED_AT
 from contactsync.embedded import EmbeddedRedis
 from contactsync.models import ACTIVE_RUN_STATES, SyncRun, Tenant
+from contactsync.providers.registry import written_fields
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.tenants import upsert_tenant
@@ -83,6 +85,9 @@ BASE_FAULTS = {
     "error_after_commit_rate": 0.03,
     "latency_ms": 5,
 }
+# Where each dialect's API sits on the sandbox, and a page size that makes a soak tenant's walk several pages.
+_BASE_PATHS = {"merge": lambda url: f"{url}/api/accounting/v1", "maesn": lambda url: url}
+_PAGES: dict[str, dict[str, Any]] = {"merge": {"page_size": 25}, "maesn": {"limit": 20}}
 NO_FAULTS = {
     "error_rate": 0.0,
     "reset_rate": 0.0,
@@ -128,12 +133,15 @@ class Soak:
                 contacts=data.remote,
                 faults={**BASE_FAULTS, "visibility_lag_ms": self.args.platform_lag_ms},
             )
+            dialect = self.args.dialects[t % len(self.args.dialects)]
+            options = {"rate_limit_per_minute": 100_000, **_PAGES[dialect]}
             with db.session() as s:
                 upsert_tenant(
-                    s, f"t{t}", name=f"Soak tenant {t}", dialect="merge",
-                    base_url=f"{sandbox_url}/api/accounting/v1", api_key="k", account_token=token,
-                    options={"rate_limit_per_minute": 100_000, "page_size": 25}, sync_interval_seconds=3,
+                    s, f"t{t}", name=f"Soak tenant {t}", dialect=dialect, base_url=_BASE_PATHS[dialect](sandbox_url),
+                    api_key="k", account_token=token, options=options, sync_interval_seconds=3,
                 )  # fmt: skip
+            self.tally.dialects[f"t{t}"] = dialect
+            self.tally.written[f"t{t}"] = written_fields(dialect, options)
             seed_app_contacts(f"t{t}", data.app, APP_EDITED_AT)
             self.tally.added_app[f"t{t}"] = []
             self.tally.added_names[f"t{t}"] = Counter()
@@ -312,6 +320,14 @@ def _active_runs(tenant: str) -> int:
         )
 
 
+def _dialects(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in _BASE_PATHS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"dialects are {', '.join(_BASE_PATHS)}; not {', '.join(unknown) or text!r}")
+    return names
+
+
 def _terminated(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # so the `finally` blocks stop the workers and servers this soak started
 
@@ -349,6 +365,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--keep-database", action="store_true", help="keep the database (and logs) when an invariant fails"
+    )
+    parser.add_argument(
+        "--dialects",
+        type=_dialects,
+        default=("merge",),
+        help="comma-separated dialects the tenants take in turn (merge, maesn; default merge)",
     )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -418,6 +440,7 @@ def main() -> int:
     tally = soak.tally
     result |= {
         "minutes": args.minutes,
+        "dialects": dict(tally.dialects),
         "worker_kills": sum(tally.kills.values()),
         "kills": dict(tally.kills),
         "redis_restarts": tally.redis_restarts,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from benchmarks.platform_check import linked_pairs
 from benchmarks.soak_check import Edit, Tally
 from contactsync import db
-from contactsync.contact import CanonicalContact
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.models import AppContact, Connection, RemoteContact
 from contactsync.providers.registry import carried_content
 from contactsync.sandbox.admin_client import SandboxAdmin
@@ -32,8 +32,8 @@ class NotYet(Exception):
     pass
 
 
-def _carried(fieldname: str, value: Any) -> Any:
-    return carried_content("merge", {"name": "x", fieldname: value})[fieldname]
+def _carried(dialect: str, fieldname: str, value: Any) -> Any:
+    return carried_content(dialect, {"name": "x", fieldname: value})[fieldname]
 
 
 def _random_value(fieldname: str, rng: random.Random, *avoid: Any) -> Any:
@@ -63,10 +63,10 @@ class Editor:
         for pair in app_side:
             self._edit_app(tenant, pair.app_contact_id)
         for pair in platform_side:
-            name = self.rng.choice(["phones", "emails", "currency"])
+            name = self.rng.choice(self._editable(tenant))
             self._edit_platform(tenant, token, pair.app_contact_id, pair.remote_id, [pair.app.get(name)], name)
         for pair in both:  # the same field on both sides: the later edit must win everywhere
-            name = self.rng.choice(["phones", "emails", "currency"])
+            name = self.rng.choice(self._editable(tenant))
             first, second = ("app", "platform") if self.rng.random() < 0.5 else ("platform", "app")
             taken: list[Any] = [pair.app.get(name)]  # both sides hold this value now (synced between runs)
             for side in (first, second):
@@ -90,7 +90,7 @@ class Editor:
             self.tally.added_names[tenant][plat.casefold()] += 1
 
     def _edit_app(self, tenant: str, app_contact_id: int, name: str | None = None, taken: Sequence[Any] = ()) -> Any:
-        name = name or self.rng.choice(["phones", "emails", "currency"])
+        name = name or self.rng.choice(self._editable(tenant))
         with db.session() as s:
             row = s.get(AppContact, app_contact_id)
             assert row is not None
@@ -98,11 +98,22 @@ class Editor:
             contact = CanonicalContact.model_validate({**row.data, name: value})
             # The app states when its user edited the contact: that is the app's clock for "newer side wins".
             upsert_app_contacts(s, tenant, [(row.app_id, contact)], updated_at=datetime.now(UTC))
-        self.tally.edits.append(Edit(tenant, app_contact_id, "app", name, _carried(name, value), time.time()))
-        return _carried(name, value)
+        self.tally.edits.append(
+            Edit(tenant, app_contact_id, "app", name, self._carried(tenant, name, value), time.time())
+        )
+        return self._carried(tenant, name, value)
 
-    @staticmethod
-    def _walked(tenant: str, remote_id: str, name: str) -> Any:
+    def _editable(self, tenant: str) -> list[str]:
+        """The fields the soak edits, of those the tenant's connection writes: an app edit of a field it cannot
+        write stays in the app, and the newest edit then rightly holds on one side only."""
+        written = self.tally.written.get(tenant, frozenset(SYNCED_FIELDS))
+        return [f for f in ("phones", "emails", "currency") if f in written]
+
+    def _carried(self, tenant: str, fieldname: str, value: Any) -> Any:
+        """The value as the tenant's dialect carries it (what both sides are compared by at the end)."""
+        return _carried(self.tally.dialects.get(tenant, "merge"), fieldname, value)
+
+    def _walked(self, tenant: str, remote_id: str, name: str) -> Any:
         """The field as the last walk mirrored it (carried as the dialect does)."""
         with db.session() as s:
             data = s.scalar(
@@ -110,7 +121,7 @@ class Editor:
                 .join(Connection, Connection.id == RemoteContact.connection_id)
                 .where(Connection.tenant_id == tenant, RemoteContact.remote_id == remote_id)
             )
-        return None if data is None else _carried(name, data.get(name))
+        return None if data is None else self._carried(tenant, name, data.get(name))
 
     def _edit_platform(
         self, tenant: str, token: str, app_contact_id: int, remote_id: str, taken: Sequence[Any], name: str = ""
@@ -122,8 +133,10 @@ class Editor:
         meanwhile would be expected to lose to what no sync can see. The app side reports its edits, so its edits
         and their undos are made (`store.contacts.upsert_app_contacts` keeps them)."""
         assert self.admin is not None
-        name = name or self.rng.choice(["phones", "emails", "currency"])
+        name = name or self.rng.choice(self._editable(tenant))
         value = _random_value(name, self.rng, *taken, self._walked(tenant, remote_id, name))
         self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
-        self.tally.edits.append(Edit(tenant, app_contact_id, "platform", name, _carried(name, value), time.time()))
-        return _carried(name, value)
+        self.tally.edits.append(
+            Edit(tenant, app_contact_id, "platform", name, self._carried(tenant, name, value), time.time())
+        )
+        return self._carried(tenant, name, value)
