@@ -8,8 +8,10 @@ pulls the rows behind it up one place, so a page walk that runs while the books 
 do (variant `maesn_order: created` serves creation order). Emails and addresses carry the documented enum values
 (BUSINESS; BILLING, DELIVERY, EMPTY); with `maesn_strict` writes are checked against the documented schema.
 
-Items from `/contacts` carry `isCustomer`/`isSupplier` (as Maesn's v2 does); items from `/customers` and
-`/suppliers` do not, so a client walking that pair has to work the roles out from which list a contact is on.
+Items from `/contacts` carry `isCustomer`/`isSupplier` (as Maesn's v2 does), a status and a currency; items from
+`/customers` and `/suppliers` no roles, so a client walking that pair has to work the roles out from which list a
+contact is on. Variant `maesn_fields: documented` serves only the fields Maesn's v1 reference lists: no roles,
+status or currency on any list.
 Maesn has no deleted flag: a deleted contact simply disappears from lists and answers 404. When an account
 sets `company_id`, every call must carry a matching `companyId`, as Business Central connections require.
 An account's `variant` reshapes lists, records and write answers the way other servers legitimately do (see
@@ -58,6 +60,11 @@ def render(stored: StoredContact, kind: str, variant: dict[str, Any] | None = No
     item = _documented(stored, kind)
     if kind == V2:
         return _v2(stored, item)
+    if variant and variant.get("maesn_fields") == "documented":
+        # Only what Maesn's v1 reference lists: no roles on /contacts, no status, no currency.
+        for key in ("isCustomer", "isSupplier", "status", "currency"):
+            item.pop(key, None)
+        return item
     if variant and variant.get("maesn_fields") == "v2":
         c = stored.contact
         item["name"] = item.pop("companyName")

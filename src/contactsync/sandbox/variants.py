@@ -24,8 +24,9 @@ Maesn
 - `maesn_pagination`: "documented" | "none" | "counts" | "zero_based" | "spring" — `meta.pagination` as
   documented; nothing; `totalCount`/`pages`/`page`/`pageSize`; documented keys but pages counted from 0;
   Spring's `totalElements`/`totalPages`/`number`/`size`, also counted from 0.
-- `maesn_fields`: "v1" | "v2" — v2 writes `name`, `updatedAt`, bare email and phone strings, country names
-  and `isCustomer`/`isSupplier` on every list.
+- `maesn_fields`: "v1" | "v2" | "documented" — v2 writes `name`, `updatedAt`, bare email and phone strings,
+  country names and `isCustomer`/`isSupplier` on every list; "documented" serves only the fields of Maesn's v1
+  reference (no roles, status or currency on any list).
 - `maesn_create`: "wrapped" | "bare" | "id" | "location" | "task" — the created record in `data`, bare, only
   its id, a 201 with only a `Location` header, or a `taskId` to poll at `/asyncTask/{taskId}` (done on the
   second poll).
@@ -53,7 +54,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "merge_patch": ("model", "no_content"),
     "maesn_envelope": ("documented", "bare", "items", "content", "records"),
     "maesn_pagination": ("documented", "none", "counts", "zero_based", "spring"),
-    "maesn_fields": ("v1", "v2"),
+    "maesn_fields": ("v1", "v2", "documented"),
     "maesn_create": ("wrapped", "bare", "id", "location", "task"),
     "maesn_update": ("wrapped", "no_content"),
     "maesn_order": ("updated", "created"),
