@@ -128,3 +128,31 @@ def test_broken_records_are_quarantined_and_the_page_goes_on(
     assert len(stored) == 4 and all(stored)
     assert stored["name contains a NUL character"] == "x2"
     assert stored["id is 300 characters long (limit 255)"] is None
+
+
+def test_maesn_v1_roles_status_and_currency_stay_the_apps_on_a_first_link(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    """Maesn's v1 /contacts list says no roles and no status (they read as "no role" and "active"), and its write
+    schema carries neither them nor a currency: a first link, the platform's clock the newer, must not take the
+    platform's reading of them into the app, nor plan updates that cannot be written."""
+    split, token = setup_tenant(sandbox, size=80, seed=21, dialect="maesn")
+    admin(sandbox, token, "PATCH", variant={"maesn_fields": "documented"})
+    given = {app_id: contact for app_id, contact in split.app}
+    workers.start(1)
+    run = full_sync(workers)
+    assert run.status == "succeeded"
+    with db.session() as s:
+        linked = s.execute(
+            select(AppContact.app_id, AppContact.data, Link.method).join(Link, Link.app_contact_id == AppContact.id)
+        ).all()
+    matched = [(app_id, data) for app_id, data, method in linked if method != "created"]
+    assert len(matched) >= 10
+    kept = [
+        (data["is_customer"], data["is_supplier"], data["status"], data["currency"])
+        == (given[app_id].is_customer, given[app_id].is_supplier, given[app_id].status, given[app_id].currency)
+        for app_id, data in matched
+    ]
+    assert all(kept), f"{kept.count(False)} of {len(kept)} matched app contacts lost a role, status or currency"
+    # Roles the platform cannot say were not what this test saw kept by chance
+    assert any(given[app_id].is_customer or given[app_id].is_supplier for app_id, _ in matched)

@@ -326,3 +326,43 @@ def test_a_fields_digest_is_the_one_stored_baselines_hold(value: Any) -> None:
     """Baselines stored by earlier versions are compared with new digests: the text digested must not change."""
     blob = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     assert field_digest(value) == hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# A connection that cannot write roles, status or currency (Maesn v1 on /contacts): its lists say no roles and no
+# status, which read as "no role" and "active".
+UNWRITABLE = frozenset({"is_customer", "is_supplier", "status", "currency"})
+
+
+def test_a_first_link_never_takes_what_the_platform_cannot_state_over_the_apps_value() -> None:
+    app = {"name": "Acme", "is_customer": True, "status": "archived", "currency": "EUR", "phones": ["1"]}
+    remote = {"name": "Acme", "is_customer": False, "status": "active", "currency": "GBP", "phones": ["2"]}
+    # The platform's clock is newer: a field it can be written decides by clocks as before
+    plan = plan_pair(first_link(app, remote, remote_updated_at=NEW, unwritable=UNWRITABLE))
+    assert plan.to_app == {"phones": ["2"]}
+    assert plan.to_remote == {} and plan.conflicts == ("phones",)
+    # Without the capability the same pair took all four from the platform
+    assert set(plan_pair(first_link(app, remote, remote_updated_at=NEW)).to_app) == {
+        "is_customer", "status", "currency", "phones"
+    }  # fmt: skip
+
+
+def test_an_app_edit_of_a_field_the_connection_cannot_write_plans_no_update() -> None:
+    before = {"name": "Acme", "currency": "EUR", "phones": ["1"]}
+    plan = plan_pair(synced(before, before, {**before, "currency": "USD"}, before, unwritable=UNWRITABLE))
+    assert plan.to_remote == {} and plan.to_app == {}
+    plan = plan_pair(
+        synced(before, before, {**before, "currency": "USD", "phones": ["3"]}, before, unwritable=UNWRITABLE)
+    )
+    assert plan.to_remote == {"phones": ["3"]}
+
+
+def test_a_platform_change_of_a_field_the_connection_cannot_write_is_taken_in() -> None:
+    before = {"name": "Acme", "currency": "EUR", "status": "active"}
+    plan = plan_pair(synced(before, before, before, {**before, "currency": "CHF"}, unwritable=UNWRITABLE))
+    assert plan.to_app == {"currency": "CHF"} and plan.to_remote == {}
+    # Both changed it: the newer edit wins where it can go, the app's stays in the app
+    app_now, remote_now = {**before, "currency": "USD"}, {**before, "currency": "CHF"}
+    plan = plan_pair(synced(before, before, app_now, remote_now, remote_updated_at=NEW, unwritable=UNWRITABLE))
+    assert plan.to_app == {"currency": "CHF"} and plan.to_remote == {} and plan.conflicts == ("currency",)
+    plan = plan_pair(synced(before, before, app_now, remote_now, app_updated_at=NEW, unwritable=UNWRITABLE))
+    assert plan.to_app == {} and plan.to_remote == {} and plan.conflicts == ("currency",)

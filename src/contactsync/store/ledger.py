@@ -116,7 +116,13 @@ class _Queue:
 
 
 def pair_state(
-    link: Link, app: AppContact, remote: RemoteContact, dialect: str, conflict_policy: str, accepted: Any
+    link: Link,
+    app: AppContact,
+    remote: RemoteContact,
+    dialect: str,
+    conflict_policy: str,
+    accepted: Any,
+    unwritable: frozenset[str] = frozenset(),
 ) -> PairState:
     """What planning needs to know about one linked pair, read from the rows (`accepted`: the tax ids a person
     accepted as the same company, the link explanation's `accepted_tax_ids`)."""
@@ -136,6 +142,7 @@ def pair_state(
         baseline=FieldBaseline.from_json(link.baseline),
         accepted_tax_ids=(str(accepted[0]), str(accepted[1])) if isinstance(accepted, list) and accepted else None,
         app_edited=app.edited_fields,
+        unwritable=unwritable,
     )
 
 
@@ -238,9 +245,11 @@ def plan_pairs(
     *,
     walk_started_at: datetime | None = None,
     visibility_lag: timedelta | None = None,
+    unwritable: frozenset[str] = frozenset(),
 ) -> None:
     """Plan every linked pair of the connection whose either side changed since its baseline: what goes to the
-    app, the platform or review. Counted into `out` (`remote_updates`: new update entries)."""
+    app, the platform or review. Counted into `out` (`remote_updates`: new update entries). `unwritable`: the
+    synced fields the connection cannot write (see `sync.planning`)."""
     settled = _Settled(walk_started_at, visibility_lag)
     queue = _Queue(tenant_id, connection_id, run_id, [])
     added: dict[str, int] = {}
@@ -288,7 +297,8 @@ def plan_pairs(
         taken: list[AppContact] = []
         for link, app, remote, accepted in pairs:
             pair = (link, app, remote, accepted)
-            _plan_one(s, out, queue, keys_to_write, (synced, taken), pair, dialect, conflict_policy, settled)
+            rules = (dialect, conflict_policy, unwritable)
+            _plan_one(s, out, queue, keys_to_write, (synced, taken), pair, rules, settled)
         save_synced(s, synced)
         save_taken_in(s, taken)
         rewrite_changed_keys(s, tenant_id, keys_to_write)
@@ -310,20 +320,21 @@ def _plan_one(
     keys_to_write: dict[int, frozenset[str]],
     saved: tuple[list[Link], list[AppContact]],
     pair: tuple[Link, AppContact, RemoteContact, Any],
-    dialect: str,
-    conflict_policy: str,
+    rules: tuple[str, str, frozenset[str]],
     settled: _Settled,
 ) -> None:
     """One changed linked pair (with its accepted tax ids, see `pair_state`): the platform's removal state, then
-    what goes to the app, the platform or review. `saved`: the chunk's links left in sync and app contacts that
-    took platform values in, which the caller writes together (`store.synced_links`)."""
+    what goes to the app, the platform or review. `rules`: the connection's dialect, conflict policy and unwritable
+    fields. `saved`: the chunk's links left in sync and app contacts that took platform values in, which the
+    caller writes together (`store.synced_links`)."""
     link, app, remote, accepted = pair
+    dialect, conflict_policy, unwritable = rules
     synced, taken = saved
     if platform_state_changed(s, link, app, platform_state_of(remote)):
         out.removals += 1
     if link.ended_at is not None:
         return
-    state = pair_state(link, app, remote, dialect, conflict_policy, accepted)
+    state = pair_state(link, app, remote, dialect, conflict_policy, accepted, unwritable)
     plan = plan_pair(state)
     if plan.review is not None:
         if open_conflict_review(s, link.tenant_id, link, plan.review):

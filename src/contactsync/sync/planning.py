@@ -17,6 +17,9 @@ The rules, and why:
 - **Unknown is not blank, and a blank never overwrites a value.** Fields the app never stated (a CSV without that
   column, an API call without that field) are taken from the platform and never sent. A blank value on either side
   only ever receives the other side's value.
+- **A field the connection cannot write stays the app's.** It is never sent (Maesn's v1 schema has no currency,
+  status or /contacts roles), and the platform's value is taken in only where the platform changed it since the
+  last sync: such a platform may not state the field at all, and its default is not an edit.
 - **Identity is guarded.** A platform contact's name and tax id are changed only on a confirmed link: a person's
   decision, our own create, or the same valid tax id on both sides. A link made by score alone may be a sister
   company; its identity fields are held. Two valid tax ids of the same kind and country that differ are two legal
@@ -105,6 +108,9 @@ class PairState:
     accepted_tax_ids: tuple[str, str] | None = None
     # Per field, the app contact version the app's last edit of it made (`AppContact.edited_fields`).
     app_edited: Mapping[str, int] = field(default_factory=dict)
+    # Fields the connection cannot write (`providers.registry.written_fields`): never sent, and the platform's
+    # value crosses to the app only where the platform changed it since the last sync.
+    unwritable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,18 @@ def plan_pair(state: PairState) -> PairPlan:
             # A blank the app set on purpose since the last sync is not refilled; any other one receives.
             if not is_blank(remote_value) and name not in app_changed:
                 to_app[name] = remote_value
+            continue
+        if name in state.unwritable:
+            # The app's value cannot reach the platform, and the platform may not state this field at all (a
+            # Maesn v1 list says no roles and no status, which read as "no role" and "active"): a first link or a
+            # conflict decided by clocks would overwrite the app with what the platform never said. Only a change
+            # the platform made since the last sync is news (against an app edit too, the newer one wins); else
+            # each side keeps its own.
+            if name in remote_changed:
+                if name in app_changed:
+                    conflicts.append(name)
+                if name not in app_changed or _platform_wins(state):
+                    to_app[name] = remote_value
             continue
         if is_blank(remote_value):
             # Filling the platform's blank is still a write to the platform: only for a value the app stated
