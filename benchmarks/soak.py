@@ -28,7 +28,7 @@ It prints the kills and faults survived and one JSON line, and exits 1 when an i
 
     python -m benchmarks.soak --minutes 20
     python -m benchmarks.soak --minutes 0.25 --tenants 2 --contacts 40 --kill-every 2   # smoke
-    python -m benchmarks.soak --minutes 10 --dialects merge,maesn   # tenants on both dialects, in turn
+    python -m benchmarks.soak --minutes 10 --dialects maesn,merge,maesn-split   # tenants on both dialects, in turn
 
 It uses only servers it owns: a Redis it starts (the one it restarts), and PostgreSQL from DATABASE_URL (a
 database it creates and drops; only that database's connections are cut) or an embedded one.
@@ -47,6 +47,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -85,9 +86,27 @@ BASE_FAULTS = {
     "error_after_commit_rate": 0.03,
     "latency_ms": 5,
 }
-# Where each dialect's API sits on the sandbox, and a page size that makes a soak tenant's walk several pages.
-_BASE_PATHS = {"merge": lambda url: f"{url}/api/accounting/v1", "maesn": lambda url: url}
-_PAGES: dict[str, dict[str, Any]] = {"merge": {"page_size": 25}, "maesn": {"limit": 20}}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How a soak tenant is connected: its dialect, where that API sits on the sandbox, the connection's options
+    (a page size that makes its walk several pages) and the account's variant (the shape its platform serves)."""
+
+    dialect: str
+    base_path: str
+    options: dict[str, Any]
+    variant: dict[str, Any]
+
+
+# Maesn as its v1 reference documents it: lists without roles, status or currency.
+_MAESN_V1 = {"maesn_fields": "documented"}
+PROFILES = {
+    "merge": Profile("merge", "/api/accounting/v1", {"page_size": 25}, {}),
+    "maesn": Profile("maesn", "", {"limit": 20}, _MAESN_V1),
+    "maesn-split": Profile("maesn", "", {"limit": 20, "resources": "split"}, _MAESN_V1),
+    "maesn-v2": Profile("maesn", "", {"limit": 20, "api_version": "v2"}, {}),
+}
 NO_FAULTS = {
     "error_rate": 0.0,
     "reset_rate": 0.0,
@@ -126,22 +145,26 @@ class Soak:
             data = tenant_data(2000 + t, self.args.contacts, 0.5)
             self.datas.append(data)
             token = f"soak-{t}"
+            name = self.args.dialects[t % len(self.args.dialects)]
+            profile = PROFILES[name]
             admin.create_account(
                 token,
                 seed=self.args.seed,
                 count=0,
                 contacts=data.remote,
                 faults={**BASE_FAULTS, "visibility_lag_ms": self.args.platform_lag_ms},
+                variant=profile.variant,
             )
-            dialect = self.args.dialects[t % len(self.args.dialects)]
-            options = {"rate_limit_per_minute": 100_000, **_PAGES[dialect]}
+            options = {"rate_limit_per_minute": 100_000, **profile.options}
             with db.session() as s:
                 upsert_tenant(
-                    s, f"t{t}", name=f"Soak tenant {t}", dialect=dialect, base_url=_BASE_PATHS[dialect](sandbox_url),
-                    api_key="k", account_token=token, options=options, sync_interval_seconds=3,
+                    s, f"t{t}", name=f"Soak tenant {t}", dialect=profile.dialect,
+                    base_url=sandbox_url + profile.base_path, api_key="k", account_token=token, options=options,
+                    sync_interval_seconds=3,
                 )  # fmt: skip
-            self.tally.dialects[f"t{t}"] = dialect
-            self.tally.written[f"t{t}"] = written_fields(dialect, options)
+            self.tally.dialects[f"t{t}"] = name
+            self.tally.carriers[f"t{t}"] = profile.dialect
+            self.tally.written[f"t{t}"] = written_fields(profile.dialect, options)
             seed_app_contacts(f"t{t}", data.app, APP_EDITED_AT)
             self.tally.added_app[f"t{t}"] = []
             self.tally.added_names[f"t{t}"] = Counter()
@@ -322,9 +345,9 @@ def _active_runs(tenant: str) -> int:
 
 def _dialects(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in _BASE_PATHS]
+    unknown = [n for n in names if n not in PROFILES]
     if not names or unknown:
-        raise argparse.ArgumentTypeError(f"dialects are {', '.join(_BASE_PATHS)}; not {', '.join(unknown) or text!r}")
+        raise argparse.ArgumentTypeError(f"dialects are {', '.join(PROFILES)}; not {', '.join(unknown) or text!r}")
     return names
 
 
@@ -370,7 +393,8 @@ def main() -> int:
         "--dialects",
         type=_dialects,
         default=("merge",),
-        help="comma-separated dialects the tenants take in turn (merge, maesn; default merge)",
+        help="comma-separated profiles the tenants take in turn: merge, maesn (v1 as documented: no roles, status "
+        "or currency in its lists), maesn-split (v1 on /customers and /suppliers), maesn-v2; default merge",
     )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()

@@ -111,7 +111,7 @@ class Editor:
 
     def _carried(self, tenant: str, fieldname: str, value: Any) -> Any:
         """The value as the tenant's dialect carries it (what both sides are compared by at the end)."""
-        return _carried(self.tally.dialects.get(tenant, "merge"), fieldname, value)
+        return _carried(self.tally.carriers.get(tenant, "merge"), fieldname, value)
 
     def _walked(self, tenant: str, remote_id: str, name: str) -> Any:
         """The field as the last walk mirrored it (carried as the dialect does)."""
