@@ -366,3 +366,19 @@ def test_a_platform_change_of_a_field_the_connection_cannot_write_is_taken_in() 
     assert plan.to_app == {"currency": "CHF"} and plan.to_remote == {} and plan.conflicts == ("currency",)
     plan = plan_pair(synced(before, before, app_now, remote_now, app_updated_at=NEW, unwritable=UNWRITABLE))
     assert plan.to_app == {} and plan.to_remote == {} and plan.conflicts == ("currency",)
+
+
+def test_sides_alike_as_the_dialect_carries_them_are_not_a_difference() -> None:
+    """The mirror keeps a phone type as the platform said it; the app's side is compared as the dialect carries
+    it (Maesn: "work" is BUSINESS). Compared raw, every first link with the app's clock newer wrote the phones."""
+    app = {"name": "Acme", "phones": [{"number": "+4930123", "type": "BUSINESS"}]}
+    mirrored = {"name": "Acme", "phones": [{"number": "+4930123", "type": "work"}]}
+    carried = {"name": "Acme", "phones": [{"number": "+4930123", "type": "BUSINESS"}]}
+    assert plan_pair(first_link(app, mirrored, app_updated_at=NEW)).to_remote == {"phones": app["phones"]}
+    plan = plan_pair(first_link(app, mirrored, app_updated_at=NEW, remote_view=carried))
+    assert plan.to_remote == {} and plan.to_app == {} and plan.conflicts == ()
+    # A real difference still travels, with the platform's value as mirrored
+    other = {"name": "Acme", "phones": [{"number": "+4930999", "type": "work"}]}
+    other_view = {"name": "Acme", "phones": [{"number": "+4930999", "type": "BUSINESS"}]}
+    plan = plan_pair(first_link(app, other, remote_updated_at=NEW, remote_view=other_view))
+    assert plan.to_app == {"phones": other["phones"]} and plan.conflicts == ("phones",)

@@ -143,6 +143,7 @@ def pair_state(
         accepted_tax_ids=(str(accepted[0]), str(accepted[1])) if isinstance(accepted, list) and accepted else None,
         app_edited=app.edited_fields,
         unwritable=unwritable,
+        remote_view=carried_content(dialect, remote.data),
     )
 
 

@@ -111,6 +111,9 @@ class PairState:
     # Fields the connection cannot write (`providers.registry.written_fields`): never sent, and the platform's
     # value crosses to the app only where the platform changed it since the last sync.
     unwritable: frozenset[str] = frozenset()
+    # The platform's side as the dialect carries it, like `app_content` (None: `remote_content` is): what the two
+    # sides are compared by. `remote_content` stays as mirrored, which the baselines' digests are taken of.
+    remote_view: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -194,9 +197,11 @@ def plan_pair(state: PairState) -> PairPlan:
     to_remote: dict[str, Any] = {}
     to_app: dict[str, Any] = {}
     conflicts: list[str] = []
+    view = state.remote_content if state.remote_view is None else state.remote_view
     for name in SYNCED_FIELDS:
         app_value, remote_value = state.app_content.get(name), state.remote_content.get(name)
-        if app_value == remote_value or _same_written_differently(name, state.app_content, state.remote_content):
+        # Alike as the dialect carries them (a phone type "work" and Maesn's BUSINESS): nothing to write either way.
+        if app_value == view.get(name) or _same_written_differently(name, state.app_content, view):
             continue
         if name in state.app_unknown or is_blank(app_value):
             # A blank the app set on purpose since the last sync is not refilled; any other one receives.
