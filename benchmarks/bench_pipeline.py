@@ -37,6 +37,7 @@ The last line of output is one JSON object:
     python -m benchmarks.bench_pipeline --tenants 1 --contacts 5000 --rate 0 --workers 1 --changed-fraction 0.01 \
         --profile-incremental prof   # cProfile of the incremental run alone
     python -m benchmarks.bench_pipeline --tenants 2 --contacts 5000 --rate 600 --workers 2 --logs logs   # keep logs
+    python -m benchmarks.bench_pipeline --tenants 2 --contacts 2000 --rate 0 --dialects maesn,maesn-split   # Maesn
 
 Servers: DATABASE_URL / REDIS_URL when set (the benchmark creates and drops its own database there and uses its
 own Redis key prefix), else embedded ones under a temporary directory. `--rate 0` means no platform limit.
@@ -71,6 +72,7 @@ from benchmarks.harness import (
     tenant_data,
 )
 from benchmarks.platform_check import check_platforms, linked_pairs
+from benchmarks.profiles import HELP, PROFILES, profile_names
 from contactsync import db
 from contactsync.contact import CanonicalContact
 from contactsync.demo import APP_EDITED_AT
@@ -91,18 +93,21 @@ def say(*parts: Any) -> None:
 
 def seed(admin: SandboxAdmin, sandbox_url: str, t: int, data: TenantData, args: argparse.Namespace) -> None:
     token = f"bench-{t}"
-    admin.create_account(token, count=0, contacts=data.remote, rate_limit_per_minute=args.rate or None)
+    profile = PROFILES[args.dialects[t % len(args.dialects)]]
+    admin.create_account(
+        token, count=0, contacts=data.remote, rate_limit_per_minute=args.rate or None, variant=profile.variant
+    )
     # The account lists what it creates at once (no visibility lag), and contactsync is told so: the app edits
     # between runs reach the contacts the full sync created with the next run, as they would on such a platform.
     options = {
         "rate_limit_per_minute": args.rate or UNLIMITED,
-        "page_size": args.page_size,
+        **profile.paged(args.page_size),
         "visibility_lag_seconds": 0,
     }
     with db.session() as s:
         upsert_tenant(
-            s, f"t{t}", name=f"Tenant {t}", dialect="merge",
-            base_url=f"{sandbox_url}/api/accounting/v1", api_key="k", account_token=token, options=options,
+            s, f"t{t}", name=f"Tenant {t}", dialect=profile.dialect,
+            base_url=sandbox_url + profile.base_path, api_key="k", account_token=token, options=options,
             sync_interval_seconds=86_400, webhook_secret=WEBHOOK_SECRET if args.webhooks else None,
         )  # fmt: skip
     seed_app_contacts(f"t{t}", data.app, APP_EDITED_AT)
@@ -316,8 +321,8 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
     if args.lookback is not None:
         settings["CONTACTSYNC_LOOKBACK_SECONDS"] = str(args.lookback)
     result: dict[str, Any] = {
-        "tenants": args.tenants, "contacts": args.contacts, "overlap": args.overlap, "rate": args.rate,
-        "workers": f"{args.workers}x{args.concurrency}", "page_size": args.page_size,
+        "tenants": args.tenants, "dialects": list(args.dialects), "contacts": args.contacts, "overlap": args.overlap,
+        "rate": args.rate, "workers": f"{args.workers}x{args.concurrency}", "page_size": args.page_size,
     }  # fmt: skip
     workers: Workers | None = None
     logs = tmp
@@ -405,6 +410,7 @@ def main() -> None:
     parser.add_argument("--webhook-samples", type=int, default=20)
     parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--lookback", type=int, help="CONTACTSYNC_LOOKBACK_SECONDS (default: the project's)")
+    parser.add_argument("--dialects", type=profile_names, default=("merge",), help=HELP)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeline-step", type=float, default=5.0, help="seconds per step of the call timeline")
     parser.add_argument("--timeout", type=float, default=3600, help="give up on a run after this many seconds")
@@ -413,7 +419,10 @@ def main() -> None:
         "--profile-incremental", type=Path, help="as --profile, for the incremental run only (the full sync unprofiled)"
     )
     parser.add_argument("--logs", type=Path, help="write the workers' logs into DIR and keep them (default: discarded)")
-    print_result_on_servers(run, parser.parse_args())
+    args = parser.parse_args()
+    if args.webhooks and any(PROFILES[name].dialect != "merge" for name in args.dialects):
+        parser.error("--webhooks sends Merge's webhooks and edits a currency: use it with --dialects merge")
+    print_result_on_servers(run, args)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,6 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +65,7 @@ from benchmarks.harness import (
     tenant_data,
     terminate_backends,
 )
+from benchmarks.profiles import HELP, PROFILES, profile_names
 from benchmarks.soak_check import Tally, check
 from benchmarks.soak_edits import Editor, NotYet
 from contactsync import db
@@ -88,25 +88,6 @@ BASE_FAULTS = {
 }
 
 
-@dataclass(frozen=True)
-class Profile:
-    """How a soak tenant is connected: its dialect, where that API sits on the sandbox, the connection's options
-    (a page size that makes its walk several pages) and the account's variant (the shape its platform serves)."""
-
-    dialect: str
-    base_path: str
-    options: dict[str, Any]
-    variant: dict[str, Any]
-
-
-# Maesn as its v1 reference documents it: lists without roles, status or currency.
-_MAESN_V1 = {"maesn_fields": "documented"}
-PROFILES = {
-    "merge": Profile("merge", "/api/accounting/v1", {"page_size": 25}, {}),
-    "maesn": Profile("maesn", "", {"limit": 20}, _MAESN_V1),
-    "maesn-split": Profile("maesn", "", {"limit": 20, "resources": "split"}, _MAESN_V1),
-    "maesn-v2": Profile("maesn", "", {"limit": 20, "api_version": "v2"}, {}),
-}
 NO_FAULTS = {
     "error_rate": 0.0,
     "reset_rate": 0.0,
@@ -155,7 +136,8 @@ class Soak:
                 faults={**BASE_FAULTS, "visibility_lag_ms": self.args.platform_lag_ms},
                 variant=profile.variant,
             )
-            options = {"rate_limit_per_minute": 100_000, **profile.options}
+            # Pages smaller than the tenant, so every walk is several pages.
+            options = {"rate_limit_per_minute": 100_000, **profile.paged(25 if profile.dialect == "merge" else 20)}
             with db.session() as s:
                 upsert_tenant(
                     s, f"t{t}", name=f"Soak tenant {t}", dialect=profile.dialect,
@@ -343,14 +325,6 @@ def _active_runs(tenant: str) -> int:
         )
 
 
-def _dialects(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in PROFILES]
-    if not names or unknown:
-        raise argparse.ArgumentTypeError(f"dialects are {', '.join(PROFILES)}; not {', '.join(unknown) or text!r}")
-    return names
-
-
 def _terminated(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # so the `finally` blocks stop the workers and servers this soak started
 
@@ -389,13 +363,7 @@ def main() -> int:
     parser.add_argument(
         "--keep-database", action="store_true", help="keep the database (and logs) when an invariant fails"
     )
-    parser.add_argument(
-        "--dialects",
-        type=_dialects,
-        default=("merge",),
-        help="comma-separated profiles the tenants take in turn: merge, maesn (v1 as documented: no roles, status "
-        "or currency in its lists), maesn-split (v1 on /customers and /suppliers), maesn-v2; default merge",
-    )
+    parser.add_argument("--dialects", type=profile_names, default=("merge",), help=HELP)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_dir:
