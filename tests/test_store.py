@@ -659,3 +659,46 @@ def test_a_batch_counting_after_another_task_ended_the_run_from_the_ledger_count
         add_counters(s, run_id, fetched=3)  # counters the ledger does not give still add
     with db.session() as s:
         assert s.get(SyncRun, run_id).fetched == 3  # type: ignore[union-attr]
+
+
+def test_recording_create_answers_reads_no_app_contact_the_writer_loaded_without_its_data(
+    env: dict[str, str],
+) -> None:
+    """A write batch loads its entries' app contacts with their ids only; recording a group's create answers
+    reads nothing more of them (an argument that read `app.data` loaded it row by row: a SELECT per create)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import load_only
+
+    from contactsync.states import WriteState
+    from contactsync.store.answers import Answer, record_answers
+    from contactsync.store.write_states import move_write
+
+    conn_id = make_tenant()
+    names = ["Acme GmbH", "Beta AG", "Gamma Ltd"]
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(f"a{n}", company(name)) for n, name in enumerate(names)])
+        app_rows = s.execute(select(AppContact.id, AppContact.data, AppContact.version).order_by(AppContact.id))
+        for n, (app_id, data, version) in enumerate(app_rows):
+            op = WriteOp(tenant_id="t1", connection_id=conn_id, op_key=f"create:{app_id}", kind="create",
+                         app_contact_id=app_id, payload=data, app_version=version, idempotency_key=f"k{n}")  # fmt: skip
+            s.add(op)
+    statements: list[str] = []
+    with db.session() as s:
+        loaded = s.execute(
+            select(WriteOp, AppContact)
+            .join(AppContact, AppContact.id == WriteOp.app_contact_id)
+            .options(load_only(AppContact.id, AppContact.tenant_id, AppContact.app_id))
+            .order_by(WriteOp.id)
+        ).all()
+        answers = []
+        for n, (op, _app) in enumerate(loaded):
+            move_write(op, WriteState.IN_FLIGHT)
+            answers.append(Answer(op, company(names[n], remote_id=f"r{n}")))
+        event.listen(s.connection(), "before_cursor_execute", lambda *a: statements.append(a[2]))
+        record_answers(s, answers)
+        s.flush()
+    reads = [q for q in statements if q.lstrip().upper().startswith("SELECT") and "app_contacts" in q]
+    assert reads == [], reads
+    with db.session() as s:
+        baselines = s.scalars(select(Link.baseline).order_by(Link.id)).all()
+    assert len(baselines) == 3 and all(b["app_version"] == 1 for b in baselines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contactsync.models import WriteOp
+from contactsync.models import AppContact, WriteOp
 from contactsync.states import OPEN_WRITE_STATES, WRITE_TRANSITIONS, WriteState
 from contactsync.store.write_states import WriteTransitionError, move_write
 
@@ -50,8 +50,8 @@ def test_open_entries_move_as_the_evidence_says(start: WriteState) -> None:
 def test_a_creates_sent_version_is_the_kept_one_else_the_apps_only_while_it_holds_what_was_sent() -> None:
     sent = {"name": "Acme GmbH", "currency": "EUR"}
     kept = WriteOp(id=1, kind="create", payload=sent, app_version=3)
-    assert kept.sent_app_version({"name": "Acme GmbH", "currency": "GBP"}, 5) == 3
+    assert kept.sent_app_version(AppContact(data={"name": "Acme GmbH", "currency": "GBP"}, version=5)) == 3
     legacy = WriteOp(id=2, kind="create", payload=sent, app_version=None)
-    assert legacy.sent_app_version(dict(sent), 4) == 4
+    assert legacy.sent_app_version(AppContact(data=dict(sent), version=4)) == 4
     # The app edited since the plan: the app's version now would call that edit synced
-    assert legacy.sent_app_version({"name": "Acme GmbH", "currency": "GBP"}, 5) is None
+    assert legacy.sent_app_version(AppContact(data={"name": "Acme GmbH", "currency": "GBP"}, version=5)) is None

@@ -8,13 +8,16 @@ its state tells a retry whether an earlier attempt may already have reached the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contactsync.models.base import Base, TenantScoped, created_at_column, utcnow
 from contactsync.states import ACTIVE_WRITE_STATES, MAYBE_SENT_STATES, OPEN_WRITE_STATES, WriteState
+
+if TYPE_CHECKING:
+    from contactsync.models.contacts import AppContact
 
 __all__ = ["ACTIVE_WRITE_SQL", "ACTIVE_WRITE_STATES", "MAYBE_SENT_STATES", "OPEN_WRITE_STATES", "WriteOp", "WriteState"]
 
@@ -60,11 +63,11 @@ class WriteOp(TenantScoped, Base):
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    def sent_app_version(self, app_data: dict[str, Any], app_version: int) -> int | None:
-        """The app version a create sent, given the app contact's data and version now: kept by the entry; for an
-        entry planned before it was kept, the app's version only while the app still holds what was sent (else
-        None: the link's baseline then judges the app side by its digests, and an edit made since is not taken
-        as synced)."""
+    def sent_app_version(self, app: AppContact) -> int | None:
+        """The app version a create sent, given its app contact now: kept by the entry; for an entry planned before
+        it was kept, the app's version only while the app still holds what was sent (else None: the link's baseline
+        then judges the app side by its digests, and an edit made since is not taken as synced). The app's data is
+        read only then: a writer loads its app contacts without it."""
         if self.app_version is not None:
             return self.app_version
-        return app_version if app_data == self.payload else None
+        return app.version if app.data == self.payload else None

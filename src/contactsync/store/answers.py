@@ -103,9 +103,7 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
         "remote_synced_hash": remote.content_hash,
         # The version the create sent, not the app's now: an edit made while the create was under way, even one
         # undone before the answer, is then later than the link.
-        "baseline": baseline_of(
-            carried_view(dialect, contact), remote.data, op.sent_app_version(app.data, app.version)
-        ).to_json(),
+        "baseline": baseline_of(carried_view(dialect, contact), remote.data, op.sent_app_version(app)).to_json(),
     }
 
 

@@ -127,7 +127,7 @@ def _link_created(s: Session, tenant_id: str, op: WriteOp, remote: RemoteContact
             app_synced_hash=app.content_hash if app.data == op.payload else None,
             remote_synced_hash=remote.content_hash,
             baseline=baseline_of(
-                carried_content(dialect, sent.content()), remote.data, op.sent_app_version(app.data, app.version)
+                carried_content(dialect, sent.content()), remote.data, op.sent_app_version(app)
             ).to_json(),
         )
         .on_conflict_do_nothing()
