@@ -252,6 +252,7 @@ def plan_pairs(
     app, the platform or review. Counted into `out` (`remote_updates`: new update entries). `unwritable`: the
     synced fields the connection cannot write (see `sync.planning`)."""
     settled = _Settled(walk_started_at, visibility_lag)
+    rules = (dialect, conflict_policy, unwritable)
     queue = _Queue(tenant_id, connection_id, run_id, [])
     added: dict[str, int] = {}
     changed = s.scalars(
@@ -298,7 +299,6 @@ def plan_pairs(
         taken: list[AppContact] = []
         for link, app, remote, accepted in pairs:
             pair = (link, app, remote, accepted)
-            rules = (dialect, conflict_policy, unwritable)
             _plan_one(s, out, queue, keys_to_write, (synced, taken), pair, rules, settled)
         save_synced(s, synced)
         save_taken_in(s, taken)
