@@ -73,7 +73,7 @@ class PairView:
     # a person has the pair in review. None: every difference is a change that should have arrived.
     identity_guard: str | None = None
     # The fields the connection can write (`providers.registry.written_fields`): only these must agree. Another
-    # field keeps the platform's value by rule (Maesn's v1 schema has no currency, status or /contacts roles).
+    # field keeps the platform's value by rule (Maesn's v1 schema has no currency, status or roles).
     written: frozenset[str] = frozenset(SYNCED_FIELDS)
 
 

@@ -11,10 +11,11 @@ def test_merge_writes_every_synced_field() -> None:
     assert written_fields("merge", {}) == frozenset(SYNCED_FIELDS)
 
 
-def test_maesn_v1_on_contacts_writes_neither_roles_nor_status_nor_currency() -> None:
+def test_maesn_v1_updates_write_neither_roles_nor_status_nor_currency() -> None:
     written = written_fields("maesn", {})
     assert written == {"name", "emails", "tax_number", "phones", "addresses"}
-    assert written_fields("maesn", {"resources": "split"}) == written | {"is_customer", "is_supplier"}
+    # Split: a create says the roles through its list, an update cannot change them
+    assert written_fields("maesn", {"resources": "split"}) == written
 
 
 def test_maesn_v2_writes_roles_and_no_tax_id() -> None:

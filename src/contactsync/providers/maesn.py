@@ -68,11 +68,11 @@ log = logging.getLogger(__name__)
 
 
 def written_by_maesn(options: MaesnOptions) -> frozenset[str]:
-    """The synced fields a Maesn connection with these options can write: the version's write schema, plus the
-    roles where the resource says them ("split"). A field outside it keeps the platform's value, whatever the
-    app holds: it is never a change that failed to travel."""
-    version = options.api_version or "v1"
-    return WRITABLE[version] | ({"is_customer", "is_supplier"} if options.resources == "split" else frozenset())
+    """The synced fields an update of a Maesn connection with these options can write: the version's write
+    schema. With `resources=split` a create still says the roles through the list it posts to, but an update
+    cannot move a contact between /customers and /suppliers. A field outside it keeps the platform's value,
+    whatever the app holds: it is never a change that failed to travel."""
+    return WRITABLE[options.api_version or "v1"]
 
 
 class MaesnProvider(MaesnWalk):

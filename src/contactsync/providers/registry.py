@@ -82,7 +82,7 @@ def options_of(dialect: str, stored: Mapping[str, Any] | None) -> ConnectionOpti
 
 def written_fields(dialect: str, stored: Mapping[str, Any] | None) -> frozenset[str]:
     """The synced fields a connection of `dialect` with these stored options can write to its platform (Maesn's
-    v1 schema has no currency, status or roles on /contacts, say): an app value of any other field stays in the
+    v1 schema has no currency, status or roles, say): an app value of any other field stays in the
     app only, and the two sides may differ there for good."""
     return dialect_of(dialect).written(options_of(dialect, stored))
 

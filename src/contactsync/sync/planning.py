@@ -18,7 +18,7 @@ The rules, and why:
   column, an API call without that field) are taken from the platform and never sent. A blank value on either side
   only ever receives the other side's value.
 - **A field the connection cannot write stays the app's.** It is never sent (Maesn's v1 schema has no currency,
-  status or /contacts roles), and the platform's value is taken in only where the platform changed it since the
+  status or roles), and the platform's value is taken in only where the platform changed it since the
   last sync: such a platform may not state the field at all, and its default is not an edit.
 - **Identity is guarded.** A platform contact's name and tax id are changed only on a confirmed link: a person's
   decision, our own create, or the same valid tax id on both sides. A link made by score alone may be a sister
