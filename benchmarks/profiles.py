@@ -8,6 +8,8 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
+from contactsync.providers.registry import written_fields
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -20,6 +22,10 @@ class Profile:
         """The connection's options with pages of `size` (Merge's `page_size`; Maesn's `limit`, which takes 5,
         10, 20, 50 or 100)."""
         return {**self.options, ("page_size" if self.dialect == "merge" else "limit"): size}
+
+    def written(self) -> frozenset[str]:
+        """The fields a connection of this profile can write (`providers.registry.written_fields`)."""
+        return written_fields(self.dialect, self.options)
 
 
 # Maesn as its v1 reference documents it: lists without roles, status or currency (the sandbox's own default

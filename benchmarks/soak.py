@@ -74,7 +74,6 @@ from contactsync.crypto import new_key
 from contactsync.demo import APP_EDITED_AT
 from contactsync.embedded import EmbeddedRedis
 from contactsync.models import ACTIVE_RUN_STATES, SyncRun, Tenant
-from contactsync.providers.registry import written_fields
 from contactsync.sandbox import run_in_thread
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.tenants import upsert_tenant
@@ -145,8 +144,6 @@ class Soak:
                     sync_interval_seconds=3,
                 )  # fmt: skip
             self.tally.dialects[f"t{t}"] = name
-            self.tally.carriers[f"t{t}"] = profile.dialect
-            self.tally.written[f"t{t}"] = written_fields(profile.dialect, options)
             seed_app_contacts(f"t{t}", data.app, APP_EDITED_AT)
             self.tally.added_app[f"t{t}"] = []
             self.tally.added_names[f"t{t}"] = Counter()

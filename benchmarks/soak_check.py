@@ -50,9 +50,7 @@ class Tally:
     edits: list[Edit] = field(default_factory=list)
     added_app: dict[str, list[str]] = field(default_factory=dict)  # tenant -> app ids
     added_names: dict[str, Counter[str]] = field(default_factory=dict)  # tenant -> names expected once more
-    dialects: dict[str, str] = field(default_factory=dict)  # tenant -> its profile (`soak.PROFILES`)
-    carriers: dict[str, str] = field(default_factory=dict)  # tenant -> its connection's dialect
-    written: dict[str, frozenset[str]] = field(default_factory=dict)  # tenant -> the fields its connection writes
+    dialects: dict[str, str] = field(default_factory=dict)  # tenant -> its profile (`profiles.PROFILES`)
 
 
 def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:

@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import select
 
 from benchmarks.platform_check import linked_pairs
+from benchmarks.profiles import PROFILES, Profile
 from benchmarks.soak_check import Edit, Tally
 from contactsync import db
-from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Connection, RemoteContact
 from contactsync.providers.registry import carried_content
 from contactsync.sandbox.admin_client import SandboxAdmin
@@ -106,12 +107,15 @@ class Editor:
     def _editable(self, tenant: str) -> list[str]:
         """The fields the soak edits, of those the tenant's connection writes: an app edit of a field it cannot
         write stays in the app, and the newest edit then rightly holds on one side only."""
-        written = self.tally.written.get(tenant, frozenset(SYNCED_FIELDS))
+        written = self._profile(tenant).written()
         return [f for f in ("phones", "emails", "currency") if f in written]
+
+    def _profile(self, tenant: str) -> Profile:
+        return PROFILES[self.tally.dialects.get(tenant, "merge")]
 
     def _carried(self, tenant: str, fieldname: str, value: Any) -> Any:
         """The value as the tenant's dialect carries it (what both sides are compared by at the end)."""
-        return _carried(self.tally.carriers.get(tenant, "merge"), fieldname, value)
+        return _carried(self._profile(tenant).dialect, fieldname, value)
 
     def _walked(self, tenant: str, remote_id: str, name: str) -> Any:
         """The field as the last walk mirrored it (carried as the dialect does)."""
