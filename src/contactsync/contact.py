@@ -9,10 +9,11 @@ contactsync does not model are the same contact for sync purposes.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from contactsync import jsontext
 from contactsync.states import ContactStatus
@@ -24,23 +25,40 @@ AddressType = Literal["billing", "shipping", "other"]
 MAX_TEXT = 1000
 
 
+def _composed(value: str) -> str:
+    """Text in Unicode's composed form (NFC), whichever form it came in.
+
+    "Müller" typed on one system is one code point for ü, pasted from another it is u plus a combining
+    diaeresis: the same text, different strings. A platform may store either form and hand back its own, so without
+    one form a digest or a comparison sees an edit nobody made, and the echo of a create whose answer was lost
+    looks like somebody else's contact (the create is sent again: a duplicate). NFC loses nothing (canonically
+    equivalent text only) and is what most systems store; compatibility forms (NFKC) would change what the text
+    says ("²" is not "2") and are left to comparisons that want them.
+    """
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
+
+
+# Every free-text field of the canonical contact, app's or platform's, is held in one Unicode form.
+Text = Annotated[str, AfterValidator(_composed)]
+
+
 class Address(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: AddressType = "billing"
-    street_1: str | None = Field(default=None, max_length=MAX_TEXT)
-    street_2: str | None = Field(default=None, max_length=MAX_TEXT)
-    city: str | None = Field(default=None, max_length=MAX_TEXT)
-    state: str | None = Field(default=None, max_length=MAX_TEXT)
-    postal_code: str | None = Field(default=None, max_length=64)
-    country: str | None = Field(default=None, max_length=64, description="ISO 3166-1 alpha-2 where known")
+    street_1: Text | None = Field(default=None, max_length=MAX_TEXT)
+    street_2: Text | None = Field(default=None, max_length=MAX_TEXT)
+    city: Text | None = Field(default=None, max_length=MAX_TEXT)
+    state: Text | None = Field(default=None, max_length=MAX_TEXT)
+    postal_code: Text | None = Field(default=None, max_length=64)
+    country: Text | None = Field(default=None, max_length=64, description="ISO 3166-1 alpha-2 where known")
 
 
 class Phone(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    number: str = Field(max_length=64)
-    type: str | None = Field(default=None, max_length=64)
+    number: Text = Field(max_length=64)
+    type: Text | None = Field(default=None, max_length=64)
 
 
 class CanonicalContact(BaseModel):
@@ -49,15 +67,15 @@ class CanonicalContact(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     remote_id: str | None = Field(default=None, max_length=255)
-    name: str = Field(min_length=1, max_length=MAX_TEXT)
+    name: Text = Field(min_length=1, max_length=MAX_TEXT)
     is_customer: bool = False
     is_supplier: bool = False
-    emails: tuple[str, ...] = ()
-    tax_number: str | None = Field(default=None, max_length=64)
+    emails: tuple[Text, ...] = ()
+    tax_number: Text | None = Field(default=None, max_length=64)
     phones: tuple[Phone, ...] = ()
     addresses: tuple[Address, ...] = ()
     status: ContactStatus = ContactStatus.ACTIVE
-    currency: str | None = Field(default=None, max_length=8)
+    currency: Text | None = Field(default=None, max_length=8)
     # The platform's own clock (e.g. Xero's UpdatedDateUTC); used to decide which side is newer.
     remote_updated_at: datetime | None = None
     # The unified API's clock (Merge's modified_at); the only clock incremental watermarks may come from.
