@@ -33,6 +33,21 @@ def test_the_record_that_was_sent_is_its_echo_despite_spacing_case_and_types() -
     assert is_echo(SENT, found)
 
 
+def test_the_echo_is_recognised_whatever_unicode_form_and_invisible_characters_the_platform_stores() -> None:
+    import unicodedata
+
+    sent = {**SENT, "name": "Mu\u0308ller\u200b Bau GmbH"}  # a decomposed ü and a zero-width space, as sent
+    found = {
+        **SENT,
+        "name": unicodedata.normalize("NFC", "Müller Bau GmbH"),  # stored composed, the invisible space dropped
+        "tax_number": "ＤＥ１２３４５６７８９",  # full-width, as some platforms hand back what East Asian keyboards typed
+        "addresses": [{**SENT["addresses"][0], "city": "Ko\u0308ln"}],
+    }
+    assert is_echo(sent, found)
+    # What a reader sees still decides: another name in any form is not the echo.
+    assert echo_differences(sent, {**found, "name": "Mu\u0308ller Bauten GmbH"}) == ["name"]
+
+
 def test_a_namesake_in_another_city_with_its_own_tax_id_is_not_an_echo() -> None:
     namesake = {
         **SENT,

@@ -22,20 +22,33 @@ recognises our own write, and only an exact one.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
 _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 
+def _plain(value: Any) -> str:
+    """The text in its compatibility form (NFKC: full-width letters, ligatures and the like as their plain
+    letters) without invisible format characters (zero-width spaces and joiners, direction marks), which
+    platforms drop or keep as they please; what is left is what a reader of either record sees."""
+    text = str(value or "")
+    if text.isascii():
+        return text
+    text = unicodedata.normalize("NFKC", text)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def _text(value: Any) -> str:
-    """Equal but for case and spacing (the way platforms re-space and re-case what they store)."""
-    return " ".join(str(value or "").split()).casefold()
+    """Equal but for case, spacing and Unicode form (the way platforms re-space, re-case and re-encode what
+    they store)."""
+    return " ".join(_plain(value).split()).casefold()
 
 
 def _code(value: Any) -> str:
     """Tax ids and postal codes: letters and digits only, upper case (`DE 123.456` is `DE123456`)."""
-    return _NOT_ALNUM.sub("", str(value or "")).upper()
+    return _NOT_ALNUM.sub("", _plain(value)).upper()
 
 
 def _emails(values: Iterable[Any] | None) -> frozenset[str]:
