@@ -73,3 +73,26 @@ def test_maesn_task_create_is_pending_then_completed(admin, api):
     done = maesn_get(api, token, f"/asyncTask/{task}").json()["data"]
     assert done["status"] == "COMPLETED" and done["resourceId"] == admin.contacts(token)[0]["remote_id"]
     assert maesn_get(api, token, "/asyncTask/unknown").status_code == 404
+
+
+@pytest.mark.parametrize("form", ["nfc", "nfd"])
+def test_texts_come_back_in_the_accounts_unicode_form_without_invisible_characters(admin, api, form):
+    import unicodedata
+
+    token = admin.create_account(seed=6, count=0, variant={"text_form": form, "text_invisible": "dropped"})
+    name = "Mu\u0308ller\u200b Ba\u0308ckerei GmbH"  # decomposed ü and ä, a zero-width space
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    created = api.post(MERGE + "/contacts", json={"model": {"name": name}}, headers=headers).json()["model"]
+    listed = merge_get(api, token, "/contacts").json()["results"]
+    maesn = maesn_get(api, token, "/accounting/contacts").json()["data"]
+    want = unicodedata.normalize(form.upper(), "Müller Bäckerei GmbH")
+    assert created["name"] == want and listed[0]["name"] == want and maesn[0]["companyName"] == want
+    assert admin.contacts(token)[0]["name"] == "Müller\u200b Bäckerei GmbH"  # stored composed, as sent
+
+
+def test_texts_are_served_as_stored_without_a_text_variant(admin, api):
+    token = admin.create_account(seed=6, count=0)
+    name = "Zero\u200bWidth GmbH"
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    api.post(MERGE + "/contacts", json={"model": {"name": name}}, headers=headers).raise_for_status()
+    assert merge_get(api, token, "/contacts").json()["results"][0]["name"] == name

@@ -36,6 +36,7 @@ from contactsync.sandbox.gate import gated
 from contactsync.sandbox.maesn_pages import envelope
 from contactsync.sandbox.payloads import iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
+from contactsync.sandbox.variants import retext
 
 KINDS = ("contacts", "customers", "suppliers")
 LIMITS = (5, 10, 20, 50, 100)
@@ -57,6 +58,10 @@ _ADDRESS_IN = {
 def render(stored: StoredContact, kind: str, variant: dict[str, Any] | None = None) -> Any:
     if stored.broken is not None:
         return stored.broken.get("maesn", stored.broken.get("any"))
+    return retext(_shaped(stored, kind, variant), variant)
+
+
+def _shaped(stored: StoredContact, kind: str, variant: dict[str, Any] | None) -> Any:
     item = _documented(stored, kind)
     if kind == V2:
         return _v2(stored, item)

@@ -26,6 +26,7 @@ from contactsync.providers.countries import spellings
 from contactsync.sandbox.gate import gated
 from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
+from contactsync.sandbox.variants import retext
 
 PREFIX = "/api/accounting/v1"
 _ADDRESS_TYPES = {"billing": "BILLING", "shipping": "SHIPPING"}
@@ -35,7 +36,7 @@ def render(stored: StoredContact, variant: dict[str, Any] | None = None) -> Any:
     if stored.broken is not None:
         return stored.broken.get("merge", stored.broken.get("any"))
     item = _documented(stored)
-    return _styled(item, stored, variant) if variant else item
+    return retext(_styled(item, stored, variant), variant) if variant else item
 
 
 def _time(moment: datetime, style: str) -> str:

@@ -35,10 +35,18 @@ Maesn
   or in creation order.
 - `maesn_strict`: true — writes are checked against Maesn's documented v1/v2 schema (`sandbox.maesn_schema`);
   an unknown field, an off-enum value or a create without `contactType` is refused with 422.
+
+Both dialects
+- `text_form`: "as_stored" | "nfc" | "nfd" — every text the platform hands back (lists, look-ups, write answers)
+  in this Unicode normalisation form: platforms store and return their own form of what was written (an ü as one
+  code point or as u plus a combining diaeresis), not necessarily the one sent.
+- `text_invisible`: "kept" | "dropped" — "dropped" leaves out the invisible format characters (zero-width spaces
+  and joiners, direction marks) of every text, as a platform that cleans what it stores does.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 CHOICES: dict[str, tuple[Any, ...]] = {
@@ -59,6 +67,8 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "maesn_update": ("wrapped", "no_content"),
     "maesn_order": ("updated", "created"),
     "maesn_strict": (True, False),
+    "text_form": ("as_stored", "nfc", "nfd"),
+    "text_invisible": ("kept", "dropped"),
 }
 _INTEGERS = ("merge_page_cap",)
 
@@ -78,3 +88,32 @@ def validate(variant: Any) -> dict[str, Any]:
         elif value not in CHOICES[key]:
             raise ValueError(f"variant {key} must be one of {list(CHOICES[key])}, not {value!r}")
     return dict(variant)
+
+
+def retext(item: Any, variant: dict[str, Any] | None) -> Any:
+    """A rendered record with its texts in the account's `text_form` and without invisible characters where
+    `text_invisible` drops them (keys and ASCII texts are left as they are: no form changes them)."""
+    if not variant:
+        return item
+    form = variant.get("text_form", "as_stored")
+    drop = variant.get("text_invisible") == "dropped"
+    if form == "as_stored" and not drop:
+        return item
+
+    def text(value: str) -> str:
+        if value.isascii():
+            return value
+        if form != "as_stored":
+            value = unicodedata.normalize(form.upper(), value)
+        return "".join(ch for ch in value if unicodedata.category(ch) != "Cf") if drop else value
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return text(value)
+        if isinstance(value, dict):
+            return {key: walk(inner) for key, inner in value.items()}
+        if isinstance(value, list):
+            return [walk(inner) for inner in value]
+        return value
+
+    return walk(item)
