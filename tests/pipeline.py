@@ -38,6 +38,7 @@ def setup_tenant(
     options: dict[str, Any] | None = None,
     extra_remote: list[CanonicalContact] | None = None,
     tenant_id: str = "t1",
+    variant: dict[str, Any] | None = None,
 ) -> tuple[Any, str]:
     split = split_companies(companies(seed, size))
     token = f"acct-{seed}"
@@ -48,6 +49,7 @@ def setup_tenant(
         "contacts": [c.model_dump(mode="json") for c in [*split.remote, *(extra_remote or [])]],
         "rate_limit_per_minute": 100_000,
         "faults": faults or {},
+        "variant": variant or {},
     }
     httpx.post(f"{sandbox.url}/_sandbox/accounts", json=body, timeout=60).raise_for_status()
     with db.session() as s:

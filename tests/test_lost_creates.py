@@ -8,10 +8,12 @@ look-up that finds nothing sends nothing, and the run ends `partial` instead of 
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from contactsync import db
@@ -45,18 +47,25 @@ NAMESAKE = CanonicalContact(
 )
 
 
-def _tenant(sandbox: Any, faults: dict[str, Any], lag_seconds: float = 900) -> str:
+def _tenant(
+    sandbox: Any,
+    faults: dict[str, Any],
+    lag_seconds: float = 900,
+    mine: CanonicalContact = MINE,
+    variant: dict[str, Any] | None = None,
+) -> str:
     token = f"lost-{time.monotonic_ns()}"
     body = {
         "token": token,
         "contacts": [NAMESAKE.model_dump(mode="json")],
         "rate_limit_per_minute": 100_000,
         "faults": faults,
+        "variant": variant or {},
     }
     httpx.post(f"{sandbox.url}/_sandbox/accounts", json=body, timeout=30).raise_for_status()
     with db.session() as s:
         connect_tenant(s, sandbox, token, options={"visibility_lag_seconds": lag_seconds})
-        upsert_app_contacts(s, "t1", [("a1", MINE)])
+        upsert_app_contacts(s, "t1", [("a1", mine)])
     return token
 
 
@@ -76,14 +85,17 @@ def _platform(sandbox: Any, token: str) -> list[dict[str, Any]]:
     return list(httpx.get(f"{sandbox.url}/_sandbox/accounts/{token}/contacts", timeout=30).json())
 
 
-def _commit_on_platform(sandbox: Any, token: str) -> None:
-    """The create the killed worker sent, committed by the platform (its answer never arrived)."""
+def _commit_on_platform(sandbox: Any, token: str, op_id: int | None = None) -> None:
+    """The create the killed worker sent (the entry's payload where given), committed by the platform (its answer
+    never arrived)."""
     with db.session() as s:
         conn = connection_of(s, "t1")
         assert conn is not None
         from contactsync.store.tenants import provider_for
 
-        provider_for(conn).provider.create(MINE)
+        op = s.get(WriteOp, op_id) if op_id is not None else None
+        sent = CanonicalContact.model_validate(op.payload) if op is not None else MINE
+        provider_for(conn).provider.create(sent)
 
 
 def test_a_lost_create_hidden_by_the_lag_is_parked_not_sent_and_never_adopts_the_namesake(
@@ -121,6 +133,37 @@ def test_a_lost_create_is_adopted_once_its_echo_shows_and_the_namesake_stays_unl
         run = s.get(SyncRun, run_id)
         assert run is not None and (run.status, run.created_remote) == ("succeeded", 1)
     assert len(_platform(sandbox, token)) == 2
+
+
+@pytest.mark.parametrize(
+    ("app_form", "platform_form"), [("NFD", "nfc"), ("NFC", "nfd")], ids=["decomposed-app", "decomposed-platform"]
+)
+def test_a_lost_create_is_adopted_though_the_platform_hands_its_text_back_in_another_unicode_form(
+    env: dict[str, str], sandbox: Any, app_form: str, platform_form: str
+) -> None:
+    """The app writes ü one way, the platform stores and lists it the other way and drops a zero-width space:
+    the echo is still ours, adopted and linked, and nothing is sent twice."""
+    mine = MINE.model_copy(
+        update={
+            "name": unicodedata.normalize(app_form, "Nordlicht Spedition Lübeck\u200b GmbH"),
+            "addresses": (Address(street_1="Große Str. 1", city="Lübeck", postal_code="23552", country="DE"),),
+        }
+    )
+    variant = {"text_form": platform_form, "text_invisible": "dropped"}
+    token = _tenant(sandbox, {"ignore_filters": True, "visibility_lag_ms": 1_000}, mine=mine, variant=variant)
+    run_id, op_id = _writing_run(first_sent_ago=timedelta(seconds=1))
+    _commit_on_platform(sandbox, token, op_id)
+    time.sleep(1.2)
+    write.apply(args=["t1", op_id])
+    ours = [r for r in _platform(sandbox, token) if r["tax_number"] == MINE.tax_number]
+    assert len(ours) == 1  # sent once
+    with db.session() as s:
+        op = s.get(WriteOp, op_id)
+        assert op is not None and (op.status, op.remote_id) == ("done", ours[0]["remote_id"]), op.last_error
+        link = s.scalar(select(Link))
+        assert link is not None and link.explanation == {"adopted_after_lost_response": True}
+        run = s.get(SyncRun, run_id)
+        assert run is not None and (run.status, run.created_remote) == ("succeeded", 1)
 
 
 def test_an_adopted_create_is_linked_at_the_version_it_sent(env: dict[str, str], sandbox: Any) -> None:
