@@ -6,8 +6,11 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from contactsync import db
-from contactsync.contact import CanonicalContact
+from contactsync.contact import MAX_TEXT, CanonicalContact
 from contactsync.store.contacts import upsert_app_contacts
 
 TEXT = "Müller Bäckerei Köln"
@@ -59,6 +62,14 @@ def test_compatibility_characters_and_invisible_ones_are_kept_as_written() -> No
     # NFC only: "²", a full-width letter and a zero-width space say something NFKC or a cleaner would change.
     name = "Ｍ² Labs\u200b GmbH"
     assert CanonicalContact(name=name).name == name
+
+
+def test_the_length_limit_holds_for_the_held_form_so_what_is_held_reads_back() -> None:
+    # U+FB2C composes to three code points under NFC: within the limit as sent, three times it as held.
+    with pytest.raises(ValidationError, match="at most 1000 characters"):
+        CanonicalContact(name="\ufb2c" * (MAX_TEXT // 2))
+    held = CanonicalContact(name="\ufb2c" * (MAX_TEXT // 3))
+    assert CanonicalContact.model_validate(held.content()) == held
 
 
 def test_the_app_stating_its_contact_in_the_other_form_is_no_edit(env: dict[str, str]) -> None:

@@ -13,7 +13,7 @@ import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contactsync import jsontext
 from contactsync.states import ContactStatus
@@ -25,7 +25,7 @@ AddressType = Literal["billing", "shipping", "other"]
 MAX_TEXT = 1000
 
 
-def _composed(value: str) -> str:
+def _composed(value: Any) -> Any:
     """Text in Unicode's composed form (NFC), whichever form it came in.
 
     "Müller" typed on one system is one code point for ü, pasted from another it is u plus a combining
@@ -34,12 +34,17 @@ def _composed(value: str) -> str:
     looks like somebody else's contact (the create is sent again: a duplicate). NFC loses nothing (canonically
     equivalent text only) and is what most systems store; compatibility forms (NFKC) would change what the text
     says ("²" is not "2") and are left to comparisons that want them.
+
+    Applied before the length limits, which then hold for the stored form: a few characters compose into more
+    than one code point, and a value that fits only as sent would fail when read back.
     """
-    return value if value.isascii() else unicodedata.normalize("NFC", value)
+    if not isinstance(value, str) or value.isascii():
+        return value  # not text: the field's own validation says what is wrong with it
+    return unicodedata.normalize("NFC", value)
 
 
 # Every free-text field of the canonical contact, app's or platform's, is held in one Unicode form.
-Text = Annotated[str, AfterValidator(_composed)]
+Text = Annotated[str, BeforeValidator(_composed)]
 
 
 class Address(BaseModel):
