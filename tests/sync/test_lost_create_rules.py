@@ -40,7 +40,7 @@ def test_the_echo_is_recognised_whatever_unicode_form_and_invisible_characters_t
     found = {
         **SENT,
         "name": unicodedata.normalize("NFC", "Müller Bau GmbH"),  # stored composed, the invisible space dropped
-        "tax_number": "ＤＥ１２３４５６７８９",  # full-width, as some platforms hand back what East Asian keyboards typed
+        "tax_number": "ＤＥ１２３４５６７８９",  # full-width, as typed on an East Asian keyboard
         "addresses": [{**SENT["addresses"][0], "city": "Ko\u0308ln"}],
     }
     assert is_echo(sent, found)
