@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from contactsync.contact import SYNCED_FIELDS
 from contactsync.providers.maesn_mapping import to_maesn
-from contactsync.providers.registry import written_fields
+from contactsync.providers.options import OptionsError
+from contactsync.providers.registry import check_options, written_fields
 
 
 def test_merge_writes_every_synced_field() -> None:
@@ -35,3 +38,20 @@ def test_what_maesn_is_said_to_write_is_what_its_write_body_holds() -> None:
         for field in SYNCED_FIELDS:
             alone = to_maesn({field: everything[field]}, version=version)
             assert bool(alone) == (field in written_fields("maesn", {"api_version": version})), (version, field)
+
+
+def test_read_only_fields_are_taken_from_what_either_dialect_writes() -> None:
+    roles = {"is_customer", "is_supplier"}
+    assert written_fields("merge", {"read_only_fields": sorted(roles)}) == frozenset(SYNCED_FIELDS) - roles
+    v2 = {"api_version": "v2"}
+    assert written_fields("maesn", {**v2, "read_only_fields": ["is_customer"]}) == written_fields("maesn", v2) - {
+        "is_customer"
+    }
+
+
+def test_read_only_fields_are_checked_where_they_are_set() -> None:
+    # The CLI's `--option read_only_fields=is_customer,is_supplier` arrives as one string.
+    given = check_options("merge", {"read_only_fields": " is_supplier, is_customer"})
+    assert given.read_only_fields == ("is_customer", "is_supplier")
+    with pytest.raises(OptionsError, match=r"read_only_fields.*vat_id not among the synced fields"):
+        check_options("maesn", {"read_only_fields": ["vat_id"]})

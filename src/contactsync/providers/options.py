@@ -14,6 +14,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from contactsync.contact import SYNCED_FIELDS
 from contactsync.logs import get_logger
 
 _TEXT = r"^[^\x00]*$"
@@ -45,9 +46,28 @@ class ConnectionOptions(BaseModel):
     visibility_lag_seconds: float | None = Field(default=None, ge=0, le=7 * 86400)
     # The wait for a 429 that names none.
     default_retry_after: float | None = Field(default=None, ge=0, le=86400)
+    # Synced fields the platform behind the connection keeps for itself: it computes them or ignores them on
+    # writes (Xero's customer and supplier flags follow its invoices and bills; a PUT or POST cannot set them).
+    # They are never sent, and the platform's value is taken in only where the platform changed it since the
+    # last sync: its computed value is not an edit, and a first link does not overwrite the app's with it.
+    read_only_fields: tuple[str, ...] | None = None
     # Test servers only: plain http to a non-loopback host, or a link-local host.
     allow_insecure_http: bool | None = None
     allow_link_local: bool | None = None
+
+    @field_validator("read_only_fields", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """A list, or its names separated by commas (`--option read_only_fields=is_customer,is_supplier`)."""
+        return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
+
+    @field_validator("read_only_fields")
+    @classmethod
+    def _synced_fields(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        unknown = sorted(set(value or ()) - set(SYNCED_FIELDS))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not among the synced fields ({', '.join(SYNCED_FIELDS)})")
+        return None if value is None else tuple(sorted(set(value)))
 
     @classmethod
     def loaded(cls, stored: Mapping[str, Any] | None) -> Self:

@@ -82,9 +82,11 @@ def options_of(dialect: str, stored: Mapping[str, Any] | None) -> ConnectionOpti
 
 def written_fields(dialect: str, stored: Mapping[str, Any] | None) -> frozenset[str]:
     """The synced fields a connection of `dialect` with these stored options can write to its platform (Maesn's
-    v1 schema has no currency, status or roles, say): an app value of any other field stays in the
-    app only, and the two sides may differ there for good."""
-    return dialect_of(dialect).written(options_of(dialect, stored))
+    v1 schema has no currency, status or roles, say), less those the connection's `read_only_fields` says its
+    platform keeps for itself (Xero's roles): an app value of any other field stays in the app only, and the
+    two sides may differ there for good."""
+    options = options_of(dialect, stored)
+    return dialect_of(dialect).written(options) - frozenset(options.read_only_fields or ())
 
 
 def check_options(dialect: str, given: Mapping[str, Any]) -> ConnectionOptions:
