@@ -38,6 +38,10 @@ class Faults:
     # Writes after this many (counted since the account was made) hang until the fault is lifted (-1: never), as
     # on a platform whose write path stalls; it holds requests in flight at a chosen point of a batch.
     stall_writes_after: int = -1
+    # Synced fields the platform keeps for itself: a create through the API stores their defaults and an update
+    # leaves them as they are, whatever was sent (Xero's customer and supplier flags follow its invoices and
+    # bills; its API cannot set them). The account's own edits (admin API) still change them.
+    ignored_on_write: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None, base: Faults | None = None) -> Faults:

@@ -337,7 +337,7 @@ class MaesnDialect:
             changes = parse_body(body, kind, whole=request.method == "PUT")
             if request.method == "PUT" and not changes.get("name"):
                 raise WriteRejected("Missing field", "companyName is required")
-            stored = account.mutate_edit(contact_id, changes)
+            stored = account.mutate_edit(contact_id, changes, via_api=True)
         except UnknownContact:
             return _error(404, "Contact not found.")
         except WriteRejected as exc:

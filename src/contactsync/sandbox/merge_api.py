@@ -305,7 +305,7 @@ class MergeDialect:
     async def _update(self, request: Request, account: Account) -> Response:
         try:
             changes = parse_model(_model_of(await request.body()))
-            stored = account.mutate_edit(request.path_params["id"], changes)
+            stored = account.mutate_edit(request.path_params["id"], changes, via_api=True)
         except UnknownContact:
             return _error(404, "Not found.")
         except WriteRejected as exc:

@@ -231,6 +231,9 @@ class Account:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4)), str(10000 + self._seq), self._seq
 
     def mutate_add(self, contact: CanonicalContact, *, backdate_ms: float = 0, via_api: bool = False) -> StoredContact:
+        if via_api and self.faults.ignored_on_write:
+            fields = CanonicalContact.model_fields
+            contact = contact.model_copy(update={f: fields[f].default for f in self.faults.ignored_on_write})
         with self.lock:
             self._check_name(contact.name, None)
             contact_id, platform_id, seq = self._next_ids()
@@ -254,7 +257,11 @@ class Account:
             self._emit("created", stored)
             return stored
 
-    def mutate_edit(self, contact_id: str, changes: dict[str, Any], *, backdate_ms: float = 0) -> StoredContact:
+    def mutate_edit(
+        self, contact_id: str, changes: dict[str, Any], *, backdate_ms: float = 0, via_api: bool = False
+    ) -> StoredContact:
+        if via_api:
+            changes = {k: v for k, v in changes.items() if k not in self.faults.ignored_on_write}
         with self.lock:
             stored = self.get(contact_id)
             unknown = set(changes) - set(SYNCED_FIELDS)
