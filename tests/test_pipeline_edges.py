@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
-from contactsync.models import AppContact, Connection, Link, QuarantinedRecord, RemoteContact, RunPage, Tenant
+from contactsync.models import (
+    AppContact,
+    Connection,
+    Link,
+    QuarantinedRecord,
+    RemoteContact,
+    RunPage,
+    Tenant,
+    WriteOp,
+)
 from contactsync.models.base import utcnow
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
@@ -156,3 +165,62 @@ def test_maesn_v1_roles_status_and_currency_stay_the_apps_on_a_first_link(
     assert all(kept), f"{kept.count(False)} of {len(kept)} matched app contacts lost a role, status or currency"
     # Roles the platform cannot say were not what this test saw kept by chance
     assert any(given[app_id].is_customer or given[app_id].is_supplier for app_id, _ in matched)
+
+
+ROLES = ("is_customer", "is_supplier")
+
+
+def test_roles_the_platform_keeps_for_itself_stay_the_apps_and_its_own_change_comes_in(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    """Xero sets its customer and supplier flags from invoices and bills, and its API cannot set them. A
+    connection that says so (`read_only_fields`) keeps the app's roles on a first link although the platform's
+    clock is newer and says "no role", never sends them, does not chase what a create could not set, and takes in
+    the platform's own later change of one (an invoice made the contact a customer)."""
+    split, token = setup_tenant(
+        sandbox,
+        size=80,
+        seed=23,
+        faults={"ignored_on_write": list(ROLES)},
+        options={"read_only_fields": list(ROLES)},
+    )
+    # As Xero shows contacts without invoices or bills, edited after the app's contacts were stated.
+    for row in platform_contacts(sandbox, token):
+        admin(sandbox, token, "POST", "/mutate", op="edit", id=row["remote_id"], changes=dict.fromkeys(ROLES, False))
+    given = dict(split.app)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        linked = s.execute(
+            select(AppContact.app_id, AppContact.data, Link.method, RemoteContact.remote_id)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+        ).all()
+        sent_roles = [
+            op.id
+            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
+            if set(op.payload["changes"]) & set(ROLES)
+        ]
+    matched = [(app_id, data, rid) for app_id, data, method, rid in linked if method != "created"]
+    assert len(matched) >= 10 and any(given[a].is_customer or given[a].is_supplier for a, _, _ in matched)
+    lost = [
+        a
+        for a, data, _ in matched
+        if (data["is_customer"], data["is_supplier"]) != (given[a].is_customer, given[a].is_supplier)
+    ]
+    assert lost == [], f"{len(lost)} of {len(matched)} matched app contacts lost a role"
+    assert sent_roles == []
+    created = [(a, rid) for a, _d, method, rid in linked if method == "created"]
+    assert any(given[a].is_customer or given[a].is_supplier for a, _ in created)  # roles a create could not set
+
+    # An invoice: the platform makes a matched contact that is no customer in the app one.
+    app_id, _data, remote_id = next((a, d, r) for a, d, r in matched if not given[a].is_customer)
+    admin(sandbox, token, "POST", "/mutate", op="edit", id=remote_id, changes={"is_customer": True})
+    second = full_sync(workers, full=False)
+    assert second.status == "succeeded"
+    assert second.updated_remote == 0  # nothing chased: no role was written, none differs since the last sync
+    with db.session() as s:
+        data = s.scalar(select(AppContact.data).where(AppContact.app_id == app_id))
+    assert data is not None and data["is_customer"] is True
+    platform = {r["remote_id"]: r for r in platform_contacts(sandbox, token)}
+    assert all(not platform[rid]["is_customer"] and not platform[rid]["is_supplier"] for _a, rid in created)
