@@ -20,6 +20,7 @@ from contactsync import db
 from contactsync.api.deps import TenantId
 from contactsync.api.schemas import ConnectionOptions, ConnectionOut, Secret
 from contactsync.models import Connection, Tenant
+from contactsync.providers.platforms import platform_defaults
 from contactsync.settings import get_settings
 from contactsync.store.tenants import save_connection
 
@@ -129,12 +130,19 @@ def merge_complete(tenant_id: TenantId, body: CompleteIn) -> ConnectedOut:
             base_url=settings.merge_api_url.rstrip("/") + "/accounting/v1",
             api_key=str(settings.merge_api_key),
             account_token=account_token,
-            options=body.options.stored(),
+            options=platform_defaults(_integration_slug(answer), body.options.stored()),
             webhook_secret=settings.merge_webhook_key,
         )
         _remember_linked_account(s, conn, answer.get("id"))
         out = ConnectionOut.of(conn)
     return ConnectedOut(connection=out, run_id=_first_sync(tenant_id))
+
+
+def _integration_slug(answer: dict[str, Any]) -> str | None:
+    """The platform behind the linked account (`integration.slug`: "xero", "quickbooks-online", ...)."""
+    integration = answer.get("integration")
+    slug = integration.get("slug") if isinstance(integration, dict) else None
+    return slug if isinstance(slug, str) else None
 
 
 def _remember_linked_account(s: Session, conn: Connection, linked_account_id: object) -> None:

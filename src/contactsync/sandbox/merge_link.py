@@ -5,6 +5,8 @@
                                                        the linked account (body = an account spec, as the admin
                                                        API's) and answers {public_token}
     GET  /api/integrations/account-token/{public_token} (Bearer API key) -> {account_token, integration, id}
+                                                       (`integration.slug`: the account spec's `platform`,
+                                                       "sandbox" unless it names one, e.g. "xero")
 
 As with Merge, a public token is exchanged once, a link token names the end user's origin id (which every webhook
 of the linked account then carries), and a missing or wrong API key is a 401.
@@ -98,12 +100,14 @@ class MergeLink:
             return JSONResponse({"detail": "Invalid API key."}, status_code=401)
         with self._lock:
             token = self._public.pop(request.path_params["public_token"], None)
-        if token is None:
+        account = self.state.get(token) if token is not None else None
+        if token is None or account is None:
             return JSONResponse({"detail": "Not found."}, status_code=404)
+        slug = account.platform
         return JSONResponse(
             {
                 "account_token": token,
-                "integration": {"name": "Sandbox", "slug": "sandbox", "categories": ["accounting"]},
+                "integration": {"name": slug.replace("-", " ").title(), "slug": slug, "categories": ["accounting"]},
                 "id": linked_account_id(token),
             }
         )

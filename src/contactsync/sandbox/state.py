@@ -90,6 +90,8 @@ class Account:
     company_id: str | None = None
     # The end user's origin id given when the account was linked through Merge Link (webhooks name it).
     origin_id: str | None = None
+    # The accounting platform behind the linked account, as Merge's Link names it (`integration.slug`).
+    platform: str = "sandbox"
     # How this account's answers differ from the documented shapes (see `sandbox.variants`).
     variant: dict[str, Any] = field(default_factory=dict)
     # Maesn async tasks handed out by a create: task id -> (polls so far, created contact id).
@@ -375,6 +377,7 @@ _SETTINGS = (
     "idempotency",
     "unique_names",
     "company_id",
+    "platform",
 )
 
 

@@ -1,0 +1,47 @@
+"""Connect through Merge Link: the platform Link names (`integration.slug`) completes the connection's options
+with what its reference says (Xero's roles are its own), unless the request set them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import ok
+
+
+def _connect(admin: httpx.Client, sandbox: Any, tenant_id: str, platform: str, options: dict[str, Any]) -> Any:
+    ok(admin.post("/v1/tenants", json={"id": tenant_id, "name": tenant_id}), 201)
+    link = ok(
+        admin.post(f"/v1/tenants/{tenant_id}/connect/merge/link-token", json={"end_user_email_address": "it@a.example"})
+    )
+    spec = {"seed": 3, "count": 2, "platform": platform}
+    done = httpx.post(f"{sandbox.url}/_sandbox/link/{link['link_token']}/complete", json=spec, timeout=30).json()
+    body = {"public_token": done["public_token"], "options": options}
+    return ok(admin.post(f"/v1/tenants/{tenant_id}/connect/merge/complete", json=body))["connection"]
+
+
+@pytest.mark.parametrize(
+    ("platform", "options", "read_only"),
+    [
+        ("xero", {}, ["is_customer", "is_supplier"]),
+        ("quickbooks-online", {"page_size": 50}, ["is_customer", "is_supplier"]),
+        ("xero", {"read_only_fields": []}, []),  # a person's choice stands, even "none"
+        ("sandbox", {}, None),  # a platform this project knows nothing about gets no defaults
+    ],
+)
+def test_the_linked_platform_completes_the_options_a_person_did_not_set(
+    merge_env: dict[str, str],
+    server: str,
+    admin: httpx.Client,
+    sandbox: Any,
+    platform: str,
+    options: dict[str, Any],
+    read_only: list[str] | None,
+) -> None:
+    connection = _connect(admin, sandbox, "t1", platform, options)
+    assert connection["options"].get("read_only_fields") == read_only
+    assert {k: v for k, v in connection["options"].items() if k != "read_only_fields"} == {
+        k: v for k, v in options.items() if k != "read_only_fields"
+    }
