@@ -103,7 +103,7 @@ class MergeLink:
         account = self.state.get(token) if token is not None else None
         if token is None or account is None:
             return JSONResponse({"detail": "Not found."}, status_code=404)
-        slug = account.platform
+        slug = str(account.platform or "sandbox")
         return JSONResponse(
             {
                 "account_token": token,
