@@ -95,7 +95,12 @@ def seed(admin: SandboxAdmin, sandbox_url: str, t: int, data: TenantData, args: 
     token = f"bench-{t}"
     profile = PROFILES[args.dialects[t % len(args.dialects)]]
     admin.create_account(
-        token, count=0, contacts=data.remote, rate_limit_per_minute=args.rate or None, variant=profile.variant
+        token,
+        count=0,
+        contacts=data.remote,
+        rate_limit_per_minute=args.rate or None,
+        variant=profile.variant,
+        faults=profile.nature,
     )
     # The account lists what it creates at once (no visibility lag), and contactsync is told so: the app edits
     # between runs reach the contacts the full sync created with the next run, as they would on such a platform.

@@ -1,6 +1,7 @@
 """How a benchmark or soak tenant is connected: the dialect, where its API sits on the sandbox, the connection's
-options and the sandbox account's variant (the shape its platform serves). Both benchmarks take `--dialects`,
-a comma-separated list of these names that the tenants take in turn."""
+options, the sandbox account's variant (the shape its platform serves) and the platform's nature (faults it
+always has, such as fields it keeps for itself). Both benchmarks take `--dialects`, a comma-separated list of
+these names that the tenants take in turn."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class Profile:
     base_path: str
     options: dict[str, Any] = field(default_factory=dict)
     variant: dict[str, Any] = field(default_factory=dict)
+    # Sandbox faults that are the platform's nature, not chaos: they stay when a soak's chaos ends.
+    nature: dict[str, Any] = field(default_factory=dict)
 
     def paged(self, size: int) -> dict[str, Any]:
         """The connection's options with pages of `size` (Merge's `page_size`; Maesn's `limit`, which takes 5,
@@ -31,15 +34,26 @@ class Profile:
 # Maesn as its v1 reference documents it: lists without roles, status or currency (the sandbox's own default
 # adds them, as Maesn's v2 does).
 _MAESN_V1 = {"maesn_fields": "documented"}
+_ROLES = ["is_customer", "is_supplier"]
 PROFILES = {
     "merge": Profile("merge", "/api/accounting/v1"),
+    # Xero behind Merge: roles set by its invoices and bills (writes cannot set them; the connection says so, as
+    # Connect through Link would), texts handed back decomposed and without zero-width characters.
+    "merge-xero": Profile(
+        "merge",
+        "/api/accounting/v1",
+        {"read_only_fields": _ROLES},
+        {"text_form": "nfd", "text_invisible": "dropped"},
+        {"ignored_on_write": _ROLES},
+    ),
     "maesn": Profile("maesn", "", variant=_MAESN_V1),
     "maesn-split": Profile("maesn", "", {"resources": "split"}, _MAESN_V1),
     "maesn-v2": Profile("maesn", "", {"api_version": "v2"}),
 }
 HELP = (
-    "comma-separated profiles the tenants take in turn: merge, maesn (v1 as its reference documents it: no roles, "
-    "status or currency in its lists), maesn-split (v1 on /customers and /suppliers), maesn-v2; default merge"
+    "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
+    "texts handed back decomposed), maesn (v1 as its reference documents it: no roles, status or currency in its "
+    "lists), maesn-split (v1 on /customers and /suppliers), maesn-v2; default merge"
 )
 
 

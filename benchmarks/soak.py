@@ -132,7 +132,7 @@ class Soak:
                 seed=self.args.seed,
                 count=0,
                 contacts=data.remote,
-                faults={**BASE_FAULTS, "visibility_lag_ms": self.args.platform_lag_ms},
+                faults={**BASE_FAULTS, **profile.nature, "visibility_lag_ms": self.args.platform_lag_ms},
                 variant=profile.variant,
             )
             # Pages smaller than the tenant, so every walk is several pages.
