@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import uuid
+from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from sqlalchemy import select
@@ -172,3 +174,21 @@ def test_stored_options_from_before_typing_still_load(env: dict[str, str]) -> No
         provider, _calls = provider_for(conn)
         assert getattr(provider, "page_size") == 100  # noqa: B009  # the stored 500 was never served either
         assert conn.options["legacy_flag"] is True  # loading changes nothing stored
+
+
+def test_add_learns_the_platform_behind_a_merge_linked_account(env: dict[str, str], sandbox: Any) -> None:
+    """As Connect through Link does: the platform `/account-details` names completes the options a person did
+    not set (Xero's roles are its own); what the person set stands."""
+    token = f"xero-{uuid.uuid4().hex[:8]}"
+    spec = {"token": token, "count": 0, "platform": "xero"}
+    httpx.post(f"{sandbox.url}/_sandbox/accounts", json=spec, timeout=30).raise_for_status()
+    base = f"{sandbox.url}/api/accounting/v1"
+    add = ["tenants", "add", "--api-key", "k", "--account-token", token, "--base-url", base]
+    learned = cli(env, *add, "learns")
+    assert learned.returncode == 0 and "platform xero" in learned.stdout, learned.stdout + learned.stderr
+    told = cli(env, *add, "told", "--option", "read_only_fields=currency")
+    assert told.returncode == 0, told.stderr
+    with db.session() as s:
+        options = dict(s.execute(select(Connection.tenant_id, Connection.options)).tuples().all())
+    assert options["learns"] == {"read_only_fields": ["is_customer", "is_supplier"]}
+    assert options["told"] == {"read_only_fields": ["currency"]}

@@ -51,6 +51,34 @@ def _coerce(value: str) -> object:
         return value
 
 
+def _with_platform_defaults(
+    dialect: str, base_url: str, api_key: str, account_token: str, stored: dict[str, Any]
+) -> dict[str, Any]:
+    """The options completed with what `providers.platforms` knows about the platform behind a Merge linked
+    account (asked at `/account-details`), as Connect through Link does; a platform that cannot be asked leaves
+    them as given, with a note."""
+    if dialect != "merge" or "read_only_fields" in stored:
+        return stored
+    from contactsync.providers.base import ConnectionConfig
+    from contactsync.providers.errors import ProviderError
+    from contactsync.providers.merge import MergeProvider
+    from contactsync.providers.platforms import platform_defaults
+
+    config = ConnectionConfig(dialect, base_url, api_key, account_token, stored, timeout_seconds=5, deadline_seconds=10)
+    provider = MergeProvider(config)
+    try:
+        slug = provider.integration_slug()
+    except ProviderError as exc:
+        console.print(f"the platform behind the linked account is unknown ({exc}); options as given", soft_wrap=True)
+        return stored
+    finally:
+        provider.close()
+    completed = platform_defaults(slug, stored)
+    if completed != stored:
+        console.print(f"platform {slug}: read_only_fields {','.join(completed['read_only_fields'])}", soft_wrap=True)
+    return completed
+
+
 def _check_dialect(dialect: str) -> str:
     if dialect not in DIALECTS:
         raise InputError(f"unknown dialect {dialect[:40]!r}; known: {', '.join(DIALECTS)}")
@@ -85,6 +113,8 @@ def register(app: typer.Typer) -> None:
             with db.session() as s:
                 if s.get(Tenant, tenant_id) is not None:
                     raise InputError(f"tenant {tenant_id!r} exists; change it with `contactsync tenants update`")
+            stored = _with_platform_defaults(dialect, base_url, api_key, account_token, options.stored())
+            with db.session() as s:
                 upsert_tenant(
                     s,
                     tenant_id,
@@ -93,7 +123,7 @@ def register(app: typer.Typer) -> None:
                     base_url=base_url,
                     api_key=api_key,
                     account_token=account_token,
-                    options=options.stored(),
+                    options=stored,
                     sync_interval_seconds=interval,
                     webhook_secret=webhook_secret,
                 )

@@ -157,6 +157,13 @@ class MergeProvider:
                 finished.append(moment)
         return min(finished) if finished else None
 
+    def integration_slug(self) -> str | None:
+        """The platform behind the linked account (`/account-details`' `integration_slug`: "xero", ...), or None
+        where the server does not say."""
+        body = self.http.json("GET", "/account-details")
+        slug = body.get("integration_slug") if isinstance(body, dict) else None
+        return slug if isinstance(slug, str) and slug else None
+
     # -- single records -----------------------------------------------------------------------------------
 
     def get(self, remote_id: str) -> CanonicalContact:

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from contactsync.contact import CanonicalContact
 from contactsync.providers.countries import spellings
 from contactsync.sandbox.gate import gated
+from contactsync.sandbox.merge_link import linked_account_id
 from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
 from contactsync.sandbox.variants import retext
@@ -189,6 +190,7 @@ class MergeDialect:
             Route(f"{PREFIX}/contacts/meta/post", self.meta_post, methods=["GET"]),
             Route(f"{PREFIX}/contacts/{{id}}", self.contact, methods=["GET", "PATCH"]),
             Route(f"{PREFIX}/sync-status", self.sync_status, methods=["GET"]),
+            Route(f"{PREFIX}/account-details", self.account_details, methods=["GET"]),
         ]
 
     async def _gate(self, request: Request, route: str, handler: Any, is_write: bool = False) -> Response:
@@ -223,6 +225,22 @@ class MergeDialect:
 
     async def meta_post(self, request: Request) -> Response:
         return await self._gate(request, "/contacts/meta/post", self._meta_post)
+
+    async def account_details(self, request: Request) -> Response:
+        return await self._gate(request, "/account-details", self._account_details)
+
+    async def _account_details(self, request: Request, account: Account) -> Response:
+        slug = str(account.platform or "sandbox")
+        return JSONResponse(
+            {
+                "id": linked_account_id(account.token),
+                "integration": slug.replace("-", " ").title(),
+                "integration_slug": slug,
+                "category": "accounting",
+                "end_user_origin_id": account.origin_id,
+                "status": "COMPLETE",
+            }
+        )
 
     async def _list(self, request: Request, account: Account) -> Response:
         q = request.query_params
