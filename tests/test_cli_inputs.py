@@ -189,6 +189,6 @@ def test_add_learns_the_platform_behind_a_merge_linked_account(env: dict[str, st
     told = cli(env, *add, "told", "--option", "read_only_fields=currency")
     assert told.returncode == 0, told.stderr
     with db.session() as s:
-        options = dict(s.execute(select(Connection.tenant_id, Connection.options)).tuples().all())
+        options = {tenant_id: opts for tenant_id, opts in s.execute(select(Connection.tenant_id, Connection.options))}
     assert options["learns"] == {"read_only_fields": ["is_customer", "is_supplier"]}
     assert options["told"] == {"read_only_fields": ["currency"]}
