@@ -9,7 +9,6 @@ contactsync does not model are the same contact for sync purposes.
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from contactsync import jsontext
 from contactsync.states import ContactStatus
+from contactsync.textform import composed
 
 AddressType = Literal["billing", "shipping", "other"]
 
@@ -25,26 +25,12 @@ AddressType = Literal["billing", "shipping", "other"]
 MAX_TEXT = 1000
 
 
-def _composed(value: Any) -> Any:
-    """Text in Unicode's composed form (NFC), whichever form it came in.
-
-    "Müller" typed on one system is one code point for ü, pasted from another it is u plus a combining
-    diaeresis: the same text, different strings. A platform may store either form and hand back its own, so without
-    one form a digest or a comparison sees an edit nobody made, and the echo of a create whose answer was lost
-    looks like somebody else's contact (the create is sent again: a duplicate). NFC loses nothing (canonically
-    equivalent text only) and is what most systems store; compatibility forms (NFKC) would change what the text
-    says ("²" is not "2") and are left to comparisons that want them.
-
-    Applied before the length limits, which then hold for the stored form: a few characters compose into more
-    than one code point, and a value that fits only as sent would fail when read back.
-    """
-    if not isinstance(value, str) or value.isascii():
-        return value  # not text: the field's own validation says what is wrong with it
-    return unicodedata.normalize("NFC", value)
-
-
-# Every free-text field of the canonical contact, app's or platform's, is held in one Unicode form.
-Text = Annotated[str, BeforeValidator(_composed)]
+# Every free-text field of the canonical contact, app's or platform's, is held in one Unicode form (NFC). A
+# platform may store either form and hand back its own, so without one form a digest or a comparison sees an edit
+# nobody made, and the echo of a create whose answer was lost looks like somebody else's contact (the create is
+# sent again: a duplicate). Applied before the length limits, which then hold for the stored form: a few
+# characters compose into more than one code point, and a value that fits only as sent would fail when read back.
+Text = Annotated[str, BeforeValidator(composed)]
 
 
 class Address(BaseModel):

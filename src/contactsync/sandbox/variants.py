@@ -49,6 +49,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from contactsync.textform import visible
+
 CHOICES: dict[str, tuple[Any, ...]] = {
     "merge_next": ("cursor", "url"),
     "merge_lazy_next": (True, False),
@@ -105,7 +107,7 @@ def retext(item: Any, variant: dict[str, Any] | None) -> Any:
             return value
         if form != "as_stored":
             value = unicodedata.normalize(form.upper(), value)
-        return "".join(ch for ch in value if unicodedata.category(ch) != "Cf") if drop else value
+        return visible(value) if drop else value
 
     def walk(value: Any) -> Any:
         if isinstance(value, str):

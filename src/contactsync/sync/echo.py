@@ -26,6 +26,8 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
+from contactsync.textform import visible
+
 _NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -34,10 +36,7 @@ def _plain(value: Any) -> str:
     letters) without invisible format characters (zero-width spaces and joiners, direction marks), which
     platforms drop or keep as they please; what is left is what a reader of either record sees."""
     text = str(value or "")
-    if text.isascii():
-        return text
-    text = unicodedata.normalize("NFKC", text)
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return text if text.isascii() else visible(unicodedata.normalize("NFKC", text))
 
 
 def _text(value: Any) -> str:
