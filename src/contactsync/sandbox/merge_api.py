@@ -24,7 +24,7 @@ from starlette.routing import Route
 from contactsync.contact import CanonicalContact
 from contactsync.providers.countries import spellings
 from contactsync.sandbox.gate import gated
-from contactsync.sandbox.merge_link import linked_account_id
+from contactsync.sandbox.merge_link import integration_of, linked_account_id
 from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
 from contactsync.sandbox.variants import retext
@@ -230,11 +230,11 @@ class MergeDialect:
         return await self._gate(request, "/account-details", self._account_details)
 
     async def _account_details(self, request: Request, account: Account) -> Response:
-        slug = str(account.platform or "sandbox")
+        name, slug = integration_of(account)
         return JSONResponse(
             {
                 "id": linked_account_id(account.token),
-                "integration": slug.replace("-", " ").title(),
+                "integration": name,
                 "integration_slug": slug,
                 "category": "accounting",
                 "end_user_origin_id": account.origin_id,

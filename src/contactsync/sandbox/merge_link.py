@@ -23,7 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from contactsync.sandbox.state import SandboxState
+from contactsync.sandbox.state import Account, SandboxState
+
+
+def integration_of(account: Account) -> tuple[str, str]:
+    """The platform behind the linked account as Merge names it: (name, slug), from the account's `platform`."""
+    slug = str(account.platform or "sandbox")
+    return slug.replace("-", " ").title(), slug
 
 
 def linked_account_id(token: str) -> str:
@@ -103,11 +109,11 @@ class MergeLink:
         account = self.state.get(token) if token is not None else None
         if token is None or account is None:
             return JSONResponse({"detail": "Not found."}, status_code=404)
-        slug = str(account.platform or "sandbox")
+        name, slug = integration_of(account)
         return JSONResponse(
             {
                 "account_token": token,
-                "integration": {"name": slug.replace("-", " ").title(), "slug": slug, "categories": ["accounting"]},
+                "integration": {"name": name, "slug": slug, "categories": ["accounting"]},
                 "id": linked_account_id(token),
             }
         )
