@@ -12,7 +12,7 @@ import hashlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from contactsync import jsontext
 from contactsync.states import ContactStatus
@@ -72,14 +72,29 @@ class CanonicalContact(BaseModel):
     # The unified API's clock (Merge's modified_at); the only clock incremental watermarks may come from.
     modified_at: datetime | None = None
     deleted: bool = False
+    # Fields the platform's record does not state (`STATABLE`): Merge's null `is_customer` from a platform without
+    # the notion, a Maesn list that names no roles or status. Their value above is only the model's default ("no
+    # role", "active"), which nobody said: planning never takes it into the app (`sync.planning`). Always empty
+    # for the app's side.
+    unstated: tuple[str, ...] = ()
     raw: dict[str, Any] | None = Field(default=None, exclude=True, repr=False)
 
+    @field_validator("unstated")
+    @classmethod
+    def _statable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(STATABLE)
+        if unknown:
+            raise ValueError(f"only {', '.join(STATABLE)} can be unstated, not {', '.join(sorted(unknown))}")
+        return tuple(sorted(set(value)))
+
     def content(self) -> dict[str, Any]:
-        """The fields that are synced, as plain JSON-able data (no ids, clocks or raw payload)."""
-        return self.model_dump(
-            mode="json",
-            exclude={"remote_id", "remote_updated_at", "modified_at", "raw"},
-        )
+        """The fields that are synced, as plain JSON-able data (no ids, clocks or raw payload). `unstated` only
+        where a field is: the content (and its hash) of every contact whose record states everything stays what
+        it was before the marker existed."""
+        exclude = {"remote_id", "remote_updated_at", "modified_at", "raw"}
+        if not self.unstated:
+            exclude.add("unstated")
+        return self.model_dump(mode="json", exclude=exclude)
 
     def content_hash(self) -> str:
         """A stable digest of the synced fields: equal hashes mean nothing worth syncing changed."""
@@ -103,3 +118,6 @@ SYNCED_FIELDS: tuple[str, ...] = (
     "status",
     "currency",
 )
+
+# The synced fields whose model default reads as a value (False, "active"): a record can leave them unstated.
+STATABLE: tuple[str, ...] = ("is_customer", "is_supplier", "status")

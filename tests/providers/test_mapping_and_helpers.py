@@ -122,3 +122,41 @@ def test_raw_digest_is_of_the_record_as_sent_whatever_its_key_order() -> None:
     assert len({raw_digest(record), raw_digest({**record, "name": "Alpha AG"}), raw_digest({**record, "x": None})}) == 3
     assert raw_digest({**record, "phone_numbers": [{"number": "+49 30 1", "type": "MOBILE"}] * 2}) != raw_digest(record)
     assert raw_digest({"id": "r1", "name": "\ud800"}) is None  # not text: such a record is refused anyway
+
+
+def _merge_record(**fields: object) -> dict:
+    record = {"id": "m1", "name": "Acme", "modified_at": "2026-03-01T12:00:00Z"}
+    record.update(fields)
+    return record
+
+
+def test_merge_roles_and_status_it_leaves_null_are_unstated_not_false() -> None:
+    said = from_merge(_merge_record(is_customer=False, is_supplier=True, status="ACTIVE"))
+    assert said.unstated == () and "unstated" not in said.content()
+    left = from_merge(_merge_record(is_customer=None, status=None))
+    assert left.unstated == ("is_customer", "is_supplier", "status")
+    assert (left.is_customer, left.is_supplier, left.status) == (False, False, "active")
+    assert left.content()["unstated"] == ["is_customer", "is_supplier", "status"]
+    # The marker is part of the content's digest only where it says something
+    assert said.content_hash() == CanonicalContact.model_validate(said.content()).content_hash()
+    assert left.content_hash() != from_merge(_merge_record(is_customer=False, is_supplier=False)).content_hash()
+
+
+def test_maesn_roles_a_record_does_not_say_are_unstated_unless_its_list_says_them() -> None:
+    base = {"id": "c1", "companyName": "Acme", "updatedDate": "2026-03-01T12:00:00Z", "status": "ACTIVE"}
+    # v1 /contacts as documented: contactType COMPANY is a kind, not a role
+    assert from_maesn({**base, "contactType": "COMPANY"}).unstated == ("is_customer", "is_supplier")
+    assert from_maesn({**base, "contactType": "COMPANY"}, roles=(True, False)).unstated == ()  # /customers
+    assert from_maesn({**base, "contactType": "CUSTOMER"}).unstated == ()
+    assert from_maesn({**base, "isCustomer": True}).unstated == ("is_supplier",)
+    assert from_maesn({**base, "isCustomer": None, "isSupplier": False}).unstated == ("is_customer",)
+    assert from_maesn({**base, "isCustomer": True, "isSupplier": False}).unstated == ()
+    no_status = {k: v for k, v in base.items() if k != "status"}
+    assert from_maesn({**no_status, "isCustomer": True, "isSupplier": False}).unstated == ("status",)
+    archived = from_maesn({**no_status, "isCustomer": True, "isSupplier": False, "isArchived": True})
+    assert archived.unstated == () and archived.status == "archived"
+
+
+def test_only_fields_whose_default_reads_as_a_value_can_be_unstated() -> None:
+    with pytest.raises(ValueError, match="can be unstated"):
+        CanonicalContact(name="Acme", unstated=("name",))

@@ -7,7 +7,8 @@ Writes (`to_maesn`) hold only the fields and enum values Maesn's reference docum
 addresses as DELIVERY, phone types mapped onto the version's enum.
 Roles come from `isCustomer`/`isSupplier` when the item carries them (the `/contacts` list, v2) and
 otherwise from which list the item was read from, passed in as `roles`. `status` and `currency` are read when
-present and default to active/None when a system does not send them.
+present and default to active/None when a system does not send them; roles and a status a record leaves
+open are marked `unstated` (see `CanonicalContact.unstated`).
 
 Reading tolerates what other Maesn-shaped servers (and Maesn's v2) do differently: emails and phone numbers as
 objects or bare strings; the name as `companyName`, `name`, `displayName` or a person's `firstName` +
@@ -58,6 +59,8 @@ _UPDATED_KEYS = (
 )
 _NAME_KEYS = ("companyName", "name", "displayName", "fullName")
 _ROLE_KEYS = ("contactType", "type", "roles", "contactTypes", "role")
+# Fields that say a contact is active or archived when `status` does not.
+_STATE_FLAGS = ("isArchived", "archived", "isActive", "active")
 _CUSTOMER_WORDS = frozenset({"CUSTOMER", "CLIENT", "DEBTOR", "BOTH"})
 _SUPPLIER_WORDS = frozenset({"SUPPLIER", "VENDOR", "CREDITOR", "BOTH"})
 
@@ -74,6 +77,7 @@ def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> Canonical
     rid = records.checked_id(raw_id)
     records.check_strings(record, rid)
     status = records.enum(record.get("status"))
+    unstated = [] if status is not None or any(record.get(k) is not None for k in _STATE_FLAGS) else ["status"]
     if status is None and (record.get("isArchived") is True or record.get("archived") is True):
         status = "ARCHIVED"
     if status is None and (record.get("isActive") is False or record.get("active") is False):
@@ -94,7 +98,7 @@ def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> Canonical
                 "country": country_code(country) if isinstance(country, str) else country,
             }
         )
-    is_customer, is_supplier = _roles(record, rid, roles)
+    is_customer, is_supplier, open_roles = _roles(record, rid, roles)
     updated_key = records.first_key(record, *_UPDATED_KEYS)
     updated = records.timestamp(record, updated_key, rid) if updated_key else None
     emails = []
@@ -120,6 +124,7 @@ def from_maesn(record: Any, roles: tuple[bool, bool] | None = None) -> Canonical
         "currency": records.text(record, "currency", rid),
         "remote_updated_at": updated,
         "modified_at": updated,
+        "unstated": unstated + open_roles,
         "raw": record,
     }
     return records.build(fields, rid)
@@ -137,19 +142,28 @@ def _name(record: dict[str, Any], rid: str) -> str | None:
     raise RecordError("companyName (or name, or firstName/lastName) is missing", remote_id=rid)
 
 
-def _roles(record: dict[str, Any], rid: str, roles: tuple[bool, bool] | None) -> tuple[bool, bool]:
-    """Roles from explicit flags, else from the list read (`roles`), else from a role-naming type field."""
+def _roles(record: dict[str, Any], rid: str, roles: tuple[bool, bool] | None) -> tuple[bool, bool, list[str]]:
+    """Roles from explicit flags, else from the list read (`roles`), else from a role-naming type field; and the
+    roles the record leaves open (`unstated`): a flag that is absent or null, or both when there is no flag, no
+    list that says them and no role word (a role word says both: CUSTOMER is no supplier). Maesn's v1 `/contacts`
+    documents no role at all, and a system without the notion sends no flags in v2 either."""
     if "isCustomer" in record or "isSupplier" in record:
-        return records.boolean(record, "isCustomer", rid), records.boolean(record, "isSupplier", rid)
+        flags = (("is_customer", "isCustomer"), ("is_supplier", "isSupplier"))
+        return (
+            records.boolean(record, "isCustomer", rid),
+            records.boolean(record, "isSupplier", rid),
+            [name for name, flag in flags if record.get(flag) is None],
+        )
     if roles is not None:
-        return roles  # which list the record was read from is authoritative
+        return (*roles, [])  # which list the record was read from is authoritative
     words: set[str] = set()
     for key in _ROLE_KEYS:
         for value in records.entries(record, key, rid) if isinstance(record.get(key), list | str) else []:
             word = records.enum(value) if isinstance(value, str) else None
             if word:
                 words.add(word)
-    return bool(words & _CUSTOMER_WORDS), bool(words & _SUPPLIER_WORDS)
+    said = words & (_CUSTOMER_WORDS | _SUPPLIER_WORDS)
+    return bool(words & _CUSTOMER_WORDS), bool(words & _SUPPLIER_WORDS), [] if said else ["is_customer", "is_supplier"]
 
 
 # Maesn's documented write enums (SDK and API reference). v1 and v2 differ in address and phone types.

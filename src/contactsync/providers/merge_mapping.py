@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.contact import STATABLE, SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.countries import country_code
 from contactsync.providers.errors import RecordError
@@ -84,6 +84,9 @@ def from_merge(record: Any) -> CanonicalContact:
         "remote_updated_at": records.timestamp(record, "remote_updated_at", rid),
         "modified_at": records.timestamp(record, "modified_at", rid, required=True),
         "deleted": records.boolean(record, "remote_was_deleted", rid),
+        # Merge's roles and status are nullable: null (or left out) where the platform behind has no such notion,
+        # which says nothing about the contact.
+        "unstated": [key for key in STATABLE if record.get(key) is None],
         "raw": record,
     }
     return records.build(fields, rid)

@@ -29,7 +29,7 @@ _EXCERPT = 300
 # What a raw digest stands for besides the record: the mapping that turned it into the mirrored row. Raise the
 # revision with any change to a dialect's mapping (a release changes the version anyway), so that rows mapped by
 # older code are mapped again rather than taken as they are.
-_MAPPING_REVISION = 1
+_MAPPING_REVISION = 2
 _DIGEST_KEY = f"contactsync {__version__} mapping {_MAPPING_REVISION}".encode()
 
 
