@@ -382,3 +382,45 @@ def test_sides_alike_as_the_dialect_carries_them_are_not_a_difference() -> None:
     other_view = {"name": "Acme", "phones": [{"number": "+4930999", "type": "BUSINESS"}]}
     plan = plan_pair(first_link(app, other, remote_updated_at=NEW, remote_view=other_view))
     assert plan.to_app == {"phones": other["phones"]} and plan.conflicts == ("phones",)
+
+
+ROLES_UNSTATED = frozenset({"is_customer", "is_supplier"})
+
+
+def test_a_first_link_never_takes_a_role_the_platform_does_not_state_into_the_app() -> None:
+    """Merge hands null roles back for a platform without the notion: the mirror's False is no statement, so
+    a newer platform record does not take the app's roles away, and the app's roles go out where they can."""
+    app = {"name": "Acme", "is_customer": True, "is_supplier": True, "phones": ["1"]}
+    remote = {"name": "Acme", "is_customer": False, "is_supplier": False, "phones": ["2"]}
+    newer_platform = first_link(app, remote, remote_updated_at=NEW, remote_unstated=ROLES_UNSTATED)
+    plan = plan_pair(newer_platform)
+    # The phone goes by clocks; the roles, which the platform holds no value of, go out as a fill of a blank
+    assert plan.to_app == {"phones": ["2"]}
+    assert plan.to_remote == {"is_customer": True, "is_supplier": True}
+    # The same pair with stated roles took them from the platform
+    assert set(plan_pair(first_link(app, remote, remote_updated_at=NEW)).to_app) >= ROLES_UNSTATED
+    # Without the app's clock nothing of its own goes out on a first link, and nothing comes in either
+    plan = plan_pair(first_link(app, remote, app_updated_at=None, remote_unstated=ROLES_UNSTATED))
+    assert plan.to_remote == {} and "is_customer" not in plan.to_app
+    # A connection that cannot write them keeps them in the app only
+    plan = plan_pair(first_link(app, remote, remote_unstated=ROLES_UNSTATED, unwritable=ROLES_UNSTATED))
+    assert not (set(plan.to_remote) | set(plan.to_app)) & ROLES_UNSTATED
+
+
+def test_an_unstated_field_goes_out_when_the_app_changes_it_and_never_comes_back_in() -> None:
+    before = {"name": "Acme", "is_customer": False, "status": "active"}
+    # The app made it a customer since the last sync: sent, though the platform shows nothing either way
+    plan = plan_pair(synced(before, before, {**before, "is_customer": True}, before, remote_unstated=ROLES_UNSTATED))
+    assert plan.to_remote == {"is_customer": True} and plan.to_app == {}
+    # The app never stated the field: the platform's default does not fill it in either
+    plan = plan_pair(
+        synced(
+            before,
+            before,
+            {"name": "Acme", "status": "active"},
+            {**before, "name": "Acme Ltd"},
+            app_unknown=frozenset({"is_customer"}),
+            remote_unstated=frozenset({"is_customer", "status"}),
+        )
+    )
+    assert plan.to_app == {"name": "Acme Ltd"} and plan.to_remote == {}

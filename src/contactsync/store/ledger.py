@@ -144,6 +144,7 @@ def pair_state(
         app_edited=app.edited_fields,
         unwritable=unwritable,
         remote_view=carried_content(dialect, remote.data),
+        remote_unstated=frozenset(remote.data.get("unstated") or ()),
     )
 
 

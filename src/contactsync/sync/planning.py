@@ -114,6 +114,8 @@ class PairState:
     # The platform's side as the dialect carries it, like `app_content` (None: `remote_content` is): what the two
     # sides are compared by. `remote_content` stays as mirrored, which the baselines' digests are taken of.
     remote_view: dict[str, Any] | None = None
+    # Fields the platform's record does not state (`CanonicalContact.unstated`): its value is the model's default.
+    remote_unstated: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,17 @@ def plan_pair(state: PairState) -> PairPlan:
         app_value, remote_value = state.app_content.get(name), state.remote_content.get(name)
         # Alike as the dialect carries them (a phone type "work" and Maesn's BUSINESS): nothing to write either way.
         if app_value == view.get(name) or _same_written_differently(name, state.app_content, view):
+            continue
+        if name in state.remote_unstated:
+            # The platform's record does not say this field (Merge's null roles, a list that names no roles): the
+            # mirror holds the model's default ("no role", "active"), which nobody stated, so it never crosses to
+            # the app. The app's value goes as a fill of a blank does, where the connection can write it.
+            if (
+                name not in state.unwritable
+                and name not in state.app_unknown
+                and (name in app_changed or (first_link and _app_clock_known(state)))
+            ):
+                to_remote[name] = app_value
             continue
         if name in state.app_unknown or is_blank(app_value):
             # A blank the app set on purpose since the last sync is not refilled; any other one receives.
