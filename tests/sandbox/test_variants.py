@@ -96,3 +96,18 @@ def test_texts_are_served_as_stored_without_a_text_variant(admin, api):
     headers = {"Authorization": "Bearer k", "X-Account-Token": token}
     api.post(MERGE + "/contacts", json={"model": {"name": name}}, headers=headers).raise_for_status()
     assert merge_get(api, token, "/contacts").json()["results"][0]["name"] == name
+
+
+def test_unstated_role_flags_are_null_at_merge_and_left_out_at_maesn_unless_the_list_says_them(admin, api):
+    token = admin.create_account(seed=7, count=4, variant={"role_flags": "unstated"})
+    merge = merge_get(api, token, "/contacts", page_size=50).json()["results"]
+    assert len(merge) == 4 and all(i["is_customer"] is None and i["is_supplier"] is None for i in merge)
+    v2 = maesn_get(api, token, "/accounting/v2/contacts").json()["data"]
+    assert len(v2) == 4 and all("isCustomer" not in i and "isSupplier" not in i for i in v2)
+    v1 = maesn_get(api, token, "/accounting/contacts").json()["data"]
+    assert all("isCustomer" not in i and "isSupplier" not in i for i in v1)
+    stated = admin.create_account(seed=7, count=4)
+    assert all(isinstance(i["is_customer"], bool) for i in merge_get(api, stated, "/contacts").json()["results"])
+    assert all(
+        isinstance(i["isCustomer"], bool) for i in maesn_get(api, stated, "/accounting/v2/contacts").json()["data"]
+    )

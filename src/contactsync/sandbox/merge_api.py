@@ -27,7 +27,7 @@ from contactsync.sandbox.gate import gated
 from contactsync.sandbox.merge_link import integration_of, linked_account_id
 from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
-from contactsync.sandbox.variants import retext
+from contactsync.sandbox.variants import retext, unstate_roles
 
 PREFIX = "/api/accounting/v1"
 _ADDRESS_TYPES = {"billing": "BILLING", "shipping": "SHIPPING"}
@@ -37,7 +37,10 @@ def render(stored: StoredContact, variant: dict[str, Any] | None = None) -> Any:
     if stored.broken is not None:
         return stored.broken.get("merge", stored.broken.get("any"))
     item = _documented(stored)
-    return retext(_styled(item, stored, variant), variant) if variant else item
+    if not variant:
+        return item
+    item = unstate_roles(item, variant, ("is_customer", "is_supplier"), drop=False)
+    return retext(_styled(item, stored, variant), variant)
 
 
 def _time(moment: datetime, style: str) -> str:

@@ -42,6 +42,10 @@ Both dialects
   code point or as u plus a combining diaeresis), not necessarily the one sent.
 - `text_invisible`: "kept" | "dropped" — "dropped" leaves out the invisible format characters (zero-width spaces
   and joiners, direction marks) of every text, as a platform that cleans what it stores does.
+- `role_flags`: "stated" | "unstated" — "unstated" hands the customer and supplier flags back as nothing (Merge:
+  null; Maesn: no `isCustomer`/`isSupplier`), as for a platform that has no such notion (pair it with the fault
+  `ignored_on_write` for the roles: such a platform does not keep them either). A Maesn list that says the role
+  (`/customers`, `/suppliers`) still says it.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "maesn_strict": (True, False),
     "text_form": ("as_stored", "nfc", "nfd"),
     "text_invisible": ("kept", "dropped"),
+    "role_flags": ("stated", "unstated"),
 }
 _INTEGERS = ("merge_page_cap",)
 
@@ -90,6 +95,18 @@ def validate(variant: Any) -> dict[str, Any]:
         elif value not in CHOICES[key]:
             raise ValueError(f"variant {key} must be one of {list(CHOICES[key])}, not {value!r}")
     return dict(variant)
+
+
+def unstate_roles(item: Any, variant: dict[str, Any] | None, keys: tuple[str, str], *, drop: bool) -> Any:
+    """A rendered record without its role flags where `role_flags` is "unstated": left out (`drop`) or null."""
+    if not variant or variant.get("role_flags") != "unstated" or not isinstance(item, dict):
+        return item
+    for key in keys:
+        if drop:
+            item.pop(key, None)
+        elif key in item:
+            item[key] = None
+    return item
 
 
 def retext(item: Any, variant: dict[str, Any] | None) -> Any:
