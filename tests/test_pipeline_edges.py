@@ -170,6 +170,43 @@ def test_maesn_v1_roles_status_and_currency_stay_the_apps_on_a_first_link(
 ROLES = ("is_customer", "is_supplier")
 
 
+@pytest.mark.parametrize(("dialect", "options"), [("merge", {}), ("maesn", {"api_version": "v2"})])
+def test_roles_a_platform_does_not_state_are_never_taken_from_it(
+    env: dict[str, str], workers: Workers, sandbox: Any, dialect: str, options: dict[str, Any]
+) -> None:
+    """A platform without customer and supplier flags: Merge hands them back null, a Maesn v2 server leaves them
+    out, and writes of them are ignored. Its records, edited after the app's, must not read as "no role": every
+    matched app contact keeps its roles on the first link, and what was sent and did not stick is not chased."""
+    split, token = setup_tenant(
+        sandbox,
+        size=80,
+        seed=29,
+        dialect=dialect,
+        options=options,
+        faults={"ignored_on_write": list(ROLES)},
+        variant={"role_flags": "unstated"},
+    )
+    for row in platform_contacts(sandbox, token):
+        admin(sandbox, token, "POST", "/mutate", op="edit", id=row["remote_id"], changes=dict.fromkeys(ROLES, False))
+    given = dict(split.app)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        linked = s.execute(
+            select(AppContact.app_id, AppContact.data, Link.method).join(Link, Link.app_contact_id == AppContact.id)
+        ).all()
+    matched = [(app_id, data) for app_id, data, method in linked if method != "created"]
+    assert len(matched) >= 10 and any(given[a].is_customer or given[a].is_supplier for a, _ in matched)
+    lost = [
+        a
+        for a, data in matched
+        if (data["is_customer"], data["is_supplier"]) != (given[a].is_customer, given[a].is_supplier)
+    ]
+    assert lost == [], f"{len(lost)} of {len(matched)} matched app contacts lost a role"
+    second = full_sync(workers, full=False)
+    assert second.status == "succeeded" and second.updated_remote == 0 and second.updated_app == 0
+
+
 def test_roles_the_platform_keeps_for_itself_stay_the_apps_and_its_own_change_comes_in(
     env: dict[str, str], workers: Workers, sandbox: Any
 ) -> None:
