@@ -203,8 +203,23 @@ def test_roles_a_platform_does_not_state_are_never_taken_from_it(
         if (data["is_customer"], data["is_supplier"]) != (given[a].is_customer, given[a].is_supplier)
     ]
     assert lost == [], f"{len(lost)} of {len(matched)} matched app contacts lost a role"
+    with db.session() as s:
+        sent = [op.payload["changes"] for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))]
+    assert not [c for c in sent if set(c) & set(ROLES)]  # no edit of the app's: nothing sent to a first link
+
+    # The app makes a matched non-customer a customer: sent once, ignored by the platform, not chased after
+    app_id = next(a for a, _ in matched if not given[a].is_customer)
+    with db.session() as s:
+        upsert_app_contacts(
+            s, "t1", [(app_id, given[app_id].model_copy(update={"is_customer": True}))], updated_at=utcnow()
+        )
     second = full_sync(workers, full=False)
-    assert second.status == "succeeded" and second.updated_remote == 0 and second.updated_app == 0
+    assert second.status == "succeeded" and second.updated_remote == 1 and second.updated_app == 0
+    third = full_sync(workers, full=False)
+    assert third.status == "succeeded" and third.updated_remote == 0 and third.updated_app == 0
+    with db.session() as s:
+        data = s.scalar(select(AppContact.data).where(AppContact.app_id == app_id))
+    assert data is not None and data["is_customer"] is True
 
 
 def test_roles_the_platform_keeps_for_itself_stay_the_apps_and_its_own_change_comes_in(

@@ -389,29 +389,28 @@ ROLES_UNSTATED = frozenset({"is_customer", "is_supplier"})
 
 def test_a_first_link_never_takes_a_role_the_platform_does_not_state_into_the_app() -> None:
     """Merge hands null roles back for a platform without the notion: the mirror's False is no statement, so
-    a newer platform record does not take the app's roles away, and the app's roles go out where they can."""
+    a newer platform record does not take the app's roles away; nor are they sent, as no edit of the app's."""
     app = {"name": "Acme", "is_customer": True, "is_supplier": True, "phones": ["1"]}
     remote = {"name": "Acme", "is_customer": False, "is_supplier": False, "phones": ["2"]}
-    newer_platform = first_link(app, remote, remote_updated_at=NEW, remote_unstated=ROLES_UNSTATED)
-    plan = plan_pair(newer_platform)
-    # The phone goes by clocks; the roles, which the platform holds no value of, go out as a fill of a blank
-    assert plan.to_app == {"phones": ["2"]}
-    assert plan.to_remote == {"is_customer": True, "is_supplier": True}
+    plan = plan_pair(first_link(app, remote, remote_updated_at=NEW, remote_unstated=ROLES_UNSTATED))
+    # The phone goes by clocks; the roles stay the app's and are not sent (most likely not held either)
+    assert plan.to_app == {"phones": ["2"]} and plan.to_remote == {}
     # The same pair with stated roles took them from the platform
     assert set(plan_pair(first_link(app, remote, remote_updated_at=NEW)).to_app) >= ROLES_UNSTATED
-    # Without the app's clock nothing of its own goes out on a first link, and nothing comes in either
-    plan = plan_pair(first_link(app, remote, app_updated_at=None, remote_unstated=ROLES_UNSTATED))
-    assert plan.to_remote == {} and "is_customer" not in plan.to_app
-    # A connection that cannot write them keeps them in the app only
-    plan = plan_pair(first_link(app, remote, remote_unstated=ROLES_UNSTATED, unwritable=ROLES_UNSTATED))
-    assert not (set(plan.to_remote) | set(plan.to_app)) & ROLES_UNSTATED
+    # The app's clock newer: the phone goes out, the roles still do not
+    plan = plan_pair(first_link(app, remote, app_updated_at=NEW, remote_unstated=ROLES_UNSTATED))
+    assert plan.to_remote == {"phones": ["1"]} and plan.to_app == {}
 
 
 def test_an_unstated_field_goes_out_when_the_app_changes_it_and_never_comes_back_in() -> None:
     before = {"name": "Acme", "is_customer": False, "status": "active"}
-    # The app made it a customer since the last sync: sent, though the platform shows nothing either way
-    plan = plan_pair(synced(before, before, {**before, "is_customer": True}, before, remote_unstated=ROLES_UNSTATED))
+    # The app made it a customer since the last sync: sent, though the platform shows nothing either way ...
+    app_now = {**before, "is_customer": True}
+    plan = plan_pair(synced(before, before, app_now, before, remote_unstated=ROLES_UNSTATED))
     assert plan.to_remote == {"is_customer": True} and plan.to_app == {}
+    # ... unless the connection cannot write it
+    plan = plan_pair(synced(before, before, app_now, before, remote_unstated=ROLES_UNSTATED, unwritable=ROLES_UNSTATED))
+    assert plan.to_remote == {} and plan.to_app == {}
     # The app never stated the field: the platform's default does not fill it in either
     plan = plan_pair(
         synced(

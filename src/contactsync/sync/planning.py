@@ -208,12 +208,10 @@ def plan_pair(state: PairState) -> PairPlan:
         if name in state.remote_unstated:
             # The platform's record does not say this field (Merge's null roles, a list that names no roles): the
             # mirror holds the model's default ("no role", "active"), which nobody stated, so it never crosses to
-            # the app. The app's value goes as a fill of a blank does, where the connection can write it.
-            if (
-                name not in state.unwritable
-                and name not in state.app_unknown
-                and (name in app_changed or (first_link and _app_clock_known(state)))
-            ):
+            # the app. The app's value goes out only where the app changed it since the last sync and the
+            # connection can write it: a platform that states nothing most likely holds nothing, and sending every
+            # first link's roles would cost a request per linked contact for nothing (it is no edit either).
+            if name not in state.unwritable and name in app_changed:
                 to_remote[name] = app_value
             continue
         if name in state.app_unknown or is_blank(app_value):
