@@ -113,13 +113,19 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
 
 
 def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
-    """Linked pairs whose two sides differ in a synced field their connection can write (pairs whose platform
-    contact is gone excepted)."""
+    """Linked pairs whose two sides differ in a synced field their connection can write and the platform states
+    (pairs whose platform contact is gone excepted)."""
     bad = []
     for pair in pairs:
         if pair.platform is None:
             continue
-        fields = [f for f in SYNCED_FIELDS if f in pair.written and pair.app.get(f) != pair.platform.get(f)]
+        # A field the platform's record does not state (`CanonicalContact.unstated`) holds no value to agree with.
+        unstated = set(pair.platform.get("unstated") or ())
+        fields = [
+            f
+            for f in SYNCED_FIELDS
+            if f in pair.written and f not in unstated and pair.app.get(f) != pair.platform.get(f)
+        ]
         if fields:
             bad.append((pair, fields))
     return bad

@@ -49,11 +49,20 @@ PROFILES = {
     "maesn": Profile("maesn", "", variant=_MAESN_V1),
     "maesn-split": Profile("maesn", "", {"resources": "split"}, _MAESN_V1),
     "maesn-v2": Profile("maesn", "", {"api_version": "v2"}),
+    # A platform without customer and supplier flags: Merge hands them back null, Maesn v2 leaves them out, and
+    # writes of them are ignored; the connection does not say so (nothing names such a platform).
+    "merge-roleless": Profile(
+        "merge", "/api/accounting/v1", {}, {"role_flags": "unstated"}, {"ignored_on_write": _ROLES}
+    ),
+    "maesn-roleless": Profile(
+        "maesn", "", {"api_version": "v2"}, {"role_flags": "unstated"}, {"ignored_on_write": _ROLES}
+    ),
 }
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
     "texts handed back decomposed), maesn (v1 as its reference documents it: no roles, status or currency in its "
-    "lists), maesn-split (v1 on /customers and /suppliers), maesn-v2; default merge"
+    "lists), maesn-split (v1 on /customers and /suppliers), maesn-v2, merge-roleless and maesn-roleless (v2; a "
+    "platform that states no roles and ignores their writes); default merge"
 )
 
 
