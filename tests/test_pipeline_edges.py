@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
+from contactsync.api import create_app
 from contactsync.models import (
     AppContact,
     Connection,
@@ -20,9 +22,11 @@ from contactsync.models import (
     WriteOp,
 )
 from contactsync.models.base import utcnow
+from contactsync.sandbox import serve_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.tasks.schedule import start_due_runs
+from tests.api.conftest import make_key
 from tests.conftest import Workers
 from tests.pipeline import a_matched_pair, admin, full_sync, platform_contacts, setup_tenant
 
@@ -206,6 +210,15 @@ def test_roles_a_platform_does_not_state_are_never_taken_from_it(
     with db.session() as s:
         sent = [op.payload["changes"] for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))]
     assert not [c for c in sent if set(c) & set(ROLES)]  # no edit of the app's: nothing sent to a first link
+    # The app's API says which of a contact's values the platform does not hold
+    customer = next(a for a, _ in matched if given[a].is_customer)
+    with serve_in_thread(create_app(), name="api", lifespan="off") as api:
+        view = httpx.get(
+            f"{api.url}/v1/tenants/t1/contacts/{customer}",
+            headers={"Authorization": f"Bearer {make_key(None)}"},
+            timeout=30,
+        ).json()
+    assert "is_customer" in view["kept_apart"] and view["remote_id"]
 
     # The app makes a matched non-customer a customer: sent once, ignored by the platform, not chased after
     app_id = next(a for a, _ in matched if not given[a].is_customer)

@@ -18,6 +18,7 @@ from contactsync.sync.planning import (
     PairState,
     baseline_of,
     field_digest,
+    kept_apart,
     plan_pair,
     same_valid_tax_id,
     tax_ids_contradict,
@@ -423,3 +424,13 @@ def test_an_unstated_field_goes_out_when_the_app_changes_it_and_never_comes_back
         )
     )
     assert plan.to_app == {"name": "Acme Ltd"} and plan.to_remote == {}
+
+
+def test_kept_apart_names_the_differences_that_stay_by_rule() -> None:
+    app = {"name": "Acme", "is_customer": True, "is_supplier": False, "currency": "EUR", "phones": ["1"]}
+    remote = {"name": "Acme", "is_customer": False, "is_supplier": False, "currency": "GBP", "phones": ["2"]}
+    # Phones differ too, but a sync carries them: only the rule-bound differences are named
+    assert kept_apart(app, remote, frozenset({"currency"}), ROLES_UNSTATED) == ["is_customer", "currency"]
+    assert kept_apart(app, remote, frozenset(), frozenset()) == []
+    # A blank the app holds is no value kept from the platform
+    assert kept_apart({**app, "currency": None}, remote, frozenset({"currency"}), frozenset()) == []

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 from contactsync import db
 from contactsync.api.deps import TenantId, not_found
 from contactsync.appinput import AppInput
-from contactsync.contact import CanonicalContact
-from contactsync.models import AppContact, Link, RemoteContact
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.models import AppContact, Connection, Link, RemoteContact
 from contactsync.models.base import utcnow
+from contactsync.providers.registry import carried_content, written_fields
 from contactsync.states import ContactStatus
 from contactsync.store.contacts import drop_keys, upsert_app_contacts
+from contactsync.sync.planning import kept_apart
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/contacts", tags=["contacts"])
 MAX_BATCH = 5000
@@ -84,6 +86,12 @@ class AppContactOut(BaseModel):
     version: int = Field(description="Grows with every change; send it back as `base_version` with an edit.")
     deleted: bool
     remote_id: str | None = Field(description="The platform's id, once linked or created there.")
+    kept_apart: list[str] = Field(
+        default_factory=list,
+        description="Synced fields this contact holds a value of that the linked platform contact does not, and "
+        "never will through contactsync: the connection cannot write them (Maesn v1 has no currency, status or "
+        "roles; a `read_only_fields` option) or the platform's record does not state them. Empty when not linked.",
+    )
 
 
 def _path(index: int, loc: tuple[int | str, ...]) -> str:
@@ -150,18 +158,29 @@ def _row(s: Session, tenant_id: str, app_id: str, *, lock: bool = False) -> AppC
 
 
 def _out(s: Session, row: AppContact) -> AppContactOut:
-    remote_id = s.scalar(
-        select(RemoteContact.remote_id)
+    linked = s.execute(
+        select(RemoteContact, Connection)
         .join(Link, Link.remote_contact_id == RemoteContact.id)
+        .join(Connection, Connection.id == RemoteContact.connection_id)
         .where(Link.app_contact_id == row.id)
-    )
+    ).first()
+    apart: list[str] = []
+    if linked is not None:
+        remote, conn = linked
+        apart = kept_apart(
+            carried_content(conn.dialect, row.data),
+            carried_content(conn.dialect, remote.data),
+            frozenset(SYNCED_FIELDS) - written_fields(conn.dialect, conn.options),
+            frozenset(remote.data.get("unstated") or ()),
+        )
     return AppContactOut(
         id=row.app_id,
         contact=row.data,
         updated_at=row.updated_at,
         version=row.version,
         deleted=row.deleted,
-        remote_id=remote_id,
+        remote_id=linked[0].remote_id if linked is not None else None,
+        kept_apart=apart,
     )
 
 

@@ -259,6 +259,24 @@ def plan_pair(state: PairState) -> PairPlan:
     return PairPlan(to_remote=to_remote, to_app=to_app, conflicts=tuple(conflicts), held=tuple(held))
 
 
+def kept_apart(
+    app_view: Mapping[str, Any],
+    remote_view: Mapping[str, Any],
+    unwritable: frozenset[str],
+    unstated: frozenset[str],
+) -> list[str]:
+    """The synced fields on which a linked pair's sides differ and stay different by rule, not for want of a sync:
+    the connection cannot write them (`unwritable`), or the platform's record does not state them (`unstated`).
+    Both views as the dialect carries them (`providers.registry.carried_content`)."""
+    return [
+        name
+        for name in SYNCED_FIELDS
+        if name in unwritable | unstated
+        and app_view.get(name) != remote_view.get(name)
+        and not is_blank(app_view.get(name))
+    ]
+
+
 def _same_written_differently(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     """The same tax id with other spacing or prefix, the same emails in other case: not worth a write."""
     if name == "tax_number":
