@@ -45,3 +45,28 @@ def test_the_linked_platform_completes_the_options_a_person_did_not_set(
     assert {k: v for k, v in connection["options"].items() if k != "read_only_fields"} == {
         k: v for k, v in options.items() if k != "read_only_fields"
     }
+
+
+def test_a_merge_connection_attached_through_the_api_learns_its_platform_too(
+    server: str, admin: httpx.Client, sandbox: Any
+) -> None:
+    """The connection API asks Merge's `/account-details` as `contactsync tenants add` does: the platform's
+    known defaults complete what the request did not set; a Maesn connection names no platform."""
+    token = "acct-xero-api"
+    spec = {"token": token, "count": 0, "platform": "xero"}
+    httpx.post(f"{sandbox.url}/_sandbox/accounts", json=spec, timeout=30).raise_for_status()
+    merge = {"dialect": "merge", "base_url": f"{sandbox.url}/api/accounting/v1", "api_key": "k", "account_token": token}
+    for tenant_id, options, expected in (
+        ("learns", {"page_size": 50}, {"page_size": 50, "read_only_fields": ["is_customer", "is_supplier"]}),
+        ("told", {"read_only_fields": ["currency"]}, {"read_only_fields": ["currency"]}),
+    ):
+        ok(admin.post("/v1/tenants", json={"id": tenant_id, "name": tenant_id}), 201)
+        attached = ok(admin.put(f"/v1/tenants/{tenant_id}/connection", json={**merge, "options": options}))
+        assert attached["options"] == expected
+    ok(admin.post("/v1/tenants", json={"id": "m1", "name": "m1"}), 201)
+    maesn = {**merge, "dialect": "maesn", "base_url": sandbox.url}
+    assert ok(admin.put("/v1/tenants/m1/connection", json=maesn))["options"] == {}
+    # Merge that cannot be asked: the connection is attached with its options as given
+    ok(admin.post("/v1/tenants", json={"id": "unreachable", "name": "u"}), 201)
+    gone = {**merge, "base_url": "http://127.0.0.1:9/api/accounting/v1", "options": {"page_size": 20}}
+    assert ok(admin.put("/v1/tenants/unreachable/connection", json=gone))["options"] == {"page_size": 20}

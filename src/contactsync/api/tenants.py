@@ -18,13 +18,17 @@ from contactsync.api.schemas import (
     TenantOut,
     TenantPatch,
 )
+from contactsync.logs import get_logger
 from contactsync.models import ACTIVE_RUN_STATES, Tenant
+from contactsync.providers.base import ConnectionConfig
+from contactsync.providers.platforms import learned_defaults
 from contactsync.settings import get_settings
 from contactsync.states import ConnectionStatus, TenantState
 from contactsync.store.connections import set_options
 from contactsync.store.tenant_admin import overview, purge_tenant, rotate_credentials
 from contactsync.store.tenants import connection_of, save_connection
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 
 
@@ -126,16 +130,29 @@ def delete_tenant(tenant_id: TenantId, who: Admin) -> Response:
 
 @router.put("/{tenant_id}/connection", response_model=ConnectionOut)
 def attach_connection(tenant_id: TenantId, body: ConnectionIn) -> ConnectionOut:
-    """Attach (or replace) the tenant's connection. Secrets are stored encrypted and never returned."""
+    """Attach (or replace) the tenant's connection. Secrets are stored encrypted and never returned. For a Merge
+    linked account, options the request does not set are completed with what is known of the platform behind it
+    (one short `/account-details` request, as Connect through Link and `contactsync tenants add` do; see
+    `providers.platforms`)."""
+    config = ConnectionConfig(
+        body.dialect,
+        str(body.base_url).rstrip("/"),
+        body.api_key.get_secret_value(),
+        body.account_token.get_secret_value(),
+        body.options.stored(),
+    )
+    options, note = learned_defaults(config)  # asked before the transaction: no row is held while it waits
+    if note:
+        log.info("connection options", tenant_id=tenant_id, note=note)
     with db.session() as s:
         conn = save_connection(
             s,
             tenant_id,
-            dialect=body.dialect,
-            base_url=str(body.base_url).rstrip("/"),
-            api_key=body.api_key.get_secret_value(),
-            account_token=body.account_token.get_secret_value(),
-            options=body.options.stored(),
+            dialect=config.dialect,
+            base_url=config.base_url,
+            api_key=config.api_key,
+            account_token=config.account_token,
+            options=options,
             webhook_secret=body.webhook_secret.get_secret_value() if body.webhook_secret else None,
         )
         return ConnectionOut.of(conn)

@@ -55,28 +55,14 @@ def _with_platform_defaults(
     dialect: str, base_url: str, api_key: str, account_token: str, stored: dict[str, Any]
 ) -> dict[str, Any]:
     """The options completed with what `providers.platforms` knows about the platform behind a Merge linked
-    account (asked at `/account-details`), as Connect through Link does; a platform that cannot be asked leaves
-    them as given, with a note."""
-    if dialect != "merge" or "read_only_fields" in stored:
-        return stored
+    account (`learned_defaults`), with a note of what was learned or why nothing was."""
     from contactsync.providers.base import ConnectionConfig
-    from contactsync.providers.errors import ProviderError
-    from contactsync.providers.merge import MergeProvider
-    from contactsync.providers.platforms import platform_defaults
+    from contactsync.providers.platforms import learned_defaults
 
-    config = ConnectionConfig(dialect, base_url, api_key, account_token, stored, timeout_seconds=5, deadline_seconds=10)
-    provider = MergeProvider(config)
-    try:
-        slug = provider.integration_slug()
-    except ProviderError as exc:
-        console.print(f"the platform behind the linked account is unknown ({exc}); options as given", soft_wrap=True)
-        return stored
-    finally:
-        provider.close()
-    completed = platform_defaults(slug, stored)
-    if completed != stored:
-        console.print(f"platform {slug}: read_only_fields {','.join(completed['read_only_fields'])}", soft_wrap=True)
-    return completed
+    options, note = learned_defaults(ConnectionConfig(dialect, base_url, api_key, account_token, stored))
+    if note:
+        console.print(note, soft_wrap=True)
+    return options
 
 
 def _check_dialect(dialect: str) -> str:

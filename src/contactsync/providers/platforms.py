@@ -8,7 +8,11 @@ gets no defaults.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+from contactsync.providers.base import ConnectionConfig
+from contactsync.providers.errors import ProviderError
 
 # Synced fields the platform keeps for itself (the `read_only_fields` option):
 # - Xero: IsCustomer and IsSupplier are set by its invoices and bills; a PUT or POST cannot set them.
@@ -29,3 +33,27 @@ def platform_defaults(slug: Any, stored: dict[str, Any]) -> dict[str, Any]:
     if fields is not None and "read_only_fields" not in options:
         options["read_only_fields"] = list(fields)
     return options
+
+
+def learned_defaults(config: ConnectionConfig) -> tuple[dict[str, Any], str]:
+    """The options a new Merge connection should store, completed by asking Merge which platform is behind the
+    linked account (`/account-details`), as Connect through Link learns it from the token exchange; and a line
+    saying what was learned, or why nothing was ("" when there was nothing to ask). Another dialect names no
+    platform, and a person's `read_only_fields` is never asked over. One short request: a platform that cannot
+    be asked leaves the options as given, so attaching a connection never waits on it for long nor fails by it."""
+    stored = dict(config.options)
+    if config.dialect != "merge" or "read_only_fields" in stored:
+        return stored, ""
+    from contactsync.providers.merge import MergeProvider  # the dialect's client; this module stays data first
+
+    provider = MergeProvider(dataclasses.replace(config, timeout_seconds=5, deadline_seconds=10))
+    try:
+        slug = provider.integration_slug()
+    except ProviderError as exc:
+        return stored, f"the platform behind the linked account is unknown ({exc}); options as given"
+    finally:
+        provider.close()
+    completed = platform_defaults(slug, stored)
+    if completed == stored:
+        return stored, ""
+    return completed, f"platform {slug}: read_only_fields {','.join(completed['read_only_fields'])}"
