@@ -174,6 +174,14 @@ def test_maesn_v1_roles_status_and_currency_stay_the_apps_on_a_first_link(
 ROLES = ("is_customer", "is_supplier")
 
 
+def _roles_cleared_on_the_platform_then_synced(sandbox: Any, token: str, workers: Workers) -> None:
+    """Every platform contact edited after the app's contacts were stated (its roles cleared), then a full sync."""
+    for row in platform_contacts(sandbox, token):
+        admin(sandbox, token, "POST", "/mutate", op="edit", id=row["remote_id"], changes=dict.fromkeys(ROLES, False))
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+
+
 @pytest.mark.parametrize(("dialect", "options"), [("merge", {}), ("maesn", {"api_version": "v2"})])
 def test_roles_a_platform_does_not_state_are_never_taken_from_it(
     env: dict[str, str], workers: Workers, sandbox: Any, dialect: str, options: dict[str, Any]
@@ -190,11 +198,8 @@ def test_roles_a_platform_does_not_state_are_never_taken_from_it(
         faults={"ignored_on_write": list(ROLES)},
         variant={"role_flags": "unstated"},
     )
-    for row in platform_contacts(sandbox, token):
-        admin(sandbox, token, "POST", "/mutate", op="edit", id=row["remote_id"], changes=dict.fromkeys(ROLES, False))
     given = dict(split.app)
-    workers.start(1)
-    assert full_sync(workers).status == "succeeded"
+    _roles_cleared_on_the_platform_then_synced(sandbox, token, workers)
     with db.session() as s:
         linked = s.execute(
             select(AppContact.app_id, AppContact.data, Link.method).join(Link, Link.app_contact_id == AppContact.id)
@@ -250,11 +255,8 @@ def test_roles_the_platform_keeps_for_itself_stay_the_apps_and_its_own_change_co
         options={"read_only_fields": list(ROLES)},
     )
     # As Xero shows contacts without invoices or bills, edited after the app's contacts were stated.
-    for row in platform_contacts(sandbox, token):
-        admin(sandbox, token, "POST", "/mutate", op="edit", id=row["remote_id"], changes=dict.fromkeys(ROLES, False))
     given = dict(split.app)
-    workers.start(1)
-    assert full_sync(workers).status == "succeeded"
+    _roles_cleared_on_the_platform_then_synced(sandbox, token, workers)
     with db.session() as s:
         linked = s.execute(
             select(AppContact.app_id, AppContact.data, Link.method, RemoteContact.remote_id)
