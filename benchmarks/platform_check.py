@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from benchmarks.harness import TenantData
 from contactsync import db
-from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact, unstated_in
 from contactsync.models import AppContact, Connection, Link, RemoteContact, ReviewItem
 from contactsync.providers.base import Window
 from contactsync.providers.errors import RateLimited
@@ -120,7 +120,7 @@ def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
         if pair.platform is None:
             continue
         # A field the platform's record does not state (`CanonicalContact.unstated`) holds no value to agree with.
-        unstated = set(pair.platform.get("unstated") or ())
+        unstated = unstated_in(pair.platform)
         fields = [
             f
             for f in SYNCED_FIELDS

@@ -9,6 +9,7 @@ contactsync does not model are the same contact for sync purposes.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -121,3 +122,8 @@ SYNCED_FIELDS: tuple[str, ...] = (
 
 # The synced fields whose model default reads as a value (False, "active"): a record can leave them unstated.
 STATABLE: tuple[str, ...] = ("is_customer", "is_supplier", "status")
+
+
+def unstated_in(content: Mapping[str, Any]) -> frozenset[str]:
+    """The fields a stored contact's content marks `unstated` (none where the key is left out)."""
+    return frozenset(content.get("unstated") or ())

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from contactsync import db
 from contactsync.api.deps import TenantId, not_found
 from contactsync.appinput import AppInput
-from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.contact import CanonicalContact, unstated_in
 from contactsync.models import AppContact, Connection, Link, RemoteContact
 from contactsync.models.base import utcnow
-from contactsync.providers.registry import carried_content, written_fields
+from contactsync.providers.registry import carried_content, unwritable_fields
 from contactsync.states import ContactStatus
 from contactsync.store.contacts import drop_keys, upsert_app_contacts
 from contactsync.sync.planning import kept_apart
@@ -170,8 +170,8 @@ def _out(s: Session, row: AppContact) -> AppContactOut:
         apart = kept_apart(
             carried_content(conn.dialect, row.data),
             carried_content(conn.dialect, remote.data),
-            frozenset(SYNCED_FIELDS) - written_fields(conn.dialect, conn.options),
-            frozenset(remote.data.get("unstated") or ()),
+            unwritable_fields(conn.dialect, conn.options),
+            unstated_in(remote.data),
         )
     return AppContactOut(
         id=row.app_id,

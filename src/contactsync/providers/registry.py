@@ -89,6 +89,12 @@ def written_fields(dialect: str, stored: Mapping[str, Any] | None) -> frozenset[
     return dialect_of(dialect).written(options) - frozenset(options.read_only_fields or ())
 
 
+def unwritable_fields(dialect: str, stored: Mapping[str, Any] | None) -> frozenset[str]:
+    """The synced fields such a connection cannot write (`written_fields`' complement): planning's unwritable
+    rule and the contact view's `kept_apart` both read it."""
+    return frozenset(SYNCED_FIELDS) - written_fields(dialect, stored)
+
+
 def check_options(dialect: str, given: Mapping[str, Any]) -> ConnectionOptions:
     """Options about to be set on a connection of `dialect`; `OptionsError` names what it cannot take."""
     return validate_options(dialect_of(dialect).options, dialect, given)

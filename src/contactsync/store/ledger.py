@@ -25,6 +25,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, defer
 
+from contactsync.contact import unstated_in
 from contactsync.models import AppContact, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import table_of, utcnow
 from contactsync.models.contacts import AppContactStatus
@@ -144,7 +145,7 @@ def pair_state(
         app_edited=app.edited_fields,
         unwritable=unwritable,
         remote_view=carried_content(dialect, remote.data),
-        remote_unstated=frozenset(remote.data.get("unstated") or ()),
+        remote_unstated=unstated_in(remote.data),
     )
 
 

@@ -23,11 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contactsync import db
-from contactsync.contact import SYNCED_FIELDS
 from contactsync.logs import get_logger
 from contactsync.models import Connection, SyncCursor
 from contactsync.models import RunStatus as R
-from contactsync.providers.registry import options_of, written_fields
+from contactsync.providers.registry import options_of, unwritable_fields
 from contactsync.settings import get_settings
 from contactsync.store.ledger import PlanOutcome, plan_creates, plan_pairs
 from contactsync.store.lost_creates import recheck_parked, visibility_lag
@@ -128,7 +127,7 @@ def plan_run_pairs(tenant_id: str, run_id: int) -> tuple[list[int], int] | None:
             options_of(conn.dialect, conn.options).conflict_policy,
             walk_started_at=run.started_at,
             visibility_lag=visibility_lag(conn),
-            unwritable=frozenset(SYNCED_FIELDS) - written_fields(conn.dialect, conn.options),
+            unwritable=unwritable_fields(conn.dialect, conn.options),
         )
         if out.held or out.reviews or out.removals or out.deferred:
             log.info("planning held identity changes, opened conflict reviews, saw platform removals or deferred "
