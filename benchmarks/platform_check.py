@@ -24,7 +24,7 @@ from contactsync.providers.errors import RateLimited
 from contactsync.providers.registry import carried_content, open_provider, written_fields
 from contactsync.states import ReviewStatus
 from contactsync.store.tenants import connection_config
-from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, same_valid_tax_id
+from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, alike, same_valid_tax_id
 
 
 def read_platform(tenant_id: str) -> dict[str, CanonicalContact]:
@@ -114,7 +114,8 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
 
 def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
     """Linked pairs whose two sides differ in a synced field their connection can write and the platform states
-    (pairs whose platform contact is gone excepted)."""
+    (pairs whose platform contact is gone excepted), other than in how a value is written (`planning.alike`: the
+    same tax id, emails or phone lines in another form, which a sync leaves as each side wrote it)."""
     bad = []
     for pair in pairs:
         if pair.platform is None:
@@ -124,7 +125,10 @@ def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
         fields = [
             f
             for f in SYNCED_FIELDS
-            if f in pair.written and f not in unstated and pair.app.get(f) != pair.platform.get(f)
+            if f in pair.written
+            and f not in unstated
+            and pair.app.get(f) != pair.platform.get(f)
+            and not alike(f, pair.app, pair.platform)
         ]
         if fields:
             bad.append((pair, fields))

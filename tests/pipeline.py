@@ -39,6 +39,7 @@ def setup_tenant(
     extra_remote: list[CanonicalContact] | None = None,
     tenant_id: str = "t1",
     variant: dict[str, Any] | None = None,
+    app_updated_at: datetime = OLD,
 ) -> tuple[Any, str]:
     split = split_companies(companies(seed, size))
     token = f"acct-{seed}"
@@ -62,7 +63,7 @@ def setup_tenant(
             dialect=dialect,
             options={**({"page_size": 50} if dialect == "merge" else {}), **(options or {})},
         )
-        upsert_app_contacts(s, tenant_id, split.app, updated_at=OLD)
+        upsert_app_contacts(s, tenant_id, split.app, updated_at=app_updated_at)
     return split, token
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 from contactsync import db
 from contactsync.api import create_app
+from contactsync.contact import Phone
+from contactsync.matching.normalise.phones import dialled
 from contactsync.models import (
     AppContact,
     Connection,
@@ -28,7 +30,7 @@ from contactsync.store.contacts import upsert_app_contacts
 from contactsync.tasks.schedule import start_due_runs
 from tests.api.conftest import make_key
 from tests.conftest import Workers
-from tests.pipeline import a_matched_pair, admin, full_sync, platform_contacts, setup_tenant
+from tests.pipeline import OLD, a_matched_pair, admin, full_sync, platform_contacts, setup_tenant
 
 pytestmark = pytest.mark.pipeline
 
@@ -291,3 +293,64 @@ def test_roles_the_platform_keeps_for_itself_stay_the_apps_and_its_own_change_co
     assert data is not None and data["is_customer"] is True
     platform = {r["remote_id"]: r for r in platform_contacts(sandbox, token)}
     assert all(not platform[rid]["is_customer"] and not platform[rid]["is_supplier"] for _a, rid in created)
+
+
+@pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
+def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
+    env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool
+) -> None:
+    """A platform that keeps numbers in its own form (E.164 here) holds the matched companies' lines written
+    otherwise than the app does. The first link sends them neither way, whichever clock is newer (no request to
+    the platform, no rewrite of the app's numbers); a new number the app sets goes out once, and the platform's
+    form of it does not come back to the app as an edit."""
+    split, token = setup_tenant(
+        sandbox, size=80, seed=31, variant={"phone_form": "e164"}, app_updated_at=utcnow() if app_newer else OLD
+    )
+    given = dict(split.app)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        linked = s.execute(
+            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data, RemoteContact.remote_id)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .where(Link.method != "created")
+        ).all()
+        sent = {
+            op.app_contact_id: set(op.payload["changes"])
+            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
+        }
+    # Matched pairs whose lines were the same on both sides but written otherwise (the platform's E.164 against
+    # the app's form); the app copies of some hold a new number of their own, a real difference
+    books = {f"app-{i:06d}": c for i, c in enumerate(companies(31, 80))}
+
+    def lines(contact: Any) -> list[str | None]:
+        country = next((a.country for a in contact.addresses if a.country), None)
+        return [dialled(p.number, country) for p in contact.phones]
+
+    alike_pairs = [
+        (pk, app_id, data, remote_id)
+        for pk, app_id, data, remote, remote_id in linked
+        if [p.number for p in given[app_id].phones] != [p["number"] for p in remote["phones"]]
+        and lines(given[app_id]) == lines(books[app_id])
+    ]
+    assert len(alike_pairs) >= 10
+    assert [a for pk, a, _, _ in alike_pairs if "phones" in sent.get(pk, ())] == []
+    assert [a for _, a, data, _ in alike_pairs if data["phones"] != given[a].model_dump(mode="json")["phones"]] == []
+    if app_newer:
+        return
+
+    # The app sets a new number, in its own form: sent once; the platform's E.164 of it is no edit of the app's
+    pk, app_id, _, remote_id = alike_pairs[0]
+    moved = given[app_id].model_copy(update={"phones": (Phone(number="030 7654321", type="work"),)})
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(app_id, moved)], updated_at=utcnow())
+    second = full_sync(workers, full=False)
+    assert second.status == "succeeded" and second.updated_remote == 1 and second.updated_app == 0
+    third = full_sync(workers, full=False)
+    assert third.status == "succeeded" and third.updated_remote == 0 and third.updated_app == 0
+    with db.session() as s:
+        now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
+    assert now is not None and now["phones"] == [{"number": "030 7654321", "type": "work"}]
+    stored = next(r for r in platform_contacts(sandbox, token) if r["remote_id"] == remote_id)
+    assert [p["number"] for p in stored["phones"]] == ["030 7654321"]

@@ -111,3 +111,27 @@ def test_unstated_role_flags_are_null_at_merge_and_left_out_at_maesn_unless_the_
     assert all(
         isinstance(i["isCustomer"], bool) for i in maesn_get(api, stated, "/accounting/v2/contacts").json()["data"]
     )
+
+
+def test_phone_numbers_come_back_in_the_platforms_own_form(admin, api):
+    token = admin.create_account(seed=8, count=0, variant={"phone_form": "e164"})
+    model = {
+        "name": "Bäckerei Nord GmbH",
+        "phone_numbers": [{"number": "030 1234567", "phone_number_type": "WORK"}, {"number": "n/a"}],
+        "addresses": [{"city": "Berlin", "country": "DE"}],
+    }
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    created = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
+    listed = merge_get(api, token, "/contacts").json()["results"]
+    maesn = maesn_get(api, token, "/accounting/contacts").json()["data"]
+    for numbers in (
+        [p["number"] for p in created["phone_numbers"]],
+        [p["number"] for p in listed[0]["phone_numbers"]],
+        [p["number"] for p in maesn[0]["phoneNumbers"]],
+    ):
+        assert numbers == ["+49301234567", "n/a"]  # a number that does not parse stays as written
+    assert [p["number"] for p in admin.contacts(token)[0]["phones"]] == ["030 1234567", "n/a"]  # stored as sent
+    plain = admin.create_account(seed=8, count=0)
+    headers["X-Account-Token"] = plain
+    served = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
+    assert served["phone_numbers"][0]["number"] == "030 1234567"

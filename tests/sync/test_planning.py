@@ -16,6 +16,7 @@ from contactsync.sync.planning import (
     FieldBaseline,
     LinkBasis,
     PairState,
+    alike,
     baseline_of,
     field_digest,
     kept_apart,
@@ -434,3 +435,49 @@ def test_kept_apart_names_the_differences_that_stay_by_rule() -> None:
     assert kept_apart(app, remote, frozenset(), frozenset()) == []
     # A blank the app holds is no value kept from the platform
     assert kept_apart({**app, "currency": None}, remote, frozenset({"currency"}), frozenset()) == []
+
+
+BERLIN = [{"type": "billing", "street_1": "Hauptstr. 1", "city": "Berlin", "country": "DE"}]
+
+
+def _phones(*numbers: str, kind: str = "work") -> list[dict[str, Any]]:
+    return [{"number": n, "type": kind} for n in numbers]
+
+
+def test_the_same_phone_lines_in_another_format_are_alike() -> None:
+    app = {"phones": _phones("030 1234567", "0171 9876543"), "addresses": BERLIN}
+    assert alike("phones", app, {"phones": _phones("+49301234567", "+49 171 9876543")})
+    assert alike("phones", app, {"phones": _phones("+49 (0)30 123 45 67", "0049 171 9876543"), "addresses": BERLIN})
+    # Another line, another type, another count or another order is a difference
+    assert not alike("phones", app, {"phones": _phones("+49301234568", "+49 171 9876543")})
+    assert not alike("phones", app, {"phones": _phones("+49301234567", "+49 171 9876543", kind="fax")})
+    assert not alike("phones", app, {"phones": _phones("+49301234567")})
+    assert not alike("phones", app, {"phones": _phones("+49 171 9876543", "+49301234567")})
+    # Without a country a national number is not a line anywhere; its digits alone decide
+    assert not alike("phones", {"phones": _phones("030 1234567")}, {"phones": _phones("+49301234567")})
+    assert alike("phones", {"phones": _phones("030/123-4567")}, {"phones": _phones("030 1234567")})
+    assert not alike("phones", {"phones": _phones("12-34")}, {"phones": _phones("1234")})  # too short to say
+    # An extension is part of the line: kept on one side only, the sides differ
+    us = [{"country": "US"}]
+    assert alike(
+        "phones", {"phones": _phones("755-414-1986x83"), "addresses": us}, {"phones": _phones("+17554141986 x83")}
+    )
+    assert not alike(
+        "phones", {"phones": _phones("755-414-1986x83"), "addresses": us}, {"phones": _phones("+17554141986")}
+    )
+
+
+def test_phones_written_differently_are_not_written_either_way() -> None:
+    """A first link whose sides hold the same lines in two formats writes nothing, whoever's clock is newer, and
+    a platform that reformats what it stored does not send its format to the app as an edit."""
+    app = {"name": "A", "phones": _phones("030 1234567"), "addresses": BERLIN}
+    remote = {"name": "A", "phones": _phones("+49301234567"), "addresses": BERLIN}
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW), (None, NEW)):
+        assert plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock)).in_sync
+    written = {**remote, "phones": _phones("030 1234567")}
+    assert plan_pair(synced(app, written, app, remote, app_hash="a1")).in_sync
+    # A new line is still news, from either side
+    moved = {**remote, "phones": _phones("+49307654321")}
+    assert plan_pair(synced(app, written, app, moved, app_hash="a1")).to_app == {"phones": moved["phones"]}
+    edited = {**app, "phones": _phones("030 7654321")}
+    assert plan_pair(synced(app, written, edited, remote, remote_hash="r1")).to_remote == {"phones": edited["phones"]}

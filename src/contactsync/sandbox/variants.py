@@ -50,10 +50,16 @@ Both dialects
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
 
 from contactsync.textform import visible
+
+if TYPE_CHECKING:
+    from contactsync.sandbox.state import StoredContact
 
 CHOICES: dict[str, tuple[Any, ...]] = {
     "merge_next": ("cursor", "url"),
@@ -76,6 +82,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "text_form": ("as_stored", "nfc", "nfd"),
     "text_invisible": ("kept", "dropped"),
     "role_flags": ("stated", "unstated"),
+    "phone_form": ("as_stored", "e164"),
 }
 _INTEGERS = ("merge_page_cap",)
 
@@ -107,6 +114,28 @@ def unstate_roles(item: Any, variant: dict[str, Any] | None, keys: tuple[str, st
         elif key in item:
             item[key] = None
     return item
+
+
+def reformat_phones(stored: StoredContact, variant: dict[str, Any] | None) -> StoredContact:
+    """The stored contact as a platform with `phone_form` "e164" shows it: each number in E.164 where it parses
+    with the contact's first country, else as written."""
+    if not variant or variant.get("phone_form", "as_stored") == "as_stored" or not stored.contact.phones:
+        return stored
+    contact = stored.contact
+    country = next((a.country for a in contact.addresses if a.country), None)
+    phones = tuple(p.model_copy(update={"number": _e164(p.number, country)}) for p in contact.phones)
+    return dataclasses.replace(stored, contact=contact.model_copy(update={"phones": phones}))
+
+
+def _e164(number: str, country: str | None) -> str:
+    try:
+        parsed = phonenumbers.parse(number, country.upper() if country and len(country) == 2 else None)
+    except phonenumbers.NumberParseException:
+        return number
+    if not phonenumbers.is_possible_number(parsed):
+        return number
+    line = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return f"{line} x{parsed.extension}" if parsed.extension else line
 
 
 def retext(item: Any, variant: dict[str, Any] | None) -> Any:

@@ -38,6 +38,7 @@ from typing import Any
 
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
+from contactsync.matching.normalise.phones import dialled
 from contactsync.matching.normalise.taxids import TaxId, contradicts, normalise_tax_id, same_id
 
 IDENTITY_FIELDS: tuple[str, ...] = ("name", "tax_number")
@@ -160,8 +161,7 @@ def tax_id_of(content: Mapping[str, Any]) -> TaxId | None:
     raw = content.get("tax_number")
     if not isinstance(raw, str) or not raw.strip():
         return None
-    countries = [a.get("country") for a in content.get("addresses") or () if isinstance(a, Mapping)]
-    return normalise_tax_id(raw, next((c for c in countries if c), None))
+    return normalise_tax_id(raw, _country_of(content))
 
 
 def same_valid_tax_id(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
@@ -203,7 +203,7 @@ def plan_pair(state: PairState) -> PairPlan:
     for name in SYNCED_FIELDS:
         app_value, remote_value = state.app_content.get(name), state.remote_content.get(name)
         # Alike as the dialect carries them (a phone type "work" and Maesn's BUSINESS): nothing to write either way.
-        if app_value == view.get(name) or _same_written_differently(name, state.app_content, view):
+        if app_value == view.get(name) or alike(name, state.app_content, view):
             continue
         if name in state.remote_unstated:
             # The platform's record does not say this field (Merge's null roles, a list that names no roles): the
@@ -273,19 +273,47 @@ def kept_apart(
         for name in SYNCED_FIELDS
         if name in unwritable | unstated
         and app_view.get(name) != remote_view.get(name)
+        and not alike(name, app_view, remote_view)
         and not is_blank(app_view.get(name))
     ]
 
 
-def _same_written_differently(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
-    """The same tax id with other spacing or prefix, the same emails in other case: not worth a write."""
+def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """The same value written differently, not worth a write either way: the same tax id with other spacing or
+    prefix, the same emails in other case, the same phone lines in another format ("030 1234567" for a Berlin
+    contact and "+49301234567"). Platforms keep their own form of what they store (Xero splits a number into
+    country, area and line; others re-space it), so comparing as written would send every first link's phones
+    one way or the other, and a platform's reformatting would come back to the app as an edit nobody made."""
     if name == "tax_number":
         ta, tb = tax_id_of(app), tax_id_of(remote)
         return ta is not None and tb is not None and ta.canonical == tb.canonical
     if name == "emails":
         mine, theirs = app.get("emails") or [], remote.get("emails") or []
         return [str(e).casefold() for e in mine] == [str(e).casefold() for e in theirs]
+    if name == "phones":
+        mine, theirs = app.get("phones") or [], remote.get("phones") or []
+        if len(mine) != len(theirs) or not mine:
+            return False
+        country = _country_of(app) or _country_of(remote)
+        return all(_same_line(a, b, country) for a, b in zip(mine, theirs, strict=True))
     return False
+
+
+def _same_line(a: Any, b: Any, country: str | None) -> bool:
+    """Two phone entries of the same type whose numbers are one line (E.164 and extension where they parse, else
+    the same digits; a number too short to say stays different unless written alike)."""
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping) or a.get("type") != b.get("type"):
+        return False
+    na, nb = str(a.get("number") or ""), str(b.get("number") or "")
+    if na == nb:
+        return True
+    line = dialled(na, country)
+    return line is not None and line == dialled(nb, country)
+
+
+def _country_of(content: Mapping[str, Any]) -> str | None:
+    countries = [a.get("country") for a in content.get("addresses") or () if isinstance(a, Mapping)]
+    return next((str(c) for c in countries if c), None)
 
 
 def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:

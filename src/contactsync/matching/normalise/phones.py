@@ -25,14 +25,29 @@ def normalise_phone(raw: str, country: str | None = None) -> str | None:
     digits = _NON_DIGIT.sub("", raw)
     if len(digits) < _MIN_DIGITS:
         return None
-    region = country.upper() if country and len(country) == 2 else None
     try:
-        number = phonenumbers.parse(raw, region)
+        number = phonenumbers.parse(raw, _region(country))
     except phonenumbers.NumberParseException:
         return "#" + digits
     if not phonenumbers.is_possible_number(number):
         return "#" + digits
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@lru_cache(maxsize=PER_COMPANY_CACHE)
+def dialled(raw: str, country: str | None = None) -> str | None:
+    """`normalise_phone` with the extension kept ("+12125550100;ext=12"): two numbers reach the same desk only
+    if both agree. Matching ignores extensions (a company's switchboard is its switchboard); a sync that took
+    "555-0100 x12" and "555-0100" for one value would leave an extension written on one side only."""
+    line = normalise_phone(raw, country)
+    if line is None or line.startswith("#"):
+        return line
+    extension = phonenumbers.parse(raw, _region(country)).extension
+    return f"{line};ext={extension}" if extension else line
+
+
+def _region(country: str | None) -> str | None:
+    return country.upper() if country and len(country) == 2 else None
 
 
 def split_phones(raw: str, country: str | None = None) -> list[str]:
