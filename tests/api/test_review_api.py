@@ -162,3 +162,17 @@ def test_a_decision_for_a_paused_tenant_is_kept_and_starts_no_run(server: str, a
         assert s.scalar(select(ReviewItem.status).where(ReviewItem.id == ids[0])) == "linked"
         tenant = s.get(Tenant, "t1")
         assert tenant is not None and tenant.sync_requested_at is not None
+
+
+def test_the_page_shows_a_role_the_platform_does_not_state_as_not_stated() -> None:
+    """Merge's null roles are mirrored as the model's "no": the page must not show them as the platform's word."""
+    from contactsync.api.page import rows
+
+    remote = {"name": "Nord GmbH", "is_customer": False, "is_supplier": False, "status": "active",
+              "unstated": ["is_customer", "is_supplier"]}  # fmt: skip
+    app = {"name": "Nord GmbH", "is_customer": True, "is_supplier": False, "status": "active"}
+    shown = {r["field"]: r for r in rows(remote, app)}
+    assert shown["is customer"] == {"field": "is customer", "remote": "not stated", "app": "yes", "differs": False}
+    assert shown["is supplier"]["remote"] == "not stated" and shown["status"]["remote"] == "active"
+    stated = {r["field"]: r for r in rows({**remote, "unstated": []}, app)}
+    assert stated["is customer"]["remote"] == "no" and stated["is customer"]["differs"] is True

@@ -17,12 +17,14 @@ from fastapi.templating import Jinja2Templates
 from contactsync import db
 from contactsync.api.review import BulkIn, BulkOut, DecisionIn, DecisionOut, apply_bulk, apply_decision, items_page
 from contactsync.api.sessions import ReviewSession, open_session, revoked
+from contactsync.contact import unstated_in
 from contactsync.models import Tenant
 from contactsync.store.decisions import Filters
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(include_in_schema=False)
+NOT_STATED = "not stated"
 FIELDS = ("name", "emails", "phones", "tax_number", "addresses", "is_customer", "is_supplier", "status", "currency")
 
 
@@ -69,9 +71,14 @@ def reasons(explanation: dict[str, Any]) -> list[str]:
 
 
 def rows(remote: dict[str, Any], app: dict[str, Any]) -> list[dict[str, Any]]:
+    """The two sides field by field. A role or status the platform's record does not state (`unstated`) reads
+    "not stated", never as the "no" or "active" the mirror holds by default, and differs from nothing: a person
+    comparing two records must not take it for the platform's word."""
+    unstated = unstated_in(remote)
     return [
-        {"field": f.replace("_", " "), "remote": show(remote.get(f)), "app": show(app.get(f)),
-         "differs": show(remote.get(f)).casefold() != show(app.get(f)).casefold()}
+        {"field": f.replace("_", " "), "remote": NOT_STATED if f in unstated else show(remote.get(f)),
+         "app": show(app.get(f)),
+         "differs": f not in unstated and show(remote.get(f)).casefold() != show(app.get(f)).casefold()}
         for f in FIELDS
     ]  # fmt: skip
 
