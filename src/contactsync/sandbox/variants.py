@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
+from contactsync.matching.normalise.phones import region_of
 from contactsync.textform import visible
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def reformat_phones(stored: StoredContact, variant: dict[str, Any] | None) -> St
 
 def _e164(number: str, country: str | None) -> str:
     try:
-        parsed = phonenumbers.parse(number, country.upper() if country and len(country) == 2 else None)
+        parsed = phonenumbers.parse(number, region_of(country))
     except phonenumbers.NumberParseException:
         return number
     if not phonenumbers.is_possible_number(parsed):

@@ -26,7 +26,7 @@ def normalise_phone(raw: str, country: str | None = None) -> str | None:
     if len(digits) < _MIN_DIGITS:
         return None
     try:
-        number = phonenumbers.parse(raw, _region(country))
+        number = phonenumbers.parse(raw, region_of(country))
     except phonenumbers.NumberParseException:
         return "#" + digits
     if not phonenumbers.is_possible_number(number):
@@ -42,11 +42,12 @@ def dialled(raw: str, country: str | None = None) -> str | None:
     line = normalise_phone(raw, country)
     if line is None or line.startswith("#"):
         return line
-    extension = phonenumbers.parse(raw, _region(country)).extension
+    extension = phonenumbers.parse(raw, region_of(country)).extension
     return f"{line};ext={extension}" if extension else line
 
 
-def _region(country: str | None) -> str | None:
+def region_of(country: str | None) -> str | None:
+    """The region phonenumbers reads a national number in: the contact's ISO alpha-2 country, if it is one."""
     return country.upper() if country and len(country) == 2 else None
 
 
