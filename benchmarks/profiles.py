@@ -61,9 +61,9 @@ PROFILES = {
 }
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
-    "texts and phone numbers handed back in its own form), maesn (v1 as its reference documents it: no roles, status or currency in its "
-    "lists), maesn-split (v1 on /customers and /suppliers), maesn-v2, merge-roleless and maesn-roleless (v2; a "
-    "platform that states no roles and ignores their writes); default merge"
+    "texts and phone numbers handed back in its own form), maesn (v1 as its reference documents it: no roles, "
+    "status or currency in its lists), maesn-split (v1 on /customers and /suppliers), maesn-v2, merge-roleless "
+    "and maesn-roleless (v2; a platform that states no roles and ignores their writes); default merge"
 )
 
 
