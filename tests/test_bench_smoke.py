@@ -66,7 +66,8 @@ def test_pipeline_benchmark_smoke(servers: tuple[str, str]) -> None:
 @pytest.mark.timeout(420)
 def test_soak_smoke(servers: tuple[str, str]) -> None:
     args = ["--minutes", "0.25", "--tenants", "2", "--contacts", "30", "--workers", "2", "--calm-start"]
-    # Both dialects under fire; the Merge tenant's platform keeps its roles for itself and re-encodes texts.
+    # Both dialects under fire; the Merge tenant's platform keeps its roles for itself and its own form of texts and
+    # phone numbers.
     args += ["--dialects", "maesn-split,merge-xero"]
     args += ["--kill-every", "2", "--redis-every", "10", "--pg-every", "5", "--burst-every", "4", "--edit-every", "1"]
     code, result, out = run_script("benchmarks.soak", args, servers, timeout=400)
