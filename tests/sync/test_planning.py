@@ -457,6 +457,12 @@ def test_the_same_phone_lines_in_another_format_are_alike() -> None:
     assert not alike("phones", {"phones": _phones("030 1234567")}, {"phones": _phones("+49301234567")})
     assert alike("phones", {"phones": _phones("030/123-4567")}, {"phones": _phones("030 1234567")})
     assert not alike("phones", {"phones": _phones("12-34")}, {"phones": _phones("1234")})  # too short to say
+    # A zero kept after the country code is written into E.164 and read back without it: the same line
+    assert alike(
+        "phones", {"phones": _phones("+49 (0) 0716 015886"), "addresses": BERLIN}, {"phones": _phones("+490716015886")}
+    )
+    assert alike("phones", {"phones": _phones("+39 06 1234 5678")}, {"phones": _phones("+390612345678")})
+    assert not alike("phones", {"phones": _phones("+39 06 1234 5678")}, {"phones": _phones("+39612345678")})
     # An extension is part of the line: kept on one side only, the sides differ
     us = [{"country": "US"}]
     assert alike(

@@ -42,6 +42,11 @@ def dialled(raw: str, country: str | None = None) -> str | None:
     line = normalise_phone(raw, country)
     if line is None or line.startswith("#"):
         return line
+    # Once more from its own E.164: a zero the number kept after the country code ("+49 (0) 0716 ...") is written
+    # into E.164 ("+490716...") but read back without it where the country's numbers cannot start with one, so a
+    # platform that stores E.164 hands back a number that parses otherwise than the one it was sent. (Matching's
+    # keys stay as `normalise_phone` makes them: they are stored.)
+    line = normalise_phone(line) or line
     extension = phonenumbers.parse(raw, region_of(country)).extension
     return f"{line};ext={extension}" if extension else line
 
