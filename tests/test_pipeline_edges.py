@@ -176,6 +176,17 @@ def test_maesn_v1_roles_status_and_currency_stay_the_apps_on_a_first_link(
 ROLES = ("is_customer", "is_supplier")
 
 
+def _an_app_edit_goes_out_once(workers: Workers, app_id: str, edited: Any) -> None:
+    """The app edits one contact: the next run sends it (one update, nothing back to the app), and the run after
+    finds nothing to do (whatever the platform made of it is not chased)."""
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(app_id, edited)], updated_at=utcnow())
+    second = full_sync(workers, full=False)
+    assert second.status == "succeeded" and second.updated_remote == 1 and second.updated_app == 0
+    third = full_sync(workers, full=False)
+    assert third.status == "succeeded" and third.updated_remote == 0 and third.updated_app == 0
+
+
 def _roles_cleared_on_the_platform_then_synced(sandbox: Any, token: str, workers: Workers) -> None:
     """Every platform contact edited after the app's contacts were stated (its roles cleared), then a full sync."""
     for row in platform_contacts(sandbox, token):
@@ -229,14 +240,7 @@ def test_roles_a_platform_does_not_state_are_never_taken_from_it(
 
     # The app makes a matched non-customer a customer: sent once, ignored by the platform, not chased after
     app_id = next(a for a, _ in matched if not given[a].is_customer)
-    with db.session() as s:
-        upsert_app_contacts(
-            s, "t1", [(app_id, given[app_id].model_copy(update={"is_customer": True}))], updated_at=utcnow()
-        )
-    second = full_sync(workers, full=False)
-    assert second.status == "succeeded" and second.updated_remote == 1 and second.updated_app == 0
-    third = full_sync(workers, full=False)
-    assert third.status == "succeeded" and third.updated_remote == 0 and third.updated_app == 0
+    _an_app_edit_goes_out_once(workers, app_id, given[app_id].model_copy(update={"is_customer": True}))
     with db.session() as s:
         data = s.scalar(select(AppContact.data).where(AppContact.app_id == app_id))
     assert data is not None and data["is_customer"] is True
@@ -343,12 +347,7 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     # The app sets a new number, in its own form: sent once; the platform's E.164 of it is no edit of the app's
     pk, app_id, _, remote_id = alike_pairs[0]
     moved = given[app_id].model_copy(update={"phones": (Phone(number="030 7654321", type="work"),)})
-    with db.session() as s:
-        upsert_app_contacts(s, "t1", [(app_id, moved)], updated_at=utcnow())
-    second = full_sync(workers, full=False)
-    assert second.status == "succeeded" and second.updated_remote == 1 and second.updated_app == 0
-    third = full_sync(workers, full=False)
-    assert third.status == "succeeded" and third.updated_remote == 0 and third.updated_app == 0
+    _an_app_edit_goes_out_once(workers, app_id, moved)
     with db.session() as s:
         now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
     assert now is not None and now["phones"] == [{"number": "030 7654321", "type": "work"}]
