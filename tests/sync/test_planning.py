@@ -487,3 +487,19 @@ def test_phones_written_differently_are_not_written_either_way() -> None:
     assert plan_pair(synced(app, written, app, moved, app_hash="a1")).to_app == {"phones": moved["phones"]}
     edited = {**app, "phones": _phones("030 7654321")}
     assert plan_pair(synced(app, written, edited, remote, remote_hash="r1")).to_remote == {"phones": edited["phones"]}
+
+
+def test_texts_alike_but_for_white_space_and_invisible_characters_are_written_neither_way() -> None:
+    """Platforms trim what they store and some drop zero-width spaces: such a difference is no edit either way."""
+    app = {"name": "Bäckerei  Nord GmbH ", "addresses": [{"type": "billing", "street_1": "Hauptstr.\u200b 1 "}]}
+    remote = {"name": "Bäckerei Nord GmbH", "addresses": [{"type": "billing", "street_1": "Hauptstr. 1"}]}
+    assert alike("name", app, remote) and alike("addresses", app, remote)
+    assert not alike("name", app, {"name": "Bäckerei Nord AG"})
+    assert not alike("addresses", app, {"addresses": [{"type": "shipping", "street_1": "Hauptstr. 1"}]})
+    assert not alike("name", {"name": "  "}, {"name": None})  # a blank is not an absent value
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW)):
+        plan = plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock))
+        assert plan.in_sync
+    # A real change still travels
+    renamed = {**remote, "name": "Bäckerei Nord AG"}
+    assert plan_pair(synced(app, remote, app, renamed, app_hash="a1")).to_app == {"name": "Bäckerei Nord AG"}

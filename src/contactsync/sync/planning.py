@@ -40,6 +40,7 @@ from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
 from contactsync.matching.normalise.phones import dialled
 from contactsync.matching.normalise.taxids import TaxId, contradicts, normalise_tax_id, same_id
+from contactsync.textform import visible
 
 IDENTITY_FIELDS: tuple[str, ...] = ("name", "tax_number")
 
@@ -283,7 +284,11 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     prefix, the same emails in other case, the same phone lines in another format ("030 1234567" for a Berlin
     contact and "+49301234567"). Platforms keep their own form of what they store (Xero splits a number into
     country, area and line; others re-space it), so comparing as written would send every first link's phones
-    one way or the other, and a platform's reformatting would come back to the app as an edit nobody made."""
+    one way or the other, and a platform's reformatting would come back to the app as an edit nobody made. Any
+    text is also alike with other white space at its ends or inside, or without invisible format characters
+    (platforms trim what they store, and some drop zero-width spaces: `sandbox.variants` `text_invisible`)."""
+    if _spaced(app.get(name)) == _spaced(remote.get(name)):
+        return True
     if name == "tax_number":
         ta, tb = tax_id_of(app), tax_id_of(remote)
         return ta is not None and tb is not None and ta.canonical == tb.canonical
@@ -297,6 +302,18 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
         country = _country_of(app) or _country_of(remote)
         return all(_same_line(a, b, country) for a, b in zip(mine, theirs, strict=True))
     return False
+
+
+def _spaced(value: Any) -> Any:
+    """Texts as a reader sees them: white space runs as one space and none at the ends, no invisible format
+    characters; lists and objects part by part."""
+    if isinstance(value, str):
+        return " ".join(visible(value).split())
+    if isinstance(value, Mapping):
+        return {key: _spaced(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_spaced(inner) for inner in value]
+    return value
 
 
 def _same_line(a: Any, b: Any, country: str | None) -> bool:
