@@ -353,3 +353,31 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     assert now is not None and now["phones"] == [{"number": "030 7654321", "type": "work"}]
     stored = next(r for r in platform_contacts(sandbox, token) if r["remote_id"] == remote_id)
     assert [p["number"] for p in stored["phones"]] == ["030 7654321"]
+
+
+def test_texts_a_platform_trims_are_written_neither_way(env: dict[str, str], workers: Workers, sandbox: Any) -> None:
+    """The app's names carry extra and trailing spaces and a zero-width space, on a platform that trims what it
+    stores and drops invisible characters. Newer in the app, on links confirmed by the same tax id, they are
+    still not sent: the platform would only trim them again."""
+    split, _token = setup_tenant(
+        sandbox, size=80, seed=37, variant={"text_spacing": "trimmed", "text_invisible": "dropped"}
+    )
+    padded = [(a, c.model_copy(update={"name": f" {c.name.replace(' ', '  ')}\u200b "})) for a, c in split.app]
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", padded, updated_at=utcnow())
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        confirmed = s.scalar(
+            select(func.count()).select_from(Link).where(Link.method != "created", Link.basis == "identifier")
+        )
+        names_sent = [
+            op.payload["changes"]["name"]
+            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
+            if "name" in op.payload["changes"]
+        ]
+        kept = {app_id: data["name"] for app_id, data in s.execute(select(AppContact.app_id, AppContact.data))}
+    assert confirmed >= 10
+    # Only a name that differs in more than its spacing goes out (the demo's upper-cased app copies)
+    assert [n for n in names_sent if n != n.upper()] == []
+    assert all(kept[a] == c.name for a, c in padded)  # the app's own spelling stays the app's

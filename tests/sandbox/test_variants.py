@@ -135,3 +135,15 @@ def test_phone_numbers_come_back_in_the_platforms_own_form(admin, api):
     headers["X-Account-Token"] = plain
     served = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
     assert served["phone_numbers"][0]["number"] == "030 1234567"
+
+
+def test_texts_come_back_trimmed_from_a_platform_that_trims(admin, api):
+    token = admin.create_account(seed=9, count=0, variant={"text_spacing": "trimmed"})
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    model = {"name": "  Nord   Handel GmbH ", "addresses": [{"street_1": "Hauptstr.  1 ", "city": "Kiel"}]}
+    created = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
+    listed = merge_get(api, token, "/contacts").json()["results"][0]
+    maesn = maesn_get(api, token, "/accounting/contacts").json()["data"][0]
+    assert created["name"] == listed["name"] == maesn["companyName"] == "Nord Handel GmbH"
+    assert listed["addresses"][0]["street_1"] == "Hauptstr. 1"
+    assert admin.contacts(token)[0]["name"] == "  Nord   Handel GmbH "  # stored as sent

@@ -42,6 +42,8 @@ Both dialects
   code point or as u plus a combining diaeresis), not necessarily the one sent.
 - `text_invisible`: "kept" | "dropped" — "dropped" leaves out the invisible format characters (zero-width spaces
   and joiners, direction marks) of every text, as a platform that cleans what it stores does.
+- `text_spacing`: "as_stored" | "trimmed" — "trimmed" hands every text back without white space at its ends and
+  with each run of it inside as one space, as a platform that trims what it stores does.
 - `role_flags`: "stated" | "unstated" — "unstated" hands the customer and supplier flags back as nothing (Merge:
   null; Maesn: no `isCustomer`/`isSupplier`), as for a platform that has no such notion (pair it with the fault
   `ignored_on_write` for the roles: such a platform does not keep them either). A Maesn list that says the role
@@ -82,6 +84,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "maesn_strict": (True, False),
     "text_form": ("as_stored", "nfc", "nfd"),
     "text_invisible": ("kept", "dropped"),
+    "text_spacing": ("as_stored", "trimmed"),
     "role_flags": ("stated", "unstated"),
     "phone_form": ("as_stored", "e164"),
 }
@@ -140,16 +143,20 @@ def _e164(number: str, country: str | None) -> str:
 
 
 def retext(item: Any, variant: dict[str, Any] | None) -> Any:
-    """A rendered record with its texts in the account's `text_form` and without invisible characters where
-    `text_invisible` drops them (keys and ASCII texts are left as they are: no form changes them)."""
+    """A rendered record with its texts in the account's `text_form`, without invisible characters where
+    `text_invisible` drops them and trimmed where `text_spacing` says so (keys are left as they are; ASCII texts
+    only lose their extra white space: no form changes them)."""
     if not variant:
         return item
     form = variant.get("text_form", "as_stored")
     drop = variant.get("text_invisible") == "dropped"
-    if form == "as_stored" and not drop:
+    trim = variant.get("text_spacing") == "trimmed"
+    if form == "as_stored" and not drop and not trim:
         return item
 
     def text(value: str) -> str:
+        if trim:
+            value = " ".join(value.split())
         if value.isascii():
             return value
         if form != "as_stored":
