@@ -147,3 +147,11 @@ def test_texts_come_back_trimmed_from_a_platform_that_trims(admin, api):
     assert created["name"] == listed["name"] == maesn["companyName"] == "Nord Handel GmbH"
     assert listed["addresses"][0]["street_1"] == "Hauptstr. 1"
     assert admin.contacts(token)[0]["name"] == "  Nord   Handel GmbH "  # stored as sent
+
+
+def test_trimming_comes_after_invisible_characters_are_dropped(admin, api):
+    token = admin.create_account(seed=9, count=0, variant={"text_spacing": "trimmed", "text_invisible": "dropped"})
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    model = {"name": "Nord \u200b Handel\u200b GmbH"}
+    created = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
+    assert created["name"] == merge_get(api, token, "/contacts").json()["results"][0]["name"] == "Nord Handel GmbH"

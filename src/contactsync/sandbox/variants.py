@@ -155,13 +155,13 @@ def retext(item: Any, variant: dict[str, Any] | None) -> Any:
         return item
 
     def text(value: str) -> str:
-        if trim:
-            value = " ".join(value.split())
-        if value.isascii():
-            return value
-        if form != "as_stored":
-            value = unicodedata.normalize(form.upper(), value)
-        return visible(value) if drop else value
+        if not value.isascii():
+            if form != "as_stored":
+                value = unicodedata.normalize(form.upper(), value)
+            if drop:
+                value = visible(value)
+        # After the invisible characters are gone: a zero-width space between two spaces leaves a run of them.
+        return " ".join(value.split()) if trim else value
 
     def walk(value: Any) -> Any:
         if isinstance(value, str):
