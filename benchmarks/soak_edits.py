@@ -117,6 +117,15 @@ class Editor:
         """The value as the tenant's dialect carries it (what both sides are compared by at the end)."""
         return _carried(self._profile(tenant).dialect, fieldname, value)
 
+    def _stated(self, tenant: str, stored: dict[str, Any]) -> float:
+        """When the platform says its edit was made, by the clock the tenant's dialect reads (what "newer side wins"
+        can go by). The sandbox's Merge API states the edit's own time (`remote_updated_at`); its Maesn API has one
+        clock, `updatedDate`, the unified stamp, which for a contact created through the API waits until the contact
+        is listed: an edit made inside that lag is stated later than it was made, so an app edit made just after it
+        is rightly the older one."""
+        key = "modified_at" if self._profile(tenant).dialect == "maesn" else "remote_updated_at"
+        return datetime.fromisoformat(str(stored[key])).timestamp()
+
     def _walked(self, tenant: str, remote_id: str, name: str) -> Any:
         """The field as the last walk mirrored it (carried as the dialect does)."""
         with db.session() as s:
@@ -139,8 +148,15 @@ class Editor:
         assert self.admin is not None
         name = name or self.rng.choice(self._editable(tenant))
         value = _random_value(name, self.rng, *taken, self._walked(tenant, remote_id, name))
-        self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
+        stored = self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
         self.tally.edits.append(
-            Edit(tenant, app_contact_id, "platform", name, self._carried(tenant, name, value), time.time())
+            Edit(
+                tenant,
+                app_contact_id,
+                "platform",
+                name,
+                self._carried(tenant, name, value),
+                self._stated(tenant, stored),
+            )
         )
         return self._carried(tenant, name, value)

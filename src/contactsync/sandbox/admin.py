@@ -29,7 +29,12 @@ from contactsync.sandbox.state import (
 
 def _contact_json(stored: StoredContact) -> dict[str, Any]:
     data = stored.contact.model_dump(mode="json")
-    data.update(remote_id=stored.id, modified_at=iso(stored.modified_at), deleted=stored.deleted)
+    data.update(
+        remote_id=stored.id,
+        modified_at=iso(stored.modified_at),
+        remote_updated_at=iso(stored.remote_updated_at),
+        deleted=stored.deleted,
+    )
     return data
 
 
