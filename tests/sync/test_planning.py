@@ -503,3 +503,24 @@ def test_texts_alike_but_for_white_space_and_invisible_characters_are_written_ne
     # A real change still travels
     renamed = {**remote, "name": "Bäckerei Nord AG"}
     assert plan_pair(synced(app, remote, app, renamed, app_hash="a1")).to_app == {"name": "Bäckerei Nord AG"}
+
+
+def test_postal_codes_and_countries_written_differently_are_alike() -> None:
+    """Platforms upper-case postal codes and keep ISO country codes: the app's "sw1a 1aa" in "United Kingdom" is
+    the platform's "SW1A 1AA" in "GB", and a first link writes it neither way."""
+    place = {"type": "billing", "street_1": "1 Main Street", "city": "London"}
+    app = {"name": "A", "addresses": [{**place, "postal_code": "sw1a 1aa", "country": "United Kingdom"}]}
+    remote = {"name": "A", "addresses": [{**place, "postal_code": "SW1A1AA", "country": "GB"}]}
+    assert alike("addresses", app, remote)
+    assert alike("addresses", {"addresses": [{"postal_code": "D-10115", "country": "de"}]},
+                 {"addresses": [{"postal_code": "10115", "country": "Germany"}]})  # fmt: skip
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW)):
+        assert plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock)).in_sync
+    # Another code, another country, another street or another count is a difference
+    for other in ({"postal_code": "SW1A 2AA"}, {"country": "IE"}, {"street_1": "2 Main Street"}, {"postal_code": None}):
+        assert not alike("addresses", app, {"addresses": [{**remote["addresses"][0], **other}]})
+    assert not alike("addresses", app, {"addresses": [*remote["addresses"], *remote["addresses"]]})
+    assert not alike("addresses", {"addresses": [{"country": "Atlantis"}]}, {"addresses": [{"country": "Lemuria"}]})
+    # A real move still travels
+    moved = {**remote, "addresses": [{**remote["addresses"][0], "postal_code": "SW1A 2AA"}]}
+    assert plan_pair(synced(app, remote, app, moved, app_hash="a1")).to_app == {"addresses": moved["addresses"]}

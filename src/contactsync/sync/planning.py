@@ -38,6 +38,7 @@ from typing import Any
 
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
+from contactsync.matching.normalise.addresses import country_code, normalise_postal_code
 from contactsync.matching.normalise.phones import dialled
 from contactsync.matching.normalise.taxids import TaxId, contradicts, normalise_tax_id, same_id
 from contactsync.textform import visible
@@ -286,7 +287,9 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     country, area and line; others re-space it), so comparing as written would send every first link's phones
     one way or the other, and a platform's reformatting would come back to the app as an edit nobody made. Any
     text is also alike with other white space at its ends or inside, or without invisible format characters
-    (platforms trim what they store, and some drop zero-width spaces: `sandbox.variants` `text_invisible`)."""
+    (platforms trim what they store, and some drop zero-width spaces: `sandbox.variants` `text_invisible`).
+    Addresses are alike with the same postal code in other case or spacing ("sw1a 1aa", "SW1A 1AA") and the same
+    country spelled otherwise ("Germany", "DE"): platforms upper-case postal codes and keep ISO codes."""
     if _spaced(app.get(name)) == _spaced(remote.get(name)):
         return True
     if name == "tax_number":
@@ -301,7 +304,31 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
             return False
         country = _country_of(app) or _country_of(remote)
         return all(_same_line(a, b, country) for a, b in zip(mine, theirs, strict=True))
+    if name == "addresses":
+        mine, theirs = app.get("addresses") or [], remote.get("addresses") or []
+        return len(mine) == len(theirs) and all(_same_place(a, b) for a, b in zip(mine, theirs, strict=True))
     return False
+
+
+def _same_place(a: Any, b: Any) -> bool:
+    """Two addresses that differ at most in how the postal code and the country are written."""
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return False
+    for key in a.keys() | b.keys():
+        mine, theirs = _spaced(a.get(key)), _spaced(b.get(key))
+        if mine == theirs:
+            continue
+        if not isinstance(mine, str) or not isinstance(theirs, str):
+            return False
+        if key == "postal_code":
+            same = normalise_postal_code(mine) == normalise_postal_code(theirs)
+        elif key == "country":
+            same = (country_code(mine) or mine.casefold()) == (country_code(theirs) or theirs.casefold())
+        else:
+            same = False
+        if not same:
+            return False
+    return True
 
 
 def _spaced(value: Any) -> Any:
