@@ -24,6 +24,7 @@ from contactsync.models import (
     WriteOp,
 )
 from contactsync.models.base import utcnow
+from contactsync.providers.countries import spellings
 from contactsync.sandbox import serve_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
@@ -300,6 +301,51 @@ def test_roles_the_platform_keeps_for_itself_stay_the_apps_and_its_own_change_co
 
 
 @pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
+def test_postal_codes_and_countries_a_platform_keeps_in_its_own_form_are_written_neither_way(
+    env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool
+) -> None:
+    """The app keeps postal codes in lower case and countries by name; the platform hands codes back upper-cased
+    and countries as ISO codes. The first link sends the addresses neither way, whichever clock is newer."""
+    split, _token = setup_tenant(
+        sandbox, size=80, seed=41, variant={"postal_form": "upper"}, app_updated_at=utcnow() if app_newer else OLD
+    )
+
+    def own_spelling(address: Any) -> Any:
+        name = spellings(address.country)[1] if address.country and spellings(address.country) else address.country
+        return address.model_copy(update={"postal_code": (address.postal_code or "").lower() or None, "country": name})
+
+    respelled = [(a, c.model_copy(update={"addresses": tuple(map(own_spelling, c.addresses))})) for a, c in split.app]
+    with db.session() as s:
+        # A second upsert needs a newer clock to be taken: the first was at `app_updated_at`
+        upsert_app_contacts(s, "t1", respelled, updated_at=utcnow() if app_newer else OLD + timedelta(seconds=1))
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        linked = s.execute(
+            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .where(Link.method != "created")
+        ).all()
+        sent = {
+            op.app_contact_id
+            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
+            if "addresses" in op.payload["changes"]
+        }
+    given = {a: c.model_dump(mode="json")["addresses"] for a, c in respelled}
+    before = {a: c.model_dump(mode="json")["addresses"] for a, c in split.app}
+    # Pairs whose addresses were the same as written before the app's respelling (lower-case codes, country
+    # names), and now differ as written
+    respelled_pairs = [
+        (pk, app_id, data)
+        for pk, app_id, data, remote in linked
+        if before[app_id] == remote["addresses"] != given[app_id]
+    ]
+    assert len(respelled_pairs) >= 10
+    assert [a for pk, a, _ in respelled_pairs if pk in sent] == []
+    assert [a for _, a, data in respelled_pairs if data["addresses"] != given[a]] == []  # the app's spelling stays
+
+
 def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool
 ) -> None:

@@ -155,3 +155,18 @@ def test_trimming_comes_after_invisible_characters_are_dropped(admin, api):
     model = {"name": "Nord \u200b Handel\u200b GmbH"}
     created = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
     assert created["name"] == merge_get(api, token, "/contacts").json()["results"][0]["name"] == "Nord Handel GmbH"
+
+
+def test_postal_codes_come_back_upper_cased_from_a_platform_that_keeps_them_so(admin, api):
+    token = admin.create_account(seed=10, count=0, variant={"postal_form": "upper"})
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    model = {
+        "name": "Thames Trading Ltd",
+        "addresses": [{"city": "London", "zip_code": "sw1a 1aa", "country": "GB"}],
+    }
+    created = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
+    listed = merge_get(api, token, "/contacts").json()["results"][0]
+    maesn = maesn_get(api, token, "/accounting/contacts").json()["data"][0]
+    codes = [created["addresses"][0]["zip_code"], listed["addresses"][0]["zip_code"]]
+    assert [*codes, maesn["addresses"][0]["postalCode"]] == ["SW1A 1AA"] * 3
+    assert admin.contacts(token)[0]["addresses"][0]["postal_code"] == "sw1a 1aa"  # stored as sent

@@ -36,7 +36,7 @@ from contactsync.sandbox.gate import gated
 from contactsync.sandbox.maesn_pages import envelope
 from contactsync.sandbox.payloads import iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
-from contactsync.sandbox.variants import reformat_phones, retext, unstate_roles
+from contactsync.sandbox.variants import own_form, retext, unstate_roles
 
 KINDS = ("contacts", "customers", "suppliers")
 LIMITS = (5, 10, 20, 50, 100)
@@ -58,7 +58,7 @@ _ADDRESS_IN = {
 def render(stored: StoredContact, kind: str, variant: dict[str, Any] | None = None) -> Any:
     if stored.broken is not None:
         return stored.broken.get("maesn", stored.broken.get("any"))
-    stored = reformat_phones(stored, variant)
+    stored = own_form(stored, variant)
     item = unstate_roles(_shaped(stored, kind, variant), variant, ("isCustomer", "isSupplier"), drop=True)
     return retext(item, variant)
 

@@ -27,7 +27,7 @@ from contactsync.sandbox.gate import gated
 from contactsync.sandbox.merge_link import integration_of, linked_account_id
 from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
-from contactsync.sandbox.variants import reformat_phones, retext, unstate_roles
+from contactsync.sandbox.variants import own_form, retext, unstate_roles
 
 PREFIX = "/api/accounting/v1"
 _ADDRESS_TYPES = {"billing": "BILLING", "shipping": "SHIPPING"}
@@ -38,7 +38,7 @@ def render(stored: StoredContact, variant: dict[str, Any] | None = None) -> Any:
         return stored.broken.get("merge", stored.broken.get("any"))
     if not variant:
         return _documented(stored)
-    item = _documented(reformat_phones(stored, variant))
+    item = _documented(own_form(stored, variant))
     item = unstate_roles(item, variant, ("is_customer", "is_supplier"), drop=False)
     return retext(_styled(item, stored, variant), variant)
 

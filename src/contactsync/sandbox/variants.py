@@ -48,6 +48,10 @@ Both dialects
   null; Maesn: no `isCustomer`/`isSupplier`), as for a platform that has no such notion (pair it with the fault
   `ignored_on_write` for the roles: such a platform does not keep them either). A Maesn list that says the role
   (`/customers`, `/suppliers`) still says it.
+- `phone_form`: "as_stored" | "e164" — every number handed back in E.164 (an extension as " x12"), as a platform
+  that keeps country, area and line apart does; stored as sent.
+- `postal_form`: "as_stored" | "upper" — every postal code handed back upper-cased, as platforms that keep UK,
+  Dutch or Canadian codes in capitals do; stored as sent.
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "text_spacing": ("as_stored", "trimmed"),
     "role_flags": ("stated", "unstated"),
     "phone_form": ("as_stored", "e164"),
+    "postal_form": ("as_stored", "upper"),
 }
 _INTEGERS = ("merge_page_cap",)
 
@@ -120,15 +125,25 @@ def unstate_roles(item: Any, variant: dict[str, Any] | None, keys: tuple[str, st
     return item
 
 
-def reformat_phones(stored: StoredContact, variant: dict[str, Any] | None) -> StoredContact:
-    """The stored contact as a platform with `phone_form` "e164" shows it: each number in E.164 where it parses
-    with the contact's first country, else as written."""
-    if not variant or variant.get("phone_form", "as_stored") == "as_stored" or not stored.contact.phones:
+def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredContact:
+    """The stored contact as a platform that keeps its own form of numbers and codes shows it: with `phone_form`
+    "e164" each number in E.164 where it parses with the contact's first country (else as written), with
+    `postal_form` "upper" each postal code upper-cased."""
+    if not variant:
         return stored
     contact = stored.contact
-    country = next((a.country for a in contact.addresses if a.country), None)
-    phones = tuple(p.model_copy(update={"number": _e164(p.number, country)}) for p in contact.phones)
-    return dataclasses.replace(stored, contact=contact.model_copy(update={"phones": phones}))
+    update: dict[str, Any] = {}
+    if variant.get("phone_form", "as_stored") != "as_stored" and contact.phones:
+        country = next((a.country for a in contact.addresses if a.country), None)
+        update["phones"] = tuple(p.model_copy(update={"number": _e164(p.number, country)}) for p in contact.phones)
+    if variant.get("postal_form", "as_stored") != "as_stored" and contact.addresses:
+        update["addresses"] = tuple(
+            a.model_copy(update={"postal_code": a.postal_code.upper() if a.postal_code else a.postal_code})
+            for a in contact.addresses
+        )
+    if not update:
+        return stored
+    return dataclasses.replace(stored, contact=contact.model_copy(update=update))
 
 
 def _e164(number: str, country: str | None) -> str:
