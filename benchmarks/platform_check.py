@@ -24,7 +24,8 @@ from contactsync.providers.errors import RateLimited
 from contactsync.providers.registry import carried_content, open_provider, written_fields
 from contactsync.states import ReviewStatus
 from contactsync.store.tenants import connection_config
-from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, alike, same_valid_tax_id
+from contactsync.sync.alike import alike
+from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, same_valid_tax_id
 
 
 def read_platform(tenant_id: str) -> dict[str, CanonicalContact]:
@@ -114,7 +115,7 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
 
 def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
     """Linked pairs whose two sides differ in a synced field their connection can write and the platform states
-    (pairs whose platform contact is gone excepted), other than in how a value is written (`planning.alike`: the
+    (pairs whose platform contact is gone excepted), other than in how a value is written (`sync.alike`: the
     same tax id, emails or phone lines in another form, which a sync leaves as each side wrote it)."""
     bad = []
     for pair in pairs:

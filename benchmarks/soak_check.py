@@ -20,7 +20,7 @@ from benchmarks.harness import TenantData, runs_by_status
 from benchmarks.platform_check import disagreeing, duplicates, linked_pairs, read_platform
 from contactsync import db
 from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link, RemoteContact, SyncRun, WriteOp, WriteState
-from contactsync.sync.planning import alike
+from contactsync.sync.alike import alike
 
 
 def say(*parts: Any) -> None:
@@ -125,7 +125,7 @@ def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
 
 
 def _holds(side: dict[str, Any], field: str, value: Any) -> bool:
-    """The side holds the edit's value, as written or in its own form of it (`planning.alike`: a platform that
+    """The side holds the edit's value, as written or in its own form of it (`sync.alike`: a platform that
     keeps phone numbers in E.164 shows the app's "+49 30 1234567" as "+49301234567")."""
     return side.get(field) == value or alike(field, {field: value}, side)
 

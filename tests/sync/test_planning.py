@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contactsync.sync.alike import alike
 from contactsync.sync.planning import (
     REVIEW_TAX_CONFLICT,
     FieldBaseline,
     LinkBasis,
     PairState,
-    alike,
     baseline_of,
     field_digest,
     kept_apart,

@@ -38,10 +38,8 @@ from typing import Any
 
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
-from contactsync.matching.normalise.addresses import country_code, normalise_postal_code
-from contactsync.matching.normalise.phones import dialled
-from contactsync.matching.normalise.taxids import TaxId, contradicts, normalise_tax_id, same_id
-from contactsync.textform import visible
+from contactsync.matching.normalise.taxids import contradicts, same_id
+from contactsync.sync.alike import alike, tax_id_of
 
 IDENTITY_FIELDS: tuple[str, ...] = ("name", "tax_number")
 
@@ -159,13 +157,6 @@ def baseline_of(
     return FieldBaseline(app=digests(app_content), remote=digests(remote_content), app_version=app_version)
 
 
-def tax_id_of(content: Mapping[str, Any]) -> TaxId | None:
-    raw = content.get("tax_number")
-    if not isinstance(raw, str) or not raw.strip():
-        return None
-    return normalise_tax_id(raw, _country_of(content))
-
-
 def same_valid_tax_id(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Both sides hold the same checksum-valid tax id: an exact identifier match."""
     ta, tb = tax_id_of(a), tax_id_of(b)
@@ -278,86 +269,6 @@ def kept_apart(
         and not alike(name, app_view, remote_view)
         and not is_blank(app_view.get(name))
     ]
-
-
-def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
-    """The same value written differently, not worth a write either way: the same tax id with other spacing or
-    prefix, the same emails in other case, the same phone lines in another format ("030 1234567" for a Berlin
-    contact and "+49301234567"). Platforms keep their own form of what they store (Xero splits a number into
-    country, area and line; others re-space it), so comparing as written would send every first link's phones
-    one way or the other, and a platform's reformatting would come back to the app as an edit nobody made. Any
-    text is also alike with other white space at its ends or inside, or without invisible format characters
-    (platforms trim what they store, and some drop zero-width spaces: `sandbox.variants` `text_invisible`).
-    Addresses are alike with the same postal code in other case or spacing ("sw1a 1aa", "SW1A 1AA") and the same
-    country spelled otherwise ("Germany", "DE"): platforms upper-case postal codes and keep ISO codes."""
-    if _spaced(app.get(name)) == _spaced(remote.get(name)):
-        return True
-    if name == "tax_number":
-        ta, tb = tax_id_of(app), tax_id_of(remote)
-        return ta is not None and tb is not None and ta.canonical == tb.canonical
-    if name == "emails":
-        mine, theirs = app.get("emails") or [], remote.get("emails") or []
-        return [str(e).casefold() for e in mine] == [str(e).casefold() for e in theirs]
-    if name == "phones":
-        mine, theirs = app.get("phones") or [], remote.get("phones") or []
-        if len(mine) != len(theirs) or not mine:
-            return False
-        country = _country_of(app) or _country_of(remote)
-        return all(_same_line(a, b, country) for a, b in zip(mine, theirs, strict=True))
-    if name == "addresses":
-        mine, theirs = app.get("addresses") or [], remote.get("addresses") or []
-        return len(mine) == len(theirs) and all(_same_place(a, b) for a, b in zip(mine, theirs, strict=True))
-    return False
-
-
-def _same_place(a: Any, b: Any) -> bool:
-    """Two addresses that differ at most in how the postal code and the country are written."""
-    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
-        return False
-    for key in a.keys() | b.keys():
-        mine, theirs = _spaced(a.get(key)), _spaced(b.get(key))
-        if mine == theirs:
-            continue
-        if not isinstance(mine, str) or not isinstance(theirs, str):
-            return False
-        if key == "postal_code":
-            same = normalise_postal_code(mine) == normalise_postal_code(theirs)
-        elif key == "country":
-            same = (country_code(mine) or mine.casefold()) == (country_code(theirs) or theirs.casefold())
-        else:
-            same = False
-        if not same:
-            return False
-    return True
-
-
-def _spaced(value: Any) -> Any:
-    """Texts as a reader sees them: white space runs as one space and none at the ends, no invisible format
-    characters; lists and objects part by part."""
-    if isinstance(value, str):
-        return " ".join(visible(value).split())
-    if isinstance(value, Mapping):
-        return {key: _spaced(inner) for key, inner in value.items()}
-    if isinstance(value, list | tuple):
-        return [_spaced(inner) for inner in value]
-    return value
-
-
-def _same_line(a: Any, b: Any, country: str | None) -> bool:
-    """Two phone entries of the same type whose numbers are one line (E.164 and extension where they parse, else
-    the same digits; a number too short to say stays different unless written alike)."""
-    if not isinstance(a, Mapping) or not isinstance(b, Mapping) or a.get("type") != b.get("type"):
-        return False
-    na, nb = str(a.get("number") or ""), str(b.get("number") or "")
-    if na == nb:
-        return True
-    line = dialled(na, country)
-    return line is not None and line == dialled(nb, country)
-
-
-def _country_of(content: Mapping[str, Any]) -> str | None:
-    countries = [a.get("country") for a in content.get("addresses") or () if isinstance(a, Mapping)]
-    return next((str(c) for c in countries if c), None)
 
 
 def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:

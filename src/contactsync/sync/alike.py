@@ -1,0 +1,104 @@
+"""The same value written differently: not worth a write either way.
+
+Platforms keep their own form of what they store (Xero splits a phone number into country, area and line, others
+re-space it, upper-case postal codes, trim texts, drop zero-width spaces), so comparing the sides as written would
+send every first link's values one way or the other, and a platform's reformatting would come back to the app as
+an edit nobody made. Planning (`sync.planning`) asks `alike` before it writes a field; the platform check and the
+soak ask it before they call a pair's sides different.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from contactsync.matching.normalise.addresses import country_code, normalise_postal_code
+from contactsync.matching.normalise.phones import dialled
+from contactsync.matching.normalise.taxids import TaxId, normalise_tax_id
+from contactsync.textform import visible
+
+
+def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """Whether the field holds the same value on both sides, as written or written differently: the same tax id
+    with other spacing or prefix, the same emails in other case, the same phone lines in another format ("030
+    1234567" for a Berlin contact and "+49301234567"; an extension counts), addresses with the same postal code in
+    other case or spacing and the same country spelled otherwise ("sw1a 1aa", "United Kingdom" and "SW1A 1AA",
+    "GB"),
+    any text with other white space or without invisible format characters."""
+    if _spaced(app.get(name)) == _spaced(remote.get(name)):
+        return True
+    if name == "tax_number":
+        ta, tb = tax_id_of(app), tax_id_of(remote)
+        return ta is not None and tb is not None and ta.canonical == tb.canonical
+    if name == "emails":
+        mine, theirs = app.get("emails") or [], remote.get("emails") or []
+        return [str(e).casefold() for e in mine] == [str(e).casefold() for e in theirs]
+    if name == "phones":
+        mine, theirs = app.get("phones") or [], remote.get("phones") or []
+        if len(mine) != len(theirs) or not mine:
+            return False
+        country = country_of(app) or country_of(remote)
+        return all(_same_line(a, b, country) for a, b in zip(mine, theirs, strict=True))
+    if name == "addresses":
+        mine, theirs = app.get("addresses") or [], remote.get("addresses") or []
+        return len(mine) == len(theirs) and all(_same_place(a, b) for a, b in zip(mine, theirs, strict=True))
+    return False
+
+
+def _same_place(a: Any, b: Any) -> bool:
+    """Two addresses that differ at most in how the postal code and the country are written."""
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return False
+    for key in a.keys() | b.keys():
+        mine, theirs = _spaced(a.get(key)), _spaced(b.get(key))
+        if mine == theirs:
+            continue
+        if not isinstance(mine, str) or not isinstance(theirs, str):
+            return False
+        if key == "postal_code":
+            same = normalise_postal_code(mine) == normalise_postal_code(theirs)
+        elif key == "country":
+            same = (country_code(mine) or mine.casefold()) == (country_code(theirs) or theirs.casefold())
+        else:
+            same = False
+        if not same:
+            return False
+    return True
+
+
+def _spaced(value: Any) -> Any:
+    """Texts as a reader sees them: white space runs as one space and none at the ends, no invisible format
+    characters; lists and objects part by part."""
+    if isinstance(value, str):
+        return " ".join(visible(value).split())
+    if isinstance(value, Mapping):
+        return {key: _spaced(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_spaced(inner) for inner in value]
+    return value
+
+
+def _same_line(a: Any, b: Any, country: str | None) -> bool:
+    """Two phone entries of the same type whose numbers are one line (E.164 and extension where they parse, else
+    the same digits; a number too short to say stays different unless written alike)."""
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping) or a.get("type") != b.get("type"):
+        return False
+    na, nb = str(a.get("number") or ""), str(b.get("number") or "")
+    if na == nb:
+        return True
+    line = dialled(na, country)
+    return line is not None and line == dialled(nb, country)
+
+
+def country_of(content: Mapping[str, Any]) -> str | None:
+    """The contact's first country, as written: the region its national phone numbers and tax ids are read in."""
+    countries = [a.get("country") for a in content.get("addresses") or () if isinstance(a, Mapping)]
+    return next((str(c) for c in countries if c), None)
+
+
+def tax_id_of(content: Mapping[str, Any]) -> TaxId | None:
+    """The contact's tax id, read in its country (None without one)."""
+    raw = content.get("tax_number")
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    return normalise_tax_id(raw, country_of(content))
