@@ -346,6 +346,7 @@ def test_postal_codes_and_countries_a_platform_keeps_in_its_own_form_are_written
     assert [a for _, a, data in respelled_pairs if data["addresses"] != given[a]] == []  # the app's spelling stays
 
 
+@pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
 def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool
 ) -> None:
