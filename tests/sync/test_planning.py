@@ -259,12 +259,13 @@ def test_legacy_links_without_field_baseline_keep_whole_hash_rules() -> None:
 def test_same_tax_id_or_emails_written_differently_are_not_written() -> None:
     plan = plan_pair(
         first_link(
-            {"name": "A", "tax_number": "DE 136 695 976", "emails": ["Info@A.de"]},
+            {"name": "A", "tax_number": "DE 136 695 976", "emails": [" Info@A.de"]},
             {"name": "A", "tax_number": DE_A, "emails": ["info@a.de"]},
             app_updated_at=NEW,
         )
     )
     assert plan.in_sync
+    assert not alike("emails", {"emails": [" Info@A.de"]}, {"emails": ["info@b.de"]})
 
 
 VALUES: dict[str, list[Any]] = {

@@ -32,7 +32,7 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
         return ta is not None and tb is not None and ta.canonical == tb.canonical
     if name == "emails":
         mine, theirs = app.get("emails") or [], remote.get("emails") or []
-        return [str(e).casefold() for e in mine] == [str(e).casefold() for e in theirs]
+        return [str(_spaced(e)).casefold() for e in mine] == [str(_spaced(e)).casefold() for e in theirs]
     if name == "phones":
         mine, theirs = app.get("phones") or [], remote.get("phones") or []
         if len(mine) != len(theirs) or not mine:
