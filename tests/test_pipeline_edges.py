@@ -311,8 +311,11 @@ def test_postal_codes_and_countries_a_platform_keeps_in_its_own_form_are_written
     )
 
     def own_spelling(address: Any) -> Any:
-        name = spellings(address.country)[1] if address.country and spellings(address.country) else address.country
-        return address.model_copy(update={"postal_code": (address.postal_code or "").lower() or None, "country": name})
+        spelled = spellings(address.country) if address.country else None
+        country = spelled[1] if spelled else address.country
+        return address.model_copy(
+            update={"postal_code": (address.postal_code or "").lower() or None, "country": country}
+        )
 
     respelled = [(a, c.model_copy(update={"addresses": tuple(map(own_spelling, c.addresses))})) for a, c in split.app]
     with db.session() as s:

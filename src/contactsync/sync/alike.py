@@ -23,46 +23,43 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     with other spacing or prefix, the same emails in other case, the same phone lines in another format ("030
     1234567" for a Berlin contact and "+49301234567"; an extension counts), addresses with the same postal code in
     other case or spacing and the same country spelled otherwise ("sw1a 1aa", "United Kingdom" and "SW1A 1AA",
-    "GB"),
-    any text with other white space or without invisible format characters."""
-    if _spaced(app.get(name)) == _spaced(remote.get(name)):
+    "GB"), any text with other white space or without invisible format characters."""
+    mine, theirs = _spaced(app.get(name)), _spaced(remote.get(name))
+    if mine == theirs:
         return True
     if name == "tax_number":
         ta, tb = tax_id_of(app), tax_id_of(remote)
         return ta is not None and tb is not None and ta.canonical == tb.canonical
     if name == "emails":
-        mine, theirs = app.get("emails") or [], remote.get("emails") or []
-        return [str(_spaced(e)).casefold() for e in mine] == [str(_spaced(e)).casefold() for e in theirs]
+        return [str(e).casefold() for e in mine or ()] == [str(e).casefold() for e in theirs or ()]
     if name == "phones":
-        mine, theirs = app.get("phones") or [], remote.get("phones") or []
-        if len(mine) != len(theirs) or not mine:
+        # As written: a phone's type is compared as it stands, and `dialled` reads past the number's spacing.
+        lines, others = app.get("phones") or [], remote.get("phones") or []
+        if len(lines) != len(others) or not lines:
             return False
         country = country_of(app) or country_of(remote)
-        return all(_same_line(a, b, country) for a, b in zip(mine, theirs, strict=True))
+        return all(_same_line(a, b, country) for a, b in zip(lines, others, strict=True))
     if name == "addresses":
-        mine, theirs = app.get("addresses") or [], remote.get("addresses") or []
+        mine, theirs = mine or [], theirs or []
         return len(mine) == len(theirs) and all(_same_place(a, b) for a, b in zip(mine, theirs, strict=True))
     return False
 
 
 def _same_place(a: Any, b: Any) -> bool:
-    """Two addresses that differ at most in how the postal code and the country are written."""
+    """Two addresses (already `_spaced`) that differ at most in how the postal code and the country are written."""
     if not isinstance(a, Mapping) or not isinstance(b, Mapping):
         return False
     for key in a.keys() | b.keys():
-        mine, theirs = _spaced(a.get(key)), _spaced(b.get(key))
+        mine, theirs = a.get(key), b.get(key)
         if mine == theirs:
             continue
         if not isinstance(mine, str) or not isinstance(theirs, str):
             return False
-        if key == "postal_code":
-            same = normalise_postal_code(mine) == normalise_postal_code(theirs)
-        elif key == "country":
-            same = (country_code(mine) or mine.casefold()) == (country_code(theirs) or theirs.casefold())
-        else:
-            same = False
-        if not same:
-            return False
+        if key == "postal_code" and normalise_postal_code(mine) == normalise_postal_code(theirs):
+            continue
+        if key == "country" and (country_code(mine) or mine.casefold()) == (country_code(theirs) or theirs.casefold()):
+            continue
+        return False
     return True
 
 
