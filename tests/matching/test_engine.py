@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from contactsync.matching import BlockingStats, MatchRecord, batch, blocking_keys, match_all, match_candidates
+from contactsync.matching import BlockingStats, MatchRecord, blocking_keys, explaining, match_all, match_candidates
 from contactsync.matching.compare import compare
 from contactsync.matching.model import Model
 from contactsync.matching.prepared import Prepared
@@ -210,7 +210,7 @@ def _pooled_sets() -> tuple[list[MatchRecord], list[MatchRecord]]:
 def test_decided_pairs_explained_in_pieces_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
     # The explaining processes send their explanations in pieces; with pieces of 7 pairs, each process sends
     # nearly 200 of them, read in whatever order they arrive, and every decision must keep its own explanation.
-    monkeypatch.setattr(batch, "EXPLAIN_PIECE", 7)
+    monkeypatch.setattr(explaining, "EXPLAIN_PIECE", 7)
     left, right = _pooled_sets()
     decisions = match_all(left, right, workers=2)
     assert decisions == match_all(left, right, workers=1)
@@ -223,7 +223,7 @@ def test_a_failing_explanation_is_reported_not_hung_on(monkeypatch: pytest.Monke
     def broken(a: Prepared, b: Prepared, model: Model) -> tuple[float, dict[str, object]]:
         raise ValueError(f"cannot explain {a.id}")
 
-    monkeypatch.setattr(batch, "explain", broken)
+    monkeypatch.setattr(explaining, "explain", broken)
     left, right = _pooled_sets()
     with pytest.raises(RuntimeError, match=r"process failed(.|\n)*cannot explain"):
         match_all(left, right, workers=2)

@@ -19,6 +19,7 @@ from typing import Any
 from contactsync.matching.blocking import chosen_keys, common_keys
 from contactsync.matching.calibrate import calibrated, token_counts
 from contactsync.matching.decide import Pair, resolve
+from contactsync.matching.explaining import bounds, explain_apart
 from contactsync.matching.model import Model
 from contactsync.matching.prepared import Prepared
 from contactsync.matching.record import MatchRecord
@@ -31,7 +32,6 @@ from contactsync.matching.scoring import (
     chunks,
     count_random_patterns,
     decisions,
-    explain,
     index_keys,
     prepare_slice,
     sample_candidates,
@@ -48,11 +48,7 @@ from contactsync.matching.stats import BlockingStats, Progress
 # records never cross a process boundary, and no worker reads the others' objects, so the copy-on-write
 # page copying of a shared prepared set does not happen. Only the kept pairs travel back to the parent, with
 # the prepared records they refer to, after which the workers end and free their memory while the parent
-# decides and explains the decided pairs (in processes forked for it, `_explain_apart`).
-
-
-def _bounds(n: int, parts: int, part: int) -> tuple[int, int]:
-    return n * part // parts, n * (part + 1) // parts
+# decides and explains the decided pairs (in processes forked for it, `explaining.explain_apart`).
 
 
 def _own_finding_keys(
@@ -114,8 +110,8 @@ def _work(
     conn: Any,
 ) -> None:
     """One worker's whole run; talks to the parent over `conn` (see the protocol in `match_parallel`)."""
-    la, lb = _bounds(len(left), parts, part)
-    ra, rb = _bounds(len(right), parts, part)
+    la, lb = bounds(len(left), parts, part)
+    ra, rb = bounds(len(right), parts, part)
     own_left, own_left_keys = prepare_slice(left[la:lb], conn)
     own_right, own_right_keys = prepare_slice(right[ra:rb], conn)
     index = index_keys(own_right_keys, ra)
@@ -278,88 +274,6 @@ class _Workers:
         self.conns, self.procs = [], []
 
 
-# Pairs per message of an explaining process (`_explain_apart`).
-EXPLAIN_PIECE = 2000
-
-
-def _explainer(
-    pairs: Sequence[tuple[int, int]],
-    lefts: dict[int, Prepared],
-    rights: dict[int, Prepared],
-    model: Model,
-    conn: Any,
-    inherited: list[Connection],
-) -> None:
-    """One explaining process (`_explain_apart`): explains its share of the pairs and sends the explanations."""
-    for c in inherited:  # the parent's ends (see `_worker`)
-        c.close()
-    try:
-        # In pieces: the explanations of a whole half held at once (and pickled beside them) added about 100 MiB
-        # to a 100k company run's peak; a piece's objects are freed before the next is built.
-        for i in range(0, len(pairs), EXPLAIN_PIECE):
-            conn.send(("explained", [explain(lefts[li], rights[ri], model) for li, ri in pairs[i : i + EXPLAIN_PIECE]]))
-        conn.send(("done", None))
-    except BaseException:
-        conn.send(("error", traceback.format_exc()))
-    finally:
-        conn.close()
-
-
-def _explain_apart(
-    pairs: Sequence[tuple[int, int]],
-    lefts: dict[int, Prepared],
-    rights: dict[int, Prepared],
-    model: Model,
-    parts: int,
-) -> list[tuple[float, dict[str, Any]]]:
-    """`explain` of each (left, right) pair, spread over `parts` processes forked for it.
-
-    The decided pairs are explained once the workers have ended: explained in the workers, whose memory
-    stays at their peak until they end, the run's peak rose by about 100 MiB; explained in the parent alone
-    they took 3-4 s of wall time at 100k. Forked now, the processes inherit the kept pairs' prepared records
-    and send back only the explanations (about a tenth of the cost of building them)."""
-    ctx = multiprocessing.get_context("fork")
-    conns: list[Connection] = []
-    procs: list[Any] = []
-    try:
-        for part in range(parts):
-            a, b = _bounds(len(pairs), parts, part)
-            mine, theirs = ctx.Pipe(duplex=False)
-            inherited = [*conns, mine]
-            proc = ctx.Process(
-                target=_explainer, args=(pairs[a:b], lefts, rights, model, theirs, inherited), daemon=True
-            )
-            proc.start()
-            theirs.close()
-            conns.append(mine)
-            procs.append(proc)
-        # Read from whichever process has a piece ready, so that neither waits on a full pipe for the other.
-        pieces: list[list[tuple[float, dict[str, Any]]]] = [[] for _ in conns]
-        waiting = {conn: part for part, conn in enumerate(conns)}
-        while waiting:
-            for conn in wait(list(waiting)):
-                assert isinstance(conn, Connection)
-                try:
-                    tag, payload = conn.recv()
-                except EOFError:
-                    raise RuntimeError("a matching process ended unexpectedly") from None
-                if tag == "error":
-                    raise RuntimeError(f"a matching process failed:\n{payload}")
-                if tag == "done":
-                    del waiting[conn]
-                else:
-                    pieces[waiting[conn]].extend(payload)
-        return [e for piece in pieces for e in piece]
-    finally:
-        for conn in conns:
-            conn.close()
-        for proc in procs:
-            proc.join(timeout=5)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
-
-
 def match_parallel(
     left: Sequence[MatchRecord],
     right: Sequence[MatchRecord],
@@ -415,7 +329,7 @@ def match_parallel(
         right_ids = [r.id for r in right]
         outcomes = resolve(kept, left_ids, right_ids, model)
         del kept
-        explained = _explain_apart([(o.left, o.right) for o in outcomes], lefts, rights, model, parts)
+        explained = explain_apart([(o.left, o.right) for o in outcomes], lefts, rights, model, parts)
         del lefts, rights
         return decisions(outcomes, left_ids, right_ids, explained)
     finally:

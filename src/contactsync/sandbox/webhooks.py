@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from contactsync.sandbox import maesn_api, merge_api
+from contactsync.sandbox import maesn_api, merge_schema
 from contactsync.sandbox.payloads import iso
 from contactsync.sandbox.state import Account, EventKind, StoredContact
 
@@ -72,7 +72,7 @@ def build(account: Account, kind: EventKind, stored: StoredContact) -> tuple[byt
             "end_user_origin_id": account.origin_id or account.token,
             "status": "COMPLETE",
         },
-        "data": merge_api.render(stored),
+        "data": merge_schema.render(stored),
     }
     body = json.dumps(payload).encode()
     return body, {"X-Merge-Webhook-Signature": merge_signature(body, target.secret)}
