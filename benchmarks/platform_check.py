@@ -24,7 +24,7 @@ from contactsync.providers.errors import RateLimited
 from contactsync.providers.registry import carried_content, open_provider, written_fields
 from contactsync.states import ReviewStatus
 from contactsync.store.tenants import connection_config
-from contactsync.sync.alike import alike
+from contactsync.sync.alike import alike, untyped_alike
 from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, same_valid_tax_id
 
 
@@ -116,7 +116,8 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
 def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
     """Linked pairs whose two sides differ in a synced field their connection can write and the platform states
     (pairs whose platform contact is gone excepted), other than in how a value is written (`sync.alike`: the
-    same tax id, emails or phone lines in another form, which a sync leaves as each side wrote it)."""
+    same tax id, emails or phone lines in another form, which a sync leaves as each side wrote it; phone types the
+    platform does not state, `sync.alike.untyped_alike`)."""
     bad = []
     for pair in pairs:
         if pair.platform is None:
@@ -130,6 +131,7 @@ def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
             and f not in unstated
             and pair.app.get(f) != pair.platform.get(f)
             and not alike(f, pair.app, pair.platform)
+            and not (f == "phones" and untyped_alike(pair.app, pair.platform))
         ]
         if fields:
             bad.append((pair, fields))

@@ -405,6 +405,64 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     assert [p["number"] for p in stored["phones"]] == ["030 7654321"]
 
 
+@pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
+def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
+    env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool
+) -> None:
+    """A platform that keeps no phone types (Merge answers bare numbers: no type) holds the matched companies'
+    lines without the app's types. The first link writes the lines neither way, whichever clock is newer: the
+    app's types stay, and none goes out for nothing. A type the app then changes goes out once."""
+    split, _token = setup_tenant(
+        sandbox, size=80, seed=43, variant={"merge_phones": "strings"}, app_updated_at=utcnow() if app_newer else OLD
+    )
+    given = dict(split.app)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        linked = s.execute(
+            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .where(Link.method != "created")
+        ).all()
+        sent = {
+            op.app_contact_id: set(op.payload["changes"])
+            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
+        }
+
+    # Matched pairs whose lines were the same on both sides before the run (the platform's as seeded), typed in
+    # the app and handed back untyped by the platform
+    books = {f"app-{i:06d}": c for i, c in enumerate(companies(43, 80))}
+
+    def lines(contact: Any) -> list[str | None]:
+        country = next((a.country for a in contact.addresses if a.country), None)
+        return [dialled(p.number, country) for p in contact.phones]
+
+    untyped = [
+        (pk, app_id, data)
+        for pk, app_id, data, remote in linked
+        if given[app_id].phones
+        and all(p.type for p in given[app_id].phones)
+        and all(p["type"] is None for p in remote["phones"])
+        and lines(given[app_id]) == lines(books[app_id])
+    ]
+    assert len(untyped) >= 10
+    assert [a for pk, a, _ in untyped if "phones" in sent.get(pk, ())] == []
+    assert [a for _, a, data in untyped if data["phones"] != given[a].model_dump(mode="json")["phones"]] == []
+    if app_newer:
+        return
+
+    # The app types its first line otherwise: sent once, and the platform's untyped answer is no edit of the app's
+    pk, app_id, _ = untyped[0]
+    retyped = given[app_id].model_copy(
+        update={"phones": (given[app_id].phones[0].model_copy(update={"type": "mobile"}), *given[app_id].phones[1:])}
+    )
+    _an_app_edit_goes_out_once(workers, app_id, retyped)
+    with db.session() as s:
+        now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
+    assert now is not None and now["phones"][0]["type"] == "mobile"
+
+
 def test_texts_a_platform_trims_are_written_neither_way(env: dict[str, str], workers: Workers, sandbox: Any) -> None:
     """The app's names carry extra and trailing spaces and a zero-width space, on a platform that trims what it
     stores and drops invisible characters. Newer in the app, on links confirmed by the same tax id, they are

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contactsync.sync.alike import alike
+from contactsync.sync.alike import alike, untyped_alike, with_app_types
 from contactsync.sync.planning import (
     REVIEW_TAX_CONFLICT,
     FieldBaseline,
@@ -441,7 +441,7 @@ def test_kept_apart_names_the_differences_that_stay_by_rule() -> None:
 BERLIN = [{"type": "billing", "street_1": "Hauptstr. 1", "city": "Berlin", "country": "DE"}]
 
 
-def _phones(*numbers: str, kind: str = "work") -> list[dict[str, Any]]:
+def _phones(*numbers: str, kind: str | None = "work") -> list[dict[str, Any]]:
     return [{"number": n, "type": kind} for n in numbers]
 
 
@@ -525,3 +525,44 @@ def test_postal_codes_and_countries_written_differently_are_alike() -> None:
     # A real move still travels
     moved = {**remote, "addresses": [{**remote["addresses"][0], "postal_code": "SW1A 2AA"}]}
     assert plan_pair(synced(app, remote, app, moved, app_hash="a1")).to_app == {"addresses": moved["addresses"]}
+
+
+def test_a_phone_type_in_other_case_is_the_same_type() -> None:
+    app = {"phones": _phones("030 1234567", kind="mobile"), "addresses": BERLIN}
+    assert alike("phones", app, {"phones": _phones("+49301234567", kind="MOBILE")})
+    assert alike("phones", app, {"phones": _phones("030 1234567", kind=" Mobile ")})
+    assert not alike("phones", app, {"phones": _phones("030 1234567", kind="fax")})
+
+
+def test_phone_types_the_platform_does_not_state_are_no_value() -> None:
+    """A platform that keeps no phone types hands the app's lines back with null types. On a first link the
+    sides are left as they are, whoever's clock is newer: the null never wipes the app's types, and the app's
+    types are not sent for nothing (most likely not kept either). An app edit of the lines still goes out."""
+    app = {"name": "A", "phones": _phones("030 1234567", "0171 9876543"), "addresses": BERLIN}
+    remote = {"name": "A", "phones": _phones("+49301234567", "01719876543", kind=None), "addresses": BERLIN}
+    assert untyped_alike(app, remote) and not alike("phones", app, remote)
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW), (None, NEW)):
+        assert plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock)).in_sync
+    assert kept_apart(app, remote, frozenset(), frozenset()) == ["phones"]
+    # Only the platform's silence is no value: a type it states, or another line, is a difference as before
+    assert not untyped_alike(app, {**remote, "phones": [*remote["phones"][:1], *_phones("01719876543", kind="fax")]})
+    assert not untyped_alike(app, {**remote, "phones": _phones("+49301234567", "01719876544", kind=None)})
+    assert not untyped_alike(remote, app)  # the app's silence is its own (a type it cleared)
+    # The app changes a type since the last sync: the lines go out, and a null coming back is no edit
+    edited = {**app, "phones": _phones("030 1234567", "0171 9876543", kind="mobile")}
+    plan = plan_pair(synced(app, remote, edited, remote, remote_hash="r1"))
+    assert plan.to_remote == {"phones": edited["phones"]} and plan.to_app == {}
+    assert plan_pair(synced(edited, remote, edited, remote, app_hash="a1", remote_hash="r1")).in_sync
+
+
+def test_lines_taken_from_a_platform_without_types_keep_the_apps_types() -> None:
+    app = {"phones": [*_phones("030 1234567"), *_phones("0171 9876543", kind="mobile")], "addresses": BERLIN}
+    taken = [{"number": "+49301234567", "type": None}, {"number": "+491715550000", "type": None}]
+    # The first line is the app's own (its type kept), the second a new number (nothing to keep)
+    assert with_app_types(taken, app) == [
+        {"number": "+49301234567", "type": "work"},
+        {"number": "+491715550000", "type": None},
+    ]
+    # A type the platform states is its own; lines beyond the app's stay as they came
+    stated = [{"number": "+49301234567", "type": "fax"}, *taken[1:], {"number": "+4930999", "type": None}]
+    assert with_app_types(stated, app) == stated

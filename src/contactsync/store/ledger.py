@@ -35,6 +35,7 @@ from contactsync.store.contacts import rewrite_changed_keys, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.synced_links import save_synced, save_taken_in
+from contactsync.sync.alike import with_app_types
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 from contactsync.sync.walks import walk_shows_our_create
 
@@ -346,7 +347,10 @@ def _plan_one(
     out.conflicts += len(plan.conflicts)
     out.held += len(plan.held)
     if plan.to_app:
-        update_app_content(s, app, {**app.data, **plan.to_app}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
+        taken_in = dict(plan.to_app)
+        if "phones" in taken_in:  # the app's own types, not its carried view's, on lines the platform types not
+            taken_in["phones"] = with_app_types(taken_in["phones"], app.data)
+        update_app_content(s, app, {**app.data, **taken_in}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
         taken.append(app)
         out.app_updates += 1
     if plan.to_remote and not settled.shows(link):

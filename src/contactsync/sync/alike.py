@@ -9,7 +9,7 @@ soak ask it before they call a pair's sides different.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from contactsync.matching.normalise.addresses import country_code, normalise_postal_code
@@ -21,9 +21,9 @@ from contactsync.textform import visible
 def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     """Whether the field holds the same value on both sides, as written or written differently: the same tax id
     with other spacing or prefix, the same emails in other case, the same phone lines in another format ("030
-    1234567" for a Berlin contact and "+49301234567"; an extension counts), addresses with the same postal code in
-    other case or spacing and the same country spelled otherwise ("sw1a 1aa", "United Kingdom" and "SW1A 1AA",
-    "GB"), any text with other white space or without invisible format characters."""
+    1234567" for a Berlin contact and "+49301234567"; an extension counts; a type in other case), addresses with
+    the same postal code in other case or spacing and the same country spelled otherwise ("sw1a 1aa", "United
+    Kingdom" and "SW1A 1AA", "GB"), any text with other white space or without invisible format characters."""
     mine, theirs = _spaced(app.get(name)), _spaced(remote.get(name))
     if mine == theirs:
         return True
@@ -33,7 +33,7 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     if name == "emails":
         return [str(e).casefold() for e in mine or ()] == [str(e).casefold() for e in theirs or ()]
     if name == "phones":
-        # As written: a phone's type is compared as it stands, and `dialled` reads past the number's spacing.
+        # `dialled` reads past the number's spacing; a type only in other case or spacing is the same type.
         lines, others = app.get("phones") or [], remote.get("phones") or []
         if len(lines) != len(others) or not lines:
             return False
@@ -75,10 +75,59 @@ def _spaced(value: Any) -> Any:
     return value
 
 
-def _same_line(a: Any, b: Any, country: str | None) -> bool:
+def untyped_alike(app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """The same phone lines on both sides, but that the platform states no type (null) for some the app types.
+
+    Merge's phone type is nullable and some platforms keep none (a list of bare numbers): their silence is no
+    value, like a field a record does not state (`CanonicalContact.unstated`). Planning neither takes it into the
+    app nor sends the app's types on a first link for it; only an app edit of the lines goes out."""
+    lines, others = app.get("phones") or [], remote.get("phones") or []
+    if len(lines) != len(others) or not lines:
+        return False
+    if not any(_untyped(b) and not _untyped(a) for a, b in zip(lines, others, strict=True)):
+        return False
+    country = country_of(app) or country_of(remote)
+    return all(_same_line(a, b, country, untyped=True) for a, b in zip(lines, others, strict=True))
+
+
+def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
+    """Platform phone lines about to be taken into the app, each line the platform states no type for taking the
+    app's type of the same line in the same place: a platform without types must not wipe the app's."""
+    lines = app.get("phones") or []
+    country = country_of(app)
+    out = []
+    for i, line in enumerate(taken):
+        own = lines[i] if i < len(lines) else None
+        if (
+            isinstance(line, Mapping)
+            and isinstance(own, Mapping)
+            and _untyped(line)
+            and not _untyped(own)
+            and _same_line(own, line, country, untyped=True)
+        ):
+            line = {**line, "type": own.get("type")}
+        out.append(line)
+    return out
+
+
+def _untyped(line: Any) -> bool:
+    return isinstance(line, Mapping) and _kind(line.get("type")) is None
+
+
+def _kind(value: Any) -> str | None:
+    """A phone type as compared: "Mobile", "MOBILE" and " mobile" are one type; blank is none."""
+    if value is None:
+        return None
+    return " ".join(str(value).split()).casefold() or None
+
+
+def _same_line(a: Any, b: Any, country: str | None, *, untyped: bool = False) -> bool:
     """Two phone entries of the same type whose numbers are one line (E.164 and extension where they parse, else
-    the same digits; a number too short to say stays different unless written alike)."""
-    if not isinstance(a, Mapping) or not isinstance(b, Mapping) or a.get("type") != b.get("type"):
+    the same digits; a number too short to say stays different unless written alike). `untyped`: the second
+    entry (the platform's) may also state no type at all."""
+    if not isinstance(a, Mapping) or not isinstance(b, Mapping):
+        return False
+    if _kind(a.get("type")) != _kind(b.get("type")) and not (untyped and _untyped(b)):
         return False
     na, nb = str(a.get("number") or ""), str(b.get("number") or "")
     if na == nb:

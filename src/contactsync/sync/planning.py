@@ -39,7 +39,7 @@ from typing import Any
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
 from contactsync.matching.normalise.taxids import contradicts, same_id
-from contactsync.sync.alike import alike, tax_id_of
+from contactsync.sync.alike import alike, tax_id_of, untyped_alike
 
 IDENTITY_FIELDS: tuple[str, ...] = ("name", "tax_number")
 
@@ -198,6 +198,13 @@ def plan_pair(state: PairState) -> PairPlan:
         # Alike as the dialect carries them (a phone type "work" and Maesn's BUSINESS): nothing to write either way.
         if app_value == view.get(name) or alike(name, state.app_content, view):
             continue
+        if name == "phones" and untyped_alike(state.app_content, view):
+            # The platform states no type for lines that are the app's (`alike.untyped_alike`): as for a field it
+            # does not state, its silence never crosses to the app, and the app's types go out only where the
+            # app changed its lines since the last sync (a platform that states no type most likely keeps none).
+            if name not in state.unwritable and name in app_changed:
+                to_remote[name] = app_value
+            continue
         if name in state.remote_unstated:
             # The platform's record does not say this field (Merge's null roles, a list that names no roles): the
             # mirror holds the model's default ("no role", "active"), which nobody stated, so it never crosses to
@@ -259,12 +266,13 @@ def kept_apart(
     unstated: frozenset[str],
 ) -> list[str]:
     """The synced fields on which a linked pair's sides differ and stay different by rule, not for want of a sync:
-    the connection cannot write them (`unwritable`), or the platform's record does not state them (`unstated`).
-    Both views as the dialect carries them (`providers.registry.carried_content`)."""
+    the connection cannot write them (`unwritable`), or the platform's record does not state them (`unstated`;
+    also phone lines whose types it does not state, `alike.untyped_alike`). Both views as the dialect carries
+    them (`providers.registry.carried_content`)."""
     return [
         name
         for name in SYNCED_FIELDS
-        if name in unwritable | unstated
+        if (name in unwritable | unstated or (name == "phones" and untyped_alike(app_view, remote_view)))
         and app_view.get(name) != remote_view.get(name)
         and not alike(name, app_view, remote_view)
         and not is_blank(app_view.get(name))
