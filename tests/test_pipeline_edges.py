@@ -412,7 +412,7 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     """A platform that keeps no phone types (Merge answers bare numbers: no type) holds the matched companies'
     lines without the app's types. The first link writes the lines neither way, whichever clock is newer: the
     app's types stay, and none goes out for nothing. A type the app then changes goes out once."""
-    split, _token = setup_tenant(
+    split, token = setup_tenant(
         sandbox, size=80, seed=43, variant={"merge_phones": "strings"}, app_updated_at=utcnow() if app_newer else OLD
     )
     given = dict(split.app)
@@ -420,7 +420,7 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     assert full_sync(workers).status == "succeeded"
     with db.session() as s:
         linked = s.execute(
-            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data)
+            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data, RemoteContact.remote_id)
             .join(Link, Link.app_contact_id == AppContact.id)
             .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
             .where(Link.method != "created")
@@ -439,21 +439,21 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
         return [dialled(p.number, country) for p in contact.phones]
 
     untyped = [
-        (pk, app_id, data)
-        for pk, app_id, data, remote in linked
+        (pk, app_id, data, remote_id)
+        for pk, app_id, data, remote, remote_id in linked
         if given[app_id].phones
         and all(p.type for p in given[app_id].phones)
         and all(p["type"] is None for p in remote["phones"])
         and lines(given[app_id]) == lines(books[app_id])
     ]
     assert len(untyped) >= 10
-    assert [a for pk, a, _ in untyped if "phones" in sent.get(pk, ())] == []
-    assert [a for _, a, data in untyped if data["phones"] != given[a].model_dump(mode="json")["phones"]] == []
+    assert [a for pk, a, _, _ in untyped if "phones" in sent.get(pk, ())] == []
+    assert [a for _, a, data, _ in untyped if data["phones"] != given[a].model_dump(mode="json")["phones"]] == []
     if app_newer:
         return
 
     # The app types its first line otherwise: sent once, and the platform's untyped answer is no edit of the app's
-    pk, app_id, _ = untyped[0]
+    pk, app_id, _, _ = untyped[0]
     retyped = given[app_id].model_copy(
         update={"phones": (given[app_id].phones[0].model_copy(update={"type": "mobile"}), *given[app_id].phones[1:])}
     )
@@ -461,6 +461,16 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     with db.session() as s:
         now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
     assert now is not None and now["phones"][0]["type"] == "mobile"
+
+    # The platform adds a line to another such contact: taken in, the app's own line keeping its type
+    pk, app_id, data, remote_id = untyped[1]
+    added = {"number": "+49 30 5550999", "type": None}
+    phones = [{"number": p["number"], "type": None} for p in data["phones"]]
+    admin(sandbox, token, "POST", "/mutate", op="edit", id=remote_id, changes={"phones": [*phones, added]})
+    assert full_sync(workers, full=False).status == "succeeded"
+    with db.session() as s:
+        now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
+    assert now is not None and now["phones"] == [*data["phones"], added]
 
 
 def test_texts_a_platform_trims_are_written_neither_way(env: dict[str, str], workers: Workers, sandbox: Any) -> None:
