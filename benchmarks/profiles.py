@@ -58,12 +58,15 @@ PROFILES = {
     "maesn-roleless": Profile(
         "maesn", "", {"api_version": "v2"}, {"role_flags": "unstated"}, {"ignored_on_write": _ROLES}
     ),
+    # A platform that keeps no phone types: Merge hands its numbers back as bare strings (no type).
+    "merge-untyped": Profile("merge", "/api/accounting/v1", variant={"merge_phones": "strings"}),
 }
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
     "texts and phone numbers handed back in its own form), maesn (v1 as its reference documents it: no roles, "
     "status or currency in its lists), maesn-split (v1 on /customers and /suppliers), maesn-v2, merge-roleless "
-    "and maesn-roleless (v2; a platform that states no roles and ignores their writes); default merge"
+    "and maesn-roleless (v2; a platform that states no roles and ignores their writes), merge-untyped (phone "
+    "numbers handed back without types); default merge"
 )
 
 
