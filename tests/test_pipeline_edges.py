@@ -406,14 +406,33 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
 
 
 @pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
+@pytest.mark.parametrize(
+    ("dialect", "options", "variant"),
+    [("merge", {}, {"merge_phones": "strings"}), ("maesn", {}, {"maesn_fields": "v2"})],
+    ids=["merge", "maesn"],
+)
 def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
-    env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool
+    env: dict[str, str],
+    workers: Workers,
+    sandbox: Any,
+    app_newer: bool,
+    dialect: str,
+    options: dict[str, Any],
+    variant: dict[str, Any],
 ) -> None:
-    """A platform that keeps no phone types (Merge answers bare numbers: no type) holds the matched companies'
-    lines without the app's types. The first link writes the lines neither way, whichever clock is newer: the
-    app's types stay, and none goes out for nothing. A type the app then changes goes out once."""
+    """A platform that keeps no phone types (bare numbers: Merge's `phone_numbers` as strings, a Maesn server's
+    `phoneNumbers` in v2's shape) holds the matched companies' lines without the app's types. The first link
+    writes the lines neither way, whichever clock is newer: the app's types stay, and none goes out for nothing.
+    A type the app then changes goes out once; a line the platform adds reaches the app without taking the type
+    of the app's own line away."""
     split, token = setup_tenant(
-        sandbox, size=80, seed=43, variant={"merge_phones": "strings"}, app_updated_at=utcnow() if app_newer else OLD
+        sandbox,
+        size=80,
+        seed=43,
+        dialect=dialect,
+        options=options,
+        variant=variant,
+        app_updated_at=utcnow() if app_newer else OLD,
     )
     given = dict(split.app)
     workers.start(1)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contactsync.store.ledger import taken_in
 from contactsync.sync.alike import alike, untyped_alike, with_app_types
 from contactsync.sync.planning import (
     REVIEW_TAX_CONFLICT,
@@ -544,6 +545,13 @@ def test_phone_types_the_platform_does_not_state_are_no_value() -> None:
     for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW), (None, NEW)):
         assert plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock)).in_sync
     assert kept_apart(app, remote, frozenset(), frozenset()) == ["phones"]
+    # A dialect's view may fill a missing type in (Maesn's BUSINESS): the record as mirrored says it was missing
+    app_view = {**app, "phones": _phones("030 1234567", "0171 9876543", kind="MOBILE")}
+    filled = {**remote, "phones": _phones("+49301234567", "01719876543", kind="BUSINESS")}
+    assert kept_apart(app_view, filled, frozenset(), frozenset()) == []
+    assert kept_apart(app_view, filled, frozenset(), frozenset(), remote) == ["phones"]
+    plan = plan_pair(first_link(app_view, remote, remote_view=filled, remote_updated_at=NEW))
+    assert plan.in_sync
     # Only the platform's silence is no value: a type it states, or another line, is a difference as before
     assert not untyped_alike(app, {**remote, "phones": [*remote["phones"][:1], *_phones("01719876543", kind="fax")]})
     assert not untyped_alike(app, {**remote, "phones": _phones("+49301234567", "01719876544", kind=None)})
@@ -566,3 +574,15 @@ def test_lines_taken_from_a_platform_without_types_keep_the_apps_types() -> None
     # A type the platform states is its own; lines beyond the app's stay as they came
     stated = [{"number": "+49301234567", "type": "fax"}, *taken[1:], {"number": "+4930999", "type": None}]
     assert with_app_types(stated, app) == stated
+
+
+def test_what_a_plan_takes_into_the_app_is_what_changes_there() -> None:
+    """Untyped platform lines taken in keep the app's own types, and a field that comes out as the app holds it
+    is no change: Maesn's view reads a missing type as BUSINESS and the app's "mobile" as MOBILE, so a plan may
+    take lines in that are the app's own once their types are kept."""
+    app = {"name": "A", "phones": _phones("030 1234567", kind="mobile"), "addresses": BERLIN}
+    untyped = [{"number": "030 1234567", "type": None}]
+    assert taken_in({"phones": untyped}, app) == {}
+    assert taken_in({"phones": untyped, "name": "B"}, app) == {"name": "B"}
+    moved = [{"number": "030 7654321", "type": None}]
+    assert taken_in({"phones": moved}, app) == {"phones": moved}

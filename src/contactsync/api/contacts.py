@@ -172,6 +172,7 @@ def _out(s: Session, row: AppContact) -> AppContactOut:
             carried_content(conn.dialect, remote.data),
             unwritable_fields(conn.dialect, conn.options),
             unstated_in(remote.data),
+            remote.data,
         )
     return AppContactOut(
         id=row.app_id,

@@ -346,11 +346,9 @@ def _plan_one(
         return  # nothing is written either way while a person has not decided
     out.conflicts += len(plan.conflicts)
     out.held += len(plan.held)
-    if plan.to_app:
-        taken_in = dict(plan.to_app)
-        if "phones" in taken_in:  # the app's own types, not its carried view's, on lines the platform types not
-            taken_in["phones"] = with_app_types(taken_in["phones"], app.data)
-        update_app_content(s, app, {**app.data, **taken_in}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
+    into_app = taken_in(plan.to_app, app.data)
+    if into_app:
+        update_app_content(s, app, {**app.data, **into_app}, remote_id=remote.remote_id, keys_to_write=keys_to_write)
         taken.append(app)
         out.app_updates += 1
     if plan.to_remote and not settled.shows(link):
@@ -368,8 +366,18 @@ def _plan_one(
         )
     else:
         # The carried view planning read still holds unless platform values were just taken into the app.
-        mark_synced(link, app, remote, dialect, app_content=None if plan.to_app else state.app_content)
+        mark_synced(link, app, remote, dialect, app_content=None if into_app else state.app_content)
         synced.append(link)  # written with the chunk's other synced links (`store.synced_links`)
+
+
+def taken_in(to_app: dict[str, Any], app_data: dict[str, Any]) -> dict[str, Any]:
+    """The platform values a plan takes into the app, as the app will hold them: phone lines the platform states
+    no type for keep the app's own type (not its carried view's: "work", not Maesn's BUSINESS), and a field that
+    comes out as the app already holds it is no change (no new version, nothing in the changes feed)."""
+    taken = dict(to_app)
+    if "phones" in taken:
+        taken["phones"] = with_app_types(taken["phones"], app_data)
+    return {name: value for name, value in taken.items() if value != app_data.get(name)}
 
 
 def _plan_base(app: AppContact, remote: RemoteContact, dialect: str) -> dict[str, Any]:
