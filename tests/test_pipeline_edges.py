@@ -349,6 +349,29 @@ def test_postal_codes_and_countries_a_platform_keeps_in_its_own_form_are_written
     assert [a for _, a, data in respelled_pairs if data["addresses"] != given[a]] == []  # the app's spelling stays
 
 
+def _matched_pairs_and_updates() -> tuple[list[Any], dict[int, set[str]]]:
+    """The links the matcher made (app pk, app id, app data, platform data, remote id), and the fields of the
+    updates planned for each app contact."""
+    with db.session() as s:
+        linked = s.execute(
+            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data, RemoteContact.remote_id)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .where(Link.method != "created")
+        ).all()
+        sent = {
+            op.app_contact_id: set(op.payload["changes"])
+            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
+        }
+    return list(linked), sent
+
+
+def _lines(contact: Any) -> list[str | None]:
+    """A contact's phone lines as dialled from its first country."""
+    country = next((a.country for a in contact.addresses if a.country), None)
+    return [dialled(p.number, country) for p in contact.phones]
+
+
 @pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
 def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool
@@ -363,30 +386,16 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     given = dict(split.app)
     workers.start(1)
     assert full_sync(workers).status == "succeeded"
-    with db.session() as s:
-        linked = s.execute(
-            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data, RemoteContact.remote_id)
-            .join(Link, Link.app_contact_id == AppContact.id)
-            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
-            .where(Link.method != "created")
-        ).all()
-        sent = {
-            op.app_contact_id: set(op.payload["changes"])
-            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
-        }
+    linked, sent = _matched_pairs_and_updates()
     # Matched pairs whose lines were the same on both sides but written otherwise (the platform's E.164 against
     # the app's form); the app copies of some hold a new number of their own, a real difference
     books = {f"app-{i:06d}": c for i, c in enumerate(companies(31, 80))}
-
-    def lines(contact: Any) -> list[str | None]:
-        country = next((a.country for a in contact.addresses if a.country), None)
-        return [dialled(p.number, country) for p in contact.phones]
 
     alike_pairs = [
         (pk, app_id, data, remote_id)
         for pk, app_id, data, remote, remote_id in linked
         if [p.number for p in given[app_id].phones] != [p["number"] for p in remote["phones"]]
-        and lines(given[app_id]) == lines(books[app_id])
+        and _lines(given[app_id]) == _lines(books[app_id])
     ]
     assert len(alike_pairs) >= 10
     assert [a for pk, a, _, _ in alike_pairs if "phones" in sent.get(pk, ())] == []
@@ -437,25 +446,11 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     given = dict(split.app)
     workers.start(1)
     assert full_sync(workers).status == "succeeded"
-    with db.session() as s:
-        linked = s.execute(
-            select(AppContact.id, AppContact.app_id, AppContact.data, RemoteContact.data, RemoteContact.remote_id)
-            .join(Link, Link.app_contact_id == AppContact.id)
-            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
-            .where(Link.method != "created")
-        ).all()
-        sent = {
-            op.app_contact_id: set(op.payload["changes"])
-            for op in s.scalars(select(WriteOp).where(WriteOp.kind == "update"))
-        }
+    linked, sent = _matched_pairs_and_updates()
 
     # Matched pairs whose lines were the same on both sides before the run (the platform's as seeded), typed in
     # the app and handed back untyped by the platform
     books = {f"app-{i:06d}": c for i, c in enumerate(companies(43, 80))}
-
-    def lines(contact: Any) -> list[str | None]:
-        country = next((a.country for a in contact.addresses if a.country), None)
-        return [dialled(p.number, country) for p in contact.phones]
 
     untyped = [
         (pk, app_id, data, remote_id)
@@ -463,7 +458,7 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
         if given[app_id].phones
         and all(p.type for p in given[app_id].phones)
         and all(p["type"] is None for p in remote["phones"])
-        and lines(given[app_id]) == lines(books[app_id])
+        and _lines(given[app_id]) == _lines(books[app_id])
     ]
     assert len(untyped) >= 10
     assert [a for pk, a, _, _ in untyped if "phones" in sent.get(pk, ())] == []

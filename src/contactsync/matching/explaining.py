@@ -35,7 +35,7 @@ def _explainer(
     inherited: list[Connection],
 ) -> None:
     """One explaining process (`explain_apart`): explains its share of the pairs and sends the explanations."""
-    for c in inherited:  # the parent's ends (see `_worker`)
+    for c in inherited:  # the parent's ends (see `batch._worker`)
         c.close()
     try:
         # In pieces: the explanations of a whole half held at once (and pickled beside them) added about 100 MiB
