@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contactsync.store.ledger import taken_in
+from contactsync.models import AppContact, Link, RemoteContact
+from contactsync.store.ledger import pair_state, taken_in
 from contactsync.sync.alike import alike, untyped_alike, with_app_types
 from contactsync.sync.planning import (
     REVIEW_TAX_CONFLICT,
@@ -586,3 +587,24 @@ def test_what_a_plan_takes_into_the_app_is_what_changes_there() -> None:
     assert taken_in({"phones": untyped, "name": "B"}, app) == {"name": "B"}
     moved = [{"number": "030 7654321", "type": None}]
     assert taken_in({"phones": moved}, app) == {"phones": moved}
+
+
+def test_a_first_link_without_the_platforms_own_edit_time_sends_only_a_provably_newer_app_value() -> None:
+    """Merge leaves `remote_updated_at` empty for a platform that does not say when its contact changed; its own
+    `modified_at` (when Merge saw the record) then stands in as the platform's clock. It is an upper bound of the
+    platform's edit: an app edit after it is surely the newer and goes out; an app edit before it may be older
+    than the platform's, and the books' value is taken in (nothing is written to the platform on a guess)."""
+    seen = datetime(2025, 3, 1, tzinfo=UTC)
+    app_data = {"name": "Acme GmbH", "currency": "EUR"}
+    remote_data = {"name": "Acme GmbH", "currency": "GBP"}
+    remote = RemoteContact(data=remote_data, content_hash="r", remote_updated_at=None, modified_at=seen, deleted=False)
+    link = Link(basis="person", app_synced_hash=None, remote_synced_hash=None, baseline=None)
+
+    def plan(edited_at: datetime) -> Any:
+        app = AppContact(data=app_data, content_hash="a", edited_at=edited_at, unknown_fields=[], edited_fields={})
+        return plan_pair(pair_state(link, app, remote, "merge", "newer", None))
+
+    later = plan(seen + timedelta(days=1))
+    assert later.to_remote == {"currency": "EUR"} and later.to_app == {}
+    earlier = plan(seen - timedelta(days=1))
+    assert earlier.to_app == {"currency": "GBP"} and earlier.to_remote == {}
