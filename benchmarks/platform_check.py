@@ -24,7 +24,7 @@ from contactsync.providers.errors import RateLimited
 from contactsync.providers.registry import carried_content, open_provider, written_fields
 from contactsync.states import ReviewStatus
 from contactsync.store.tenants import connection_config
-from contactsync.sync.alike import alike, untyped_alike
+from contactsync.sync.alike import agrees
 from contactsync.sync.planning import CONFIRMED_BASES, IDENTITY_FIELDS, same_valid_tax_id
 
 
@@ -130,8 +130,7 @@ def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
             if f in pair.written
             and f not in unstated
             and pair.app.get(f) != pair.platform.get(f)
-            and not alike(f, pair.app, pair.platform)
-            and not (f == "phones" and untyped_alike(pair.app, pair.platform))
+            and not agrees(f, pair.app, pair.platform)
         ]
         if fields:
             bad.append((pair, fields))

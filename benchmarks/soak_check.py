@@ -20,7 +20,7 @@ from benchmarks.harness import TenantData, runs_by_status
 from benchmarks.platform_check import disagreeing, duplicates, linked_pairs, read_platform
 from contactsync import db
 from contactsync.models import ACTIVE_RUN_STATES, AppContact, Link, RemoteContact, SyncRun, WriteOp, WriteState
-from contactsync.sync.alike import alike, untyped_alike
+from contactsync.sync.alike import agrees
 
 
 def say(*parts: Any) -> None:
@@ -128,11 +128,7 @@ def _holds(side: dict[str, Any], field: str, value: Any) -> bool:
     """The side holds the edit's value, as written or in its own form of it (`sync.alike`: a platform that
     keeps phone numbers in E.164 shows the app's "+49 30 1234567" as "+49301234567"; one that keeps no phone
     types shows the lines without them, and an app takes such lines in untyped)."""
-    return (
-        side.get(field) == value
-        or alike(field, {field: value}, side)
-        or (field == "phones" and untyped_alike({field: value}, side))
-    )
+    return side.get(field) == value or agrees(field, {field: value}, side)
 
 
 def _failed_runs(limit: int = 5) -> list[str]:

@@ -34,11 +34,8 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
         return [str(e).casefold() for e in mine or ()] == [str(e).casefold() for e in theirs or ()]
     if name == "phones":
         # `dialled` reads past the number's spacing; a type only in other case or spacing is the same type.
-        lines, others = app.get("phones") or [], remote.get("phones") or []
-        if len(lines) != len(others) or not lines:
-            return False
-        country = country_of(app) or country_of(remote)
-        return all(_same_line(a, b, country) for a, b in zip(lines, others, strict=True))
+        paired = _paired_lines(app, remote)
+        return paired is not None and all(_same_line(a, b, paired[1]) for a, b in paired[0])
     if name == "addresses":
         mine, theirs = mine or [], theirs or []
         return len(mine) == len(theirs) and all(_same_place(a, b) for a, b in zip(mine, theirs, strict=True))
@@ -81,13 +78,25 @@ def untyped_alike(app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     Merge's phone type is nullable and some platforms keep none (a list of bare numbers): their silence is no
     value, like a field a record does not state (`CanonicalContact.unstated`). Planning neither takes it into the
     app nor sends the app's types on a first link for it; only an app edit of the lines goes out."""
+    paired = _paired_lines(app, remote)
+    if paired is None or not any(_untyped(b) and not _untyped(a) for a, b in paired[0]):
+        return False
+    return all(_same_line(a, b, paired[1], untyped=True) for a, b in paired[0])
+
+
+def agrees(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """What a check of a synced pair accepts as the same: `alike`, or phone lines the platform states no types
+    for (`untyped_alike`), which a sync leaves as each side holds them."""
+    return alike(name, app, remote) or (name == "phones" and untyped_alike(app, remote))
+
+
+def _paired_lines(app: Mapping[str, Any], remote: Mapping[str, Any]) -> tuple[list[tuple[Any, Any]], str | None] | None:
+    """Each side's phone lines paired in order, and the country they are read in; None unless both sides hold
+    the same number of them, at least one."""
     lines, others = app.get("phones") or [], remote.get("phones") or []
     if len(lines) != len(others) or not lines:
-        return False
-    if not any(_untyped(b) and not _untyped(a) for a, b in zip(lines, others, strict=True)):
-        return False
-    country = country_of(app) or country_of(remote)
-    return all(_same_line(a, b, country, untyped=True) for a, b in zip(lines, others, strict=True))
+        return None
+    return list(zip(lines, others, strict=True)), country_of(app) or country_of(remote)
 
 
 def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
@@ -97,14 +106,9 @@ def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
     country = country_of(app)
     out = []
     for i, line in enumerate(taken):
-        own = lines[i] if i < len(lines) else None
-        if (
-            isinstance(line, Mapping)
-            and isinstance(own, Mapping)
-            and _untyped(line)
-            and not _untyped(own)
-            and _same_line(own, line, country, untyped=True)
-        ):
+        own = lines[i] if i < len(lines) else {}
+        # `_untyped` holds only for an entry that is an object; `_same_line` only for two such entries.
+        if _untyped(line) and not _untyped(own) and _same_line(own, line, country, untyped=True):
             line = {**line, "type": own.get("type")}
         out.append(line)
     return out
@@ -116,9 +120,7 @@ def _untyped(line: Any) -> bool:
 
 def _kind(value: Any) -> str | None:
     """A phone type as compared: "Mobile", "MOBILE" and " mobile" are one type; blank is none."""
-    if value is None:
-        return None
-    return " ".join(str(value).split()).casefold() or None
+    return None if value is None else _spaced(str(value)).casefold() or None
 
 
 def _same_line(a: Any, b: Any, country: str | None, *, untyped: bool = False) -> bool:
