@@ -52,6 +52,11 @@ Both dialects
   that keeps country, area and line apart does; stored as sent.
 - `postal_form`: "as_stored" | "upper" — every postal code handed back upper-cased, as platforms that keep UK,
   Dutch or Canadian codes in capitals do; stored as sent.
+- `line_order`: "as_stored" | "slots" — phone lines and addresses handed back in the platform's slot order, not
+  the order written: platforms that keep one line per slot (Xero's default, direct, mobile and fax numbers,
+  QuickBooks' primary, mobile and fax phones and its billing and shipping addresses) list them in that order.
+  Here: phones mobile, fax, work, home, then any other type; addresses shipping, billing, then the rest; stored
+  as sent.
 """
 
 from __future__ import annotations
@@ -92,7 +97,11 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "role_flags": ("stated", "unstated"),
     "phone_form": ("as_stored", "e164"),
     "postal_form": ("as_stored", "upper"),
+    "line_order": ("as_stored", "slots"),
 }
+# `line_order` "slots": each type's slot; a type not listed comes after them, in the order written.
+_PHONE_SLOTS = ("mobile", "fax", "work", "home")
+_ADDRESS_SLOTS = ("shipping", "billing")
 _INTEGERS = ("merge_page_cap",)
 
 
@@ -128,7 +137,8 @@ def unstate_roles(item: Any, variant: dict[str, Any] | None, keys: tuple[str, st
 def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredContact:
     """The stored contact as a platform that keeps its own form of numbers and codes shows it: with `phone_form`
     "e164" each number in E.164 where it parses with the contact's first country (else as written), with
-    `postal_form` "upper" each postal code upper-cased."""
+    `postal_form` "upper" each postal code upper-cased, with `line_order` "slots" phones and addresses in slot
+    order."""
     if not variant:
         return stored
     contact = stored.contact
@@ -141,9 +151,19 @@ def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredCon
             a.model_copy(update={"postal_code": a.postal_code.upper() if a.postal_code else a.postal_code})
             for a in contact.addresses
         )
+    if variant.get("line_order", "as_stored") != "as_stored":
+        phones = update.get("phones", contact.phones)
+        addresses = update.get("addresses", contact.addresses)
+        update["phones"] = tuple(sorted(phones, key=lambda p: _slot(p.type, _PHONE_SLOTS)))
+        update["addresses"] = tuple(sorted(addresses, key=lambda a: _slot(a.type, _ADDRESS_SLOTS)))
     if not update:
         return stored
     return dataclasses.replace(stored, contact=contact.model_copy(update=update))
+
+
+def _slot(kind: str | None, slots: tuple[str, ...]) -> int:
+    """The slot a line of this type sits in (`sorted` keeps lines of one slot in the order written)."""
+    return slots.index(kind) if kind in slots else len(slots)
 
 
 def _e164(number: str, country: str | None) -> str:
