@@ -396,3 +396,56 @@ def test_texts_a_platform_trims_are_written_neither_way(env: dict[str, str], wor
     # Only a name that differs in more than its spacing goes out (the demo's upper-cased app copies)
     assert [n for n in names_sent if n != n.upper()] == []
     assert all(kept[a] == c.name for a, c in padded)  # the app's own spelling stays the app's
+
+
+@pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
+@pytest.mark.parametrize("dialect", ["merge", "maesn"])
+def test_lines_a_platform_lists_in_its_own_order_are_written_neither_way(
+    env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool, dialect: str
+) -> None:
+    """A platform that keeps one line per slot (Xero's, QuickBooks' phone and address slots) lists the matched
+    companies' phones and addresses in its slot order, not the app's. The first link sends them neither way,
+    whichever clock is newer (the app keeps its order, no request reorders the platform); a line the app adds
+    goes out once, and the platform's order of it does not come back to the app as an edit."""
+    split, token = setup_tenant(
+        sandbox,
+        size=160,
+        seed=47,
+        dialect=dialect,
+        variant={"line_order": "slots"},
+        app_updated_at=utcnow() if app_newer else OLD,
+    )
+    given = dict(split.app)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    linked, sent = _matched_pairs_and_updates()
+    books = {f"app-{i:06d}": c for i, c in enumerate(companies(47, 160))}
+
+    def written(contact: Any, name: str) -> list[Any]:
+        return [line.model_dump(mode="json") for line in getattr(contact, name)]
+
+    # Matched pairs whose lines were the same on both sides before the run, listed by the platform in another order
+    for name in ("phones", "addresses"):
+        reordered = [
+            (pk, app_id, data, remote_id)
+            for pk, app_id, data, remote, remote_id in linked
+            if written(given[app_id], name) == written(books[app_id], name)
+            and [line["type"] for line in written(given[app_id], name)] != [line["type"] for line in remote[name]]
+        ]
+        assert len(reordered) >= 3, name
+        assert [a for pk, a, _, _ in reordered if name in sent.get(pk, ())] == [], name
+        assert [a for _, a, data, _ in reordered if data[name] != written(given[a], name)] == [], name
+    if app_newer:
+        return
+
+    # The app adds a fax line to a contact whose lines the platform lists otherwise: sent once, the platform's
+    # order of the answer is no edit of the app's
+    pk, app_id, _, remote_id = reordered[0]
+    work = next(p for p in given[app_id].phones if p.type == "work")
+    lines = (work, Phone(number="+49 30 7654321", type="fax"))
+    _an_app_edit_goes_out_once(workers, app_id, given[app_id].model_copy(update={"phones": lines}))
+    with db.session() as s:
+        now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
+    assert now is not None and now["phones"] == [p.model_dump(mode="json") for p in lines]
+    stored = next(r for r in platform_contacts(sandbox, token) if r["remote_id"] == remote_id)
+    assert sorted(p["number"] for p in stored["phones"]) == sorted(p.number for p in lines)

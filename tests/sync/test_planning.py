@@ -451,11 +451,11 @@ def test_the_same_phone_lines_in_another_format_are_alike() -> None:
     app = {"phones": _phones("030 1234567", "0171 9876543"), "addresses": BERLIN}
     assert alike("phones", app, {"phones": _phones("+49301234567", "+49 171 9876543")})
     assert alike("phones", app, {"phones": _phones("+49 (0)30 123 45 67", "0049 171 9876543"), "addresses": BERLIN})
-    # Another line, another type, another count or another order is a difference
+    # Another line, another type or another count is a difference; another order is not (a platform's slots)
     assert not alike("phones", app, {"phones": _phones("+49301234568", "+49 171 9876543")})
     assert not alike("phones", app, {"phones": _phones("+49301234567", "+49 171 9876543", kind="fax")})
     assert not alike("phones", app, {"phones": _phones("+49301234567")})
-    assert not alike("phones", app, {"phones": _phones("+49 171 9876543", "+49301234567")})
+    assert alike("phones", app, {"phones": _phones("+49 171 9876543", "+49301234567")})
     # Without a country a national number is not a line anywhere; its digits alone decide
     assert not alike("phones", {"phones": _phones("030 1234567")}, {"phones": _phones("+49301234567")})
     assert alike("phones", {"phones": _phones("030/123-4567")}, {"phones": _phones("030 1234567")})
@@ -527,6 +527,46 @@ def test_postal_codes_and_countries_written_differently_are_alike() -> None:
     # A real move still travels
     moved = {**remote, "addresses": [{**remote["addresses"][0], "postal_code": "SW1A 2AA"}]}
     assert plan_pair(synced(app, remote, app, moved, app_hash="a1")).to_app == {"addresses": moved["addresses"]}
+
+
+def test_lines_listed_in_another_order_are_written_neither_way() -> None:
+    """Platforms that keep one line per slot list phones and addresses in their slot order: the same lines in
+    another order are no edit either way, on a first link or after the platform answered a write in its order.
+    Emails keep their order (the first is what a platform with one address keeps)."""
+    shipping = {
+        "type": "shipping",
+        "street_1": "Lagerweg 2",
+        "city": "Potsdam",
+        "postal_code": "14467",
+        "country": "DE",
+    }
+    app = {
+        "name": "A",
+        "phones": [*_phones("030 1234567"), *_phones("0171 9876543", kind="mobile")],
+        "addresses": [*BERLIN, shipping],
+        "emails": ["info@a.de", "billing@a.de"],
+    }
+    remote = {
+        "name": "A",
+        "phones": [*_phones("+49 171 9876543", kind="MOBILE"), *_phones("+49301234567")],
+        "addresses": [{**shipping, "country": "Germany"}, *BERLIN],
+        "emails": ["billing@a.de", "info@a.de"],
+    }
+    assert alike("phones", app, remote) and alike("addresses", app, remote)
+    assert not alike("emails", app, remote)
+    remote = {**remote, "emails": app["emails"]}
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW), (None, NEW)):
+        assert plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock)).in_sync
+    # A line counted twice on one side only, or a line whose type differs, is still a difference
+    assert not alike("phones", app, {**remote, "phones": [*remote["phones"][:1], *remote["phones"][:1]]})
+    assert not alike("phones", {**app, "phones": app["phones"][:1] * 2}, {**remote, "phones": app["phones"]})
+    assert not alike("addresses", app, {**remote, "addresses": [*BERLIN, {**shipping, "type": "billing"}]})
+    # Untyped platform lines in another order: no value either way, and a typed twin is not spent twice
+    untyped = [{"number": "+491719876543", "type": None}, {"number": "030 1234567", "type": None}]
+    assert untyped_alike(app, {**remote, "phones": untyped}) and not alike("phones", app, {"phones": untyped})
+    twins = {**app, "phones": [*_phones("030 1234567"), *_phones("030 1234567", kind="fax")]}
+    assert untyped_alike(twins, {"phones": [untyped[1], *_phones("+49301234567")], "addresses": BERLIN})
+    assert not untyped_alike(twins, {"phones": [*_phones("+49301234567", kind="fax")] * 2, "addresses": BERLIN})
 
 
 def test_a_phone_type_in_other_case_is_the_same_type() -> None:

@@ -9,7 +9,7 @@ soak ask it before they call a pair's sides different.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from contactsync.matching.normalise.addresses import country_code, normalise_postal_code
@@ -23,7 +23,12 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     with other spacing or prefix, the same emails in other case, the same phone lines in another format ("030
     1234567" for a Berlin contact and "+49301234567"; an extension counts; a type in other case), addresses with
     the same postal code in other case or spacing and the same country spelled otherwise ("sw1a 1aa", "United
-    Kingdom" and "SW1A 1AA", "GB"), any text with other white space or without invisible format characters."""
+    Kingdom" and "SW1A 1AA", "GB"), any text with other white space or without invisible format characters.
+
+    Phone lines and addresses may be listed in another order: each carries its type, and platforms that keep one
+    line per slot (Xero's default, mobile and fax numbers, QuickBooks' billing and shipping addresses) list them
+    in their slot order, whatever order was written. Emails keep their order: the first is the one a platform
+    with a single address keeps."""
     mine, theirs = _spaced(app.get(name)), _spaced(remote.get(name))
     if mine == theirs:
         return True
@@ -34,12 +39,29 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
         return [str(e).casefold() for e in mine or ()] == [str(e).casefold() for e in theirs or ()]
     if name == "phones":
         # `dialled` reads past the number's spacing; a type only in other case or spacing is the same type.
-        paired = _paired_lines(app, remote)
-        return paired is not None and all(_same_line(a, b, paired[1]) for a, b in paired[0])
+        return _paired_lines(app, remote) is not None
     if name == "addresses":
-        mine, theirs = mine or [], theirs or []
-        return len(mine) == len(theirs) and all(_same_place(a, b) for a, b in zip(mine, theirs, strict=True))
+        return _paired(mine or [], theirs or [], _same_place) is not None
     return False
+
+
+def _paired(
+    lines: Sequence[Any], others: Sequence[Any], same: Callable[[Any, Any], bool]
+) -> list[tuple[Any, Any]] | None:
+    """Each of `lines` paired with one of `others` that is `same`, in any order; None unless all pair off.
+
+    Taking the first unpaired match is enough (no search over pairings): `same` is an equivalence here (equal
+    once normalised), so any two matches of a line are interchangeable."""
+    if len(lines) != len(others):
+        return None
+    left = list(others)
+    pairs = []
+    for line in lines:
+        at = next((i for i, other in enumerate(left) if same(line, other)), None)
+        if at is None:
+            return None
+        pairs.append((line, left.pop(at)))
+    return pairs
 
 
 def _same_place(a: Any, b: Any) -> bool:
@@ -78,10 +100,8 @@ def untyped_alike(app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     Merge's phone type is nullable and some platforms keep none (a list of bare numbers): their silence is no
     value, like a field a record does not state (`CanonicalContact.unstated`). Planning neither takes it into the
     app nor sends the app's types on a first link for it; only an app edit of the lines goes out."""
-    paired = _paired_lines(app, remote)
-    if paired is None or not any(_untyped(b) and not _untyped(a) for a, b in paired[0]):
-        return False
-    return all(_same_line(a, b, paired[1], untyped=True) for a, b in paired[0])
+    paired = _paired_lines(app, remote, untyped=True)
+    return paired is not None and any(_untyped(b) and not _untyped(a) for a, b in paired)
 
 
 def agrees(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
@@ -90,13 +110,30 @@ def agrees(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool
     return alike(name, app, remote) or (name == "phones" and untyped_alike(app, remote))
 
 
-def _paired_lines(app: Mapping[str, Any], remote: Mapping[str, Any]) -> tuple[list[tuple[Any, Any]], str | None] | None:
-    """Each side's phone lines paired in order, and the country they are read in; None unless both sides hold
-    the same number of them, at least one."""
+def _paired_lines(
+    app: Mapping[str, Any], remote: Mapping[str, Any], *, untyped: bool = False
+) -> list[tuple[Any, Any]] | None:
+    """Each app phone line paired with the platform's same line, in any order (`_same_line`, read in the contact's
+    country); None unless all pair off, at least one. `untyped`: a platform line that states no type may pair
+    with an app line of any type, once the lines whose types agree are paired."""
     lines, others = app.get("phones") or [], remote.get("phones") or []
-    if len(lines) != len(others) or not lines:
+    if not lines:
         return None
-    return list(zip(lines, others, strict=True)), country_of(app) or country_of(remote)
+    country = country_of(app) or country_of(remote)
+    if not untyped:
+        return _paired(lines, others, lambda a, b: _same_line(a, b, country))
+    # First the lines whose types agree, then the rest by number against the platform's untyped lines: each step
+    # pairs by an equivalence, so first matches suffice (`_paired`), and an untyped platform line is not spent
+    # on an app line that has its typed twin on the platform.
+    rest, unpaired = list(lines), list(others)
+    typed = []
+    for line in lines:
+        at = next((i for i, other in enumerate(unpaired) if _same_line(line, other, country)), None)
+        if at is not None:
+            typed.append((line, unpaired.pop(at)))
+            rest.remove(line)
+    by_number = _paired(rest, unpaired, lambda a, b: _untyped(b) and _same_line(a, b, country, untyped=True))
+    return None if by_number is None else typed + by_number
 
 
 def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
