@@ -39,12 +39,12 @@ PROFILES = {
     "merge": Profile("merge", "/api/accounting/v1"),
     # Xero behind Merge: roles set by its invoices and bills (writes cannot set them; the connection says so, as
     # Connect through Link would), texts handed back decomposed and without zero-width characters, phone numbers
-    # in its own form (it keeps country, area and line apart).
+    # in its own form (it keeps country, area and line apart), phones and addresses listed in its slot order.
     "merge-xero": Profile(
         "merge",
         "/api/accounting/v1",
         {"read_only_fields": _ROLES},
-        {"text_form": "nfd", "text_invisible": "dropped", "phone_form": "e164"},
+        {"text_form": "nfd", "text_invisible": "dropped", "phone_form": "e164", "line_order": "slots"},
         {"ignored_on_write": _ROLES},
     ),
     "maesn": Profile("maesn", "", variant=_MAESN_V1),
@@ -63,10 +63,10 @@ PROFILES = {
 }
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
-    "texts and phone numbers handed back in its own form), maesn (v1 as its reference documents it: no roles, "
-    "status or currency in its lists), maesn-split (v1 on /customers and /suppliers), maesn-v2, merge-roleless "
-    "and maesn-roleless (v2; a platform that states no roles and ignores their writes), merge-untyped (phone "
-    "numbers handed back without types); default merge"
+    "texts, phone numbers and the order of lines handed back in its own form), maesn (v1 as its reference "
+    "documents it: no roles, status or currency in its lists), maesn-split (v1 on /customers and /suppliers), "
+    "maesn-v2, merge-roleless and maesn-roleless (v2; a platform that states no roles and ignores their writes), "
+    "merge-untyped (phone numbers handed back without types); default merge"
 )
 
 
