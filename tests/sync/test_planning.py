@@ -615,6 +615,10 @@ def test_lines_taken_from_a_platform_without_types_keep_the_apps_types() -> None
     # A type the platform states is its own; lines beyond the app's stay as they came
     stated = [{"number": "+49301234567", "type": "fax"}, *taken[1:], {"number": "+4930999", "type": None}]
     assert with_app_types(stated, app) == stated
+    # Lines that come back in another order keep their types all the same, each app line's type taken once
+    turned = [{"number": "+491715550000", "type": None}, *taken[:1], {"number": "01719876543", "type": None}]
+    assert [line["type"] for line in with_app_types(turned, app)] == [None, "work", "mobile"]
+    assert [line["type"] for line in with_app_types([*taken[:1], *taken[:1]], app)] == ["work", None]
 
 
 def test_what_a_plan_takes_into_the_app_is_what_changes_there() -> None:

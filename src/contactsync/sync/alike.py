@@ -138,15 +138,20 @@ def _paired_lines(
 
 def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
     """Platform phone lines about to be taken into the app, each line the platform states no type for taking the
-    app's type of the same line in the same place: a platform without types must not wipe the app's."""
-    lines = app.get("phones") or []
+    app's type of the same line (the one in the same place first, else the first such line not yet taken, as
+    lines may come back in another order): a platform without types must not wipe the app's."""
+    lines = list(app.get("phones") or [])
     country = country_of(app)
+    free = [i for i, own in enumerate(lines) if not _untyped(own)]
     out = []
     for i, line in enumerate(taken):
-        own = lines[i] if i < len(lines) else {}
         # `_untyped` holds only for an entry that is an object; `_same_line` only for two such entries.
-        if _untyped(line) and not _untyped(own) and _same_line(own, line, country, untyped=True):
-            line = {**line, "type": own.get("type")}
+        if _untyped(line):
+            places = sorted(free, key=lambda j: j != i)  # the same place first
+            at = next((j for j in places if _same_line(lines[j], line, country, untyped=True)), None)
+            if at is not None:
+                free.remove(at)
+                line = {**line, "type": lines[at].get("type")}
         out.append(line)
     return out
 
