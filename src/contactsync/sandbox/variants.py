@@ -57,6 +57,8 @@ Both dialects
   QuickBooks' primary, mobile and fax phones and its billing and shipping addresses) list them in that order.
   Here: phones mobile, fax, work, home, then any other type; addresses shipping, billing, then the rest; stored
   as sent.
+- `address_parts`: "as_stored" | "short" — every address handed back without its second street line and its
+  region (null), as platforms that keep one street line and no state or province do; stored as sent.
 """
 
 from __future__ import annotations
@@ -98,6 +100,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "phone_form": ("as_stored", "e164"),
     "postal_form": ("as_stored", "upper"),
     "line_order": ("as_stored", "slots"),
+    "address_parts": ("as_stored", "short"),
 }
 # `line_order` "slots": each type's slot; a type not listed comes after them, in the order written.
 _PHONE_SLOTS = ("mobile", "fax", "work", "home")
@@ -137,8 +140,8 @@ def unstate_roles(item: Any, variant: dict[str, Any] | None, keys: tuple[str, st
 def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredContact:
     """The stored contact as a platform that keeps its own form of numbers and codes shows it: with `phone_form`
     "e164" each number in E.164 where it parses with the contact's first country (else as written), with
-    `postal_form` "upper" each postal code upper-cased, with `line_order` "slots" phones and addresses in slot
-    order."""
+    `postal_form` "upper" each postal code upper-cased, with `address_parts` "short" no second street line and
+    no region, with `line_order` "slots" phones and addresses in slot order."""
     if not variant:
         return stored
     contact = stored.contact
@@ -151,6 +154,9 @@ def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredCon
             a.model_copy(update={"postal_code": a.postal_code.upper() if a.postal_code else a.postal_code})
             for a in contact.addresses
         )
+    if variant.get("address_parts", "as_stored") != "as_stored":
+        addresses = update.get("addresses", contact.addresses)
+        update["addresses"] = tuple(a.model_copy(update={"street_2": None, "state": None}) for a in addresses)
     if variant.get("line_order", "as_stored") != "as_stored":
         phones = update.get("phones", contact.phones)
         addresses = update.get("addresses", contact.addresses)
