@@ -116,8 +116,8 @@ def linked_pairs(tenant_id: str, platform: dict[str, CanonicalContact]) -> list[
 def disagreeing(pairs: list[PairView]) -> list[tuple[PairView, list[str]]]:
     """Linked pairs whose two sides differ in a synced field their connection can write and the platform states
     (pairs whose platform contact is gone excepted), other than in how a value is written (`sync.alike`: the
-    same tax id, emails or phone lines in another form, which a sync leaves as each side wrote it; phone types the
-    platform does not state, `sync.alike.untyped_alike`)."""
+    same tax id, emails or phone lines in another form, which a sync leaves as each side wrote it; phone types or
+    address parts the platform leaves unsaid, `sync.alike.silent_alike`)."""
     bad = []
     for pair in pairs:
         if pair.platform is None:

@@ -449,3 +449,57 @@ def test_lines_a_platform_lists_in_its_own_order_are_written_neither_way(
     assert now is not None and now["phones"] == [p.model_dump(mode="json") for p in lines]
     stored = next(r for r in platform_contacts(sandbox, token) if r["remote_id"] == remote_id)
     assert sorted(p["number"] for p in stored["phones"]) == sorted(p.number for p in lines)
+
+
+@pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
+@pytest.mark.parametrize("dialect", ["merge", "maesn"])
+def test_address_parts_a_platform_does_not_keep_are_neither_wiped_nor_sent(
+    env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool, dialect: str
+) -> None:
+    """A platform that keeps one street line and no region hands the matched companies' addresses back without
+    them. The first link writes the addresses neither way, whichever clock is newer: the app's second lines and
+    states stay, and none goes out for nothing. A platform edit of one address comes in, the app keeping its
+    parts of the address the platform did not change."""
+    split, token = setup_tenant(
+        sandbox,
+        size=160,
+        seed=53,
+        dialect=dialect,
+        variant={"address_parts": "short"},
+        app_updated_at=utcnow() if app_newer else OLD,
+    )
+    given = dict(split.app)
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    linked, sent = _matched_pairs_and_updates()
+    books = {f"app-{i:06d}": c for i, c in enumerate(companies(53, 160))}
+
+    def written(contact: Any) -> list[Any]:
+        return [a.model_dump(mode="json") for a in contact.addresses]
+
+    # Matched pairs whose addresses were the same on both sides before the run, with parts the platform drops
+    short = [
+        (pk, app_id, data, remote_id)
+        for pk, app_id, data, remote, remote_id in linked
+        if written(given[app_id]) == written(books[app_id])
+        and any(a.street_2 or a.state for a in given[app_id].addresses)
+    ]
+    assert len(short) >= 3
+    assert [a for pk, a, _, _ in short if "addresses" in sent.get(pk, ())] == []
+    assert [a for _, a, data, _ in short if data["addresses"] != written(given[a])] == []
+    if app_newer:
+        return
+
+    # The platform moves the billing address of a contact whose shipping address has a second line: the move
+    # comes in, the shipping address keeps its line
+    pk, _app_id, data, remote_id = next(
+        entry for entry in short if len(entry[2]["addresses"]) == 2 and entry[2]["addresses"][1]["street_2"]
+    )
+    moved = {**data["addresses"][0], "street_1": "Neue Strasse 5", "street_2": None, "state": None}
+    admin(
+        sandbox, token, "POST", "/mutate", op="edit", id=remote_id, changes={"addresses": [moved, data["addresses"][1]]}
+    )
+    assert full_sync(workers, full=False).status == "succeeded"
+    with db.session() as s:
+        now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
+    assert now is not None and now["addresses"] == [moved, data["addresses"][1]]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from contactsync.models import AppContact, Link, RemoteContact
 from contactsync.store.ledger import pair_state, taken_in
-from contactsync.sync.alike import alike, untyped_alike, with_app_types
+from contactsync.sync.alike import alike, silent_alike, with_app_places, with_app_types
 from contactsync.sync.planning import (
     REVIEW_TAX_CONFLICT,
     FieldBaseline,
@@ -563,10 +563,12 @@ def test_lines_listed_in_another_order_are_written_neither_way() -> None:
     assert not alike("addresses", app, {**remote, "addresses": [*BERLIN, {**shipping, "type": "billing"}]})
     # Untyped platform lines in another order: no value either way, and a typed twin is not spent twice
     untyped = [{"number": "+491719876543", "type": None}, {"number": "030 1234567", "type": None}]
-    assert untyped_alike(app, {**remote, "phones": untyped}) and not alike("phones", app, {"phones": untyped})
+    assert silent_alike("phones", app, {**remote, "phones": untyped}) and not alike("phones", app, {"phones": untyped})
     twins = {**app, "phones": [*_phones("030 1234567"), *_phones("030 1234567", kind="fax")]}
-    assert untyped_alike(twins, {"phones": [untyped[1], *_phones("+49301234567")], "addresses": BERLIN})
-    assert not untyped_alike(twins, {"phones": [*_phones("+49301234567", kind="fax")] * 2, "addresses": BERLIN})
+    assert silent_alike("phones", twins, {"phones": [untyped[1], *_phones("+49301234567")], "addresses": BERLIN})
+    assert not silent_alike(
+        "phones", twins, {"phones": [*_phones("+49301234567", kind="fax")] * 2, "addresses": BERLIN}
+    )
 
 
 def test_a_phone_type_in_other_case_is_the_same_type() -> None:
@@ -582,7 +584,7 @@ def test_phone_types_the_platform_does_not_state_are_no_value() -> None:
     types are not sent for nothing (most likely not kept either). An app edit of the lines still goes out."""
     app = {"name": "A", "phones": _phones("030 1234567", "0171 9876543"), "addresses": BERLIN}
     remote = {"name": "A", "phones": _phones("+49301234567", "01719876543", kind=None), "addresses": BERLIN}
-    assert untyped_alike(app, remote) and not alike("phones", app, remote)
+    assert silent_alike("phones", app, remote) and not alike("phones", app, remote)
     for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW), (None, NEW)):
         assert plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock)).in_sync
     assert kept_apart(app, remote, frozenset(), frozenset()) == ["phones"]
@@ -594,9 +596,11 @@ def test_phone_types_the_platform_does_not_state_are_no_value() -> None:
     plan = plan_pair(first_link(app_view, remote, remote_view=filled, remote_updated_at=NEW))
     assert plan.in_sync
     # Only the platform's silence is no value: a type it states, or another line, is a difference as before
-    assert not untyped_alike(app, {**remote, "phones": [*remote["phones"][:1], *_phones("01719876543", kind="fax")]})
-    assert not untyped_alike(app, {**remote, "phones": _phones("+49301234567", "01719876544", kind=None)})
-    assert not untyped_alike(remote, app)  # the app's silence is its own (a type it cleared)
+    assert not silent_alike(
+        "phones", app, {**remote, "phones": [*remote["phones"][:1], *_phones("01719876543", kind="fax")]}
+    )
+    assert not silent_alike("phones", app, {**remote, "phones": _phones("+49301234567", "01719876544", kind=None)})
+    assert not silent_alike("phones", remote, app)  # the app's silence is its own (a type it cleared)
     # The app changes a type since the last sync: the lines go out, and a null coming back is no edit
     edited = {**app, "phones": _phones("030 1234567", "0171 9876543", kind="mobile")}
     plan = plan_pair(synced(app, remote, edited, remote, remote_hash="r1"))
@@ -619,6 +623,40 @@ def test_lines_taken_from_a_platform_without_types_keep_the_apps_types() -> None
     turned = [{"number": "+491715550000", "type": None}, *taken[:1], {"number": "01719876543", "type": None}]
     assert [line["type"] for line in with_app_types(turned, app)] == [None, "work", "mobile"]
     assert [line["type"] for line in with_app_types([*taken[:1], *taken[:1]], app)] == ["work", None]
+
+
+def test_address_parts_the_platform_leaves_blank_are_no_value() -> None:
+    """Many platforms keep one street line and no region: the app's address comes back without them. On a first
+    link the sides are left as they are, whoever's clock is newer (a blank never wipes the app's part, as a
+    platform's blank field never does); an app edit of its addresses still goes out, and a platform edit of
+    another address comes in without taking the app's parts away."""
+    billing = {"type": "billing", "street_1": "1 Main St", "street_2": "Suite 4", "city": "Austin", "state": "TX",
+               "postal_code": "78701", "country": "US"}  # fmt: skip
+    shipping = {"type": "shipping", "street_1": "9 Dock Rd", "city": "Austin", "country": "US"}
+    app = {"name": "A", "addresses": [billing, shipping]}
+    short = {**billing, "street_2": None, "state": ""}
+    remote = {"name": "A", "addresses": [shipping, short]}
+    assert silent_alike("addresses", app, remote) and not alike("addresses", app, remote)
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW), (None, NEW)):
+        assert plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock)).in_sync
+    assert kept_apart(app, remote, frozenset(), frozenset()) == ["addresses"]
+    # Only a blank is no value: another street, a part only the platform states, or the app's blank are differences
+    assert not silent_alike("addresses", app, {"addresses": [shipping, {**short, "street_1": "2 Main St"}]})
+    assert not silent_alike("addresses", {"addresses": [shipping, short]}, {"addresses": [shipping, billing]})
+    assert not silent_alike("addresses", remote, app)
+    assert not silent_alike("addresses", app, {"addresses": [short]})
+    # The app moves its billing address since the last sync: it goes out, and the short answer is no edit
+    moved = {**app, "addresses": [{**billing, "street_1": "5 Main St"}, shipping]}
+    plan = plan_pair(synced(app, remote, moved, remote, remote_hash="r1"))
+    assert plan.to_remote == {"addresses": moved["addresses"]} and plan.to_app == {}
+    # The platform moves the shipping address: taken in, the billing address stays the app's (its parts kept);
+    # a place the platform changed in a part it states comes in as it is, with nothing of the app's grafted on
+    docked = [{**shipping, "street_1": "11 Dock Rd"}, short]
+    assert with_app_places(docked, app) == [docked[0], billing]
+    assert taken_in({"addresses": docked}, app) == {"addresses": [docked[0], billing]}
+    assert taken_in({"addresses": [billing, shipping]}, app) == {}
+    elsewhere = {**short, "street_1": "7 Oak St"}
+    assert with_app_places([elsewhere], app) == [elsewhere]
 
 
 def test_what_a_plan_takes_into_the_app_is_what_changes_there() -> None:

@@ -35,7 +35,7 @@ from contactsync.store.contacts import rewrite_changed_keys, update_app_content
 from contactsync.store.reconcile import open_conflict_review, review_candidate_ids
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.synced_links import save_synced, save_taken_in
-from contactsync.sync.alike import with_app_types
+from contactsync.sync.alike import with_app_places, with_app_types
 from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 from contactsync.sync.walks import walk_shows_our_create
 
@@ -372,11 +372,14 @@ def _plan_one(
 
 def taken_in(to_app: dict[str, Any], app_data: dict[str, Any]) -> dict[str, Any]:
     """The platform values a plan takes into the app, as the app will hold them: phone lines the platform states
-    no type for keep the app's own type (not its carried view's: "work", not Maesn's BUSINESS), and a field that
-    comes out as the app already holds it is no change (no new version, nothing in the changes feed)."""
+    no type for keep the app's own type (not its carried view's: "work", not Maesn's BUSINESS), addresses that
+    are the app's but for parts the platform leaves blank stay the app's, and a field that comes out as the app
+    already holds it is no change (no new version, nothing in the changes feed)."""
     taken = dict(to_app)
     if "phones" in taken:
         taken["phones"] = with_app_types(taken["phones"], app_data)
+    if "addresses" in taken:
+        taken["addresses"] = with_app_places(taken["addresses"], app_data)
     return {name: value for name, value in taken.items() if value != app_data.get(name)}
 
 

@@ -45,6 +45,9 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     return False
 
 
+_BLANK = (None, "")
+
+
 def _paired(
     lines: Sequence[Any], others: Sequence[Any], same: Callable[[Any, Any], bool]
 ) -> list[tuple[Any, Any]] | None:
@@ -64,13 +67,14 @@ def _paired(
     return pairs
 
 
-def _same_place(a: Any, b: Any) -> bool:
-    """Two addresses (already `_spaced`) that differ at most in how the postal code and the country are written."""
+def _same_place(a: Any, b: Any, *, blanks: bool = False) -> bool:
+    """Two addresses (already `_spaced`) that differ at most in how the postal code and the country are written.
+    `blanks`: the second (the platform's) may also leave parts blank that the first states."""
     if not isinstance(a, Mapping) or not isinstance(b, Mapping):
         return False
     for key in a.keys() | b.keys():
         mine, theirs = a.get(key), b.get(key)
-        if mine == theirs:
+        if mine == theirs or (blanks and theirs in _BLANK):
             continue
         if not isinstance(mine, str) or not isinstance(theirs, str):
             return False
@@ -94,20 +98,27 @@ def _spaced(value: Any) -> Any:
     return value
 
 
-def untyped_alike(app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
-    """The same phone lines on both sides, but that the platform states no type (null) for some the app types.
+def silent_alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """The same phone lines or addresses on both sides (in any order), but that the platform leaves parts of them
+    unsaid that the app states: a phone type (null), an address part (blank).
 
-    Merge's phone type is nullable and some platforms keep none (a list of bare numbers): their silence is no
-    value, like a field a record does not state (`CanonicalContact.unstated`). Planning neither takes it into the
-    app nor sends the app's types on a first link for it; only an app edit of the lines goes out."""
-    paired = _paired_lines(app, remote, untyped=True)
-    return paired is not None and any(_untyped(b) and not _untyped(a) for a, b in paired)
+    Merge's phone type is nullable and some platforms keep none (a list of bare numbers); many keep one street
+    line and no region. Their silence is no value, like a field a record does not state
+    (`CanonicalContact.unstated`) or a field the platform leaves blank: planning neither takes it into the app
+    nor sends the app's parts on a first link for it; only an app edit of the lines goes out."""
+    if name == "phones":
+        paired = _paired_lines(app, remote, untyped=True)
+        return paired is not None and any(_untyped(b) and not _untyped(a) for a, b in paired)
+    if name == "addresses":
+        places = _paired_places(app, remote)
+        return places is not None and any(_blank_parts(a, b) for a, b in places)
+    return False
 
 
 def agrees(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
-    """What a check of a synced pair accepts as the same: `alike`, or phone lines the platform states no types
-    for (`untyped_alike`), which a sync leaves as each side holds them."""
-    return alike(name, app, remote) or (name == "phones" and untyped_alike(app, remote))
+    """What a check of a synced pair accepts as the same: `alike`, or lines the platform leaves parts of unsaid
+    (`silent_alike`), which a sync leaves as each side holds them."""
+    return alike(name, app, remote) or silent_alike(name, app, remote)
 
 
 def _paired_lines(
@@ -122,37 +133,89 @@ def _paired_lines(
     country = country_of(app) or country_of(remote)
     if not untyped:
         return _paired(lines, others, lambda a, b: _same_line(a, b, country))
-    # First the lines whose types agree, then the rest by number against the platform's untyped lines: each step
-    # pairs by an equivalence, so first matches suffice (`_paired`), and an untyped platform line is not spent
-    # on an app line that has its typed twin on the platform.
+    return _paired_loosely(
+        lines,
+        others,
+        lambda a, b: _same_line(a, b, country),
+        lambda a, b: _untyped(b) and _same_line(a, b, country, untyped=True),
+    )
+
+
+def _paired_places(app: Mapping[str, Any], remote: Mapping[str, Any]) -> list[tuple[Any, Any]] | None:
+    """Each app address (`_spaced`) paired with the platform's same place, in any order, where the platform's may
+    leave parts blank; None unless all pair off, at least one."""
+    mine, theirs = _spaced(app.get("addresses")) or [], _spaced(remote.get("addresses")) or []
+    if not mine:
+        return None
+    return _paired_loosely(mine, theirs, _same_place, lambda a, b: _same_place(a, b, blanks=True))
+
+
+def _paired_loosely(
+    lines: Sequence[Any], others: Sequence[Any], same: Callable[[Any, Any], bool], loose: Callable[[Any, Any], bool]
+) -> list[tuple[Any, Any]] | None:
+    """`_paired`, where the lines that are not `same` as any other may pair `loose`ly with the others left: first
+    the lines that are the same, so that a loose match is not spent on a line that has its exact twin. A loose
+    relation is no equivalence, so first matches may miss a pairing in odd lists (two app lines each loosely
+    like two platform lines): the sides then count as different, as they did before any loose rule."""
     rest, unpaired = list(lines), list(others)
-    typed = []
+    exact = []
     for line in lines:
-        at = next((i for i, other in enumerate(unpaired) if _same_line(line, other, country)), None)
+        at = next((i for i, other in enumerate(unpaired) if same(line, other)), None)
         if at is not None:
-            typed.append((line, unpaired.pop(at)))
+            exact.append((line, unpaired.pop(at)))
             rest.remove(line)
-    by_number = _paired(rest, unpaired, lambda a, b: _untyped(b) and _same_line(a, b, country, untyped=True))
-    return None if by_number is None else typed + by_number
+    loosely = _paired(rest, unpaired, loose)
+    return None if loosely is None else exact + loosely
+
+
+def _blank_parts(a: Any, b: Any) -> bool:
+    """The platform's address `b` leaves a part blank that the app's `a` states."""
+    return any(b.get(key) in _BLANK and value not in _BLANK for key, value in a.items())
 
 
 def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
     """Platform phone lines about to be taken into the app, each line the platform states no type for taking the
     app's type of the same line (the one in the same place first, else the first such line not yet taken, as
     lines may come back in another order): a platform without types must not wipe the app's."""
-    lines = list(app.get("phones") or [])
     country = country_of(app)
-    free = [i for i, own in enumerate(lines) if not _untyped(own)]
-    out = []
-    for i, line in enumerate(taken):
+    return _with_apps(
+        taken,
+        app.get("phones") or [],
         # `_untyped` holds only for an entry that is an object; `_same_line` only for two such entries.
-        if _untyped(line):
-            places = sorted(free, key=lambda j: j != i)  # the same place first
-            at = next((j for j in places if _same_line(lines[j], line, country, untyped=True)), None)
-            if at is not None:
-                free.remove(at)
-                line = {**line, "type": lines[at].get("type")}
-        out.append(line)
+        lambda own, line: _untyped(line) and not _untyped(own) and _same_line(own, line, country, untyped=True),
+        lambda own, line: {**line, "type": own.get("type")},
+    )
+
+
+def with_app_places(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
+    """Platform addresses about to be taken into the app, each that is an app address but for parts the platform
+    leaves blank (or writes otherwise, `alike`) staying the app's: a platform that keeps no second street line
+    or no region must not wipe the app's. An address the platform changed in a part it states comes in as it
+    is (the app's parts are not grafted onto another place)."""
+    return _with_apps(
+        taken,
+        app.get("addresses") or [],
+        lambda own, place: _same_place(_spaced(own), _spaced(place), blanks=True),
+        lambda own, _place: own,
+    )
+
+
+def _with_apps(
+    taken: Sequence[Any],
+    own: Sequence[Any],
+    like: Callable[[Any, Any], bool],
+    keep: Callable[[Any, Any], Any],
+) -> list[Any]:
+    """Each taken entry that is `like` one of the app's own entries (the one in the same place first, else the
+    first not yet matched) as `keep` makes it of the two; the others as they came."""
+    free = list(range(len(own)))
+    out = []
+    for i, entry in enumerate(taken):
+        at = next((j for j in sorted(free, key=lambda j: j != i) if like(own[j], entry)), None)
+        if at is not None:
+            free.remove(at)
+            entry = keep(own[at], entry)
+        out.append(entry)
     return out
 
 

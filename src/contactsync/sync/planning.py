@@ -39,7 +39,7 @@ from typing import Any
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
 from contactsync.matching.normalise.taxids import contradicts, same_id
-from contactsync.sync.alike import alike, tax_id_of, untyped_alike
+from contactsync.sync.alike import alike, silent_alike, tax_id_of
 
 IDENTITY_FIELDS: tuple[str, ...] = ("name", "tax_number")
 
@@ -198,11 +198,12 @@ def plan_pair(state: PairState) -> PairPlan:
         # Alike as the dialect carries them (a phone type "work" and Maesn's BUSINESS): nothing to write either way.
         if app_value == view.get(name) or alike(name, state.app_content, view):
             continue
-        if name == "phones" and untyped_alike(state.app_content, state.remote_content):
-            # The platform states no type for lines that are the app's (`alike.untyped_alike`; asked of the record
-            # as mirrored, as a dialect's view may fill a missing type in, Maesn's with BUSINESS): as for a field it
-            # does not state, its silence never crosses to the app, and the app's types go out only where the
-            # app changed its lines since the last sync (a platform that states no type most likely keeps none).
+        if silent_alike(name, state.app_content, state.remote_content):
+            # The platform leaves parts of the app's lines unsaid, a phone type or an address part
+            # (`alike.silent_alike`; asked of the record as mirrored, as a dialect's view may fill a missing type
+            # in, Maesn's with BUSINESS): as for a field it does not state, its silence never crosses to the app,
+            # and the app's parts go out only where the app changed its lines since the last sync (a platform
+            # that states no such part most likely keeps none).
             if name not in state.unwritable and name in app_changed:
                 to_remote[name] = app_value
             continue
@@ -269,13 +270,14 @@ def kept_apart(
 ) -> list[str]:
     """The synced fields on which a linked pair's sides differ and stay different by rule, not for want of a sync:
     the connection cannot write them (`unwritable`), or the platform's record does not state them (`unstated`;
-    also phone lines whose types it does not state, `alike.untyped_alike`, asked of `remote_content`, the record
-    as mirrored, where given). Both views as the dialect carries them (`providers.registry.carried_content`)."""
-    untyped = untyped_alike(app_view, remote_view if remote_content is None else remote_content)
+    also lines it leaves parts of unsaid, phone types or address parts, `alike.silent_alike`, asked of
+    `remote_content`, the record as mirrored, where given). Both views as the dialect carries them
+    (`providers.registry.carried_content`)."""
+    mirrored = remote_view if remote_content is None else remote_content
     return [
         name
         for name in SYNCED_FIELDS
-        if (name in unwritable | unstated or (name == "phones" and untyped))
+        if (name in unwritable | unstated or silent_alike(name, app_view, mirrored))
         and app_view.get(name) != remote_view.get(name)
         and not alike(name, app_view, remote_view)
         and not is_blank(app_view.get(name))
