@@ -60,13 +60,16 @@ PROFILES = {
     ),
     # A platform that keeps no phone types: Merge hands its numbers back as bare strings (no type).
     "merge-untyped": Profile("merge", "/api/accounting/v1", variant={"merge_phones": "strings"}),
+    # A platform that keeps one street line and no region: addresses come back without them.
+    "merge-short": Profile("merge", "/api/accounting/v1", variant={"address_parts": "short"}),
 }
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
     "texts, phone numbers and the order of lines handed back in its own form), maesn (v1 as its reference "
     "documents it: no roles, status or currency in its lists), maesn-split (v1 on /customers and /suppliers), "
     "maesn-v2, merge-roleless and maesn-roleless (v2; a platform that states no roles and ignores their writes), "
-    "merge-untyped (phone numbers handed back without types); default merge"
+    "merge-untyped (phone numbers handed back without types), merge-short (addresses without a second street "
+    "line or region); default merge"
 )
 
 
