@@ -503,3 +503,44 @@ def test_address_parts_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     with db.session() as s:
         now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
     assert now is not None and now["addresses"] == [moved, data["addresses"][1]]
+
+
+def test_parts_only_the_platform_holds_fill_the_app_and_are_never_wiped(
+    env: dict[str, str], workers: Workers, sandbox: Any
+) -> None:
+    """The app holds less than the books: its copies have no postal codes, no second street lines and no phone
+    types, and its clock is the newer. The first link sends none of those blanks (the books keep their parts)
+    and fills the app's gaps from the platform, keeping the app's own form of what it has."""
+    split, token = setup_tenant(sandbox, size=80, seed=59)
+    given = dict(split.app)
+
+    def sparse(contact: Any) -> Any:
+        return contact.model_copy(
+            update={
+                "addresses": tuple(
+                    a.model_copy(update={"postal_code": None, "street_2": None}) for a in contact.addresses
+                ),
+                "phones": tuple(p.model_copy(update={"type": None}) for p in contact.phones),
+            }
+        )
+
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(a, sparse(c)) for a, c in split.app], updated_at=utcnow())
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    linked, sent = _matched_pairs_and_updates()
+    books = {f"app-{i:06d}": c for i, c in enumerate(companies(59, 80))}
+    same = [
+        (pk, app_id, data, remote_id)
+        for pk, app_id, data, _remote, remote_id in linked
+        if given[app_id].addresses == books[app_id].addresses and given[app_id].phones == books[app_id].phones
+    ]
+    assert len(same) >= 10
+    assert [a for pk, a, _, _ in same if sent.get(pk, set()) & {"addresses", "phones"}] == []
+    stored = {r["remote_id"]: r for r in platform_contacts(sandbox, token)}
+    for _pk, app_id, data, remote_id in same:
+        kept = [(a["postal_code"], a["street_2"]) for a in stored[remote_id]["addresses"]]
+        assert kept == [(a.postal_code, a.street_2) for a in books[app_id].addresses], app_id
+        assert [(a["postal_code"], a["street_2"]) for a in data["addresses"]] == kept, app_id
+        assert [p["type"] for p in data["phones"]] == [p.type for p in books[app_id].phones], app_id
+        assert [p["number"] for p in data["phones"]] == [p.number for p in given[app_id].phones], app_id

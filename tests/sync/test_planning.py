@@ -611,11 +611,15 @@ def test_phone_types_the_platform_does_not_state_are_no_value() -> None:
 def test_lines_taken_from_a_platform_without_types_keep_the_apps_types() -> None:
     app = {"phones": [*_phones("030 1234567"), *_phones("0171 9876543", kind="mobile")], "addresses": BERLIN}
     taken = [{"number": "+49301234567", "type": None}, {"number": "+491715550000", "type": None}]
-    # The first line is the app's own (its type kept), the second a new number (nothing to keep)
+    # The first line is the app's own (kept as the app writes it, type and all), the second a new number
     assert with_app_types(taken, app) == [
-        {"number": "+49301234567", "type": "work"},
+        {"number": "030 1234567", "type": "work"},
         {"number": "+491715550000", "type": None},
     ]
+    # A type only the platform states fills the app's gap; a line the same on both sides stays as the app wrote it
+    bare = {**app, "phones": [{"number": "030 1234567", "type": None}, *app["phones"][1:]]}
+    typed = [{"number": "+49301234567", "type": "work"}, {"number": "+49 171 9876543", "type": "mobile"}]
+    assert with_app_types(typed, bare) == [{"number": "030 1234567", "type": "work"}, app["phones"][1]]
     # A type the platform states is its own; lines beyond the app's stay as they came
     stated = [{"number": "+49301234567", "type": "fax"}, *taken[1:], {"number": "+4930999", "type": None}]
     assert with_app_types(stated, app) == stated
@@ -657,6 +661,29 @@ def test_address_parts_the_platform_leaves_blank_are_no_value() -> None:
     assert taken_in({"addresses": [billing, shipping]}, app) == {}
     elsewhere = {**short, "street_1": "7 Oak St"}
     assert with_app_places([elsewhere], app) == [elsewhere]
+
+
+def test_parts_only_the_platform_holds_fill_the_apps_blanks_and_are_never_wiped() -> None:
+    """The app often holds less than the books: an address without its postal code or second line, a phone line
+    without a type. Like a blank field of the app's, such blanks receive the platform's parts, whoever's clock
+    is newer; sending the app's lines would wipe the books' parts. An app edit of its lines still goes out."""
+    place = {"type": "billing", "street_1": "Hauptstr. 1", "city": "Berlin", "country": "Deutschland"}
+    full = {**place, "street_2": "Hof 2", "postal_code": "10115", "country": "DE"}
+    app = {"name": "A", "addresses": [place], "phones": [{"number": "030 1234567", "type": None}]}
+    remote = {"name": "A", "addresses": [full], "phones": _phones("+49301234567")}
+    assert silent_alike("addresses", remote, app) and silent_alike("phones", remote, app)
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW), (None, NEW)):
+        plan = plan_pair(first_link(app, remote, app_updated_at=app_clock, remote_updated_at=remote_clock))
+        assert plan.to_remote == {} and plan.to_app == {"addresses": [full], "phones": remote["phones"]}
+    # Taken in, the app's address keeps its own parts and gains the platform's
+    taken = taken_in({"addresses": [full], "phones": remote["phones"]}, app)
+    assert taken == {
+        "addresses": [{**place, "street_2": "Hof 2", "postal_code": "10115"}],
+        "phones": [{"number": "030 1234567", "type": "work"}],
+    }
+    # An app edit since the last sync goes out as the app wrote it (the phones, not edited, still receive)
+    plan = plan_pair(synced({**app, "addresses": [full]}, remote, app, remote, remote_hash="r1"))
+    assert plan.to_remote == {"addresses": [place]} and plan.to_app == {"phones": remote["phones"]}
 
 
 def test_what_a_plan_takes_into_the_app_is_what_changes_there() -> None:

@@ -67,14 +67,14 @@ def _paired(
     return pairs
 
 
-def _same_place(a: Any, b: Any, *, blanks: bool = False) -> bool:
+def _same_place(a: Any, b: Any, *, blanks: tuple[bool, bool] = (False, False)) -> bool:
     """Two addresses (already `_spaced`) that differ at most in how the postal code and the country are written.
-    `blanks`: the second (the platform's) may also leave parts blank that the first states."""
+    `blanks`: whether the first, the second may also leave parts blank that the other states."""
     if not isinstance(a, Mapping) or not isinstance(b, Mapping):
         return False
     for key in a.keys() | b.keys():
         mine, theirs = a.get(key), b.get(key)
-        if mine == theirs or (blanks and theirs in _BLANK):
+        if mine == theirs or (blanks[0] and mine in _BLANK) or (blanks[1] and theirs in _BLANK):
             continue
         if not isinstance(mine, str) or not isinstance(theirs, str):
             return False
@@ -147,7 +147,7 @@ def _paired_places(app: Mapping[str, Any], remote: Mapping[str, Any]) -> list[tu
     mine, theirs = _spaced(app.get("addresses")) or [], _spaced(remote.get("addresses")) or []
     if not mine:
         return None
-    return _paired_loosely(mine, theirs, _same_place, lambda a, b: _same_place(a, b, blanks=True))
+    return _paired_loosely(mine, theirs, _same_place, lambda a, b: _same_place(a, b, blanks=(False, True)))
 
 
 def _paired_loosely(
@@ -174,29 +174,31 @@ def _blank_parts(a: Any, b: Any) -> bool:
 
 
 def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
-    """Platform phone lines about to be taken into the app, each line the platform states no type for taking the
-    app's type of the same line (the one in the same place first, else the first such line not yet taken, as
-    lines may come back in another order): a platform without types must not wipe the app's."""
+    """Platform phone lines about to be taken into the app, each that is one of the app's lines (the one in the
+    same place first, else the first not yet matched, as lines may come back in another order) staying the app's
+    as written, a type only one side states filling the other's: a platform without types must not wipe the
+    app's, nor its number format come back as an edit, and a type only the platform holds fills the app's gap."""
     country = country_of(app)
     return _with_apps(
         taken,
         app.get("phones") or [],
-        # `_untyped` holds only for an entry that is an object; `_same_line` only for two such entries.
-        lambda own, line: _untyped(line) and not _untyped(own) and _same_line(own, line, country, untyped=True),
-        lambda own, line: {**line, "type": own.get("type")},
+        # `_same_line` holds only for two entries that are objects.
+        lambda own, line: _same_line(own, line, country, untyped=True) or _same_line(line, own, country, untyped=True),
+        lambda own, line: {**own, "type": line.get("type") if _untyped(own) else own.get("type")},
     )
 
 
 def with_app_places(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
-    """Platform addresses about to be taken into the app, each that is an app address but for parts the platform
-    leaves blank (or writes otherwise, `alike`) staying the app's: a platform that keeps no second street line
-    or no region must not wipe the app's. An address the platform changed in a part it states comes in as it
-    is (the app's parts are not grafted onto another place)."""
+    """Platform addresses about to be taken into the app, each that is an app address but for parts one of them
+    leaves blank (or writes otherwise, `alike`) becoming the app's with its blanks filled from the platform's: a
+    platform that keeps no second street line or no region must not wipe the app's, and a postal code only the
+    platform holds fills the app's gap. An address the platform changed in a part both state comes in as it is
+    (the app's parts are not grafted onto another place)."""
     return _with_apps(
         taken,
         app.get("addresses") or [],
-        lambda own, place: _same_place(_spaced(own), _spaced(place), blanks=True),
-        lambda own, _place: own,
+        lambda own, place: _same_place(_spaced(own), _spaced(place), blanks=(True, True)),
+        lambda own, place: {**own, **{k: v for k, v in place.items() if own.get(k) in _BLANK and v not in _BLANK}},
     )
 
 

@@ -207,6 +207,17 @@ def plan_pair(state: PairState) -> PairPlan:
             if name not in state.unwritable and name in app_changed:
                 to_remote[name] = app_value
             continue
+        if silent_alike(name, state.remote_content, state.app_content):
+            # The other way round: the app leaves parts of the platform's lines blank (no postal code, no phone
+            # type). Like a blank field of the app's, they receive the platform's parts (`store.ledger.taken_in`
+            # keeps the app's own), whoever's clock is newer, and the app's blanks never wipe the books' parts;
+            # only an app edit of the lines since the last sync goes out as the app wrote it.
+            if name in app_changed:
+                if name not in state.unwritable:
+                    to_remote[name] = app_value
+            else:
+                to_app[name] = remote_value
+            continue
         if name in state.remote_unstated:
             # The platform's record does not say this field (Merge's null roles, a list that names no roles): the
             # mirror holds the model's default ("no role", "active"), which nobody stated, so it never crosses to
