@@ -456,6 +456,10 @@ def test_the_same_phone_lines_in_another_format_are_alike() -> None:
     assert not alike("phones", app, {"phones": _phones("+49301234567", "+49 171 9876543", kind="fax")})
     assert not alike("phones", app, {"phones": _phones("+49301234567")})
     assert alike("phones", app, {"phones": _phones("+49 171 9876543", "+49301234567")})
+    # A country written as a name is the same region ("Germany", "Deutschland" and "DE")
+    for name in ("Germany", "Deutschland"):
+        assert alike("phones", {"phones": _phones("030 1234567"), "addresses": [{"country": name}]},
+                     {"phones": _phones("+49301234567")})  # fmt: skip
     # Without a country a national number is not a line anywhere; its digits alone decide
     assert not alike("phones", {"phones": _phones("030 1234567")}, {"phones": _phones("+49301234567")})
     assert alike("phones", {"phones": _phones("030/123-4567")}, {"phones": _phones("030 1234567")})
@@ -681,6 +685,14 @@ def test_parts_only_the_platform_holds_fill_the_apps_blanks_and_are_never_wiped(
         "addresses": [{**place, "street_2": "Hof 2", "postal_code": "10115"}],
         "phones": [{"number": "030 1234567", "type": "work"}],
     }
+    # Each side holding a part the other leaves blank: the app gains the platform's, keeps its own, sends none
+    mixed = {"name": "A", "addresses": [{**place, "street_2": "Hof 2"}]}
+    postal = {"name": "A", "addresses": [{**place, "postal_code": "10115"}]}
+    assert not silent_alike("addresses", mixed, postal) and not silent_alike("addresses", postal, mixed)
+    for app_clock, remote_clock in ((NEW, OLD), (OLD, NEW)):
+        plan = plan_pair(first_link(mixed, postal, app_updated_at=app_clock, remote_updated_at=remote_clock))
+        assert plan.to_remote == {} and plan.to_app == {"addresses": postal["addresses"]}
+    assert taken_in(plan.to_app, mixed) == {"addresses": [{**place, "street_2": "Hof 2", "postal_code": "10115"}]}
     # An app edit since the last sync goes out as the app wrote it (the phones, not edited, still receive)
     plan = plan_pair(synced({**app, "addresses": [full]}, remote, app, remote, remote_hash="r1"))
     assert plan.to_remote == {"addresses": [place]} and plan.to_app == {"phones": remote["phones"]}

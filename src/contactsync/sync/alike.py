@@ -107,11 +107,25 @@ def silent_alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -
     (`CanonicalContact.unstated`) or a field the platform leaves blank: planning neither takes it into the app
     nor sends the app's parts on a first link for it; only an app edit of the lines goes out."""
     if name == "phones":
-        paired = _paired_lines(app, remote, untyped=True)
+        paired = _paired_lines(app, remote, blanks=(False, True))
         return paired is not None and any(_untyped(b) and not _untyped(a) for a, b in paired)
     if name == "addresses":
-        places = _paired_places(app, remote)
+        places = _paired_places(app, remote, blanks=(False, True))
         return places is not None and any(_blank_parts(a, b) for a, b in places)
+    return False
+
+
+def gaps_filled(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+    """The same phone lines or addresses on both sides (in any order) but for parts either side leaves blank,
+    where the platform states parts the app leaves blank: an app address without the postal code the books
+    hold, an app line without the platform's type. Planning takes such parts into the app (`with_app_places`,
+    `with_app_types` keep the app's own) and never sends the app's blanks over them on a first link."""
+    if name == "phones":
+        paired = _paired_lines(app, remote, blanks=(True, True))
+        return paired is not None and any(_untyped(a) and not _untyped(b) for a, b in paired)
+    if name == "addresses":
+        places = _paired_places(app, remote, blanks=(True, True))
+        return places is not None and any(_blank_parts(b, a) for a, b in places)
     return False
 
 
@@ -122,32 +136,35 @@ def agrees(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool
 
 
 def _paired_lines(
-    app: Mapping[str, Any], remote: Mapping[str, Any], *, untyped: bool = False
+    app: Mapping[str, Any], remote: Mapping[str, Any], *, blanks: tuple[bool, bool] = (False, False)
 ) -> list[tuple[Any, Any]] | None:
     """Each app phone line paired with the platform's same line, in any order (`_same_line`, read in the contact's
-    country); None unless all pair off, at least one. `untyped`: a platform line that states no type may pair
-    with an app line of any type, once the lines whose types agree are paired."""
+    country); None unless all pair off, at least one. `blanks`: whether an app line, a platform line that states
+    no type may pair with a line of the same number of any type, once the lines whose types agree are paired."""
     lines, others = app.get("phones") or [], remote.get("phones") or []
     if not lines:
         return None
     country = country_of(app) or country_of(remote)
-    if not untyped:
+    if blanks == (False, False):
         return _paired(lines, others, lambda a, b: _same_line(a, b, country))
-    return _paired_loosely(
-        lines,
-        others,
-        lambda a, b: _same_line(a, b, country),
-        lambda a, b: _untyped(b) and _same_line(a, b, country, untyped=True),
-    )
+
+    def loose(a: Any, b: Any) -> bool:
+        return (blanks[1] and _untyped(b) and _same_line(a, b, country, untyped=True)) or (
+            blanks[0] and _untyped(a) and _same_line(b, a, country, untyped=True)
+        )
+
+    return _paired_loosely(lines, others, lambda a, b: _same_line(a, b, country), loose)
 
 
-def _paired_places(app: Mapping[str, Any], remote: Mapping[str, Any]) -> list[tuple[Any, Any]] | None:
-    """Each app address (`_spaced`) paired with the platform's same place, in any order, where the platform's may
-    leave parts blank; None unless all pair off, at least one."""
+def _paired_places(
+    app: Mapping[str, Any], remote: Mapping[str, Any], *, blanks: tuple[bool, bool]
+) -> list[tuple[Any, Any]] | None:
+    """Each app address (`_spaced`) paired with the platform's same place, in any order, where either may leave
+    parts blank as `blanks` says (`_same_place`); None unless all pair off, at least one."""
     mine, theirs = _spaced(app.get("addresses")) or [], _spaced(remote.get("addresses")) or []
     if not mine:
         return None
-    return _paired_loosely(mine, theirs, _same_place, lambda a, b: _same_place(a, b, blanks=(False, True)))
+    return _paired_loosely(mine, theirs, _same_place, lambda a, b: _same_place(a, b, blanks=blanks))
 
 
 def _paired_loosely(
@@ -246,9 +263,11 @@ def _same_line(a: Any, b: Any, country: str | None, *, untyped: bool = False) ->
 
 
 def country_of(content: Mapping[str, Any]) -> str | None:
-    """The contact's first country, as written: the region its national phone numbers and tax ids are read in."""
+    """The contact's first country, the region its national phone numbers and tax ids are read in: its ISO code
+    where it is written as a name ("Deutschland", "United Kingdom"), else as written."""
     countries = [a.get("country") for a in content.get("addresses") or () if isinstance(a, Mapping)]
-    return next((str(c) for c in countries if c), None)
+    first = next((str(c) for c in countries if c), None)
+    return None if first is None else country_code(first) or first
 
 
 def tax_id_of(content: Mapping[str, Any]) -> TaxId | None:

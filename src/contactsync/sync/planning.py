@@ -39,7 +39,7 @@ from typing import Any
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
 from contactsync.matching.normalise.taxids import contradicts, same_id
-from contactsync.sync.alike import alike, silent_alike, tax_id_of
+from contactsync.sync.alike import alike, gaps_filled, silent_alike, tax_id_of
 
 IDENTITY_FIELDS: tuple[str, ...] = ("name", "tax_number")
 
@@ -207,11 +207,12 @@ def plan_pair(state: PairState) -> PairPlan:
             if name not in state.unwritable and name in app_changed:
                 to_remote[name] = app_value
             continue
-        if silent_alike(name, state.remote_content, state.app_content):
+        if gaps_filled(name, state.app_content, state.remote_content):
             # The other way round: the app leaves parts of the platform's lines blank (no postal code, no phone
-            # type). Like a blank field of the app's, they receive the platform's parts (`store.ledger.taken_in`
-            # keeps the app's own), whoever's clock is newer, and the app's blanks never wipe the books' parts;
-            # only an app edit of the lines since the last sync goes out as the app wrote it.
+            # type; `alike.gaps_filled`). Like a blank field of the app's, they receive the platform's parts
+            # (`store.ledger.taken_in` keeps the app's own, also those the platform leaves blank), whoever's clock
+            # is newer, and the app's blanks never wipe the books' parts; only an app edit of the lines since the
+            # last sync goes out as the app wrote it.
             if name in app_changed:
                 if name not in state.unwritable:
                     to_remote[name] = app_value
