@@ -5,6 +5,11 @@ re-space it, upper-case postal codes, trim texts, drop zero-width spaces), so co
 send every first link's values one way or the other, and a platform's reformatting would come back to the app as
 an edit nobody made. Planning (`sync.planning`) asks `alike` before it writes a field; the platform check and the
 soak ask it before they call a pair's sides different.
+
+Inside phone lines and addresses, a part one side leaves blank is no value either, as a blank field is not: the
+platform's silence (a phone type, a second street line it does not keep, `silent_alike`) never wipes the app's
+part, and the app's (a postal code it never had, `gaps_filled`) never wipes the books'; `with_app_types` and
+`with_app_places` make what is taken into the app keep the app's own parts.
 """
 
 from __future__ import annotations
@@ -53,8 +58,8 @@ def _paired(
 ) -> list[tuple[Any, Any]] | None:
     """Each of `lines` paired with one of `others` that is `same`, in any order; None unless all pair off.
 
-    Taking the first unpaired match is enough (no search over pairings): `same` is an equivalence here (equal
-    once normalised), so any two matches of a line are interchangeable."""
+    Taking the first unpaired match is enough (no search over pairings) where `same` is an equivalence (equal
+    once normalised): any two matches of a line are interchangeable (`_paired_loosely` for looser relations)."""
     if len(lines) != len(others):
         return None
     left = list(others)
