@@ -44,6 +44,17 @@ def _random_value(fieldname: str, rng: random.Random, *avoid: Any) -> Any:
         return [{"number": f"+49 30 {rng.randrange(10**7, 10**8)}", "type": "work"}]
     if fieldname == "emails":
         return [f"s{rng.randrange(10**9)}@soak.example"]
+    if fieldname == "addresses":  # a second line some platforms do not keep (profile merge-short)
+        return [
+            {
+                "type": "billing",
+                "street_1": f"{rng.randrange(1, 10**6)} Soak Street",
+                "street_2": rng.choice((None, "Unit 4")),
+                "city": "Berlin",
+                "postal_code": f"{rng.randrange(10**4, 10**5)}",
+                "country": "DE",
+            }
+        ]
     return rng.choice([c for c in ("EUR", "USD", "GBP", "CHF", "SEK") if c not in avoid])
 
 
@@ -108,7 +119,7 @@ class Editor:
         """The fields the soak edits, of those the tenant's connection writes: an app edit of a field it cannot
         write stays in the app, and the newest edit then rightly holds on one side only."""
         written = self._profile(tenant).written()
-        return [f for f in ("phones", "emails", "currency") if f in written]
+        return [f for f in ("phones", "emails", "addresses", "currency") if f in written]
 
     def _profile(self, tenant: str) -> Profile:
         return PROFILES[self.tally.dialects.get(tenant, "merge")]
