@@ -371,10 +371,11 @@ def _plan_one(
 
 
 def taken_in(to_app: dict[str, Any], app_data: dict[str, Any]) -> dict[str, Any]:
-    """The platform values a plan takes into the app, as the app will hold them: phone lines the platform states
-    no type for keep the app's own type (not its carried view's: "work", not Maesn's BUSINESS), addresses that
-    are the app's but for parts the platform leaves blank stay the app's, and a field that comes out as the app
-    already holds it is no change (no new version, nothing in the changes feed)."""
+    """The platform values a plan takes into the app, as the app will hold them: phone lines and addresses that
+    are the app's own stay as the app writes them, with the app's parts where the platform leaves them blank
+    (the app's type, not its carried view's: "work", not Maesn's BUSINESS) and the platform's where the app's
+    are blank (`alike.with_app_types`, `alike.with_app_places`); a field that comes out as the app already holds
+    it is no change (no new version, nothing in the changes feed)."""
     taken = dict(to_app)
     if "phones" in taken:
         taken["phones"] = with_app_types(taken["phones"], app_data)
