@@ -111,13 +111,8 @@ def silent_alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -
     line and no region. Their silence is no value, like a field a record does not state
     (`CanonicalContact.unstated`) or a field the platform leaves blank: planning neither takes it into the app
     nor sends the app's parts on a first link for it; only an app edit of the lines goes out."""
-    if name == "phones":
-        paired = _paired_lines(app, remote, blanks=(False, True))
-        return paired is not None and any(_untyped(b) and not _untyped(a) for a, b in paired)
-    if name == "addresses":
-        places = _paired_places(app, remote, blanks=(False, True))
-        return places is not None and any(_blank_parts(a, b) for a, b in places)
-    return False
+    paired = _paired_with_blanks(name, app, remote, (False, True))
+    return paired is not None and any(_leaves_out(name, a, b) for a, b in paired)
 
 
 def gaps_filled(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
@@ -125,13 +120,26 @@ def gaps_filled(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) ->
     where the platform states parts the app leaves blank: an app address without the postal code the books
     hold, an app line without the platform's type. Planning takes such parts into the app (`with_app_places`,
     `with_app_types` keep the app's own) and never sends the app's blanks over them on a first link."""
+    paired = _paired_with_blanks(name, app, remote, (True, True))
+    return paired is not None and any(_leaves_out(name, b, a) for a, b in paired)
+
+
+def _paired_with_blanks(
+    name: str, app: Mapping[str, Any], remote: Mapping[str, Any], blanks: tuple[bool, bool]
+) -> list[tuple[Any, Any]] | None:
+    """The phone lines or addresses paired where the app's, the platform's may leave parts blank (`blanks`)."""
     if name == "phones":
-        paired = _paired_lines(app, remote, blanks=(True, True))
-        return paired is not None and any(_untyped(a) and not _untyped(b) for a, b in paired)
+        return _paired_lines(app, remote, blanks=blanks)
     if name == "addresses":
-        places = _paired_places(app, remote, blanks=(True, True))
-        return places is not None and any(_blank_parts(b, a) for a, b in places)
-    return False
+        return _paired_places(app, remote, blanks=blanks)
+    return None
+
+
+def _leaves_out(name: str, full: Any, blank: Any) -> bool:
+    """The entry `blank` leaves a part unsaid that `full` states: a phone type, an address part."""
+    if name == "phones":
+        return _untyped(blank) and not _untyped(full)
+    return any(blank.get(key) in _BLANK and value not in _BLANK for key, value in full.items())
 
 
 def agrees(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
@@ -188,11 +196,6 @@ def _paired_loosely(
             rest.remove(line)
     loosely = _paired(rest, unpaired, loose)
     return None if loosely is None else exact + loosely
-
-
-def _blank_parts(a: Any, b: Any) -> bool:
-    """The platform's address `b` leaves a part blank that the app's `a` states."""
-    return any(b.get(key) in _BLANK and value not in _BLANK for key, value in a.items())
 
 
 def with_app_types(taken: Sequence[Any], app: Mapping[str, Any]) -> list[Any]:
