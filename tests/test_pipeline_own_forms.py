@@ -5,6 +5,7 @@ chased."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -232,6 +233,47 @@ def test_postal_codes_and_countries_a_platform_keeps_in_its_own_form_are_written
     assert [a for _, a, data in respelled_pairs if data["addresses"] != given[a]] == []  # the app's spelling stays
 
 
+@dataclass
+class FirstSync:
+    """A tenant after its first full sync: the app's contacts as the run began (`given`), the companies as the
+    platform was seeded with them (`books`, by app id), the matcher's links and the fields of the updates
+    planned (`_matched_pairs_and_updates`)."""
+
+    token: str
+    given: dict[str, Any]
+    books: dict[str, Any]
+    linked: list[Any]
+    sent: dict[int, set[str]]
+
+
+def _first_sync(
+    sandbox: Any,
+    workers: Workers,
+    *,
+    seed: int,
+    size: int,
+    app_newer: bool,
+    variant: dict[str, Any],
+    dialect: str = "merge",
+    options: dict[str, Any] | None = None,
+) -> FirstSync:
+    """A tenant of `size` companies on a platform of `variant`, the app's clock the newer or the older, synced."""
+    split, token = setup_tenant(
+        sandbox,
+        size=size,
+        seed=seed,
+        dialect=dialect,
+        options=options,
+        variant=variant,
+        app_updated_at=utcnow() if app_newer else OLD,
+    )
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    linked, sent = _matched_pairs_and_updates()
+    books = {f"app-{i:06d}": c for i, c in enumerate(companies(seed, size))}
+    return FirstSync(token, dict(split.app), books, linked, sent)
+
+
 def _matched_pairs_and_updates() -> tuple[list[Any], dict[int, set[str]]]:
     """The links the matcher made (app pk, app id, app data, platform data, remote id), and the fields of the
     updates planned for each app contact."""
@@ -263,17 +305,10 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     otherwise than the app does. The first link sends them neither way, whichever clock is newer (no request to
     the platform, no rewrite of the app's numbers); a new number the app sets goes out once, and the platform's
     form of it does not come back to the app as an edit."""
-    split, token = setup_tenant(
-        sandbox, size=80, seed=31, variant={"phone_form": "e164"}, app_updated_at=utcnow() if app_newer else OLD
-    )
-    given = dict(split.app)
-    workers.start(1)
-    assert full_sync(workers).status == "succeeded"
-    linked, sent = _matched_pairs_and_updates()
+    run = _first_sync(sandbox, workers, seed=31, size=80, app_newer=app_newer, variant={"phone_form": "e164"})
+    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
     # Matched pairs whose lines were the same on both sides but written otherwise (the platform's E.164 against
     # the app's form); the app copies of some hold a new number of their own, a real difference
-    books = {f"app-{i:06d}": c for i, c in enumerate(companies(31, 80))}
-
     alike_pairs = [
         (pk, app_id, data, remote_id)
         for pk, app_id, data, remote, remote_id in linked
@@ -317,24 +352,13 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     writes the lines neither way, whichever clock is newer: the app's types stay, and none goes out for nothing.
     A type the app then changes goes out once; a line the platform adds reaches the app without taking the type
     of the app's own line away."""
-    split, token = setup_tenant(
-        sandbox,
-        size=80,
-        seed=43,
-        dialect=dialect,
-        options=options,
-        variant=variant,
-        app_updated_at=utcnow() if app_newer else OLD,
+    run = _first_sync(
+        sandbox, workers, seed=43, size=80, app_newer=app_newer, variant=variant, dialect=dialect, options=options
     )
-    given = dict(split.app)
-    workers.start(1)
-    assert full_sync(workers).status == "succeeded"
-    linked, sent = _matched_pairs_and_updates()
+    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
 
     # Matched pairs whose lines were the same on both sides before the run (the platform's as seeded), typed in
     # the app and handed back untyped by the platform
-    books = {f"app-{i:06d}": c for i, c in enumerate(companies(43, 80))}
-
     untyped = [
         (pk, app_id, data, remote_id)
         for pk, app_id, data, remote, remote_id in linked
@@ -407,19 +431,9 @@ def test_lines_a_platform_lists_in_its_own_order_are_written_neither_way(
     companies' phones and addresses in its slot order, not the app's. The first link sends them neither way,
     whichever clock is newer (the app keeps its order, no request reorders the platform); a line the app adds
     goes out once, and the platform's order of it does not come back to the app as an edit."""
-    split, token = setup_tenant(
-        sandbox,
-        size=160,
-        seed=47,
-        dialect=dialect,
-        variant={"line_order": "slots"},
-        app_updated_at=utcnow() if app_newer else OLD,
-    )
-    given = dict(split.app)
-    workers.start(1)
-    assert full_sync(workers).status == "succeeded"
-    linked, sent = _matched_pairs_and_updates()
-    books = {f"app-{i:06d}": c for i, c in enumerate(companies(47, 160))}
+    variant = {"line_order": "slots"}
+    run = _first_sync(sandbox, workers, seed=47, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
+    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
 
     def written(contact: Any, name: str) -> list[Any]:
         return [line.model_dump(mode="json") for line in getattr(contact, name)]
@@ -460,19 +474,9 @@ def test_address_parts_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     them. The first link writes the addresses neither way, whichever clock is newer: the app's second lines and
     states stay, and none goes out for nothing. A platform edit of one address comes in, the app keeping its
     parts of the address the platform did not change."""
-    split, token = setup_tenant(
-        sandbox,
-        size=160,
-        seed=53,
-        dialect=dialect,
-        variant={"address_parts": "short"},
-        app_updated_at=utcnow() if app_newer else OLD,
-    )
-    given = dict(split.app)
-    workers.start(1)
-    assert full_sync(workers).status == "succeeded"
-    linked, sent = _matched_pairs_and_updates()
-    books = {f"app-{i:06d}": c for i, c in enumerate(companies(53, 160))}
+    variant = {"address_parts": "short"}
+    run = _first_sync(sandbox, workers, seed=53, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
+    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
 
     def written(contact: Any) -> list[Any]:
         return [a.model_dump(mode="json") for a in contact.addresses]
