@@ -170,3 +170,43 @@ def test_postal_codes_come_back_upper_cased_from_a_platform_that_keeps_them_so(a
     codes = [created["addresses"][0]["zip_code"], listed["addresses"][0]["zip_code"]]
     assert [*codes, maesn["addresses"][0]["postalCode"]] == ["SW1A 1AA"] * 3
     assert admin.contacts(token)[0]["addresses"][0]["postal_code"] == "sw1a 1aa"  # stored as sent
+
+
+def test_lines_come_back_in_slot_order_from_a_platform_that_keeps_slots(admin, api):
+    token = admin.create_account(seed=11, count=0, variant={"line_order": "slots"})
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    model = {
+        "name": "Nord Handel GmbH",
+        "phone_numbers": [
+            {"number": "030 1", "type": "WORK"},
+            {"number": "0171 2", "type": "MOBILE"},
+            {"number": "030 3", "type": "FAX"},
+        ],
+        "addresses": [{"type": "BILLING", "city": "Kiel"}, {"type": "SHIPPING", "city": "Lübeck"}],
+    }
+    created = api.post(MERGE + "/contacts", json={"model": model}, headers=headers).json()["model"]
+    listed = merge_get(api, token, "/contacts").json()["results"][0]
+    maesn = maesn_get(api, token, "/accounting/contacts").json()["data"][0]
+    for item in (created, listed):
+        assert [p["number"] for p in item["phone_numbers"]] == ["0171 2", "030 3", "030 1"]
+        assert [a["city"] for a in item["addresses"]] == ["Lübeck", "Kiel"]
+    assert [p["number"] for p in maesn["phoneNumbers"]] == ["0171 2", "030 3", "030 1"]
+    stored = admin.contacts(token)[0]
+    assert [p["number"] for p in stored["phones"]] == ["030 1", "0171 2", "030 3"]  # stored as sent
+    assert [a["city"] for a in stored["addresses"]] == ["Kiel", "Lübeck"]
+
+
+def test_addresses_come_back_without_the_parts_a_platform_does_not_keep(admin, api):
+    token = admin.create_account(seed=12, count=0, variant={"address_parts": "short"})
+    headers = {"Authorization": "Bearer k", "X-Account-Token": token}
+    address = {"street_1": "1 Main St", "street_2": "Suite 4", "city": "Austin", "country_subdivision": "TX"}
+    created = api.post(
+        MERGE + "/contacts", json={"model": {"name": "Lone Star LLC", "addresses": [address]}}, headers=headers
+    ).json()["model"]
+    listed = merge_get(api, token, "/contacts").json()["results"][0]
+    maesn = maesn_get(api, token, "/accounting/contacts").json()["data"][0]
+    for served in (created["addresses"][0], listed["addresses"][0]):
+        assert (served["street_1"], served["street_2"], served["state"]) == ("1 Main St", None, None)
+    assert maesn["addresses"][0]["addressLine1"] == "1 Main St" and not maesn["addresses"][0].get("addressLine2")
+    stored = admin.contacts(token)[0]["addresses"][0]
+    assert (stored["street_2"], stored["state"]) == ("Suite 4", "TX")  # stored as sent

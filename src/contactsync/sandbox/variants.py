@@ -168,7 +168,9 @@ def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredCon
 
 
 def _slot(kind: str | None, slots: tuple[str, ...]) -> int:
-    """The slot a line of this type sits in (`sorted` keeps lines of one slot in the order written)."""
+    """The slot a line of this type sits in, whatever the type's case (`sorted` keeps lines of one slot in the
+    order written)."""
+    kind = (kind or "").casefold()
     return slots.index(kind) if kind in slots else len(slots)
 
 
