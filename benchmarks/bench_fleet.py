@@ -49,15 +49,13 @@ from sqlalchemy.orm import Session
 
 from benchmarks.bench_pipeline import say, seed
 from benchmarks.harness import (
-    RssSampler,
-    TaskTimes,
     TenantData,
     Workers,
     benchmark_environment,
-    p95,
     print_result_on_servers,
     tenant_data,
 )
+from benchmarks.measures import RssSampler, TaskTimes, p95
 from benchmarks.platform_check import check_platforms
 from contactsync import db
 from contactsync.cli.processes import spawn, stop

@@ -60,17 +60,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from benchmarks.harness import (
-    RssSampler,
-    TaskTimes,
     TenantData,
     Workers,
     benchmark_environment,
-    cpu_seconds,
-    p95,
     print_result_on_servers,
     seed_app_contacts,
     tenant_data,
 )
+from benchmarks.measures import RssSampler, TaskTimes, cpu_seconds, p95
 from benchmarks.platform_check import check_platforms, linked_pairs
 from benchmarks.profiles import HELP, PROFILES, profile_names
 from contactsync import db
