@@ -108,7 +108,7 @@ def fleet_data(args: argparse.Namespace) -> list[TenantData]:
 
 def seed_fleet(admin: SandboxAdmin, sandbox_url: str, datas: list[TenantData], page_size: int) -> None:
     """Every tenant's account and app contacts; a book's first tenant goes through `bench_pipeline.seed`."""
-    seeding_args = argparse.Namespace(rate=0, page_size=page_size, webhooks=False)
+    seeding_args = argparse.Namespace(rate=0, page_size=page_size, webhooks=False, dialects=("merge",))
     first: dict[int, str] = {}
     for t, data in enumerate(datas):
         if id(data) not in first:
