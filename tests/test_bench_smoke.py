@@ -1,4 +1,5 @@
-"""The pipeline benchmark and the soak at smoke size: they run end to end and their correctness checks hold.
+"""The pipeline and fleet benchmarks and the soak at smoke size: they run end to end and their correctness
+checks hold.
 
 Only correctness is asserted (every run ended, nothing duplicated or lost, the faults really happened); their
 timings are for BENCHMARKS.md, never for a test.
@@ -61,6 +62,16 @@ def test_pipeline_benchmark_smoke(servers: tuple[str, str]) -> None:
     assert result["webhook_samples"] == 2 and result["webhook_to_run_p95_s"] >= 0
     for key in ("wall_s", "lower_bound_s", "utilization", "contacts_per_s"):
         assert key in result
+
+
+def test_fleet_benchmark_smoke(servers: tuple[str, str]) -> None:
+    args = ["--tenants", "4", "--min-contacts", "100", "--max-contacts", "100", "--workers", "1", "--shards", "2"]
+    code, result, out = run_script("benchmarks.bench_fleet", [*args, "--sync-seconds", "120"], servers)
+    assert code == 0, out
+    assert result["due"] == 4 and result["started_first_tick"] == 4  # one tick starts every due run
+    assert sum(result["shard_runs"].values()) == 4
+    assert result["all_finished"] and result["runs_by_status"] == {"succeeded": 4}
+    assert result["checked_tenants"] == 4 and result["duplicates"] == 0 and result["lost"] == 0
 
 
 @pytest.mark.timeout(420)
