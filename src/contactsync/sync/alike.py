@@ -65,11 +65,16 @@ def _paired(
     left = list(others)
     pairs = []
     for line in lines:
-        at = next((i for i, other in enumerate(left) if same(line, other)), None)
+        at = _first(left, line, same)
         if at is None:
             return None
         pairs.append((line, left.pop(at)))
     return pairs
+
+
+def _first(pool: Sequence[Any], line: Any, same: Callable[[Any, Any], bool]) -> int | None:
+    """Where in `pool` the first entry `same` as `line` stands (None: no entry is)."""
+    return next((i for i, other in enumerate(pool) if same(line, other)), None)
 
 
 def _same_place(a: Any, b: Any, *, blanks: tuple[bool, bool] = (False, False)) -> bool:
@@ -187,13 +192,13 @@ def _paired_loosely(
     the lines that are the same, so that a loose match is not spent on a line that has its exact twin. A loose
     relation is no equivalence, so first matches may miss a pairing in odd lists (two app lines each loosely
     like two platform lines): the sides then count as different, as they did before any loose rule."""
-    rest, unpaired = list(lines), list(others)
-    exact = []
+    rest, unpaired, exact = [], list(others), []
     for line in lines:
-        at = next((i for i, other in enumerate(unpaired) if same(line, other)), None)
-        if at is not None:
+        at = _first(unpaired, line, same)
+        if at is None:
+            rest.append(line)
+        else:
             exact.append((line, unpaired.pop(at)))
-            rest.remove(line)
     loosely = _paired(rest, unpaired, loose)
     return None if loosely is None else exact + loosely
 
