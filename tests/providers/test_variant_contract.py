@@ -127,3 +127,6 @@ def test_sandbox_refuses_unknown_variants(admin):
         admin.create_account(variant={"maesn_envelop": "bare"})
     with pytest.raises(RuntimeError, match="must be one of"):
         admin.create_account(variant={"maesn_envelope": "xml"})
+    for ttl in (0, -1, True, "5"):
+        with pytest.raises(RuntimeError, match="positive number of seconds"):
+            admin.create_account(variant={"merge_cursor_ttl": ttl})

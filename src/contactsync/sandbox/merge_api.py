@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,12 +46,15 @@ def _write_error(exc: WriteRejected) -> Response:
     )
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s={seq}".encode()).decode()
+def _encode_cursor(seq: int, issued: float | None = None) -> str:
+    text = f"s={seq}" if issued is None else f"s={seq};t={issued:.3f}"
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> int:
-    return int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("s="))
+def _decode_cursor(cursor: str) -> tuple[int, float | None]:
+    """The cursor's position, and when it was issued where it says (a cursor of the `merge_cursor_ttl` variant)."""
+    seq, _, issued = base64.urlsafe_b64decode(cursor.encode()).decode().partition(";t=")
+    return int(seq.removeprefix("s=")), float(issued) if issued else None
 
 
 class MergeDialect:
@@ -120,10 +124,13 @@ class MergeDialect:
         try:
             after = parse_time(q.get("modified_after"))
             before = parse_time(q.get("modified_before"))
-            start = _decode_cursor(q["cursor"]) if q.get("cursor") else 0
+            start, issued = _decode_cursor(q["cursor"]) if q.get("cursor") else (0, None)
             page_size = min(100, max(1, int(q.get("page_size", "100"))))
         except ValueError as exc:
             return _error(400, f"Invalid query parameter: {exc}")
+        ttl = account.variant.get("merge_cursor_ttl")
+        if ttl is not None and issued is not None and time.time() - issued > ttl:
+            return _error(400, "Invalid cursor: it has expired. Restart from the first page.")
         include_deleted = flag(q.get("include_deleted_data")) or False
         if account.faults.refuse_filters and (q.get("name") or q.get("email_address")):
             return _error(400, "Invalid query parameter: this platform does not support filtering contacts by name.")
@@ -148,12 +155,13 @@ class MergeDialect:
             rows.append(stored)
         if variant.get("merge_lazy_next"):
             more = len(rows) == page_size
-        cursor = _encode_cursor(rows[-1].seq) if more else None
+        issued_now = time.time() if "merge_cursor_ttl" in variant else None
+        cursor = _encode_cursor(rows[-1].seq, issued_now) if more else None
         if cursor is not None and variant.get("merge_next") == "url":
             cursor = str(request.url.include_query_params(cursor=cursor))
         payload: dict[str, Any] = {
             "next": cursor,
-            "previous": _encode_cursor(start) if start else None,
+            "previous": _encode_cursor(start, issued_now) if start else None,
             "results": [render(s, variant) for s in rows],
         }
         if not rows and variant.get("merge_empty_results", "list") != "list":

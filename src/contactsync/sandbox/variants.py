@@ -17,6 +17,9 @@ Merge
 - `merge_sparse`: true — null fields and a false `remote_was_deleted` are left out; an unknown field is added.
 - `merge_create_status`: 201 | 200.
 - `merge_patch`: "model" | "no_content" — PATCH answers with the model, or 204 and no body.
+- `merge_cursor_ttl`: seconds (a positive number) — a cursor older than this is refused with a 400 ("expired,
+  restart from the first page"), as by APIs whose cursors point into a cached result or a server-side snapshot.
+  Merge's own cursors are positions that keep; a walk resumed after a crash or a retry's wait meets this elsewhere.
 
 Maesn
 - `maesn_envelope`: "documented" | "bare" | "items" | "content" | "records" — `{data, meta}`, a bare list,
@@ -106,6 +109,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 _PHONE_SLOTS = ("mobile", "fax", "work", "home")
 _ADDRESS_SLOTS = ("shipping", "billing")
 _INTEGERS = ("merge_page_cap",)
+_SECONDS = ("merge_cursor_ttl",)
 
 
 def validate(variant: Any) -> dict[str, Any]:
@@ -118,8 +122,11 @@ def validate(variant: Any) -> dict[str, Any]:
         if key in _INTEGERS:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"variant {key} must be a positive integer")
+        elif key in _SECONDS:
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < float("inf"):
+                raise ValueError(f"variant {key} must be a positive number of seconds")
         elif key not in CHOICES:
-            raise ValueError(f"unknown variant key {key!r}; known: {', '.join([*CHOICES, *_INTEGERS])}")
+            raise ValueError(f"unknown variant key {key!r}; known: {', '.join([*CHOICES, *_INTEGERS, *_SECONDS])}")
         elif value not in CHOICES[key]:
             raise ValueError(f"variant {key} must be one of {list(CHOICES[key])}, not {value!r}")
     return dict(variant)
