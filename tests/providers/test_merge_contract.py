@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -201,3 +202,35 @@ def test_latency_beyond_the_read_timeout_is_transient(sandbox, admin):
     admin.configure(token, faults={"latency_ms": 50})
     assert len(provider.fetch_page(Window(), None).contacts) == 2
     provider.close()
+
+
+def test_a_refused_cursor_starts_the_walk_again_from_its_first_page(admin, connect):
+    """A walk resumed after its cursor expired (a crash, or a retry's wait, in between) reads the whole list again
+    instead of failing: every contact is seen, and the walk keeps its parameters."""
+    token = admin.create_account(seed=8, count=25, variant={"merge_cursor_ttl": 0.3})
+    provider = connect("merge", token, page_size=10)
+    first = provider.fetch_page(Window(), None)
+    time.sleep(0.5)  # the first page's cursor expires
+    again = provider.fetch_page(Window(), first.next_token)
+    assert [c.remote_id for c in again.contacts] == [c.remote_id for c in first.contacts]
+    assert again.next_token is not None and again.next_token["restarts"] == 1
+    assert again.next_token["params"] == first.next_token["params"]
+    seen = [c.remote_id for c in again.contacts]
+    page_token = again.next_token
+    while page_token is not None:
+        page = provider.fetch_page(Window(), page_token)
+        seen += [c.remote_id for c in page.contacts]
+        page_token = page.next_token
+    assert sorted(seen) == sorted(c["remote_id"] for c in admin.contacts(token))
+
+
+def test_a_server_that_refuses_every_cursor_ends_the_walk_with_the_reason(admin, connect):
+    token = admin.create_account(seed=9, count=25, variant={"merge_cursor_ttl": 1e-6})
+    provider = connect("merge", token, page_size=10)
+    page_token = provider.fetch_page(Window(), None).next_token
+    restarted = 0
+    with pytest.raises(Permanent, match="started again from its first page"):
+        while page_token is not None:
+            page_token = provider.fetch_page(Window(), page_token).next_token
+            restarted += 1
+    assert restarted == 5  # each fetch after the first restarted the walk; the sixth refusal ends it

@@ -8,9 +8,12 @@ Options (`ConnectionConfig.options`):
   Retry-After and limits per minute.
 
 A walk's token carries every query parameter, so a walk resumed from a persisted token asks exactly what it
-asked before. `Page.max_modified_at` is clamped to the walk's upper bound on Merge's clock
-(`modified_before`, or else the `Date` of the first page's answer): a contact changed while the walk runs may
-sit behind the cursor already, and clamping keeps the watermark from jumping past it.
+asked before. A cursor the server refuses (a 4xx) starts the walk again from its first page, keeping its
+parameters and its upper bound (`_WALK_RESTARTS`).
+
+`Page.max_modified_at` is clamped to the walk's upper bound on Merge's clock (`modified_before`, or else the
+`Date` of the first page's answer): a contact changed while the walk runs may sit behind the cursor already, and
+clamping keeps the watermark from jumping past it.
 
 Tolerated beyond the documented shapes: `next` as a bare cursor or as a full URL (its `cursor` is taken, or
 the URL itself is followed when it carries none, on our host only); `results` missing or null on an empty page;
@@ -44,6 +47,11 @@ log = logging.getLogger(__name__)
 # `search` reads every page of its answer (a server that ignores the filter answers with the whole book); past
 # this many pages it gives up with `LookupIncomplete`, never with "not found".
 _SEARCH_MAX_PAGES = 2000
+# A page whose cursor the server refuses (cursors that expire, or that point into a cached result a restart of
+# the server dropped) makes the walk start again from its first page, at most this many times per walk: a walk
+# resumed after a crash, or after a retry's wait, must not fail its run for that. Pages read twice are harmless
+# (the mirror holds them as they are); a server that refuses every cursor still ends the run, with the reason.
+_WALK_RESTARTS = 5
 
 
 def _iso(moment: datetime) -> str:
@@ -97,13 +105,22 @@ class MergeProvider:
             if window.modified_before is not None:
                 params["modified_before"] = _iso(window.modified_before)
             token = {"params": params, "cursor": None, "bound": params.get("modified_before")}
-        query = dict(token["params"])
-        if token.get("cursor"):
-            query["cursor"] = token["cursor"]
-        if token.get("next_url"):
-            response = self.http.request("GET", self._own_url(token["next_url"]))
-        else:
-            response = self.http.request("GET", "/contacts", params=query)
+        try:
+            response = self._page(token)
+        except Permanent as exc:
+            if not (token.get("cursor") or token.get("next_url")):
+                raise
+            restarts = int(token.get("restarts", 0)) + 1
+            if restarts > _WALK_RESTARTS:
+                raise Permanent(
+                    f"{exc} (the walk was started again from its first page {_WALK_RESTARTS} times, and each time "
+                    "a later page's cursor was refused)",
+                    status=exc.status,
+                    details=exc.details,
+                ) from exc
+            log.warning("merge: a page's cursor was refused (%s); walking again from the first page", exc)
+            token = {"params": token["params"], "cursor": None, "bound": token.get("bound"), "restarts": restarts}
+            response = self._page(token)
         body = _page_body(response)
         bound = token.get("bound")
         if bound is None:
@@ -118,10 +135,19 @@ class MergeProvider:
         following = _next_of(body.get("next"), response.request.url)
         if following is not None and following == {k: token.get(k) for k in following}:
             raise Transient("merge: a contacts page pointed at itself as the next page")
-        next_token = {"params": token["params"], "bound": bound, **following} if following else None
+        carried = {"restarts": token["restarts"]} if token.get("restarts") else {}
+        next_token = {"params": token["params"], "bound": bound, **following, **carried} if following else None
         return Page(
             contacts=contacts, quarantined=quarantined, next_token=next_token, max_modified_at=top, unchanged=unchanged
         )
+
+    def _page(self, token: PageToken) -> httpx.Response:
+        if token.get("next_url"):
+            return self.http.request("GET", self._own_url(token["next_url"]))
+        query = dict(token["params"])
+        if token.get("cursor"):
+            query["cursor"] = token["cursor"]
+        return self.http.request("GET", "/contacts", params=query)
 
     def _own_url(self, url: str) -> str:
         """A `next` URL, refused unless it keeps our scheme, host and port: the request carries the connection's
