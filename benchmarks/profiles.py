@@ -62,6 +62,8 @@ PROFILES = {
     "merge-untyped": Profile("merge", "/api/accounting/v1", variant={"merge_phones": "strings"}),
     # A platform that keeps one street line and no region: addresses come back without them.
     "merge-short": Profile("merge", "/api/accounting/v1", variant={"address_parts": "short"}),
+    # Cursors that expire after 5 s: a walk resumed after a killed worker, or a retry's wait, starts again.
+    "merge-expiring": Profile("merge", "/api/accounting/v1", variant={"merge_cursor_ttl": 5}),
 }
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
@@ -69,7 +71,7 @@ HELP = (
     "documents it: no roles, status or currency in its lists), maesn-split (v1 on /customers and /suppliers), "
     "maesn-v2, merge-roleless and maesn-roleless (v2; a platform that states no roles and ignores their writes), "
     "merge-untyped (phone numbers handed back without types), merge-short (addresses without a second street "
-    "line or region); default merge"
+    "line or region), merge-expiring (cursors that expire after 5 s); default merge"
 )
 
 
