@@ -62,6 +62,9 @@ Both dialects
   as sent.
 - `address_parts`: "as_stored" | "short" — every address handed back without its second street line and its
   region (null), as platforms that keep one street line and no state or province do; stored as sent.
+- `phone_words`: "as_stored" | "xero" | "maesn" — phone types handed back in the platform's own words for them:
+  Xero's slots (work DEFAULT, mobile MOBILE, fax FAX) or Maesn's enum (work BUSINESS, mobile MOBILE, fax FAX,
+  home PRIVATE); any other type as stored. Stored as sent.
 """
 
 from __future__ import annotations
@@ -104,10 +107,15 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "postal_form": ("as_stored", "upper"),
     "line_order": ("as_stored", "slots"),
     "address_parts": ("as_stored", "short"),
+    "phone_words": ("as_stored", "xero", "maesn"),
 }
 # `line_order` "slots": each type's slot; a type not listed comes after them, in the order written.
 _PHONE_SLOTS = ("mobile", "fax", "work", "home")
 _ADDRESS_SLOTS = ("shipping", "billing")
+_PHONE_WORDS = {
+    "xero": {"work": "DEFAULT", "mobile": "MOBILE", "fax": "FAX"},
+    "maesn": {"work": "BUSINESS", "mobile": "MOBILE", "fax": "FAX", "home": "PRIVATE"},
+}
 _INTEGERS = ("merge_page_cap",)
 _SECONDS = ("merge_cursor_ttl",)
 
@@ -148,7 +156,8 @@ def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredCon
     """The stored contact as a platform that keeps its own form of numbers and codes shows it: with `phone_form`
     "e164" each number in E.164 where it parses with the contact's first country (else as written), with
     `postal_form` "upper" each postal code upper-cased, with `address_parts` "short" no second street line and
-    no region, with `line_order` "slots" phones and addresses in slot order."""
+    no region, with `line_order` "slots" phones and addresses in slot order, with `phone_words` each phone type in
+    the platform's word for it."""
     if not variant:
         return stored
     contact = stored.contact
@@ -169,6 +178,12 @@ def own_form(stored: StoredContact, variant: dict[str, Any] | None) -> StoredCon
         addresses = update.get("addresses", contact.addresses)
         update["phones"] = tuple(sorted(phones, key=lambda p: _slot(p.type, _PHONE_SLOTS)))
         update["addresses"] = tuple(sorted(addresses, key=lambda a: _slot(a.type, _ADDRESS_SLOTS)))
+    if variant.get("phone_words", "as_stored") != "as_stored":
+        words = _PHONE_WORDS[variant["phone_words"]]
+        phones = update.get("phones", contact.phones)
+        update["phones"] = tuple(
+            p.model_copy(update={"type": words.get((p.type or "").casefold(), p.type)}) for p in phones
+        )
     if not update:
         return stored
     return dataclasses.replace(stored, contact=contact.model_copy(update=update))
