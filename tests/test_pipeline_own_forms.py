@@ -548,3 +548,39 @@ def test_parts_only_the_platform_holds_fill_the_app_and_are_never_wiped(
         assert [(a["postal_code"], a["street_2"]) for a in data["addresses"]] == kept, app_id
         assert [p["type"] for p in data["phones"]] == [p.type for p in books[app_id].phones], app_id
         assert [p["number"] for p in data["phones"]] == [p.number for p in given[app_id].phones], app_id
+
+
+@pytest.mark.parametrize("app_newer", [False, True], ids=["platform-newer", "app-newer"])
+@pytest.mark.parametrize(("dialect", "words"), [("merge", "xero"), ("maesn", "maesn")])
+def test_phone_types_a_platform_names_in_its_own_words_are_written_neither_way(
+    env: dict[str, str], workers: Workers, sandbox: Any, app_newer: bool, dialect: str, words: str
+) -> None:
+    """A platform hands the matched companies' phone types back in its own words (Xero's DEFAULT for "work",
+    Maesn's BUSINESS). The first link writes the phones neither way, whichever clock is newer, and the app keeps
+    its words; an app line added afterwards goes out once, and the platform's word for its type is no edit."""
+    variant = {"phone_words": words}
+    run = _first_sync(sandbox, workers, seed=59, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
+    given, books, linked, sent = run.given, run.books, run.linked, run.sent
+
+    def written(contact: Any) -> list[Any]:
+        return [line.model_dump(mode="json") for line in contact.phones]
+
+    reworded = [
+        (pk, app_id, data, remote_id)
+        for pk, app_id, data, remote, remote_id in linked
+        if written(given[app_id]) == written(books[app_id])
+        and sorted(str(p["type"]) for p in remote["phones"]) != sorted(str(p["type"]) for p in written(given[app_id]))
+    ]
+    assert len(reworded) >= 5
+    assert [a for pk, a, _, _ in reworded if "phones" in sent.get(pk, ())] == []
+    assert [a for _, a, data, _ in reworded if data["phones"] != written(given[a])] == []
+    if app_newer:
+        return
+    pk, app_id, _, remote_id = reworded[0]
+    lines = (*given[app_id].phones, Phone(number="+49 30 7654321", type="fax"))
+    _an_app_edit_goes_out_once(workers, app_id, given[app_id].model_copy(update={"phones": lines}))
+    with db.session() as s:
+        now = s.scalar(select(AppContact.data).where(AppContact.id == pk))
+    assert now is not None and now["phones"] == [p.model_dump(mode="json") for p in lines]
+    stored = next(r for r in platform_contacts(sandbox, run.token) if r["remote_id"] == remote_id)
+    assert sorted(p["number"] for p in stored["phones"]) == sorted(p.number for p in lines)

@@ -375,18 +375,49 @@ def test_a_platform_change_of_a_field_the_connection_cannot_write_is_taken_in() 
 
 def test_sides_alike_as_the_dialect_carries_them_are_not_a_difference() -> None:
     """The mirror keeps a phone type as the platform said it; the app's side is compared as the dialect carries
-    it (Maesn: "work" is BUSINESS). Compared raw, every first link with the app's clock newer wrote the phones."""
-    app = {"name": "Acme", "phones": [{"number": "+4930123", "type": "BUSINESS"}]}
-    mirrored = {"name": "Acme", "phones": [{"number": "+4930123", "type": "work"}]}
-    carried = {"name": "Acme", "phones": [{"number": "+4930123", "type": "BUSINESS"}]}
+    it (Maesn: a type off its enum is OTHER). Compared raw, every first link with the app's clock newer wrote the
+    phones. (Types that name one kind of line in other words, "work" and "BUSINESS", are alike even raw.)"""
+    app = {"name": "Acme", "phones": [{"number": "+4930123", "type": "OTHER"}]}
+    mirrored = {"name": "Acme", "phones": [{"number": "+4930123", "type": "pager"}]}
+    carried = {"name": "Acme", "phones": [{"number": "+4930123", "type": "OTHER"}]}
     assert plan_pair(first_link(app, mirrored, app_updated_at=NEW)).to_remote == {"phones": app["phones"]}
     plan = plan_pair(first_link(app, mirrored, app_updated_at=NEW, remote_view=carried))
     assert plan.to_remote == {} and plan.to_app == {} and plan.conflicts == ()
     # A real difference still travels, with the platform's value as mirrored
-    other = {"name": "Acme", "phones": [{"number": "+4930999", "type": "work"}]}
-    other_view = {"name": "Acme", "phones": [{"number": "+4930999", "type": "BUSINESS"}]}
+    other = {"name": "Acme", "phones": [{"number": "+4930999", "type": "pager"}]}
+    other_view = {"name": "Acme", "phones": [{"number": "+4930999", "type": "OTHER"}]}
     plan = plan_pair(first_link(app, other, remote_updated_at=NEW, remote_view=other_view))
     assert plan.to_app == {"phones": other["phones"]} and plan.conflicts == ("phones",)
+
+
+def test_phone_types_in_a_platforms_own_words_are_the_same_type() -> None:
+    """Platforms hand a line's type back in their own word for its kind (Xero's DEFAULT slot, Maesn's BUSINESS and
+    PRIVATE, QuickBooks' PrimaryPhone): on a first link that is no difference, whichever clock is newer, and a
+    line taken in keeps the app's word. Another kind of line is still a difference."""
+    app = {
+        "name": "Acme",
+        "phones": [{"number": "030 123456", "type": "work"}, {"number": "0171 234567", "type": "cell"}],
+    }
+    app["addresses"] = [{"country": "DE"}]
+    for work, mobile in (("DEFAULT", "MOBILE"), ("BUSINESS", "Mobile"), ("PrimaryPhone", "mobile phone")):
+        remote = {
+            **app,
+            "phones": [{"number": "+49171234567", "type": mobile}, {"number": "+4930123456", "type": work}],
+        }
+        for clock in ({"app_updated_at": NEW}, {"remote_updated_at": NEW}):
+            plan = plan_pair(first_link(app, remote, **clock))
+            assert plan.to_remote == {} and plan.to_app == {} and plan.conflicts == (), (work, clock)
+        assert with_app_types(remote["phones"], app) == [app["phones"][1], app["phones"][0]]
+    assert alike(
+        "phones", {"phones": [{"number": "1", "type": "home"}]}, {"phones": [{"number": "1", "type": "PRIVATE"}]}
+    )
+    for other in ("MOBILE", "FAX", "LANDLINE", "skype"):
+        remote = {
+            **app,
+            "phones": [{"number": "+4930123456", "type": other}, {"number": "+49171234567", "type": "MOBILE"}],
+        }
+        plan = plan_pair(first_link(app, remote, remote_updated_at=NEW))
+        assert plan.to_app == {"phones": remote["phones"]}, other
 
 
 ROLES_UNSTATED = frozenset({"is_customer", "is_supplier"})

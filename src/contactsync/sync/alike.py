@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from contactsync.matching.normalise.addresses import country_code, normalise_postal_code
-from contactsync.matching.normalise.phones import dialled
+from contactsync.matching.normalise.phones import dialled, phone_kind
 from contactsync.matching.normalise.taxids import TaxId, normalise_tax_id
 from contactsync.textform import visible
 
@@ -26,7 +26,8 @@ from contactsync.textform import visible
 def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     """Whether the field holds the same value on both sides, as written or written differently: the same tax id
     with other spacing or prefix, the same emails in other case, the same phone lines in another format ("030
-    1234567" for a Berlin contact and "+49301234567"; an extension counts; a type in other case), addresses with
+    1234567" for a Berlin contact and "+49301234567"; an extension counts; a type in other case or in a platform's
+    own word for that kind of line, "BUSINESS" or "DEFAULT" for "work"), addresses with
     the same postal code in other case or spacing and the same country spelled otherwise ("sw1a 1aa", "United
     Kingdom" and "SW1A 1AA", "GB"), any text with other white space or without invisible format characters.
 
@@ -43,7 +44,7 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     if name == "emails":
         return [str(e).casefold() for e in mine or ()] == [str(e).casefold() for e in theirs or ()]
     if name == "phones":
-        # `dialled` reads past the number's spacing; a type only in other case or spacing is the same type.
+        # `dialled` reads past the number's spacing; a type in other case or words is the same type (`_kind`).
         return _paired_lines(app, remote) is not None
     if name == "addresses":
         return _paired(mine or [], theirs or [], _same_place) is not None
@@ -256,8 +257,9 @@ def _untyped(line: Any) -> bool:
 
 
 def _kind(value: Any) -> str | None:
-    """A phone type as compared: "Mobile", "MOBILE" and " mobile" are one type; blank is none."""
-    return None if value is None else _spaced(str(value)).casefold() or None
+    """A phone type as compared, by the kind of line it names (`phone_kind`): "Mobile", "MOBILE" and "cell" are one
+    type, "work" and a platform's "BUSINESS" or "DEFAULT" another; blank is none."""
+    return None if value is None else phone_kind(_spaced(str(value)))
 
 
 def _same_line(a: Any, b: Any, country: str | None, *, untyped: bool = False) -> bool:

@@ -64,3 +64,31 @@ def split_phones(raw: str, country: str | None = None) -> list[str]:
         if phone:
             out.append(phone)
     return out
+
+
+# The kinds of phone line, in the words platforms and apps use for them: Xero's DEFAULT and DDI slots,
+# QuickBooks' primary phone, Maesn's BUSINESS, OFFICE and PRIVATE enum values. A platform hands a line back in
+# its own word for the kind written ("work" comes back as "BUSINESS"), so a line's type is compared by kind.
+# Words not listed (LANDLINE, SKYPE, OTHER, an app's own) are each a kind of their own.
+_PHONE_KINDS = {
+    "work": ("work", "business", "office", "default", "ddi", "direct", "primary", "main", "phone", "telephone"),
+    "mobile": ("mobile", "cell", "cellphone", "cellular", "mobil"),
+    "fax": ("fax", "telefax", "facsimile"),
+    "home": ("home", "private", "personal"),
+}
+_KIND_OF = {word: kind for kind, words in _PHONE_KINDS.items() for word in words}
+_TYPE_NOISE = re.compile(r"[\s_\-]+")
+
+
+def phone_kind(word: str | None) -> str | None:
+    """The kind of line a phone type names: "Mobile", "CELL" and "mobile" are one kind, "BUSINESS" and "work"
+    another; blank is none. A word not known is its own kind (case, spacing and underscores aside)."""
+    if word is None:
+        return None
+    key = _TYPE_NOISE.sub("", word).casefold()
+    if not key:
+        return None
+    kind = _KIND_OF.get(key)
+    if kind is None and key.endswith("phone"):  # QuickBooks' PrimaryPhone, an app's "Mobile phone"
+        kind = _KIND_OF.get(key.removesuffix("phone"))
+    return kind or key
