@@ -32,19 +32,26 @@ class Profile:
 
 
 # Maesn as its v1 reference documents it: lists without roles, status or currency (the sandbox's own default
-# adds them, as Maesn's v2 does).
-_MAESN_V1 = {"maesn_fields": "documented"}
+# adds them, as Maesn's v2 does), phone types in its enum.
+_MAESN_V1 = {"maesn_fields": "documented", "phone_words": "maesn"}
 _ROLES = ["is_customer", "is_supplier"]
 PROFILES = {
     "merge": Profile("merge", "/api/accounting/v1"),
     # Xero behind Merge: roles set by its invoices and bills (writes cannot set them; the connection says so, as
     # Connect through Link would), texts handed back decomposed and without zero-width characters, phone numbers
-    # in its own form (it keeps country, area and line apart), phones and addresses listed in its slot order.
+    # in its own form (it keeps country, area and line apart), phones and addresses listed in its slot order,
+    # phone types in its slots' words (DEFAULT, MOBILE, FAX).
     "merge-xero": Profile(
         "merge",
         "/api/accounting/v1",
         {"read_only_fields": _ROLES},
-        {"text_form": "nfd", "text_invisible": "dropped", "phone_form": "e164", "line_order": "slots"},
+        {
+            "text_form": "nfd",
+            "text_invisible": "dropped",
+            "phone_form": "e164",
+            "line_order": "slots",
+            "phone_words": "xero",
+        },
         {"ignored_on_write": _ROLES},
     ),
     "maesn": Profile("maesn", "", variant=_MAESN_V1),
