@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 
 from contactsync.contact import SYNCED_FIELDS
@@ -55,3 +58,37 @@ def test_read_only_fields_are_checked_where_they_are_set() -> None:
     assert given.read_only_fields == ("is_customer", "is_supplier")
     with pytest.raises(OptionsError, match=r"read_only_fields.*vat_id not among the synced fields"):
         check_options("maesn", {"read_only_fields": ["vat_id"]})
+
+
+@pytest.mark.parametrize(("dialect", "options", "keys"), [
+    ("merge", {}, ("is_customer", "is_supplier")),
+    ("maesn", {"api_version": "v2"}, ("isCustomer", "isSupplier")),
+])  # fmt: skip
+def test_a_create_leaves_out_the_fields_the_platform_keeps_for_itself(sandbox, admin, dialect, options, keys):
+    """`read_only_fields` are never sent: not in updates (planning), and not in creates either, where a platform
+    that refuses a write of a field it computes would refuse the whole contact."""
+    from contactsync.providers.registry import open_provider
+    from contactsync.sandbox.seed import companies
+    from tests.providers.conftest import maesn_config, merge_config
+
+    config_of = merge_config if dialect == "merge" else maesn_config
+    contact = companies(61, 1)[0].model_copy(update={"is_customer": True, "is_supplier": True})
+    bodies: list[dict[str, object]] = []
+
+    def note(request: httpx.Request) -> None:
+        if request.method == "POST":
+            body = json.loads(request.content)
+            bodies.append(body.get("model", body))
+
+    for read_only, sent in ((["is_customer", "is_supplier"], False), (None, True)):
+        token = admin.create_account()
+        bodies.clear()
+        with_option = {**options, **({"read_only_fields": read_only} if read_only else {})}
+        provider = open_provider(config_of(sandbox, token, **with_option), on_request=note)
+        try:
+            created = provider.create(contact)
+        finally:
+            provider.close()
+        assert len(bodies) == 1 and all((key in bodies[0]) is sent for key in keys), (read_only, bodies)
+        assert created.name == contact.name
+        assert [c["name"] for c in admin.contacts(token)] == [contact.name]

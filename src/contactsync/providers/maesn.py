@@ -95,6 +95,7 @@ class MaesnProvider(MaesnWalk):
         self.modified_param = options.modified_param or "lastModified"
         self.limit = options.limit or 100
         self.update_method = options.update_method or "PATCH"
+        self.read_only = frozenset(options.read_only_fields or ())  # left out of creates (`MergeProvider`'s why)
         passes = options.max_passes if options.max_passes is not None else options.max_rewalks
         self.max_passes = max(1, 3 if passes is None else passes)
         self.search_pages = 50 if options.search_pages is None else options.search_pages
@@ -182,7 +183,7 @@ class MaesnProvider(MaesnWalk):
         raise LookupIncomplete(f"maesn: the look-up stopped after {self.search_pages} pages of /{resource}")
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
-        content = {k: v for k, v in contact.content().items() if k in SYNCED_FIELDS}
+        content = {k: v for k, v in contact.content().items() if k in SYNCED_FIELDS and k not in self.read_only}
         body = to_maesn(content, version=self.version, whole=True)
         roles: tuple[bool, bool] | None = None
         kind = "contacts"

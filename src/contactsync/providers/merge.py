@@ -83,6 +83,9 @@ class MergeProvider:
         options = MergeOptions.loaded(config.options)
         self.page_size = options.page_size or 100
         self.idempotency = bool(options.idempotency)
+        # Fields the platform keeps for itself are left out of creates too (updates never plan them): a platform
+        # that refuses a write of a field it computes would refuse the whole create.
+        self.read_only = frozenset(options.read_only_fields or ())
         self.http = HttpCaller.for_connection(
             config,
             {"Authorization": f"Bearer {config.api_key}", "X-Account-Token": config.account_token},
@@ -248,7 +251,7 @@ class MergeProvider:
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         headers = {"Idempotency-Key": idempotency_key} if self.idempotency and idempotency_key else None
-        model = to_merge({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS})
+        model = to_merge({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS and k not in self.read_only})
         response = self.http.request("POST", "/contacts", json_body={"model": model}, headers=headers)
         written, remote_id = _written(response, "POST")
         if written is not None:

@@ -48,7 +48,7 @@ class ConnectionOptions(BaseModel):
     default_retry_after: float | None = Field(default=None, ge=0, le=86400)
     # Synced fields the platform behind the connection keeps for itself: it computes them or ignores them on
     # writes (Xero's customer and supplier flags follow its invoices and bills; a PUT or POST cannot set them).
-    # They are never sent, and the platform's value is taken in only where the platform changed it since the
+    # They are never sent (creates included), and the platform's value is taken in only where it changed since the
     # last sync: its computed value is not an edit, and a first link does not overwrite the app's with it.
     read_only_fields: tuple[str, ...] | None = None
     # Test servers only: plain http to a non-loopback host, or a link-local host.
