@@ -121,3 +121,17 @@ def test_a_refused_write_is_a_permanent_failure_with_the_servers_reason(admin, c
         provider.http.request(
             "PUT", f"/accounting/contacts/{created.remote_id}", params={}, json_body={"companyName": "No Type"}
         )
+
+
+def test_maesn_phone_types_go_as_the_enums_word_for_their_kind_of_line():
+    """A type off Maesn's enum is written as the enum's word for that kind of line, not as OTHER: an app's
+    "Mobile phone" is a MOBILE line, Xero's DEFAULT and QuickBooks' PrimaryPhone are BUSINESS ones."""
+    words = ["work", "cell", "Mobile phone", "DEFAULT", "PrimaryPhone", "home", "Telefax", "pager", None]
+    phones = [{"number": f"+4930123456{i}", "type": word} for i, word in enumerate(words)]
+    for version, landline in (("v1", "LANDLINE"), ("v2", "BUSINESS")):
+        body = to_maesn({"phones": [*phones, {"number": "+49301234599", "type": "landline"}]}, version=version)
+        sent = [p["type"] for p in body["phoneNumbers"]]
+        assert sent == [
+            "BUSINESS", "MOBILE", "MOBILE", "BUSINESS", "BUSINESS", "PRIVATE", "FAX", "OTHER", "BUSINESS", landline
+        ], version  # fmt: skip
+        assert maesn_schema.problems({**body, "companyName": "X"}, version, create=False) == []

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.matching.normalise.phones import phone_kind
 from contactsync.providers import records
 from contactsync.providers.countries import country_code
 from contactsync.providers.errors import RecordError
@@ -172,7 +173,10 @@ _PHONE_TYPES = {
     "v1": frozenset({"BUSINESS", "MOBILE", "OFFICE", "FAX", "PRIVATE", "LANDLINE", "SKYPE", "WHATSAPP", "OTHER"}),
     "v2": frozenset({"BUSINESS", "MOBILE", "OFFICE", "FAX", "PRIVATE", "OTHER"}),
 }
-_PHONE_WORDS = {"WORK": "BUSINESS", "CELL": "MOBILE", "HOME": "PRIVATE", "LANDLINE": "LANDLINE", "PHONE": "BUSINESS"}
+_PHONE_WORDS = {"LANDLINE": "LANDLINE"}
+# A type off the enum goes as the enum's word for its kind of line (`phone_kind`: "cell", "Mobile phone" are
+# MOBILE; "work", "DEFAULT", "PrimaryPhone" are BUSINESS), else as OTHER.
+_KIND_WORDS = {"work": "BUSINESS", "mobile": "MOBILE", "fax": "FAX", "home": "PRIVATE"}
 # "other" has no v2 value: the address goes without a type (optional in both versions).
 _ADDRESS_WRITE: dict[str, dict[str, str | None]] = {
     "v1": {"billing": "BILLING", "shipping": "DELIVERY", "other": "EMPTY"},
@@ -191,7 +195,8 @@ def _phone_type(value: Any, version: str) -> str:
     word = records.enum(value) if isinstance(value, str) else None
     if word is None:
         return "BUSINESS"
-    word = word if word in _PHONE_TYPES[version] else _PHONE_WORDS.get(word, "OTHER")
+    if word not in _PHONE_TYPES[version]:
+        word = _PHONE_WORDS.get(word) or _KIND_WORDS.get(phone_kind(value) or "", "OTHER")
     return word if word in _PHONE_TYPES[version] else "BUSINESS"
 
 
