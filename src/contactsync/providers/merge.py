@@ -26,20 +26,27 @@ PATCH answered 204, or with a model that cannot be read, is followed by a `get`.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
 from contactsync.providers import records
-from contactsync.providers.base import ConnectionConfig, KnownRecords, Page, PageToken, RefusedRecord, Window
-from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, RecordError, Transient
-from contactsync.providers.http import HttpCaller, Throttle, body_excerpt, body_or_none, decode_json
-from contactsync.providers.merge_mapping import from_merge, to_merge
+from contactsync.providers.base import ConnectionConfig, KnownRecords, Page, PageToken, Window
+from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, Transient
+from contactsync.providers.http import HttpCaller, Throttle, body_or_none
+from contactsync.providers.merge_mapping import to_merge
+from contactsync.providers.merge_wire import (
+    date_header,
+    map_page,
+    next_of,
+    one_contact,
+    page_body,
+    set_apart_known,
+    written_contact,
+)
 from contactsync.providers.options import MergeOptions
 
 log = logging.getLogger(__name__)
@@ -56,16 +63,6 @@ _WALK_RESTARTS = 5
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _date_header(response: httpx.Response) -> datetime | None:
-    value = response.headers.get("date")
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 class MergeProvider:
@@ -124,18 +121,18 @@ class MergeProvider:
             log.warning("merge: a page's cursor was refused (%s); walking again from the first page", exc)
             token = {"params": token["params"], "cursor": None, "bound": token.get("bound"), "restarts": restarts}
             response = self._page(token)
-        body = _page_body(response)
+        body = page_body(response)
         bound = token.get("bound")
         if bound is None:
-            started = _date_header(response)
+            started = date_header(response)
             bound = _iso(started) if started else None
-        fresh, unchanged, unchanged_stamps = _set_apart_known(body["results"], known)
-        contacts, quarantined = _map_page(fresh)
+        fresh, unchanged, unchanged_stamps = set_apart_known(body["results"], known)
+        contacts, quarantined = map_page(fresh)
         stamps = [c.modified_at for c in contacts if c.modified_at is not None] + unchanged_stamps
         top = max(stamps) if stamps else None
         if top is not None and bound is not None:
             top = min(top, datetime.fromisoformat(bound.replace("Z", "+00:00")))
-        following = _next_of(body.get("next"), response.request.url)
+        following = next_of(body.get("next"), response.request.url)
         if following is not None and following == {k: token.get(k) for k in following}:
             raise Transient("merge: a contacts page pointed at itself as the next page")
         carried = {"restarts": token["restarts"]} if token.get("restarts") else {}
@@ -196,7 +193,7 @@ class MergeProvider:
     # -- single records -----------------------------------------------------------------------------------
 
     def get(self, remote_id: str) -> CanonicalContact:
-        return _one(self.http.json("GET", f"/contacts/{remote_id}"), "GET")
+        return one_contact(self.http.json("GET", f"/contacts/{remote_id}"), "GET")
 
     def search(self, *, name: str | None = None, email: str | None = None) -> list[CanonicalContact]:
         if name is None and email is None:
@@ -233,10 +230,10 @@ class MergeProvider:
                 response = self.http.request("GET", self._own_url(url))
             else:
                 response = self.http.request("GET", "/contacts", params=params)
-            body = _page_body(response)
-            contacts, _bad = _map_page(body["results"])
+            body = page_body(response)
+            contacts, _bad = map_page(body["results"])
             out.extend(contacts)
-            following = _next_of(body.get("next"), response.request.url)
+            following = next_of(body.get("next"), response.request.url)
             if following is None:
                 return out
             step = str(following)
@@ -253,7 +250,7 @@ class MergeProvider:
         headers = {"Idempotency-Key": idempotency_key} if self.idempotency and idempotency_key else None
         model = to_merge({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS and k not in self.read_only})
         response = self.http.request("POST", "/contacts", json_body={"model": model}, headers=headers)
-        written, remote_id = _written(response, "POST")
+        written, remote_id = written_contact(response, "POST")
         if written is not None:
             return written
         if remote_id is None:
@@ -274,142 +271,12 @@ class MergeProvider:
 
     def update(self, remote_id: str, changes: dict[str, Any]) -> CanonicalContact:
         response = self.http.request("PATCH", f"/contacts/{remote_id}", json_body={"model": to_merge(changes)})
-        written, _id = _written(response, "PATCH")
+        written, _id = written_contact(response, "PATCH")
         return written if written is not None else self.get(remote_id)
 
     def close(self) -> None:
         self.http.client.close()
 
 
-def _page_body(response: httpx.Response) -> dict[str, Any]:
-    """A page as `{next, results}`; a missing or null `results` is an empty page, any other shape is Transient."""
-    try:
-        body = decode_json(response.content)
-    except ValueError as exc:
-        raise Transient(
-            f"merge: a contacts page was not JSON: {body_excerpt(response.content)!r}", status=response.status_code
-        ) from exc
-    if not isinstance(body, dict):
-        raise Transient(f"merge: a contacts page was a {type(body).__name__}, not a {{next, results}} object")
-    results = body.get("results")
-    if results is None:
-        results = []
-    if not isinstance(results, list):
-        raise Transient(f"merge: a contacts page's results was a {type(results).__name__}, not a list")
-    return {**body, "results": results}
-
-
-def _next_of(value: Any, current: httpx.URL) -> dict[str, str] | None:
-    """Where the next page is: `{"cursor": ...}` for a cursor (bare or inside a URL), `{"next_url": ...}` else.
-
-    A relative URL is resolved against the page that named it (the client's base URL has a path of its own).
-    """
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise Transient(f"merge: a contacts page's next was a {type(value).__name__}, not a cursor")
-    if not value.startswith(("http://", "https://", "/")):
-        return {"cursor": value}
-    url = current.join(value)
-    cursor = url.params.get("cursor")
-    return {"cursor": cursor} if cursor else {"next_url": str(url)}
-
-
 def _has_email(contact: CanonicalContact, email: str) -> bool:
     return any(records.same_text(own, email) for own in contact.emails)
-
-
-def _set_apart_known(results: list[Any], known: KnownRecords | None) -> tuple[list[Any], list[str], list[datetime]]:
-    """The page's records to map, and the remote ids (with their `modified_at`) of those the mirror holds as they
-    are. A Merge contact maps from itself alone, so a record with the digest of the one its row was mapped from
-    maps to what the row holds. An id the page lists twice is mapped both times, as before (the first wins)."""
-    if known is None or not results:
-        return results, [], []
-    ids = [record.get("id") if isinstance(record, dict) else None for record in results]
-    once = {i for i, n in Counter(ids).items() if isinstance(i, str) and i and n == 1}
-    digests: dict[str, str] = {}
-    for remote_id, record in zip(ids, results, strict=True):
-        if remote_id in once and (digest := records.raw_digest(record)) is not None:
-            digests[remote_id] = digest
-    held = known(digests) & digests.keys() if digests else set()
-    if not held:
-        return results, [], []
-    fresh: list[Any] = []
-    unchanged: list[str] = []
-    stamps: list[datetime] = []
-    for remote_id, record in zip(ids, results, strict=True):
-        if remote_id not in held:
-            fresh.append(record)
-            continue
-        try:  # mapped before from this very record, so it parses; one that does not is mapped (and refused)
-            stamp = records.timestamp(record, "modified_at", remote_id, required=True)
-        except RecordError:
-            fresh.append(record)
-            continue
-        unchanged.append(remote_id)
-        if stamp is not None:
-            stamps.append(stamp)
-    return fresh, unchanged, stamps
-
-
-def _map_page(results: Any) -> tuple[list[CanonicalContact], list[RefusedRecord]]:
-    contacts: list[CanonicalContact] = []
-    quarantined: list[RefusedRecord] = []
-    for record in results or []:
-        try:
-            contacts.append(from_merge(record))
-        except RecordError as error:
-            quarantined.append(records.quarantined(record, error))
-    return contacts, quarantined
-
-
-def _one(record: Any, verb: str) -> CanonicalContact:
-    try:
-        return from_merge(record)
-    except RecordError as error:
-        raise Permanent(
-            f"merge: {verb} returned a contact that breaks the contract: {error.reason}",
-            details=records.excerpt(record),
-        ) from error
-
-
-def _error_text(errors: Any) -> str:
-    """Merge's `errors` (`[{title, detail, problem_type}]`, or plain strings) as one readable line."""
-    parts = []
-    for error in errors if isinstance(errors, list) else [errors]:
-        if isinstance(error, dict):
-            words = [str(error[k]) for k in ("title", "detail") if error.get(k)]
-            parts.append(": ".join(words) or records.excerpt(error))
-        else:
-            parts.append(str(error))
-    return "; ".join(parts)[:500]
-
-
-def _written(response: httpx.Response, verb: str) -> tuple[CanonicalContact | None, str | None]:
-    """The contact from a write answer, or (None, id or None) when it must be read back.
-
-    Merge may answer 2xx and still carry `errors`: that is a refusal, whatever else the body holds.
-    """
-    body = body_or_none(response, "merge")
-    if body is None:
-        return None, None
-    if not isinstance(body, dict):
-        raise Transient(
-            f"merge: {verb} answered with a {type(body).__name__}, not an object", details=records.excerpt(body)
-        )
-    if body.get("warnings"):
-        log.warning("merge %s warnings: %s", verb, body["warnings"])
-    if body.get("errors"):
-        raise Permanent(
-            f"merge: {verb} was refused: {_error_text(body['errors'])}", status=response.status_code, details=body
-        )
-    model = body.get("model", body if "id" in body else None)
-    if not isinstance(model, dict):
-        return None, None
-    remote_id = model.get("id") if isinstance(model.get("id"), str) and model.get("id") else None
-    try:
-        return from_merge(model), remote_id
-    except RecordError as error:
-        # The write went through; a partial echo (no modified_at, say) is read back rather than trusted.
-        log.info("merge %s answer not usable as a contact (%s); reading it back", verb, error.reason)
-        return None, remote_id
