@@ -31,6 +31,9 @@ class Faults:
     # List filters (`name`, `email_address`) ignored: the whole list comes back, as from a platform that does
     # not support them.
     ignore_filters: bool = False
+    # The time filters of a walk (Merge's `modified_after` and `modified_before`, Maesn's `lastModified`) ignored:
+    # every walk, incremental ones too, returns the whole list, as from a platform that cannot filter by change time.
+    ignore_time_filters: bool = False
     # List filters (`name`, `email_address`) refused with a 400, as by a platform that rejects what it does not know.
     refuse_filters: bool = False
     # A write committed, then answered 503 (a gateway that timed out waiting for the platform).
