@@ -136,3 +136,50 @@ def test_broken_records_are_quarantined_and_the_page_goes_on(
     assert len(stored) == 4 and all(stored)
     assert stored["name contains a NUL character"] == "x2"
     assert stored["id is 300 characters long (limit 255)"] is None
+
+
+@pytest.mark.parametrize("dialect", ["merge", "maesn"])
+def test_a_platform_that_ignores_the_time_filter_still_syncs_each_change_once(
+    env: dict[str, str], workers: Workers, sandbox: Any, dialect: str
+) -> None:
+    """A platform that cannot filter by change time answers every incremental walk with the whole list. Each
+    change on either side still arrives once, the contacts read again as they were write nothing, and nothing is
+    created twice."""
+    split, token = setup_tenant(sandbox, size=120, seed=67, dialect=dialect, faults={"ignore_time_filters": True})
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    books = len(platform_contacts(sandbox, token))
+    with db.session() as s:
+        pairs = s.execute(
+            select(RemoteContact.remote_id, AppContact.app_id)
+            .join(Link, Link.remote_contact_id == RemoteContact.id)
+            .join(AppContact, AppContact.id == Link.app_contact_id)
+            .where(Link.method != "created")
+            .order_by(Link.id)
+            .limit(2)
+        ).all()
+    (platform_side, _), (app_side_remote, app_side) = pairs
+    phones = [{"number": "+49 30 5550100", "type": "work"}]
+    admin(sandbox, token, "POST", "/mutate", op="edit", id=platform_side, changes={"phones": phones})
+    edited = dict(split.app)[app_side].model_copy(update={"emails": ("changed@example.org",)})
+    with db.session() as s:
+        upsert_app_contacts(s, "t1", [(app_side, edited)], updated_at=utcnow())
+
+    second = full_sync(workers, full=False)
+    assert second.status == "succeeded", second.error
+    assert second.fetched >= books  # the whole list, though only changes were asked for
+    assert (second.updated_remote, second.updated_app, second.created_remote) == (1, 1, 0)
+    with db.session() as s:
+        taken = s.scalar(
+            select(AppContact.data)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .where(RemoteContact.remote_id == platform_side)
+        )
+    assert taken is not None and [p["number"] for p in taken["phones"]] == ["+49 30 5550100"]
+    rows = {r["remote_id"]: r for r in platform_contacts(sandbox, token)}
+    assert rows[app_side_remote]["emails"] == ["changed@example.org"]
+
+    third = full_sync(workers, full=False)
+    assert (third.status, third.updated_remote, third.updated_app, third.created_remote) == ("succeeded", 0, 0, 0)
+    assert len(platform_contacts(sandbox, token)) == books
