@@ -20,7 +20,7 @@ from contactsync import db
 from contactsync.models import RemoteContact, SyncRun
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.pipeline import assert_each_app_contact_once, platform_contacts, setup_tenant, sync_until_settled
+from tests.pipeline import admin, assert_each_app_contact_once, platform_contacts, setup_tenant, sync_until_settled
 
 pytestmark = pytest.mark.pipeline
 
@@ -70,6 +70,7 @@ def test_a_walk_resumed_with_an_expired_cursor_walks_again_and_succeeds(
     assert runs[-1].status == "succeeded", runs[-1].error
     logs = "".join(p.read_text() for p in workers.log_dir.glob("worker*.log"))
     assert "walking again from the first page" in logs  # the resumed walk met the expired cursor
+    assert admin(sandbox, token, "GET", "/stats")["injected"]["expired cursor"] >= 1
     rows = platform_contacts(sandbox, token)
     assert_each_app_contact_once(split, rows)
     assert len(rows) == len(split.remote) + len(split.app) - split.both

@@ -132,6 +132,7 @@ class MergeDialect:
             after = before = None
         ttl = account.variant.get("merge_cursor_ttl")
         if ttl is not None and issued is not None and time.time() - issued > ttl:
+            account.injected["expired cursor"] += 1
             return _error(400, "Invalid cursor: it has expired. Restart from the first page.")
         include_deleted = flag(q.get("include_deleted_data")) or False
         if account.faults.refuse_filters and (q.get("name") or q.get("email_address")):
