@@ -420,6 +420,28 @@ def test_phone_types_in_a_platforms_own_words_are_the_same_type() -> None:
         assert plan.to_app == {"phones": remote["phones"]}, other
 
 
+def test_an_app_edit_of_a_phone_type_within_its_kind_goes_out() -> None:
+    """Types compare by kind only where nobody edited them: the app moving a line from "work" to "office" since
+    the last sync is its edit and goes out (Maesn keeps BUSINESS and OFFICE apart), while the same lines only
+    reformatted by the app, or a platform that renames its slot, write nothing."""
+    work = {"name": "Acme", "phones": [{"number": "+4930123456", "type": "work"}]}
+    books = {"name": "Acme", "phones": [{"number": "+4930123456", "type": "DEFAULT"}]}
+    office = {"name": "Acme", "phones": [{"number": "+4930123456", "type": "office"}]}
+    plan = plan_pair(synced(work, books, office, books, remote_hash="r1"))
+    assert plan.to_remote == {"phones": office["phones"]} and plan.to_app == {}
+    # The platform's answer in its own word again: nothing more to do once the baseline holds both sides
+    assert plan_pair(synced(office, books, office, books)).in_sync
+    reformatted = {"name": "Acme", "phones": [{"number": "+49 30 123456", "type": "Work"}]}
+    assert plan_pair(synced(work, books, reformatted, books, remote_hash="r1")).to_remote == {
+        "phones": reformatted["phones"]
+    }  # an app edit of the field against another word on the platform: the app's lines go, as any app edit
+    same_word = {"name": "Acme", "phones": [{"number": "+4930123456", "type": "work"}]}
+    assert plan_pair(synced(work, same_word, reformatted, same_word, remote_hash="r1")).to_remote == {}
+    ddi = {"name": "Acme", "phones": [{"number": "+4930123456", "type": "DDI"}]}
+    plan = plan_pair(synced(work, books, work, ddi, app_hash="a1"))
+    assert plan.to_app == {} and plan.to_remote == {}  # the platform moved the line to another work slot
+
+
 ROLES_UNSTATED = frozenset({"is_customer", "is_supplier"})
 
 

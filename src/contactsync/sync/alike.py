@@ -23,7 +23,7 @@ from contactsync.matching.normalise.taxids import TaxId, normalise_tax_id
 from contactsync.textform import visible
 
 
-def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
+def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any], *, by_word: bool = False) -> bool:
     """Whether the field holds the same value on both sides, as written or written differently: the same tax id
     with other spacing or prefix, the same emails in other case, the same phone lines in another format ("030
     1234567" for a Berlin contact and "+49301234567"; an extension counts; a type in other case or in a platform's
@@ -34,7 +34,11 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
     Phone lines and addresses may be listed in another order: each carries its type, and platforms that keep one
     line per slot (Xero's default, mobile and fax numbers, QuickBooks' billing and shipping addresses) list them
     in their slot order, whatever order was written. Emails keep their order: the first is the one a platform
-    with a single address keeps."""
+    with a single address keeps.
+
+    `by_word`: phone types compare by their words (case and spacing aside), not by the kind of line they name.
+    Planning asks so for lines the app edited since the last sync: the app's move of a line from "work" to
+    "office" is its edit and goes out, though both name a work line."""
     mine, theirs = _spaced(app.get(name)), _spaced(remote.get(name))
     if mine == theirs:
         return True
@@ -45,7 +49,7 @@ def alike(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool:
         return [str(e).casefold() for e in mine or ()] == [str(e).casefold() for e in theirs or ()]
     if name == "phones":
         # `dialled` reads past the number's spacing; a type in other case or words is the same type (`_kind`).
-        return _paired_lines(app, remote) is not None
+        return _paired_lines(app, remote, by_word=by_word) is not None
     if name == "addresses":
         return _paired(mine or [], theirs or [], _same_place) is not None
     return False
@@ -155,7 +159,11 @@ def agrees(name: str, app: Mapping[str, Any], remote: Mapping[str, Any]) -> bool
 
 
 def _paired_lines(
-    app: Mapping[str, Any], remote: Mapping[str, Any], *, blanks: tuple[bool, bool] = (False, False)
+    app: Mapping[str, Any],
+    remote: Mapping[str, Any],
+    *,
+    blanks: tuple[bool, bool] = (False, False),
+    by_word: bool = False,
 ) -> list[tuple[Any, Any]] | None:
     """Each app phone line paired with the platform's same line, in any order (`_same_line`, read in the contact's
     country); None unless all pair off, at least one. `blanks`: whether an app line, a platform line that states
@@ -165,7 +173,7 @@ def _paired_lines(
         return None
     country = country_of(app) or country_of(remote)
     if blanks == (False, False):
-        return _paired(lines, others, lambda a, b: _same_line(a, b, country))
+        return _paired(lines, others, lambda a, b: _same_line(a, b, country, by_word=by_word))
 
     def loose(a: Any, b: Any) -> bool:
         return (blanks[1] and _untyped(b) and _same_line(a, b, country, untyped=True)) or (
@@ -262,13 +270,20 @@ def _kind(value: Any) -> str | None:
     return None if value is None else phone_kind(_spaced(str(value)))
 
 
-def _same_line(a: Any, b: Any, country: str | None, *, untyped: bool = False) -> bool:
+def _word(value: Any) -> str | None:
+    """A phone type's word as written, case and spacing aside; blank is none."""
+    return None if value is None else _spaced(str(value)).casefold() or None
+
+
+def _same_line(a: Any, b: Any, country: str | None, *, untyped: bool = False, by_word: bool = False) -> bool:
     """Two phone entries of the same type whose numbers are one line (E.164 and extension where they parse, else
     the same digits; a number too short to say stays different unless written alike). `untyped`: the second
-    entry (the platform's) may also state no type at all."""
+    entry (the platform's) may also state no type at all. `by_word`: the types' words must agree, not only the
+    kinds of line they name."""
     if not isinstance(a, Mapping) or not isinstance(b, Mapping):
         return False
-    if _kind(a.get("type")) != _kind(b.get("type")) and not (untyped and _untyped(b)):
+    same = _word if by_word else _kind
+    if same(a.get("type")) != same(b.get("type")) and not (untyped and _untyped(b)):
         return False
     na, nb = str(a.get("number") or ""), str(b.get("number") or "")
     if na == nb:

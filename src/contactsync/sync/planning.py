@@ -196,7 +196,8 @@ def plan_pair(state: PairState) -> PairPlan:
     for name in SYNCED_FIELDS:
         app_value, remote_value = state.app_content.get(name), state.remote_content.get(name)
         # Alike as the dialect carries them (a phone type "work" and Maesn's BUSINESS): nothing to write either way.
-        if app_value == view.get(name) or alike(name, state.app_content, view):
+        # Lines the app edited since the last sync compare their types by word: its edit of a type goes out.
+        if app_value == view.get(name) or alike(name, state.app_content, view, by_word=name in app_changed):
             continue
         if silent_alike(name, state.app_content, state.remote_content):
             # The platform leaves parts of the app's lines unsaid, a phone type or an address part
