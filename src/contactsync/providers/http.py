@@ -353,3 +353,13 @@ def body_or_none(response: httpx.Response, label: str) -> Any:
             f"{body_excerpt(response.content)!r}",
             status=response.status_code,
         ) from exc
+
+
+def page_json(response: httpx.Response, label: str) -> Any:
+    """A list page's JSON; a page that is not JSON (a gateway's error page answered 200) is `Transient`."""
+    try:
+        return decode_json(response.content)
+    except ValueError as exc:
+        raise Transient(
+            f"{label}: a contacts page was not JSON: {body_excerpt(response.content)!r}", status=response.status_code
+        ) from exc

@@ -16,7 +16,7 @@ import httpx
 from contactsync.contact import CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.errors import Permanent, RecordError, Transient
-from contactsync.providers.http import body_excerpt, decode_json
+from contactsync.providers.http import page_json
 from contactsync.providers.maesn_mapping import from_maesn
 
 _LIST_KEYS = ("items", "content", "records", "results", "contacts", "rows")
@@ -65,12 +65,7 @@ def _integer(value: Any) -> int | None:
 
 
 def page_body(response: httpx.Response) -> Shape:
-    try:
-        body = decode_json(response.content)
-    except ValueError as exc:
-        raise Transient(
-            f"maesn: a contacts page was not JSON: {body_excerpt(response.content)!r}", status=response.status_code
-        ) from exc
+    body = page_json(response, "maesn")
     if isinstance(body, list):
         return Shape(body, None, None, None, None)
     if not isinstance(body, dict):

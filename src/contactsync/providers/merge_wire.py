@@ -17,7 +17,7 @@ from contactsync.contact import CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import KnownRecords, RefusedRecord
 from contactsync.providers.errors import Permanent, RecordError, Transient
-from contactsync.providers.http import body_excerpt, body_or_none, decode_json
+from contactsync.providers.http import body_or_none, page_json
 from contactsync.providers.merge_mapping import from_merge
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,7 @@ def date_header(response: httpx.Response) -> datetime | None:
 
 def page_body(response: httpx.Response) -> dict[str, Any]:
     """A page as `{next, results}`; a missing or null `results` is an empty page, any other shape is Transient."""
-    try:
-        body = decode_json(response.content)
-    except ValueError as exc:
-        raise Transient(
-            f"merge: a contacts page was not JSON: {body_excerpt(response.content)!r}", status=response.status_code
-        ) from exc
+    body = page_json(response, "merge")
     if not isinstance(body, dict):
         raise Transient(f"merge: a contacts page was a {type(body).__name__}, not a {{next, results}} object")
     results = body.get("results")
