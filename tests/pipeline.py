@@ -125,18 +125,24 @@ def sync_until_settled(first_run: int, workers: Workers, *, max_runs: int = 8, r
     return runs
 
 
-def a_matched_pair() -> tuple[str, str]:
-    """(remote id, app id) of a pair the matcher linked (not one the writer created)."""
+def matched_pairs(count: int) -> list[tuple[str, str]]:
+    """(remote id, app id) of the first `count` pairs the matcher linked (not ones the writer created)."""
     with db.session() as s:
-        row = s.execute(
+        rows = s.execute(
             select(RemoteContact.remote_id, AppContact.app_id)
             .join(Link, Link.remote_contact_id == RemoteContact.id)
             .join(AppContact, AppContact.id == Link.app_contact_id)
             .where(Link.method != "created")
             .order_by(Link.id)
-            .limit(1)
-        ).one()
-    return str(row[0]), str(row[1])
+            .limit(count)
+        ).all()
+    assert len(rows) == count, f"{len(rows)} matched pairs, not {count}"
+    return [(str(remote_id), str(app_id)) for remote_id, app_id in rows]
+
+
+def a_matched_pair() -> tuple[str, str]:
+    """(remote id, app id) of a pair the matcher linked (not one the writer created)."""
+    return matched_pairs(1)[0]
 
 
 def platform_contacts(sandbox: Any, token: str) -> list[dict[str, Any]]:

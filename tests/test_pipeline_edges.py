@@ -23,7 +23,7 @@ from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.tasks.schedule import start_due_runs
 from tests.conftest import Workers
-from tests.pipeline import a_matched_pair, admin, full_sync, platform_contacts, setup_tenant
+from tests.pipeline import a_matched_pair, admin, full_sync, matched_pairs, platform_contacts, setup_tenant
 
 pytestmark = pytest.mark.pipeline
 
@@ -149,16 +149,7 @@ def test_a_platform_that_ignores_the_time_filter_still_syncs_each_change_once(
     workers.start(1)
     assert full_sync(workers).status == "succeeded"
     books = len(platform_contacts(sandbox, token))
-    with db.session() as s:
-        pairs = s.execute(
-            select(RemoteContact.remote_id, AppContact.app_id)
-            .join(Link, Link.remote_contact_id == RemoteContact.id)
-            .join(AppContact, AppContact.id == Link.app_contact_id)
-            .where(Link.method != "created")
-            .order_by(Link.id)
-            .limit(2)
-        ).all()
-    (platform_side, _), (app_side_remote, app_side) = pairs
+    (platform_side, _), (app_side_remote, app_side) = matched_pairs(2)
     phones = [{"number": "+49 30 5550100", "type": "work"}]
     admin(sandbox, token, "POST", "/mutate", op="edit", id=platform_side, changes={"phones": phones})
     edited = dict(split.app)[app_side].model_copy(update={"emails": ("changed@example.org",)})

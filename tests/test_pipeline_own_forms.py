@@ -245,6 +245,20 @@ class FirstSync:
     linked: list[Any]
     sent: dict[int, set[str]]
 
+    def same_before(self, name: str) -> list[Any]:
+        """The links (app pk, app id, app data, platform data, remote id) whose `name` lines were the same on both
+        sides before the run."""
+        return [
+            entry
+            for entry in self.linked
+            if _written(self.given[entry[1]], name) == _written(self.books[entry[1]], name)
+        ]
+
+
+def _written(contact: Any, name: str) -> list[Any]:
+    """A contact's phone lines or addresses as JSON."""
+    return [line.model_dump(mode="json") for line in getattr(contact, name)]
+
 
 def _first_sync(
     sandbox: Any,
@@ -433,22 +447,18 @@ def test_lines_a_platform_lists_in_its_own_order_are_written_neither_way(
     goes out once, and the platform's order of it does not come back to the app as an edit."""
     variant = {"line_order": "slots"}
     run = _first_sync(sandbox, workers, seed=47, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
-    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
-
-    def written(contact: Any, name: str) -> list[Any]:
-        return [line.model_dump(mode="json") for line in getattr(contact, name)]
+    token, given, sent = run.token, run.given, run.sent
 
     # Matched pairs whose lines were the same on both sides before the run, listed by the platform in another order
     for name in ("phones", "addresses"):
         reordered = [
             (pk, app_id, data, remote_id)
-            for pk, app_id, data, remote, remote_id in linked
-            if written(given[app_id], name) == written(books[app_id], name)
-            and [line["type"] for line in written(given[app_id], name)] != [line["type"] for line in remote[name]]
+            for pk, app_id, data, remote, remote_id in run.same_before(name)
+            if [line["type"] for line in _written(given[app_id], name)] != [line["type"] for line in remote[name]]
         ]
         assert len(reordered) >= 3, name
         assert [a for pk, a, _, _ in reordered if name in sent.get(pk, ())] == [], name
-        assert [a for _, a, data, _ in reordered if data[name] != written(given[a], name)] == [], name
+        assert [a for _, a, data, _ in reordered if data[name] != _written(given[a], name)] == [], name
     if app_newer:
         return
 
@@ -476,21 +486,17 @@ def test_address_parts_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     parts of the address the platform did not change."""
     variant = {"address_parts": "short"}
     run = _first_sync(sandbox, workers, seed=53, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
-    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
-
-    def written(contact: Any) -> list[Any]:
-        return [a.model_dump(mode="json") for a in contact.addresses]
+    token, given, sent = run.token, run.given, run.sent
 
     # Matched pairs whose addresses were the same on both sides before the run, with parts the platform drops
     short = [
         (pk, app_id, data, remote_id)
-        for pk, app_id, data, remote, remote_id in linked
-        if written(given[app_id]) == written(books[app_id])
-        and any(a.street_2 or a.state for a in given[app_id].addresses)
+        for pk, app_id, data, _remote, remote_id in run.same_before("addresses")
+        if any(a.street_2 or a.state for a in given[app_id].addresses)
     ]
     assert len(short) >= 3
     assert [a for pk, a, _, _ in short if "addresses" in sent.get(pk, ())] == []
-    assert [a for _, a, data, _ in short if data["addresses"] != written(given[a])] == []
+    assert [a for _, a, data, _ in short if data["addresses"] != _written(given[a], "addresses")] == []
     if app_newer:
         return
 
@@ -560,20 +566,17 @@ def test_phone_types_a_platform_names_in_its_own_words_are_written_neither_way(
     its words; an app line added afterwards goes out once, and the platform's word for its type is no edit."""
     variant = {"phone_words": words}
     run = _first_sync(sandbox, workers, seed=59, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
-    given, books, linked, sent = run.given, run.books, run.linked, run.sent
+    given, sent = run.given, run.sent
 
-    def written(contact: Any) -> list[Any]:
-        return [line.model_dump(mode="json") for line in contact.phones]
-
+    # Matched pairs whose phones were the same on both sides before the run, their types in the platform's words
     reworded = [
         (pk, app_id, data, remote_id)
-        for pk, app_id, data, remote, remote_id in linked
-        if written(given[app_id]) == written(books[app_id])
-        and sorted(str(p["type"]) for p in remote["phones"]) != sorted(str(p["type"]) for p in written(given[app_id]))
+        for pk, app_id, data, remote, remote_id in run.same_before("phones")
+        if sorted(str(p["type"]) for p in remote["phones"]) != sorted(str(p.type) for p in given[app_id].phones)
     ]
     assert len(reworded) >= 5
     assert [a for pk, a, _, _ in reworded if "phones" in sent.get(pk, ())] == []
-    assert [a for _, a, data, _ in reworded if data["phones"] != written(given[a])] == []
+    assert [a for _, a, data, _ in reworded if data["phones"] != _written(given[a], "phones")] == []
     if app_newer:
         return
     pk, app_id, _, remote_id = reworded[0]
