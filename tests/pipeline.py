@@ -5,12 +5,15 @@ The `sandbox` and `workers` fixtures they go with are in `tests/conftest.py`.
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import psutil
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -191,3 +194,11 @@ def analyses(table: str) -> tuple[int, float]:
             {"t": table},
         ).one()
     return int(count), float(rows)
+
+
+def kill_worker(victim: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a worker and its pool processes at once, as the kernel's OOM killer or a lost node would."""
+    for child in psutil.Process(victim.pid).children(recursive=True):
+        child.send_signal(signal.SIGKILL)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()

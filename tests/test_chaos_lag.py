@@ -9,12 +9,10 @@ duplicated."""
 from __future__ import annotations
 
 import random
-import signal
 import time
 from collections import Counter
 from typing import Any
 
-import psutil
 import pytest
 from sqlalchemy import func, select
 
@@ -24,7 +22,7 @@ from contactsync.models import Link, RemoteContact, WriteOp
 from contactsync.store.reconcile import review_candidate_ids
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.pipeline import platform_contacts, setup_tenant, sync_until_settled
+from tests.pipeline import kill_worker, platform_contacts, setup_tenant, sync_until_settled
 
 pytestmark = pytest.mark.pipeline
 
@@ -60,10 +58,7 @@ def _kill_when_sent(victim: Any, sent_at_least: int) -> None:
         if sent and sent >= sent_at_least:
             break
         time.sleep(0.05)
-    for child in psutil.Process(victim.pid).children(recursive=True):
-        child.send_signal(signal.SIGKILL)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    kill_worker(victim)
 
 
 def _key(row: dict[str, Any]) -> tuple[str, str]:

@@ -6,11 +6,9 @@ exactly once, nothing the platform already had was created again, and a second s
 
 from __future__ import annotations
 
-import signal
 import time
 from typing import Any
 
-import psutil
 import pytest
 from sqlalchemy import func, select
 
@@ -23,6 +21,7 @@ from tests.pipeline import (
     analyses,
     assert_each_app_contact_once,
     autovacuum_off,
+    kill_worker,
     platform_contacts,
     setup_tenant,
     sync_until_settled,
@@ -103,10 +102,7 @@ def test_worker_killed_mid_run_loses_and_doubles_nothing(env: dict[str, str], wo
         if done and done >= 10:
             break
         time.sleep(0.1)
-    for child in psutil.Process(victim.pid).children(recursive=True):
-        child.send_signal(signal.SIGKILL)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    kill_worker(victim)
     workers.start(1)
     # A create the dead worker was sending waits parked until a later run proves it absent or finds it.
     runs = sync_until_settled(run_id, workers, redrive=True)

@@ -8,11 +8,9 @@ from its first page (`providers.merge`), and the pages read twice change nothing
 
 from __future__ import annotations
 
-import signal
 import time
 from typing import Any
 
-import psutil
 import pytest
 from sqlalchemy import select
 
@@ -20,7 +18,14 @@ from contactsync import db
 from contactsync.models import RemoteContact, SyncRun
 from contactsync.tasks.schedule import trigger_sync
 from tests.conftest import Workers
-from tests.pipeline import admin, assert_each_app_contact_once, platform_contacts, setup_tenant, sync_until_settled
+from tests.pipeline import (
+    admin,
+    assert_each_app_contact_once,
+    kill_worker,
+    platform_contacts,
+    setup_tenant,
+    sync_until_settled,
+)
 
 pytestmark = pytest.mark.pipeline
 
@@ -37,10 +42,7 @@ def _kill_mid_walk(victim: Any, run_id: int, timeout: float = 60) -> int:
             if run.pages_fetched >= 3:
                 break
         time.sleep(0.02)
-    for child in psutil.Process(victim.pid).children(recursive=True):
-        child.send_signal(signal.SIGKILL)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    kill_worker(victim)
     with db.session() as s:
         run = s.get(SyncRun, run_id)
         assert run is not None and run.status == "fetching", "the kill must land inside the walk"
