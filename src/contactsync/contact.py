@@ -97,6 +97,11 @@ class CanonicalContact(BaseModel):
             exclude.add("unstated")
         return self.model_dump(mode="json", exclude=exclude)
 
+    def synced(self, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The synced fields of `content()`, less `leave_out`: what a write of the whole contact sends (a
+        connection's `read_only_fields` are left out)."""
+        return {k: v for k, v in self.content().items() if k in SYNCED_FIELDS and k not in leave_out}
+
     def content_hash(self) -> str:
         """A stable digest of the synced fields: equal hashes mean nothing worth syncing changed."""
         return content_digest(self.content())

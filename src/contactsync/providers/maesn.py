@@ -183,8 +183,7 @@ class MaesnProvider(MaesnWalk):
         raise LookupIncomplete(f"maesn: the look-up stopped after {self.search_pages} pages of /{resource}")
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
-        content = {k: v for k, v in contact.content().items() if k in SYNCED_FIELDS and k not in self.read_only}
-        body = to_maesn(content, version=self.version, whole=True)
+        body = to_maesn(contact.synced(self.read_only), version=self.version, whole=True)
         roles: tuple[bool, bool] | None = None
         kind = "contacts"
         if self.split:
@@ -213,7 +212,7 @@ class MaesnProvider(MaesnWalk):
             return self.get(remote_id)
         current = self.get(remote_id) if self.split or self.update_method == "PUT" else None
         if self.update_method == "PUT" and current is not None:
-            full = {k: v for k, v in current.content().items() if k in SYNCED_FIELDS} | changes
+            full = current.synced() | changes
             method, body = "PUT", to_maesn(full, version=self.version, whole=True)
         else:
             method, body = "PATCH", to_maesn(changes, version=self.version)

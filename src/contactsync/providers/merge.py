@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.contact import CanonicalContact
 from contactsync.providers import records
 from contactsync.providers.base import ConnectionConfig, KnownRecords, Page, PageToken, Window
 from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, Transient
@@ -248,7 +248,7 @@ class MergeProvider:
 
     def create(self, contact: CanonicalContact, *, idempotency_key: str | None = None) -> CanonicalContact:
         headers = {"Idempotency-Key": idempotency_key} if self.idempotency and idempotency_key else None
-        model = to_merge({k: v for k, v in contact.content().items() if k in SYNCED_FIELDS and k not in self.read_only})
+        model = to_merge(contact.synced(self.read_only))
         response = self.http.request("POST", "/contacts", json_body={"model": model}, headers=headers)
         written, remote_id = written_contact(response, "POST")
         if written is not None:
