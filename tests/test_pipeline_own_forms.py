@@ -254,6 +254,12 @@ class FirstSync:
             if _written(self.given[entry[1]], name) == _written(self.books[entry[1]], name)
         ]
 
+    def assert_written_neither_way(self, pairs: list[Any], name: str) -> None:
+        """None of `pairs` (app pk, app id, app data, remote id) had `name` sent to the platform, and each app
+        contact still holds its lines as the app gave them."""
+        assert [a for pk, a, _, _ in pairs if name in self.sent.get(pk, ())] == [], name
+        assert [a for _, a, data, _ in pairs if data[name] != _written(self.given[a], name)] == [], name
+
 
 def _written(contact: Any, name: str) -> list[Any]:
     """A contact's phone lines or addresses as JSON."""
@@ -320,7 +326,7 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
     the platform, no rewrite of the app's numbers); a new number the app sets goes out once, and the platform's
     form of it does not come back to the app as an edit."""
     run = _first_sync(sandbox, workers, seed=31, size=80, app_newer=app_newer, variant={"phone_form": "e164"})
-    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
+    token, given, books, linked = run.token, run.given, run.books, run.linked
     # Matched pairs whose lines were the same on both sides but written otherwise (the platform's E.164 against
     # the app's form); the app copies of some hold a new number of their own, a real difference
     alike_pairs = [
@@ -330,8 +336,7 @@ def test_phone_lines_a_platform_keeps_in_its_own_form_are_written_neither_way(
         and _lines(given[app_id]) == _lines(books[app_id])
     ]
     assert len(alike_pairs) >= 10
-    assert [a for pk, a, _, _ in alike_pairs if "phones" in sent.get(pk, ())] == []
-    assert [a for _, a, data, _ in alike_pairs if data["phones"] != given[a].model_dump(mode="json")["phones"]] == []
+    run.assert_written_neither_way(alike_pairs, "phones")
     if app_newer:
         return
 
@@ -369,7 +374,7 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     run = _first_sync(
         sandbox, workers, seed=43, size=80, app_newer=app_newer, variant=variant, dialect=dialect, options=options
     )
-    token, given, books, linked, sent = run.token, run.given, run.books, run.linked, run.sent
+    token, given, books, linked = run.token, run.given, run.books, run.linked
 
     # Matched pairs whose lines were the same on both sides before the run (the platform's as seeded), typed in
     # the app and handed back untyped by the platform
@@ -382,8 +387,7 @@ def test_phone_types_a_platform_does_not_keep_are_neither_wiped_nor_sent(
         and _lines(given[app_id]) == _lines(books[app_id])
     ]
     assert len(untyped) >= 10
-    assert [a for pk, a, _, _ in untyped if "phones" in sent.get(pk, ())] == []
-    assert [a for _, a, data, _ in untyped if data["phones"] != given[a].model_dump(mode="json")["phones"]] == []
+    run.assert_written_neither_way(untyped, "phones")
     if app_newer:
         return
 
@@ -447,7 +451,7 @@ def test_lines_a_platform_lists_in_its_own_order_are_written_neither_way(
     goes out once, and the platform's order of it does not come back to the app as an edit."""
     variant = {"line_order": "slots"}
     run = _first_sync(sandbox, workers, seed=47, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
-    token, given, sent = run.token, run.given, run.sent
+    token, given = run.token, run.given
 
     # Matched pairs whose lines were the same on both sides before the run, listed by the platform in another order
     for name in ("phones", "addresses"):
@@ -457,8 +461,7 @@ def test_lines_a_platform_lists_in_its_own_order_are_written_neither_way(
             if [line["type"] for line in _written(given[app_id], name)] != [line["type"] for line in remote[name]]
         ]
         assert len(reordered) >= 3, name
-        assert [a for pk, a, _, _ in reordered if name in sent.get(pk, ())] == [], name
-        assert [a for _, a, data, _ in reordered if data[name] != _written(given[a], name)] == [], name
+        run.assert_written_neither_way(reordered, name)
     if app_newer:
         return
 
@@ -486,7 +489,7 @@ def test_address_parts_a_platform_does_not_keep_are_neither_wiped_nor_sent(
     parts of the address the platform did not change."""
     variant = {"address_parts": "short"}
     run = _first_sync(sandbox, workers, seed=53, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
-    token, given, sent = run.token, run.given, run.sent
+    token, given = run.token, run.given
 
     # Matched pairs whose addresses were the same on both sides before the run, with parts the platform drops
     short = [
@@ -495,8 +498,7 @@ def test_address_parts_a_platform_does_not_keep_are_neither_wiped_nor_sent(
         if any(a.street_2 or a.state for a in given[app_id].addresses)
     ]
     assert len(short) >= 3
-    assert [a for pk, a, _, _ in short if "addresses" in sent.get(pk, ())] == []
-    assert [a for _, a, data, _ in short if data["addresses"] != _written(given[a], "addresses")] == []
+    run.assert_written_neither_way(short, "addresses")
     if app_newer:
         return
 
@@ -566,7 +568,7 @@ def test_phone_types_a_platform_names_in_its_own_words_are_written_neither_way(
     its words; an app line added afterwards goes out once, and the platform's word for its type is no edit."""
     variant = {"phone_words": words}
     run = _first_sync(sandbox, workers, seed=59, size=160, app_newer=app_newer, variant=variant, dialect=dialect)
-    given, sent = run.given, run.sent
+    given = run.given
 
     # Matched pairs whose phones were the same on both sides before the run, their types in the platform's words
     reworded = [
@@ -575,8 +577,7 @@ def test_phone_types_a_platform_names_in_its_own_words_are_written_neither_way(
         if sorted(str(p["type"]) for p in remote["phones"]) != sorted(str(p.type) for p in given[app_id].phones)
     ]
     assert len(reworded) >= 5
-    assert [a for pk, a, _, _ in reworded if "phones" in sent.get(pk, ())] == []
-    assert [a for _, a, data, _ in reworded if data["phones"] != _written(given[a], "phones")] == []
+    run.assert_written_neither_way(reworded, "phones")
     if app_newer:
         return
     pk, app_id, _, remote_id = reworded[0]
