@@ -215,10 +215,12 @@ def test_a_refused_cursor_starts_the_walk_again_from_its_first_page(admin, conne
     assert [c.remote_id for c in again.contacts] == [c.remote_id for c in first.contacts]
     assert again.next_token is not None and again.next_token["restarts"] == 1
     assert again.next_token["params"] == first.next_token["params"]
+    assert again.restarted and not first.restarted  # the page that went back says so, for the run to count
     seen = [c.remote_id for c in again.contacts]
     page_token = again.next_token
     while page_token is not None:
         page = provider.fetch_page(Window(), page_token)
+        assert not page.restarted  # the later pages' cursors were fresh
         seen += [c.remote_id for c in page.contacts]
         page_token = page.next_token
     assert sorted(seen) == sorted(c["remote_id"] for c in admin.contacts(token))

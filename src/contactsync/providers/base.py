@@ -71,6 +71,10 @@ class Page:
     # Remote ids of records on the page that were not mapped because the mirror holds them as they are (only when
     # `fetch_page` was given `known`); they count in `max_modified_at` like the mapped ones.
     unchanged: list[str] = field(default_factory=list)
+    # Whether the walk went back over rows it had read to serve this page: a cursor the server refused (Merge), or
+    # rows that moved under a Maesn walk. Harmless for the data (a row read twice is mirrored once), but an
+    # operator should see a platform whose cursors expire or whose list keeps moving: the run counts these.
+    restarted: bool = False
 
 
 class Provider(Protocol):

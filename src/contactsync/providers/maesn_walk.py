@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 SCAN = "scan-suppliers"
 TOKEN_VERSION = 2
 _DATE_SLACK = timedelta(seconds=2)
+# Set on a token, for the page being served only, where the walk goes back over rows it has read.
+_WENT_BACK = "went_back"
 
 
 def iso(moment: datetime) -> str:
@@ -141,12 +143,21 @@ class MaesnWalk:
         if changed_during(rows, started):
             token["changed"] = True
         next_token = self._next(token, state, mode, rows, shape, resource)
+        # `_next` marks the token where the walk goes back over rows it read (`Page.restarted`).
+        restarted = bool(token.pop(_WENT_BACK, False))
         stamps = [c.modified_at for c in contacts if c.modified_at is not None]
         top = max(stamps) if stamps else None
         if top is not None and started is not None:
             top = min(top, started)
         infer = next_token is None and token["infer"] and not token["changed"]
-        return Page(contacts, quarantined, next_token=next_token, max_modified_at=top, infer_deletions=infer)
+        return Page(
+            contacts,
+            quarantined,
+            next_token=next_token,
+            max_modified_at=top,
+            infer_deletions=infer,
+            restarted=restarted,
+        )
 
     def _new_token(self, window: Window) -> PageToken:
         after = iso(window.modified_after) if window.modified_after is not None else None
@@ -195,6 +206,7 @@ class MaesnWalk:
                 expected=state["expect"],
             )
             if step.trusted and self._reread_group(state, rows, base):
+                token[_WENT_BACK] = True
                 return token
             if step.trusted and repeated:
                 # The very page before, again, though only the page number changed: a server that ignores `page`.
@@ -203,6 +215,7 @@ class MaesnWalk:
                 # Fewer rows than predicted: rows deleted from the window while walking, or rows passed over. Read
                 # again from where the last step began; a second shortfall on the same step is no coincidence.
                 state.update(since=state["prev"], page=base, expect=None, ties=[], fp=None, **{"from": state["prev"]})
+                token[_WENT_BACK] = True
                 return token
             if not step.trusted:
                 log.info("maesn: /%s not readable by change time (%s); by page number", resource, step.reason)
@@ -210,6 +223,7 @@ class MaesnWalk:
                 began = state["pass_started"]
                 token["list"] = state = {**_fresh_list(Mode.PAGES, None, base), "budget": state["budget"]}
                 if not first:
+                    token[_WENT_BACK] = True
                     return token
                 # This page was the list's first page as a page-number pass reads it: go on from it.
                 state["pass_started"] = began
@@ -273,6 +287,7 @@ class MaesnWalk:
         if verdict.action is Action.REREAD:
             log.info("maesn: rows moved under the walk of /%s (%s); reading it again", resource, verdict.reason)
             token["list"] = {**_fresh_list(Mode.PAGES, None, base, state["passes"] + 1), "budget": None}
+            token[_WENT_BACK] = True
             return token
         if verdict.action is Action.GIVE_UP:
             raise WalkIncomplete(f"maesn: /{resource}: {verdict.reason}")

@@ -105,6 +105,7 @@ class MergeProvider:
             if window.modified_before is not None:
                 params["modified_before"] = _iso(window.modified_before)
             token = {"params": params, "cursor": None, "bound": params.get("modified_before")}
+        restarted = False
         try:
             response = self._page(token)
         except Permanent as exc:
@@ -120,6 +121,7 @@ class MergeProvider:
                 ) from exc
             log.warning("merge: a page's cursor was refused (%s); walking again from the first page", exc)
             token = {"params": token["params"], "cursor": None, "bound": token.get("bound"), "restarts": restarts}
+            restarted = True
             response = self._page(token)
         body = page_body(response)
         bound = token.get("bound")
@@ -138,7 +140,12 @@ class MergeProvider:
         carried = {"restarts": token["restarts"]} if token.get("restarts") else {}
         next_token = {"params": token["params"], "bound": bound, **following, **carried} if following else None
         return Page(
-            contacts=contacts, quarantined=quarantined, next_token=next_token, max_modified_at=top, unchanged=unchanged
+            contacts=contacts,
+            quarantined=quarantined,
+            next_token=next_token,
+            max_modified_at=top,
+            unchanged=unchanged,
+            restarted=restarted,
         )
 
     def _page(self, token: PageToken) -> httpx.Response:
