@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from benchmarks.harness import TenantData, runs_by_status
 from benchmarks.platform_check import disagreeing, duplicates, linked_pairs, read_platform
@@ -115,6 +115,7 @@ def check(datas: list[TenantData], tally: Tally) -> dict[str, Any]:
         "runs": dict(statuses),
         "failed_run_reasons": failures,
         "partial_run_write_errors": _write_errors(),
+        "walk_restarts": _walk_restarts(),
         "unfinished_runs": unfinished,
         "duplicates": dup_total,
         "lost": lost_total + stale_edits + missing_total,
@@ -140,6 +141,12 @@ def _failed_runs(limit: int = 5) -> list[str]:
             for run in s.scalars(select(SyncRun).where(SyncRun.status == "failed"))
         )
     return [f"{n} x {reason}" for reason, n in reasons.most_common(limit)]
+
+
+def _walk_restarts() -> int:
+    """How many times the runs' walks went back over rows they had read (refused cursors, rows that moved)."""
+    with db.session() as s:
+        return int(s.scalar(select(func.coalesce(func.sum(SyncRun.walk_restarts), 0))) or 0)
 
 
 def _write_errors(limit: int = 5) -> list[str]:

@@ -80,4 +80,5 @@ def test_a_walk_resumed_with_an_expired_cursor_walks_again_and_succeeds(
         mirrored = s.scalars(select(RemoteContact.remote_id)).all()
         first = s.get(SyncRun, run_id)
         assert first is not None and first.pages_fetched > recorded
+        assert first.walk_restarts >= 1  # the run says its walk went back, not only the worker's log
     assert sorted(mirrored) == sorted(r["remote_id"] for r in rows)  # each platform contact mirrored once

@@ -30,7 +30,7 @@ def _tenant() -> None:
         )
 
 
-def _end_first_run(status: str, write_errors: int, parked: int) -> None:
+def _end_first_run(status: str, write_errors: int, parked: int, walk_restarts: int = 0) -> None:
     """Plays the workers: ends the run the CLI started, the way `finish_writing` would."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -38,6 +38,7 @@ def _end_first_run(status: str, write_errors: int, parked: int) -> None:
             run = s.scalar(select(SyncRun))
             if run is not None:
                 run.status, run.write_errors, run.parked = status, write_errors, parked
+                run.walk_restarts = walk_restarts
                 run.error, run.finished_at = "2 create(s) whose answer was lost wait parked for evidence", utcnow()
                 return
         time.sleep(0.1)
@@ -47,7 +48,7 @@ def test_sync_wait_exits_non_zero_for_a_partial_run_and_runs_shows_the_counts(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _tenant()
-    ender = threading.Thread(target=_end_first_run, args=("partial", 1, 2))
+    ender = threading.Thread(target=_end_first_run, args=("partial", 1, 2, 3))
     ender.start()
     result = CliRunner().invoke(app, ["sync", "t1", "--wait"])
     ender.join()
@@ -62,6 +63,7 @@ def test_sync_wait_exits_non_zero_for_a_partial_run_and_runs_shows_the_counts(
     assert row[2] == "partial"
     # `started` (date and time) takes two words of the row
     assert row[header.index("err") + 1] == "1" and row[header.index("parked") + 1] == "2"  # write_errors, parked
+    assert row[header.index("back") + 1] == "3"  # the walk went back three times
 
 
 def test_sync_wait_exits_zero_only_for_success(env: dict[str, str]) -> None:

@@ -105,7 +105,8 @@ def register(app: typer.Typer) -> None:
         platform; linked: matched to app contacts; review: sent to a person; new: created on the platform;
         upd: updated on the platform; err: writes the platform refused; with --wide also parked: creates whose
         answer was lost, waiting for evidence (with err, why a run ended `partial`), app: app contacts updated,
-        quar: records quarantined, confl: conflicting edits, calls: provider requests."""
+        quar: records quarantined, confl: conflicting edits, calls: provider requests, back: times the walk went back
+        over rows it had read (a cursor the platform refused, rows that moved under it)."""
         with running_services():
             db.require_schema()  # a look must not change the database
             with db.session() as s:
@@ -113,7 +114,7 @@ def register(app: typer.Typer) -> None:
                 if tenant:
                     query = query.where(SyncRun.tenant_id == tenant)
                 rows = list(s.scalars(query))
-        extra = ("parked", "app", "kind", "trigger", "quar", "confl", "calls", "error") if wide else ()
+        extra = ("parked", "app", "kind", "trigger", "quar", "confl", "calls", "back", "error") if wide else ()
         table = _table("run", "tenant", "status", "started", "took", "fetched", "linked", "review", "new", "upd",
                        "err", *extra)  # fmt: skip
         for run in rows:
@@ -125,7 +126,7 @@ def register(app: typer.Typer) -> None:
                                    run.write_errors)),
             ]  # fmt: skip
             if wide:
-                counts = (run.updated_app, run.quarantined, run.conflicts, run.api_calls)
+                counts = (run.updated_app, run.quarantined, run.conflicts, run.api_calls, run.walk_restarts)
                 cells += [str(run.parked), str(counts[0]), run.kind, run.trigger, *(str(c) for c in counts[1:]),
                           (run.error or "")[:200]]  # fmt: skip
             table.add_row(*cells)

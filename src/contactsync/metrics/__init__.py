@@ -49,6 +49,10 @@ CONTACTS = Counter(
     "Contacts handled by runs, by stage (fetched, linked, reviewed, created_remote, updated_remote, ...).",
     ["stage"],
 )
+WALK_RESTARTS = Counter(
+    "contactsync_walk_restarts",
+    "Times a walk went back over rows it had read: a cursor the server refused, rows that moved under the walk.",
+)
 PROVIDER_REQUESTS = Counter(
     "contactsync_provider_requests",
     "HTTP requests to the providers, by dialect, method and status code ('error': no answer).",
@@ -78,8 +82,14 @@ def count_wait(reason: str, seconds: float) -> None:
 
 
 def count_contacts(deltas: dict[str, int]) -> None:
+    """A run's counters as they move. Calls are counted where they are made, by status; walk restarts are no
+    contacts, and go to a counter of their own."""
     for stage, delta in deltas.items():
-        if delta and stage != "api_calls":  # calls are counted where they are made, by status
+        if not delta or stage == "api_calls":
+            continue
+        if stage == "walk_restarts":
+            WALK_RESTARTS.inc(delta)
+        else:
             CONTACTS.labels(stage).inc(delta)
 
 

@@ -28,6 +28,7 @@ RUN_COUNTERS = (
     "write_errors",
     "parked",
     "api_calls",
+    "walk_restarts",
 )
 
 
@@ -71,6 +72,8 @@ class SyncRun(TenantScoped, Base):
     # Creates whose answer was lost and that wait, parked, for evidence when the run ended.
     parked: Mapped[int] = mapped_column(default=0)
     api_calls: Mapped[int] = mapped_column(default=0)
+    # Times the walk went back over rows it had read (`Page.restarted`): a refused cursor, rows moving under it.
+    walk_restarts: Mapped[int] = mapped_column(default=0, server_default="0")
     # False from when planning commits the run's creates (sent at once) until it has planned the linked pairs too:
     # the run does not end in between, however soon its creates are done (`tasks.plan`).
     writes_planned: Mapped[bool] = mapped_column(default=True, server_default=text("true"))

@@ -253,7 +253,13 @@ def _record_page(
     run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
     fetched = len(page.contacts) + len(page.unchanged)
     count_into(
-        s, run, fetched=fetched, mirrored=mirrored.written, quarantined=len(page.quarantined), api_calls=calls.take()
+        s,
+        run,
+        fetched=fetched,
+        mirrored=mirrored.written,
+        quarantined=len(page.quarantined),
+        api_calls=calls.take(),
+        walk_restarts=int(page.restarted),
     )
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
