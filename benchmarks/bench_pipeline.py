@@ -27,6 +27,8 @@ The last line of output is one JSON object:
     stages           the full sync's tasks by name (count, summed runtime, first start and last end from the
         runs' start): how long the walk and its reconcile took before the first write, for instance
     incremental      the same measures for the incremental run, and its share of the full sync's calls and time
+    later_incremental  with --incremental-rounds N: the next N-1 rounds of edits and incremental runs, each's
+        calls, time and shares (the first incremental run also re-reads the contacts the full sync created)
     webhook_to_run_p95_s   with --webhooks
     timeline         with a rate: each tenant's provider calls per `--timeline-step` seconds of the full sync, as
         the platform counted them (where the bucket sat idle, and which tenant waited behind which)
@@ -370,6 +372,25 @@ def run(args: argparse.Namespace, server_db: str, redis_url: str, tmp: Path) -> 
                 inc["wall_share"] = round(inc["wall_s"] / full["wall_s"], 4)
                 say("incremental:", json.dumps(inc))
                 result["incremental"] = inc
+                later = []
+                for _ in range(args.incremental_rounds - 1):
+                    # The same edits and run again. The first incremental run also re-reads the full sync's own
+                    # creates (listed after its walk began); a later one reads only what changed since the last.
+                    change_both_sides(admin, args, rng)
+                    again = timed_runs(admin, args, full=False, workers=workers)
+                    later.append(
+                        {
+                            "wall_s": again["wall_s"],
+                            "provider_calls": again["provider_calls"],
+                            "fetched": again["fetched"],
+                            "writes_done": again["writes_done"],
+                            "calls_share": round(again["provider_calls"] / max(1, full["provider_calls"]), 4),
+                            "wall_share": round(again["wall_s"] / full["wall_s"], 4),
+                        }
+                    )
+                    say("later incremental:", json.dumps(later[-1]))
+                if later:
+                    result["later_incremental"] = later
             if args.webhooks:
                 latencies = webhook_latencies(admin, args, rng)
                 result["webhook_samples"] = len(latencies)
@@ -408,6 +429,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--changed-fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--incremental-rounds",
+        type=int,
+        default=1,
+        help="with --changed-fraction: edit, then run incrementally, this many times (later runs: later_incremental)",
+    )
     parser.add_argument("--webhooks", action="store_true")
     parser.add_argument("--webhook-samples", type=int, default=20)
     parser.add_argument("--page-size", type=int, default=100)

@@ -48,7 +48,7 @@ def run_script(module: str, args: list[str], servers: tuple[str, str], timeout: 
 
 def test_pipeline_benchmark_smoke(servers: tuple[str, str]) -> None:
     args = ["--tenants", "1", "--contacts", "60", "--workers", "1", "--changed-fraction", "0.1"]
-    args += ["--webhooks", "--webhook-samples", "2"]
+    args += ["--incremental-rounds", "2", "--webhooks", "--webhook-samples", "2"]
     code, result, out = run_script("benchmarks.bench_pipeline", args, servers)
     assert code == 0, out
     assert result["status"] == {"succeeded": 1}
@@ -59,6 +59,8 @@ def test_pipeline_benchmark_smoke(servers: tuple[str, str]) -> None:
     assert result["peak_rss_mb"] > 0
     inc = result["incremental"]
     assert inc["status"] == {"succeeded": 1} and inc["edited"] >= 2 and inc["updated_remote"] >= 1
+    (later,) = result["later_incremental"]  # the second round of edits, synced too (checked with the rest below)
+    assert later["writes_done"] >= 1 and later["provider_calls"] > later["writes_done"]
     assert result["webhook_samples"] == 2 and result["webhook_to_run_p95_s"] >= 0
     for key in ("wall_s", "lower_bound_s", "utilization", "contacts_per_s"):
         assert key in result
