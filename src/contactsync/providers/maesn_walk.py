@@ -324,6 +324,11 @@ class MaesnWalk:
         quarantined: list[RefusedRecord] = []
         rows: list[Row] = []
         suppliers = set(token["suppliers"])
+        both = set(token["both"])
+        # Ids new to the token's lists, added once after the page: a copy of a list the size of the tenant's
+        # suppliers per record would make a long walk's pages ever slower.
+        new_suppliers: list[str] = []
+        new_both: list[str] = []
         for record in data:
             record_id = str(record.get("id")) if isinstance(record, dict) else None
             try:
@@ -331,17 +336,18 @@ class MaesnWalk:
                     contact = from_maesn(record, roles=(False, True))
                     rows.append(Row(contact.remote_id or "", contact.modified_at))
                     if record_id and record_id not in suppliers:
-                        token["suppliers"] = [*token["suppliers"], record_id]
+                        new_suppliers.append(record_id)
                         suppliers.add(record_id)
                     continue
                 if phase == "customers":
                     contact = from_maesn(record, roles=(True, record_id in suppliers))
-                    if record_id in suppliers and record_id not in token["both"]:
-                        token["both"] = [*token["both"], record_id]
+                    if record_id is not None and record_id in suppliers and record_id not in both:
+                        new_both.append(record_id)
+                        both.add(record_id)
                 elif phase == "suppliers":
                     contact = from_maesn(record, roles=(False, True))
                     rows.append(Row(contact.remote_id or "", contact.modified_at))
-                    if record_id in token["both"]:
+                    if record_id in both:
                         continue
                 else:
                     contact = from_maesn(record)
@@ -351,6 +357,10 @@ class MaesnWalk:
             except RecordError as error:
                 if phase != SCAN:
                     quarantined.append(records.quarantined(record, error))
+        if new_suppliers:
+            token["suppliers"] = [*token["suppliers"], *new_suppliers]
+        if new_both:
+            token["both"] = [*token["both"], *new_both]
         return contacts, quarantined, rows
 
     def _list(self, resource: str, params: dict[str, Any], page: int | None) -> tuple[httpx.Response, int | None]:
