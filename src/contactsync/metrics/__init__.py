@@ -52,6 +52,7 @@ CONTACTS = Counter(
 WALK_RESTARTS = Counter(
     "contactsync_walk_restarts",
     "Times a walk went back over rows it had read: a cursor the server refused, rows that moved under the walk.",
+    ["dialect"],
 )
 PROVIDER_REQUESTS = Counter(
     "contactsync_provider_requests",
@@ -81,16 +82,19 @@ def count_wait(reason: str, seconds: float) -> None:
         RATE_LIMIT_WAIT.labels(reason).inc(seconds)
 
 
+# Run counters that count no contacts: calls are counted where they are made, by status; a walk that went back
+# where the fetch knows the dialect (`count_walk_restart`).
+_NOT_CONTACTS = frozenset({"api_calls", "walk_restarts"})
+
+
 def count_contacts(deltas: dict[str, int]) -> None:
-    """A run's counters as they move. Calls are counted where they are made, by status; walk restarts are no
-    contacts, and go to a counter of their own."""
     for stage, delta in deltas.items():
-        if not delta or stage == "api_calls":
-            continue
-        if stage == "walk_restarts":
-            WALK_RESTARTS.inc(delta)
-        else:
+        if delta and stage not in _NOT_CONTACTS:
             CONTACTS.labels(stage).inc(delta)
+
+
+def count_walk_restart(dialect: str) -> None:
+    WALK_RESTARTS.labels(dialect).inc()
 
 
 def count_run(outcome: str, trigger: str, kind: str, seconds: float) -> None:

@@ -16,7 +16,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.orm import Session
 
-from contactsync import db
+from contactsync import db, metrics
 from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
@@ -261,6 +261,9 @@ def _record_page(
         api_calls=calls.take(),
         walk_restarts=int(page.restarted),
     )
+    if page.restarted:
+        dialect = conn.dialect
+        db.on_commit(s, lambda: metrics.count_walk_restart(dialect))
     if page.next_token is None:
         _complete_walk(s, run, conn, infer_deletions=page.infer_deletions, confirmed_gone=gone)
     return pending
