@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from contactsync.contact import CanonicalContact
-from contactsync.providers.base import Window
+from contactsync.providers.base import NotesInMemory, Window
 from contactsync.providers.errors import AuthLost, NotFound, Permanent, RateLimited, Transient, WalkIncomplete
 from contactsync.providers.maesn_mapping import carried_by_maesn, writable_view
 from contactsync.providers.window import advance_watermark, next_window
@@ -36,6 +36,43 @@ def test_full_walk_sees_every_live_contact_once_with_its_roles(admin, connect, w
     for contact in contacts:
         assert carried_by_maesn(contact) == carried_by_maesn(platform[contact.remote_id])
     assert top is not None
+
+
+def _roles(contacts):
+    return sorted((c.remote_id, c.is_customer, c.is_supplier) for c in contacts)
+
+
+def test_a_split_walk_given_notes_keeps_its_supplier_ids_there_not_in_its_token(admin, connect, walk_all):
+    # The token is written after every page: a supplier list in it cost its size once per page (quadratic in
+    # the tenant). With notes the token stays the same size whatever the tenant; the roles come out the same.
+    token = admin.create_account(seed=21, count=120, deleted_count=4)
+    expected, _, _ = walk_all(connect("maesn", token, resources="split", limit=20), Window())
+    provider = connect("maesn", token, resources="split", limit=20)
+    notes = NotesInMemory()
+    seen = []
+    page = provider.fetch_page(Window(), None, None, notes)
+    while True:
+        seen += page.contacts
+        if page.next_token is None:
+            break
+        assert page.next_token["notes"] is True
+        assert page.next_token["suppliers"] == [] and page.next_token["both"] == []
+        page = provider.fetch_page(Window(), page.next_token, None, notes)
+    assert _roles(seen) == _roles(expected)
+    assert any(c.is_customer and c.is_supplier for c in seen) and notes.lists["both"]
+    assert len(notes.lists["suppliers"]) == sum(1 for c in expected if c.is_supplier)
+
+
+def test_a_walk_begun_with_notes_and_resumed_without_them_starts_again(admin, connect):
+    token = admin.create_account(seed=21, count=60)
+    provider = connect("maesn", token, resources="split", limit=10)
+    notes = NotesInMemory()
+    page = provider.fetch_page(Window(), None, None, notes)
+    page = provider.fetch_page(Window(), page.next_token, None, notes)
+    assert notes.lists["suppliers"]
+    again = provider.fetch_page(Window(), page.next_token)  # the notes are not at hand: walk again, from the start
+    assert again.next_token is not None and again.next_token["notes"] is False
+    assert again.next_token["phase"] == 0 and again.next_token["suppliers"]  # the supplier scan, kept in the token
 
 
 @pytest.mark.parametrize("param", ["lastModified", "lastModifiedAt"])

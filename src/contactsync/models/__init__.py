@@ -12,6 +12,7 @@ from contactsync.models.runs import (
     RunStatus,
     SyncCursor,
     SyncRun,
+    WalkNote,
 )
 from contactsync.models.tenant import Connection, Tenant
 from contactsync.models.writes import (
@@ -50,6 +51,7 @@ __all__ = [
     "SyncCursor",
     "SyncRun",
     "Tenant",
+    "WalkNote",
     "WriteOp",
     "WriteState",
 ]

@@ -11,7 +11,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from contactsync.models.base import Base, TenantScoped, created_at_column
 from contactsync.states import ACTIVE_RUN_STATES, RunStatus, sql_in
 
-__all__ = ["ACTIVE_RUN_STATES", "RUN_COUNTERS", "QuarantinedRecord", "RunPage", "RunStatus", "SyncCursor", "SyncRun"]
+__all__ = [
+    "ACTIVE_RUN_STATES",
+    "RUN_COUNTERS",
+    "QuarantinedRecord",
+    "RunPage",
+    "RunStatus",
+    "SyncCursor",
+    "SyncRun",
+    "WalkNote",
+]
 
 
 # Counters a run accumulates; tasks on different workers add to them with atomic UPDATEs.
@@ -92,6 +101,21 @@ class RunPage(TenantScoped, Base):
     page_no: Mapped[int] = mapped_column(primary_key=True)
     remote_contact_ids: Mapped[list[Any]]
     reconciled: Mapped[bool] = mapped_column(default=False)
+
+
+class WalkNote(TenantScoped, Base):
+    """A remote id a walk noted under a name (a Maesn split walk: the suppliers it scanned, the contacts in both
+    lists), for its later pages. Written in the transaction of the page that noted it, as the page token is, so a
+    walk resumed after a crash knows exactly what its recorded pages noted; kept out of the token, which is written
+    again with every page and would grow with the tenant. A run's notes go when its walk completes, and those of a
+    connection's earlier runs when a new walk records its first page."""
+
+    __tablename__ = "walk_notes"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    remote_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"), index=True)
 
 
 class SyncCursor(TenantScoped, Base):

@@ -8,7 +8,7 @@ that once the last page has been committed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,6 +19,31 @@ PageToken = dict[str, Any]
 # Asked with a page's records as {remote id: `providers.records.raw_digest`}, answers the remote ids whose mirrored
 # row was mapped from that very record: the walk need not map them again (see `Provider.fetch_page`).
 KnownRecords = Callable[[Mapping[str, str]], set[str]]
+
+
+class WalkNotes(Protocol):
+    """Remote ids a walk notes under a name for its later pages, kept outside its page token (which is written
+    again with every page, so a list in it costs its size once per page). The fetch task keeps the notes of each
+    page in that page's transaction (`models.WalkNote`): a resumed walk knows what its recorded pages noted."""
+
+    def note(self, name: str, ids: Iterable[str]) -> None: ...
+
+    def noted(self, name: str, ids: Collection[str]) -> set[str]:
+        """Which of `ids` the walk noted under `name`, on this page or an earlier one."""
+        ...
+
+
+class NotesInMemory:
+    """`WalkNotes` for a walk in one process (a test, a script): the notes live as long as this object."""
+
+    def __init__(self) -> None:
+        self.lists: dict[str, set[str]] = {}
+
+    def note(self, name: str, ids: Iterable[str]) -> None:
+        self.lists.setdefault(name, set()).update(ids)
+
+    def noted(self, name: str, ids: Collection[str]) -> set[str]:
+        return self.lists.get(name, set()) & set(ids)
 
 
 @dataclass(frozen=True)
@@ -85,11 +110,19 @@ class Provider(Protocol):
     # create whose answer was lost may simply be sent again.
     idempotency: bool
 
-    def fetch_page(self, window: Window, token: PageToken | None, known: KnownRecords | None = None) -> Page:
+    def fetch_page(
+        self,
+        window: Window,
+        token: PageToken | None,
+        known: KnownRecords | None = None,
+        notes: WalkNotes | None = None,
+    ) -> Page:
         """Fetch the page `token` points at (the first page when None). With `known`, a dialect whose mapping
         depends on the record alone may leave the records the mirror holds as they are unmapped (`Page.unchanged`);
         one that cannot tell ignores it. Mapping a re-read record was most of an incremental walk's CPU: the first
-        walk after a full sync re-reads every contact the sync created or updated."""
+        walk after a full sync re-reads every contact the sync created or updated. With `notes`, a walk that must
+        remember ids across its pages keeps them there instead of in its token (a walk begun with notes is resumed
+        with them; without, it starts again)."""
         ...
 
     def get(self, remote_id: str) -> CanonicalContact: ...

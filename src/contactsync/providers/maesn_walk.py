@@ -22,7 +22,7 @@ import httpx
 from contactsync.contact import CanonicalContact
 from contactsync.providers import maesn_wire as wire
 from contactsync.providers import records
-from contactsync.providers.base import KnownRecords, Page, PageToken, RefusedRecord, Window
+from contactsync.providers.base import KnownRecords, Page, PageToken, RefusedRecord, WalkNotes, Window
 from contactsync.providers.errors import NotFound, Permanent, RecordError, WalkIncomplete
 from contactsync.providers.http import HttpCaller
 from contactsync.providers.maesn_mapping import from_maesn
@@ -97,11 +97,18 @@ class MaesnWalk:
     scope: dict[str, str]
     list_prefix: str
 
-    def fetch_page(self, window: Window, token: PageToken | None, known: KnownRecords | None = None) -> Page:
+    def fetch_page(
+        self,
+        window: Window,
+        token: PageToken | None,
+        known: KnownRecords | None = None,
+        notes: WalkNotes | None = None,
+    ) -> Page:
         # `known` is not used: a Maesn record's mapping depends on the list it came from (customers or suppliers).
-        if token is None or token.get("v") != TOKEN_VERSION:
-            # A token from an older walk format cannot be resumed faithfully: walk again (repeats are harmless).
-            token = self._new_token(window)
+        if token is None or token.get("v") != TOKEN_VERSION or (token.get("notes") and notes is None):
+            # A token from an older walk format, or of a walk that kept its notes where they are not given now,
+            # cannot be resumed faithfully: walk again (repeats are harmless).
+            token = self._new_token(window, notes is not None)
         token = {**token, "list": dict(token["list"])}
         state = token["list"]
         phase = token["phases"][token["phase"]]
@@ -134,7 +141,7 @@ class MaesnWalk:
             raise WalkIncomplete(
                 f"maesn: /{resource} changed faster than it could be read ({state['requests']} requests)"
             )
-        contacts, quarantined, rows = self._map(phase, shape.items, token)
+        contacts, quarantined, rows = self._map(phase, shape.items, token, notes if token.get("notes") else None)
         if mode is Mode.KEYSET and state["ties"]:
             # `lastModified` is inclusive: rows stamped exactly `since` were emitted by the page before.
             tied = set(state["ties"])
@@ -159,7 +166,7 @@ class MaesnWalk:
             restarted=restarted,
         )
 
-    def _new_token(self, window: Window) -> PageToken:
+    def _new_token(self, window: Window, with_notes: bool = False) -> PageToken:
         after = iso(window.modified_after) if window.modified_after is not None else None
         phases = [SCAN, "customers", "suppliers"] if self.split else ["contacts"]
         return {
@@ -171,6 +178,9 @@ class MaesnWalk:
             "started": iso(window.modified_before) if window.modified_before else None,
             "changed": False,
             "infer": True,
+            # A split walk's supplier ids and the ids in both lists: in `WalkNotes` when the walk was begun with
+            # them, else in these lists (a walk of a caller that keeps no notes, or begun by an earlier release).
+            "notes": with_notes,
             "suppliers": [],
             "both": [],
             "list": _fresh_list(Mode.KEYSET, after, self.first_page),
@@ -318,19 +328,23 @@ class MaesnWalk:
         return None
 
     def _map(
-        self, phase: str, data: list[Any], token: dict[str, Any]
+        self, phase: str, data: list[Any], token: dict[str, Any], notes: WalkNotes | None
     ) -> tuple[list[CanonicalContact], list[RefusedRecord], list[Row]]:
         contacts: list[CanonicalContact] = []
         quarantined: list[RefusedRecord] = []
         rows: list[Row] = []
-        suppliers = set(token["suppliers"])
-        both = set(token["both"])
-        # Ids new to the token's lists, added once after the page: a copy of a list the size of the tenant's
+        ids = [_record_id(record) for record in data]
+        if notes is None:
+            suppliers, both = set(token["suppliers"]), set(token["both"])
+        else:  # only what this page's records need: whether each is a supplier, or in both lists
+            page_ids = [i for i in ids if i is not None]
+            suppliers = notes.noted("suppliers", page_ids) if phase == "customers" else set()
+            both = notes.noted("both", page_ids) if phase in ("customers", "suppliers") else set()
+        # Ids new to the lists, noted once after the page: a copy of a token's list the size of the tenant's
         # suppliers per record would make a long walk's pages ever slower.
         new_suppliers: list[str] = []
         new_both: list[str] = []
-        for record in data:
-            record_id = str(record.get("id")) if isinstance(record, dict) else None
+        for record, record_id in zip(data, ids, strict=True):
             try:
                 if phase == SCAN:
                     contact = from_maesn(record, roles=(False, True))
@@ -357,10 +371,16 @@ class MaesnWalk:
             except RecordError as error:
                 if phase != SCAN:
                     quarantined.append(records.quarantined(record, error))
-        if new_suppliers:
-            token["suppliers"] = [*token["suppliers"], *new_suppliers]
-        if new_both:
-            token["both"] = [*token["both"], *new_both]
+        if notes is not None:
+            if new_suppliers:
+                notes.note("suppliers", new_suppliers)
+            if new_both:
+                notes.note("both", new_both)
+        else:
+            if new_suppliers:
+                token["suppliers"] = [*token["suppliers"], *new_suppliers]
+            if new_both:
+                token["both"] = [*token["both"], *new_both]
         return contacts, quarantined, rows
 
     def _list(self, resource: str, params: dict[str, Any], page: int | None) -> tuple[httpx.Response, int | None]:
@@ -387,3 +407,7 @@ def _date_header(response: httpx.Response) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _record_id(record: Any) -> str | None:
+    return str(record.get("id")) if isinstance(record, dict) else None

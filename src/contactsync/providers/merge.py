@@ -34,7 +34,7 @@ import httpx
 
 from contactsync.contact import CanonicalContact
 from contactsync.providers import records
-from contactsync.providers.base import ConnectionConfig, KnownRecords, Page, PageToken, Window
+from contactsync.providers.base import ConnectionConfig, KnownRecords, Page, PageToken, WalkNotes, Window
 from contactsync.providers.errors import LookupIncomplete, NotFound, Permanent, Transient
 from contactsync.providers.http import HttpCaller, Throttle, body_or_none
 from contactsync.providers.merge_mapping import to_merge
@@ -94,7 +94,14 @@ class MergeProvider:
 
     # -- walking ------------------------------------------------------------------------------------------
 
-    def fetch_page(self, window: Window, token: PageToken | None, known: KnownRecords | None = None) -> Page:
+    def fetch_page(
+        self,
+        window: Window,
+        token: PageToken | None,
+        known: KnownRecords | None = None,
+        notes: WalkNotes | None = None,
+    ) -> Page:
+        # `notes` is not used: a Merge walk remembers nothing across its pages but its cursor.
         if token is None:
             params: dict[str, Any] = {
                 "page_size": self.page_size,

@@ -7,7 +7,7 @@ watermark moves only in the transaction that records the last page: a failed wal
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -20,7 +20,7 @@ from contactsync import db, metrics
 from contactsync.logs import get_logger
 from contactsync.models import Connection, QuarantinedRecord, SyncRun
 from contactsync.models.base import utcnow
-from contactsync.providers.base import Page, Provider, Window
+from contactsync.providers.base import KnownRecords, Page, PageToken, Provider, Window
 from contactsync.providers.errors import NotFound
 from contactsync.providers.pool import CallMeter
 from contactsync.providers.registry import dialect_of, options_of
@@ -38,6 +38,8 @@ from contactsync.store.mirror import (
 from contactsync.store.reconcile import settle_linked
 from contactsync.store.runs import count_into, cursor_of, get_run, lock_run, record_page, transition_run
 from contactsync.store.tenants import owned_connection, provider_for
+from contactsync.store.walk_notes import PageNotes, forget_earlier_walks, forget_walk
+from contactsync.store.walk_notes import keep as keep_notes
 from contactsync.sync.walks import Deletions, deletions_after_walk, infers_deletions, unseen_judged_from
 from contactsync.tasks.failures import Attempt
 from contactsync.tasks.failures import handle as handle_failure
@@ -77,22 +79,26 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
             token, page_no = run.page_token, run.pages_fetched
             # A mirror that holds no record yet (a connection's first walk) is not asked about every page.
             asks = holds_records(s, conn.id)
-        ahead: Future[Page] | None = None
+        ahead: Future[tuple[Page, dict[str, set[str]]]] | None = None
         # One thread, for the page fetched ahead. Leaving the block waits for its request: a walk that stopped (a
         # duplicate, a failure) counts that request with its calls, and the pooled provider is never used by two
         # tasks at once. The page it got is then dropped, as a page fetched but never recorded always was: the
         # run's token names the page to fetch next.
-        with _KnownRows(conn.id) as known, ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
+        with (
+            _KnownRows(conn.id) as known,
+            PageNotes(run_id) as notes,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool,
+        ):
             ask = known if asks else None
             while True:
-                page = ahead.result() if ahead is not None else provider.fetch_page(window, token, ask)
+                page, noted = ahead.result() if ahead is not None else _fetch_page(provider, window, token, ask, notes)
                 # The next page is asked for while this one is recorded: the walk waits on the platform and on the
                 # database at once instead of in turn (most of an incremental walk is such waiting). Only one
                 # thread uses the provider at a time: the walk takes the page before it uses the provider again
                 # (a last page's absentees are asked for after it, and a last page has nothing to fetch ahead).
                 # The thread gets its own copy of the token, which the walk records meanwhile.
                 ahead = (
-                    pool.submit(provider.fetch_page, window, copy.deepcopy(page.next_token), ask)
+                    pool.submit(_fetch_page, provider, window, copy.deepcopy(page.next_token), ask, notes)
                     if page.next_token is not None
                     else None
                 )
@@ -104,8 +110,9 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
                     run = lock_run(s, tenant_id, run_id)
                     if run is None or run.status != RunStatus.FETCHING or run.pages_fetched != page_no:
                         return  # a duplicate of this task got there first
-                    pending = _record_page(s, run, conn, page_no, page, calls, gone, known.take(page.unchanged))
+                    pending = _record_page(s, run, conn, page_no, page, calls, gone, known.take(page.unchanged), noted)
                     recorded, token, page_no = page_no, run.page_token, run.pages_fetched
+                notes.recorded(noted)
                 if pending > INLINE_RECONCILE_MAX:
                     enqueue(reconcile, tenant_id, run_id, recorded)
                 elif pending:
@@ -115,6 +122,14 @@ def fetch(self: Task[Any, Any], tenant_id: str, run_id: int) -> None:
         enqueue(advance, tenant_id, run_id)
     except Exception as exc:
         handle_failure(self, exc, Attempt("fetch", tenant_id, run_id, conn.id, calls))
+
+
+def _fetch_page(
+    provider: Provider, window: Window, token: PageToken | None, ask: KnownRecords | None, notes: PageNotes
+) -> tuple[Page, dict[str, set[str]]]:
+    """A page, and what its walk noted for its later pages (kept in the page's transaction)."""
+    page = provider.fetch_page(window, token, ask, notes)
+    return page, notes.fetched()
 
 
 class _KnownRows:
@@ -224,6 +239,7 @@ def _record_page(
     calls: CallMeter,
     gone: list[str],
     unchanged: dict[str, Known],
+    noted: Mapping[str, Collection[str]],
 ) -> int:
     """Mirror the page, quarantine its broken records, and move the run's token on, in one transaction.
 
@@ -248,6 +264,9 @@ def _record_page(
             )
         )
     record_page(s, run, page_no, ids, reconciled=not pending)
+    if page_no == 0:
+        forget_earlier_walks(s, conn.id, run.id)
+    keep_notes(s, run, noted)
     run.page_token = page.next_token
     run.pages_fetched = page_no + 1
     run.max_modified_at = advance_watermark(run.max_modified_at, page.max_modified_at)
@@ -293,6 +312,7 @@ def _complete_walk(
     """The walk's last page is being recorded: only now may the watermark move (and absences mean anything, if
     the provider says the walk saw a still platform: a row it may have missed is never taken for a deletion;
     after a changing walk only the absentees the platform answered "not found" for are)."""
+    forget_walk(s, run.id)
     cursor = cursor_of(s, conn)
     cursor.watermark = advance_watermark(cursor.watermark, run.max_modified_at)
     if run.kind == "full":
