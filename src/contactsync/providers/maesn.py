@@ -189,6 +189,11 @@ class MaesnProvider(MaesnWalk):
         if self.split:
             kind = "customers" if contact.is_customer else "suppliers"
             roles = (contact.is_customer, contact.is_supplier)
+            if "is_supplier" not in WRITABLE[self.version]:
+                # The list posted to is the only role such a write says (v1 has no flags): a customer who is a
+                # supplier too is created a customer, and its later walks list it so. Its answer read as both
+                # would be a platform "change" at the next walk, taken into the app as the supplier role dropped.
+                roles = (kind == "customers", kind == "suppliers")
         response = self.http.request("POST", f"{self.list_prefix}/{kind}", params=self.scope, json_body=body)
         written, remote_id = self._written(response, "POST", roles)
         if written is not None:
