@@ -10,12 +10,15 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Self, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from contactsync import jsontext
 from contactsync.settings import get_settings
+
+T = TypeVar("T")
 
 _engine: Engine | None = None
 _sessions: sessionmaker[Session] | None = None
@@ -117,3 +120,34 @@ def require_schema() -> None:
 
     if not schema_is_current():
         raise ConfigError("the database schema is not current; run `contactsync db upgrade` first")
+
+
+class ReadsAside:
+    """Short reads on a connection of their own, held while a walk lasts: a walk asks from whichever thread
+    fetches its page (never two at once), and its own sessions keep the connection they had, with the statements
+    PostgreSQL has prepared on it. Each read is its own transaction, ended at once: it holds no snapshot."""
+
+    def __init__(self) -> None:
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def read(self, query: Callable[[Connection], T]) -> T:
+        if self._conn is None:
+            self._conn = engine().connect()
+        try:
+            answer = query(self._conn)
+            self._conn.rollback()  # nothing was written: the transaction only ends
+        except BaseException:
+            self.close()  # a connection the server dropped is not asked again; the walk's failure handling decides
+            raise
+        return answer

@@ -60,32 +60,21 @@ def forget_earlier_walks(s: Session, connection_id: int, run_id: int) -> None:
     s.execute(delete(WalkNote).where(WalkNote.connection_id == connection_id, WalkNote.run_id != run_id))
 
 
-class PageNotes:
+class PageNotes(db.ReadsAside):
     """`providers.base.WalkNotes` for one fetch task: the notes of the pages it fetched are held here until each
     page is recorded (`fetched` hands a page's notes over for its transaction, `recorded` lets them go once that
     committed); those of the pages recorded before are read from the database.
 
     Pages are fetched one at a time, the next one ahead in a thread while the walk records the last, so `noted`
-    sees the notes of every page fetched before the one asking, recorded or not. It reads on a connection of its
-    own, held for the walk (as `tasks.fetch` reads the mirror's known records), each read its own transaction."""
+    sees the notes of every page fetched before the one asking, recorded or not. It reads aside
+    (`db.ReadsAside`), as `tasks.fetch` reads the mirror's known records."""
 
     def __init__(self, run_id: int) -> None:
+        super().__init__()
         self.run_id = run_id
         self._current: dict[str, set[str]] = {}  # the page being fetched (one thread at a time)
         self._unrecorded: list[dict[str, set[str]]] = []  # fetched, not yet committed, oldest first
         self._lock = threading.Lock()
-        self._conn: DbConnection | None = None
-
-    def __enter__(self) -> PageNotes:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def note(self, name: str, ids: Iterable[str]) -> None:
         self._current.setdefault(name, set()).update(ids)
@@ -97,14 +86,7 @@ class PageNotes:
         found = {remote_id for remote_id in wanted if any(remote_id in page for page in held)}
         rest = wanted - found
         if rest:
-            if self._conn is None:
-                self._conn = db.engine().connect()
-            try:
-                found |= noted(self._conn, self.run_id, name, rest)
-                self._conn.rollback()  # nothing was written: the transaction only ends, holding no snapshot
-            except BaseException:
-                self._close()  # a connection the server dropped is not asked again; the walk's failure decides
-                raise
+            found |= self.read(lambda conn: noted(conn, self.run_id, name, rest))
         return found
 
     def fetched(self) -> dict[str, set[str]]:

@@ -13,7 +13,6 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.orm import Session
 
 from contactsync import db, metrics
@@ -132,39 +131,18 @@ def _fetch_page(
     return page, notes.fetched()
 
 
-class _KnownRows:
-    """The mirror's answer to "which of these records do you hold as they are" (`providers.base.KnownRecords`).
-    The rows it found are kept until their page is recorded, which then need not read them again.
-
-    It asks on a connection of its own, held for the walk: the question comes from whichever thread fetches the
-    page (never two at once), and the walk's own sessions keep the connection they had, with the statements
-    PostgreSQL has prepared on it. Each question is its own short transaction."""
+class _KnownRows(db.ReadsAside):
+    """The mirror's answer to "which of these records do you hold as they are" (`providers.base.KnownRecords`),
+    read aside (`db.ReadsAside`). The rows it found are kept until their page is recorded, which then need not
+    read them again."""
 
     def __init__(self, connection_id: int) -> None:
+        super().__init__()
         self.connection_id = connection_id
         self.found: dict[str, Known] = {}
-        self._conn: DbConnection | None = None
-
-    def __enter__(self) -> _KnownRows:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._close()
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
 
     def __call__(self, digests: Mapping[str, str]) -> set[str]:
-        if self._conn is None:
-            self._conn = db.engine().connect()
-        try:
-            found = known_records(self._conn, self.connection_id, digests)
-            self._conn.rollback()  # nothing was written: the transaction only ends, holding no snapshot
-        except BaseException:
-            self._close()  # a connection the server dropped is not asked again; the walk's failure handling decides
-            raise
+        found = self.read(lambda conn: known_records(conn, self.connection_id, digests))
         self.found.update(found)
         return set(found)
 
