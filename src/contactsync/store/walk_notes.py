@@ -20,6 +20,7 @@ from sqlalchemy.sql.expression import any_
 from contactsync import db
 from contactsync.models import SyncRun, WalkNote
 from contactsync.models.base import table_of
+from contactsync.store.arrays import from_rows
 
 _t = table_of(WalkNote).c
 # One statement text whatever the number of ids (an array parameter each): psycopg parses it once.
@@ -38,7 +39,8 @@ def noted(conn: Session | DbConnection, run_id: int, name: str, ids: Collection[
 
 
 def keep(s: Session, run: SyncRun, notes: Mapping[str, Collection[str]]) -> None:
-    """Write a page's notes, in the transaction that records the page (a note kept twice is kept once)."""
+    """Write a page's notes, in the transaction that records the page (a note kept twice is kept once), as one
+    statement of one parameter (`store.arrays`), as the mirror's rows are."""
     rows = [
         {"run_id": run.id, "name": name, "remote_id": remote_id, "connection_id": run.connection_id,
          "tenant_id": run.tenant_id}
@@ -46,7 +48,7 @@ def keep(s: Session, run: SyncRun, notes: Mapping[str, Collection[str]]) -> None
         for remote_id in sorted(ids)
     ]  # fmt: skip
     if rows:
-        s.execute(insert(WalkNote).on_conflict_do_nothing(), rows)
+        s.execute(*from_rows(insert(table_of(WalkNote)).on_conflict_do_nothing(), rows))
 
 
 def forget_walk(s: Session, run_id: int) -> None:
