@@ -81,6 +81,7 @@ class Admin:
             {
                 "token": account.token,
                 "rate_limit_per_minute": account.rate_limit_per_minute,
+                "max_concurrent": account.max_concurrent,
                 "faults": vars(account.faults),
                 "idempotency": account.idempotency,
                 "unique_names": account.unique_names,

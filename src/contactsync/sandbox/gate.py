@@ -45,14 +45,20 @@ class _QuietAbandon(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_QuietAbandon())
 
 
-def rate_limit_response(account: Account, wait: float, error: Callable[[int, str], Response]) -> Response:
-    response = error(429, "Too many requests for this account; slow down.")
+def rate_limit_response(
+    account: Account, wait: float, error: Callable[[int, str], Response], problem: str = "minute"
+) -> Response:
+    """A 429 in the account's style; `problem` is the limit hit, as Xero names it ("minute", "concurrent")."""
+    if problem == "concurrent":
+        response = error(429, "Too many requests in progress for this account at once.")
+    else:
+        response = error(429, "Too many requests for this account; slow down.")
     style = account.rate_limit_headers
     seconds = str(max(1, round(wait + 0.4999)))
     if style == "retry-after":
         response.headers["Retry-After"] = seconds
     elif style == "xero":
-        response.headers["X-Rate-Limit-Problem"] = "minute"
+        response.headers["X-Rate-Limit-Problem"] = problem
         response.headers["X-MinLimit-Remaining"] = "0"
         response.headers["Retry-After"] = seconds
     return response
@@ -82,6 +88,18 @@ async def gated(
         return rate_limit_response(account, wait, error)
     if account.faults.throttle_rate and _chance(account, account.faults.throttle_rate, "429"):
         return rate_limit_response(account, 0.5, error)
+    if not account.enter():
+        return rate_limit_response(account, 1.0, error, problem="concurrent")
+    try:
+        return await _served(request, account, handler, error, is_write)
+    finally:
+        account.leave()
+
+
+async def _served(
+    request: Request, account: Account, handler: Handler, error: Callable[[int, str], Response], is_write: bool
+) -> Response:
+    """The request past auth and limits: the injected faults around its handler."""
     if is_write:
         await _stall(account)
     faults = account.faults

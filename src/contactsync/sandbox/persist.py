@@ -31,6 +31,7 @@ def save_state(state: SandboxState, path: Path) -> None:
                     "seed": account.seed,
                     "api_key": account.api_key,
                     "rate_limit_per_minute": account.rate_limit_per_minute,
+                    "max_concurrent": account.max_concurrent,
                     "idempotency": account.idempotency,
                     "unique_names": account.unique_names,
                     "company_id": account.company_id,
@@ -70,6 +71,7 @@ def load_state(path: Path, state: SandboxState) -> SandboxState:
             seed=spec["seed"],
             api_key=spec["api_key"],
             rate_limit_per_minute=spec["rate_limit_per_minute"],
+            max_concurrent=spec.get("max_concurrent"),  # absent from files saved before it existed
             idempotency=spec["idempotency"],
             unique_names=spec["unique_names"],
             company_id=spec["company_id"],

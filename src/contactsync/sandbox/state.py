@@ -82,6 +82,9 @@ class Account:
     rate_limit_per_minute: int | None = None
     # "retry-after": Retry-After seconds; "xero": X-Rate-Limit-Problem and friends; "none": nothing to go on.
     rate_limit_headers: str = "retry-after"
+    # Requests the platform serves at once for this account (Xero 5, QuickBooks 10, a NetSuite account's
+    # concurrency limit); one more is answered 429 ("concurrent" in Xero's words). None: no limit.
+    max_concurrent: int | None = None
     faults: Faults = field(default_factory=Faults)
     idempotency: bool = False
     unique_names: bool = False
@@ -99,6 +102,9 @@ class Account:
     contacts: dict[str, StoredContact] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     rate_limited: int = 0
+    concurrency_limited: int = 0  # 429s for requests beyond `max_concurrent` (not in `rate_limited`)
+    in_flight: int = 0
+    most_in_flight: int = 0
     # Faults injected so far, by kind (see `sandbox.gate`), so a soak can say how many it survived.
     injected: Counter[str] = field(default_factory=Counter)
     creates: int = 0
@@ -144,6 +150,20 @@ class Account:
                 return max(0.001, self._window[0] + 60.0 - now)
             self._window.append(now)
             return None
+
+    def enter(self) -> bool:
+        """A request starts being served, if the account's concurrency limit admits it (then `leave` follows)."""
+        with self.lock:
+            if self.max_concurrent is not None and self.in_flight >= self.max_concurrent:
+                self.concurrency_limited += 1
+                return False
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            return True
+
+    def leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
 
     def idempotent_replay(self, key: str, body: bytes) -> tuple[int, Any] | None:
         """The stored answer for a repeated Idempotency-Key; a key reused with another body is refused."""
@@ -205,6 +225,8 @@ class Account:
                 "duplicate_tax_numbers": sum(n - 1 for n in taxes.values() if n > 1),
                 "requests": dict(self.requests),
                 "rate_limited": self.rate_limited,
+                "concurrency_limited": self.concurrency_limited,
+                "most_in_flight": self.most_in_flight,
                 "injected": dict(self.injected),
                 "creates": self.creates,
                 "broken": sum(1 for s in self.contacts.values() if s.broken is not None),
@@ -374,6 +396,7 @@ _SETTINGS = (
     "revoked",
     "rate_limit_per_minute",
     "rate_limit_headers",
+    "max_concurrent",
     "idempotency",
     "unique_names",
     "company_id",
@@ -394,5 +417,8 @@ def apply_settings(account: Account, spec: dict[str, Any]) -> None:
             account.webhook = WebhookTarget(**hook) if hook else None
         if "rate_limit_per_minute" in spec:
             account._window.clear()
+        limit = spec.get("max_concurrent")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise ValueError("max_concurrent must be a positive integer or null")
         if "variant" in spec:
             account.variant = validate_variant(spec["variant"])
