@@ -48,6 +48,12 @@ def cooldown_key(prefix: str, connection_id: int) -> str:
     return f"{prefix}:cooldown:connection:{connection_id}"
 
 
+def concurrency_key(prefix: str, connection_id: int) -> str:
+    """The connection's requests on the wire, across every worker: a sorted set of holders, each scored with when
+    its hold lapses (`providers.concurrency`)."""
+    return f"{prefix}:concurrency:connection:{connection_id}"
+
+
 def booked_key(prefix: str, connection_id: int) -> str:
     """Until when (epoch seconds, with a TTL) write batches handed back have booked the connection's bucket."""
     return f"{prefix}:booked:connection:{connection_id}"

@@ -64,7 +64,8 @@ PROVIDER_RATE_LIMITED = Counter(
 )
 RATE_LIMIT_WAIT = Counter(
     "contactsync_rate_limit_wait_seconds",
-    "Seconds spent waiting before provider calls: 'bucket' (our own budget) or 'cooldown' (after a 429).",
+    "Seconds spent waiting before provider calls: 'bucket' (our own budget), 'cooldown' (after a 429), "
+    "'concurrency' (the connection's cap on requests at once).",
     ["reason"],
 )
 

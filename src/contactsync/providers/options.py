@@ -35,6 +35,9 @@ class ConnectionOptions(BaseModel):
     # Who wins a conflict: the newer edit by each side's own clock, or always the app, or always the platform.
     conflict_policy: Literal["newer", "app", "platform"] = "newer"
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=100_000)
+    # Requests of the connection on the wire at once, across every worker (`providers.concurrency`): the
+    # platform's concurrency limit (Xero 5, QuickBooks Online 10). None: no cap.
+    max_concurrent_requests: int | None = Field(default=None, ge=1, le=1_000)
     # How far an incremental walk reaches back behind the watermark (default: CONTACTSYNC_LOOKBACK_SECONDS).
     lookback_seconds: int | None = Field(default=None, ge=0, le=7 * 86400)
     # Whether a contact missing from a complete full walk is taken as deleted (default: where the platform

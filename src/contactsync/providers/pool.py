@@ -1,5 +1,5 @@
-"""Providers kept per worker process and connection, each behind its connection's shared rate-limit bucket and
-with its requests counted where they are sent.
+"""Providers kept per worker process and connection, each behind its connection's shared rate-limit bucket (and
+concurrency cap, where the connection has one) and with its requests counted where they are sent.
 
 Building a provider costs more than a typical API call, and a kept client also keeps its connections alive
 between tasks. The key holds everything a provider is built from (the caller's fingerprint of the connection), so
@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from contactsync.providers.base import ConnectionConfig, Provider
+from contactsync.providers.concurrency import capped
 from contactsync.providers.ratelimit import bucket_throttle
 from contactsync.providers.registry import dialect_of, open_provider, options_of
 from contactsync.settings import get_settings
@@ -70,8 +71,12 @@ def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionC
             _pool.pop(connection_id).provider.close()
         opened = config()
         per_minute = requests_per_minute(opened.dialect, opened.options)
+        throttle = bucket_throttle(connection_id, per_minute)
+        cap = options_of(opened.dialect, opened.options).max_concurrent_requests
+        if cap is not None:
+            throttle = capped(throttle, connection_id, cap)
         calls = CallMeter()
-        provider = open_provider(opened, throttle=bucket_throttle(connection_id, per_minute), on_request=calls)
+        provider = open_provider(opened, throttle=throttle, on_request=calls)
         pooled = _pool[connection_id] = _Pooled(fingerprint, provider, calls)
         _evict(keep=get_settings().provider_pool_size)
     _pool.move_to_end(connection_id)

@@ -1,0 +1,122 @@
+"""How many requests of one connection are on the wire at once, across every worker: a semaphore in Redis.
+
+Platforms limit concurrency per tenant apart from the per-minute budget (Xero 5 requests at once, QuickBooks
+Online 10, a NetSuite account its own number) and answer one request too many with a 429 ("concurrent" in
+Xero's `X-Rate-Limit-Problem`) or, NetSuite, a 400. A tenant's requests come from several worker processes, each
+sending a write group's requests side by side (`CONTACTSYNC_WRITE_CONCURRENCY`) while a walk fetches its next
+page ahead, so the cap must live outside any one process, like the rate-limit bucket (`providers.ratelimit`).
+Without it, such a platform refuses a share of every group and the 429's cool-down stalls the tenant's work.
+
+A hold is a member of a sorted set scored with the time it lapses: the longest a request may take
+(`CONTACTSYNC_HTTP_DEADLINE_SECONDS`) from when it was taken. A released hold is removed at once; the hold of a
+worker killed mid-request lapses on its own, so a kill costs the connection one request at a time until then,
+never the whole cap for good. After a Redis restart the holds are gone: for as long as requests then in flight
+take, the cap may be passed once, which the platform's 429 and our cool-down absorb.
+
+Written here rather than with a library: `limits` and redis-py's `Lock` have no counted semaphore whose holds
+lapse one by one; this is two Redis commands in one short script.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import uuid
+from collections.abc import Callable
+
+import redis
+
+from contactsync import metrics
+from contactsync.logs import get_logger
+from contactsync.providers.errors import RateLimited
+from contactsync.providers.http import Throttle
+from contactsync.redis_keys import concurrency_key
+from contactsync.settings import get_settings
+
+log = get_logger(__name__)
+# A request takes tens to hundreds of milliseconds: a waiting request asks again soon, then less often, so that
+# the threads of a connection capped low against a slow platform do not keep Redis busy asking.
+_FIRST_POLL_SECONDS, _LONGEST_POLL_SECONDS = 0.01, 0.1
+
+# KEYS: the connection's holds (sorted set: holder -> when the hold lapses). ARGV: the cap, how long a hold may
+# last, the holder. Returns 1 when held, 0 when the cap is reached.
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
+return 1
+"""
+
+
+@functools.lru_cache(maxsize=4)
+def _script(redis_url: str) -> redis.commands.core.Script:
+    return redis.Redis.from_url(redis_url).register_script(_HOLD)
+
+
+def hold(connection_id: int, limit: int, seconds: float | None = None) -> str | None:
+    """Take one of the connection's `limit` places if one is free, for at most `seconds` (default: the longest a
+    request may take, and a little; released before then when the answer comes); the holder's name to `release`,
+    else None."""
+    settings = get_settings()
+    holder = uuid.uuid4().hex
+    key = concurrency_key(settings.redis_prefix, connection_id)
+    seconds = settings.http_deadline_seconds + 5 if seconds is None else seconds
+    taken = _script(settings.require_redis_url())(keys=[key], args=[limit, seconds, holder])
+    return holder if int(taken) else None
+
+
+def release(connection_id: int, holder: str) -> None:
+    """Best effort: a hold not released (Redis unreachable) lapses at its time."""
+    settings = get_settings()
+    try:
+        _script(settings.require_redis_url()).registered_client.zrem(
+            concurrency_key(settings.redis_prefix, connection_id), holder
+        )
+    except redis.RedisError:
+        log.warning("could not release a concurrency hold; it lapses on its own", connection_id=connection_id,
+                    exc_info=True)  # fmt: skip
+
+
+def in_flight(connection_id: int) -> int:
+    """The connection's live holds (lapsed ones not counted)."""
+    settings = get_settings()
+    client = _script(settings.require_redis_url()).registered_client
+    return int(client.zcount(concurrency_key(settings.redis_prefix, connection_id), time.time(), "+inf"))
+
+
+def capped(throttle: Throttle, connection_id: int, limit: int, max_wait_seconds: float = 120.0) -> Throttle:
+    """`throttle` (the rate-limit bucket) behind the connection's concurrency cap: each request first waits for
+    one of `limit` places, then for its rate-limit slot; what it returns releases both once the request is
+    answered or given up on. The place is taken first, so the slot is taken only when the request can go."""
+
+    def throttled() -> Callable[[], None] | None:
+        deadline = time.monotonic() + max_wait_seconds
+        pause = _FIRST_POLL_SECONDS
+        while (holder := hold(connection_id, limit)) is None:
+            if time.monotonic() + pause > deadline:
+                # Hand the wait to the task queue instead of holding a worker slot, as the bucket does.
+                raise RateLimited(
+                    f"connection {connection_id} has {limit} requests in progress", retry_after=1.0, status=None
+                )
+            time.sleep(pause)
+            metrics.count_wait("concurrency", pause)
+            pause = min(pause * 1.5, _LONGEST_POLL_SECONDS)
+        try:
+            answered = throttle()
+        except BaseException:
+            release(connection_id, holder)
+            raise
+
+        def done() -> None:
+            try:
+                if answered is not None:
+                    answered()
+            finally:
+                release(connection_id, holder)
+
+        return done
+
+    return throttled
