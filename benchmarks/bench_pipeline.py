@@ -100,6 +100,7 @@ def seed(admin: SandboxAdmin, sandbox_url: str, t: int, data: TenantData, args: 
         rate_limit_per_minute=args.rate or None,
         variant=profile.variant,
         faults=profile.nature,
+        **profile.account,
     )
     # The account lists what it creates at once (no visibility lag), and contactsync is told so: the app edits
     # between runs reach the contacts the full sync created with the next run, as they would on such a platform.

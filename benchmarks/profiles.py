@@ -20,6 +20,8 @@ class Profile:
     variant: dict[str, Any] = field(default_factory=dict)
     # Sandbox faults that are the platform's nature, not chaos: they stay when a soak's chaos ends.
     nature: dict[str, Any] = field(default_factory=dict)
+    # Sandbox account settings that are the platform's limits (requests served at once).
+    account: dict[str, Any] = field(default_factory=dict)
 
     def paged(self, size: int) -> dict[str, Any]:
         """The connection's options with pages of `size` (Merge's `page_size`; Maesn's `limit`, which takes 5,
@@ -54,6 +56,22 @@ PROFILES = {
         },
         {"ignored_on_write": _ROLES},
     ),
+    # The same Xero, which serves five requests of a tenant at once (a sixth is refused, 429 "concurrent"), and
+    # the connection capped to five as its operator would set it (`max_concurrent_requests`).
+    "merge-xero5": Profile(
+        "merge",
+        "/api/accounting/v1",
+        {"read_only_fields": _ROLES, "max_concurrent_requests": 5},
+        {
+            "text_form": "nfd",
+            "text_invisible": "dropped",
+            "phone_form": "e164",
+            "line_order": "slots",
+            "phone_words": "xero",
+        },
+        {"ignored_on_write": _ROLES},
+        {"max_concurrent": 5, "rate_limit_headers": "xero"},
+    ),
     "maesn": Profile("maesn", "", variant=_MAESN_V1),
     "maesn-split": Profile("maesn", "", {"resources": "split"}, _MAESN_V1),
     "maesn-v2": Profile("maesn", "", {"api_version": "v2"}),
@@ -74,7 +92,8 @@ PROFILES = {
 }
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
-    "texts, phone numbers and the order of lines handed back in its own form), maesn (v1 as its reference "
+    "texts, phone numbers and the order of lines handed back in its own form), merge-xero5 (the same, serving five "
+    "requests at once, the connection capped to five), maesn (v1 as its reference "
     "documents it: no roles, status or currency in its lists), maesn-split (v1 on /customers and /suppliers), "
     "maesn-v2, merge-roleless and maesn-roleless (v2; a platform that states no roles and ignores their writes), "
     "merge-untyped (phone numbers handed back without types), merge-short (addresses without a second street "

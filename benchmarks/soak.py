@@ -134,6 +134,7 @@ class Soak:
                 contacts=data.remote,
                 faults={**BASE_FAULTS, **profile.nature, "visibility_lag_ms": self.args.platform_lag_ms},
                 variant=profile.variant,
+                **profile.account,
             )
             # Pages smaller than the tenant, so every walk is several pages.
             options = {"rate_limit_per_minute": 100_000, **profile.paged(25 if profile.dialect == "merge" else 20)}
