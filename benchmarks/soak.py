@@ -408,9 +408,15 @@ def main() -> int:
                 result = check(soak.datas, soak.tally) | settled
                 soak.passed = not (result["unfinished_runs"] or result["duplicates"] or result["lost"])
                 injected: Counter[str] = Counter()
+                refused: Counter[str] = Counter()  # the platforms' own limits, apart from injected faults
                 assert soak.admin is not None
                 for t in range(args.tenants):
-                    injected.update(soak.admin.stats(f"soak-{t}")["injected"])
+                    stats = soak.admin.stats(f"soak-{t}")
+                    injected.update(stats["injected"])
+                    refused.update(
+                        per_minute=stats["rate_limited"],
+                        concurrent=stats["concurrency_limited"],
+                    )
         finally:
             if soak is not None:
                 if soak.workers is not None:
@@ -440,6 +446,9 @@ def main() -> int:
         "worker_exits_restarted": tally.worker_exits,
         "worker_exit_reasons": soak.workers.exits[:10] if soak.workers is not None else [],
         "faults_injected": dict(injected),
+        # 429s for the accounts' own limits (`merge-xero5` serves five requests at once): a connection capped as
+        # its platform is sees "concurrent" ones only after a Redis restart forgot its places.
+        "platform_refused": dict(refused),
         "burst_windows": tally.bursts,
         "edit_rounds": tally.edit_rounds,
         "edit_rounds_skipped": tally.edit_rounds_skipped,
