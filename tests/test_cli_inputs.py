@@ -190,5 +190,5 @@ def test_add_learns_the_platform_behind_a_merge_linked_account(env: dict[str, st
     assert told.returncode == 0, told.stderr
     with db.session() as s:
         options = {tenant_id: opts for tenant_id, opts in s.execute(select(Connection.tenant_id, Connection.options))}
-    assert options["learns"] == {"read_only_fields": ["is_customer", "is_supplier"]}
-    assert options["told"] == {"read_only_fields": ["currency"]}
+    assert options["learns"] == {"read_only_fields": ["is_customer", "is_supplier"], "max_concurrent_requests": 5}
+    assert options["told"] == {"read_only_fields": ["currency"], "max_concurrent_requests": 5}

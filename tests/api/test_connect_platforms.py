@@ -23,12 +23,13 @@ def _connect(admin: httpx.Client, sandbox: Any, tenant_id: str, platform: str, o
 
 
 @pytest.mark.parametrize(
-    ("platform", "options", "read_only"),
+    ("platform", "options", "read_only", "cap"),
     [
-        ("xero", {}, ["is_customer", "is_supplier"]),
-        ("quickbooks-online", {"page_size": 50}, ["is_customer", "is_supplier"]),
-        ("xero", {"read_only_fields": []}, []),  # a person's choice stands, even "none"
-        ("sandbox", {}, None),  # a platform this project knows nothing about gets no defaults
+        ("xero", {}, ["is_customer", "is_supplier"], 5),
+        ("quickbooks-online", {"page_size": 50}, ["is_customer", "is_supplier"], 10),
+        # A person's choice stands, even "none".
+        ("xero", {"read_only_fields": [], "max_concurrent_requests": 2}, [], 2),
+        ("sandbox", {}, None, None),  # a platform this project knows nothing about gets no defaults
     ],
 )
 def test_the_linked_platform_completes_the_options_a_person_did_not_set(
@@ -39,11 +40,14 @@ def test_the_linked_platform_completes_the_options_a_person_did_not_set(
     platform: str,
     options: dict[str, Any],
     read_only: list[str] | None,
+    cap: int | None,
 ) -> None:
     connection = _connect(admin, sandbox, "t1", platform, options)
     assert connection["options"].get("read_only_fields") == read_only
-    assert {k: v for k, v in connection["options"].items() if k != "read_only_fields"} == {
-        k: v for k, v in options.items() if k != "read_only_fields"
+    assert connection["options"].get("max_concurrent_requests") == cap
+    learned = ("read_only_fields", "max_concurrent_requests")
+    assert {k: v for k, v in connection["options"].items() if k not in learned} == {
+        k: v for k, v in options.items() if k not in learned
     }
 
 
@@ -57,8 +61,16 @@ def test_a_merge_connection_attached_through_the_api_learns_its_platform_too(
     httpx.post(f"{sandbox.url}/_sandbox/accounts", json=spec, timeout=30).raise_for_status()
     merge = {"dialect": "merge", "base_url": f"{sandbox.url}/api/accounting/v1", "api_key": "k", "account_token": token}
     for tenant_id, options, expected in (
-        ("learns", {"page_size": 50}, {"page_size": 50, "read_only_fields": ["is_customer", "is_supplier"]}),
-        ("told", {"read_only_fields": ["currency"]}, {"read_only_fields": ["currency"]}),
+        (
+            "learns",
+            {"page_size": 50},
+            {"page_size": 50, "read_only_fields": ["is_customer", "is_supplier"], "max_concurrent_requests": 5},
+        ),
+        (
+            "told",
+            {"read_only_fields": ["currency"]},
+            {"read_only_fields": ["currency"], "max_concurrent_requests": 5},
+        ),
     ):
         ok(admin.post("/v1/tenants", json={"id": tenant_id, "name": tenant_id}), 201)
         attached = ok(admin.put(f"/v1/tenants/{tenant_id}/connection", json={**merge, "options": options}))

@@ -25,13 +25,25 @@ READ_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Requests of a tenant the platform serves at once (the `max_concurrent_requests` option); one more is refused:
+# - Xero: 5 concurrent calls per tenant (429, `X-Rate-Limit-Problem: concurrent`).
+# - QuickBooks Online: 10 concurrent requests per realm and app.
+# NetSuite's limit depends on the account's licence: not guessed here.
+MAX_CONCURRENT_REQUESTS: dict[str, int] = {"xero": 5, "quickbooks-online": 10}
+KNOWN_OPTIONS = ("read_only_fields", "max_concurrent_requests")
+
+
 def platform_defaults(slug: Any, stored: dict[str, Any]) -> dict[str, Any]:
     """The options a new connection to the platform named `slug` should store: `stored` (what a person set),
     completed with what this module knows about the platform where the person did not say it."""
     options = dict(stored)
-    fields = READ_ONLY_FIELDS.get(slug.strip().lower()) if isinstance(slug, str) else None
+    key = slug.strip().lower() if isinstance(slug, str) else None
+    fields = READ_ONLY_FIELDS.get(key) if key is not None else None
     if fields is not None and "read_only_fields" not in options:
         options["read_only_fields"] = list(fields)
+    cap = MAX_CONCURRENT_REQUESTS.get(key) if key is not None else None
+    if cap is not None and "max_concurrent_requests" not in options:
+        options["max_concurrent_requests"] = cap
     return options
 
 
@@ -39,10 +51,11 @@ def learned_defaults(config: ConnectionConfig) -> tuple[dict[str, Any], str]:
     """The options a new Merge connection should store, completed by asking Merge which platform is behind the
     linked account (`/account-details`), as Connect through Link learns it from the token exchange; and a line
     saying what was learned, or why nothing was ("" when there was nothing to ask). Another dialect names no
-    platform, and a person's `read_only_fields` is never asked over. One short request: a platform that cannot
-    be asked leaves the options as given, so attaching a connection never waits on it for long nor fails by it."""
+    platform, and nothing is asked where a person set every option this module knows. One short request: a
+    platform that cannot be asked leaves the options as given, so attaching a connection never waits on it for
+    long nor fails by it."""
     stored = dict(config.options)
-    if config.dialect != "merge" or "read_only_fields" in stored:
+    if config.dialect != "merge" or all(name in stored for name in KNOWN_OPTIONS):
         return stored, ""
     from contactsync.providers.merge import MergeProvider  # the dialect's client; this module stays data first
 
@@ -56,4 +69,9 @@ def learned_defaults(config: ConnectionConfig) -> tuple[dict[str, Any], str]:
     completed = platform_defaults(slug, stored)
     if completed == stored:
         return stored, ""
-    return completed, f"platform {slug}: read_only_fields {','.join(completed['read_only_fields'])}"
+    learned = [
+        f"{name} {','.join(value) if isinstance(value, list) else value}"
+        for name, value in completed.items()
+        if name not in stored
+    ]
+    return completed, f"platform {slug}: {'; '.join(learned)}"
