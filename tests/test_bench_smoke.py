@@ -80,8 +80,8 @@ def test_fleet_benchmark_smoke(servers: tuple[str, str]) -> None:
 def test_soak_smoke(servers: tuple[str, str]) -> None:
     args = ["--minutes", "0.25", "--tenants", "2", "--contacts", "30", "--workers", "2", "--calm-start"]
     # Both dialects under fire; the Merge tenant's platform keeps its roles for itself and its own form of texts and
-    # phone numbers, and serves five requests at once, the connection capped to five (its places held by killed
-    # workers lapse only after the HTTP deadline).
+    # phone numbers, and serves five requests at once, the connection capped to five (the places of killed workers
+    # lapse within their lease).
     args += ["--dialects", "maesn-split,merge-xero5"]
     args += ["--kill-every", "2", "--redis-every", "10", "--pg-every", "5", "--burst-every", "4", "--edit-every", "1"]
     code, result, out = run_script("benchmarks.soak", args, servers, timeout=400)

@@ -4,6 +4,9 @@ with a 429 "concurrent")."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from contactsync.providers import concurrency
 from contactsync.providers.base import Window
 from contactsync.providers.concurrency import capped, hold, in_flight, release
 from contactsync.providers.errors import RateLimited
@@ -67,15 +69,44 @@ def test_two_throttles_of_one_connection_share_the_cap_and_other_connections_do_
     other_done()
 
 
-def test_a_hold_never_released_lapses_on_its_own(env: dict[str, str]) -> None:
-    """A worker killed mid-request never releases its hold: it lapses after the longest a request may take."""
+def test_a_hold_not_renewed_lapses_on_its_own(env: dict[str, str]) -> None:
     assert hold(104, limit=1, seconds=0.3) is not None
     assert hold(104, limit=1, seconds=0.3) is None
-    time.sleep(0.4)
+    time.sleep(0.4)  # before this process's first renewal (every RENEW_SECONDS)
     holder = hold(104, limit=1, seconds=0.3)
     assert holder is not None
     release(104, holder)
     assert in_flight(104) == 0
+
+
+_HOLDER = """
+import time
+import contactsync.providers.concurrency as concurrency
+concurrency.LEASE_SECONDS, concurrency.RENEW_SECONDS = 1.0, 0.2
+print("held" if concurrency.hold(107, limit=1) else "refused", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_live_process_keeps_its_place_past_the_lease_and_a_killed_one_loses_it_within_the_lease(
+    env: dict[str, str],
+) -> None:
+    """A request may take minutes (up to the HTTP deadline): its process renews its place while it waits. A worker
+    killed mid-request renews nothing, and its place frees within the lease, not after the HTTP deadline."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER], env={**os.environ, **env}, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "held"
+        time.sleep(2.5)  # more than twice the lease
+        assert hold(107, limit=1) is None  # renewed: still held
+    finally:
+        process.kill()
+        process.wait()
+    time.sleep(1.5)  # the lease, and a little
+    holder = hold(107, limit=1)
+    assert holder is not None
+    release(107, holder)
 
 
 def test_a_request_waiting_for_its_place_takes_no_rate_limit_slot_and_a_failed_take_frees_its_place(
@@ -153,19 +184,6 @@ def test_a_provider_behind_the_cap_is_never_refused_for_concurrency(
     else:
         # The same requests without the cap: the platform refuses some (what the cap is for).
         assert stats["concurrency_limited"] > 0 and "refused" in outcomes
-
-
-def test_the_hold_lapses_after_the_longest_a_request_may_take(env: dict[str, str]) -> None:
-    """By default a hold lasts the HTTP deadline and a little: a request still on the wire keeps its place."""
-    from contactsync.settings import get_settings
-
-    holder = hold(106, limit=1)
-    assert holder is not None
-    settings = get_settings()
-    client = concurrency._script(settings.require_redis_url()).registered_client
-    lapses = client.zscore(f"{settings.redis_prefix}:concurrency:connection:106", holder)
-    assert lapses is not None and lapses - time.time() >= settings.http_deadline_seconds
-    release(106, holder)
 
 
 @pytest.mark.pipeline

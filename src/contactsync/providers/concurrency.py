@@ -7,19 +7,22 @@ sending a write group's requests side by side (`CONTACTSYNC_WRITE_CONCURRENCY`) 
 page ahead, so the cap must live outside any one process, like the rate-limit bucket (`providers.ratelimit`).
 Without it, such a platform refuses a share of every group and the 429's cool-down stalls the tenant's work.
 
-A hold is a member of a sorted set scored with the time it lapses: the longest a request may take
-(`CONTACTSYNC_HTTP_DEADLINE_SECONDS`) from when it was taken. A released hold is removed at once; the hold of a
-worker killed mid-request lapses on its own, so a kill costs the connection one request at a time until then,
-never the whole cap for good. After a Redis restart the holds are gone: for as long as requests then in flight
+A hold is a member of a sorted set scored with the time it lapses. It is a short lease that its process renews
+while the request is on the wire (a thread of the process renews all of them every few seconds), and is removed
+when the answer comes: a worker killed mid-request stops renewing, and its places come free within the lease
+(`LEASE_SECONDS`), rather than after the longest a request may take, which would hold a capped connection still
+for minutes after a crash. After a Redis restart the holds are gone: for as long as requests then in flight
 take, the cap may be passed once, which the platform's 429 and our cool-down absorb.
 
 Written here rather than with a library: `limits` and redis-py's `Lock` have no counted semaphore whose holds
-lapse one by one; this is two Redis commands in one short script.
+lapse one by one; this is a short script and a renewing thread.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -51,28 +54,87 @@ return 1
 """
 
 
+LEASE_SECONDS = 15.0  # a hold lapses this long after its process last renewed it
+RENEW_SECONDS = 5.0  # how often a process renews its holds
+
+# KEYS: the connection's holds. ARGV: the lease, then holders whose requests are still on the wire. Only holds
+# that exist are renewed: one that lapsed (its process stalled past the lease) is not taken back behind the cap.
+_RENEW = """
+local t = redis.call('TIME')
+local until_ = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+return 0
+"""
+
+
 @functools.lru_cache(maxsize=4)
-def _script(redis_url: str) -> redis.commands.core.Script:
-    return redis.Redis.from_url(redis_url).register_script(_HOLD)
+def _scripts(redis_url: str) -> tuple[redis.commands.core.Script, redis.commands.core.Script]:
+    client = redis.Redis.from_url(redis_url)
+    return client.register_script(_HOLD), client.register_script(_RENEW)
+
+
+class _Renewer:
+    """This process's holds and the daemon thread that renews them. A forked child (Celery's prefork pool)
+    starts over: the parent's holds and thread are not its own."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.holds: dict[str, int] = {}  # holder -> connection id
+        self.pid = 0
+
+    def keep(self, holder: str, connection_id: int) -> None:
+        with self.lock:
+            if self.pid != os.getpid():
+                self.pid, self.holds = os.getpid(), {}
+                threading.Thread(target=self._run, name="concurrency-leases", daemon=True).start()
+            self.holds[holder] = connection_id
+
+    def drop(self, holder: str) -> None:
+        with self.lock:
+            self.holds.pop(holder, None)
+
+    def _run(self) -> None:
+        pid = os.getpid()
+        while self.pid == pid:
+            time.sleep(RENEW_SECONDS)
+            with self.lock:
+                by_connection: dict[int, list[str]] = {}
+                for holder, connection_id in self.holds.items():
+                    by_connection.setdefault(connection_id, []).append(holder)
+            try:
+                settings = get_settings()
+                _hold, renew = _scripts(settings.require_redis_url())
+                for connection_id, holders in by_connection.items():
+                    key = concurrency_key(settings.redis_prefix, connection_id)
+                    renew(keys=[key], args=[LEASE_SECONDS, *holders])
+            except redis.RedisError:
+                log.warning("could not renew concurrency holds; they lapse unless renewed next time", exc_info=True)
+
+
+_renewer = _Renewer()
 
 
 def hold(connection_id: int, limit: int, seconds: float | None = None) -> str | None:
-    """Take one of the connection's `limit` places if one is free, for at most `seconds` (default: the longest a
-    request may take, and a little; released before then when the answer comes); the holder's name to `release`,
-    else None."""
+    """Take one of the connection's `limit` places if one is free; the holder's name to `release`, else None. The
+    place is renewed by this process until released; `seconds` (default `LEASE_SECONDS`) is its first lease."""
     settings = get_settings()
     holder = uuid.uuid4().hex
     key = concurrency_key(settings.redis_prefix, connection_id)
-    seconds = settings.http_deadline_seconds + 5 if seconds is None else seconds
-    taken = _script(settings.require_redis_url())(keys=[key], args=[limit, seconds, holder])
-    return holder if int(taken) else None
+    take, _renew = _scripts(settings.require_redis_url())
+    taken = take(keys=[key], args=[limit, LEASE_SECONDS if seconds is None else seconds, holder])
+    if not int(taken):
+        return None
+    _renewer.keep(holder, connection_id)
+    return holder
 
 
 def release(connection_id: int, holder: str) -> None:
-    """Best effort: a hold not released (Redis unreachable) lapses at its time."""
+    """Best effort: a hold not released (Redis unreachable) is no longer renewed and lapses within its lease."""
+    _renewer.drop(holder)
     settings = get_settings()
     try:
-        _script(settings.require_redis_url()).registered_client.zrem(
+        _scripts(settings.require_redis_url())[0].registered_client.zrem(
             concurrency_key(settings.redis_prefix, connection_id), holder
         )
     except redis.RedisError:
@@ -83,7 +145,7 @@ def release(connection_id: int, holder: str) -> None:
 def in_flight(connection_id: int) -> int:
     """The connection's live holds (lapsed ones not counted)."""
     settings = get_settings()
-    client = _script(settings.require_redis_url()).registered_client
+    client = _scripts(settings.require_redis_url())[0].registered_client
     return int(client.zcount(concurrency_key(settings.redis_prefix, connection_id), time.time(), "+inf"))
 
 
