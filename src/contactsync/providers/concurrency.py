@@ -76,19 +76,20 @@ def _scripts(redis_url: str) -> tuple[redis.commands.core.Script, redis.commands
 
 class _Renewer:
     """This process's holds and the daemon thread that renews them. A forked child (Celery's prefork pool)
-    starts over: the parent's holds and thread are not its own."""
+    starts over: the parent's holds and thread are not its own. Each hold is renewed where it was taken (the
+    Redis and key of its taking), whatever the settings say by then."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.holds: dict[str, int] = {}  # holder -> connection id
+        self.holds: dict[str, tuple[str, str]] = {}  # holder -> (Redis URL, key)
         self.pid = 0
 
-    def keep(self, holder: str, connection_id: int) -> None:
+    def keep(self, holder: str, redis_url: str, key: str) -> None:
         with self.lock:
             if self.pid != os.getpid():
                 self.pid, self.holds = os.getpid(), {}
                 threading.Thread(target=self._run, name="concurrency-leases", daemon=True).start()
-            self.holds[holder] = connection_id
+            self.holds[holder] = (redis_url, key)
 
     def drop(self, holder: str) -> None:
         with self.lock:
@@ -99,17 +100,15 @@ class _Renewer:
         while self.pid == pid:
             time.sleep(RENEW_SECONDS)
             with self.lock:
-                by_connection: dict[int, list[str]] = {}
-                for holder, connection_id in self.holds.items():
-                    by_connection.setdefault(connection_id, []).append(holder)
-            try:
-                settings = get_settings()
-                _hold, renew = _scripts(settings.require_redis_url())
-                for connection_id, holders in by_connection.items():
-                    key = concurrency_key(settings.redis_prefix, connection_id)
-                    renew(keys=[key], args=[LEASE_SECONDS, *holders])
-            except redis.RedisError:
-                log.warning("could not renew concurrency holds; they lapse unless renewed next time", exc_info=True)
+                grouped: dict[tuple[str, str], list[str]] = {}
+                for holder, where in self.holds.items():
+                    grouped.setdefault(where, []).append(holder)
+            for (redis_url, key), holders in grouped.items():
+                try:
+                    _scripts(redis_url)[1](keys=[key], args=[LEASE_SECONDS, *holders])
+                except Exception:  # the thread must outlive any failure, or every hold of the process lapses
+                    log.warning("could not renew concurrency holds; they lapse unless renewed next time",
+                                holds=len(holders), exc_info=True)  # fmt: skip
 
 
 _renewer = _Renewer()
@@ -120,12 +119,12 @@ def hold(connection_id: int, limit: int, seconds: float | None = None) -> str | 
     place is renewed by this process until released; `seconds` (default `LEASE_SECONDS`) is its first lease."""
     settings = get_settings()
     holder = uuid.uuid4().hex
+    redis_url = settings.require_redis_url()
     key = concurrency_key(settings.redis_prefix, connection_id)
-    take, _renew = _scripts(settings.require_redis_url())
-    taken = take(keys=[key], args=[limit, LEASE_SECONDS if seconds is None else seconds, holder])
+    taken = _scripts(redis_url)[0](keys=[key], args=[limit, LEASE_SECONDS if seconds is None else seconds, holder])
     if not int(taken):
         return None
-    _renewer.keep(holder, connection_id)
+    _renewer.keep(holder, redis_url, key)
     return holder
 
 
