@@ -207,3 +207,14 @@ def test_a_connections_cap_holds_across_worker_processes_through_a_whole_sync(
     assert stats["concurrency_limited"] == 0
     assert stats["most_in_flight"] <= 3
     assert_each_app_contact_once(split, platform_contacts(sandbox, token))
+
+
+def test_a_short_hold_does_not_take_the_longer_ones_with_it(env: dict[str, str]) -> None:
+    """The connection's key lapses as a whole when no hold is left; a hold taken with a shorter lease than the
+    others never shortens the key's life under them."""
+    first = hold(108, limit=2)  # the default lease
+    assert first is not None
+    assert hold(108, limit=2, seconds=0.2) is not None
+    time.sleep(1.5)  # the short hold and its key's margin
+    assert in_flight(108) == 1  # the long hold is still there
+    release(108, first)

@@ -42,14 +42,16 @@ log = get_logger(__name__)
 _FIRST_POLL_SECONDS, _LONGEST_POLL_SECONDS = 0.01, 0.1
 
 # KEYS: the connection's holds (sorted set: holder -> when the hold lapses). ARGV: the cap, how long a hold may
-# last, the holder. Returns 1 when held, 0 when the cap is reached.
+# last, the holder. Returns 1 when held, 0 when the cap is reached. The key's TTL (a connection no longer used
+# leaves no key behind) is only ever lengthened: a shorter hold must not take the longer ones with it.
 _HOLD = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[3])
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) * 1000) + 1000)
+local ttl = math.ceil(tonumber(ARGV[2]) * 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """
 
@@ -63,7 +65,8 @@ _RENEW = """
 local t = redis.call('TIME')
 local until_ = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[1])
 for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', until_, ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+local ttl = math.ceil(tonumber(ARGV[1]) * 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 0
 """
 
