@@ -37,6 +37,15 @@ class Profile:
 # adds them, as Maesn's v2 does), phone types in its enum.
 _MAESN_V1 = {"maesn_fields": "documented", "phone_words": "maesn"}
 _ROLES = ["is_customer", "is_supplier"]
+# How Xero hands records back through Merge: texts decomposed and without zero-width characters, phone numbers in
+# E.164, lines in its slot order, phone types in its slots' words.
+_XERO_FORMS = {
+    "text_form": "nfd",
+    "text_invisible": "dropped",
+    "phone_form": "e164",
+    "line_order": "slots",
+    "phone_words": "xero",
+}
 PROFILES = {
     "merge": Profile("merge", "/api/accounting/v1"),
     # Xero behind Merge: roles set by its invoices and bills (writes cannot set them; the connection says so, as
@@ -47,13 +56,7 @@ PROFILES = {
         "merge",
         "/api/accounting/v1",
         {"read_only_fields": _ROLES},
-        {
-            "text_form": "nfd",
-            "text_invisible": "dropped",
-            "phone_form": "e164",
-            "line_order": "slots",
-            "phone_words": "xero",
-        },
+        _XERO_FORMS,
         {"ignored_on_write": _ROLES},
     ),
     # The same Xero, which serves five requests of a tenant at once (a sixth is refused, 429 "concurrent"), and
@@ -62,13 +65,7 @@ PROFILES = {
         "merge",
         "/api/accounting/v1",
         {"read_only_fields": _ROLES, "max_concurrent_requests": 5},
-        {
-            "text_form": "nfd",
-            "text_invisible": "dropped",
-            "phone_form": "e164",
-            "line_order": "slots",
-            "phone_words": "xero",
-        },
+        _XERO_FORMS,
         {"ignored_on_write": _ROLES},
         {"max_concurrent": 5, "rate_limit_headers": "xero"},
     ),
