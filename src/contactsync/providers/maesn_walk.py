@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -141,7 +142,8 @@ class MaesnWalk:
             raise WalkIncomplete(
                 f"maesn: /{resource} changed faster than it could be read ({state['requests']} requests)"
             )
-        contacts, quarantined, rows = self._map(phase, shape.items, token, notes if token.get("notes") else None)
+        kept = notes if token.get("notes") and notes is not None else _NotesInToken(token)
+        contacts, quarantined, rows = self._map(phase, shape.items, kept)
         if mode is Mode.KEYSET and state["ties"]:
             # `lastModified` is inclusive: rows stamped exactly `since` were emitted by the page before.
             tied = set(state["ties"])
@@ -328,18 +330,16 @@ class MaesnWalk:
         return None
 
     def _map(
-        self, phase: str, data: list[Any], token: dict[str, Any], notes: WalkNotes | None
+        self, phase: str, data: list[Any], notes: WalkNotes
     ) -> tuple[list[CanonicalContact], list[RefusedRecord], list[Row]]:
         contacts: list[CanonicalContact] = []
         quarantined: list[RefusedRecord] = []
         rows: list[Row] = []
         ids = [_record_id(record) for record in data]
-        if notes is None:
-            suppliers, both = set(token["suppliers"]), set(token["both"])
-        else:  # only what this page's records need: whether each is a supplier, or in both lists
-            page_ids = [i for i in ids if i is not None]
-            suppliers = notes.noted("suppliers", page_ids) if phase == "customers" else set()
-            both = notes.noted("both", page_ids) if phase in ("customers", "suppliers") else set()
+        # Only what this page's records need: whether each is a supplier, or in both lists.
+        page_ids = [i for i in ids if i is not None]
+        suppliers = notes.noted("suppliers", page_ids) if phase == "customers" else set()
+        both = notes.noted("both", page_ids) if phase in ("customers", "suppliers") else set()
         # Ids new to the lists, noted once after the page: a copy of a token's list the size of the tenant's
         # suppliers per record would make a long walk's pages ever slower.
         new_suppliers: list[str] = []
@@ -371,16 +371,10 @@ class MaesnWalk:
             except RecordError as error:
                 if phase != SCAN:
                     quarantined.append(records.quarantined(record, error))
-        if notes is not None:
-            if new_suppliers:
-                notes.note("suppliers", new_suppliers)
-            if new_both:
-                notes.note("both", new_both)
-        else:
-            if new_suppliers:
-                token["suppliers"] = [*token["suppliers"], *new_suppliers]
-            if new_both:
-                token["both"] = [*token["both"], *new_both]
+        if new_suppliers:
+            notes.note("suppliers", new_suppliers)
+        if new_both:
+            notes.note("both", new_both)
         return contacts, quarantined, rows
 
     def _list(self, resource: str, params: dict[str, Any], page: int | None) -> tuple[httpx.Response, int | None]:
@@ -411,3 +405,22 @@ def _date_header(response: httpx.Response) -> datetime | None:
 
 def _record_id(record: Any) -> str | None:
     return str(record.get("id")) if isinstance(record, dict) else None
+
+
+class _NotesInToken:
+    """`WalkNotes` kept in the page token's lists, for a walk begun without notes (a caller that keeps none, or a
+    walk begun by an earlier release): each page's new ids are added to the lists once (rebound, never changed in
+    place: the caller's token stays as it was)."""
+
+    def __init__(self, token: PageToken) -> None:
+        self.token = token
+
+    def note(self, name: str, ids: Iterable[str]) -> None:
+        held = set(self.token[name])
+        new = [i for i in dict.fromkeys(ids) if i not in held]
+        if new:
+            self.token[name] = [*self.token[name], *new]
+
+    def noted(self, name: str, ids: Collection[str]) -> set[str]:
+        held = set(self.token[name])
+        return {i for i in ids if i in held}
