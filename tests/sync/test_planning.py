@@ -89,6 +89,50 @@ def test_only_remote_changed_overwrites_app() -> None:
     assert plan.to_remote == {}
 
 
+def test_a_value_the_platform_cleared_since_the_sync_is_cleared_in_the_app() -> None:
+    """Emails and a tax id the platform held at the last sync and has cleared since: the app's copies are cleared
+    too, and nothing goes to the platform (the other fields, unchanged, stay as they are)."""
+    before = {"name": "B", "tax_number": "DE1", "emails": ["b@x.de"], "currency": "EUR"}
+    now = {"name": "B", "tax_number": None, "emails": [], "currency": "EUR"}
+    plan = plan_pair(synced(before, before, before, now, app_hash="a1"))
+    assert plan.to_app == {"tax_number": None, "emails": []}
+    assert plan.to_remote == {} and plan.conflicts == ()
+
+
+def test_a_blank_the_platform_always_showed_clears_nothing() -> None:
+    """A platform that kept no email at the last sync (it may keep none at all) and changed another field since:
+    its blank is no news, the app keeps its email; without a per-field baseline a blank is never read as a
+    clearing either."""
+    app = {"name": "B", "emails": ["b@x.de"], "currency": "EUR"}
+    remote_before = {"name": "B", "emails": [], "currency": "EUR"}
+    plan = plan_pair(synced(app, remote_before, app, {**remote_before, "currency": "CHF"}, app_hash="a1"))
+    assert plan.to_app == {"currency": "CHF"} and plan.to_remote == {}
+    cleared = {**app, "emails": []}
+    plan = plan_pair(state(app, cleared, app_hash="a1"))  # whole-content hashes only: the remote side changed
+    assert "emails" not in plan.to_app
+
+
+def test_a_clearing_against_an_app_edit_of_the_same_field_goes_to_the_newer() -> None:
+    before = {"name": "B", "emails": ["b@x.de"]}
+    app_now, remote_now = {"name": "B", "emails": ["new@x.de"]}, {"name": "B", "emails": []}
+    plan = plan_pair(synced(before, before, app_now, remote_now, app_updated_at=OLD, remote_updated_at=NEW))
+    assert plan.to_app == {"emails": []} and plan.to_remote == {} and plan.conflicts == ("emails",)
+    plan = plan_pair(synced(before, before, app_now, remote_now, app_updated_at=NEW, remote_updated_at=OLD))
+    assert plan.to_remote == {"emails": ["new@x.de"]} and plan.to_app == {} and plan.conflicts == ("emails",)
+    # The app is the master: its edit stands against the platform's clearing.
+    plan = plan_pair(synced(before, before, app_now, remote_now, remote_updated_at=NEW, conflict_policy="app"))
+    assert plan.to_remote == {"emails": ["new@x.de"]} and plan.to_app == {}
+
+
+def test_a_field_the_app_never_stated_follows_the_platforms_clearing() -> None:
+    """The app's copy of a field it never stated is what it took from the platform: cleared with it."""
+    before = {"name": "B", "emails": ["b@x.de"]}
+    plan = plan_pair(
+        synced(before, before, before, {"name": "B", "emails": []}, app_hash="a1", app_unknown=frozenset({"emails"}))
+    )
+    assert plan.to_app == {"emails": []} and plan.to_remote == {}
+
+
 def test_per_field_changes_do_not_drag_other_fields_along() -> None:
     """The app changed its email; the name it spells differently was settled at the last sync and stays."""
     before_app = {"name": "Mueller GmbH", "emails": ["a@m.de"]}
@@ -321,6 +365,9 @@ def test_planning_invariants(
         assert plan.review == REVIEW_TAX_CONFLICT and plan.in_sync
     if app_before is not None and app_before == app:
         assert plan.to_remote == {}  # the app changed nothing: nothing of its goes out
+    for name, value in plan.to_app.items():
+        if value in (None, [], ""):  # a blank reaches the app only as the platform's clearing of what it held
+            assert app_before is not None and remote_before[name] not in (None, [], "") and remote[name] == value
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,12 @@ The rules, and why:
   "platform") where one side is the master. An import time is not an edit time: where the app's clock is unknown,
   the platform wins, and on a first link nothing goes to the platform at all; only what the app changes
   afterwards does.
-- **Unknown is not blank, and a blank never overwrites a value.** Fields the app never stated (a CSV without that
-  column, an API call without that field) are taken from the platform and never sent. A blank value on either side
-  only ever receives the other side's value.
+- **Unknown is not blank, and a blank is sent nowhere.** Fields the app never stated (a CSV without that column,
+  an API call without that field) are taken from the platform and never sent. A blank value on either side
+  receives the other side's value, with one exception: a value the platform held at the last sync and has
+  cleared since (the pair's baseline says so) is a change, and the app's copy is cleared. A blank the platform
+  always showed may be a field it does not keep, and is no news. The app's own clearing is not sent: how a
+  platform reads a blank in an update (clear, or leave as it is) differs, and the books keep their value.
 - **A field the connection cannot write stays the app's.** It is never sent (Maesn's v1 schema has no currency,
   status or roles), and the platform's value is taken in only where the platform changed it since the
   last sync: such a platform may not state the field at all, and its default is not an edit.
@@ -230,8 +233,10 @@ def plan_pair(state: PairState) -> PairPlan:
                 to_remote[name] = app_value
             continue
         if name in state.app_unknown or is_blank(app_value):
-            # A blank the app set on purpose since the last sync is not refilled; any other one receives.
-            if not is_blank(remote_value) and name not in app_changed:
+            # A blank the app set on purpose since the last sync is not refilled; any other one receives. A field
+            # the app never stated holds what it took from the platform, so the platform's clearing of it too.
+            cleared = not is_blank(app_value) and name in remote_changed and _stated_at_last_sync(state, name)
+            if (not is_blank(remote_value) or cleared) and name not in app_changed:
                 to_app[name] = remote_value
             continue
         if name in state.unwritable:
@@ -247,6 +252,15 @@ def plan_pair(state: PairState) -> PairPlan:
                     to_app[name] = remote_value
             continue
         if is_blank(remote_value):
+            if name in remote_changed and _stated_at_last_sync(state, name):
+                # The platform cleared a value it held at the last sync: a change like any other, which reaches
+                # the app (against an app edit of the field too, the newer one wins). Only a blank the baseline
+                # proves new is one: a blank the platform always showed may be a field it does not keep.
+                if name in app_changed:
+                    conflicts.append(name)
+                if name not in app_changed or _platform_wins(state):
+                    to_app[name] = remote_value
+                    continue
             # Filling the platform's blank is still a write to the platform: only for a value the app stated
             # with a known clock, or changed since the last sync.
             if name in app_changed or (first_link and _app_clock_known(state)):
@@ -314,6 +328,19 @@ def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
     return edited_again | frozenset(
         name for name in SYNCED_FIELDS if name not in unknown and before.get(name) != field_digest(content.get(name))
     )
+
+
+_BLANKS: tuple[Any, ...] = (None, "", [])
+_BLANK_DIGESTS = frozenset(field_digest(blank) for blank in _BLANKS)
+
+
+def _stated_at_last_sync(state: PairState, name: str) -> bool:
+    """The platform held a value of the field at the last sync, by the pair's per-field baseline (unknown
+    without one: a first link, or a pair synced before baselines were kept)."""
+    if state.baseline is None:
+        return False
+    before = state.baseline.remote.get(name)
+    return before is not None and before not in _BLANK_DIGESTS
 
 
 def _edited_since_sync(state: PairState) -> frozenset[str]:
