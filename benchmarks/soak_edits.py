@@ -27,6 +27,12 @@ from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.contacts import upsert_app_contacts
 
 
+# The share of platform edits of a list field that clear it (never one already blank on either side, which would
+# be no edit): a value cleared on the platform since the last sync must be cleared in the app (`sync.planning`).
+CLEAR_SHARE = 0.15
+_CLEARABLE = ("phones", "emails", "addresses")
+
+
 class NotYet(Exception):
     """The tenant's first run has not linked anything yet."""
 
@@ -158,7 +164,12 @@ class Editor:
         and their undos are made (`store.contacts.upsert_app_contacts` keeps them)."""
         assert self.admin is not None
         name = name or self.rng.choice(self._editable(tenant))
-        value = _random_value(name, self.rng, *taken, self._walked(tenant, remote_id, name))
+        walked = self._walked(tenant, remote_id, name)
+        if name in _CLEARABLE and self.rng.random() < CLEAR_SHARE and not [v for v in (*taken, walked) if not v]:
+            value: Any = []  # the platform's user clears the field: a change the app must see too
+            self.tally.platform_clears += 1
+        else:
+            value = _random_value(name, self.rng, *taken, walked)
         stored = self.admin.mutate(token, "edit", id=remote_id, changes={name: value})
         self.tally.edits.append(
             Edit(
