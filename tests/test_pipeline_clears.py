@@ -1,15 +1,23 @@
 """A value cleared on the platform after a sync reaches the app, with real workers (`sync.planning`: a blank the
-baseline proves new is a change), and stays cleared on both sides in the runs after."""
+baseline proves new is a change), and stays cleared on both sides in the runs after; one the app clears stays
+the app's (a blank is never sent) and the contact view says so."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from contactsync import db
+from contactsync.api import create_app
+from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Link, RemoteContact
+from contactsync.models.base import utcnow
+from contactsync.sandbox import serve_in_thread
+from contactsync.store.contacts import upsert_app_contacts
+from tests.api.conftest import make_key
 from tests.conftest import Workers
 from tests.pipeline import admin, full_sync, platform_contacts, setup_tenant
 
@@ -32,7 +40,7 @@ def test_a_value_cleared_on_the_platform_is_cleared_in_the_app(
         ).all()
     both = [(a, r) for a, app, r, remote in pairs if app["emails"] and remote["emails"] and app["name"]]
     assert len(both) >= 2
-    (cleared_app, cleared_remote), (kept_app, _kept_remote) = both[0], both[1]
+    (cleared_app, cleared_remote), (kept_app, kept_remote) = both[0], both[1]
     admin(sandbox, token, "POST", "/mutate", op="edit", id=cleared_remote, changes={"emails": []})
 
     second = full_sync(workers, full=False)
@@ -47,3 +55,21 @@ def test_a_value_cleared_on_the_platform_is_cleared_in_the_app(
 
     third = full_sync(workers, full=False)
     assert third.status == "succeeded" and third.updated_app == 0 and third.updated_remote == 0
+
+    # The app clears another contact's emails: not sent (a blank never is), not refilled, and the contact view
+    # says the platform still holds them.
+    with db.session() as s:
+        row = s.scalar(select(AppContact).where(AppContact.app_id == kept_app))
+        assert row is not None
+        contact = CanonicalContact.model_validate({**row.data, "emails": []})
+        upsert_app_contacts(s, "t1", [(kept_app, contact)], updated_at=utcnow())
+    fourth = full_sync(workers, full=False)
+    assert fourth.status == "succeeded" and fourth.updated_remote == 0 and fourth.updated_app == 0
+    assert {row["remote_id"]: row for row in platform_contacts(sandbox, token)}[kept_remote]["emails"]
+    with serve_in_thread(create_app(), name="api", lifespan="off") as api:
+        view = httpx.get(
+            f"{api.url}/v1/tenants/t1/contacts/{kept_app}",
+            headers={"Authorization": f"Bearer {make_key(None)}"},
+            timeout=30,
+        ).json()
+    assert view["contact"]["emails"] == [] and view["kept_apart"] == ["emails"]

@@ -20,6 +20,7 @@ from contactsync.sync.planning import (
     LinkBasis,
     PairState,
     baseline_of,
+    cleared_by_app,
     field_digest,
     kept_apart,
     plan_pair,
@@ -538,6 +539,22 @@ def test_kept_apart_names_the_differences_that_stay_by_rule() -> None:
     assert kept_apart(app, remote, frozenset(), frozenset()) == []
     # A blank the app holds is no value kept from the platform
     assert kept_apart({**app, "currency": None}, remote, frozenset({"currency"}), frozenset()) == []
+
+
+def test_a_field_the_app_cleared_is_kept_apart_while_the_platform_holds_it() -> None:
+    """The app's clearing is never sent: the contact view says the platform still holds the field. A blank the
+    app never edited (it receives the platform's value) or one taken in from the platform's own clearing is not
+    named."""
+    app = {"name": "Acme", "emails": [], "currency": "EUR", "tax_number": None}
+    remote = {"name": "Acme", "emails": ["a@acme.example"], "currency": "EUR", "tax_number": DE_A}
+    cleared = cleared_by_app(app, {"emails": 4, "currency": 2}, {"tax_number": {"v": 3}})
+    assert cleared == {"emails"}  # currency holds a value; tax_number was never the app's edit
+    assert kept_apart(app, remote, frozenset(), frozenset(), app_cleared=cleared) == ["emails"]
+    assert kept_apart(app, {**remote, "emails": []}, frozenset(), frozenset(), app_cleared=cleared) == []
+    # The app cleared the field at version 4; the platform's later value, taken in at 6, filled it again and
+    # was cleared there since (taken in at 7): no longer the app's own blank.
+    assert cleared_by_app(app, {"emails": 4}, {"emails": {"v": 7}}) == frozenset()
+    assert cleared_by_app(app, {"emails": 8}, {"emails": {"v": 7}}) == {"emails"}
 
 
 BERLIN = [{"type": "billing", "street_1": "Hauptstr. 1", "city": "Berlin", "country": "DE"}]

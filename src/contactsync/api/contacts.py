@@ -24,7 +24,7 @@ from contactsync.models.base import utcnow
 from contactsync.providers.registry import carried_content, unwritable_fields
 from contactsync.states import ContactStatus
 from contactsync.store.contacts import drop_keys, upsert_app_contacts
-from contactsync.sync.planning import kept_apart
+from contactsync.sync.planning import cleared_by_app, kept_apart
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/contacts", tags=["contacts"])
 MAX_BATCH = 5000
@@ -90,7 +90,8 @@ class AppContactOut(BaseModel):
         default_factory=list,
         description="Synced fields this contact holds a value of that the linked platform contact does not, and "
         "never will through contactsync: the connection cannot write them (Maesn v1 has no currency, status or "
-        "roles; a `read_only_fields` option) or the platform's record does not state them. Empty when not linked.",
+        "roles; a `read_only_fields` option) or the platform's record does not state them. Also fields the app "
+        "cleared that the platform still holds: a blank is never sent. Empty when not linked.",
     )
 
 
@@ -173,6 +174,7 @@ def _out(s: Session, row: AppContact) -> AppContactOut:
             unwritable_fields(conn.dialect, conn.options),
             unstated_in(remote.data),
             remote.data,
+            cleared_by_app(row.data, row.edited_fields, row.taken_in),
         )
     return AppContactOut(
         id=row.app_id,

@@ -294,21 +294,43 @@ def kept_apart(
     unwritable: frozenset[str],
     unstated: frozenset[str],
     remote_content: Mapping[str, Any] | None = None,
+    app_cleared: frozenset[str] = frozenset(),
 ) -> list[str]:
     """The synced fields on which a linked pair's sides differ and stay different by rule, not for want of a sync:
     the connection cannot write them (`unwritable`), or the platform's record does not state them (`unstated`;
     also lines it leaves parts of unsaid, phone types or address parts, `alike.silent_alike`, asked of
-    `remote_content`, the record as mirrored, where given). Both views as the dialect carries them
+    `remote_content`, the record as mirrored, where given), or the app cleared them (`app_cleared`,
+    `cleared_by_app`) and a blank is never sent. Both views as the dialect carries them
     (`providers.registry.carried_content`)."""
     mirrored = remote_view if remote_content is None else remote_content
     return [
         name
         for name in SYNCED_FIELDS
-        if (name in unwritable | unstated or silent_alike(name, app_view, mirrored))
-        and app_view.get(name) != remote_view.get(name)
+        if app_view.get(name) != remote_view.get(name)
         and not alike(name, app_view, remote_view)
-        and not is_blank(app_view.get(name))
+        and (
+            (
+                (name in unwritable | unstated or silent_alike(name, app_view, mirrored))
+                and not is_blank(app_view.get(name))
+            )
+            or (name in app_cleared and is_blank(app_view.get(name)) and not is_blank(remote_view.get(name)))
+        )
     ]
+
+
+def cleared_by_app(
+    data: Mapping[str, Any], edited_fields: Mapping[str, Any], taken_in: Mapping[str, Any]
+) -> frozenset[str]:
+    """The fields an app contact holds blank by its own edit (`AppContact.edited_fields`), not by a platform's
+    clearing taken in after it (`AppContact.taken_in`): blanks that planning neither sends nor refills."""
+    cleared = set()
+    for name in SYNCED_FIELDS:
+        if not is_blank(data.get(name)) or name not in edited_fields:
+            continue
+        taken = taken_in.get(name)
+        if not isinstance(taken, Mapping) or int(edited_fields[name]) >= int(taken.get("v", 0)):
+            cleared.add(name)
+    return frozenset(cleared)
 
 
 def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
