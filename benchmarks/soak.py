@@ -470,7 +470,8 @@ def main() -> int:
         f"survived {result['worker_kills']} worker kills ({dict(tally.kills)}), {tally.redis_restarts} Redis "
         f"restarts ({tally.worker_exits} workers exited by themselves and were restarted), {tally.pg_cuts} "
         f"database cuts ({tally.pg_backends_terminated} connections), "
-        f"{sum(injected.values())} injected faults {dict(injected)}; {len(tally.edits)} edits ({tally.platform_clears} clearing a field on the platform) in "
+        f"{sum(injected.values())} injected faults {dict(injected)}; {len(tally.edits)} edits "
+        f"({tally.platform_clears} clearing a field on the platform) in "
         f"{tally.edit_rounds} rounds; runs {result['runs']}"
     )
     say("invariants:", "FAILED: " + ", ".join(failed) if failed else "all hold")

@@ -26,7 +26,6 @@ from contactsync.providers.registry import carried_content
 from contactsync.sandbox.admin_client import SandboxAdmin
 from contactsync.store.contacts import upsert_app_contacts
 
-
 # The share of platform edits of a list field that clear it (never one already blank on either side, which would
 # be no edit): a value cleared on the platform since the last sync must be cleared in the app (`sync.planning`).
 CLEAR_SHARE = 0.15
