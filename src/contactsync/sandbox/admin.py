@@ -45,6 +45,7 @@ class Admin:
 
     def routes(self) -> list[Route]:
         return [
+            Route("/_sandbox/address", self.address, methods=["PATCH", "GET"]),
             Route("/_sandbox/accounts", self.create_account, methods=["POST"]),
             Route("/_sandbox/accounts/{token}", self.patch_account, methods=["PATCH", "GET"]),
             Route("/_sandbox/accounts/{token}/stats", self.stats, methods=["GET"]),
@@ -90,6 +91,17 @@ class Admin:
                 "churn_changes": self.churn.changes(account.token),
             }
         )
+
+    async def address(self, request: Request) -> Response:
+        """The limit on failed requests from one address (`sandbox.address`): PATCH {"failures": 20,
+        "window_s": 10} sets it (null lifts it) and starts its counts again; both answer its counts."""
+        if request.method == "PATCH":
+            body = await request.json()
+            failures = body.get("failures")
+            if failures is not None and (not isinstance(failures, int) or failures < 0):
+                return JSONResponse({"error": "failures must be a non-negative integer or null"}, status_code=400)
+            self.state.address.configure(failures, float(body.get("window_s", 10.0)))
+        return JSONResponse(self.state.address.stats())
 
     async def stats(self, request: Request) -> Response:
         account = self._account(request)

@@ -34,6 +34,12 @@ class SandboxAdmin:
             fields["contact"] = fields["contact"].model_dump(mode="json")
         return self._ok(self._http.post(f"/accounts/{token}/mutate", json={"op": op, **fields}))  # type: ignore[no-any-return]
 
+    def address(self, **settings: Any) -> dict[str, Any]:
+        """Merge's limit on failed requests from one address: set it (`failures`, `window_s`), or read its counts."""
+        if settings:
+            return self._ok(self._http.patch("/address", json=settings))  # type: ignore[no-any-return]
+        return self._ok(self._http.get("/address"))  # type: ignore[no-any-return]
+
     def stats(self, token: str) -> dict[str, Any]:
         return self._ok(self._http.get(f"/accounts/{token}/stats"))  # type: ignore[no-any-return]
 

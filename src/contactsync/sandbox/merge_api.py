@@ -85,6 +85,7 @@ class MergeDialect:
             error=_error,
             handler=handler,
             is_write=is_write,
+            address=self.state.address,
         )
 
     async def contacts(self, request: Request) -> Response:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from contactsync.contact import SYNCED_FIELDS, CanonicalContact
+from contactsync.sandbox.address import AddressLimit
 from contactsync.sandbox.faults import Faults
 from contactsync.sandbox.seed import companies
 from contactsync.sandbox.variants import validate as validate_variant
@@ -357,6 +358,8 @@ class SandboxState:
     def __init__(self, webhooks: Listener | None = None) -> None:
         self._lock = threading.Lock()
         self._accounts: dict[str, Account] = {}
+        # Merge's limit on failed requests from one address (off unless set; its Merge API applies it).
+        self.address = AddressLimit()
         # The webhook sender is handed in (`sandbox.app.new_state` does it): it renders payloads with the dialect
         # modules, which build on this one.
         self.webhooks = webhooks
