@@ -54,6 +54,12 @@ def concurrency_key(prefix: str, connection_id: int) -> str:
     return f"{prefix}:concurrency:connection:{connection_id}"
 
 
+def failed_requests_key(prefix: str, host: str) -> str:
+    """The failed requests (400 or more, 429 aside) a unified API's host answered in the last window, across every
+    worker and connection: a sorted set of notes scored with when each was noted (`providers.failure_window`)."""
+    return f"{prefix}:failed:host:{host}"
+
+
 def booked_key(prefix: str, connection_id: int) -> str:
     """Until when (epoch seconds, with a TTL) write batches handed back have booked the connection's bucket."""
     return f"{prefix}:booked:connection:{connection_id}"

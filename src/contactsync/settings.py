@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     # `in_flight` together before any leaves, so this is also how many creates a killed worker leaves in doubt
     # (each resolved by the lost-create path). 1 sends the batch one entry after the other.
     write_concurrency: int = Field(default=8, ge=1, le=10, validation_alias="CONTACTSYNC_WRITE_CONCURRENCY")
+    # Failed requests (400 or more, 429 aside) a unified API that blocks an address for them (Merge: more than 20
+    # in 10 s) may have answered the whole deployment within its window before further requests to it wait (see
+    # `providers.failure_window`); the rest of its limit is left for requests on the wire. 0: not counted.
+    failed_request_budget: int = Field(default=10, ge=0, le=1000, validation_alias="CONTACTSYNC_FAILED_REQUEST_BUDGET")
     # ANALYZE the tables a sync fills in bulk when a run's walk or the run ends and they changed as much as
     # autovacuum waits for (see `store.statistics`). Off: planner statistics are left to autovacuum alone.
     analyze_after_runs: bool = Field(default=True, validation_alias="CONTACTSYNC_ANALYZE_AFTER_RUNS")

@@ -65,7 +65,8 @@ PROVIDER_RATE_LIMITED = Counter(
 RATE_LIMIT_WAIT = Counter(
     "contactsync_rate_limit_wait_seconds",
     "Seconds spent waiting before provider calls: 'bucket' (our own budget), 'cooldown' (after a 429), "
-    "'concurrency' (the connection's cap on requests at once).",
+    "'concurrency' (the connection's cap on requests at once), 'failures' (a Merge host's recent failed "
+    "answers).",
     ["reason"],
 )
 

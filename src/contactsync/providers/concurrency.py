@@ -25,14 +25,13 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
 
 import redis
 
 from contactsync import metrics
 from contactsync.logs import get_logger
 from contactsync.providers.errors import RateLimited
-from contactsync.providers.http import Throttle
+from contactsync.providers.http import Answered, Throttle
 from contactsync.redis_keys import concurrency_key
 from contactsync.settings import get_settings
 
@@ -156,7 +155,7 @@ def capped(throttle: Throttle, connection_id: int, limit: int, max_wait_seconds:
     one of `limit` places, then for its rate-limit slot; what it returns releases both once the request is
     answered or given up on. The place is taken first, so the slot is taken only when the request can go."""
 
-    def throttled() -> Callable[[], None] | None:
+    def throttled() -> Answered | None:
         deadline = time.monotonic() + max_wait_seconds
         pause = _FIRST_POLL_SECONDS
         while (holder := hold(connection_id, limit)) is None:
@@ -174,10 +173,10 @@ def capped(throttle: Throttle, connection_id: int, limit: int, max_wait_seconds:
             release(connection_id, holder)
             raise
 
-        def done() -> None:
+        def done(status: int | None = None) -> None:
             try:
                 if answered is not None:
-                    answered()
+                    answered(status)
             finally:
                 release(connection_id, holder)
 

@@ -44,8 +44,10 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 _EXCERPT = 160
 # Called before each request, it waits for the connection's rate-limit bucket; what it returns (if anything) is
-# called once the request is answered or given up on (`providers.ratelimit.bucket_throttle`).
-Throttle = Callable[[], Callable[[], None] | None]
+# called once the request is answered or given up on (`providers.ratelimit.bucket_throttle`), with the answer's
+# status (None: no answer came).
+Answered = Callable[[int | None], None]
+Throttle = Callable[[], Answered | None]
 # Client headers that carry no credential; every other one does (Authorization, X-Account-Token, X-API-KEY...).
 _PLAIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "connection", "content-type"})
 
@@ -207,14 +209,20 @@ class HttpCaller:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         note_answered = None
+        status: int | None = None
         try:
             note_answered = self._throttle() if self._throttle is not None else None
-            return self._request(method, path, params=params, json_body=json_body, headers=headers)
+            response = self._request(method, path, params=params, json_body=json_body, headers=headers)
+            status = response.status_code
+            return response
         except ProviderError as exc:
+            status = exc.status
             raise self.redacted(exc) from exc.__cause__
         finally:
             if note_answered is not None:
-                note_answered()  # the request is answered or given up on: its rate-limit slot's minute starts now
+                # The request is answered or given up on: its rate-limit slot's minute starts now, and a failure
+                # counts against the host's window (`providers.failure_window`).
+                note_answered(status)
 
     def redacted(self, exc: ProviderError) -> ProviderError:
         """The error with our credentials masked wherever the server's words repeat them (see `redact`)."""

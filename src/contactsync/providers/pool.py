@@ -22,6 +22,7 @@ import httpx
 
 from contactsync.providers.base import ConnectionConfig, Provider
 from contactsync.providers.concurrency import capped
+from contactsync.providers.failure_window import guarded, host_of
 from contactsync.providers.ratelimit import bucket_throttle
 from contactsync.providers.registry import dialect_of, open_provider, options_of
 from contactsync.settings import get_settings
@@ -75,6 +76,9 @@ def lease(connection_id: int, fingerprint: str, config: Callable[[], ConnectionC
         cap = options_of(opened.dialect, opened.options).max_concurrent_requests
         if cap is not None:
             throttle = capped(throttle, connection_id, cap)
+        block, budget = dialect_of(opened.dialect).failure_block, get_settings().failed_request_budget
+        if block is not None and budget:
+            throttle = guarded(throttle, host_of(opened.base_url), min(budget, block[0]), block[1])
         calls = CallMeter()
         provider = open_provider(opened, throttle=throttle, on_request=calls)
         pooled = _pool[connection_id] = _Pooled(fingerprint, provider, calls)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ import redis
 from contactsync import metrics
 from contactsync.logs import get_logger
 from contactsync.providers.errors import RateLimited
-from contactsync.providers.http import Throttle
+from contactsync.providers.http import Answered, Throttle
 from contactsync.redis_keys import booked_key, cooldown_key, rate_limit_sequence, rate_limit_slots
 from contactsync.settings import get_settings
 
@@ -216,12 +216,21 @@ def book_later(connection_id: int, per_minute: int, requests: int, earliest: flo
     return float(start)
 
 
+def _answered_later(connection_id: int, slots: tuple[int, ...]) -> Answered:
+    """What a request's answer calls: its slot's minute starts then, whatever the answer was."""
+
+    def done(_status: int | None = None) -> None:
+        answered(connection_id, slots)
+
+    return done
+
+
 def bucket_throttle(connection_id: int, per_minute: int, max_wait_seconds: float = 120.0) -> Throttle:
     """A callable that blocks until the connection's shared bucket admits one more request, and returns the
     callable to call once that request's answer (or failure) is in (`answered`); None for a prepaid request,
     whose group notes the slots it took."""
 
-    def throttle() -> Callable[[], None] | None:
+    def throttle() -> Answered | None:
         deadline = time.monotonic() + max_wait_seconds
         prepaid = _PREPAID.get()
         if prepaid:
@@ -229,8 +238,7 @@ def bucket_throttle(connection_id: int, per_minute: int, max_wait_seconds: float
         while True:
             state = _take(connection_id, per_minute, 0 if prepaid else 1)
             if state.slots:
-                slots = state.slots
-                return lambda: answered(connection_id, slots)
+                return _answered_later(connection_id, state.slots)
             if prepaid and not state.cooling:
                 return None
             reason = "cooldown" if state.cooling else "bucket"

@@ -38,6 +38,9 @@ class Dialect:
     # A connection's request budget unless its `rate_limit_per_minute` option says otherwise: Merge's documented
     # per-account limit; for Maesn the tightest platform behind it (Xero's 60 per tenant).
     requests_per_minute: int
+    # (failed requests, seconds): the unified API blocks an address that sends it more failed requests than that
+    # within that many seconds (Merge: 20 in 10), so they are counted across workers (`providers.failure_window`).
+    failure_block: tuple[int, float] | None = None
 
 
 _DIALECTS: dict[str, Dialect] = {
@@ -52,6 +55,7 @@ _DIALECTS: dict[str, Dialect] = {
             flags_deletions=True,
             options=MergeOptions,
             requests_per_minute=100,
+            failure_block=(20, 10.0),
         ),
         Dialect(
             "maesn",
