@@ -121,6 +121,9 @@ class Soak:
 
     def seed(self, sandbox_url: str) -> None:
         admin = self.admin = SandboxAdmin(sandbox_url)
+        # Merge's limit on failed requests from one address (more than 20 in 10 s), which the injected 5xx feed:
+        # reached, every Merge tenant would be refused at once (`providers.failure_window` keeps clear of it).
+        admin.address(failures=20, window_s=10)
         for t in range(self.args.tenants):
             data = tenant_data(2000 + t, self.args.contacts, 0.5)
             self.datas.append(data)
@@ -417,6 +420,7 @@ def main() -> int:
                         per_minute=stats["rate_limited"],
                         concurrent=stats["concurrency_limited"],
                     )
+                refused.update(address=soak.admin.address()["limited"])
         finally:
             if soak is not None:
                 if soak.workers is not None:
@@ -447,7 +451,8 @@ def main() -> int:
         "worker_exit_reasons": soak.workers.exits[:10] if soak.workers is not None else [],
         "faults_injected": dict(injected),
         # 429s for the accounts' own limits (`merge-xero5` serves five requests at once): a connection capped as
-        # its platform is sees "concurrent" ones only after a Redis restart forgot its places.
+        # its platform is sees "concurrent" ones only after a Redis restart forgot its places. "address": Merge's
+        # 429s for every tenant after too many failed requests from the deployment's address.
         "platform_refused": dict(refused),
         "burst_windows": tally.bursts,
         "edit_rounds": tally.edit_rounds,
