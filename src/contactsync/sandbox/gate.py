@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from contactsync.sandbox.address import AddressLimit
 from contactsync.sandbox.state import Account, SandboxState
 
 Handler = Callable[[Request, Account], Awaitable[Response]]
@@ -75,28 +74,8 @@ async def gated(
     error: Callable[[int, str], Response],
     handler: Handler,
     is_write: bool = False,
-    address: AddressLimit | None = None,
 ) -> Response:
-    """Run `handler` for the account behind `token` if the address limit (the dialect's API has one: Merge's),
-    auth, rate limit and the dice allow it; its answer counts towards that limit (`sandbox.address`)."""
-    if address is not None and address.refuses():
-        return error(429, "Too many failed requests from this address; back off.")
-    response = await _gated(request, state, route, token, key_ok, error, handler, is_write)
-    if address is not None:
-        address.answered(response.status_code)
-    return response
-
-
-async def _gated(
-    request: Request,
-    state: SandboxState,
-    route: str,
-    token: str | None,
-    key_ok: Callable[[Account], bool],
-    error: Callable[[int, str], Response],
-    handler: Handler,
-    is_write: bool,
-) -> Response:
+    """Run `handler` for the account behind `token` if auth, rate limit and the dice allow it."""
     account = state.get(token) if token else None
     if account is None:
         return error(401, "Invalid or missing account token.")

@@ -76,7 +76,11 @@ class MergeDialect:
             key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
             return bool(key) and (account.api_key is None or key == account.api_key)
 
-        return await gated(
+        # Merge's limit on failed requests from one address comes before anything else, and counts every answer.
+        address = self.state.address
+        if address.refuses():
+            return _error(429, "Too many failed requests from this address; back off.")
+        response = await gated(
             request,
             self.state,
             f"{request.method} {PREFIX}{route}",
@@ -85,8 +89,9 @@ class MergeDialect:
             error=_error,
             handler=handler,
             is_write=is_write,
-            address=self.state.address,
         )
+        address.answered(response.status_code)
+        return response
 
     async def contacts(self, request: Request) -> Response:
         if request.method == "POST":
