@@ -72,7 +72,7 @@ def test_two_throttles_of_one_connection_share_the_cap_and_other_connections_do_
 def test_a_hold_not_renewed_lapses_on_its_own(env: dict[str, str]) -> None:
     assert hold(104, limit=1, seconds=0.3) is not None
     assert hold(104, limit=1, seconds=0.3) is None
-    time.sleep(0.4)  # before this process's first renewal (every RENEW_SECONDS)
+    time.sleep(0.4)  # a hold with its own lease is not renewed (whenever the process's renewals come)
     holder = hold(104, limit=1, seconds=0.3)
     assert holder is not None
     release(104, holder)
@@ -214,7 +214,7 @@ def test_a_short_hold_does_not_take_the_longer_ones_with_it(env: dict[str, str])
     others never shortens the key's life under them."""
     first = hold(108, limit=2)  # the default lease
     assert first is not None
-    assert hold(108, limit=2, seconds=0.2) is not None
+    assert hold(108, limit=2, seconds=0.2) is not None  # not renewed: it lapses on its own
     time.sleep(1.5)  # the short hold and its key's margin
     assert in_flight(108) == 1  # the long hold is still there
     release(108, first)

@@ -118,7 +118,8 @@ _renewer = _Renewer()
 
 def hold(connection_id: int, limit: int, seconds: float | None = None) -> str | None:
     """Take one of the connection's `limit` places if one is free; the holder's name to `release`, else None. The
-    place is renewed by this process until released; `seconds` (default `LEASE_SECONDS`) is its first lease."""
+    place is a `LEASE_SECONDS` lease this process renews until released; with `seconds`, a lease of that length
+    that it does not renew (a hold whose process stopped: how a lapse is tried)."""
     settings = get_settings()
     holder = uuid.uuid4().hex
     redis_url = settings.require_redis_url()
@@ -126,7 +127,8 @@ def hold(connection_id: int, limit: int, seconds: float | None = None) -> str | 
     taken = _scripts(redis_url)[0](keys=[key], args=[limit, LEASE_SECONDS if seconds is None else seconds, holder])
     if not int(taken):
         return None
-    _renewer.keep(holder, redis_url, key)
+    if seconds is None:
+        _renewer.keep(holder, redis_url, key)
     return holder
 
 
