@@ -36,7 +36,7 @@ from contactsync.sandbox.gate import gated
 from contactsync.sandbox.maesn_pages import envelope
 from contactsync.sandbox.payloads import iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
-from contactsync.sandbox.variants import own_form, retext, unstate_roles
+from contactsync.sandbox.variants import as_answered, own_form, retext, unstate_roles
 
 KINDS = ("contacts", "customers", "suppliers")
 LIMITS = (5, 10, 20, 50, 100)
@@ -326,7 +326,7 @@ class MaesnDialect:
             return _write_error(exc)
         except ValidationError as exc:
             return _write_error(WriteRejected("Invalid contact", str(exc)))
-        return _created(account, stored, kind, request)
+        return _created(account, as_answered(stored, changes, account.variant), kind, request)
 
     async def _update(self, request: Request, account: Account, kind: str) -> Response:
         contact_id = request.path_params["id"]
@@ -348,7 +348,8 @@ class MaesnDialect:
             return _write_error(exc)
         if account.variant.get("maesn_update") == "no_content":
             return Response(status_code=204)
-        return JSONResponse({"data": render(stored, kind, account.variant), "meta": {"warnings": []}})
+        answer = render(as_answered(stored, changes, account.variant), kind, account.variant)
+        return JSONResponse({"data": answer, "meta": {"warnings": []}})
 
     async def _task(self, request: Request, account: Account, kind: str) -> Response:
         """An async task from a `task` create: pending on the first poll, completed from the second on."""

@@ -26,6 +26,7 @@ from contactsync.sandbox.merge_link import integration_of, linked_account_id
 from contactsync.sandbox.merge_schema import parse_model, render
 from contactsync.sandbox.payloads import flag, iso, parse_time, raw_json
 from contactsync.sandbox.state import Account, SandboxState, StoredContact, UnknownContact, WriteRejected
+from contactsync.sandbox.variants import as_answered
 
 PREFIX = "/api/accounting/v1"
 
@@ -204,7 +205,11 @@ class MergeDialect:
             return _write_error(exc)
         except ValidationError as exc:
             return _write_error(WriteRejected("Invalid contact", str(exc)))
-        payload = {"model": render(stored, account.variant), "warnings": [], "errors": []}
+        payload = {
+            "model": render(as_answered(stored, changes, account.variant), account.variant),
+            "warnings": [],
+            "errors": [],
+        }
         status = int(account.variant.get("merge_create_status", 201))
         if key:
             account.remember_idempotent(key, body, status, payload)
@@ -220,7 +225,8 @@ class MergeDialect:
             return _write_error(exc)
         if account.variant.get("merge_patch") == "no_content":
             return Response(status_code=204)
-        return JSONResponse({"model": render(stored, account.variant), "warnings": [], "errors": []})
+        answer = render(as_answered(stored, changes, account.variant), account.variant)
+        return JSONResponse({"model": answer, "warnings": [], "errors": []})
 
     async def _sync_status(self, request: Request, account: Account) -> Response:
         now = account.now()

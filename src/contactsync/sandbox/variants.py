@@ -65,6 +65,10 @@ Both dialects
 - `phone_words`: "as_stored" | "xero" | "maesn" — phone types handed back in the platform's own words for them:
   Xero's slots (work DEFAULT, mobile MOBILE, fax FAX) or Maesn's enum (work BUSINESS, mobile MOBILE, fax FAX,
   home PRIVATE); any other type as stored. Stored as sent.
+- `write_answer`: "stored" | "sent" — a write's answer shows the record as stored, or with the fields the request
+  carried as they were sent: an API that echoes its request rather than reading back what the platform kept.
+  With the fault `ignored_on_write`, the answer then shows values the platform never held, and the next list
+  shows their absence.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 
+from contactsync.contact import CanonicalContact
 from contactsync.matching.normalise.phones import region_of
 from contactsync.textform import visible
 
@@ -108,6 +113,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "line_order": ("as_stored", "slots"),
     "address_parts": ("as_stored", "short"),
     "phone_words": ("as_stored", "xero", "maesn"),
+    "write_answer": ("stored", "sent"),
 }
 # `line_order` "slots": each type's slot; a type not listed comes after them, in the order written.
 _PHONE_SLOTS = ("mobile", "fax", "work", "home")
@@ -138,6 +144,14 @@ def validate(variant: Any) -> dict[str, Any]:
         elif value not in CHOICES[key]:
             raise ValueError(f"variant {key} must be one of {list(CHOICES[key])}, not {value!r}")
     return dict(variant)
+
+
+def as_answered(stored: StoredContact, sent: dict[str, Any], variant: dict[str, Any] | None) -> StoredContact:
+    """The record a write's answer shows: as stored, or with `write_answer` "sent" the request's fields as sent."""
+    if not variant or variant.get("write_answer") != "sent" or not sent:
+        return stored
+    echoed = CanonicalContact.model_validate(stored.contact.model_dump(mode="json") | sent)
+    return dataclasses.replace(stored, contact=echoed)
 
 
 def unstate_roles(item: Any, variant: dict[str, Any] | None, keys: tuple[str, str], *, drop: bool) -> Any:
