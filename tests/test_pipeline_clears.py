@@ -73,3 +73,43 @@ def test_a_value_cleared_on_the_platform_is_cleared_in_the_app(
             timeout=30,
         ).json()
     assert view["contact"]["emails"] == [] and view["kept_apart"] == ["emails"]
+
+
+@pytest.mark.parametrize("dialect", ["merge", "maesn"])
+def test_a_value_the_platform_never_kept_is_no_clearing_though_its_answer_showed_it(
+    env: dict[str, str], workers: Workers, sandbox: Any, dialect: str
+) -> None:
+    """A platform that keeps no emails (`ignored_on_write`) and answers a write with the request as sent
+    (`write_answer: sent`): the full sync's creates are answered with the app's emails, the next walk lists them
+    without. The platform has not changed since its answer (its edit time is the answer's), so the blank is what
+    it kept, not a clearing: the app keeps its emails, and nothing is sent either way."""
+    _split, _token = setup_tenant(
+        sandbox,
+        size=40,
+        seed=37,
+        dialect=dialect,
+        faults={"ignored_on_write": ["emails"]},
+        variant={"write_answer": "sent"},
+    )
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    created = (
+        select(AppContact.app_id, AppContact.data, RemoteContact.data)
+        .join(Link, Link.app_contact_id == AppContact.id)
+        .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+        .where(Link.method == "created")
+    )
+    with db.session() as s:
+        answered = {app_id: (app["emails"], remote["emails"]) for app_id, app, remote in s.execute(created)}
+    sent = {app_id: emails for app_id, (emails, shown) in answered.items() if emails}
+    assert len(sent) >= 3 and all(answered[a][1] for a in sent)  # the answers showed the emails
+
+    second = full_sync(workers, full=False)
+    assert second.status == "succeeded", second.error
+    with db.session() as s:
+        now = {app_id: (app["emails"], remote["emails"]) for app_id, app, remote in s.execute(created)}
+    assert all(now[a][1] == [] for a in sent)  # the walk read what the platform kept
+    assert {a: now[a][0] for a in sent} == sent
+    assert second.updated_app == 0 and second.updated_remote == 0
+    third = full_sync(workers, full=False)
+    assert third.status == "succeeded" and third.updated_app == 0 and third.updated_remote == 0

@@ -125,6 +125,24 @@ def test_a_clearing_against_an_app_edit_of_the_same_field_goes_to_the_newer() ->
     assert plan.to_remote == {"emails": ["new@x.de"]} and plan.to_app == {}
 
 
+def test_a_blank_where_a_writes_answer_echoed_a_value_is_no_clearing_until_the_platform_edits() -> None:
+    """The baseline's emails and tax id are a create's answer (the request as sent), and the platform lists
+    neither: it kept them not. While its edit time is still the answer's, that blank is what it kept of the
+    write: the app keeps both, nothing is sent. Once its edit time has moved, a blank is a clearing like any other;
+    without an edit time in the answer nothing was marked. Other differences are changes as always."""
+    sent = {"name": "B", "emails": ["b@x.de"], "tax_number": "DE1", "currency": "EUR"}
+    listed = {"name": "B", "emails": [], "tax_number": None, "currency": "EUR"}
+    answered = baseline_of(sent, sent).answered_by(("name", "emails", "tax_number", "currency"), OLD)
+    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_updated_at=OLD))
+    assert plan.to_app == {} and plan.to_remote == {}
+    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_updated_at=NEW))
+    assert plan.to_app == {"emails": [], "tax_number": None} and plan.to_remote == {}
+    plan = plan_pair(state(sent, {**listed, "currency": "CHF"}, app_hash="a1", baseline=answered))
+    assert plan.to_app == {"currency": "CHF"}
+    assert baseline_of(sent, sent).answered_by(("emails",), None) == baseline_of(sent, sent)
+    assert FieldBaseline.from_json(json.loads(json.dumps(answered.to_json()))) == answered
+
+
 def test_a_field_the_app_never_stated_follows_the_platforms_clearing() -> None:
     """The app's copy of a field it never stated is what it took from the platform: cleared with it."""
     before = {"name": "B", "emails": ["b@x.de"]}

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from contactsync.contact import CanonicalContact, content_digest
+from contactsync.contact import SYNCED_FIELDS, CanonicalContact, content_digest
 from contactsync.models import AppContact, Connection, Link, RemoteContact, WriteOp, WriteState
 from contactsync.models.base import table_of, utcnow
 from contactsync.providers.registry import carried_view
@@ -65,10 +65,10 @@ def record_answers(s: Session, answers: Sequence[Answer]) -> None:
         assert answer.contact.remote_id is not None
         remote = remotes[(op.connection_id, answer.contact.remote_id)]
         if op.kind == "create":
-            links.append(_created_link(s, op, remote, answer.adopted))
+            links.append(_created_link(s, answer, remote))
             feed.remote_id_assigned(s, op.tenant_id, op.app_contact_id, remote.remote_id)
         else:
-            _mark_updated(s, op, remote, pairs.get(op.app_contact_id))
+            _mark_updated(s, answer, remote, pairs.get(op.app_contact_id))
         _close(op, remote.remote_id)
     save_writes(s, [a.op for a in answers])
     if links:
@@ -84,7 +84,8 @@ def _link_insert(columns: tuple[str, ...]) -> Any:
     return from_columns(pg_insert(link).on_conflict_do_nothing(), columns)
 
 
-def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> dict[str, Any]:
+def _created_link(s: Session, answer: Answer, remote: Mirrored) -> dict[str, Any]:
+    op, adopted = answer.op, answer.adopted
     app = s.get(AppContact, op.app_contact_id)
     assert app is not None
     contact = CanonicalContact.model_validate(op.payload)
@@ -103,7 +104,10 @@ def _created_link(s: Session, op: WriteOp, remote: Mirrored, adopted: bool) -> d
         "remote_synced_hash": remote.content_hash,
         # The version the create sent, not the app's now: an edit made while the create was under way, even one
         # undone before the answer, is then later than the link.
-        "baseline": baseline_of(carried_view(dialect, contact), remote.data, op.sent_app_version(app)).to_json(),
+        # A create's answer is the platform side's whole baseline (a lost create's echo was found by a read).
+        "baseline": baseline_of(carried_view(dialect, contact), remote.data, op.sent_app_version(app))
+        .answered_by(SYNCED_FIELDS, None if adopted else answer.contact.remote_updated_at)
+        .to_json(),
     }
 
 
@@ -111,14 +115,16 @@ def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
     record_answers(s, [Answer(op, contact)])
 
 
-def _mark_updated(s: Session, op: WriteOp, remote: Mirrored, link: Link | None) -> None:
+def _mark_updated(s: Session, answer: Answer, remote: Mirrored, link: Link | None) -> None:
     """An update's answer: the pair is synced as the plan saw it, plus what was written.
 
     Not as the rows are now: the answer may come long after the plan (a retry, a worker killed and its batch
     redelivered), and an app edit made in between, or a platform edit the answer already shows, would otherwise
     be taken as synced and never travel. The baseline keeps the plan's digests for every field the update did
-    not write, so such an edit shows as a change of that side at the next run.
+    not write, so such an edit shows as a change of that side at the next run; the written fields are the
+    answer's (`FieldBaseline.answered`).
     """
+    op = answer.op
     app = s.get(AppContact, op.app_contact_id)
     if link is None or app is None:
         return
@@ -134,9 +140,13 @@ def _mark_updated(s: Session, op: WriteOp, remote: Mirrored, link: Link | None) 
     link.app_synced_hash = str(base["app_hash"])
     link.remote_synced_hash = remote.content_hash if remote_base == answered else str(base["remote_hash"])
     version = base.get("app_version")
-    link.baseline = FieldBaseline(
-        app=dict(base["app"]), remote=remote_base, app_version=int(version) if version is not None else None
-    ).to_json()
+    link.baseline = (
+        FieldBaseline(
+            app=dict(base["app"]), remote=remote_base, app_version=int(version) if version is not None else None
+        )
+        .answered_by(written, answer.contact.remote_updated_at)
+        .to_json()
+    )
     link.updated_at = utcnow()
 
 

@@ -18,7 +18,9 @@ The rules, and why:
   an API call without that field) are taken from the platform and never sent. A blank value on either side
   receives the other side's value, with one exception: a value the platform held at the last sync and has
   cleared since (the pair's baseline says so) is a change, and the app's copy is cleared. A blank the platform
-  always showed may be a field it does not keep, and is no news. The app's own clearing is not sent: how a
+  always showed may be a field it does not keep, and is no news; so is a blank where only a write's answer
+  showed a value and the platform has not edited the record since (an API may echo what it was sent, not what
+  the platform kept). The app's own clearing is not sent: how a
   platform reads a blank in an update (clear, or leave as it is) differs, and the books keep their value.
 - **A field the connection cannot write stays the app's.** It is never sent (Maesn's v1 schema has no currency,
   status or roles), and the platform's value is taken in only where the platform changed it since the
@@ -32,6 +34,7 @@ The rules, and why:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -69,16 +72,25 @@ class FieldBaseline:
     edit at all: the digests are the same, the field's edit version (`PairState.app_edited`) is later. None where
     unknown (a baseline written before versions were kept, a lost create adopted after the app changed): the
     digests alone decide then.
+
+    `answered`: the platform-side fields whose digest is a write's answer rather than a read of the platform,
+    and `answered_at` the platform's edit time in that answer. An answer may show what was sent rather than what
+    the platform kept (an API that echoes its request); see `_kept_of_write`.
     """
 
     app: Mapping[str, str]
     remote: Mapping[str, str]
     app_version: int | None = None
+    answered: frozenset[str] = frozenset()
+    answered_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"app": dict(self.app), "remote": dict(self.remote)}
         if self.app_version is not None:
             doc["app_version"] = self.app_version
+        if self.answered and self.answered_at is not None:
+            doc["answered"] = sorted(self.answered)
+            doc["answered_at"] = self.answered_at.isoformat()
         return doc
 
     @classmethod
@@ -87,7 +99,21 @@ class FieldBaseline:
             return None
         version = doc.get("app_version")
         app_version = None if version is None else int(version)
-        return cls(app=dict(doc["app"]), remote=dict(doc["remote"]), app_version=app_version)
+        at = doc.get("answered_at")
+        return cls(
+            app=dict(doc["app"]),
+            remote=dict(doc["remote"]),
+            app_version=app_version,
+            answered=frozenset(doc.get("answered") or ()),
+            answered_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
+        )
+
+    def answered_by(self, fields: Iterable[str], at: datetime | None) -> FieldBaseline:
+        """This baseline with `fields` of its platform side taken from a write's answer stamped `at` (the
+        platform's edit time in the answer; None: unknown, and nothing is marked)."""
+        if at is None:
+            return self
+        return dataclasses.replace(self, answered=frozenset(fields), answered_at=at)
 
 
 @dataclass(frozen=True)
@@ -352,17 +378,33 @@ def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
     )
 
 
+def _kept_of_write(state: PairState) -> frozenset[str]:
+    """Platform fields whose baseline is a write's answer, where the platform has not changed the record since
+    (its edit time is still the answer's): a blank listed there is what the platform kept of the write, not a
+    clearing. An API that echoes its request answers with values the platform never held (a field it does not
+    keep); read as a clearing, the next walk's blank would wipe the app's value. Once the platform's edit time
+    moves, a blank is a clearing as against any baseline: an edit made after the write cannot be told from what
+    the write did not keep, and a real clearing is not left behind. Other differences from the answer are
+    changes as always (the platform's own form of a value is mostly alike, `sync.alike`). Without an edit time
+    in the answer nothing is marked (`FieldBaseline.answered_by`)."""
+    base = state.baseline
+    if base is None or not base.answered or base.answered_at is None or state.remote_updated_at != base.answered_at:
+        return frozenset()
+    return base.answered
+
+
 _BLANKS: tuple[Any, ...] = (None, "", [])
 _BLANK_DIGESTS = frozenset(field_digest(blank) for blank in _BLANKS)
 
 
 def _stated_at_last_sync(state: PairState, name: str) -> bool:
     """The platform held a value of the field at the last sync, by the pair's per-field baseline (unknown
-    without one: a first link, or a pair synced before baselines were kept)."""
+    without one: a first link, or a pair synced before baselines were kept; and unproven where only a write's
+    answer showed it and the platform has not edited the record since, `_kept_of_write`)."""
     if state.baseline is None:
         return False
     before = state.baseline.remote.get(name)
-    return before is not None and before not in _BLANK_DIGESTS
+    return before is not None and before not in _BLANK_DIGESTS and name not in _kept_of_write(state)
 
 
 def _edited_since_sync(state: PairState) -> frozenset[str]:
