@@ -79,16 +79,18 @@ def test_a_value_cleared_on_the_platform_is_cleared_in_the_app(
 def test_a_value_the_platform_never_kept_is_no_clearing_though_its_answer_showed_it(
     env: dict[str, str], workers: Workers, sandbox: Any, dialect: str
 ) -> None:
-    """A platform that keeps no emails (`ignored_on_write`) and answers a write with the request as sent
-    (`write_answer: sent`): the full sync's creates are answered with the app's emails, the next walk lists them
-    without. The platform has not changed since its answer (its edit time is the answer's), so the blank is what
-    it kept, not a clearing: the app keeps its emails, and nothing is sent either way."""
+    """A platform that keeps no emails and sets its own customer and supplier flags (`ignored_on_write`), and
+    answers a write with the request as sent (`write_answer: sent`): the full sync's creates are answered with the
+    app's emails and roles, the next walk lists no emails and no roles. The platform has not changed the records
+    since its answers (their clocks are the answers'), so that is what it kept: the app keeps its emails and
+    roles, and nothing is sent either way."""
     _split, _token = setup_tenant(
         sandbox,
         size=40,
         seed=37,
         dialect=dialect,
-        faults={"ignored_on_write": ["emails"]},
+        options={"api_version": "v2"} if dialect == "maesn" else None,  # Maesn's v1 writes no roles
+        faults={"ignored_on_write": ["emails", "is_customer", "is_supplier"]},
         variant={"write_answer": "sent"},
     )
     workers.start(1)
@@ -101,6 +103,10 @@ def test_a_value_the_platform_never_kept_is_no_clearing_though_its_answer_showed
     )
     with db.session() as s:
         answered = {app_id: (app["emails"], remote["emails"]) for app_id, app, remote in s.execute(created)}
+        shown = [(a, app, remote) for a, app, remote in s.execute(created) if app["is_customer"] or app["is_supplier"]]
+    # The answers showed the app's roles, as sent
+    roles = {a: (app["is_customer"], app["is_supplier"]) for a, app, remote in shown}
+    assert len(roles) >= 3 and all(roles[a] == (remote["is_customer"], remote["is_supplier"]) for a, _, remote in shown)
     sent = {app_id: emails for app_id, (emails, shown) in answered.items() if emails}
     assert len(sent) >= 3 and all(answered[a][1] for a in sent)  # the answers showed the emails
 
@@ -110,6 +116,12 @@ def test_a_value_the_platform_never_kept_is_no_clearing_though_its_answer_showed
         now = {app_id: (app["emails"], remote["emails"]) for app_id, app, remote in s.execute(created)}
     assert all(now[a][1] == [] for a in sent)  # the walk read what the platform kept
     assert {a: now[a][0] for a in sent} == sent
+    with db.session() as s:
+        kept = {
+            a: (app["is_customer"], app["is_supplier"], remote["is_customer"]) for a, app, remote in s.execute(created)
+        }
+    assert {a: kept[a][:2] for a in roles} == roles
+    assert not any(kept[a][2] for a in roles)  # the platform holds no customer flag of them
     assert second.updated_app == 0 and second.updated_remote == 0
     third = full_sync(workers, full=False)
     assert third.status == "succeeded" and third.updated_app == 0 and third.updated_remote == 0

@@ -19,6 +19,7 @@ from contactsync.sync.planning import (
     FieldBaseline,
     LinkBasis,
     PairState,
+    Stamps,
     baseline_of,
     cleared_by_app,
     field_digest,
@@ -125,20 +126,28 @@ def test_a_clearing_against_an_app_edit_of_the_same_field_goes_to_the_newer() ->
     assert plan.to_remote == {"emails": ["new@x.de"]} and plan.to_app == {}
 
 
-def test_a_blank_where_a_writes_answer_echoed_a_value_is_no_clearing_until_the_platform_edits() -> None:
-    """The baseline's emails and tax id are a create's answer (the request as sent), and the platform lists
-    neither: it kept them not. While its edit time is still the answer's, that blank is what it kept of the
-    write: the app keeps both, nothing is sent. Once its edit time has moved, a blank is a clearing like any other;
-    without an edit time in the answer nothing was marked. Other differences are changes as always."""
-    sent = {"name": "B", "emails": ["b@x.de"], "tax_number": "DE1", "currency": "EUR"}
-    listed = {"name": "B", "emails": [], "tax_number": None, "currency": "EUR"}
-    answered = baseline_of(sent, sent).answered_by(("name", "emails", "tax_number", "currency"), OLD)
-    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_updated_at=OLD))
-    assert plan.to_app == {} and plan.to_remote == {}
-    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_updated_at=NEW))
-    assert plan.to_app == {"emails": [], "tax_number": None} and plan.to_remote == {}
-    plan = plan_pair(state(sent, {**listed, "currency": "CHF"}, app_hash="a1", baseline=answered))
-    assert plan.to_app == {"currency": "CHF"}
+def test_what_a_platform_kept_of_a_write_whose_answer_echoed_it_is_no_edit() -> None:
+    """The baseline's emails, phones and roles are an update's answer (the request as sent), and the platform
+    lists none of them as answered: it kept no email, its own form of the number, and its own customer flag.
+    While its clocks are still the answer's, that is what it kept of the write: the app keeps its values,
+    nothing is sent. Once a clock has moved, they are changes like any other (a clearing reaches the app); an
+    answer without an edit time finer than a second marks nothing."""
+    sent = {"name": "B", "emails": ["b@x.de"], "phones": [{"number": "030 1234567", "type": "work"}]}
+    sent |= {"is_customer": True}
+    listed = {"name": "B", "emails": [], "phones": [{"number": "+49301234567", "type": "mobile"}]}
+    listed |= {"is_customer": False}
+    at = Stamps(datetime(2025, 3, 1, 9, 30, 5, 120000, tzinfo=UTC), datetime(2025, 3, 1, 9, 30, 6, 5, tzinfo=UTC))
+    answered = baseline_of(sent, sent).answered_by(("emails", "phones", "is_customer"), at)
+    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_stamps=at))
+    assert plan.in_sync and plan.to_app == {} and plan.to_remote == {}
+    for moved in (at._replace(edited=NEW), at._replace(modified=NEW)):
+        plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_stamps=moved))
+        assert plan.to_app == {k: listed[k] for k in ("emails", "phones", "is_customer")} and plan.to_remote == {}
+    # Only the marked fields: a name the write did not carry is still a change when it differs.
+    plan = plan_pair(state(sent, {**listed, "name": "C"}, app_hash="a1", baseline=answered, remote_stamps=at))
+    assert plan.to_app == {"name": "C"}
+    whole_seconds = at._replace(edited=at.edited.replace(microsecond=0) if at.edited else None)
+    assert baseline_of(sent, sent).answered_by(("emails",), whole_seconds) == baseline_of(sent, sent)
     assert baseline_of(sent, sent).answered_by(("emails",), None) == baseline_of(sent, sent)
     assert FieldBaseline.from_json(json.loads(json.dumps(answered.to_json()))) == answered
 

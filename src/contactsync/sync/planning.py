@@ -18,10 +18,12 @@ The rules, and why:
   an API call without that field) are taken from the platform and never sent. A blank value on either side
   receives the other side's value, with one exception: a value the platform held at the last sync and has
   cleared since (the pair's baseline says so) is a change, and the app's copy is cleared. A blank the platform
-  always showed may be a field it does not keep, and is no news; so is a blank where only a write's answer
-  showed a value and the platform has not edited the record since (an API may echo what it was sent, not what
-  the platform kept). The app's own clearing is not sent: how a
+  always showed may be a field it does not keep, and is no news. The app's own clearing is not sent: how a
   platform reads a blank in an update (clear, or leave as it is) differs, and the books keep their value.
+- **A write's answer is not the platform's word.** An API may answer a write with what it was sent rather than
+  what the platform kept. While the record's clocks are still the answer's, the next list's differences in the
+  fields the write carried are what the platform kept of it, not edits (`_kept_of_write`); a blank there is no
+  clearing, and a value the platform never took does not overwrite the app's.
 - **A field the connection cannot write stays the app's.** It is never sent (Maesn's v1 schema has no currency,
   status or roles), and the platform's value is taken in only where the platform changed it since the
   last sync: such a platform may not state the field at all, and its default is not an edit.
@@ -40,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
@@ -74,7 +76,7 @@ class FieldBaseline:
     digests alone decide then.
 
     `answered`: the platform-side fields whose digest is a write's answer rather than a read of the platform,
-    and `answered_at` the platform's edit time in that answer. An answer may show what was sent rather than what
+    and `answered_stamps` the record's clocks in that answer. An answer may show what was sent rather than what
     the platform kept (an API that echoes its request); see `_kept_of_write`.
     """
 
@@ -82,15 +84,15 @@ class FieldBaseline:
     remote: Mapping[str, str]
     app_version: int | None = None
     answered: frozenset[str] = frozenset()
-    answered_at: datetime | None = None
+    answered_stamps: Stamps | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"app": dict(self.app), "remote": dict(self.remote)}
         if self.app_version is not None:
             doc["app_version"] = self.app_version
-        if self.answered and self.answered_at is not None:
+        if self.answered and self.answered_stamps is not None:
             doc["answered"] = sorted(self.answered)
-            doc["answered_at"] = self.answered_at.isoformat()
+            doc["answered_stamps"] = [None if t is None else t.isoformat() for t in self.answered_stamps]
         return doc
 
     @classmethod
@@ -99,21 +101,33 @@ class FieldBaseline:
             return None
         version = doc.get("app_version")
         app_version = None if version is None else int(version)
-        at = doc.get("answered_at")
+        stamps = doc.get("answered_stamps")
         return cls(
             app=dict(doc["app"]),
             remote=dict(doc["remote"]),
             app_version=app_version,
             answered=frozenset(doc.get("answered") or ()),
-            answered_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
+            answered_stamps=Stamps(*(None if t is None else datetime.fromisoformat(t) for t in stamps))
+            if isinstance(stamps, list) and len(stamps) == 2
+            else None,
         )
 
-    def answered_by(self, fields: Iterable[str], at: datetime | None) -> FieldBaseline:
-        """This baseline with `fields` of its platform side taken from a write's answer stamped `at` (the
-        platform's edit time in the answer; None: unknown, and nothing is marked)."""
-        if at is None:
+    def answered_by(self, fields: Iterable[str], stamps: Stamps | None) -> FieldBaseline:
+        """This baseline with `fields` of its platform side taken from a write's answer showing the record's
+        `stamps`. Nothing is marked where the answer has no edit time finer than a second: an edit made within
+        the second of the write would show the same time."""
+        edited = stamps.edited if stamps is not None else None
+        if edited is None or edited.microsecond == 0:
             return self
-        return dataclasses.replace(self, answered=frozenset(fields), answered_at=at)
+        return dataclasses.replace(self, answered=frozenset(fields), answered_stamps=stamps)
+
+
+class Stamps(NamedTuple):
+    """A platform record's clocks as mapped: the platform's own edit time and the unified API's modification time
+    (Merge's `remote_updated_at` and `modified_at`; Maesn states one)."""
+
+    edited: datetime | None
+    modified: datetime | None
 
 
 @dataclass(frozen=True)
@@ -144,6 +158,8 @@ class PairState:
     # The platform's side as the dialect carries it, like `app_content` (None: `remote_content` is): what the two
     # sides are compared by. `remote_content` stays as mirrored, which the baselines' digests are taken of.
     remote_view: dict[str, Any] | None = None
+    # The platform record's clocks as mirrored (see `FieldBaseline.answered_stamps`).
+    remote_stamps: Stamps | None = None
     # Fields the platform's record does not state (`CanonicalContact.unstated`): its value is the model's default.
     remote_unstated: frozenset[str] = frozenset()
 
@@ -373,22 +389,25 @@ def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
             return frozenset()  # never synced: a first link, decided by clocks, not by change
         return frozenset(SYNCED_FIELDS) - unknown
     before = state.baseline.app if app_side else state.baseline.remote
+    unknown = unknown if app_side else _kept_of_write(state)
     return edited_again | frozenset(
         name for name in SYNCED_FIELDS if name not in unknown and before.get(name) != field_digest(content.get(name))
     )
 
 
 def _kept_of_write(state: PairState) -> frozenset[str]:
-    """Platform fields whose baseline is a write's answer, where the platform has not changed the record since
-    (its edit time is still the answer's): a blank listed there is what the platform kept of the write, not a
-    clearing. An API that echoes its request answers with values the platform never held (a field it does not
-    keep); read as a clearing, the next walk's blank would wipe the app's value. Once the platform's edit time
-    moves, a blank is a clearing as against any baseline: an edit made after the write cannot be told from what
-    the write did not keep, and a real clearing is not left behind. Other differences from the answer are
-    changes as always (the platform's own form of a value is mostly alike, `sync.alike`). Without an edit time
-    in the answer nothing is marked (`FieldBaseline.answered_by`)."""
-    base = state.baseline
-    if base is None or not base.answered or base.answered_at is None or state.remote_updated_at != base.answered_at:
+    """Platform fields whose baseline is a write's answer, on a record the platform has not changed since (both
+    its clocks are still the answer's): how the list shows them is what the platform kept of the write, not an
+    edit. An API that echoes its request answers with values the platform never held (a field it does not keep,
+    a name cut to its length, a flag it sets itself); read as edits, the next walk's blank would clear the app's
+    value and its own value would overwrite the app's. Once a clock moves, the answer is compared as any baseline
+    is: an edit made after the write cannot be told from what the write did not keep, and a real change is not
+    left behind. An answer without an edit time finer than a second marks nothing (`FieldBaseline.answered_by`)."""
+    base, now = state.baseline, state.remote_stamps
+    if base is None or not base.answered or base.answered_stamps is None or now is None:
+        return frozenset()
+    then = base.answered_stamps
+    if now.edited != then.edited or (then.modified is not None and now.modified != then.modified):
         return frozenset()
     return base.answered
 
@@ -399,12 +418,11 @@ _BLANK_DIGESTS = frozenset(field_digest(blank) for blank in _BLANKS)
 
 def _stated_at_last_sync(state: PairState, name: str) -> bool:
     """The platform held a value of the field at the last sync, by the pair's per-field baseline (unknown
-    without one: a first link, or a pair synced before baselines were kept; and unproven where only a write's
-    answer showed it and the platform has not edited the record since, `_kept_of_write`)."""
+    without one: a first link, or a pair synced before baselines were kept)."""
     if state.baseline is None:
         return False
     before = state.baseline.remote.get(name)
-    return before is not None and before not in _BLANK_DIGESTS and name not in _kept_of_write(state)
+    return before is not None and before not in _BLANK_DIGESTS
 
 
 def _edited_since_sync(state: PairState) -> frozenset[str]:
