@@ -19,7 +19,6 @@ from contactsync.sync.planning import (
     FieldBaseline,
     LinkBasis,
     PairState,
-    Stamps,
     baseline_of,
     cleared_by_app,
     field_digest,
@@ -129,25 +128,23 @@ def test_a_clearing_against_an_app_edit_of_the_same_field_goes_to_the_newer() ->
 def test_what_a_platform_kept_of_a_write_whose_answer_echoed_it_is_no_edit() -> None:
     """The baseline's emails, phones and roles are an update's answer (the request as sent), and the platform
     lists none of them as answered: it kept no email, its own form of the number, and its own customer flag.
-    While its clocks are still the answer's, that is what it kept of the write: the app keeps its values,
-    nothing is sent. Once a clock has moved, they are changes like any other (a clearing reaches the app); an
-    answer without an edit time finer than a second marks nothing."""
+    While its edit time is still the answer's, that is what it kept of the write: the app keeps its values,
+    nothing is sent. Once the edit time has moved, they are changes like any other (a clearing reaches the app);
+    an answer without an edit time finer than a second marks nothing."""
     sent = {"name": "B", "emails": ["b@x.de"], "phones": [{"number": "030 1234567", "type": "work"}]}
     sent |= {"is_customer": True}
     listed = {"name": "B", "emails": [], "phones": [{"number": "+49301234567", "type": "mobile"}]}
     listed |= {"is_customer": False}
-    at = Stamps(datetime(2025, 3, 1, 9, 30, 5, 120000, tzinfo=UTC), datetime(2025, 3, 1, 9, 30, 6, 5, tzinfo=UTC))
+    at = datetime(2025, 3, 1, 9, 30, 5, 120000, tzinfo=UTC)
     answered = baseline_of(sent, sent).answered_by(("emails", "phones", "is_customer"), at)
-    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_stamps=at))
+    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_edited_at=at))
     assert plan.in_sync and plan.to_app == {} and plan.to_remote == {}
-    for moved in (at._replace(edited=NEW), at._replace(modified=NEW)):
-        plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_stamps=moved))
-        assert plan.to_app == {k: listed[k] for k in ("emails", "phones", "is_customer")} and plan.to_remote == {}
+    plan = plan_pair(state(sent, listed, app_hash="a1", baseline=answered, remote_edited_at=NEW))
+    assert plan.to_app == {k: listed[k] for k in ("emails", "phones", "is_customer")} and plan.to_remote == {}
     # Only the marked fields: a name the write did not carry is still a change when it differs.
-    plan = plan_pair(state(sent, {**listed, "name": "C"}, app_hash="a1", baseline=answered, remote_stamps=at))
+    plan = plan_pair(state(sent, {**listed, "name": "C"}, app_hash="a1", baseline=answered, remote_edited_at=at))
     assert plan.to_app == {"name": "C"}
-    whole_seconds = at._replace(edited=at.edited.replace(microsecond=0) if at.edited else None)
-    assert baseline_of(sent, sent).answered_by(("emails",), whole_seconds) == baseline_of(sent, sent)
+    assert baseline_of(sent, sent).answered_by(("emails",), at.replace(microsecond=0)) == baseline_of(sent, sent)
     assert baseline_of(sent, sent).answered_by(("emails",), None) == baseline_of(sent, sent)
     assert FieldBaseline.from_json(json.loads(json.dumps(answered.to_json()))) == answered
 

@@ -22,7 +22,7 @@ from contactsync.store.arrays import from_columns, row_params
 from contactsync.store.ledger import mark_synced
 from contactsync.store.mirror import Mirrored, mirror_written
 from contactsync.store.write_states import move_write, save_writes
-from contactsync.sync.planning import FieldBaseline, LinkBasis, Stamps, baseline_of, digests
+from contactsync.sync.planning import FieldBaseline, LinkBasis, baseline_of, digests
 
 
 def record_created(s: Session, op: WriteOp, contact: CanonicalContact, *, adopted: bool) -> None:
@@ -106,13 +106,9 @@ def _created_link(s: Session, answer: Answer, remote: Mirrored) -> dict[str, Any
         # undone before the answer, is then later than the link.
         # A create's answer is the platform side's whole baseline (a lost create's echo was found by a read).
         "baseline": baseline_of(carried_view(dialect, contact), remote.data, op.sent_app_version(app))
-        .answered_by(SYNCED_FIELDS, None if adopted else _stamps(answer.contact))
+        .answered_by(SYNCED_FIELDS, None if adopted else answer.contact.remote_updated_at)
         .to_json(),
     }
-
-
-def _stamps(contact: CanonicalContact) -> Stamps:
-    return Stamps(contact.remote_updated_at, contact.modified_at)
 
 
 def record_updated(s: Session, op: WriteOp, contact: CanonicalContact) -> None:
@@ -148,7 +144,7 @@ def _mark_updated(s: Session, answer: Answer, remote: Mirrored, link: Link | Non
         FieldBaseline(
             app=dict(base["app"]), remote=remote_base, app_version=int(version) if version is not None else None
         )
-        .answered_by(written, _stamps(answer.contact))
+        .answered_by(written, answer.contact.remote_updated_at)
         .to_json()
     )
     link.updated_at = utcnow()

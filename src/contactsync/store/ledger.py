@@ -40,7 +40,6 @@ from contactsync.sync.planning import (
     FieldBaseline,
     LinkBasis,
     PairState,
-    Stamps,
     baseline_of,
     digests,
     plan_pair,
@@ -155,7 +154,7 @@ def pair_state(
         unwritable=unwritable,
         remote_view=carried_content(dialect, remote.data),
         remote_unstated=unstated_in(remote.data),
-        remote_stamps=Stamps(remote.remote_updated_at, remote.modified_at),
+        remote_edited_at=remote.remote_updated_at,
     )
 
 

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 from contactsync import jsontext
 from contactsync.contact import SYNCED_FIELDS
@@ -76,23 +76,23 @@ class FieldBaseline:
     digests alone decide then.
 
     `answered`: the platform-side fields whose digest is a write's answer rather than a read of the platform,
-    and `answered_stamps` the record's clocks in that answer. An answer may show what was sent rather than what
-    the platform kept (an API that echoes its request); see `_kept_of_write`.
+    and `answered_at` the platform's own edit time in that answer. An answer may show what was sent rather than
+    what the platform kept (an API that echoes its request); see `_kept_of_write`.
     """
 
     app: Mapping[str, str]
     remote: Mapping[str, str]
     app_version: int | None = None
     answered: frozenset[str] = frozenset()
-    answered_stamps: Stamps | None = None
+    answered_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"app": dict(self.app), "remote": dict(self.remote)}
         if self.app_version is not None:
             doc["app_version"] = self.app_version
-        if self.answered and self.answered_stamps is not None:
+        if self.answered and self.answered_at is not None:
             doc["answered"] = sorted(self.answered)
-            doc["answered_stamps"] = [None if t is None else t.isoformat() for t in self.answered_stamps]
+            doc["answered_at"] = self.answered_at.isoformat()
         return doc
 
     @classmethod
@@ -101,33 +101,22 @@ class FieldBaseline:
             return None
         version = doc.get("app_version")
         app_version = None if version is None else int(version)
-        stamps = doc.get("answered_stamps")
+        at = doc.get("answered_at")
         return cls(
             app=dict(doc["app"]),
             remote=dict(doc["remote"]),
             app_version=app_version,
             answered=frozenset(doc.get("answered") or ()),
-            answered_stamps=Stamps(*(None if t is None else datetime.fromisoformat(t) for t in stamps))
-            if isinstance(stamps, list) and len(stamps) == 2
-            else None,
+            answered_at=datetime.fromisoformat(at) if isinstance(at, str) else None,
         )
 
-    def answered_by(self, fields: Iterable[str], stamps: Stamps | None) -> FieldBaseline:
-        """This baseline with `fields` of its platform side taken from a write's answer showing the record's
-        `stamps`. Nothing is marked where the answer has no edit time finer than a second: an edit made within
-        the second of the write would show the same time."""
-        edited = stamps.edited if stamps is not None else None
-        if edited is None or edited.microsecond == 0:
+    def answered_by(self, fields: Iterable[str], at: datetime | None) -> FieldBaseline:
+        """This baseline with `fields` of its platform side taken from a write's answer stating the platform's
+        edit time `at`. Nothing is marked without one finer than a second: an edit made within the second of the
+        write would show the same time."""
+        if at is None or at.microsecond == 0:
             return self
-        return dataclasses.replace(self, answered=frozenset(fields), answered_stamps=stamps)
-
-
-class Stamps(NamedTuple):
-    """A platform record's clocks as mapped: the platform's own edit time and the unified API's modification time
-    (Merge's `remote_updated_at` and `modified_at`; Maesn states one)."""
-
-    edited: datetime | None
-    modified: datetime | None
+        return dataclasses.replace(self, answered=frozenset(fields), answered_at=at)
 
 
 @dataclass(frozen=True)
@@ -158,8 +147,9 @@ class PairState:
     # The platform's side as the dialect carries it, like `app_content` (None: `remote_content` is): what the two
     # sides are compared by. `remote_content` stays as mirrored, which the baselines' digests are taken of.
     remote_view: dict[str, Any] | None = None
-    # The platform record's clocks as mirrored (see `FieldBaseline.answered_stamps`).
-    remote_stamps: Stamps | None = None
+    # The platform's own edit time as mirrored (Merge's `remote_updated_at`; no fallback to the unified API's
+    # modification time, which moves when it syncs the record again). See `FieldBaseline.answered_at`.
+    remote_edited_at: datetime | None = None
     # Fields the platform's record does not state (`CanonicalContact.unstated`): its value is the model's default.
     remote_unstated: frozenset[str] = frozenset()
 
@@ -396,18 +386,17 @@ def _changed_fields(state: PairState, *, app_side: bool) -> frozenset[str]:
 
 
 def _kept_of_write(state: PairState) -> frozenset[str]:
-    """Platform fields whose baseline is a write's answer, on a record the platform has not changed since (both
-    its clocks are still the answer's): how the list shows them is what the platform kept of the write, not an
+    """Platform fields whose baseline is a write's answer, on a record the platform has not edited since (its own
+    edit time is still the answer's): how the list shows them is what the platform kept of the write, not an
     edit. An API that echoes its request answers with values the platform never held (a field it does not keep,
     a name cut to its length, a flag it sets itself); read as edits, the next walk's blank would clear the app's
-    value and its own value would overwrite the app's. Once a clock moves, the answer is compared as any baseline
-    is: an edit made after the write cannot be told from what the write did not keep, and a real change is not
-    left behind. An answer without an edit time finer than a second marks nothing (`FieldBaseline.answered_by`)."""
-    base, now = state.baseline, state.remote_stamps
-    if base is None or not base.answered or base.answered_stamps is None or now is None:
-        return frozenset()
-    then = base.answered_stamps
-    if now.edited != then.edited or (then.modified is not None and now.modified != then.modified):
+    value and the platform's own value would overwrite the app's. Once the edit time moves, the answer is compared
+    as any baseline is: an edit made after the write cannot be told from what the write did not keep, and a real
+    change is not left behind. The unified API's modification time is not asked: Merge's moves when it syncs a
+    record it created again. An answer without an edit time finer than a second marks nothing
+    (`FieldBaseline.answered_by`)."""
+    base = state.baseline
+    if base is None or not base.answered or base.answered_at is None or state.remote_edited_at != base.answered_at:
         return frozenset()
     return base.answered
 
