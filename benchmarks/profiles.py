@@ -69,7 +69,24 @@ PROFILES = {
         {"ignored_on_write": _ROLES},
         {"max_concurrent": 5, "rate_limit_headers": "xero"},
     ),
+    # The same Xero behind an API that answers a write with the request as sent, not as the platform kept it: the
+    # next list shows the platform's own form of what the answer showed as sent.
+    "merge-xero-echo": Profile(
+        "merge",
+        "/api/accounting/v1",
+        {"read_only_fields": _ROLES},
+        {**_XERO_FORMS, "write_answer": "sent"},
+        {"ignored_on_write": _ROLES},
+    ),
+    # A platform that keeps a contact's currency for itself (writes of it are ignored) behind an API that answers
+    # a write with the request as sent: the answer shows the app's currency, the next list the platform's. The
+    # connection does not say so.
+    "merge-echo": Profile(
+        "merge", "/api/accounting/v1", {}, {"write_answer": "sent"}, {"ignored_on_write": ["currency"]}
+    ),
     "maesn": Profile("maesn", "", variant=_MAESN_V1),
+    # Maesn v1 answering writes with the request as sent (its lists name phone types in Maesn's words).
+    "maesn-echo": Profile("maesn", "", variant={**_MAESN_V1, "write_answer": "sent"}),
     "maesn-split": Profile("maesn", "", {"resources": "split"}, _MAESN_V1),
     "maesn-v2": Profile("maesn", "", {"api_version": "v2"}),
     # A platform without customer and supplier flags: Merge hands them back null, Maesn v2 leaves them out, and
@@ -90,8 +107,11 @@ PROFILES = {
 HELP = (
     "comma-separated profiles the tenants take in turn: merge, merge-xero (roles the platform keeps for itself, "
     "texts, phone numbers and the order of lines handed back in its own form), merge-xero5 (the same, serving five "
-    "requests at once, the connection capped to five), maesn (v1 as its reference "
-    "documents it: no roles, status or currency in its lists), maesn-split (v1 on /customers and /suppliers), "
+    "requests at once, the connection capped to five), merge-xero-echo (merge-xero answering writes with the "
+    "request as sent), merge-echo (currency kept by the platform, writes answered with the request as sent), "
+    "maesn (v1 as its reference "
+    "documents it: no roles, status or currency in its lists), maesn-echo (the same, answering writes with the "
+    "request as sent), maesn-split (v1 on /customers and /suppliers), "
     "maesn-v2, merge-roleless and maesn-roleless (v2; a platform that states no roles and ignores their writes), "
     "merge-untyped (phone numbers handed back without types), merge-short (addresses without a second street "
     "line or region), merge-expiring (cursors that expire after 5 s); default merge"
