@@ -125,3 +125,38 @@ def test_a_value_the_platform_never_kept_is_no_clearing_though_its_answer_showed
     assert second.updated_app == 0 and second.updated_remote == 0
     third = full_sync(workers, full=False)
     assert third.status == "succeeded" and third.updated_app == 0 and third.updated_remote == 0
+
+
+@pytest.mark.parametrize("dialect", ["merge", "maesn"])
+def test_an_app_clearing_reaches_a_platform_whose_connection_sends_clearings(
+    env: dict[str, str], workers: Workers, sandbox: Any, dialect: str
+) -> None:
+    """With `send_clears`, the app's clearing of a contact's emails and phone lines is an edit like any other:
+    the next run sends it (one update), the platform holds neither afterwards, and the run after has nothing to
+    do."""
+    _split, token = setup_tenant(sandbox, size=40, seed=41, dialect=dialect, options={"send_clears": True})
+    workers.start(1)
+    assert full_sync(workers).status == "succeeded"
+    with db.session() as s:
+        pairs = s.execute(
+            select(AppContact.app_id, RemoteContact.remote_id, AppContact.data, RemoteContact.data)
+            .join(Link, Link.app_contact_id == AppContact.id)
+            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+            .order_by(AppContact.app_id)
+        ).all()
+    app_id, remote_id = next((a, r) for a, r, app, remote in pairs if remote["emails"] and remote["phones"])
+    with db.session() as s:
+        row = s.scalar(select(AppContact).where(AppContact.app_id == app_id))
+        assert row is not None
+        contact = CanonicalContact.model_validate({**row.data, "emails": [], "phones": []})
+        upsert_app_contacts(s, "t1", [(app_id, contact)], updated_at=utcnow())
+    second = full_sync(workers, full=False)
+    assert second.status == "succeeded", second.error
+    assert second.updated_remote == 1 and second.updated_app == 0
+    on_platform = {row["remote_id"]: row for row in platform_contacts(sandbox, token)}[remote_id]
+    assert not on_platform["emails"] and not on_platform["phones"]
+    third = full_sync(workers, full=False)
+    assert third.status == "succeeded" and third.updated_remote == 0 and third.updated_app == 0
+    with db.session() as s:
+        data = s.scalar(select(AppContact.data).where(AppContact.app_id == app_id))
+    assert data is not None and data["emails"] == [] and data["phones"] == []

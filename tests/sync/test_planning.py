@@ -149,6 +149,41 @@ def test_what_a_platform_kept_of_a_write_whose_answer_echoed_it_is_no_edit() -> 
     assert FieldBaseline.from_json(json.loads(json.dumps(answered.to_json()))) == answered
 
 
+def test_an_app_clearing_goes_out_only_where_the_connection_sends_clearings() -> None:
+    """The app cleared emails and its tax id since the last sync. By default the blanks stay in the app; with
+    `send_clears` they go out like any edit: against the platform's edit of the field, the newer one wins; a
+    score link still holds its identity; a field the connection cannot write, or the app never stated, is not
+    sent."""
+    before = {"name": "B", "tax_number": DE_A, "emails": ["b@x.de"], "currency": "EUR"}
+    cleared = {**before, "tax_number": None, "emails": [], "currency": None}
+    plan = plan_pair(synced(before, before, cleared, before, remote_hash="r1"))
+    assert plan.to_remote == {} and plan.to_app == {}
+    plan = plan_pair(synced(before, before, cleared, before, remote_hash="r1", send_clears=True))
+    assert plan.to_remote == {"tax_number": None, "emails": [], "currency": None} and plan.to_app == {}
+    plan = plan_pair(synced(before, before, cleared, before, remote_hash="r1", send_clears=True, basis=LinkBasis.SCORE))
+    assert plan.to_remote == {"emails": [], "currency": None} and plan.held == ("tax_number",)
+    plan = plan_pair(
+        synced(
+            before,
+            before,
+            cleared,
+            before,
+            remote_hash="r1",
+            send_clears=True,
+            unwritable=frozenset({"currency"}),
+            app_unknown=frozenset({"tax_number"}),
+        )
+    )
+    assert plan.to_remote == {"emails": []}
+    edited = {**before, "emails": ["new@x.de"]}
+    newer = {"app_updated_at": NEW, "remote_updated_at": OLD, "send_clears": True}
+    plan = plan_pair(synced(before, before, {**before, "emails": []}, edited, **newer))
+    assert plan.to_remote == {"emails": []} and plan.conflicts == ("emails",)
+    older = {**newer, "app_updated_at": OLD, "remote_updated_at": NEW}
+    plan = plan_pair(synced(before, before, {**before, "emails": []}, edited, **older))
+    assert plan.to_app == {"emails": ["new@x.de"]} and plan.to_remote == {} and plan.conflicts == ("emails",)
+
+
 def test_a_field_the_app_never_stated_follows_the_platforms_clearing() -> None:
     """The app's copy of a field it never stated is what it took from the platform: cleared with it."""
     before = {"name": "B", "emails": ["b@x.de"]}

@@ -54,6 +54,11 @@ class ConnectionOptions(BaseModel):
     # They are never sent (creates included), and the platform's value is taken in only where it changed since the
     # last sync: its computed value is not an edit, and a first link does not overwrite the app's with it.
     read_only_fields: tuple[str, ...] | None = None
+    # Whether a value the app cleared since the last sync is cleared on the platform too (a blank sent in the
+    # update). Off by default: platforms differ in what a blank in an update does (clear the value, leave it, or
+    # refuse the update). For a platform known to clear on a blank; where it leaves the value, the pair's sides
+    # stay apart (`kept_apart`), and the clearing is not sent again.
+    send_clears: bool | None = None
     # Test servers only: plain http to a non-loopback host, or a link-local host.
     allow_insecure_http: bool | None = None
     allow_link_local: bool | None = None

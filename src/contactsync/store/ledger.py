@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -132,6 +132,7 @@ def pair_state(
     conflict_policy: str,
     accepted: Any,
     unwritable: frozenset[str] = frozenset(),
+    send_clears: bool = False,
 ) -> PairState:
     """What planning needs to know about one linked pair, read from the rows (`accepted`: the tax ids a person
     accepted as the same company, the link explanation's `accepted_tax_ids`)."""
@@ -152,6 +153,7 @@ def pair_state(
         accepted_tax_ids=(str(accepted[0]), str(accepted[1])) if isinstance(accepted, list) and accepted else None,
         app_edited=app.edited_fields,
         unwritable=unwritable,
+        send_clears=send_clears,
         remote_view=carried_content(dialect, remote.data),
         remote_unstated=unstated_in(remote.data),
         remote_edited_at=remote.remote_updated_at,
@@ -246,6 +248,15 @@ def plan_creates(s: Session, tenant_id: str, connection_id: int, run_id: int) ->
     return added.get("create", 0)
 
 
+class _Rules(NamedTuple):
+    """What the connection says about planning its pairs (see `plan_pairs`)."""
+
+    dialect: str
+    conflict_policy: str
+    unwritable: frozenset[str]
+    send_clears: bool
+
+
 def plan_pairs(
     s: Session,
     out: PlanOutcome,
@@ -258,12 +269,13 @@ def plan_pairs(
     walk_started_at: datetime | None = None,
     visibility_lag: timedelta | None = None,
     unwritable: frozenset[str] = frozenset(),
+    send_clears: bool = False,
 ) -> None:
     """Plan every linked pair of the connection whose either side changed since its baseline: what goes to the
     app, the platform or review. Counted into `out` (`remote_updates`: new update entries). `unwritable`: the
-    synced fields the connection cannot write (see `sync.planning`)."""
+    synced fields the connection cannot write, `send_clears` the connection's option (see `sync.planning`)."""
     settled = _Settled(walk_started_at, visibility_lag)
-    rules = (dialect, conflict_policy, unwritable)
+    rules = _Rules(dialect, conflict_policy, unwritable, send_clears)
     queue = _Queue(tenant_id, connection_id, run_id, [])
     added: dict[str, int] = {}
     changed = s.scalars(
@@ -332,21 +344,21 @@ def _plan_one(
     keys_to_write: dict[int, frozenset[str]],
     saved: tuple[list[Link], list[AppContact]],
     pair: tuple[Link, AppContact, RemoteContact, Any],
-    rules: tuple[str, str, frozenset[str]],
+    rules: _Rules,
     settled: _Settled,
 ) -> None:
     """One changed linked pair (with its accepted tax ids, see `pair_state`): the platform's removal state, then
-    what goes to the app, the platform or review. `rules`: the connection's dialect, conflict policy and unwritable
-    fields. `saved`: the chunk's links left in sync and app contacts that took platform values in, which the
-    caller writes together (`store.synced_links`)."""
+    what goes to the app, the platform or review. `rules`: what the connection says (`_Rules`). `saved`: the
+    chunk's links left in sync and app contacts that took platform values in, which the caller writes together
+    (`store.synced_links`)."""
     link, app, remote, accepted = pair
-    dialect, conflict_policy, unwritable = rules
+    dialect, conflict_policy, unwritable, send_clears = rules
     synced, taken = saved
     if platform_state_changed(s, link, app, platform_state_of(remote)):
         out.removals += 1
     if link.ended_at is not None:
         return
-    state = pair_state(link, app, remote, dialect, conflict_policy, accepted, unwritable)
+    state = pair_state(link, app, remote, dialect, conflict_policy, accepted, unwritable, send_clears)
     plan = plan_pair(state)
     if plan.review is not None:
         if open_conflict_review(s, link.tenant_id, link, plan.review):

@@ -19,7 +19,8 @@ The rules, and why:
   receives the other side's value, with one exception: a value the platform held at the last sync and has
   cleared since (the pair's baseline says so) is a change, and the app's copy is cleared. A blank the platform
   always showed may be a field it does not keep, and is no news. The app's own clearing is not sent: how a
-  platform reads a blank in an update (clear, or leave as it is) differs, and the books keep their value.
+  platform reads a blank in an update (clear, leave as it is, or refuse) differs, and the books keep their value;
+  a connection whose platform clears on a blank says so (`send_clears`), and then it goes out like any edit.
 - **A write's answer is not the platform's word.** An API may answer a write with what it was sent rather than
   what the platform kept. While the record's clocks are still the answer's, the next list's differences in the
   fields the write carried are what the platform kept of it, not edits (`_kept_of_write`); a blank there is no
@@ -144,6 +145,8 @@ class PairState:
     # Fields the connection cannot write (`providers.registry.written_fields`): never sent, and the platform's
     # value crosses to the app only where the platform changed it since the last sync.
     unwritable: frozenset[str] = frozenset()
+    # The connection's `send_clears`: a value the app cleared since the last sync goes out as a blank.
+    send_clears: bool = False
     # The platform's side as the dialect carries it, like `app_content` (None: `remote_content` is): what the two
     # sides are compared by. `remote_content` stays as mirrored, which the baselines' digests are taken of.
     remote_view: dict[str, Any] | None = None
@@ -270,6 +273,15 @@ def plan_pair(state: PairState) -> PairPlan:
             cleared = not is_blank(app_value) and name in remote_changed and _stated_at_last_sync(state, name)
             if (not is_blank(remote_value) or cleared) and name not in app_changed:
                 to_app[name] = remote_value
+            elif _sends_clearing(state, name, remote_value, app_changed):
+                # The app cleared a value the platform holds, and the connection sends clearings: like any edit,
+                # against a platform edit of the field since the last sync the newer one wins.
+                if name in remote_changed:
+                    conflicts.append(name)
+                if name in remote_changed and _platform_wins(state):
+                    to_app[name] = remote_value
+                else:
+                    to_remote[name] = app_value
             continue
         if name in state.unwritable:
             # The app's value cannot reach the platform, and the platform may not state this field at all (a
@@ -426,6 +438,19 @@ def _edited_since_sync(state: PairState) -> frozenset[str]:
         name
         for name, edited in state.app_edited.items()
         if name in SYNCED_FIELDS and name not in state.app_unknown and int(edited) > version
+    )
+
+
+def _sends_clearing(state: PairState, name: str, remote_value: Any, app_changed: frozenset[str]) -> bool:
+    """The app's blank of the field is its own clearing since the last sync, of a value the platform holds, and
+    the connection sends clearings (never a field the app did not state, or one the connection cannot write)."""
+    return (
+        state.send_clears
+        and name in app_changed
+        and name not in state.app_unknown
+        and name not in state.unwritable
+        and is_blank(state.app_content.get(name))
+        and not is_blank(remote_value)
     )
 
 

@@ -117,6 +117,7 @@ def plan_run_pairs(tenant_id: str, run_id: int) -> tuple[list[int], int] | None:
         conn = s.get(Connection, run.connection_id)
         assert conn is not None
         out = PlanOutcome()
+        options = options_of(conn.dialect, conn.options)
         plan_pairs(
             s,
             out,
@@ -124,10 +125,11 @@ def plan_run_pairs(tenant_id: str, run_id: int) -> tuple[list[int], int] | None:
             run.connection_id,
             run_id,
             conn.dialect,
-            options_of(conn.dialect, conn.options).conflict_policy,
+            options.conflict_policy,
             walk_started_at=run.started_at,
             visibility_lag=visibility_lag(conn),
             unwritable=unwritable_fields(conn.dialect, conn.options),
+            send_clears=bool(options.send_clears),
         )
         if out.held or out.reviews or out.removals or out.deferred:
             log.info("planning held identity changes, opened conflict reviews, saw platform removals or deferred "
