@@ -84,6 +84,8 @@ PROFILES = {
     "merge-echo": Profile(
         "merge", "/api/accounting/v1", {}, {"write_answer": "sent"}, {"ignored_on_write": ["currency"]}
     ),
+    # A connection that sends the app's clearings (`send_clears`): the soak's app edits clear fields too.
+    "merge-clears": Profile("merge", "/api/accounting/v1", {"send_clears": True}),
     "maesn": Profile("maesn", "", variant=_MAESN_V1),
     # Maesn v1 answering writes with the request as sent (its lists name phone types in Maesn's words).
     "maesn-echo": Profile("maesn", "", variant={**_MAESN_V1, "write_answer": "sent"}),
@@ -109,7 +111,7 @@ HELP = (
     "texts, phone numbers and the order of lines handed back in its own form), merge-xero5 (the same, serving five "
     "requests at once, the connection capped to five), merge-xero-echo (merge-xero answering writes with the "
     "request as sent), merge-echo (currency kept by the platform, writes answered with the request as sent), "
-    "maesn (v1 as its reference "
+    "merge-clears (the app's clearings sent), maesn (v1 as its reference "
     "documents it: no roles, status or currency in its lists), maesn-echo (the same, answering writes with the "
     "request as sent), maesn-split (v1 on /customers and /suppliers), "
     "maesn-v2, merge-roleless and maesn-roleless (v2; a platform that states no roles and ignores their writes), "

@@ -459,6 +459,7 @@ def main() -> int:
         "edit_rounds_skipped": tally.edit_rounds_skipped,
         "edits": len(tally.edits),
         "platform_clears": tally.platform_clears,
+        "app_clears": tally.app_clears,
         "added_app_contacts": sum(len(v) for v in tally.added_app.values()),
         "soak_errors": soak.errors[:10],
     }
@@ -476,7 +477,7 @@ def main() -> int:
         f"restarts ({tally.worker_exits} workers exited by themselves and were restarted), {tally.pg_cuts} "
         f"database cuts ({tally.pg_backends_terminated} connections), "
         f"{sum(injected.values())} injected faults {dict(injected)}; {len(tally.edits)} edits "
-        f"({tally.platform_clears} clearing a field on the platform) in "
+        f"({tally.platform_clears} clearing a field on the platform, {tally.app_clears} in the app) in "
         f"{tally.edit_rounds} rounds; runs {result['runs']}"
     )
     say("invariants:", "FAILED: " + ", ".join(failed) if failed else "all hold")

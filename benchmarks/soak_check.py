@@ -51,6 +51,7 @@ class Tally:
     edit_rounds_skipped: int = 0
     edits: list[Edit] = field(default_factory=list)
     platform_clears: int = 0  # platform edits that cleared a field (of `edits`)
+    app_clears: int = 0  # app edits that cleared a field, on connections that send clearings (of `edits`)
     added_app: dict[str, list[str]] = field(default_factory=dict)  # tenant -> app ids
     added_names: dict[str, Counter[str]] = field(default_factory=dict)  # tenant -> names expected once more
     dialects: dict[str, str] = field(default_factory=dict)  # tenant -> its profile (`profiles.PROFILES`)

@@ -29,6 +29,7 @@ from contactsync.store.contacts import upsert_app_contacts
 # The share of platform edits of a list field that clear it (never one already blank on either side, which would
 # be no edit): a value cleared on the platform since the last sync must be cleared in the app (`sync.planning`).
 CLEAR_SHARE = 0.15
+# App edits clear as often on a connection that sends clearings (`send_clears`): the platform must hold the blank.
 _CLEARABLE = ("phones", "emails", "addresses")
 
 
@@ -111,7 +112,12 @@ class Editor:
         with db.session() as s:
             row = s.get(AppContact, app_contact_id)
             assert row is not None
-            value = _random_value(name, self.rng, row.data.get(name), *taken)
+            current = row.data.get(name)
+            if self._clears(tenant, name) and not [v for v in (*taken, current) if not v]:
+                value: Any = []  # the app's user clears the field, and the connection sends clearings
+                self.tally.app_clears += 1
+            else:
+                value = _random_value(name, self.rng, current, *taken)
             contact = CanonicalContact.model_validate({**row.data, name: value})
             # The app states when its user edited the contact: that is the app's clock for "newer side wins".
             upsert_app_contacts(s, tenant, [(row.app_id, contact)], updated_at=datetime.now(UTC))
@@ -119,6 +125,11 @@ class Editor:
             Edit(tenant, app_contact_id, "app", name, self._carried(tenant, name, value), time.time())
         )
         return self._carried(tenant, name, value)
+
+    def _clears(self, tenant: str, name: str) -> bool:
+        """Whether this app edit clears the field: only on a connection that sends clearings."""
+        sends = bool(self._profile(tenant).options.get("send_clears"))
+        return sends and name in _CLEARABLE and self.rng.random() < CLEAR_SHARE
 
     def _editable(self, tenant: str) -> list[str]:
         """The fields the soak edits, of those the tenant's connection writes: an app edit of a field it cannot
