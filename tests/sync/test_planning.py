@@ -396,6 +396,7 @@ def contents() -> st.SearchStrategy[dict[str, Any]]:
     clock=st.sampled_from([None, OLD, NEW]),
     unknown=st.sets(st.sampled_from(list(VALUES))),
     policy=st.sampled_from(["newer", "app", "platform"]),
+    clears=st.booleans(),
 )
 def test_planning_invariants(
     app: dict[str, Any],
@@ -406,17 +407,22 @@ def test_planning_invariants(
     clock: datetime | None,
     unknown: set[str],
     policy: str,
+    clears: bool,
 ) -> None:
-    """Whatever the pair: no unknown field, no blank and no unconfirmed identity goes out; a first link without
-    the app's clock sends nothing; differing valid tax ids write nothing."""
+    """Whatever the pair: no unknown field and no unconfirmed identity goes out, nor a blank but the app's own
+    clearing on a connection that sends clearings; a first link without the app's clock sends nothing;
+    differing valid tax ids write nothing."""
     if app_before is None:
         pair = first_link(app, remote, basis=basis, app_updated_at=clock, app_unknown=frozenset(unknown))
     else:
         pair = synced(app_before, remote_before, app, remote, basis=basis, app_updated_at=clock,
-                      app_unknown=frozenset(unknown), conflict_policy=policy)  # fmt: skip
+                      app_unknown=frozenset(unknown), conflict_policy=policy, send_clears=clears)  # fmt: skip
     plan = plan_pair(pair)
     assert not set(plan.to_remote) & unknown
-    assert not [k for k, v in plan.to_remote.items() if v in (None, [], "")]
+    for name, value in plan.to_remote.items():
+        if value in (None, [], ""):  # only the app's clearing, sent where the connection says so
+            assert clears and app_before is not None and app_before[name] not in (None, [], "")
+            assert remote[name] not in (None, [], "")  # and only of a value the platform holds
     if basis == LinkBasis.SCORE and not same_valid_tax_id(app, remote):
         assert not {"name", "tax_number"} & set(plan.to_remote)
     if app_before is None and clock is None:
