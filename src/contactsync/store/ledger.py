@@ -36,14 +36,7 @@ from contactsync.store.reconcile import open_conflict_review, review_candidate_i
 from contactsync.store.removals import platform_state_changed, platform_state_of
 from contactsync.store.synced_links import save_synced, save_taken_in
 from contactsync.sync.alike import with_app_places, with_app_types
-from contactsync.sync.planning import (
-    FieldBaseline,
-    LinkBasis,
-    PairState,
-    baseline_of,
-    digests,
-    plan_pair,
-)
+from contactsync.sync.planning import FieldBaseline, LinkBasis, PairState, baseline_of, digests, plan_pair
 from contactsync.sync.walks import walk_shows_our_create
 
 

@@ -22,9 +22,9 @@ The rules, and why:
   platform reads a blank in an update (clear, leave as it is, or refuse) differs, and the books keep their value;
   a connection whose platform clears on a blank says so (`send_clears`), and then it goes out like any edit.
 - **A write's answer is not the platform's word.** An API may answer a write with what it was sent rather than
-  what the platform kept. While the record's clocks are still the answer's, the next list's differences in the
-  fields the write carried are what the platform kept of it, not edits (`_kept_of_write`); a blank there is no
-  clearing, and a value the platform never took does not overwrite the app's.
+  what the platform kept. While the platform's own edit time of the record is still the answer's, the next list's
+  differences in the fields the write set are what the platform kept of it, not edits (`_kept_of_write`): a
+  blank there is no clearing, and a value of the platform's own does not overwrite the app's.
 - **A field the connection cannot write stays the app's.** It is never sent (Maesn's v1 schema has no currency,
   status or roles), and the platform's value is taken in only where the platform changed it since the
   last sync: such a platform may not state the field at all, and its default is not an edit.
