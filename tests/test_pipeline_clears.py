@@ -24,6 +24,19 @@ from tests.pipeline import admin, full_sync, platform_contacts, setup_tenant
 pytestmark = pytest.mark.pipeline
 
 
+def _linked() -> list[Any]:
+    """Every linked pair as (app id, app data, remote id, remote data), in app id order."""
+    with db.session() as s:
+        return list(
+            s.execute(
+                select(AppContact.app_id, AppContact.data, RemoteContact.remote_id, RemoteContact.data)
+                .join(Link, Link.app_contact_id == AppContact.id)
+                .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
+                .order_by(AppContact.app_id)
+            ).all()
+        )
+
+
 @pytest.mark.parametrize("dialect", ["merge", "maesn"])
 def test_a_value_cleared_on_the_platform_is_cleared_in_the_app(
     env: dict[str, str], workers: Workers, sandbox: Any, dialect: str
@@ -31,14 +44,7 @@ def test_a_value_cleared_on_the_platform_is_cleared_in_the_app(
     _split, token = setup_tenant(sandbox, size=60, seed=31, dialect=dialect)
     workers.start(1)
     assert full_sync(workers).status == "succeeded"
-    with db.session() as s:
-        pairs = s.execute(
-            select(AppContact.app_id, AppContact.data, RemoteContact.remote_id, RemoteContact.data)
-            .join(Link, Link.app_contact_id == AppContact.id)
-            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
-            .order_by(AppContact.app_id)
-        ).all()
-    both = [(a, r) for a, app, r, remote in pairs if app["emails"] and remote["emails"] and app["name"]]
+    both = [(a, r) for a, app, r, remote in _linked() if app["emails"] and remote["emails"] and app["name"]]
     assert len(both) >= 2
     (cleared_app, cleared_remote), (kept_app, kept_remote) = both[0], both[1]
     admin(sandbox, token, "POST", "/mutate", op="edit", id=cleared_remote, changes={"emails": []})
@@ -137,14 +143,7 @@ def test_an_app_clearing_reaches_a_platform_whose_connection_sends_clearings(
     _split, token = setup_tenant(sandbox, size=40, seed=41, dialect=dialect, options={"send_clears": True})
     workers.start(1)
     assert full_sync(workers).status == "succeeded"
-    with db.session() as s:
-        pairs = s.execute(
-            select(AppContact.app_id, RemoteContact.remote_id, AppContact.data, RemoteContact.data)
-            .join(Link, Link.app_contact_id == AppContact.id)
-            .join(RemoteContact, RemoteContact.id == Link.remote_contact_id)
-            .order_by(AppContact.app_id)
-        ).all()
-    app_id, remote_id = next((a, r) for a, r, app, remote in pairs if remote["emails"] and remote["phones"])
+    app_id, remote_id = next((a, r) for a, _app, r, remote in _linked() if remote["emails"] and remote["phones"])
     with db.session() as s:
         row = s.scalar(select(AppContact).where(AppContact.app_id == app_id))
         assert row is not None
