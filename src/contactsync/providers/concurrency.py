@@ -31,7 +31,7 @@ import redis
 from contactsync import metrics
 from contactsync.logs import get_logger
 from contactsync.providers.errors import RateLimited
-from contactsync.providers.http import Answered, Throttle
+from contactsync.providers.http import Answered, Throttle, then
 from contactsync.redis_keys import concurrency_key
 from contactsync.settings import get_settings
 
@@ -174,14 +174,6 @@ def capped(throttle: Throttle, connection_id: int, limit: int, max_wait_seconds:
         except BaseException:
             release(connection_id, holder)
             raise
-
-        def done(status: int | None = None) -> None:
-            try:
-                if answered is not None:
-                    answered(status)
-            finally:
-                release(connection_id, holder)
-
-        return done
+        return then(answered, lambda _status: release(connection_id, holder))
 
     return throttled

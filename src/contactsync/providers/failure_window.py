@@ -30,7 +30,7 @@ import redis
 from contactsync import metrics
 from contactsync.logs import get_logger
 from contactsync.providers.errors import RateLimited
-from contactsync.providers.http import Answered, Throttle
+from contactsync.providers.http import Answered, Throttle, then
 from contactsync.redis_keys import failed_requests_key
 from contactsync.settings import get_settings
 
@@ -106,17 +106,7 @@ def guarded(
                 )
             time.sleep(wait)
             metrics.count_wait("failures", wait)
-        answered = throttle()
-
-        def done(status: int | None = None) -> None:
-            try:
-                if answered is not None:
-                    answered(status)
-            finally:
-                if failed(status):
-                    note_failure(host, window_seconds)
-
-        return done
+        return then(throttle(), lambda status: note_failure(host, window_seconds) if failed(status) else None)
 
     return throttled
 

@@ -52,6 +52,20 @@ Throttle = Callable[[], Answered | None]
 _PLAIN_HEADERS = frozenset({"user-agent", "accept", "accept-encoding", "connection", "content-type"})
 
 
+def then(answered: Answered | None, after: Answered) -> Answered:
+    """A throttle's answered callback wrapped by a throttle around it: `answered` (if any), then `after` with the
+    same status whatever `answered` raised (a concurrency place released, a failure noted)."""
+
+    def done(status: int | None = None) -> None:
+        try:
+            if answered is not None:
+                answered(status)
+        finally:
+            after(status)
+
+    return done
+
+
 def build_client(
     config: ConnectionConfig,
     headers: Mapping[str, str],
