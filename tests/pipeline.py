@@ -18,15 +18,18 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from contactsync import db
+from contactsync.api import create_app
 from contactsync.contact import CanonicalContact
 from contactsync.demo import split_companies
 from contactsync.models import AppContact, Connection, Link, RemoteContact, SyncRun
 from contactsync.models.base import utcnow
+from contactsync.sandbox import serve_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
 from contactsync.store.runs import cursor_of, start_run
 from contactsync.store.tenants import connection_of, upsert_tenant
 from contactsync.tasks.schedule import redrive_stale_runs, trigger_sync
+from tests.api.conftest import make_key
 from tests.conftest import Workers
 
 OLD = datetime(2024, 1, 15, tzinfo=UTC)
@@ -202,3 +205,16 @@ def kill_worker(victim: subprocess.Popen[bytes]) -> None:
         child.send_signal(signal.SIGKILL)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
+
+
+def contact_view(app_id: str, tenant_id: str = "t1") -> dict[str, Any]:
+    """The app's API's view of one of its contacts (`GET /v1/tenants/{tenant}/contacts/{id}`), served for the call."""
+    with serve_in_thread(create_app(), name="api", lifespan="off") as api:
+        answer = httpx.get(
+            f"{api.url}/v1/tenants/{tenant_id}/contacts/{app_id}",
+            headers={"Authorization": f"Bearer {make_key(None)}"},
+            timeout=30,
+        )
+    answer.raise_for_status()
+    view: dict[str, Any] = answer.json()
+    return view

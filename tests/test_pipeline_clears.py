@@ -6,20 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from contactsync import db
-from contactsync.api import create_app
 from contactsync.contact import CanonicalContact
 from contactsync.models import AppContact, Link, RemoteContact
 from contactsync.models.base import utcnow
-from contactsync.sandbox import serve_in_thread
 from contactsync.store.contacts import upsert_app_contacts
-from tests.api.conftest import make_key
 from tests.conftest import Workers
-from tests.pipeline import admin, full_sync, platform_contacts, setup_tenant
+from tests.pipeline import admin, contact_view, full_sync, platform_contacts, setup_tenant
 
 pytestmark = pytest.mark.pipeline
 
@@ -72,12 +68,7 @@ def test_a_value_cleared_on_the_platform_is_cleared_in_the_app(
     fourth = full_sync(workers, full=False)
     assert fourth.status == "succeeded" and fourth.updated_remote == 0 and fourth.updated_app == 0
     assert {row["remote_id"]: row for row in platform_contacts(sandbox, token)}[kept_remote]["emails"]
-    with serve_in_thread(create_app(), name="api", lifespan="off") as api:
-        view = httpx.get(
-            f"{api.url}/v1/tenants/t1/contacts/{kept_app}",
-            headers={"Authorization": f"Bearer {make_key(None)}"},
-            timeout=30,
-        ).json()
+    view = contact_view(kept_app)
     assert view["contact"]["emails"] == [] and view["kept_apart"] == ["emails"]
 
 

@@ -9,23 +9,19 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 
 from contactsync import db
-from contactsync.api import create_app
 from contactsync.contact import Phone
 from contactsync.matching.normalise.phones import dialled
 from contactsync.models import AppContact, Link, RemoteContact, WriteOp
 from contactsync.models.base import utcnow
 from contactsync.providers.countries import spellings
-from contactsync.sandbox import serve_in_thread
 from contactsync.sandbox.seed import companies
 from contactsync.store.contacts import upsert_app_contacts
-from tests.api.conftest import make_key
 from tests.conftest import Workers
-from tests.pipeline import OLD, admin, full_sync, platform_contacts, setup_tenant
+from tests.pipeline import OLD, admin, contact_view, full_sync, platform_contacts, setup_tenant
 
 pytestmark = pytest.mark.pipeline
 
@@ -115,12 +111,7 @@ def test_roles_a_platform_does_not_state_are_never_taken_from_it(
     assert not [c for c in sent if set(c) & set(ROLES)]  # no edit of the app's: nothing sent to a first link
     # The app's API says which of a contact's values the platform does not hold
     customer = next(a for a, _ in matched if given[a].is_customer)
-    with serve_in_thread(create_app(), name="api", lifespan="off") as api:
-        view = httpx.get(
-            f"{api.url}/v1/tenants/t1/contacts/{customer}",
-            headers={"Authorization": f"Bearer {make_key(None)}"},
-            timeout=30,
-        ).json()
+    view = contact_view(customer)
     assert "is_customer" in view["kept_apart"] and view["remote_id"]
 
     # The app makes a matched non-customer a customer: sent once, ignored by the platform, not chased after
